@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs from Debian's packages when it is missing:
+# PostgreSQL 15 with PostGIS 3 (a throwaway cluster is started by the tests) and GDAL's tools.
+set -euo pipefail
+need=()
+[ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
+command -v ogr2ogr >/dev/null || need+=(gdal-bin)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+fi

@@ -1,0 +1,75 @@
+"""Settings (``KARTENN_*`` environment variables override ``kartenn.toml``) and the data-directory layout."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CONFIG_FILE = "kartenn.toml"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. ``Settings.load(data_dir)`` reads the data directory's kartenn.toml first."""
+
+    model_config = SettingsConfigDict(env_prefix="KARTENN_", extra="ignore")
+
+    data_dir: Path = Path("site")
+    database_url: str | None = None  # postgresql://… switches catalogue and features to PostGIS
+    base_url: str | None = None  # public URL, when behind a proxy
+    upload_max_bytes: int = 2 * 1024**3
+    chunk_upload_threshold: int = 100 * 1024**2
+    archive_max_bytes: int = 8 * 1024**3  # total uncompressed size of an archive
+    archive_max_ratio: int = 200  # uncompressed / compressed
+    archive_max_members: int = 10_000
+    ingest_batch_size: int = 20_000
+    job_workers: int = 1
+    items_max_limit: int = 10_000
+    title: str = "Kartenn"
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data_dir: Path | str, **overrides: Any) -> Settings:
+        data_dir = Path(data_dir).resolve()
+        values: dict[str, Any] = {}
+        conf = data_dir / CONFIG_FILE
+        if conf.exists():
+            values = tomllib.loads(conf.read_text(encoding="utf-8"))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["data_dir"] = data_dir
+        settings = cls(**values)
+        # Environment wins over the file for the keys it sets (pydantic-settings gives init args priority).
+        env = cls()
+        for name in env.model_fields_set:
+            if name != "data_dir" and name not in overrides:
+                setattr(settings, name, getattr(env, name))
+        return settings
+
+    @property
+    def catalog_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'catalog.sqlite'}"
+
+    @property
+    def uses_postgis(self) -> bool:
+        return bool(self.database_url) and self.database_url.startswith("postgres")
+
+    @property
+    def features_dir(self) -> Path:
+        return self.data_dir / "features"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.data_dir / "staging"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"

@@ -1,0 +1,49 @@
+"""The domain's exceptions. Routers map them to OGC exception reports or RFC 9457 problem documents."""
+
+from __future__ import annotations
+
+
+class KartennError(Exception):
+    """Base of every error a user may see. ``status`` is the HTTP status it maps to."""
+
+    status = 500
+    code = "NoApplicableCode"
+
+    def __init__(self, message: str, *, locator: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.locator = locator
+
+
+class InvalidInput(KartennError):
+    """A file, a parameter or a request body that cannot be used as given."""
+
+    status = 400
+    code = "InvalidParameterValue"
+
+
+class UnsupportedFormat(InvalidInput):
+    code = "InvalidFormat"
+
+
+class UnsafeArchive(InvalidInput):
+    code = "InvalidArchive"
+
+
+class MissingCRS(InvalidInput):
+    code = "MissingCRS"
+
+
+class NotFound(KartennError):
+    status = 404
+    code = "NotFound"
+
+
+class Conflict(KartennError):
+    status = 409
+    code = "Conflict"
+
+
+class TooLarge(KartennError):
+    status = 413
+    code = "PayloadTooLarge"

@@ -1,0 +1,1 @@
+"""Services: the domain logic between the web/CLI layer and the stores."""

@@ -1,0 +1,349 @@
+"""Publication: one file in, datasets with records, styles and services out — atomically.
+
+>>> datasets = publish_file(site, Path("communes.gpkg"))   # doctest: +SKIP
+>>> datasets[0].count
+35357
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import rasterio
+import rasterio.shutil
+import shapely
+from pyproj import CRS, Transformer
+
+from kartenn.domain import Dataset, Field, Record
+from kartenn.errors import InvalidInput, KartennError
+from kartenn.services.geometry import GeometryStats, conform, target_type
+from kartenn.services.readers import Source, discover
+from kartenn.services.styles import default_raster_style, default_vector_style
+from kartenn.site import Site
+from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
+
+# (done, total or None, message) — total is a feature count for vectors
+Progress = Callable[[int, int | None, str], None]
+RESERVED = {"fid", GEOMETRY_COLUMN}
+
+
+@dataclass
+class Outcome:
+    """What publishing one source gave: the dataset, or the error that stopped it."""
+
+    source: str
+    dataset: Dataset | None = None
+    error: str | None = None
+    log: list[str] = field(default_factory=list)
+
+
+def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str | None = None,
+                 replace: str | None = None, label: str | None = None,
+                 progress: Progress | None = None) -> list[Outcome]:
+    """Publish every dataset found in ``path``; each is atomic on its own. Raises for an unreadable file."""
+    s = site.settings
+    limits = {"max_bytes": s.archive_max_bytes, "max_ratio": s.archive_max_ratio,
+              "max_members": s.archive_max_members}
+    with site.staging.area(f"ingest-{secrets.token_hex(6)}") as work:
+        sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits)
+        if replace and len(sources) != 1:
+            raise InvalidInput(f"{label or path.name}: holds {len(sources)} datasets; --replace takes one")
+        outcomes = []
+        for source in sources:
+            outcome = Outcome(source=source.label if len(sources) == 1 else f"{source.label}:{source.name}")
+            try:
+                outcome.dataset = publish_source(site, source, title=title if len(sources) == 1 else None,
+                                                 replace=replace, progress=progress, log=outcome.log)
+            except KartennError as exc:
+                outcome.error = exc.message
+            outcomes.append(outcome)
+        return outcomes
+
+
+def publish_source(site: Site, source: Source, *, title: str | None = None, replace: str | None = None,
+                   progress: Progress | None = None, log: list[str] | None = None) -> Dataset:
+    log = log if log is not None else []
+    log.extend(source.notes)
+    old = site.catalog.get_dataset(replace) if replace else None
+    dataset_id = old.id if old else _unique_id(site, source.name)
+    storage = _storage_name(dataset_id)
+    if source.kind == "raster":
+        return _publish_raster(site, source, dataset_id, storage, title, old, progress, log)
+    return _publish_vector(site, source, dataset_id, storage, title, old, progress, log)
+
+
+# vector -------------------------------------------------------------------------------------------------
+
+
+def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, title: str | None,
+                    old: Dataset | None, progress: Progress | None, log: list[str]) -> Dataset:
+    assert source.read is not None and source.crs is not None
+    raw = source.read(site.settings.ingest_batch_size)
+    first = next(raw, None)
+    columns = [n for n in first.schema.names if n != GEOMETRY_COLUMN] if first is not None else []
+    fields, renames = _fields(first.schema if first is not None else pa.schema([]), columns)
+    sample = shapely.from_wkb(_wkb(first)) if first is not None else np.array([], dtype=object)
+    geometry_type = target_type(source.geometry_type, sample)
+    has_z = bool(shapely.has_z(sample[~shapely.is_missing(sample)]).any()) if len(sample) else False
+    srid = source.crs.to_epsg(min_confidence=70)
+    spec = LayerSpec(storage=storage, fields=fields, geometry_type=geometry_type, has_z=has_z, srid=srid,
+                     crs_wkt=source.crs.to_wkt())
+    stats = GeometryStats()
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        if first is None:
+            return
+        for batch in _chain(first, raw):
+            geoms = conform(shapely.from_wkb(_wkb(batch)), geometry_type, stats, stats.count)
+            arrays = [_normalise(batch.column(c), f.type) for c, f in zip(columns, fields, strict=True)]
+            wkb = shapely.to_wkb(geoms, output_dimension=3 if has_z else 2)
+            arrays.append(pa.array(wkb, type=pa.binary()))
+            yield pa.RecordBatch.from_arrays(arrays, names=[f.name for f in fields] + [GEOMETRY_COLUMN])
+            if progress:
+                progress(stats.count, source.count_hint, source.name)
+
+    try:
+        with site.catalog.begin() as conn:
+            site.features.load(conn, spec, batches())
+            extent = stats.extent()
+            now = datetime.now(UTC)
+            record_id = old.record_id if old else str(uuid4())
+            dataset = Dataset(
+                id=dataset_id,
+                title=title or (old.title if old else _title(source.name)),
+                kind="vector",
+                crs=f"EPSG:{srid}" if srid else source.crs.to_wkt(),
+                srid=srid,
+                extent=extent,
+                extent_wgs84=_wgs84(extent, source.crs),
+                count=stats.count,
+                geometry_type=geometry_type,
+                fields=fields,
+                storage=storage,
+                source=source.label,
+                style=old.style if old else default_vector_style(geometry_type),
+                record_id=record_id,
+                created=old.created if old else None,
+            )
+            if stats.repaired:
+                log.append(f"{stats.repaired} invalid geometries repaired (make_valid)")
+            if renames:
+                log.append("renamed columns: " + ", ".join(f"{a} → {b}" for a, b in renames.items()))
+            _save(site, conn, dataset, old, now)
+    except BaseException:
+        site.features.discard(storage)
+        raise
+    if old:
+        site.features.drop(old.storage)
+    log.append(f"{dataset.count} features published as {dataset.id}")
+    return dataset
+
+
+def _wkb(batch: pa.RecordBatch) -> np.ndarray:
+    return np.asarray(batch.column(GEOMETRY_COLUMN).to_pylist(), dtype=object)
+
+
+def _fields(schema: pa.Schema, columns: list[str]) -> tuple[list[Field], dict[str, str]]:
+    fields, renames, seen = [], {}, set()
+    for name in columns:
+        clean = name.strip()[:60] or "field"
+        while clean.lower() in RESERVED or clean.lower() in seen:
+            clean = f"{clean}_1"
+        seen.add(clean.lower())
+        if clean != name:
+            renames[name] = clean
+        fields.append(Field(name=clean, type=_field_type(schema.field(name).type)))
+    return fields, renames
+
+
+def _field_type(t: pa.DataType) -> str:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_timestamp(t):
+        return "datetime"
+    if pa.types.is_time(t):
+        return "time"
+    return "string"
+
+
+ARROW = {"boolean": pa.bool_(), "integer": pa.int64(), "number": pa.float64(), "date": pa.date32(),
+         "datetime": pa.timestamp("us", tz="UTC"), "time": pa.time64("us"), "string": pa.string()}
+
+
+def _normalise(column: pa.Array, kind: str) -> pa.Array:
+    """Cast to the one Arrow type each field kind has, so every store sees the same columns."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    target = ARROW[kind]
+    if column.type == target:
+        return column
+    if kind == "datetime" and column.type.tz is None:
+        column = pc.assume_timezone(column.cast(pa.timestamp("us")), "UTC")
+        return column
+    if kind == "string" and not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            return pa.array([None if v is None else v.hex() for v in column.to_pylist()], pa.string())
+        if pa.types.is_nested(column.type):
+            return pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
+    return column.cast(target)
+
+
+def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    yield first
+    yield from rest
+
+
+# raster -------------------------------------------------------------------------------------------------
+
+
+def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, title: str | None,
+                    old: Dataset | None, progress: Progress | None, log: list[str]) -> Dataset:
+    assert source.crs is not None
+    name = f"{storage}.tif"
+    src_path = source.layer or str(source.path)
+    with site.staging.area(storage) as work:
+        cog = work / "cog.tif"
+        if progress:
+            progress(0, None, f"{source.name}: converting to Cloud Optimized GeoTIFF")
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_HTTP_TIMEOUT="1"):
+            with rasterio.open(src_path) as src:
+                if src.crs is None or src.crs.to_wkt() != source.crs.to_wkt():
+                    tagged = work / "tagged.tif"
+                    rasterio.shutil.copy(src, tagged, driver="GTiff", TILED="YES", BIGTIFF="IF_SAFER")
+                    with rasterio.open(tagged, "r+") as dst:
+                        dst.crs = rasterio.crs.CRS.from_wkt(source.crs.to_wkt())
+                    src_path = str(tagged)
+            rasterio.shutil.copy(src_path, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
+                                 BLOCKSIZE="512", BIGTIFF="IF_SAFER")
+        with rasterio.open(cog) as r:
+            info = _raster_info(r)
+            extent = tuple(float(v) for v in r.bounds)
+        srid = source.crs.to_epsg(min_confidence=70)
+        try:
+            with site.catalog.begin() as conn:
+                site.files.put(cog, name)
+                now = datetime.now(UTC)
+                dataset = Dataset(
+                    id=dataset_id,
+                    title=title or (old.title if old else _title(source.name)),
+                    kind="raster",
+                    crs=f"EPSG:{srid}" if srid else source.crs.to_wkt(),
+                    srid=srid,
+                    extent=extent,  # type: ignore[arg-type]
+                    extent_wgs84=_wgs84(extent, source.crs),  # type: ignore[arg-type]
+                    storage=name,
+                    source=source.label,
+                    style=old.style if old else default_raster_style(info["bands"], info["dtype"], info["stats"]),
+                    raster=info,
+                    record_id=old.record_id if old else str(uuid4()),
+                    created=old.created if old else None,
+                )
+                _save(site, conn, dataset, old, now)
+        except BaseException:
+            site.files.delete(name)
+            raise
+    if old:
+        site.files.delete(old.storage)
+    log.append(f"raster {info['width']}×{info['height']}, {info['bands']} band(s), published as {dataset.id}")
+    return dataset
+
+
+def _raster_info(r: rasterio.DatasetReader) -> dict:
+    stats = []
+    # Statistics from the smallest overview: cheap, and enough for a default colour ramp.
+    level = r.overviews(1)[-1] if r.overviews(1) else 1
+    shape = (max(1, r.height // level), max(1, r.width // level))
+    for band in range(1, min(r.count, 4) + 1):
+        data = r.read(band, out_shape=shape, masked=True)
+        if data.count():
+            stats.append((float(data.min()), float(data.max())))
+    return {
+        "width": r.width,
+        "height": r.height,
+        "bands": r.count,
+        "dtype": r.dtypes[0],
+        "nodata": r.nodata,
+        "resolution": [abs(r.res[0]), abs(r.res[1])],
+        "overviews": r.overviews(1),
+        "stats": stats,
+    }
+
+
+# shared -------------------------------------------------------------------------------------------------
+
+
+def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    record = Record(
+        id=dataset.record_id,
+        title=dataset.title,
+        dataset_id=dataset.id,
+        extent_wgs84=dataset.extent_wgs84,
+        crs=dataset.crs,
+        attributes=dataset.fields,
+        lineage=f"Ingested from {dataset.source} on {now.date().isoformat()}",
+        keywords=[],
+    )
+    if old:
+        previous = site.catalog.get_record(old.record_id)
+        record.abstract, record.keywords, record.language = previous.abstract, previous.keywords, previous.language
+        record.state = previous.state
+        site.catalog.update_dataset(conn, dataset)
+    else:
+        site.catalog.add_dataset(conn, dataset)
+    site.catalog.put_record(conn, record)
+
+
+def _wgs84(extent: tuple[float, float, float, float] | None, crs: CRS) -> tuple[float, float, float, float] | None:
+    if extent is None:
+        return None
+    if crs.to_epsg() == 4326:
+        return extent
+    transformer = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
+    bounds = transformer.transform_bounds(*extent, densify_pts=21)
+    return tuple(round(v, 7) for v in bounds)  # type: ignore[return-value]
+
+
+def slugify(text: str) -> str:
+    """
+    >>> slugify("Communes de Bretagne (2018)")
+    'communes-de-bretagne-2018'
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:60].strip("-") or "dataset"
+
+
+def _unique_id(site: Site, name: str) -> str:
+    base = slugify(name)
+    taken = site.catalog.dataset_ids()
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def _storage_name(dataset_id: str) -> str:
+    return f"{dataset_id.replace('-', '_')[:48]}_{secrets.token_hex(4)}"
+
+
+def _title(name: str) -> str:
+    text = re.sub(r"[_\-]+", " ", name).strip()
+    return text[:1].upper() + text[1:] if text else name

@@ -1,0 +1,393 @@
+"""Find the datasets in an uploaded file and read them as Arrow batches.
+
+>>> [s.name for s in discover(Path("communes.gpkg"), workdir=Path("/tmp/w"))]   # doctest: +SKIP
+['communes']
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyogrio
+import rasterio
+import shapely
+from charset_normalizer import from_bytes
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from kartenn.errors import InvalidInput, MissingCRS, UnsupportedFormat
+from kartenn.services.archives import extract_zip
+
+RASTER_SUFFIXES = {".tif", ".tiff", ".nc", ".jp2", ".img", ".asc", ".hdf", ".h5", ".grib", ".grb", ".grb2"}
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qpj", ".sbn", ".sbx", ".qix", ".shp.xml", ".xml"}
+IGNORED_SUFFIXES = {".md", ".txt", ".pdf", ".html", ".htm", ".xml", ".qmd", ".qml", ".sld", ".lyr", ".aux", ".ovr"}
+# Drivers that read only the file they are given (no VRT-style indirection to other paths or URLs).
+VECTOR_DRIVERS = {
+    "GPKG", "ESRI Shapefile", "GeoJSON", "GeoJSONSeq", "FlatGeobuf", "KML", "LIBKML", "GML", "GPX",
+    "TopoJSON", "OpenFileGDB", "MapInfo File", "SQLite", "OSM", "JSONFG", "ODS", "XLSX", "DXF",
+}
+RASTER_DRIVERS = {"GTiff", "COG", "netCDF", "JP2OpenJPEG", "HFA", "AAIGrid", "HDF5", "GRIB"}
+OPEN_OPTIONS = {"GML": {"DOWNLOAD_SCHEMA": "NO"}}
+
+X_NAMES = ("x", "lon", "lng", "long", "longitude", "easting", "xcoord", "coord_x", "coordx", "x_coord")
+Y_NAMES = ("y", "lat", "latitude", "northing", "ycoord", "coord_y", "coordy", "y_coord")
+WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "geometrie", "shape")
+
+
+@dataclass
+class Source:
+    """One dataset found in a file: a vector layer or a raster."""
+
+    name: str
+    kind: str  # vector | raster
+    path: Path
+    label: str  # what the user gave, for messages and lineage
+    crs: CRS | None = None
+    layer: str | None = None
+    geometry_type: str = "Unknown"
+    count_hint: int | None = None
+    read: Callable[[int], Iterator[pa.RecordBatch]] | None = None  # batch size → batches, WKB in "geom"
+    notes: list[str] = field(default_factory=list)
+
+
+def discover(path: Path, *, workdir: Path, label: str | None = None, crs: str | None = None,
+             limits: dict[str, int] | None = None) -> list[Source]:
+    """Every dataset in ``path`` (a data file or a zip of them). Raises a clear InvalidInput otherwise."""
+    label = label or path.name
+    override = parse_crs(crs) if crs else None
+    if not path.exists():
+        raise InvalidInput(f"{label}: no such file")
+    if path.stat().st_size == 0:
+        raise InvalidInput(f"{label}: the file is empty")
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        limits = limits or {}
+        folder = extract_zip(path, workdir / "unzipped", **limits)
+        return _discover_folder(folder, label, override)
+    if suffix in {".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz"}:
+        raise UnsupportedFormat(f"{label}: {suffix} archives are not supported; send a .zip")
+    return _discover_file(path, label, override)
+
+
+def _discover_folder(folder: Path, label: str, override: CRS | None) -> list[Source]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    by_stem: dict[str, set[str]] = {}
+    for p in files:
+        if p.suffix.lower() in {".shp", ".shx", ".dbf"}:
+            by_stem.setdefault(str(p.with_suffix("")).lower(), set()).add(p.suffix.lower())
+    for stem, parts in by_stem.items():
+        missing = {".shp", ".shx", ".dbf"} - parts
+        if missing:
+            name = Path(stem).name
+            raise InvalidInput(
+                f"{label}: Shapefile {name!r} lacks {', '.join(sorted(missing))}; "
+                "a Shapefile needs its .shp, .shx and .dbf (and .prj for its CRS)"
+            )
+    sources: list[Source] = []
+    for p in files:
+        low = p.name.lower()
+        suffix = p.suffix.lower()
+        if suffix in {".shx", ".dbf", ".prj", ".cpg", ".qpj", ".sbn", ".sbx", ".qix"} or low.endswith(".shp.xml"):
+            continue
+        if suffix in IGNORED_SUFFIXES or low.startswith(("readme", "licen", "._")):
+            continue
+        sources.extend(_discover_file(p, f"{label}/{p.relative_to(folder)}", override))
+    if not sources:
+        raise InvalidInput(f"{label}: the archive holds no dataset Kartenn can read")
+    return sources
+
+
+def _discover_file(path: Path, label: str, override: CRS | None) -> list[Source]:
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return [_csv_source(path, label, override)]
+    if suffix in RASTER_SUFFIXES:
+        return _raster_sources(path, label, override)
+    if suffix == ".vrt":
+        raise UnsupportedFormat(f"{label}: VRT files are not accepted (they can point to other files)")
+    return _vector_sources(path, label, override)
+
+
+# vector, through GDAL ---------------------------------------------------------------------------------
+
+
+def _vector_sources(path: Path, label: str, override: CRS | None) -> list[Source]:
+    try:
+        layers = pyogrio.list_layers(path)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise UnsupportedFormat(f"{label}: not a format Kartenn can read ({_first_line(exc)})") from exc
+    encoding = _shapefile_encoding(path) if path.suffix.lower() == ".shp" else None
+    sources = []
+    for layer_name, _ in layers:
+        info = pyogrio.read_info(path, layer=layer_name, encoding=encoding)
+        driver = info.get("driver") or ""
+        if driver not in VECTOR_DRIVERS:
+            raise UnsupportedFormat(f"{label}: the {driver} format is not accepted")
+        if info.get("geometry_type") in (None, "None"):
+            continue  # attribute-only tables (e.g. GeoPackage non-spatial tables)
+        crs = override or _layer_crs(info.get("crs"))
+        if crs is None:
+            hint = " (its .prj is missing)" if path.suffix.lower() == ".shp" else ""
+            raise MissingCRS(
+                f"{label}: layer {layer_name!r} has no coordinate reference system{hint}; "
+                "give one with --crs EPSG:XXXX (or crs=EPSG:XXXX in the upload)"
+            )
+        name = path.stem if len(layers) == 1 else f"{layer_name}"
+        count = info.get("features")
+        sources.append(
+            Source(
+                name=name,
+                kind="vector",
+                path=path,
+                label=label,
+                crs=crs,
+                layer=layer_name,
+                geometry_type=info.get("geometry_type") or "Unknown",
+                count_hint=count if count and count > 0 else None,
+                read=_ogr_reader(path, layer_name, encoding, OPEN_OPTIONS.get(driver)),
+                notes=[f"encoding {encoding}"] if encoding else [],
+            )
+        )
+    if not sources:
+        raise InvalidInput(f"{label}: no layer with geometries")
+    return sources
+
+
+def _ogr_reader(path: Path, layer: str, encoding: str | None,
+                options: dict[str, str] | None) -> Callable[[int], Iterator[pa.RecordBatch]]:
+    def read(batch_size: int) -> Iterator[pa.RecordBatch]:
+        kwargs = {"encoding": encoding} if encoding else {}
+        with pyogrio.open_arrow(path, layer=layer, batch_size=batch_size, use_pyarrow=True,
+                                **kwargs, **(options or {})) as (meta, reader):
+            geom_name = meta.get("geometry_name") or "wkb_geometry"
+            for batch in reader:
+                yield _rename(batch, geom_name)
+
+    return read
+
+
+def _rename(batch: pa.RecordBatch, geom_name: str) -> pa.RecordBatch:
+    names = ["geom" if n == geom_name else n for n in batch.schema.names]
+    return pa.RecordBatch.from_arrays(batch.columns, names=names)
+
+
+def _layer_crs(value: str | None) -> CRS | None:
+    if not value:
+        return None
+    try:
+        return CRS.from_user_input(value)
+    except CRSError:
+        return None
+
+
+def _shapefile_encoding(path: Path) -> str | None:
+    """None when GDAL can tell (a .cpg or the DBF language byte); otherwise UTF-8 or CP1252 by content."""
+    if any(path.with_suffix(s).exists() for s in (".cpg", ".CPG")):
+        return None
+    dbf = next((path.with_suffix(s) for s in (".dbf", ".DBF") if path.with_suffix(s).exists()), None)
+    if dbf is None:
+        return None
+    with open(dbf, "rb") as f:
+        head = f.read(32)
+        if len(head) > 29 and head[29] != 0:
+            return None
+        sample = f.read(16 << 20)
+    try:
+        sample.decode("utf-8")
+        return "UTF-8"
+    except UnicodeDecodeError as exc:
+        # A cut at the sample's end is not evidence of another encoding.
+        if exc.start >= len(sample) - 4:
+            return "UTF-8"
+        return "CP1252"
+
+
+# CSV ----------------------------------------------------------------------------------------------------
+
+
+def _fold(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower().strip()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def _detect_encoding(sample: bytes) -> str:
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 4:
+            return "utf-8"
+    best = from_bytes(sample).best()
+    found = (best.encoding if best else "cp1252").lower()
+    # Western European files are CP1252 far more often than the other single-byte guesses.
+    return "cp1252" if found in {"latin_1", "iso8859_1", "iso8859_15", "cp1250", "cp1252", "mac_roman"} else found
+
+
+def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
+    with open(path, "rb") as f:
+        sample = f.read(1 << 20)
+    encoding = _detect_encoding(sample)
+    text = sample.decode(encoding, errors="replace")
+    lines = text.splitlines()
+    if not lines:
+        raise InvalidInput(f"{label}: the file is empty")
+    header = lines[0]
+    delimiter = max([",", ";", "\t", "|"], key=header.count)
+    columns = next(csv.reader([header], delimiter=delimiter))
+    folded = [_fold(c) for c in columns]
+
+    def find(candidates: tuple[str, ...]) -> str | None:
+        for cand in candidates:
+            if cand in folded:
+                return columns[folded.index(cand)]
+        return None
+
+    x, y, wkt = find(X_NAMES), find(Y_NAMES), find(WKT_NAMES)
+    if not ((x and y) or wkt):
+        raise InvalidInput(
+            f"{label}: no coordinates found; name the columns x/y, lon/lat, longitude/latitude "
+            "(or a WKT column named wkt or geometry)"
+        )
+    use_xy = bool(x and y)
+    rows = list(csv.reader(lines[1:200], delimiter=delimiter))
+    decimal = ","
+    if use_xy:
+        xi, yi = columns.index(x), columns.index(y)  # type: ignore[arg-type]
+        values = [r[i] for r in rows for i in (xi, yi) if len(r) > max(xi, yi) and r[i]]
+        if not any(re.fullmatch(r"-?\d+,\d+", v) for v in values):
+            decimal = "."
+    else:
+        decimal = "."
+    crs = override
+    if crs is None:
+        crs = _guess_csv_crs(label, rows, columns, x, y, wkt, use_xy, decimal)
+
+    def read(batch_size: int) -> Iterator[pa.RecordBatch]:
+        types: dict[str, pa.DataType] = {x: pa.float64(), y: pa.float64()} if use_xy else {wkt: pa.string()}  # type: ignore[dict-item]
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=encoding, block_size=32 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types=types, decimal_point=decimal,
+                                                 strings_can_be_null=True),
+        )
+        for big in reader:
+            for offset in range(0, big.num_rows, batch_size):
+                batch = big.slice(offset, batch_size)
+                if use_xy:
+                    xs = batch.column(x).to_numpy(zero_copy_only=False)
+                    ys = batch.column(y).to_numpy(zero_copy_only=False)
+                    geoms = shapely.points(xs, ys)
+                    geoms[np.isnan(xs) | np.isnan(ys)] = None
+                    keep = [n for n in batch.schema.names if n not in (x, y)]
+                else:
+                    texts = np.asarray(batch.column(wkt).to_pylist(), dtype=object)
+                    try:
+                        geoms = shapely.from_wkt(texts, on_invalid="raise")
+                    except shapely.errors.GEOSException as exc:
+                        raise InvalidInput(f"{label}: a {wkt} value is not valid WKT ({exc})") from exc
+                    keep = [n for n in batch.schema.names if n != wkt]
+                arrays = [batch.column(n) for n in keep]
+                arrays.append(pa.array(shapely.to_wkb(geoms), type=pa.binary()))
+                yield pa.RecordBatch.from_arrays(arrays, names=[*keep, "geom"])
+
+    return Source(
+        name=path.stem,
+        kind="vector",
+        path=path,
+        label=label,
+        crs=crs,
+        geometry_type="Point" if use_xy else "Unknown",
+        count_hint=None,
+        read=read,
+        notes=[f"CSV: delimiter {delimiter!r}, decimal {decimal!r}, encoding {encoding}"],
+    )
+
+
+def _guess_csv_crs(label: str, rows: list[list[str]], columns: list[str], x: str | None, y: str | None,
+                   wkt: str | None, use_xy: bool, decimal: str) -> CRS:
+    def num(v: str) -> float | None:
+        try:
+            return float(v.replace(",", ".") if decimal == "," else v)
+        except ValueError:
+            return None
+
+    if use_xy:
+        xi, yi = columns.index(x), columns.index(y)  # type: ignore[arg-type]
+        pairs = [(num(r[xi]), num(r[yi])) for r in rows if len(r) > max(xi, yi)]
+    else:
+        wi = columns.index(wkt)  # type: ignore[arg-type]
+        pairs = []
+        for r in rows:
+            if len(r) > wi and r[wi]:
+                try:
+                    b = shapely.from_wkt(r[wi]).bounds
+                    pairs += [(b[0], b[1]), (b[2], b[3])]
+                except shapely.errors.GEOSException:
+                    continue
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None and not np.isnan(a)]
+    lonlat = all(-180 <= a <= 180 and -90 <= b <= 90 for a, b in pairs)
+    if pairs and lonlat:
+        return CRS.from_epsg(4326)
+    raise MissingCRS(
+        f"{label}: the coordinates are not longitude/latitude and the file does not say its CRS; "
+        "give one with --crs EPSG:XXXX (or crs=EPSG:XXXX in the upload)"
+    )
+
+
+# rasters ------------------------------------------------------------------------------------------------
+
+
+def _raster_sources(path: Path, label: str, override: CRS | None) -> list[Source]:
+    try:
+        with rasterio.open(path) as src:
+            driver = src.driver
+            subdatasets = list(src.subdatasets)
+            crs = src.crs
+    except rasterio.errors.RasterioIOError as exc:
+        raise UnsupportedFormat(f"{label}: not a raster Kartenn can read ({_first_line(exc)})") from exc
+    if driver not in RASTER_DRIVERS:
+        raise UnsupportedFormat(f"{label}: the {driver} raster format is not accepted")
+    paths = subdatasets or [str(path)]
+    sources = []
+    for sub in paths:
+        name = path.stem if len(paths) == 1 else f"{path.stem}-{sub.rsplit(':', 1)[-1]}"
+        with rasterio.open(sub) as src:
+            crs = src.crs
+        chosen = override or (CRS.from_user_input(crs.to_wkt()) if crs else None)
+        if chosen is None and subdatasets:
+            chosen = CRS.from_epsg(4326)  # CF grids without grid_mapping are longitude/latitude
+        if chosen is None:
+            raise MissingCRS(
+                f"{label}: the raster has no coordinate reference system; give one with --crs EPSG:XXXX"
+            )
+        sources.append(Source(name=name, kind="raster", path=Path(sub) if not subdatasets else path,
+                              label=label, crs=chosen, layer=sub if subdatasets else None))
+    return sources
+
+
+# shared -------------------------------------------------------------------------------------------------
+
+
+def parse_crs(value: str) -> CRS:
+    try:
+        return CRS.from_user_input(value)
+    except CRSError as exc:
+        raise InvalidInput(f"unknown coordinate reference system {value!r}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+

@@ -1,0 +1,312 @@
+"""The catalogue database: datasets, records and jobs, in SQLite (embedded) or PostgreSQL, through SQLAlchemy Core.
+
+>>> catalog = Catalog(create_engine_for("sqlite:///:memory:"))
+>>> catalog.create_schema()
+>>> catalog.list_datasets()
+[]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from kartenn.domain import Dataset, Field, Job, JobState, Record
+from kartenn.errors import NotFound
+
+SCHEMA = "kartenn"
+metadata = MetaData(schema=SCHEMA)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("crs", Text, nullable=False),
+    Column("srid", Integer),
+    Column("extent", JSON),
+    Column("extent_wgs84", JSON),
+    Column("count", BigInteger),
+    Column("geometry_type", String(40)),
+    Column("fields", JSON, nullable=False),
+    Column("storage", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("style", JSON, nullable=False),
+    Column("raster", JSON, nullable=False),
+    Column("record_id", String(80), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("dataset_id", String(80), index=True),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("keywords", JSON, nullable=False),
+    Column("extent_wgs84", JSON),
+    Column("crs", Text),
+    Column("attributes", JSON, nullable=False),
+    Column("lineage", Text, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("progress", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("log", JSON, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+)
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine for a sqlite:// or postgresql:// URL (psycopg 3 for PostgreSQL)."""
+    if url.startswith("postgres"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    # SQLite has no schemas: the same tables live in the main database.
+    return engine.execution_options(schema_translate_map={SCHEMA: None})
+
+
+def _bounds(value: Any) -> tuple[float, float, float, float] | None:
+    return tuple(value) if value else None  # type: ignore[return-value]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes: they were stored as UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class Catalog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    def create_schema(self) -> None:
+        with self.engine.begin() as conn:
+            if self.is_postgres:
+                conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+            metadata.create_all(conn)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # datasets ---------------------------------------------------------------------------------------
+
+    def add_dataset(self, conn: Connection, ds: Dataset) -> None:
+        now = _now()
+        ds.created = ds.created or now
+        ds.updated = now
+        conn.execute(datasets.insert().values(**self._dataset_row(ds)))
+
+    def update_dataset(self, conn: Connection, ds: Dataset) -> None:
+        ds.updated = _now()
+        conn.execute(datasets.update().where(datasets.c.id == ds.id).values(**self._dataset_row(ds)))
+
+    def delete_dataset(self, conn: Connection, dataset_id: str) -> None:
+        conn.execute(datasets.delete().where(datasets.c.id == dataset_id))
+        conn.execute(records.delete().where(records.c.dataset_id == dataset_id))
+
+    def get_dataset(self, dataset_id: str, conn: Connection | None = None) -> Dataset:
+        query = select(datasets).where(datasets.c.id == dataset_id)
+        row = self._first(query, conn)
+        if row is None:
+            raise NotFound(f"no dataset {dataset_id!r}")
+        return self._dataset(row)
+
+    def list_datasets(self, *, limit: int | None = None, offset: int = 0) -> list[Dataset]:
+        query = select(datasets).order_by(datasets.c.created, datasets.c.id).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [self._dataset(row) for row in conn.execute(query)]
+
+    def dataset_ids(self, conn: Connection | None = None) -> set[str]:
+        query = select(datasets.c.id)
+        if conn is not None:
+            return set(conn.execute(query).scalars())
+        with self.engine.connect() as c:
+            return set(c.execute(query).scalars())
+
+    def storages(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(datasets.c.storage)).scalars())
+
+    @staticmethod
+    def _dataset_row(ds: Dataset) -> dict[str, Any]:
+        row = ds.as_dict()
+        row["fields"] = [{"name": f.name, "type": f.type} for f in ds.fields]
+        row["created"], row["updated"] = ds.created, ds.updated
+        return row
+
+    @staticmethod
+    def _dataset(row: Any) -> Dataset:
+        m = row._mapping
+        return Dataset(
+            id=m["id"],
+            title=m["title"],
+            kind=m["kind"],
+            crs=m["crs"],
+            srid=m["srid"],
+            extent=_bounds(m["extent"]),
+            extent_wgs84=_bounds(m["extent_wgs84"]),
+            count=m["count"],
+            geometry_type=m["geometry_type"],
+            fields=[Field(**f) for f in m["fields"]],
+            storage=m["storage"],
+            source=m["source"],
+            style=m["style"],
+            raster=m["raster"],
+            record_id=m["record_id"],
+            created=_aware(m["created"]),
+            updated=_aware(m["updated"]),
+        )
+
+    # records ----------------------------------------------------------------------------------------
+
+    def put_record(self, conn: Connection, rec: Record) -> None:
+        now = _now()
+        rec.updated = now
+        exists = conn.execute(select(records.c.created).where(records.c.id == rec.id)).first()
+        row = {
+            "id": rec.id,
+            "dataset_id": rec.dataset_id,
+            "title": rec.title,
+            "abstract": rec.abstract,
+            "state": rec.state,
+            "language": rec.language,
+            "keywords": rec.keywords,
+            "extent_wgs84": list(rec.extent_wgs84) if rec.extent_wgs84 else None,
+            "crs": rec.crs,
+            "attributes": [{"name": f.name, "type": f.type} for f in rec.attributes],
+            "lineage": rec.lineage,
+            "updated": now,
+        }
+        if exists:
+            conn.execute(records.update().where(records.c.id == rec.id).values(**row))
+        else:
+            rec.created = now
+            conn.execute(records.insert().values(created=now, **row))
+
+    def get_record(self, record_id: str) -> Record:
+        row = self._first(select(records).where(records.c.id == record_id), None)
+        if row is None:
+            raise NotFound(f"no record {record_id!r}")
+        m = row._mapping
+        return Record(
+            id=m["id"],
+            title=m["title"],
+            abstract=m["abstract"],
+            dataset_id=m["dataset_id"],
+            state=m["state"],
+            language=m["language"],
+            keywords=list(m["keywords"]),
+            extent_wgs84=_bounds(m["extent_wgs84"]),
+            crs=m["crs"],
+            attributes=[Field(**f) for f in m["attributes"]],
+            lineage=m["lineage"],
+            created=_aware(m["created"]),
+            updated=_aware(m["updated"]),
+        )
+
+    def count_records(self) -> int:
+        with self.engine.connect() as conn:
+            return len(conn.execute(select(records.c.id)).all())
+
+    # jobs -------------------------------------------------------------------------------------------
+
+    def add_job(self, job: Job) -> None:
+        now = _now()
+        job.created = job.updated = now
+        with self.engine.begin() as conn:
+            conn.execute(jobs.insert().values(**self._job_row(job)))
+
+    def save_job(self, job: Job) -> None:
+        job.updated = _now()
+        with self.engine.begin() as conn:
+            conn.execute(jobs.update().where(jobs.c.id == job.id).values(**self._job_row(job)))
+
+    def get_job(self, job_id: str) -> Job:
+        row = self._first(select(jobs).where(jobs.c.id == job_id), None)
+        if row is None:
+            raise NotFound(f"no job {job_id!r}")
+        return self._job(row)
+
+    def list_jobs(self, state: JobState | None = None, limit: int = 100) -> list[Job]:
+        query = select(jobs).order_by(jobs.c.created.desc()).limit(limit)
+        if state is not None:
+            query = query.where(jobs.c.state == state.value)
+        with self.engine.connect() as conn:
+            return [self._job(row) for row in conn.execute(query)]
+
+    @staticmethod
+    def _job_row(job: Job) -> dict[str, Any]:
+        row = job.as_dict()
+        row["created"], row["updated"] = job.created, job.updated
+        return row
+
+    @staticmethod
+    def _job(row: Any) -> Job:
+        m = dict(row._mapping)
+        m["state"] = JobState(m["state"])
+        m["created"], m["updated"] = _aware(m["created"]), _aware(m["updated"])
+        return Job(**m)
+
+    def _first(self, query: Any, conn: Connection | None) -> Any:
+        if conn is not None:
+            return conn.execute(query).first()
+        with self.engine.connect() as c:
+            return c.execute(query).first()

@@ -1,0 +1,126 @@
+"""The PostGIS feature store: one table per dataset in schema ``kartenn_data``, filled with COPY.
+
+The table is created and filled inside the catalogue's transaction: a failure or a killed process
+rolls everything back, and nobody sees the table before the catalogue entry that points to it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import shapely
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
+
+SCHEMA = "kartenn_data"
+FID = "fid"
+
+PG_TYPES = {
+    "string": "text",
+    "integer": "bigint",
+    "number": "double precision",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "timestamptz",
+    "time": "time",
+}
+
+
+class PostGISStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create_schema(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+
+    def load(self, conn: Connection, spec: LayerSpec, batches: Iterable[pa.RecordBatch]) -> None:
+        raw = conn.connection.driver_connection
+        table = sql.Identifier(SCHEMA, spec.storage)
+        srid = self._srid(conn, spec.srid)
+        geom_type = spec.geometry_type.upper() + ("Z" if spec.has_z else "")
+        columns = [sql.SQL("{} bigint PRIMARY KEY").format(sql.Identifier(FID))]
+        columns += [
+            sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(PG_TYPES[f.type])) for f in spec.fields
+        ]
+        columns.append(
+            sql.SQL("{} geometry({}, {})").format(
+                sql.Identifier(GEOMETRY_COLUMN), sql.SQL(geom_type), sql.Literal(srid)
+            )
+        )
+        names = [FID, *(f.name for f in spec.fields), GEOMETRY_COLUMN]
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            table, sql.SQL(", ").join(map(sql.Identifier, names))
+        )
+        with raw.cursor() as cur:
+            cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(columns)))
+            next_fid = 1
+            with cur.copy(copy_sql) as copy:
+                for batch in batches:
+                    copy.write(_csv_rows(batch, spec, srid, next_fid))
+                    next_fid += batch.num_rows
+            index = sql.Identifier(f"{spec.storage}_geom_idx"[:63])
+            cur.execute(
+                sql.SQL("CREATE INDEX {} ON {} USING GIST ({})").format(
+                    index, table, sql.Identifier(GEOMETRY_COLUMN)
+                )
+            )
+            cur.execute(sql.SQL("ANALYZE {}").format(table))
+
+    def discard(self, storage: str) -> None:
+        """Nothing to do: the table was created in the transaction that was rolled back."""
+
+    def drop(self, storage: str) -> None:
+        with self.engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur:
+                cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SCHEMA, storage)))
+
+    def tables(self) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"), {"schema": SCHEMA}
+            )
+            return set(rows.scalars())
+
+    def reconcile(self, known: set[str]) -> list[str]:
+        orphans = sorted(self.tables() - known)
+        for name in orphans:
+            self.drop(name)
+        return orphans
+
+    @staticmethod
+    def _srid(conn: Connection, srid: int | None) -> int:
+        if not srid:
+            return 0
+        found = conn.execute(
+            text("SELECT 1 FROM spatial_ref_sys WHERE srid = :srid"), {"srid": srid}
+        ).first()
+        return srid if found else 0
+
+
+def _csv_rows(batch: pa.RecordBatch, spec: LayerSpec, srid: int, first_fid: int) -> bytes:
+    """One batch as CSV for COPY: fid, attributes, EWKB hex geometry (nulls as unquoted empty fields)."""
+    n = batch.num_rows
+    wkb = batch.column(GEOMETRY_COLUMN)
+    geoms = shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object))
+    if srid:
+        geoms = shapely.set_srid(geoms, srid)
+    hexes = shapely.to_wkb(geoms, hex=True, include_srid=bool(srid), output_dimension=3 if spec.has_z else 2)
+    arrays = [pa.array(np.arange(first_fid, first_fid + n, dtype=np.int64))]
+    for f in spec.fields:
+        arrays.append(batch.column(f.name))
+    arrays.append(pa.array(hexes, type=pa.string()))
+    table = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    return buf.getvalue()
+
