@@ -65,7 +65,7 @@ class Record:
     updated: datetime | None = None
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     queued = "queued"
     running = "running"
     succeeded = "succeeded"

@@ -124,7 +124,7 @@ def _vector_sources(path: Path, label: str, override: CRS | None) -> list[Source
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
-        raise UnsupportedFormat(f"{label}: not a format Kartenn can read ({_first_line(exc)})") from exc
+        raise UnsupportedFormat(f"{label}: not a format Kartenn can read ({_first_line(exc, path)})") from exc
     encoding = _shapefile_encoding(path) if path.suffix.lower() == ".shp" else None
     sources = []
     for layer_name, _ in layers:
@@ -356,7 +356,7 @@ def _raster_sources(path: Path, label: str, override: CRS | None) -> list[Source
             subdatasets = list(src.subdatasets)
             crs = src.crs
     except rasterio.errors.RasterioIOError as exc:
-        raise UnsupportedFormat(f"{label}: not a raster Kartenn can read ({_first_line(exc)})") from exc
+        raise UnsupportedFormat(f"{label}: not a raster Kartenn can read ({_first_line(exc, path)})") from exc
     if driver not in RASTER_DRIVERS:
         raise UnsupportedFormat(f"{label}: the {driver} raster format is not accepted")
     paths = subdatasets or [str(path)]
@@ -387,7 +387,10 @@ def parse_crs(value: str) -> CRS:
         raise InvalidInput(f"unknown coordinate reference system {value!r}") from exc
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+def _first_line(exc: BaseException, path: Path) -> str:
+    """The first line of a library's message, without server paths."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    line = line.replace(str(path), path.name).split("; It might help")[0]
+    return line[:200]
 
 

@@ -1,0 +1,52 @@
+"""The ASGI application: ``create_app(settings)`` mounts every router on one FastAPI app.
+
+>>> app = create_app(Settings.load("./site"))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from kartenn import __version__
+from kartenn.config import Settings
+from kartenn.services.jobs import JobRunner
+from kartenn.site import Site
+from kartenn.web import api, errors, ogc
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        site = Site.open(settings)
+        jobs = JobRunner(site, workers=settings.job_workers)
+        jobs.recover()
+        app.state.site, app.state.jobs = site, jobs
+        app.state.ready = True
+        yield
+        jobs.shutdown()
+        site.close()
+
+    app = FastAPI(title=settings.title, version=__version__, lifespan=lifespan,
+                  default_response_class=ORJSONResponse, openapi_url="/api/v1/openapi.json",
+                  docs_url="/api/v1/docs", redoc_url=None)
+    app.state.ready = False
+    errors.install(app)
+    app.include_router(api.router)
+    app.include_router(ogc.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> ORJSONResponse:
+        ready = app.state.ready
+        return ORJSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: the data directory comes from KARTENN_DATA_DIR."""
+    return create_app(Settings.load(os.environ.get("KARTENN_DATA_DIR", "site")))

@@ -1,0 +1,1 @@
+"""Routers: protocol in, service call, response out."""

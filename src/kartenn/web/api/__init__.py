@@ -1,0 +1,10 @@
+"""The JSON API under /api/v1."""
+
+from fastapi import APIRouter
+
+from kartenn.web.api import datasets, jobs, uploads
+
+router = APIRouter(prefix="/api/v1")
+router.include_router(datasets.router)
+router.include_router(jobs.router)
+router.include_router(uploads.router)

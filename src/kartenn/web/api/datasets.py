@@ -1,0 +1,44 @@
+"""Datasets and their records."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from kartenn.domain import Dataset
+from kartenn.site import Site
+from kartenn.web.deps import base_url, get_site
+
+router = APIRouter(tags=["datasets"])
+
+
+def dataset_json(d: Dataset, base: str) -> dict[str, Any]:
+    data = d.as_dict()
+    data.pop("storage")
+    links = [{"rel": "self", "href": f"{base}/api/v1/datasets/{d.id}", "type": "application/json"},
+             {"rel": "collection", "href": f"{base}/ogc/collections/{d.id}", "type": "application/json"}]
+    if d.kind == "vector":
+        links.append({"rel": "items", "href": f"{base}/ogc/collections/{d.id}/items",
+                      "type": "application/geo+json"})
+    data["links"] = links
+    return data
+
+
+@router.get("/datasets")
+def list_datasets(request: Request, site: Annotated[Site, Depends(get_site)],
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    base = base_url(request)
+    items = site.catalog.list_datasets(limit=limit, offset=offset)
+    return {"datasets": [dataset_json(d, base) for d in items], "numberReturned": len(items)}
+
+
+@router.get("/datasets/{dataset_id}")
+def get_dataset(dataset_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    dataset = site.catalog.get_dataset(dataset_id)
+    data = dataset_json(dataset, base_url(request))
+    record = site.catalog.get_record(dataset.record_id)
+    data["record"] = {"id": record.id, "title": record.title, "abstract": record.abstract,
+                      "state": record.state, "lineage": record.lineage, "keywords": record.keywords}
+    return data

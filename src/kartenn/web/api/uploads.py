@@ -1,0 +1,186 @@
+"""Uploads: one multipart POST, or a resumable upload (tus 1.0.0 core + creation) for large files.
+
+Each finished upload becomes an ingest job; its URL is in the response (``Location`` / ``job``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import JSONResponse, Response
+
+from kartenn.errors import Conflict, InvalidInput, NotFound, TooLarge
+from kartenn.services.jobs import JobRunner
+from kartenn.site import Site
+from kartenn.web.api.jobs import job_json
+from kartenn.web.deps import base_url, get_jobs, get_site
+
+router = APIRouter(tags=["uploads"])
+TUS_VERSION = "1.0.0"
+TUS = {"Tus-Resumable": TUS_VERSION}
+
+
+def _safe_name(name: str | None) -> str:
+    base = Path((name or "upload").replace("\\", "/")).name
+    base = re.sub(r"[^\w.\-]+", "_", base).strip("._") or "upload"
+    return base[:120]
+
+
+def _start_job(jobs: JobRunner, path: Path, filename: str, options: dict[str, str | None]) -> Any:
+    params = {"path": str(path), "filename": filename, **{k: v for k, v in options.items() if v}}
+    return jobs.submit("ingest", params)
+
+
+@router.post("/uploads", status_code=202)
+async def upload(request: Request, site: Annotated[Site, Depends(get_site)],
+                 jobs: Annotated[JobRunner, Depends(get_jobs)]) -> Response:
+    """Publish one file sent as multipart/form-data (field ``file``; optional ``title``, ``crs``, ``replace``)."""
+    cap = site.settings.upload_max_bytes
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > cap + 1_000_000:
+        raise TooLarge(f"upload of {length} bytes is over the {cap} bytes allowed; use the resumable upload")
+    form = await request.form(max_files=1, max_fields=10)
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise InvalidInput("send the file as multipart/form-data in a field named 'file'")
+    filename = _safe_name(file.filename)
+    folder = site.settings.uploads_dir / secrets.token_hex(8)
+    folder.mkdir(parents=True)
+    target = folder / filename
+    written = 0
+    with open(target, "wb") as out:
+        while chunk := await file.read(1 << 20):
+            written += len(chunk)
+            if written > cap:
+                out.close()
+                shutil.rmtree(folder, ignore_errors=True)
+                raise TooLarge(f"upload is over the {cap} bytes allowed")
+            out.write(chunk)
+    options = {k: _text(form.get(k)) for k in ("title", "crs", "replace")}
+    job = _start_job(jobs, target, filename, options)
+    url = f"{base_url(request)}/api/v1/jobs/{job.id}"
+    return JSONResponse(job_json(job, base_url(request)), status_code=202, headers={"Location": url})
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+# resumable uploads (tus) ------------------------------------------------------------------------------
+
+
+def _offset(folder: Path, info: dict[str, Any]) -> int:
+    if "offset" in info:  # complete: the file has moved on to its ingest job
+        return int(info["offset"])
+    return (folder / info["filename"]).stat().st_size
+
+
+def _session_dir(site: Site, upload_id: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{16}", upload_id):
+        raise NotFound(f"no upload {upload_id!r}")
+    folder = site.settings.uploads_dir / "resumable" / upload_id
+    if not (folder / "meta.json").exists():
+        raise NotFound(f"no upload {upload_id!r}")
+    return folder
+
+
+def _metadata(header: str | None) -> dict[str, str]:
+    values = {}
+    for pair in (header or "").split(","):
+        pair = pair.strip()
+        if not pair:
+            continue
+        key, _, encoded = pair.partition(" ")
+        try:
+            values[key] = base64.b64decode(encoded, validate=True).decode("utf-8") if encoded else ""
+        except ValueError as exc:
+            raise InvalidInput(f"Upload-Metadata value of {key!r} is not base64") from exc
+    return values
+
+
+@router.options("/uploads/resumable")
+def tus_options(site: Annotated[Site, Depends(get_site)]) -> Response:
+    return Response(status_code=204, headers={**TUS, "Tus-Version": TUS_VERSION, "Tus-Extension": "creation",
+                                              "Tus-Max-Size": str(site.settings.upload_max_bytes)})
+
+
+@router.post("/uploads/resumable", status_code=201)
+def tus_create(request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    length = request.headers.get("upload-length", "")
+    if not length.isdigit():
+        raise InvalidInput("Upload-Length header is required (the file size in bytes)")
+    if int(length) > site.settings.upload_max_bytes:
+        raise TooLarge(f"upload of {length} bytes is over the {site.settings.upload_max_bytes} bytes allowed")
+    meta = _metadata(request.headers.get("upload-metadata"))
+    upload_id = secrets.token_hex(8)
+    folder = site.settings.uploads_dir / "resumable" / upload_id
+    folder.mkdir(parents=True)
+    filename = _safe_name(meta.get("filename") or meta.get("name"))
+    (folder / filename).touch()
+    info = {"length": int(length), "filename": filename,
+            "options": {k: meta.get(k) for k in ("title", "crs", "replace")}}
+    (folder / "meta.json").write_text(json.dumps(info))
+    location = f"{base_url(request)}/api/v1/uploads/resumable/{upload_id}"
+    return Response(status_code=201, headers={**TUS, "Location": location, "Upload-Offset": "0"})
+
+
+@router.head("/uploads/resumable/{upload_id}")
+def tus_head(upload_id: str, site: Annotated[Site, Depends(get_site)]) -> Response:
+    folder = _session_dir(site, upload_id)
+    info = json.loads((folder / "meta.json").read_text())
+    offset = _offset(folder, info)
+    return Response(status_code=200, headers={**TUS, "Upload-Offset": str(offset),
+                                              "Upload-Length": str(info["length"]), "Cache-Control": "no-store"})
+
+
+@router.get("/uploads/resumable/{upload_id}")
+def tus_status(upload_id: str, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    folder = _session_dir(site, upload_id)
+    info = json.loads((folder / "meta.json").read_text())
+    offset = _offset(folder, info)
+    return {"id": upload_id, "offset": offset, "length": info["length"], "job": info.get("job")}
+
+
+@router.patch("/uploads/resumable/{upload_id}")
+async def tus_patch(upload_id: str, request: Request, site: Annotated[Site, Depends(get_site)],
+                    jobs: Annotated[JobRunner, Depends(get_jobs)]) -> Response:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/offset+octet-stream":
+        return Response(status_code=415, headers=TUS)
+    folder = _session_dir(site, upload_id)
+    info = json.loads((folder / "meta.json").read_text())
+    if info.get("job"):
+        raise Conflict("this upload is complete")
+    target = folder / info["filename"]
+    offset = target.stat().st_size
+    claimed = request.headers.get("upload-offset", "")
+    if not claimed.isdigit():
+        raise InvalidInput("Upload-Offset header is required")
+    if int(claimed) != offset:
+        return Response(status_code=409, headers={**TUS, "Upload-Offset": str(offset)})
+    with open(target, "ab") as out:
+        async for chunk in request.stream():
+            if offset + len(chunk) > info["length"]:
+                out.truncate(offset)
+                raise InvalidInput("more bytes than Upload-Length announced")
+            out.write(chunk)
+            offset += len(chunk)
+    headers = {**TUS, "Upload-Offset": str(offset)}
+    if offset == info["length"]:
+        final = site.settings.uploads_dir / secrets.token_hex(8)
+        final.mkdir()
+        moved = final / info["filename"]
+        shutil.move(target, moved)
+        job = _start_job(jobs, moved, info["filename"], info["options"])
+        info["job"] = f"{base_url(request)}/api/v1/jobs/{job.id}"
+        info["offset"] = offset
+        (folder / "meta.json").write_text(json.dumps(info))
+        headers["Kartenn-Job"] = info["job"]
+    return Response(status_code=204, headers=headers)

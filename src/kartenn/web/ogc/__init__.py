@@ -1,0 +1,5 @@
+"""OGC API under /ogc."""
+
+from kartenn.web.ogc.collections import router
+
+__all__ = ["router"]

@@ -1,0 +1,63 @@
+"""OGC API landing page and collections (OGC API – Common / Features Part 1 core resources)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from kartenn.domain import Dataset
+from kartenn.site import Site
+from kartenn.web.deps import base_url, get_site
+
+router = APIRouter(prefix="/ogc", tags=["ogc"])
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def _crs_uri(d: Dataset) -> str | None:
+    return f"http://www.opengis.net/def/crs/EPSG/0/{d.srid}" if d.srid else None
+
+
+def collection_json(d: Dataset, base: str) -> dict[str, Any]:
+    href = f"{base}/ogc/collections/{d.id}"
+    data: dict[str, Any] = {
+        "id": d.id,
+        "title": d.title,
+        "links": [{"rel": "self", "href": href, "type": "application/json", "title": d.title}],
+    }
+    if d.extent_wgs84:
+        data["extent"] = {"spatial": {"bbox": [list(d.extent_wgs84)], "crs": CRS84}}
+    if d.kind == "vector":
+        data["itemType"] = "feature"
+        data["links"].append({"rel": "items", "href": f"{href}/items", "type": "application/geo+json",
+                              "title": d.title})
+    if _crs_uri(d):
+        data["storageCrs"] = _crs_uri(d)
+    return data
+
+
+@router.get("")
+def landing(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    base = base_url(request)
+    return {
+        "title": site.settings.title,
+        "description": "OGC API of this Kartenn site",
+        "links": [
+            {"rel": "self", "href": f"{base}/ogc", "type": "application/json"},
+            {"rel": "conformance", "href": f"{base}/ogc/conformance", "type": "application/json"},
+            {"rel": "data", "href": f"{base}/ogc/collections", "type": "application/json"},
+        ],
+    }
+
+
+@router.get("/collections")
+def collections(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    base = base_url(request)
+    items = [collection_json(d, base) for d in site.catalog.list_datasets()]
+    return {"collections": items,
+            "links": [{"rel": "self", "href": f"{base}/ogc/collections", "type": "application/json"}]}
+
+
+@router.get("/collections/{collection_id}")
+def collection(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    return collection_json(site.catalog.get_dataset(collection_id), base_url(request))
