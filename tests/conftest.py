@@ -1,0 +1,136 @@
+"""Fixtures: a throwaway PostGIS cluster, a fresh site on each store, a live server on 127.0.0.1.
+
+Every test that takes ``site`` or ``server`` runs twice: on the embedded store and on PostGIS.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kartenn.config import Settings
+from kartenn.site import Site
+from kartenn.testing.postgres import TemporaryCluster, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+STORES = ["embedded", "postgis"]
+
+
+def shared(relative: str) -> Path:
+    """A file of the shared real-data folder; the test is skipped (loudly) only if the folder is absent."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.fail(f"missing shared data file {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[TemporaryCluster]:
+    cluster = TemporaryCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+_db_counter = iter(range(1_000_000))
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(store: str, request: pytest.FixtureRequest) -> str | None:
+    if store == "embedded":
+        return None
+    cluster: TemporaryCluster = request.getfixturevalue("pg_cluster")
+    return cluster.create_database(f"t{next(_db_counter)}")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings.load(tmp_path / "site", database_url=database_url)
+
+
+@pytest.fixture
+def site(settings: Settings) -> Iterator[Site]:
+    s = Site.open(settings, create=True)
+    yield s
+    s.close()
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KARTENN_")}
+    if settings.database_url:
+        env["KARTENN_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def kartenn(*args: str, settings: Settings, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real command line, as a user would."""
+    cmd = [sys.executable, "-m", "kartenn.cli", *args]
+    result = subprocess.run(cmd, env=cli_env(settings), capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+class LiveServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LiveServer:
+        log = open(self.settings.data_dir / "server.log", "ab")  # noqa: SIM115
+        cmd = [sys.executable, "-m", "kartenn.cli", "serve", "--data-dir", str(self.settings.data_dir),
+               "--host", "127.0.0.1", "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd, env=cli_env(self.settings), stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {(self.settings.data_dir / 'server.log').read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60)
+
+
+@pytest.fixture
+def server(site: Site, settings: Settings) -> Iterator[LiveServer]:
+    live = LiveServer(settings).start()
+    yield live
+    live.stop()
+
+
+def wait_job(client: httpx.Client, job_url: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(job_url).json()
+        if job["state"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_url} did not finish")

@@ -1,0 +1,32 @@
+"""The publish-then-serve path, end to end, on both stores."""
+
+from __future__ import annotations
+
+from conftest import kartenn, shared, wait_job
+
+
+def test_cli_ingest_then_serve(site, settings, server):
+    result = kartenn("ingest", "--data-dir", str(settings.data_dir),
+                     str(shared("osm-poi-portugal/poi_portugal.gpkg")), settings=settings, check=True)
+    assert "poi-portugal" in result.stdout
+    with server.client() as http:
+        collections = http.get("/ogc/collections").json()["collections"]
+        ids = [c["id"] for c in collections]
+        assert "poi-portugal" in ids
+        poi = next(c for c in collections if c["id"] == "poi-portugal")
+        minx, miny, maxx, maxy = poi["extent"]["spatial"]["bbox"][0]
+        assert -32 < minx < maxx < -6 and 32 < miny < maxy < 43
+        datasets = http.get("/api/v1/datasets").json()["datasets"]
+        assert {d["id"]: d["count"] for d in datasets}["poi-portugal"] == 8107
+
+
+def test_upload_publishes(server):
+    with server.client() as http:
+        with open(shared("natural-earth/ne_110m_lakes.geojson"), "rb") as f:
+            r = http.post("/api/v1/uploads", files={"file": ("lakes.geojson", f)}, data={"title": "Lakes"})
+        assert r.status_code == 202, r.text
+        job = wait_job(http, r.headers["Location"])
+        assert job["state"] == "succeeded", job
+        dataset = http.get(f"/api/v1/datasets/{job['result']['datasets'][0]}").json()
+        assert dataset["title"] == "Lakes" and dataset["count"] == 25
+        assert dataset["record"]["lineage"].startswith("Ingested from lakes.geojson on ")
