@@ -161,6 +161,50 @@ def demo(
         serve(data_dir=data_dir, host=host, port=port, workers=1)
 
 
+records_app = typer.Typer(help="Catalogue records: import and export ISO 19139, ISO 19115-3, Dublin Core.",
+                          no_args_is_help=True)
+app.add_typer(records_app, name="records")
+
+
+@records_app.command("import")
+def records_import(
+    files: Annotated[list[Path], typer.Argument(help="XML files, folders, zips or GeoNetwork MEF archives.")],
+    data_dir: DataDir = Path("site"),
+) -> None:
+    """Import metadata records; the original XML is kept and its fields indexed for search."""
+    from kartenn.services.records import import_paths
+
+    try:
+        site = _site(data_dir)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    report = import_paths(site, files)
+    site.close()
+    for error in report.errors:
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+    out.print(f"{len(report.imported)} record(s) imported", highlight=False)
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+@records_app.command("export")
+def records_export(
+    record_id: Annotated[str, typer.Argument(help="Identifier of the record.")],
+    data_dir: DataDir = Path("site"),
+    schema: Annotated[str, typer.Option("--format", help="iso19139, iso19115-3 or dc.")] = "iso19139",
+) -> None:
+    """Write a record as XML on standard output."""
+    from kartenn.services.records import export_record
+
+    try:
+        site = _site(data_dir)
+        data = export_record(site.catalog.get_record(record_id), schema)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    site.close()
+    typer.echo(data.decode("utf-8"), nl=False)
+
+
 def main() -> None:
     app()
 

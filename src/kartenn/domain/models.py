@@ -48,7 +48,13 @@ class Dataset:
 
 @dataclass
 class Record:
-    """A catalogue entry. The full ISO model comes with the catalogue; here, what publication fills in."""
+    """A catalogue entry: ISO 19115 content as structured fields, plus the original XML when imported.
+
+    Nested parts are plain dicts so they store as JSON as they are:
+    ``keyword_sets`` [{"thesaurus", "type", "keywords": [...]}], ``contacts`` [{"organisation", "individual",
+    "role", "email", "scope": "metadata" | "resource"}], ``links`` [{"url", "protocol", "name", "description"}],
+    ``dates`` {"creation" | "publication" | "revision": "YYYY-MM-DD"}.
+    """
 
     id: str
     title: str
@@ -56,13 +62,44 @@ class Record:
     dataset_id: str | None = None
     state: str = "published"  # draft | submitted | published | retired
     language: str = "fre"
-    keywords: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)  # every keyword, flat, for search and facets
     extent_wgs84: Bounds | None = None
     crs: str | None = None
     attributes: list[Field] = field(default_factory=list)
     lineage: str = ""
     created: datetime | None = None
     updated: datetime | None = None
+    type: str = "dataset"  # ISO hierarchy level (dataset, series, service…) or a DCMI type for Dublin Core
+    schema: str = ""  # iso19139 | iso19115-3 | dc when imported, "" when made here
+    keyword_sets: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    time_begin: str | None = None
+    time_end: str | None = None
+    dates: dict[str, str] = field(default_factory=dict)
+    modified: str | None = None  # metadata date stamp
+    formats: list[str] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    themes: list[str] = field(default_factory=list)  # INSPIRE themes
+    topics: list[str] = field(default_factory=list)  # ISO topic categories
+    parent_id: str | None = None
+    xml: bytes | None = None  # the original document, served back as is
+
+    @property
+    def organisation(self) -> str | None:
+        """The organisation responsible for the resource (else for the metadata)."""
+        for scope in ("resource", "metadata"):
+            for c in self.contacts:
+                if c.get("scope") == scope and c.get("organisation"):
+                    return str(c["organisation"])
+        return None
+
+    @property
+    def year(self) -> int | None:
+        for key in ("publication", "revision", "creation"):
+            if self.dates.get(key, "")[:4].isdigit():
+                return int(self.dates[key][:4])
+        return int(self.modified[:4]) if self.modified and self.modified[:4].isdigit() else None
 
 
 class JobState(enum.StrEnum):

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     select,
     text,
 )
@@ -67,19 +69,46 @@ datasets = Table(
 records = Table(
     "records",
     metadata,
-    Column("id", String(80), primary_key=True),
+    Column("id", String(255), primary_key=True),
     Column("dataset_id", String(80), index=True),
-    Column("title", Text, nullable=False),
+    Column("title", Text),  # NULL when the record has none (CSW filters tell "no title" from "")
     Column("abstract", Text, nullable=False),
     Column("state", String(16), nullable=False),
-    Column("language", String(8), nullable=False),
+    Column("language", String(32), nullable=False),
+    Column("type", String(120), nullable=False, index=True),
+    Column("schema", String(16), nullable=False),
     Column("keywords", JSON, nullable=False),
+    Column("keyword_text", Text, nullable=False),  # keywords joined, for LIKE filters
     Column("extent_wgs84", JSON),
+    Column("minx", Float, index=True),
+    Column("miny", Float),
+    Column("maxx", Float),
+    Column("maxy", Float),
     Column("crs", Text),
     Column("attributes", JSON, nullable=False),
     Column("lineage", Text, nullable=False),
+    Column("organisation", Text),
+    Column("format_text", Text, nullable=False),
+    Column("time_begin", String(40)),
+    Column("time_end", String(40)),
+    Column("modified", String(40), index=True),
+    Column("parent_id", String(255)),
+    Column("details", JSON, nullable=False),  # keyword_sets, contacts, dates, formats, links, constraints…
+    Column("xml", Text),  # the original document of an imported record
+    Column("anytext", Text, nullable=False),  # every text, accent-folded and lower-cased
+    Column("search_text", Text, nullable=False),  # stems (French and English) for full-text search
     Column("created", DateTime(timezone=True), nullable=False),
     Column("updated", DateTime(timezone=True), nullable=False),
+)
+
+# One row per facet value of a record: counts by GROUP BY on both stores, no JSON functions needed.
+record_terms = Table(
+    "record_terms",
+    metadata,
+    Column("record_id", String(255), nullable=False, index=True),
+    Column("facet", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Index("record_terms_facet_value", "facet", "value"),
 )
 
 jobs = Table(
@@ -138,6 +167,9 @@ class Catalog:
             if self.is_postgres:
                 conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
             metadata.create_all(conn)
+            from kartenn.stores import record_index
+
+            record_index.create(conn, is_postgres=self.is_postgres)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -158,7 +190,8 @@ class Catalog:
 
     def delete_dataset(self, conn: Connection, dataset_id: str) -> None:
         conn.execute(datasets.delete().where(datasets.c.id == dataset_id))
-        conn.execute(records.delete().where(records.c.dataset_id == dataset_id))
+        for record_id in conn.execute(select(records.c.id).where(records.c.dataset_id == dataset_id)).scalars():
+            self.delete_record(conn, record_id)
 
     def get_dataset(self, dataset_id: str, conn: Connection | None = None) -> Dataset:
         query = select(datasets).where(datasets.c.id == dataset_id)
@@ -218,53 +251,31 @@ class Catalog:
     # records ----------------------------------------------------------------------------------------
 
     def put_record(self, conn: Connection, rec: Record) -> None:
+        """Insert or replace a record with its search index (see stores/record_index.py)."""
+        from kartenn.stores import record_index
+
         now = _now()
         rec.updated = now
         exists = conn.execute(select(records.c.created).where(records.c.id == rec.id)).first()
-        row = {
-            "id": rec.id,
-            "dataset_id": rec.dataset_id,
-            "title": rec.title,
-            "abstract": rec.abstract,
-            "state": rec.state,
-            "language": rec.language,
-            "keywords": rec.keywords,
-            "extent_wgs84": list(rec.extent_wgs84) if rec.extent_wgs84 else None,
-            "crs": rec.crs,
-            "attributes": [{"name": f.name, "type": f.type} for f in rec.attributes],
-            "lineage": rec.lineage,
-            "updated": now,
-        }
-        if exists:
-            conn.execute(records.update().where(records.c.id == rec.id).values(**row))
-        else:
-            rec.created = now
-            conn.execute(records.insert().values(created=now, **row))
+        rec.created = exists[0] if exists else now
+        record_index.write(conn, rec, is_postgres=self.is_postgres)
 
-    def get_record(self, record_id: str) -> Record:
-        row = self._first(select(records).where(records.c.id == record_id), None)
+    def delete_record(self, conn: Connection, record_id: str) -> None:
+        from kartenn.stores import record_index
+
+        record_index.remove(conn, record_id, is_postgres=self.is_postgres)
+
+    def get_record(self, record_id: str, conn: Connection | None = None) -> Record:
+        from kartenn.stores import record_index
+
+        row = self._first(select(records).where(records.c.id == record_id), conn)
         if row is None:
             raise NotFound(f"no record {record_id!r}")
-        m = row._mapping
-        return Record(
-            id=m["id"],
-            title=m["title"],
-            abstract=m["abstract"],
-            dataset_id=m["dataset_id"],
-            state=m["state"],
-            language=m["language"],
-            keywords=list(m["keywords"]),
-            extent_wgs84=_bounds(m["extent_wgs84"]),
-            crs=m["crs"],
-            attributes=[Field(**f) for f in m["attributes"]],
-            lineage=m["lineage"],
-            created=_aware(m["created"]),
-            updated=_aware(m["updated"]),
-        )
+        return record_index.to_record(row)
 
     def count_records(self) -> int:
         with self.engine.connect() as conn:
-            return len(conn.execute(select(records.c.id)).all())
+            return int(conn.execute(select(func.count()).select_from(records)).scalar_one())
 
     # jobs -------------------------------------------------------------------------------------------
 

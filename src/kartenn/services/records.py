@@ -1,0 +1,143 @@
+"""Catalogue records: import ISO / Dublin Core documents (file, folder, zip, GeoNetwork MEF), search, export.
+
+>>> report = import_paths(site, [Path("records/")])   # doctest: +SKIP
+>>> report.imported
+33
+>>> search_records(site, RecordQuery(q="cadastre bretagne")).matched   # doctest: +SKIP
+1
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from kartenn.domain import Record
+from kartenn.errors import InvalidInput, KartennError, NotFound
+from kartenn.formats.dublin_core import render_csw_record
+from kartenn.formats.iso19139 import render_iso19139
+from kartenn.formats.records import read_records
+from kartenn.services.archives import check_zip
+from kartenn.site import Site
+from kartenn.stores import record_index
+from kartenn.stores.record_index import RecordQuery, SearchResult
+from kartenn.xml import to_bytes
+
+__all__ = ["ImportReport", "RecordQuery", "SearchResult", "import_bytes", "import_paths", "search_records",
+           "get_record", "export_record", "domain_values"]
+
+XML_SUFFIXES = {".xml"}
+ZIP_SUFFIXES = {".zip", ".mef"}
+MEF_SKIPPED = {"info.xml"}  # MEF bookkeeping, not metadata
+
+
+@dataclass
+class ImportReport:
+    imported: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"imported": self.imported, "errors": self.errors}
+
+
+def import_bytes(site: Site, data: bytes, *, source: str = "request") -> list[Record]:
+    """Import every record of one XML document, all or nothing. Raises InvalidInput."""
+    found = read_records(data)
+    with site.catalog.begin() as conn:
+        for rec in found:
+            _keep_link_to_dataset(site, conn, rec)
+            site.catalog.put_record(conn, rec)
+    return found
+
+
+def _keep_link_to_dataset(site: Site, conn, rec: Record) -> None:  # type: ignore[no-untyped-def]
+    # Re-importing the record of a published dataset must not detach it from its data.
+    try:
+        previous = site.catalog.get_record(rec.id, conn)
+    except NotFound:
+        return
+    rec.dataset_id = previous.dataset_id
+
+
+def import_paths(site: Site, paths: Iterable[Path]) -> ImportReport:
+    """Import files, folders (recursively), zips and MEF archives; one bad document does not stop the rest."""
+    report = ImportReport()
+    for path in paths:
+        for name, data in _documents(site, path, report):
+            try:
+                report.imported += [r.id for r in import_bytes(site, data, source=name)]
+            except KartennError as exc:
+                report.errors.append(f"{name}: {exc.message}")
+    return report
+
+
+def _documents(site: Site, path: Path, report: ImportReport) -> Iterable[tuple[str, bytes]]:
+    if path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            if child.suffix.lower() in XML_SUFFIXES | ZIP_SUFFIXES:
+                yield from _documents(site, child, report)
+        return
+    if not path.exists():
+        report.errors.append(f"{path}: no such file")
+        return
+    if path.suffix.lower() in ZIP_SUFFIXES or zipfile.is_zipfile(path):
+        try:
+            yield from _zip_documents(site, path)
+        except KartennError as exc:
+            report.errors.append(f"{path.name}: {exc.message}")
+        return
+    yield path.name, path.read_bytes()
+
+
+def _zip_documents(site: Site, path: Path) -> Iterable[tuple[str, bytes]]:
+    s = site.settings
+    members = check_zip(path, max_bytes=s.archive_max_bytes, max_ratio=s.archive_max_ratio,
+                        max_members=s.archive_max_members)
+    xml_members = [m for m in members if PurePosixPath(m.filename).suffix.lower() == ".xml"
+                   and PurePosixPath(m.filename).name.lower() not in MEF_SKIPPED]
+    # A MEF 2 folder may carry the same record in several schemas: take metadata.xml, the original.
+    mef = [m for m in xml_members if PurePosixPath(m.filename).parent.name == "metadata"]
+    chosen = [m for m in mef if PurePosixPath(m.filename).name == "metadata.xml"] or mef or xml_members
+    if not chosen:
+        raise InvalidInput("the archive holds no XML metadata document")
+    with zipfile.ZipFile(path) as archive:
+        for info in chosen:
+            yield f"{path.name}:{info.filename}", archive.read(info)
+
+
+def get_record(site: Site, record_id: str) -> Record:
+    rec = site.catalog.get_record(record_id)
+    if rec.state != "published":
+        raise NotFound(f"no record {record_id!r}")
+    return rec
+
+
+def search_records(site: Site, query: RecordQuery) -> SearchResult:
+    with site.engine.connect() as conn:
+        return record_index.search(conn, query, is_postgres=site.catalog.is_postgres)
+
+
+def domain_values(site: Site, name: str) -> list[tuple[str, int]]:
+    with site.engine.connect() as conn:
+        return record_index.values(conn, name, is_postgres=site.catalog.is_postgres)
+
+
+EXPORTS = {"iso19139", "dc", "iso19115-3"}
+
+
+def export_record(rec: Record, schema: str) -> bytes:
+    """The record as a document: ``iso19139`` (the original for imported ISO 19139), ``iso19115-3``
+    (only for records imported in it), ``dc`` (csw:Record)."""
+    if schema == "iso19139":
+        if rec.schema == "iso19115-3":
+            raise InvalidInput("records imported as ISO 19115-3 are exported in ISO 19115-3 only")
+        return render_iso19139(rec)
+    if schema == "iso19115-3":
+        if rec.schema == "iso19115-3" and rec.xml:
+            return rec.xml
+        raise InvalidInput("ISO 19115-3 export is available for records imported in ISO 19115-3")
+    if schema == "dc":
+        return to_bytes(render_csw_record(rec, "full"))
+    raise InvalidInput(f"unknown export format {schema!r}; use one of {', '.join(sorted(EXPORTS))}")

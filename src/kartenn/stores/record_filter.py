@@ -1,0 +1,208 @@
+"""pygeofilter AST (OGC Filter 1.1, CQL, CQL2) → SQLAlchemy condition on the records table, both stores.
+
+Properties are queryables of CSW (``dc:title``, ``csw:AnyText``, ``apiso:OrganisationName``…) and of
+OGC API Records (``title``, ``q``…); prefixes and a leading ``/`` are ignored. Records have bounding
+boxes, so spatial operators compare boxes. Values are always bound parameters.
+
+>>> from pygeofilter.parsers.cql2_text import parse
+>>> str(to_sql(parse("title = 'Lacs'"), False))
+'records.title = :title_1'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import shapely.geometry
+from pygeofilter import ast, values
+from sqlalchemy import and_, exists, false, func, not_, or_, select, true
+from sqlalchemy.sql import ColumnElement
+
+from kartenn.errors import InvalidInput
+from kartenn.stores.catalog import record_terms, records
+
+c = records.c
+COLUMNS: dict[str, Any] = {
+    "anytext": c.anytext, "q": c.anytext,
+    "title": c.title, "abstract": c.abstract, "description": c.abstract,
+    "subject": c.keyword_text, "keywords": c.keyword_text, "keyword": c.keyword_text,
+    "identifier": c.id, "id": c.id, "fileidentifier": c.id, "externalid": c.id,
+    "type": c.type, "hierarchylevelname": c.type, "format": c.format_text,
+    "modified": c.modified, "date": c.modified, "datestamp": c.modified, "updated": c.modified,
+    "revisiondate": c.modified, "creationdate": c.modified, "publicationdate": c.modified,
+    "organisationname": c.organisation, "creator": c.organisation, "publisher": c.organisation,
+    "contributor": c.organisation, "organisation": c.organisation,
+    "language": c.language, "resourcelanguage": c.language,
+    "tempextent_begin": c.time_begin, "time_begin": c.time_begin,
+    "tempextent_end": c.time_end, "time_end": c.time_end,
+    "parentidentifier": c.parent_id, "relation": c.parent_id, "lineage": c.lineage,
+    "crs": c.crs, "referencesystem": c.crs, "state": c.state,
+}
+SPATIAL = {"boundingbox", "bbox", "geometry", "envelope", "footprint", "spatial"}
+# Keyword equality looks for the exact keyword among the record's terms.
+TERM_FACETS = {"subject": "keyword", "keywords": "keyword", "keyword": "keyword", "format": "format"}
+
+
+def queryable(name: str) -> str:
+    """``/csw:Record/dc:title`` → ``title``."""
+    return name.strip().lstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
+
+
+def column(node: Any) -> Any:
+    name = queryable(node.name)
+    if name not in COLUMNS:
+        raise InvalidInput(f"unknown property {node.name!r}", locator="constraint")
+    return COLUMNS[name]
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, dt.datetime):
+        return v.isoformat().replace("+00:00", "Z")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, (int, float, str, bool)) or v is None:
+        return v
+    if isinstance(v, values.Interval):
+        raise InvalidInput("time intervals are only allowed in temporal operators", locator="constraint")
+    raise InvalidInput(f"unsupported value {v!r} in filter", locator="constraint")
+
+
+def _like(node: ast.Like, is_postgres: bool) -> ColumnElement[bool]:
+    pattern, out, i = node.pattern, [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if node.escapechar and ch == node.escapechar and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            out.append("\\" + nxt if nxt in "%_\\" else nxt)
+            i += 2
+            continue
+        if ch == node.wildcard:
+            out.append("%")
+        elif ch == node.singlechar:
+            out.append("_")
+        elif ch in "%_\\":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+        i += 1
+    sql_pattern = "".join(out)
+    col = column(node.lhs)
+    if queryable(node.lhs.name) in ("anytext", "q"):
+        from kartenn.text import fold
+
+        sql_pattern = fold(sql_pattern)
+    expr = func.lower(col).like(func.lower(sql_pattern), escape="\\")
+    return not_(expr) if node.not_ else expr
+
+
+def _bounds(geom: Any) -> tuple[float, float, float, float]:
+    if isinstance(geom, values.Envelope):
+        return (min(geom.x1, geom.x2), min(geom.y1, geom.y2), max(geom.x1, geom.x2), max(geom.y1, geom.y2))
+    if isinstance(geom, values.Geometry):
+        return shapely.geometry.shape(geom.geometry).bounds  # type: ignore[no-any-return]
+    raise InvalidInput("a spatial operator needs a geometry or an envelope", locator="constraint")
+
+
+def _spatial(node: Any, kind: str) -> ColumnElement[bool]:
+    lhs, rhs = node.lhs, node.rhs
+    if isinstance(lhs, (values.Geometry, values.Envelope)):
+        lhs, rhs = rhs, lhs
+    if lhs is not None and isinstance(lhs, ast.Attribute) and queryable(lhs.name) not in SPATIAL:
+        raise InvalidInput(f"{lhs.name!r} is not a spatial property", locator="constraint")
+    w, s, e, n = _bounds(rhs)
+    has = c.minx.is_not(None)
+    intersects = and_(has, c.minx <= e, c.maxx >= w, c.miny <= n, c.maxy >= s)
+    if kind == "intersects":
+        return intersects
+    if kind == "disjoint":
+        return and_(has, not_(intersects))
+    if kind == "within":
+        return and_(has, c.minx >= w, c.maxx <= e, c.miny >= s, c.maxy <= n)
+    if kind == "contains":
+        return and_(has, c.minx <= w, c.maxx >= e, c.miny <= s, c.maxy >= n)
+    return and_(has, c.minx == w, c.maxx == e, c.miny == s, c.maxy == n)
+
+
+SPATIAL_OPS = {ast.GeometryIntersects: "intersects", ast.GeometryOverlaps: "intersects",
+               ast.GeometryCrosses: "intersects", ast.GeometryTouches: "intersects",
+               ast.GeometryDisjoint: "disjoint", ast.GeometryWithin: "within",
+               ast.GeometryContains: "contains", ast.GeometryEquals: "equals"}
+COMPARE = {ast.Equal: "__eq__", ast.NotEqual: "__ne__", ast.LessThan: "__lt__", ast.LessEqual: "__le__",
+           ast.GreaterThan: "__gt__", ast.GreaterEqual: "__ge__"}
+
+
+def _time_bounds(v: Any) -> tuple[str | None, str | None]:
+    if isinstance(v, values.Interval):
+        return _value(v.start) if v.start is not None else None, _value(v.end) if v.end is not None else None
+    return _value(v), _value(v)
+
+
+def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
+    """The SQL condition of one filter node."""
+    if isinstance(node, ast.Not):
+        sub = node.sub_node
+        if isinstance(sub, ast.GeometryDisjoint):  # OGC BBOX is parsed as NOT DISJOINT
+            return _spatial(sub, "intersects")
+        return not_(to_sql(sub, is_postgres))
+    if isinstance(node, ast.And):
+        return and_(to_sql(node.lhs, is_postgres), to_sql(node.rhs, is_postgres))
+    if isinstance(node, ast.Or):
+        return or_(to_sql(node.lhs, is_postgres), to_sql(node.rhs, is_postgres))
+    if isinstance(node, ast.Include):
+        return false() if node.not_ else true()
+    if type(node) in COMPARE:
+        lhs, rhs = node.lhs, node.rhs
+        if not isinstance(lhs, ast.Attribute) and isinstance(rhs, ast.Attribute):
+            lhs, rhs = rhs, lhs
+        if not isinstance(lhs, ast.Attribute):
+            raise InvalidInput("a comparison needs a property name", locator="constraint")
+        name = queryable(lhs.name)
+        if name in TERM_FACETS and type(node) in (ast.Equal, ast.NotEqual):
+            found = exists(select(record_terms.c.record_id).where(
+                record_terms.c.record_id == c.id, record_terms.c.facet == TERM_FACETS[name],
+                record_terms.c.value == _value(rhs)))
+            return found if isinstance(node, ast.Equal) else not_(found)
+        return getattr(column(lhs), COMPARE[type(node)])(_value(rhs))  # type: ignore[no-any-return]
+    if isinstance(node, ast.Like):
+        return _like(node, is_postgres)
+    if isinstance(node, ast.Between):
+        expr = column(node.lhs).between(_value(node.low), _value(node.high))
+        return not_(expr) if node.not_ else expr
+    if isinstance(node, ast.In):
+        expr = column(node.lhs).in_([_value(v) for v in node.sub_nodes])
+        return not_(expr) if node.not_ else expr
+    if isinstance(node, ast.IsNull):
+        expr = column(node.lhs).is_(None)
+        return not_(expr) if node.not_ else expr
+    if isinstance(node, ast.BBox):
+        return _spatial(ast.GeometryIntersects(node.lhs, values.Envelope(node.minx, node.maxx, node.miny,
+                                                                          node.maxy)), "intersects")
+    if type(node) in SPATIAL_OPS:
+        return _spatial(node, SPATIAL_OPS[type(node)])
+    if isinstance(node, ast.TemporalPredicate):
+        return _temporal(node)
+    raise InvalidInput(f"unsupported filter operation {type(node).__name__}", locator="constraint")
+
+
+def _temporal(node: ast.TemporalPredicate) -> ColumnElement[bool]:
+    start, end = _time_bounds(node.rhs)
+    begin = func.coalesce(c.time_begin, c.modified)
+    finish = func.coalesce(c.time_end, c.time_begin, c.modified)
+    if isinstance(node, ast.TimeAfter):
+        return begin > end
+    if isinstance(node, ast.TimeBefore):
+        return finish < start
+    if isinstance(node, ast.TimeDisjoint):
+        return or_(finish < start, begin > end)
+    if isinstance(node, ast.TimeDuring):
+        return and_(begin >= start, finish <= end)
+    if isinstance(node, ast.TimeEquals):
+        return and_(begin == start, finish == end)
+    # Every other relation (overlaps, meets, contains, T_INTERSECTS…) is taken as "shares some time".
+    conds = []
+    if end is not None:
+        conds.append(begin <= end)
+    if start is not None:
+        conds.append(finish >= start)
+    return and_(*conds) if conds else true()

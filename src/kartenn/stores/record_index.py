@@ -1,0 +1,227 @@
+"""Records rows, their facet terms and their full-text index, on SQLite (FTS5) and PostgreSQL (tsvector).
+
+Stems come from kartenn.text on both stores, so both find the same records for the same words:
+SQLite matches them with FTS5 (unicode61, diacritics removed), PostgreSQL with a GIN-indexed tsvector.
+
+>>> result = search(conn, RecordQuery(q="routes", bbox=(-5, 47, -1, 49)), is_postgres=False)  # doctest: +SKIP
+>>> result.matched, [r.id for r in result.records], result.facets["keyword"]                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Column, MetaData, String, Table, Text, and_, delete, func, insert, literal_column, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from kartenn.domain import Field, Record
+from kartenn.stores.catalog import SCHEMA, _aware, _bounds, record_terms, records
+from kartenn.text import fold, query_terms, stems
+
+FACETS = ("keyword", "organisation", "type", "format", "year", "theme")
+# SQLite only, outside the translated schema: the FTS5 table of stems.
+records_fts = Table("records_fts", MetaData(), Column("id", String), Column("body", Text))
+DETAILS = ("keyword_sets", "contacts", "dates", "formats", "links", "constraints", "themes", "topics")
+
+
+@dataclass
+class RecordQuery:
+    """A catalogue search. ``where`` is a pygeofilter AST (CQL2, OGC Filter…); bbox is lon/lat."""
+
+    q: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    start: str | None = None  # time range, ISO 8601 strings; either may be None (open)
+    end: str | None = None
+    types: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    where: Any = None
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (field, ascending); "relevance", "title"…
+    limit: int = 10
+    offset: int = 0
+    facets: bool = False
+    states: tuple[str, ...] = ("published",)
+
+
+@dataclass
+class SearchResult:
+    matched: int
+    records: list[Record]
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+def create(conn: Connection, *, is_postgres: bool) -> None:
+    if is_postgres:
+        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS records_search ON {SCHEMA}.records "
+                             "USING gin (to_tsvector('simple', search_text))")
+    else:
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5("
+                             "id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 2')")
+
+
+def _anytext(rec: Record) -> str:
+    parts = [rec.id, rec.title, rec.abstract, rec.lineage, " ".join(rec.keywords), " ".join(rec.formats),
+             " ".join(rec.topics), " ".join(rec.constraints), rec.type]
+    parts += [str(c.get(k) or "") for c in rec.contacts for k in ("organisation", "individual")]
+    parts += [str(link.get(k) or "") for link in rec.links for k in ("name", "description")]
+    return " ".join(p for p in parts if p)
+
+
+def _terms(rec: Record) -> set[tuple[str, str]]:
+    terms = {("keyword", k) for k in rec.keywords} | {("format", f) for f in rec.formats}
+    terms |= {("theme", t) for t in rec.themes}
+    if rec.type:
+        terms.add(("type", rec.type))
+    if rec.organisation:
+        terms.add(("organisation", rec.organisation))
+    if rec.year:
+        terms.add(("year", str(rec.year)))
+    return {(f, v[:500]) for f, v in terms if v}
+
+
+def write(conn: Connection, rec: Record, *, is_postgres: bool) -> None:
+    delete_rows(conn, rec.id, is_postgres=is_postgres)
+    text = _anytext(rec)
+    body = " ".join(sorted(stems(text)))
+    bbox = rec.extent_wgs84 or (None, None, None, None)
+    conn.execute(insert(records).values(
+        id=rec.id, dataset_id=rec.dataset_id, title=rec.title or None, abstract=rec.abstract or "",
+        state=rec.state, language=rec.language or "", type=rec.type or "", schema=rec.schema or "",
+        keywords=rec.keywords, keyword_text=", ".join(rec.keywords),
+        extent_wgs84=list(rec.extent_wgs84) if rec.extent_wgs84 else None,
+        minx=bbox[0], miny=bbox[1], maxx=bbox[2], maxy=bbox[3], crs=rec.crs,
+        attributes=[{"name": f.name, "type": f.type} for f in rec.attributes], lineage=rec.lineage or "",
+        organisation=rec.organisation, format_text=", ".join(rec.formats), time_begin=rec.time_begin,
+        time_end=rec.time_end, modified=rec.modified, parent_id=rec.parent_id,
+        details={k: getattr(rec, k) for k in DETAILS},
+        xml=rec.xml.decode("utf-8") if rec.xml else None, anytext=fold(text), search_text=body,
+        created=rec.created, updated=rec.updated))
+    terms = _terms(rec)
+    if terms:
+        conn.execute(insert(record_terms), [{"record_id": rec.id, "facet": f, "value": v} for f, v in terms])
+    if not is_postgres:
+        conn.execute(insert(records_fts).values(id=rec.id, body=body))
+
+
+def delete_rows(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
+    conn.execute(delete(records).where(records.c.id == record_id))
+    conn.execute(delete(record_terms).where(record_terms.c.record_id == record_id))
+    if not is_postgres:
+        conn.execute(delete(records_fts).where(records_fts.c.id == record_id))
+
+
+def remove(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
+    delete_rows(conn, record_id, is_postgres=is_postgres)
+
+
+def to_record(row: Any) -> Record:
+    m = row._mapping
+    details = m["details"] or {}
+    return Record(
+        id=m["id"], title=m["title"] or "", abstract=m["abstract"], dataset_id=m["dataset_id"], state=m["state"],
+        language=m["language"], keywords=list(m["keywords"]), extent_wgs84=_bounds(m["extent_wgs84"]),
+        crs=m["crs"], attributes=[Field(**f) for f in m["attributes"]], lineage=m["lineage"],
+        created=_aware(m["created"]), updated=_aware(m["updated"]), type=m["type"], schema=m["schema"],
+        time_begin=m["time_begin"], time_end=m["time_end"], modified=m["modified"], parent_id=m["parent_id"],
+        xml=m["xml"].encode("utf-8") if m["xml"] else None,
+        **{k: details.get(k, {} if k == "dates" else []) for k in DETAILS},
+    )
+
+
+# search ---------------------------------------------------------------------------------------------------
+
+
+def _text_match(q: str, is_postgres: bool) -> tuple[ColumnElement[bool], ColumnElement[Any]] | None:
+    """(condition, relevance) for the words of ``q``; relevance grows with the match."""
+    groups = query_terms(q)
+    if not groups:
+        return None
+    if is_postgres:
+        tsquery = func.to_tsquery("simple", " & ".join("(" + " | ".join(g) + ")" for g in groups))
+        vector = func.to_tsvector("simple", records.c.search_text)
+        return vector.op("@@")(tsquery), func.ts_rank(vector, tsquery)
+    expr = " AND ".join("(" + " OR ".join(f'"{s}"' for s in g) + ")" for g in groups)
+    fts = (select(records_fts.c.id, literal_column("-bm25(records_fts)").label("rank"))
+           .where(literal_column("records_fts").op("MATCH")(expr)).subquery())
+    rank = select(fts.c.rank).where(fts.c.id == records.c.id).scalar_subquery()
+    return records.c.id.in_(select(fts.c.id)), rank
+
+
+def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[Any] | None]:
+    from kartenn.stores.record_filter import to_sql
+
+    where: list[ColumnElement[bool]] = [records.c.state.in_(query.states)]
+    rank = None
+    if query.q and query.q.strip():
+        match = _text_match(query.q, is_postgres)
+        if match is None:
+            where.append(records.c.id.is_(None))  # only stop words: nothing to find
+        else:
+            where.append(match[0])
+            rank = match[1]
+    if query.bbox:
+        w, s, e, n = query.bbox
+        where.append(and_(records.c.minx <= e, records.c.maxx >= w, records.c.miny <= n, records.c.maxy >= s))
+    if query.start or query.end:
+        begin = func.coalesce(records.c.time_begin, records.c.time_end, records.c.modified)
+        end = func.coalesce(records.c.time_end, records.c.time_begin, records.c.modified)
+        if query.end:
+            where.append(begin <= query.end)
+        if query.start:
+            where.append(end >= query.start)
+    if query.types:
+        where.append(records.c.type.in_(query.types))
+    if query.ids:
+        where.append(records.c.id.in_(query.ids))
+    if query.where is not None:
+        where.append(to_sql(query.where, is_postgres))
+    return where, rank
+
+
+SORTABLE = {"title": func.lower(records.c.title), "modified": records.c.modified, "date": records.c.modified,
+            "identifier": records.c.id, "id": records.c.id, "type": records.c.type,
+            "organisation": records.c.organisation, "format": records.c.format_text,
+            "abstract": records.c.abstract, "created": records.c.created, "updated": records.c.updated,
+            "language": records.c.language, "time_begin": records.c.time_begin, "time_end": records.c.time_end}
+
+
+def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> SearchResult:
+    where, rank = conditions(query, is_postgres)
+    matched = conn.execute(select(func.count()).select_from(records).where(*where)).scalar_one()
+    order = []
+    for name, ascending in query.sort or ([("relevance", False)] if rank is not None else []):
+        if name == "relevance":
+            if rank is not None:
+                order.append(rank.desc())
+            continue
+        column = SORTABLE[name]
+        order.append(column.asc().nulls_last() if ascending else column.desc().nulls_last())
+    order.append(records.c.id.asc())
+    page = select(records).where(*where).order_by(*order).limit(query.limit).offset(query.offset)
+    found = [to_record(row) for row in conn.execute(page)] if query.limit > 0 else []
+    facets: dict[str, list[tuple[str, int]]] = {}
+    if query.facets:
+        ids = select(records.c.id).where(*where)
+        counts = (select(record_terms.c.facet, record_terms.c.value, func.count().label("n"))
+                  .where(record_terms.c.record_id.in_(ids))
+                  .group_by(record_terms.c.facet, record_terms.c.value))
+        for facet, value, n in conn.execute(counts):
+            facets.setdefault(facet, []).append((value, int(n)))
+        for facet in FACETS:
+            facets[facet] = sorted(facets.get(facet, []), key=lambda vn: (-vn[1], vn[0]))[:50]
+    return SearchResult(matched=int(matched), records=found, facets=facets)
+
+
+def values(conn: Connection, column: str, *, is_postgres: bool) -> list[tuple[str, int]]:
+    """Distinct values of a field with counts (CSW GetDomain)."""
+    if column in FACETS:
+        q = (select(record_terms.c.value, func.count()).where(record_terms.c.facet == column)
+             .group_by(record_terms.c.value).order_by(record_terms.c.value))
+    else:
+        col = records.c[column]
+        q = select(col, func.count()).where(col.is_not(None)).group_by(col).order_by(col)
+    return [(str(v), int(n)) for v, n in conn.execute(q)]
+
+
+__all__ = ["RecordQuery", "SearchResult", "search", "write", "remove", "to_record", "create", "values"]

@@ -1,0 +1,88 @@
+"""Catalogue records in the JSON API: import (XML body or multipart files), read, export, search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from kartenn.domain import Record
+from kartenn.errors import InvalidInput, TooLarge
+from kartenn.services import records as service
+from kartenn.site import Site
+from kartenn.web.deps import base_url, get_site
+
+router = APIRouter(tags=["records"])
+MAX_XML = 50 * 1024**2
+MEDIA = {"iso19139": "application/vnd.iso.19139+xml", "iso19115-3": "application/vnd.iso.19115-3+xml",
+         "dc": "application/xml"}
+
+
+def record_json(rec: Record, base: str) -> dict[str, Any]:
+    return {
+        "id": rec.id, "title": rec.title, "abstract": rec.abstract, "type": rec.type, "schema": rec.schema,
+        "state": rec.state, "language": rec.language, "keywords": rec.keywords, "keyword_sets": rec.keyword_sets,
+        "contacts": rec.contacts, "organisation": rec.organisation, "extent_wgs84": rec.extent_wgs84,
+        "time_begin": rec.time_begin, "time_end": rec.time_end, "dates": rec.dates, "modified": rec.modified,
+        "formats": rec.formats, "links": rec.links, "constraints": rec.constraints, "themes": rec.themes,
+        "topics": rec.topics, "lineage": rec.lineage, "crs": rec.crs, "parent_id": rec.parent_id,
+        "dataset_id": rec.dataset_id,
+        "export": {k: f"{base}/api/v1/records/{rec.id}/{k}.xml" for k in MEDIA},
+    }
+
+
+@router.post("/records", status_code=201)
+async def import_records(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    """Import records: an XML document as the body, or multipart files (XML, zip, MEF)."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        form = await request.form()
+        uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        if not uploads:
+            raise InvalidInput("no file in the form")
+        with site.staging.area("records-import") as work:
+            paths = []
+            for i, upload in enumerate(uploads):
+                name = Path(upload.filename or f"upload-{i}.xml").name
+                target = work / f"{i}-{name}"
+                target.write_bytes(await upload.read())
+                paths.append(target)
+            report = service.import_paths(site, paths)
+        if report.errors and not report.imported:
+            raise InvalidInput("; ".join(report.errors))
+        return report.as_dict()
+    body = await request.body()
+    if len(body) > MAX_XML:
+        raise TooLarge(f"XML body above {MAX_XML} bytes; upload a zip instead")
+    found = service.import_bytes(site, body)
+    return {"imported": [r.id for r in found], "errors": []}
+
+
+@router.get("/records")
+def search(request: Request, site: Annotated[Site, Depends(get_site)], q: str | None = None,
+           bbox: str | None = None, datetime: str | None = None, type: str | None = None,
+           sortby: str | None = None, limit: Annotated[int, Query(ge=0, le=1000)] = 10,
+           offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    from kartenn.web.params import parse_bbox, parse_datetime, parse_sortby
+
+    start, end = parse_datetime(datetime)
+    result = service.search_records(site, service.RecordQuery(
+        q=q, bbox=parse_bbox(bbox), start=start, end=end, types=[type] if type else [],
+        sort=parse_sortby(sortby), limit=limit, offset=offset, facets=True))
+    base = base_url(request)
+    return {"matched": result.matched, "records": [record_json(r, base) for r in result.records],
+            "facets": {k: [{"value": v, "count": n} for v, n in vs] for k, vs in result.facets.items()}}
+
+
+@router.get("/records/{record_id}")
+def get_record(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    return record_json(service.get_record(site, record_id), base_url(request))
+
+
+@router.get("/records/{record_id}/{schema}.xml")
+def export(record_id: str, schema: str, site: Annotated[Site, Depends(get_site)]) -> Response:
+    data = service.export_record(service.get_record(site, record_id), schema)
+    return Response(data, media_type=MEDIA.get(schema, "application/xml"))

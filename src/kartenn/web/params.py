@@ -1,0 +1,54 @@
+"""Query parameters shared by the catalogue's HTTP interfaces: bbox, datetime, sortby.
+
+>>> parse_bbox("-5,47,-1,49")
+(-5.0, 47.0, -1.0, 49.0)
+>>> parse_datetime("2018-01-01/..")
+('2018-01-01', None)
+>>> parse_sortby("-modified,title")
+[('modified', False), ('title', True)]
+"""
+
+from __future__ import annotations
+
+from kartenn.errors import InvalidInput
+from kartenn.stores.record_index import SORTABLE
+
+SORT_ALIASES = {"relevance": "relevance", "date": "modified", "recordupdated": "modified"}
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if not value:
+        return None
+    try:
+        parts = [float(v) for v in value.split(",")]
+    except ValueError:
+        raise InvalidInput(f"bbox {value!r}: expected four numbers", locator="bbox") from None
+    if len(parts) == 6:
+        parts = [parts[0], parts[1], parts[3], parts[4]]
+    if len(parts) != 4 or parts[0] > parts[2] or parts[1] > parts[3]:
+        raise InvalidInput(f"bbox {value!r}: expected minx,miny,maxx,maxy", locator="bbox")
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def parse_datetime(value: str | None) -> tuple[str | None, str | None]:
+    if not value:
+        return None, None
+    if "/" in value:
+        start, end = value.split("/", 1)
+        return (None if start in ("", "..") else start), (None if end in ("", "..") else end)
+    return value, value
+
+
+def parse_sortby(value: str | None) -> list[tuple[str, bool]]:
+    out = []
+    for part in (value or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        ascending = not part.startswith("-")
+        name = part.lstrip("+-").lower()
+        name = SORT_ALIASES.get(name, name)
+        if name != "relevance" and name not in SORTABLE:
+            raise InvalidInput(f"cannot sort by {name!r}", locator="sortby")
+        out.append((name, ascending))
+    return out
