@@ -1,0 +1,467 @@
+"""CSW 2.0.2 (KVP and XML POST): GetCapabilities, DescribeRecord, GetRecords, GetRecordById, GetDomain.
+
+Protocol logic lives in ``handle_kvp`` / ``handle_xml``, which return (status, XML bytes) and know nothing of
+the web framework; the routes at the end bind them to /csw. Errors are OWS 1.0 exception reports.
+
+>>> status, body = handle_kvp(site, {"service": "CSW", "request": "GetCapabilities"}, "http://h/csw")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from lxml import etree
+from lxml.builder import ElementMaker
+from pygeofilter.parsers.ecql import parse as parse_cql
+from pygeofilter.parsers.fes.v11 import FES11Parser
+
+from kartenn import __version__
+from kartenn.errors import InvalidInput, KartennError, NotFound
+from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
+from kartenn.formats.iso19139 import GMD, build_iso19139
+from kartenn.services import records as service
+from kartenn.site import Site
+from kartenn.stores.record_filter import COLUMNS, queryable
+from kartenn.web.deps import base_url, get_site
+from kartenn.xml import parse_xml, to_bytes
+
+OGC = "http://www.opengis.net/ogc"
+GML = "http://www.opengis.net/gml"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XLINK = "http://www.w3.org/1999/xlink"
+NSMAP = {"csw": CSW, "dc": DC, "dct": DCT, "ows": OWS, "ogc": OGC, "gmd": GMD, "gml": GML, "xsi": XSI,
+         "xlink": XLINK}
+SCHEMA_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-discovery.xsd"
+OUTPUT_SCHEMAS = {CSW: "csw", "csw:Record": "csw", GMD: "gmd", "http://www.isotc211.org/2005/gmd": "gmd"}
+ELEMENT_SETS = ("brief", "summary", "full")
+TYPE_NAMES = {"csw:record", "gmd:md_metadata", "record", "md_metadata"}
+OPERATIONS = ("GetCapabilities", "DescribeRecord", "GetRecords", "GetRecordById", "GetDomain")
+MAX_RECORDS = 1000
+DOMAIN_FIELDS = {"type": "type", "format": "format", "subject": "keyword", "keywords": "keyword",
+                 "organisationname": "organisation", "creator": "organisation", "publisher": "organisation",
+                 "language": "language", "title": "title", "identifier": "id", "modified": "modified",
+                 "date": "modified"}
+PARAMETER_DOMAINS = {
+    "getrecords.resulttype": ["hits", "results", "validate"],
+    "getrecords.elementsetname": list(ELEMENT_SETS),
+    "getrecords.outputschema": [CSW, GMD],
+    "getrecords.typenames": ["csw:Record", "gmd:MD_Metadata"],
+    "getrecords.constraintlanguage": ["CQL_TEXT", "FILTER"],
+    "getrecords.outputformat": ["application/xml"],
+    "getrecordbyid.elementsetname": list(ELEMENT_SETS),
+    "getrecordbyid.outputschema": [CSW, GMD],
+    "describerecord.typename": ["csw:Record", "gmd:MD_Metadata"],
+}
+
+csw = ElementMaker(namespace=CSW, nsmap=NSMAP)
+ows = ElementMaker(namespace=OWS, nsmap=NSMAP)
+ogc = ElementMaker(namespace=OGC, nsmap=NSMAP)
+
+
+class CSWError(KartennError):
+    status = 400
+
+    def __init__(self, code: str, message: str, locator: str | None = None) -> None:
+        super().__init__(message, locator=locator)
+        self.code = code
+
+
+def exception_report(code: str, message: str, locator: str | None = None) -> bytes:
+    exc = ows.Exception(ows.ExceptionText(message), exceptionCode=code)
+    if locator:
+        exc.set("locator", locator)
+    report = ows.ExceptionReport(exc, version="1.2.0", language="en")
+    report.set(f"{{{XSI}}}schemaLocation", f"{OWS} http://schemas.opengis.net/ows/1.0.0/owsExceptionReport.xsd")
+    return to_bytes(report)
+
+
+def _xml(root: etree._Element) -> tuple[int, bytes]:
+    return 200, to_bytes(root)
+
+
+# dispatch -------------------------------------------------------------------------------------------------
+
+
+def handle_kvp(site: Site, params: dict[str, str], url: str) -> tuple[int, bytes]:
+    p = {k.lower(): v for k, v in params.items()}
+    try:
+        return _dispatch_kvp(site, p, url)
+    except CSWError as exc:
+        return 400, exception_report(exc.code, exc.message, exc.locator)
+    except KartennError as exc:
+        return (404 if isinstance(exc, NotFound) else 400), exception_report(
+            "InvalidParameterValue" if exc.status == 400 else "NoApplicableCode", exc.message, exc.locator)
+
+
+def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
+    request = p.get("request")
+    if not request:
+        raise CSWError("MissingParameterValue", "missing parameter request", "request")
+    if "service" not in p:
+        raise CSWError("MissingParameterValue", "missing parameter service", "service")
+    if p["service"].upper() != "CSW":
+        raise CSWError("InvalidParameterValue", "service must be CSW", "service")
+    if request not in OPERATIONS:
+        raise CSWError("OperationNotSupported", f"operation {request!r} is not supported", "request")
+    if request == "GetCapabilities":
+        formats = p.get("acceptformats")
+        if formats and not {"application/xml", "text/xml"} & {f.strip() for f in formats.split(",")}:
+            raise CSWError("InvalidParameterValue", f"acceptFormats {formats!r}: only application/xml",
+                           "acceptformats")
+        versions = p.get("acceptversions")
+        if versions and "2.0.2" not in [v.strip() for v in versions.split(",")]:
+            raise CSWError("VersionNegotiationFailed", f"only 2.0.2 is offered, not {versions}", "acceptversions")
+        return _xml(capabilities(url))
+    if p.get("version", "2.0.2") != "2.0.2":
+        raise CSWError("InvalidParameterValue", f"version {p['version']!r}: only 2.0.2 is offered", "version")
+    if "version" not in p:
+        raise CSWError("MissingParameterValue", "missing parameter version", "version")
+    if request == "DescribeRecord":
+        return _xml(describe_record())
+    if request == "GetDomain":
+        return _xml(get_domain(site, p.get("propertyname"), p.get("parametername")))
+    schema = _output_schema(p.get("outputschema"))
+    element_set = _element_set(p.get("elementsetname"))
+    _output_format(p.get("outputformat"))
+    if request == "GetRecordById":
+        if not p.get("id"):
+            raise CSWError("MissingParameterValue", "missing parameter id", "id")
+        return _xml(get_record_by_id(site, [i.strip() for i in p["id"].split(",") if i.strip()], schema,
+                                     element_set))
+    where = None
+    if p.get("constraint"):
+        language = p.get("constraintlanguage", "").upper()
+        if language not in ("FILTER", "CQL_TEXT"):
+            raise CSWError("MissingParameterValue" if not language else "InvalidParameterValue",
+                           "constraintlanguage must be FILTER or CQL_TEXT", "constraintlanguage")
+        where = _cql(p["constraint"]) if language == "CQL_TEXT" else _fes(parse_xml(p["constraint"]))
+    _type_names(p.get("typenames", "csw:Record"))
+    return _xml(get_records(site, where=where, schema=schema, element_set=element_set,
+                            result_type=p.get("resulttype", "hits"), start=_int(p.get("startposition"), 1,
+                                                                               "startposition"),
+                            limit=_int(p.get("maxrecords"), 10, "maxrecords"),
+                            sort=_kvp_sort(p.get("sortby"))))
+
+
+def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
+    try:
+        root = parse_xml(body)
+        if etree.QName(root).namespace != CSW:
+            raise CSWError("InvalidParameterValue", "not a CSW 2.0.2 request", "request")
+        name = etree.QName(root).localname
+        if name not in OPERATIONS:
+            raise CSWError("OperationNotSupported", f"operation {name!r} is not supported", "request")
+        if root.get("service", "CSW") != "CSW":
+            raise CSWError("InvalidParameterValue", "service must be CSW", "service")
+        if name == "GetCapabilities":
+            return _xml(capabilities(url))
+        if root.get("version", "2.0.2") != "2.0.2":
+            raise CSWError("InvalidParameterValue", "only version 2.0.2 is offered", "version")
+        if name == "DescribeRecord":
+            return _xml(describe_record())
+        if name == "GetDomain":
+            return _xml(get_domain(site, root.findtext(f"{{{CSW}}}PropertyName"),
+                                   root.findtext(f"{{{CSW}}}ParameterName")))
+        schema = _output_schema(root.get("outputSchema"))
+        _output_format(root.get("outputFormat"))
+        if name == "GetRecordById":
+            ids = [(e.text or "").strip() for e in root.iterfind(f"{{{CSW}}}Id")]
+            return _xml(get_record_by_id(site, ids, schema, _element_set(root.findtext(f"{{{CSW}}}ElementSetName"))))
+        query = root.find(f"{{{CSW}}}Query")
+        if query is None:
+            raise CSWError("MissingParameterValue", "GetRecords needs a csw:Query", "Query")
+        _type_names(query.get("typeNames", ""))
+        where = None
+        constraint = query.find(f"{{{CSW}}}Constraint")
+        if constraint is not None:
+            flt = constraint.find(f"{{{OGC}}}Filter")
+            cql = constraint.findtext(f"{{{CSW}}}CqlText")
+            where = _fes(flt) if flt is not None else _cql(cql or "")
+        sort = []
+        for prop in query.iterfind(f"{{{OGC}}}SortBy/{{{OGC}}}SortProperty"):
+            sort.append((_sort_field(prop.findtext(f"{{{OGC}}}PropertyName") or ""),
+                         (prop.findtext(f"{{{OGC}}}SortOrder") or "ASC").strip().upper() != "DESC"))
+        return _xml(get_records(site, where=where, schema=schema,
+                                element_set=_element_set(query.findtext(f"{{{CSW}}}ElementSetName")),
+                                result_type=root.get("resultType", "hits"),
+                                start=_int(root.get("startPosition"), 1, "startPosition"),
+                                limit=_int(root.get("maxRecords"), 10, "maxRecords"), sort=sort))
+    except CSWError as exc:
+        return 400, exception_report(exc.code, exc.message, exc.locator)
+    except KartennError as exc:
+        return 400, exception_report("InvalidParameterValue" if exc.status < 500 else "NoApplicableCode",
+                                     exc.message, exc.locator)
+
+
+# parameters -----------------------------------------------------------------------------------------------
+
+
+def _int(value: str | None, default: int, name: str) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise CSWError("InvalidParameterValue", f"{name} must be an integer", name) from None
+    if number < (1 if name.lower() == "startposition" else 0):
+        raise CSWError("InvalidParameterValue", f"{name} is out of range", name)
+    return number
+
+
+def _output_schema(value: str | None) -> str:
+    if not value:
+        return "csw"
+    if value not in OUTPUT_SCHEMAS:
+        raise CSWError("InvalidParameterValue", f"outputSchema {value!r} is not supported", "outputschema")
+    return OUTPUT_SCHEMAS[value]
+
+
+def _output_format(value: str | None) -> None:
+    if value and value not in ("application/xml", "text/xml"):
+        raise CSWError("InvalidParameterValue", f"outputFormat {value!r} is not supported", "outputformat")
+
+
+def _element_set(value: str | None) -> str:
+    value = (value or "summary").strip()
+    if value not in ELEMENT_SETS:
+        raise CSWError("InvalidParameterValue", f"elementSetName {value!r}: use brief, summary or full",
+                       "elementsetname")
+    return value
+
+
+def _type_names(value: str) -> None:
+    names = [n.strip().lower() for n in value.replace(",", " ").split() if n.strip()]
+    if not names:
+        raise CSWError("MissingParameterValue", "missing typeNames", "typenames")
+    for name in names:
+        if name not in TYPE_NAMES:
+            raise CSWError("InvalidParameterValue", f"typeName {name!r} is not offered", "typenames")
+
+
+def _sort_field(name: str) -> str:
+    field = {"date": "modified", "organisationname": "organisation", "identifier": "identifier"}.get(
+        queryable(name), queryable(name))
+    from kartenn.stores.record_index import SORTABLE
+
+    if field not in SORTABLE:
+        raise CSWError("InvalidParameterValue", f"cannot sort by {name!r}", "sortby")
+    return field
+
+
+def _kvp_sort(value: str | None) -> list[tuple[str, bool]]:
+    out = []
+    for part in (value or "").split(","):
+        if part.strip():
+            name, _, order = part.strip().rpartition(":") if part.count(":") > 1 or part.endswith(
+                (":A", ":D")) else (part.strip(), "", "A")
+            out.append((_sort_field(name), order.upper() != "D"))
+    return out
+
+
+def _swap_lat_lon(flt: etree._Element) -> None:
+    """CSW 2.0.2 geometries in EPSG:4326 as a URN/URI, or with no srsName (the default CRS), are latitude
+    first; the store is longitude first."""
+    for geom in list(flt.iter(f"{{{GML}}}*")):
+        parent = geom.getparent()
+        if parent is not None and etree.QName(parent).namespace == GML:
+            continue  # only whole geometries
+        srs = geom.get("srsName")
+        if srs is not None and not ("4326" in srs and srs.startswith(("urn:", "http"))):
+            continue
+        for node in geom.iter():
+            if isinstance(node.tag, str) and etree.QName(node).localname in ("lowerCorner", "upperCorner", "pos",
+                                                                            "posList", "coordinates"):
+                numbers = (node.text or "").replace(",", " ").split()
+                node.text = " ".join(f"{numbers[i + 1]} {numbers[i]}" for i in range(0, len(numbers) - 1, 2))
+        geom.set("srsName", "EPSG:4326")
+
+
+def _fes(flt: etree._Element) -> Any:
+    flt = etree.fromstring(etree.tostring(flt))
+    _swap_lat_lon(flt)
+    try:
+        node = FES11Parser().parse(flt)
+    except Exception as exc:  # the parser raises many kinds for malformed filters
+        raise CSWError("InvalidParameterValue", f"invalid OGC filter: {exc}", "constraint") from None
+    _check_properties(node)
+    return node
+
+
+def _cql(text: str) -> Any:
+    try:
+        node = parse_cql(text)
+    except Exception as exc:
+        raise CSWError("InvalidParameterValue", f"invalid CQL: {str(exc).splitlines()[0]}", "constraint") from None
+    _check_properties(node)
+    return node
+
+
+def _check_properties(node: Any) -> None:
+    from pygeofilter import ast
+
+    from kartenn.stores.record_filter import SPATIAL
+
+    if isinstance(node, ast.Attribute):
+        if queryable(node.name) not in COLUMNS and queryable(node.name) not in SPATIAL:
+            raise CSWError("InvalidParameterValue", f"unknown property {node.name!r}", "constraint")
+    for child in getattr(node, "get_sub_nodes", lambda: [])() or []:
+        if isinstance(child, list):
+            for c in child:
+                _check_properties(c)
+        else:
+            _check_properties(child)
+
+
+# operations -----------------------------------------------------------------------------------------------
+
+
+def _record_element(rec: Any, schema: str, element_set: str) -> etree._Element:
+    if schema == "gmd":
+        if rec.schema == "iso19139" and rec.xml:
+            return parse_xml(rec.xml)
+        return build_iso19139(rec)
+    return render_csw_record(rec, element_set)
+
+
+def get_records(site: Site, *, where: Any, schema: str, element_set: str, result_type: str, start: int,
+                limit: int, sort: list[tuple[str, bool]]) -> etree._Element:
+    if result_type not in ("hits", "results", "validate"):
+        raise CSWError("InvalidParameterValue", f"resultType {result_type!r}: use hits or results", "resulttype")
+    limit = min(limit, MAX_RECORDS)
+    query = service.RecordQuery(where=where, sort=sort, offset=start - 1,
+                                limit=limit if result_type == "results" else 0)
+    result = service.search_records(site, query)
+    if result_type == "validate":
+        ack = csw.Acknowledgement(csw.EchoedRequest(), timeStamp=_now())
+        return ack
+    returned = len(result.records)
+    following = start + returned if result_type == "results" and start + returned <= result.matched else 0
+    results = csw.SearchResults(numberOfRecordsMatched=str(result.matched), numberOfRecordsReturned=str(returned),
+                                nextRecord=str(following), elementSet=element_set,
+                                recordSchema=CSW if schema == "csw" else GMD)
+    for rec in result.records:
+        results.append(_record_element(rec, schema, element_set))
+    root = csw.GetRecordsResponse(csw.SearchStatus(timestamp=_now()), results, version="2.0.2")
+    root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
+    return root
+
+
+def get_record_by_id(site: Site, ids: list[str], schema: str, element_set: str) -> etree._Element:
+    root = csw.GetRecordByIdResponse()
+    root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
+    if ids:
+        found = service.search_records(site, service.RecordQuery(ids=ids, limit=len(ids)))
+        by_id = {r.id: r for r in found.records}
+        for record_id in ids:
+            if record_id in by_id:
+                root.append(_record_element(by_id[record_id], schema, element_set))
+    return root
+
+
+def get_domain(site: Site, property_name: str | None, parameter_name: str | None) -> etree._Element:
+    root = csw.GetDomainResponse()
+    root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
+    if parameter_name:
+        for name in parameter_name.split(","):
+            values = PARAMETER_DOMAINS.get(name.strip().lower())
+            if values is None:
+                raise CSWError("InvalidParameterValue", f"unknown parameter {name!r}", "parametername")
+            root.append(csw.DomainValues(csw.ParameterName(name.strip()),
+                                         csw.ListOfValues(*[csw.Value(v) for v in values]), type="csw:Record"))
+        return root
+    if not property_name:
+        raise CSWError("MissingParameterValue", "GetDomain needs PropertyName or ParameterName", "propertyname")
+    for name in property_name.split(","):
+        field = DOMAIN_FIELDS.get(queryable(name))
+        if field is None:
+            raise CSWError("InvalidParameterValue", f"no domain for property {name!r}", "propertyname")
+        values = service.domain_values(site, field)
+        root.append(csw.DomainValues(csw.PropertyName(name.strip()),
+                                     csw.ListOfValues(*[csw.Value(v, count=str(n)) for v, n in values]),
+                                     type="csw:Record"))
+    return root
+
+
+def describe_record() -> etree._Element:
+    xs = "http://www.w3.org/2001/XMLSchema"
+    schema = etree.Element(f"{{{xs}}}schema", nsmap={"xs": xs}, targetNamespace=CSW, elementFormDefault="qualified")
+    etree.SubElement(schema, f"{{{xs}}}include", schemaLocation="http://schemas.opengis.net/csw/2.0.2/record.xsd")
+    root = csw.DescribeRecordResponse(csw.SchemaComponent(schema, targetNamespace=CSW,
+                                                          schemaLanguage="http://www.w3.org/XML/Schema"))
+    root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
+    return root
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def capabilities(url: str) -> etree._Element:
+    def operation(name: str, **parameters: list[str]) -> etree._Element:
+        op = ows.Operation(ows.DCP(ows.HTTP(ows.Get(**{f"{{{XLINK}}}href": url}),
+                                            ows.Post(**{f"{{{XLINK}}}href": url}))), name=name)
+        for pname, values in parameters.items():
+            op.append(ows.Parameter(*[ows.Value(v) for v in values], name=pname))
+        return op
+
+    ops = ows.OperationsMetadata(
+        operation("GetCapabilities", sections=["ServiceIdentification", "ServiceProvider", "OperationsMetadata",
+                                               "Filter_Capabilities"]),
+        operation("DescribeRecord", typeName=["csw:Record", "gmd:MD_Metadata"], outputFormat=["application/xml"],
+                  schemaLanguage=["http://www.w3.org/XML/Schema"]),
+        operation("GetRecords", typeNames=["csw:Record", "gmd:MD_Metadata"], outputFormat=["application/xml"],
+                  outputSchema=[CSW, GMD], resultType=["hits", "results", "validate"],
+                  ElementSetName=list(ELEMENT_SETS), CONSTRAINTLANGUAGE=["FILTER", "CQL_TEXT"]),
+        operation("GetRecordById", outputSchema=[CSW, GMD], outputFormat=["application/xml"],
+                  ElementSetName=list(ELEMENT_SETS)),
+        operation("GetDomain", ParameterName=sorted(PARAMETER_DOMAINS)),
+        ows.Parameter(ows.Value("CSW"), name="service"),
+        ows.Parameter(ows.Value("2.0.2"), name="version"),
+        ows.Constraint(ows.Value(str(MAX_RECORDS)), name="MaxRecordDefault"),
+    )
+    ident = ows.ServiceIdentification(ows.Title("Kartenn catalogue"),
+                                      ows.Abstract("Catalogue of the datasets and services of this Kartenn site"),
+                                      ows.ServiceType("CSW"), ows.ServiceTypeVersion("2.0.2"),
+                                      ows.Fees("none"), ows.AccessConstraints("none"))
+    provider = ows.ServiceProvider(ows.ProviderName("Kartenn"), ows.ServiceContact(ows.IndividualName(
+        f"Kartenn {__version__}")))
+    spatial = ogc.Spatial_Capabilities(
+        ogc.GeometryOperands(*[ogc.GeometryOperand(g) for g in ("gml:Envelope", "gml:Point", "gml:Polygon")]),
+        ogc.SpatialOperators(*[ogc.SpatialOperator(name=n) for n in (
+            "BBOX", "Contains", "Disjoint", "Equals", "Intersects", "Overlaps", "Within", "Touches", "Crosses")]))
+    scalar = ogc.Scalar_Capabilities(ogc.LogicalOperators(), ogc.ComparisonOperators(*[
+        ogc.ComparisonOperator(n) for n in ("EqualTo", "NotEqualTo", "LessThan", "GreaterThan", "LessThanEqualTo",
+                                            "GreaterThanEqualTo", "Like", "Between", "NullCheck")]))
+    filters = ogc.Filter_Capabilities(spatial, scalar, ogc.Id_Capabilities(ogc.EID(), ogc.FID()))
+    root = csw.Capabilities(ident, provider, ops, filters, version="2.0.2")
+    root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
+    return root
+
+
+# routes ---------------------------------------------------------------------------------------------------
+
+router = APIRouter(tags=["csw"])
+XML_MEDIA = "application/xml; charset=UTF-8"
+
+
+def _respond(result: tuple[int, bytes]) -> Response:
+    return Response(result[1], status_code=result[0], media_type=XML_MEDIA)
+
+
+@router.get("/csw", include_in_schema=False)
+def csw_get(request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    return _respond(handle_kvp(site, dict(request.query_params), f"{base_url(request)}/csw"))
+
+
+@router.post("/csw", include_in_schema=False)
+async def csw_post(request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    body = await request.body()
+    if len(body) > 10 * 1024**2:
+        return _respond((400, exception_report("InvalidParameterValue", "request body too large")))
+    return _respond(handle_xml(site, body, f"{base_url(request)}/csw"))
+
+
+__all__ = ["router", "handle_kvp", "handle_xml", "InvalidInput"]
