@@ -6,7 +6,7 @@ boxes, so spatial operators compare boxes. Values are always bound parameters.
 
 >>> from pygeofilter.parsers.cql2_text import parse
 >>> str(to_sql(parse("title = 'Lacs'"), False))
-'records.title = :title_1'
+'kartenn.records.title = :title_1'
 """
 
 from __future__ import annotations
