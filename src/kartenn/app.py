@@ -16,7 +16,7 @@ from kartenn import __version__
 from kartenn.config import Settings
 from kartenn.services.jobs import JobRunner
 from kartenn.site import Site
-from kartenn.web import api, errors, ogc
+from kartenn.web import api, errors, ogc, ows
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -38,6 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(api.router)
     app.include_router(ogc.router)
+    app.include_router(ows.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> ORJSONResponse:

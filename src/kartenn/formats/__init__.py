@@ -1,0 +1,1 @@
+"""Pure conversions between bytes and domain objects (styles, metadata, geometry encodings)."""

@@ -1,0 +1,40 @@
+"""OGC web services: /ows dispatches by ``service=`` to WMS, WFS, CSW…; each also has its own path (/wms …).
+
+A service module defines a ``router`` (its own path) and calls ``registry.register(name, handler)``;
+adding one is a line in SERVICES below.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from lxml import etree
+from starlette.responses import Response
+
+from kartenn.web.ows import registry, wms
+
+SERVICES = [wms]
+
+router = APIRouter(tags=["ows"])
+for _module in SERVICES:
+    router.include_router(_module.router)
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+@router.api_route("/ows", methods=["GET", "POST"], include_in_schema=False)
+async def ows(request: Request) -> Response:
+    service = next((v for k, v in request.query_params.items() if k.lower() == "service"), "")
+    if not service and request.method == "POST":
+        # An XML request names its service on the root element.
+        try:
+            service = etree.fromstring(await request.body(), _PARSER).get("service", "")
+        except etree.XMLSyntaxError:
+            service = ""
+    if not service and any(k.lower() == "request" for k in request.query_params):
+        service = "WMS"  # WMS 1.1.1 clients may leave SERVICE out of GetMap
+    handler = registry.HANDLERS.get(service.upper())
+    if handler is None:
+        known = ", ".join(sorted(registry.HANDLERS))
+        return registry.exception_report(
+            "InvalidParameterValue", f"unknown or missing service {service!r}; this server offers {known}", "service")
+    return await handler(request)
