@@ -11,10 +11,11 @@ Mapnik XML and SLD are compiled from it (``kartenn.formats``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from kartenn.errors import InvalidInput
 
@@ -110,6 +111,13 @@ class Style(Model):
     min: float = 0.0
     max: float = 255.0
     opacity: float = Field(1.0, ge=0, le=1)
+    _digest: str | None = PrivateAttr(None)
+
+    def digest(self) -> str:
+        """A short fingerprint of the content: compiled maps are cached under it."""
+        if self._digest is None:
+            self._digest = hashlib.sha1(self.model_dump_json().encode(), usedforsecurity=False).hexdigest()[:16]
+        return self._digest
 
     @field_validator("name")
     @classmethod

@@ -56,14 +56,30 @@ class MapLayer:
     style: Style
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.dataset.id, self.style.name, self.dataset.updated.isoformat() if self.dataset.updated else "")
+    def key(self) -> tuple[str, str, str, str]:
+        updated = self.dataset.updated.isoformat() if self.dataset.updated else ""
+        return (self.dataset.id, self.dataset.storage, updated, self.style.digest())
+
+
+_STYLES: OrderedDict[tuple[str, str], dict[str, Style]] = OrderedDict()
+_STYLES_LOCK = threading.Lock()
 
 
 def styles_of(dataset: Dataset) -> dict[str, Style]:
-    """The named styles of a dataset; the first is its default."""
+    """The named styles of a dataset, the first its default; parsed once per (dataset, updated)."""
+    key = (dataset.id, dataset.updated.isoformat() if dataset.updated else repr(dataset.style))
+    with _STYLES_LOCK:
+        found = _STYLES.get(key)
+        if found is not None:
+            _STYLES.move_to_end(key)
+            return found
     style = parse_style(dataset.style or {"name": "default", "rules": []})
-    return {style.name: style}
+    styles = {style.name: style}
+    with _STYLES_LOCK:
+        _STYLES[key] = styles
+        while len(_STYLES) > 512:
+            _STYLES.popitem(last=False)
+    return styles
 
 
 def style_for(dataset: Dataset, name: str | None) -> Style:

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
+from kartenn.formats import sld
 from kartenn.services import legend, render
 from kartenn.services.featureinfo import feature_info
 from kartenn.site import Site
@@ -110,6 +111,8 @@ def dispatch(site: Site, params: dict[str, str], version: str, online: str) -> R
             return get_feature_info(site, params, version)
         if operation.lower() == "getlegendgraphic":
             return get_legend_graphic(site, params)
+        if operation.lower() == "getstyles":
+            return get_styles(site, params)
     except KartennError as exc:
         code = "LayerNotDefined" if isinstance(exc, NotFound) else "InvalidParameterValue"
         raise WMSError(code, exc.message, exc.locator) from None
@@ -302,6 +305,12 @@ def get_legend_graphic(site: Site, params: dict[str, str]) -> Response:
     return Response(legend.legend_image(style, fmt), media_type=render.MEDIA_TYPES[fmt])
 
 
+def get_styles(site: Site, params: dict[str, str]) -> Response:
+    """The layers' styles as one SLD 1.0 document (the SLD-WMS GetStyles operation)."""
+    layers = [(ds.id, style) for ds in _layers(site, params) for style in render.styles_of(ds).values()]
+    return Response(sld.to_sld_layers(layers), media_type="application/vnd.ogc.sld+xml")
+
+
 # exceptions -----------------------------------------------------------------------------------------------
 
 
@@ -415,6 +424,9 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
         http = sub(sub(op, "DCPType"), "HTTP")
         link(sub(http, "Get"), online + "?")
     if v130:
+        op = etree.SubElement(request, f"{{{SLD}}}GetStyles")
+        sub(op, "Format", "application/vnd.ogc.sld+xml")
+        link(sub(sub(sub(op, "DCPType"), "HTTP"), "Get"), online + "?")
         op = etree.SubElement(request, f"{{{SLD}}}GetLegendGraphic")
         for f in ("image/png", "image/jpeg", "image/webp"):
             sub(op, "Format", f)
