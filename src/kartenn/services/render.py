@@ -15,8 +15,11 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 from sqlalchemy.engine import make_url
 
 from kartenn.domain import Dataset
@@ -168,6 +171,27 @@ POOL = MapPool()
 def compiled_xml(site: Site, layers: list[MapLayer]) -> bytes:
     return map_xml([LayerXml(layer.dataset.id, layer_srs(layer.dataset),
                              datasource(site, layer.dataset, layer.style), layer.style) for layer in layers])
+
+
+@lru_cache(maxsize=256)
+def parse_crs(code: str) -> CRS | None:
+    """CRS:84 or an EPSG code pyproj knows; None otherwise."""
+    text = code.strip().upper()
+    if text in ("CRS:84", "OGC:CRS84"):
+        return CRS.from_user_input("OGC:CRS84")
+    if not re.fullmatch(r"EPSG:\d{1,6}", text):
+        return None
+    try:
+        return CRS.from_user_input(text)
+    except CRSError:
+        return None
+
+
+@lru_cache(maxsize=256)
+def lat_first(code: str) -> bool:
+    """Does the CRS list northing/latitude first (WMS 1.3.0 axis order)?"""
+    crs = parse_crs(code)
+    return bool(crs and crs.axis_info and crs.axis_info[0].direction.lower() in ("north", "south"))
 
 
 def mapnik_srs(crs: str) -> str:

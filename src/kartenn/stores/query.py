@@ -60,3 +60,31 @@ def _from_postgis(store: PostGISStore, storage: str, fields: list[str], bbox: Bo
         props = dict(zip(fields, row[1:-1], strict=True))
         out.append({"fid": row[0], "properties": props, "wkb": bytes(row[-1]) if row[-1] is not None else None})
     return out
+
+
+def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer: str, tile_srid: int,
+                     tile_bounds: Box, native_box: Box, extent: int, buffer: int) -> bytes:
+    """One MVT layer built by PostGIS (ST_AsMVTGeom + ST_AsMVT), for a tile in ``tile_srid``."""
+    attrs = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(f)) for f in fields)
+    query = sql.SQL(
+        "WITH rows AS ("
+        " SELECT ST_AsMVTGeom(ST_Transform(t.{geom}, %(tile_srid)s),"
+        "  ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(tile_srid)s), %(extent)s, %(buffer)s, true) AS mvt_geom,"
+        "  t.{fid}{attrs}"
+        " FROM {table} t"
+        " WHERE t.{geom} && ST_MakeEnvelope(%(n0)s, %(n1)s, %(n2)s, %(n3)s,"
+        "  (SELECT Find_SRID(%(schema)s, %(table_name)s, %(geom_name)s)))"
+        ") SELECT ST_AsMVT(rows.*, %(layer)s, %(extent)s, 'mvt_geom', %(fid_name)s) FROM rows"
+        " WHERE mvt_geom IS NOT NULL"
+    ).format(geom=sql.Identifier(GEOMETRY_COLUMN), fid=sql.Identifier(FID), attrs=attrs,
+             table=sql.Identifier(SCHEMA, storage))
+    params = {"tile_srid": tile_srid, "x0": tile_bounds[0], "y0": tile_bounds[1], "x1": tile_bounds[2],
+              "y1": tile_bounds[3], "extent": extent, "buffer": buffer, "n0": native_box[0], "n1": native_box[1],
+              "n2": native_box[2], "n3": native_box[3], "schema": SCHEMA, "table_name": storage,
+              "geom_name": GEOMETRY_COLUMN, "layer": layer, "fid_name": FID}
+    with store.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            cur.execute(query, params)
+            row = cur.fetchone()
+    return bytes(row[0]) if row and row[0] is not None else b""

@@ -9,15 +9,13 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from jinja2 import Environment
 from lxml import etree
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from pyproj import Transformer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -136,27 +134,6 @@ def _required(params: dict[str, str], name: str) -> str:
     return value
 
 
-@lru_cache(maxsize=256)
-def parse_crs(code: str) -> CRS | None:
-    """CRS:84 or an EPSG code pyproj knows; None otherwise."""
-    text = code.strip().upper()
-    if text in ("CRS:84", "OGC:CRS84"):
-        return CRS.from_user_input("OGC:CRS84")
-    if not re.fullmatch(r"EPSG:\d{1,6}", text):
-        return None
-    try:
-        return CRS.from_user_input(text)
-    except CRSError:
-        return None
-
-
-@lru_cache(maxsize=256)
-def lat_first(code: str) -> bool:
-    """Does the CRS list northing/latitude first (WMS 1.3.0 axis order)?"""
-    crs = parse_crs(code)
-    return bool(crs and crs.axis_info and crs.axis_info[0].direction.lower() in ("north", "south"))
-
-
 def _int(params: dict[str, str], name: str, low: int, high: int | None = None) -> int:
     raw = _required(params, name)
     try:
@@ -180,7 +157,7 @@ def _bbox(params: dict[str, str], crs: str, version: str) -> tuple[float, float,
         raise WMSError("InvalidParameterValue", f"BBOX must be minx,miny,maxx,maxy with min < max; got {raw!r}",
                        "bbox")
     a, b, c, d = values
-    if version == "1.3.0" and lat_first(crs):
+    if version == "1.3.0" and render.lat_first(crs):
         return b, a, d, c
     return a, b, c, d
 
@@ -212,7 +189,7 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
             raise WMSError("StyleNotDefined", exc.message, "styles") from None
     crs_key = "crs" if version == "1.3.0" else "srs"
     crs = _required(params, crs_key).strip().upper()
-    if parse_crs(crs) is None:
+    if render.parse_crs(crs) is None:
         raise WMSError("InvalidCRS" if version == "1.3.0" else "InvalidSRS", f"unknown or unsupported CRS {crs!r}",
                        crs_key)
     bbox = _bbox(params, crs, version)
@@ -367,7 +344,7 @@ def _bounds_in(ds: Dataset, code: str) -> tuple[float, float, float, float] | No
     if code == "EPSG:3857":
         south, north = max(south, -85.05), min(north, 85.05)
     try:
-        t = Transformer.from_crs("OGC:CRS84", parse_crs(code), always_xy=True)
+        t = Transformer.from_crs("OGC:CRS84", render.parse_crs(code), always_xy=True)
         box = t.transform_bounds(west, south, east, north, densify_pts=21)
     except Exception:
         return None
@@ -457,7 +434,7 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
                 box = _bounds_in(ds, code)
                 if box is None:
                     continue
-                if v130 and lat_first(code):
+                if v130 and render.lat_first(code):
                     box = (box[1], box[0], box[3], box[2])
                 attrs = {"CRS" if v130 else "SRS": code, "minx": _n(box[0]), "miny": _n(box[1]),
                          "maxx": _n(box[2]), "maxy": _n(box[3])}
