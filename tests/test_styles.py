@@ -149,3 +149,12 @@ def test_graduated_classes_on_numbers(site):
     png = render.render_map(site, [render.MapLayer(outcome.dataset, style)], "CRS:84", bbox, 400, 300)
     assert _pixel(png, -73.97, 40.78, bbox, 400)[:3] == (255, 0, 0)  # Manhattan, BoroCode 1
     assert _pixel(png, -73.95, 40.65, bbox, 400)[:3] == (0, 0, 255)  # Brooklyn, BoroCode 3
+
+
+def test_explicit_ramp_stops_make_a_tile_colour_map():
+    from kartenn.services.tiles import _colormap
+
+    style = parse_style({"kind": "ramp", "ramp": [{"value": 10, "color": "#ff0000"}, {"value": 0, "color": "#000000"}]})
+    low, high, table = _colormap(style)
+    assert (low, high) == (0, 10) and table[0] == (0, 0, 0, 255) and table[255] == (255, 0, 0, 255)
+    assert table[128][0] == 128

@@ -116,6 +116,23 @@ def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[flo
                                                       "y_coord_down": False})
 
 
+def _colormap(style: Style) -> tuple[float, float, dict[int, tuple[int, int, int, int]]]:
+    """(low, high, 256-entry colour map) of a ramp style, named or given as stops."""
+    if isinstance(style.ramp, str):
+        try:
+            return style.min, style.max, cmap.get(style.ramp.lower())
+        except Exception:
+            raise InvalidInput(f"unknown colour ramp {style.ramp!r}") from None
+    stops = sorted(style.ramp, key=lambda s: s.value)
+    low, high = stops[0].value, stops[-1].value
+    span = (high - low) or 1.0
+    where = [(s.value - low) / span * 255 for s in stops]
+    channels = [[int(s.color[1 + 2 * c:3 + 2 * c], 16) for s in stops] for c in range(3)]
+    levels = np.arange(256)
+    table = np.column_stack([np.interp(levels, where, ch) for ch in channels]).round().astype(int)
+    return low, high, {i: (*map(int, table[i]), 255) for i in range(256)}
+
+
 def raster_tile(site: Site, dataset: Dataset, style: Style, tms_id: str, z: int, row: int, col: int,
                 fmt: str) -> bytes:
     """A PNG or WebP tile of a COG, coloured by its style (RGB, or a ramp over one band)."""
@@ -127,8 +144,8 @@ def raster_tile(site: Site, dataset: Dataset, style: Style, tms_id: str, z: int,
         try:
             if style.kind == "ramp":
                 img = cog.tile(tile.x, tile.y, tile.z, indexes=style.band, tilesize=256)
-                img.rescale(in_range=((style.min, style.max),))
-                colormap = cmap.get(style.ramp.lower()) if isinstance(style.ramp, str) else None
+                low, high, colormap = _colormap(style)
+                img.rescale(in_range=((low, high),))
             else:
                 img = cog.tile(tile.x, tile.y, tile.z, indexes=tuple(style.bands[:3]), tilesize=256)
                 colormap = None
