@@ -17,6 +17,7 @@ from kartenn.config import Settings
 from kartenn.services.jobs import JobRunner
 from kartenn.site import Site
 from kartenn.web import api, errors, ogc, ows
+from kartenn.web.ogc import tiles as ogc_tiles
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(ogc.router)
     app.include_router(ows.router)
+    app.include_router(ogc_tiles.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> ORJSONResponse:

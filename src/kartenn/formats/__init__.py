@@ -1,1 +1,1 @@
-"""Pure conversions between metadata documents (bytes) and domain objects: no I/O, no database."""
+"""Pure conversions between bytes and domain objects: metadata documents, styles, geometry encodings."""

@@ -1,28 +1,39 @@
-"""OWS services: /csw, and /ows which routes by the ``service`` parameter."""
+"""OGC web services: /ows dispatches by ``service=`` to WMS, WFS, CSW…; each also has its own path (/wms …).
 
-from typing import Annotated
+A service module defines a ``router`` (its own path) and calls ``registry.register(name, handler)``;
+adding one is a line in SERVICES below.
+"""
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from __future__ import annotations
 
-from kartenn.site import Site
-from kartenn.web.deps import base_url, get_site
-from kartenn.web.ows import csw
+from fastapi import APIRouter, Request
+from lxml import etree
+from starlette.responses import Response
 
-router = APIRouter()
-router.include_router(csw.router)
+from kartenn.errors import KartennError
+from kartenn.web.ows import csw, registry, wms
+from kartenn.xml import parse_xml
 
+SERVICES = [wms, csw]
 
-@router.get("/ows", include_in_schema=False)
-def ows_get(request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
-    params = dict(request.query_params)
-    service = next((v for k, v in params.items() if k.lower() == "service"), "")
-    if service.upper() == "CSW":
-        return csw._respond(csw.handle_kvp(site, params, f"{base_url(request)}/csw"))
-    return csw._respond((400, csw.exception_report("InvalidParameterValue", f"unknown service {service!r}",
-                                                   "service")))
+router = APIRouter(tags=["ows"])
+for _module in SERVICES:
+    router.include_router(_module.router)
 
-
-@router.post("/ows", include_in_schema=False)
-async def ows_post(request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
-    return csw._respond(csw.handle_xml(site, await request.body(), f"{base_url(request)}/csw"))
+@router.api_route("/ows", methods=["GET", "POST"], include_in_schema=False)
+async def ows(request: Request) -> Response:
+    service = next((v for k, v in request.query_params.items() if k.lower() == "service"), "")
+    if not service and request.method == "POST":
+        # An XML request names its service on the root element.
+        try:
+            service = parse_xml(await request.body()).get("service", "")
+        except (etree.XMLSyntaxError, KartennError):
+            service = ""
+    if not service and any(k.lower() == "request" for k in request.query_params):
+        service = "WMS"  # WMS 1.1.1 clients may leave SERVICE out of GetMap
+    handler = registry.HANDLERS.get(service.upper())
+    if handler is None:
+        known = ", ".join(sorted(registry.HANDLERS))
+        return registry.exception_report(
+            "InvalidParameterValue", f"unknown or missing service {service!r}; this server offers {known}", "service")
+    return await handler(request)

@@ -26,6 +26,7 @@ from kartenn.services import records as service
 from kartenn.site import Site
 from kartenn.stores.record_filter import COLUMNS, queryable
 from kartenn.web.deps import base_url, get_site
+from kartenn.web.ows.registry import register
 from kartenn.xml import parse_xml, to_bytes
 
 OGC = "http://www.opengis.net/ogc"
@@ -463,5 +464,19 @@ async def csw_post(request: Request, site: Annotated[Site, Depends(get_site)]) -
         return _respond((400, exception_report("InvalidParameterValue", "request body too large")))
     return _respond(handle_xml(site, body, f"{base_url(request)}/csw"))
 
+
+async def handle(request: Request) -> Response:
+    """The /ows entry for service=CSW."""
+    site: Site = request.app.state.site
+    url = f"{base_url(request)}/csw"
+    if request.method == "POST":
+        body = await request.body()
+        if len(body) > 10 * 1024**2:
+            return _respond((400, exception_report("InvalidParameterValue", "request body too large")))
+        return _respond(handle_xml(site, body, url))
+    return _respond(handle_kvp(site, dict(request.query_params), url))
+
+
+register("CSW", handle)
 
 __all__ = ["router", "handle_kvp", "handle_xml", "InvalidInput"]

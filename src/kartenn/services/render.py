@@ -1,0 +1,234 @@
+"""Map rendering with Mapnik: datasets and their styles compiled once, rendered many times.
+
+>>> png = render_map(site, [MapLayer(dataset, style)], "EPSG:3857", (-2e5, 5e6, 1e6, 6.5e6), 256, 256)  # doctest: +SKIP
+
+Compiled maps are kept per (datasets, styles, updated): a GetMap takes a ready ``mapnik.Map`` from a
+small pool (Mapnik maps are not shared between threads) and never parses a style again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+from sqlalchemy.engine import make_url
+
+from kartenn.domain import Dataset
+from kartenn.domain.style import Style, parse_style
+from kartenn.errors import InvalidInput, NotFound
+from kartenn.formats.mapnik_style import LayerXml, map_xml
+from kartenn.site import Site
+from kartenn.stores.geopackage import LAYER, GeoPackageStore
+from kartenn.stores.postgis import FID, SCHEMA
+
+
+def _import_mapnik() -> Any:
+    # The wheel points PROJ_LIB/GDAL_DATA at its own data on import; rasterio and pyproj need theirs, and
+    # Mapnik's PROJ has its database built in, so the process environment is put back as it was.
+    saved = {k: os.environ.get(k) for k in ("PROJ_LIB", "PROJ_DATA", "GDAL_DATA")}
+    import mapnik
+
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    return mapnik
+
+
+mapnik = _import_mapnik()
+
+# format name → Mapnik encoder string
+ENCODERS = {"png": "png32", "png8": "png8:m=h", "jpeg": "jpeg85", "webp": "webp:quality=85"}
+MEDIA_TYPES = {"png": "image/png", "png8": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class MapLayer:
+    dataset: Dataset
+    style: Style
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        updated = self.dataset.updated.isoformat() if self.dataset.updated else ""
+        return (self.dataset.id, self.dataset.storage, updated, self.style.digest())
+
+
+_STYLES: OrderedDict[tuple[str, str], dict[str, Style]] = OrderedDict()
+_STYLES_LOCK = threading.Lock()
+
+
+def styles_of(dataset: Dataset) -> dict[str, Style]:
+    """The named styles of a dataset, the first its default; parsed once per (dataset, updated)."""
+    key = (dataset.id, dataset.updated.isoformat() if dataset.updated else repr(dataset.style))
+    with _STYLES_LOCK:
+        found = _STYLES.get(key)
+        if found is not None:
+            _STYLES.move_to_end(key)
+            return found
+    style = parse_style(dataset.style or {"name": "default", "rules": []})
+    styles = {style.name: style}
+    with _STYLES_LOCK:
+        _STYLES[key] = styles
+        while len(_STYLES) > 512:
+            _STYLES.popitem(last=False)
+    return styles
+
+
+def style_for(dataset: Dataset, name: str | None) -> Style:
+    """The style called ``name`` (empty or "default": the default style); NotFound otherwise."""
+    styles = styles_of(dataset)
+    if not name or name == "default":
+        return next(iter(styles.values()))
+    if name not in styles:
+        raise NotFound(f"layer {dataset.id!r} has no style {name!r}")
+    return styles[name]
+
+
+def layer_srs(dataset: Dataset) -> str:
+    return f"epsg:{dataset.srid}" if dataset.srid else dataset.crs
+
+
+def datasource(site: Site, dataset: Dataset, style: Style) -> dict[str, Any]:
+    """Mapnik datasource parameters for a dataset on this site's stores."""
+    if dataset.kind == "raster":
+        params: dict[str, Any] = {"type": "gdal", "file": str(site.files.path(dataset.storage))}
+        if style.kind == "ramp":
+            params["band"] = style.band
+        nodata = dataset.raster.get("nodata")
+        if nodata is not None:
+            params["nodata"] = nodata
+        return params
+    if not SAFE_NAME.match(dataset.storage):
+        raise InvalidInput(f"dataset {dataset.id!r} has an unexpected storage name")
+    extent = ",".join(repr(v) for v in dataset.extent) if dataset.extent else None
+    if isinstance(site.features, GeoPackageStore):
+        # The ogr plugin reads GeoPackage geometry blobs; the sqlite plugin expects SpatiaLite/WKB and draws nothing.
+        return {"type": "ogr", "file": str(site.features.path(dataset.storage)), "layer": LAYER}
+    url = make_url(site.settings.database_url or "")
+    params = {"type": "postgis", "host": url.host or "", "port": url.port or 5432, "dbname": url.database or "",
+              "user": url.username or "", "password": url.password or "",
+              "table": f'"{SCHEMA}"."{dataset.storage}"', "geometry_field": "geom", "key_field": FID,
+              "srid": dataset.srid or 0, "estimate_extent": "false", "max_size": 8, "persist_connection": "true"}
+    if extent:
+        params["extent"] = extent
+    return {k: v for k, v in params.items() if v != ""}
+
+
+class MapPool:
+    """Compiled Mapnik maps by key, each key with a few ready ``Map`` objects; least recently used keys go."""
+
+    def __init__(self, max_keys: int = 128, per_key: int = 8) -> None:
+        self.max_keys, self.per_key = max_keys, per_key
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple, tuple[bytes, list[Any]]] = OrderedDict()
+
+    @contextmanager
+    def map(self, key: tuple, build: Any) -> Iterator[Any]:
+        """Lend a Map for ``key``; ``build()`` gives the Mapnik XML the first time."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                m = entry[1].pop() if entry[1] else None
+                xml = entry[0]
+            else:
+                m, xml = None, None
+        if xml is None:
+            xml = build()
+        if m is None:
+            m = mapnik.Map(256, 256)
+            mapnik.load_map_from_string(m, xml)
+        try:
+            yield m
+        finally:
+            with self._lock:
+                entry = self._entries.setdefault(key, (xml, []))
+                self._entries.move_to_end(key)
+                if len(entry[1]) < self.per_key and entry[0] is xml:
+                    entry[1].append(m)
+                while len(self._entries) > self.max_keys:
+                    self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+POOL = MapPool()
+
+
+def compiled_xml(site: Site, layers: list[MapLayer]) -> bytes:
+    return map_xml([LayerXml(layer.dataset.id, layer_srs(layer.dataset),
+                             datasource(site, layer.dataset, layer.style), layer.style) for layer in layers])
+
+
+@lru_cache(maxsize=256)
+def parse_crs(code: str) -> CRS | None:
+    """CRS:84 or an EPSG code pyproj knows; None otherwise."""
+    text = code.strip().upper()
+    if text in ("CRS:84", "OGC:CRS84"):
+        return CRS.from_user_input("OGC:CRS84")
+    if not re.fullmatch(r"EPSG:\d{1,6}", text):
+        return None
+    try:
+        return CRS.from_user_input(text)
+    except CRSError:
+        return None
+
+
+@lru_cache(maxsize=256)
+def lat_first(code: str) -> bool:
+    """Does the CRS list northing/latitude first (WMS 1.3.0 axis order)?"""
+    crs = parse_crs(code)
+    return bool(crs and crs.axis_info and crs.axis_info[0].direction.lower() in ("north", "south"))
+
+
+def mapnik_srs(crs: str) -> str:
+    """'EPSG:4326' → 'epsg:4326'; 'CRS:84' → 'epsg:4326' (Mapnik is always x/y)."""
+    code = crs.upper()
+    if code in ("CRS:84", "OGC:CRS84"):
+        return "epsg:4326"
+    return code.lower()
+
+
+def color(value: str | None, default: str = "#ffffff") -> Any:
+    try:
+        return mapnik.Color(value or default)
+    except Exception:
+        raise InvalidInput(f"invalid colour {value!r}") from None
+
+
+def render_map(site: Site, layers: list[MapLayer], crs: str, bbox: tuple[float, float, float, float],
+               width: int, height: int, fmt: str = "png", *, transparent: bool = True,
+               bgcolor: str | None = None) -> bytes:
+    """An encoded image of ``layers`` over ``bbox`` (x/y order, in ``crs``)."""
+    if fmt not in ENCODERS:
+        raise InvalidInput(f"unsupported image format {fmt!r}")
+    key = (tuple(layer.key for layer in layers),)
+    with POOL.map(key, lambda: compiled_xml(site, layers)) as m:
+        m.srs = mapnik_srs(crs)
+        m.resize(width, height)
+        # Transparency in JPEG is meaningless: it gets the background colour.
+        m.background = color("#00000000") if transparent and fmt != "jpeg" else color(bgcolor)
+        m.aspect_fix_mode = mapnik.aspect_fix_mode.RESPECT  # WMS: the image is exactly the BBOX
+        m.zoom_to_box(mapnik.Box2d(*bbox))
+        image = mapnik.Image(width, height)
+        mapnik.render(m, image)
+    return image.to_string(ENCODERS[fmt])
+
+
+def blank_image(width: int, height: int, fmt: str, *, transparent: bool = True, bgcolor: str | None = None) -> bytes:
+    image = mapnik.Image(width, height)
+    image.fill(color("#00000000") if transparent and fmt != "jpeg" else color(bgcolor))
+    return image.to_string(ENCODERS.get(fmt, "png32"))

@@ -1,0 +1,154 @@
+"""Tiles: tile matrix sets (morecantile), Mapbox Vector Tiles from either store, raster tiles from COGs (rio-tiler).
+
+>>> body = vector_tile(site, dataset, "WebMercatorQuad", 10, 385, 301)  # doctest: +SKIP
+>>> png = raster_tile(site, dataset, "WebMercatorQuad", 12, 1540, 1205, "png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+import mapbox_vector_tile
+import morecantile
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from rio_tiler.colormap import cmap
+from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.io import Reader
+
+from kartenn.domain import Dataset
+from kartenn.domain.style import Style
+from kartenn.errors import InvalidInput, NotFound
+from kartenn.services.featureinfo import plain
+from kartenn.site import Site
+from kartenn.stores.postgis import PostGISStore
+from kartenn.stores.query import features_in_box, mvt_from_postgis
+
+EXTENT = 4096  # MVT grid
+BUFFER = 64  # pixels of the grid kept around a tile, so strokes do not stop at its edge
+MAX_FEATURES = 200_000  # per tile, on the GeoPackage path
+# Lambert-93 over metropolitan France (the CRS's area of use), 256 px tiles, 2:1 pyramid.
+LAMBERT93 = morecantile.TileMatrixSet.custom(
+    (-357823.2365, 6037008.6939, 1313632.3628, 7230727.3772), CRS.from_epsg(2154), id="FranceLambert93Quad",
+    title="Lambert-93 (EPSG:2154) quadtree over metropolitan France", minzoom=0, maxzoom=18)
+TILE_MATRIX_SETS = {"WebMercatorQuad": morecantile.tms.get("WebMercatorQuad"),
+                    "WorldCRS84Quad": morecantile.tms.get("WorldCRS84Quad"),
+                    LAMBERT93.id: LAMBERT93}
+
+
+def tile_matrix_set(tms_id: str) -> morecantile.TileMatrixSet:
+    tms = TILE_MATRIX_SETS.get(tms_id)
+    if tms is None:
+        raise NotFound(f"no tile matrix set {tms_id!r}; known: {', '.join(TILE_MATRIX_SETS)}")
+    return tms
+
+
+def check_tile(tms: morecantile.TileMatrixSet, z: int, row: int, col: int) -> morecantile.Tile:
+    if not tms.minzoom <= z <= tms.maxzoom:
+        raise NotFound(f"zoom {z} is outside {tms.id} ({tms.minzoom}–{tms.maxzoom})")
+    matrix = tms.matrix(z)
+    if not (0 <= row < matrix.matrixHeight and 0 <= col < matrix.matrixWidth):
+        raise NotFound(f"tile {z}/{row}/{col} is outside {tms.id}")
+    return morecantile.Tile(col, row, z)
+
+
+def etag(dataset: Dataset, style: Style | None, *parts: object) -> str:
+    """Changes whenever the data or its style changes."""
+    updated = dataset.updated.isoformat() if dataset.updated else ""
+    text = "|".join(map(str, (dataset.id, dataset.storage, updated, style.digest() if style else "", *parts)))
+    return '"' + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:24] + '"'
+
+
+@lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+
+
+def _native(dataset: Dataset) -> str:
+    return f"EPSG:{dataset.srid}" if dataset.srid else dataset.crs
+
+
+def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col: int) -> bytes:
+    """An MVT tile with one layer named after the dataset; empty bytes when no feature touches it."""
+    if dataset.kind != "vector":
+        raise InvalidInput(f"{dataset.id} is a raster: ask for a PNG or WebP tile")
+    tms = tile_matrix_set(tms_id)
+    tile = check_tile(tms, z, row, col)
+    b = tms.xy_bounds(tile)
+    bounds = (b.left, b.bottom, b.right, b.top)
+    pad_x, pad_y = (b.right - b.left) * BUFFER / EXTENT, (b.top - b.bottom) * BUFFER / EXTENT
+    padded = (b.left - pad_x, b.bottom - pad_y, b.right + pad_x, b.top + pad_y)
+    tms_crs = tms.crs._pyproj_crs.to_string()
+    try:
+        box = _transformer(tms_crs, _native(dataset)).transform_bounds(*padded, densify_pts=5)
+    except Exception:
+        return b""  # the tile lies where the dataset's CRS is undefined
+    if not all(np.isfinite(box)):
+        return b""
+    fields = [f.name for f in dataset.fields]
+    tms_epsg = tms.crs._pyproj_crs.to_epsg() or (4326 if tms_id == "WorldCRS84Quad" else None)
+    if isinstance(site.features, PostGISStore) and tms_epsg and dataset.srid:
+        return mvt_from_postgis(site.features, dataset.storage, fields, dataset.id, tms_epsg, bounds, box,
+                                EXTENT, BUFFER)
+    return _mvt_from_rows(site, dataset, tms_crs, bounds, padded, box, fields)
+
+
+def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[float, float, float, float],
+                   padded: tuple[float, float, float, float], box: tuple[float, float, float, float],
+                   fields: list[str]) -> bytes:
+    rows = features_in_box(site.features, dataset.storage, fields, box, MAX_FEATURES)
+    if not rows:
+        return b""
+    geoms = shapely.from_wkb([r["wkb"] for r in rows])
+    to_tms = _transformer(_native(dataset), tms_crs)
+    geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_tms.transform(xy[:, 0], xy[:, 1])))
+    geoms = shapely.clip_by_rect(geoms, *padded)
+    keep = ~shapely.is_empty(geoms)
+    features = [{"geometry": g, "id": r["fid"], "properties": {k: plain(v) for k, v in r["properties"].items()
+                                                                if v is not None}}
+                for g, r, k in zip(geoms, rows, keep, strict=True) if k]
+    if not features:
+        return b""
+    return mapbox_vector_tile.encode([{"name": dataset.id, "features": features}],
+                                     default_options={"quantize_bounds": bounds, "extents": EXTENT,
+                                                      "y_coord_down": False})
+
+
+def _colormap(style: Style) -> tuple[float, float, dict[int, tuple[int, int, int, int]]]:
+    """(low, high, 256-entry colour map) of a ramp style, named or given as stops."""
+    if isinstance(style.ramp, str):
+        try:
+            return style.min, style.max, cmap.get(style.ramp.lower())
+        except Exception:
+            raise InvalidInput(f"unknown colour ramp {style.ramp!r}") from None
+    stops = sorted(style.ramp, key=lambda s: s.value)
+    low, high = stops[0].value, stops[-1].value
+    span = (high - low) or 1.0
+    where = [(s.value - low) / span * 255 for s in stops]
+    channels = [[int(s.color[1 + 2 * c:3 + 2 * c], 16) for s in stops] for c in range(3)]
+    levels = np.arange(256)
+    table = np.column_stack([np.interp(levels, where, ch) for ch in channels]).round().astype(int)
+    return low, high, {i: (*map(int, table[i]), 255) for i in range(256)}
+
+
+def raster_tile(site: Site, dataset: Dataset, style: Style, tms_id: str, z: int, row: int, col: int,
+                fmt: str) -> bytes:
+    """A PNG or WebP tile of a COG, coloured by its style (RGB, or a ramp over one band)."""
+    if dataset.kind != "raster":
+        raise InvalidInput(f"{dataset.id} is a vector dataset: ask for an MVT tile")
+    tms = tile_matrix_set(tms_id)
+    tile = check_tile(tms, z, row, col)
+    with Reader(str(site.files.path(dataset.storage)), tms=tms) as cog:
+        try:
+            if style.kind == "ramp":
+                img = cog.tile(tile.x, tile.y, tile.z, indexes=style.band, tilesize=256)
+                low, high, colormap = _colormap(style)
+                img.rescale(in_range=((low, high),))
+            else:
+                img = cog.tile(tile.x, tile.y, tile.z, indexes=tuple(style.bands[:3]), tilesize=256)
+                colormap = None
+        except TileOutsideBounds:
+            raise NotFound(f"tile {z}/{row}/{col} is outside {dataset.id}") from None
+    return img.render(img_format="WEBP" if fmt == "webp" else "PNG", colormap=colormap)

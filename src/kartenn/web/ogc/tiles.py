@@ -1,0 +1,160 @@
+"""OGC API – Tiles (tile matrix sets, vector and raster tiles per collection, TileJSON) and OGC API – Maps."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from kartenn.errors import InvalidInput, NotFound
+from kartenn.services import render, tiles
+from kartenn.site import Site
+from kartenn.web.deps import base_url, get_site
+
+router = APIRouter(prefix="/ogc", tags=["ogc"])
+MVT = "application/vnd.mapbox-vector-tile"
+CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def _tms_summary(tms_id: str, base: str) -> dict[str, Any]:
+    tms = tiles.tile_matrix_set(tms_id)
+    return {"id": tms_id, "title": tms.title or tms_id, "uri": tms.uri,
+            "links": [{"rel": "self", "href": f"{base}/ogc/tileMatrixSets/{tms_id}", "type": "application/json"}]}
+
+
+@router.get("/tileMatrixSets")
+def tile_matrix_sets(request: Request) -> dict[str, Any]:
+    base = base_url(request)
+    return {"tileMatrixSets": [_tms_summary(t, base) for t in tiles.TILE_MATRIX_SETS]}
+
+
+@router.get("/tileMatrixSets/{tms_id}")
+def tile_matrix_set(tms_id: str) -> Response:
+    tms = tiles.tile_matrix_set(tms_id)
+    return Response(tms.model_dump_json(exclude_none=True, by_alias=True), media_type="application/json")
+
+
+def _tileset(site: Site, collection_id: str, tms_id: str, base: str) -> dict[str, Any]:
+    ds = site.catalog.get_dataset(collection_id)
+    tms = tiles.tile_matrix_set(tms_id)
+    vector = ds.kind == "vector"
+    href = f"{base}/ogc/collections/{ds.id}/tiles/{tms_id}"
+    kinds = [("mvt", MVT)] if vector else [("png", "image/png"), ("webp", "image/webp")]
+    links = [{"rel": "self", "href": href, "type": "application/json"},
+             {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+              "href": f"{base}/ogc/tileMatrixSets/{tms_id}", "type": "application/json"},
+             {"rel": "alternate", "href": f"{href}/tilejson", "type": "application/json", "title": "TileJSON"}]
+    links += [{"rel": "item", "href": f"{href}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}?f={f}", "type": media,
+               "templated": True} for f, media in kinds]
+    data: dict[str, Any] = {"title": ds.title, "tileMatrixSetURI": tms.uri, "crs": str(tms.crs.root),
+                            "dataType": "vector" if vector else "map", "links": links}
+    if ds.extent_wgs84:
+        data["boundingBox"] = {"lowerLeft": list(ds.extent_wgs84[:2]), "upperRight": list(ds.extent_wgs84[2:]),
+                               "crs": CRS84}
+    if vector:
+        data["layers"] = [{"id": ds.id, "dataType": "vector", "geometryDimension": _dimension(ds.geometry_type),
+                           "propertiesSchema": {"type": "object", "properties": {
+                               f.name: {"type": f.type} for f in ds.fields}}}]
+    return data
+
+
+def _dimension(geometry_type: str | None) -> int | None:
+    kind = (geometry_type or "").lower()
+    return 2 if "polygon" in kind else 1 if "line" in kind else 0 if "point" in kind else None
+
+
+@router.get("/collections/{collection_id}/tiles")
+def tilesets(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    base = base_url(request)
+    return {"tilesets": [_tileset(site, collection_id, t, base) for t in tiles.TILE_MATRIX_SETS]}
+
+
+@router.get("/collections/{collection_id}/tiles/{tms_id}")
+def tileset(collection_id: str, tms_id: str, request: Request,
+            site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    return _tileset(site, collection_id, tms_id, base_url(request))
+
+
+@router.get("/collections/{collection_id}/tiles/{tms_id}/tilejson")
+def tilejson(collection_id: str, tms_id: str, request: Request,
+             site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    ds = site.catalog.get_dataset(collection_id)
+    tms = tiles.tile_matrix_set(tms_id)
+    fmt = "mvt" if ds.kind == "vector" else "png"
+    url = f"{base_url(request)}/ogc/collections/{ds.id}/tiles/{tms_id}/{{z}}/{{y}}/{{x}}?f={fmt}"
+    data: dict[str, Any] = {"tilejson": "3.0.0", "name": ds.title, "tiles": [url], "scheme": "xyz",
+                            "minzoom": tms.minzoom, "maxzoom": tms.maxzoom}
+    if ds.extent_wgs84:
+        data["bounds"] = list(ds.extent_wgs84)
+        west, south, east, north = ds.extent_wgs84
+        data["center"] = [(west + east) / 2, (south + north) / 2, min(tms.maxzoom, 6)]
+    if ds.kind == "vector":
+        data["vector_layers"] = [{"id": ds.id, "fields": {f.name: f.type for f in ds.fields}}]
+    return data
+
+
+@router.get("/collections/{collection_id}/tiles/{tms_id}/{z}/{row}/{col}")
+async def tile(collection_id: str, tms_id: str, z: int, row: int, col: int, request: Request,
+               site: Annotated[Site, Depends(get_site)],
+               f: Annotated[str | None, Query(pattern="^(mvt|pbf|png|webp)$")] = None) -> Response:
+    def work() -> Response:
+        ds = site.catalog.get_dataset(collection_id)
+        fmt = f or ("mvt" if ds.kind == "vector" else "png")
+        if (fmt in ("mvt", "pbf")) != (ds.kind == "vector"):
+            raise InvalidInput(f"{ds.id} is {ds.kind} data: f={fmt} does not apply")
+        style = None if ds.kind == "vector" else render.style_for(ds, None)
+        tag = tiles.etag(ds, style, tms_id, z, row, col, fmt)
+        headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+        if tag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        if ds.kind == "vector":
+            body = tiles.vector_tile(site, ds, tms_id, z, row, col)
+            if not body:
+                return Response(status_code=204, headers=headers)
+            return Response(body, media_type=MVT, headers=headers)
+        assert style is not None
+        try:
+            body = tiles.raster_tile(site, ds, style, tms_id, z, row, col, fmt)
+        except NotFound:
+            return Response(status_code=204, headers=headers)
+        return Response(body, media_type=f"image/{fmt}", headers=headers)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/collections/{collection_id}/map")
+async def collection_map(collection_id: str, site: Annotated[Site, Depends(get_site)],
+                         bbox: Annotated[str | None, Query()] = None,
+                         width: Annotated[int, Query(ge=1)] = 512, height: Annotated[int, Query(ge=1)] = 512,
+                         crs: Annotated[str, Query()] = "CRS:84",
+                         f: Annotated[str, Query(pattern="^(png|jpeg|webp)$")] = "png",
+                         transparent: bool = True) -> Response:
+    """OGC API – Maps: ``bbox`` in ``crs`` (x/y order; CRS84 by default), the whole extent when absent."""
+    def work() -> Response:
+        ds = site.catalog.get_dataset(collection_id)
+        cap = site.settings.map_max_size
+        if width > cap or height > cap:
+            raise InvalidInput(f"width and height are at most {cap}")
+        code = "CRS:84" if crs in ("CRS:84", CRS84) else crs.replace("http://www.opengis.net/def/crs/EPSG/0/",
+                                                                      "EPSG:")
+        if render.parse_crs(code) is None:
+            raise InvalidInput(f"unknown crs {crs!r}")
+        if bbox:
+            try:
+                box = tuple(float(v) for v in bbox.split(","))
+            except ValueError:
+                box = ()
+            if len(box) != 4 or box[0] >= box[2] or box[1] >= box[3]:
+                raise InvalidInput("bbox must be minx,miny,maxx,maxy with min < max")
+        elif code == "CRS:84" and ds.extent_wgs84:
+            box = ds.extent_wgs84
+        else:
+            raise InvalidInput("give a bbox")
+        image = render.render_map(site, [render.MapLayer(ds, render.style_for(ds, None))], code,
+                                  box, width, height, f, transparent=transparent)  # type: ignore[arg-type]
+        return Response(image, media_type=render.MEDIA_TYPES[f])
+
+    return await run_in_threadpool(work)

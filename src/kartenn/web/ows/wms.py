@@ -1,0 +1,469 @@
+"""WMS 1.3.0 and 1.1.1 (KVP) at /wms and /ows?service=WMS: capabilities, maps, feature info, legends.
+
+Rendering and store queries are CPU- and I/O-bound: each request runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from jinja2 import Environment
+from lxml import etree
+from pyproj import Transformer
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from kartenn.domain import Dataset
+from kartenn.errors import KartennError, NotFound
+from kartenn.formats import sld
+from kartenn.services import legend, render
+from kartenn.services.featureinfo import feature_info
+from kartenn.site import Site
+from kartenn.web.deps import base_url
+from kartenn.web.ows.registry import register
+
+log = logging.getLogger("kartenn.wms")
+router = APIRouter(tags=["ows"])
+
+OGC = "http://www.opengis.net/ogc"
+WMS = "http://www.opengis.net/wms"
+XLINK = "http://www.w3.org/1999/xlink"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+SLD = "http://www.opengis.net/sld"
+CRS_LIST = ["EPSG:4326", "EPSG:3857", "EPSG:2154", "EPSG:4258", "EPSG:3035", "CRS:84"]
+IMAGE_FORMATS = {"image/png": "png", "image/png8": "png8", "image/png; mode=8bit": "png8", "image/jpeg": "jpeg",
+                 "image/webp": "webp"}
+INFO_FORMATS = ["application/json", "application/geo+json", "text/html", "application/vnd.ogc.gml", "text/xml",
+                "text/plain"]
+EXCEPTIONS_130 = {"XML": "xml", "INIMAGE": "inimage", "BLANK": "blank"}
+EXCEPTIONS_111 = {"application/vnd.ogc.se_xml": "xml", "application/vnd.ogc.se_inimage": "inimage",
+                  "application/vnd.ogc.se_blank": "blank"}
+MAX_LAYERS = 50
+
+
+class WMSError(Exception):
+    """A WMS exception: its OGC code, a message for people, the parameter at fault."""
+
+    def __init__(self, code: str, message: str, locator: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.locator, self.status = code, message, locator, status
+
+
+@dataclass
+class MapRequest:
+    version: str
+    layers: list[render.MapLayer]
+    crs: str
+    bbox: tuple[float, float, float, float]  # x/y order
+    width: int
+    height: int
+    fmt: str
+    transparent: bool
+    bgcolor: str | None
+
+
+# entry points ---------------------------------------------------------------------------------------------
+
+
+@router.get("/wms", include_in_schema=False)
+async def wms_endpoint(request: Request) -> Response:
+    return await handle(request)
+
+
+async def handle(request: Request) -> Response:
+    params = {k.lower(): v for k, v in request.query_params.items()}
+    version = _version(params)
+    site: Site = request.app.state.site
+    online = f"{base_url(request)}{request.url.path}"
+    try:
+        return await run_in_threadpool(dispatch, site, params, version, online)
+    except WMSError as exc:
+        return error_response(exc, params, version)
+    except Exception:
+        log.exception("WMS request failed: %s", params.get("request"))
+        return exception_response(WMSError("NoApplicableCode", "internal error; the server log has the details",
+                                           status=500), version)
+
+
+register("WMS", handle)
+
+
+def dispatch(site: Site, params: dict[str, str], version: str, online: str) -> Response:
+    operation = params.get("request", "")
+    try:
+        if operation.lower() == "getcapabilities":
+            return Response(capabilities(site, version, online), media_type=(
+                "text/xml" if version == "1.3.0" else "application/vnd.ogc.wms_xml"))
+        if operation.lower() in ("getmap", "map"):
+            req = map_request(site, params, version)
+            image = render.render_map(site, req.layers, req.crs, req.bbox, req.width, req.height, req.fmt,
+                                      transparent=req.transparent, bgcolor=req.bgcolor)
+            return Response(image, media_type=render.MEDIA_TYPES[req.fmt])
+        if operation.lower() == "getfeatureinfo":
+            return get_feature_info(site, params, version)
+        if operation.lower() == "getlegendgraphic":
+            return get_legend_graphic(site, params)
+        if operation.lower() == "getstyles":
+            return get_styles(site, params)
+    except KartennError as exc:
+        code = "LayerNotDefined" if isinstance(exc, NotFound) else "InvalidParameterValue"
+        raise WMSError(code, exc.message, exc.locator) from None
+    if not operation:
+        raise WMSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
+    raise WMSError("OperationNotSupported", f"unknown request {operation!r}", "request")
+
+
+# parameters -----------------------------------------------------------------------------------------------
+
+
+def _version(params: dict[str, str]) -> str:
+    value = params.get("version") or params.get("wmtver") or "1.3.0"
+    return "1.1.1" if value.startswith("1.1") else "1.3.0"
+
+
+def _required(params: dict[str, str], name: str) -> str:
+    value = params.get(name)
+    if value is None or value == "":
+        raise WMSError("MissingParameterValue", f"the {name.upper()} parameter is required", name)
+    return value
+
+
+def _int(params: dict[str, str], name: str, low: int, high: int | None = None) -> int:
+    raw = _required(params, name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise WMSError("InvalidParameterValue", f"{name.upper()} must be an integer, not {raw!r}", name) from None
+    if value < low or (high is not None and value > high):
+        limit = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise WMSError("InvalidParameterValue", f"{name.upper()}={value} is out of range: it must be {limit}", name)
+    return value
+
+
+def _bbox(params: dict[str, str], crs: str, version: str) -> tuple[float, float, float, float]:
+    raw = _required(params, "bbox")
+    try:
+        values = [float(v) for v in raw.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[0] >= values[2] or \
+            values[1] >= values[3]:
+        raise WMSError("InvalidParameterValue", f"BBOX must be minx,miny,maxx,maxy with min < max; got {raw!r}",
+                       "bbox")
+    a, b, c, d = values
+    if version == "1.3.0" and render.lat_first(crs):
+        return b, a, d, c
+    return a, b, c, d
+
+
+def _layers(site: Site, params: dict[str, str], name: str = "layers") -> list[Dataset]:
+    names = [n for n in _required(params, name).split(",")]
+    if len(names) > MAX_LAYERS:
+        raise WMSError("InvalidParameterValue", f"at most {MAX_LAYERS} layers per request", name)
+    found = []
+    for layer in names:
+        try:
+            found.append(site.catalog.get_dataset(layer.strip()))
+        except NotFound:
+            raise WMSError("LayerNotDefined", f"no layer {layer!r}", name) from None
+    return found
+
+
+def map_request(site: Site, params: dict[str, str], version: str, *, image: bool = True) -> MapRequest:
+    datasets = _layers(site, params)
+    styles_raw = params.get("styles", "")
+    names = styles_raw.split(",") if styles_raw else [""] * len(datasets)
+    if len(names) != len(datasets):
+        raise WMSError("InvalidParameterValue", "STYLES must name one style per layer (or be empty)", "styles")
+    layers = []
+    for ds, style_name in zip(datasets, names, strict=True):
+        try:
+            layers.append(render.MapLayer(ds, render.style_for(ds, style_name.strip())))
+        except NotFound as exc:
+            raise WMSError("StyleNotDefined", exc.message, "styles") from None
+    crs_key = "crs" if version == "1.3.0" else "srs"
+    crs = _required(params, crs_key).strip().upper()
+    if render.parse_crs(crs) is None:
+        raise WMSError("InvalidCRS" if version == "1.3.0" else "InvalidSRS", f"unknown or unsupported CRS {crs!r}",
+                       crs_key)
+    bbox = _bbox(params, crs, version)
+    cap = site.settings.map_max_size
+    width, height = _int(params, "width", 1, cap), _int(params, "height", 1, cap)
+    fmt = "png"
+    if image:
+        raw = params.get("format", "image/png")
+        fmt = IMAGE_FORMATS.get(raw.lower().replace(" ", "").replace(";", "; "), "")
+        if not fmt:
+            raise WMSError("InvalidFormat", f"unsupported FORMAT {raw!r}; use one of {', '.join(IMAGE_FORMATS)}",
+                           "format")
+    transparent = params.get("transparent", "false").lower() == "true"
+    bgcolor = params.get("bgcolor")
+    if bgcolor is not None:
+        if not re.fullmatch(r"(0x|#)?[0-9a-fA-F]{6}", bgcolor):
+            raise WMSError("InvalidParameterValue", f"BGCOLOR must be 0xRRGGBB, not {bgcolor!r}", "bgcolor")
+        bgcolor = "#" + bgcolor[-6:]
+    return MapRequest(version, layers, crs, bbox, width, height, fmt, transparent, bgcolor)
+
+
+# GetFeatureInfo -------------------------------------------------------------------------------------------
+
+
+def get_feature_info(site: Site, params: dict[str, str], version: str) -> Response:
+    req = map_request(site, params, version, image=False)
+    queried = _layers(site, params, "query_layers")
+    shown = {layer.dataset.id for layer in req.layers}
+    for ds in queried:
+        if ds.id not in shown:
+            raise WMSError("LayerNotQueryable", f"layer {ds.id!r} is not in LAYERS", "query_layers")
+    ik, jk = ("i", "j") if version == "1.3.0" else ("x", "y")
+    i, j = _int(params, ik, 0), _int(params, jk, 0)
+    if i >= req.width or j >= req.height:
+        raise WMSError("InvalidPoint", f"pixel ({i}, {j}) is outside the {req.width}×{req.height} map", ik)
+    count = _int(params, "feature_count", 1, 1000) if "feature_count" in params else 1
+    info_format = params.get("info_format", "text/html").lower()
+    if info_format not in INFO_FORMATS and not info_format.startswith("application/vnd.ogc.gml"):
+        raise WMSError("InvalidFormat", f"unsupported INFO_FORMAT {info_format!r}", "info_format")
+    features = []
+    for ds in queried:
+        features += feature_info(site, ds, req.crs, req.bbox, req.width, req.height, i, j, count=count,
+                                 tolerance=site.settings.map_pixel_tolerance)
+    if info_format in ("application/json", "application/geo+json"):
+        body = orjson.dumps({"type": "FeatureCollection", "features": features})
+        return Response(body, media_type=info_format)
+    if info_format == "text/html":
+        return Response(_HTML.render(features=features), media_type="text/html")
+    if info_format == "text/plain":
+        lines = [f"{f['layer']} {f['id']}: " + ", ".join(f"{k}={v}" for k, v in f["properties"].items())
+                 for f in features]
+        return Response("\n".join(lines) + "\n", media_type="text/plain")
+    return Response(_gml(features), media_type="application/vnd.ogc.gml" if "gml" in info_format else "text/xml")
+
+
+_HTML = Environment(autoescape=True).from_string(
+    "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feature info</title></head><body>"
+    "{% for f in features %}<table class='feature' data-layer='{{ f.layer }}' data-id='{{ f.id }}'>"
+    "<caption>{{ f.layer }} {{ f.id }}</caption>"
+    "{% for k, v in f.properties.items() %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>"
+    "{% else %}<p>No feature here.</p>{% endfor %}</body></html>")
+
+
+def _gml(features: list[dict[str, Any]]) -> bytes:
+    gml = "http://www.opengis.net/gml"
+    root = etree.Element("FeatureCollection", nsmap={"gml": gml})
+    for f in features:
+        member = etree.SubElement(root, f"{{{gml}}}featureMember")
+        name = re.sub(r"[^A-Za-z0-9_]", "_", f["layer"])
+        el = etree.SubElement(member, name if name[:1].isalpha() else f"l_{name}", fid=str(f["id"]))
+        for key, value in f["properties"].items():
+            tag = re.sub(r"[^A-Za-z0-9_]", "_", key)
+            child = etree.SubElement(el, tag if tag[:1].isalpha() else f"a_{tag}")
+            child.text = "" if value is None else str(value)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+# GetLegendGraphic -----------------------------------------------------------------------------------------
+
+
+def get_legend_graphic(site: Site, params: dict[str, str]) -> Response:
+    ds = _layers(site, params, "layer")[0]
+    try:
+        style = render.style_for(ds, params.get("style", ""))
+    except NotFound as exc:
+        raise WMSError("StyleNotDefined", exc.message, "style") from None
+    fmt = IMAGE_FORMATS.get(params.get("format", "image/png").lower(), "")
+    if not fmt:
+        raise WMSError("InvalidFormat", f"unsupported FORMAT {params.get('format')!r}", "format")
+    return Response(legend.legend_image(style, fmt), media_type=render.MEDIA_TYPES[fmt])
+
+
+def get_styles(site: Site, params: dict[str, str]) -> Response:
+    """The layers' styles as one SLD 1.0 document (the SLD-WMS GetStyles operation)."""
+    layers = [(ds.id, style) for ds in _layers(site, params) for style in render.styles_of(ds).values()]
+    return Response(sld.to_sld_layers(layers), media_type="application/vnd.ogc.sld+xml")
+
+
+# exceptions -----------------------------------------------------------------------------------------------
+
+
+def error_response(exc: WMSError, params: dict[str, str], version: str) -> Response:
+    """XML by default; an image for EXCEPTIONS=INIMAGE or BLANK when the map parameters allow one."""
+    table = EXCEPTIONS_130 if version == "1.3.0" else EXCEPTIONS_111
+    mode = table.get(params.get("exceptions", ""), {**EXCEPTIONS_130, **EXCEPTIONS_111}.get(
+        params.get("exceptions", "").upper(), "xml"))
+    if mode != "xml" and params.get("request", "").lower() in ("getmap", "map"):
+        try:
+            cap = 4096
+            width = min(max(int(params.get("width", "")), 1), cap)
+            height = min(max(int(params.get("height", "")), 1), cap)
+            fmt = IMAGE_FORMATS.get(params.get("format", "image/png").lower(), "png")
+        except ValueError:
+            return exception_response(exc, version)
+        if mode == "blank":
+            transparent = params.get("transparent", "false").lower() == "true"
+            bg = params.get("bgcolor")
+            bg = "#" + bg[-6:] if bg and re.fullmatch(r"(0x|#)?[0-9a-fA-F]{6}", bg) else None
+            body = render.blank_image(width, height, fmt, transparent=transparent, bgcolor=bg)
+        else:
+            body = legend.message_image(f"{exc.code}: {exc.message}", width, height, fmt)
+        return Response(body, media_type=render.MEDIA_TYPES[fmt])
+    return exception_response(exc, version)
+
+
+def exception_response(exc: WMSError, version: str) -> Response:
+    if version == "1.3.0":
+        root = etree.Element(f"{{{OGC}}}ServiceExceptionReport", nsmap={None: OGC, "xsi": XSI}, version="1.3.0")
+        root.set(f"{{{XSI}}}schemaLocation", f"{OGC} http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd")
+        tag, media = f"{{{OGC}}}ServiceException", "text/xml"
+    else:
+        root = etree.Element("ServiceExceptionReport", version="1.1.1")
+        tag, media = "ServiceException", "application/vnd.ogc.se_xml"
+    el = etree.SubElement(root, tag, code=exc.code)
+    if exc.locator:
+        el.set("locator", exc.locator)
+    el.text = exc.message
+    return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=exc.status,
+                    media_type=media)
+
+
+# GetCapabilities ------------------------------------------------------------------------------------------
+
+
+def _bounds_in(ds: Dataset, code: str) -> tuple[float, float, float, float] | None:
+    """The dataset's extent in ``code``, x/y order; None when it does not project there."""
+    if ds.extent_wgs84 is None:
+        return None
+    if ds.srid and code == f"EPSG:{ds.srid}" and ds.extent:
+        return ds.extent
+    west, south, east, north = ds.extent_wgs84
+    if code == "EPSG:3857":
+        south, north = max(south, -85.05), min(north, 85.05)
+    try:
+        t = Transformer.from_crs("OGC:CRS84", render.parse_crs(code), always_xy=True)
+        box = t.transform_bounds(west, south, east, north, densify_pts=21)
+    except Exception:
+        return None
+    return box if all(math.isfinite(v) for v in box) else None
+
+
+def _layer_crs(ds: Dataset) -> list[str]:
+    codes = list(CRS_LIST)
+    if ds.srid and f"EPSG:{ds.srid}" not in codes:
+        codes.insert(0, f"EPSG:{ds.srid}")
+    return codes
+
+
+def capabilities(site: Site, version: str, online: str) -> bytes:
+    datasets = site.catalog.list_datasets()
+    v130 = version == "1.3.0"
+
+    def q(tag: str) -> str:
+        return f"{{{WMS}}}{tag}" if v130 else tag
+
+    def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+        el = etree.SubElement(parent, q(tag), **attrs)
+        if text is not None:
+            el.text = text
+        return el
+
+    def link(parent: etree._Element, href: str) -> None:
+        etree.SubElement(parent, q("OnlineResource"), {f"{{{XLINK}}}type": "simple", f"{{{XLINK}}}href": href})
+
+    if v130:
+        root = etree.Element(q("WMS_Capabilities"), nsmap={None: WMS, "xlink": XLINK, "xsi": XSI, "sld": SLD},
+                             version="1.3.0")
+        root.set(f"{{{XSI}}}schemaLocation", f"{WMS} http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd")
+    else:
+        root = etree.Element("WMT_MS_Capabilities", nsmap={"xlink": XLINK}, version="1.1.1")
+    service = sub(root, "Service")
+    sub(service, "Name", "WMS" if v130 else "OGC:WMS")
+    sub(service, "Title", site.settings.title)
+    sub(service, "Abstract", f"Maps of the datasets published on {site.settings.title}")
+    link(service, online)
+    sub(service, "Fees", "none")
+    sub(service, "AccessConstraints", "none")
+    if v130:
+        sub(service, "MaxWidth", str(site.settings.map_max_size))
+        sub(service, "MaxHeight", str(site.settings.map_max_size))
+    capability = sub(root, "Capability")
+    request = sub(capability, "Request")
+    operations = [("GetCapabilities", ["text/xml"] if v130 else ["application/vnd.ogc.wms_xml"]),
+                  ("GetMap", list(IMAGE_FORMATS)), ("GetFeatureInfo", INFO_FORMATS)]
+    for name, formats in operations:
+        op = sub(request, name)
+        for f in formats:
+            sub(op, "Format", f)
+        http = sub(sub(op, "DCPType"), "HTTP")
+        link(sub(http, "Get"), online + "?")
+    if v130:
+        op = etree.SubElement(request, f"{{{SLD}}}GetStyles")
+        sub(op, "Format", "application/vnd.ogc.sld+xml")
+        link(sub(sub(sub(op, "DCPType"), "HTTP"), "Get"), online + "?")
+        op = etree.SubElement(request, f"{{{SLD}}}GetLegendGraphic")
+        for f in ("image/png", "image/jpeg", "image/webp"):
+            sub(op, "Format", f)
+        link(sub(sub(sub(op, "DCPType"), "HTTP"), "Get"), online + "?")
+    exception = sub(capability, "Exception")
+    for f in (EXCEPTIONS_130 if v130 else EXCEPTIONS_111):
+        sub(exception, "Format", f)
+    top = sub(capability, "Layer")
+    sub(top, "Title", site.settings.title)
+    for code in CRS_LIST:
+        sub(top, "CRS" if v130 else "SRS", code)
+    boxes = [d.extent_wgs84 for d in datasets if d.extent_wgs84]
+    if boxes:
+        union = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                 max(b[3] for b in boxes))
+        _geographic_box(top, union, v130, q)
+    for ds in datasets:
+        layer = sub(top, "Layer", queryable="1")
+        sub(layer, "Name", ds.id)
+        sub(layer, "Title", ds.title)
+        codes = _layer_crs(ds)
+        for code in codes:
+            if code not in CRS_LIST:
+                sub(layer, "CRS" if v130 else "SRS", code)
+        if ds.extent_wgs84:
+            _geographic_box(layer, ds.extent_wgs84, v130, q)
+            for code in codes:
+                box = _bounds_in(ds, code)
+                if box is None:
+                    continue
+                if v130 and render.lat_first(code):
+                    box = (box[1], box[0], box[3], box[2])
+                attrs = {"CRS" if v130 else "SRS": code, "minx": _n(box[0]), "miny": _n(box[1]),
+                         "maxx": _n(box[2]), "maxy": _n(box[3])}
+                sub(layer, "BoundingBox", **attrs)
+        try:
+            styles = render.styles_of(ds)
+        except KartennError:
+            continue
+        for style in styles.values():
+            el = sub(layer, "Style")
+            sub(el, "Name", style.name)
+            sub(el, "Title", style.title or style.name)
+            legend_url = sub(el, "LegendURL", width="20", height="20")
+            sub(legend_url, "Format", "image/png")
+            link(legend_url, f"{online}?service=WMS&version=1.3.0&request=GetLegendGraphic&format=image/png"
+                             f"&layer={ds.id}&style={style.name}")
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def _geographic_box(parent: etree._Element, box: tuple[float, ...], v130: bool, q: Any) -> None:
+    west, south, east, north = box
+    if v130:
+        el = etree.SubElement(parent, q("EX_GeographicBoundingBox"))
+        for tag, value in (("westBoundLongitude", west), ("eastBoundLongitude", east),
+                           ("southBoundLatitude", south), ("northBoundLatitude", north)):
+            etree.SubElement(el, q(tag)).text = _n(value)
+    else:
+        etree.SubElement(parent, "LatLonBoundingBox", minx=_n(west), miny=_n(south), maxx=_n(east), maxy=_n(north))
+
+
+def _n(value: float) -> str:
+    return f"{value:.10g}"
