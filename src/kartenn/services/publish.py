@@ -232,7 +232,7 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
                         dst.crs = rasterio.crs.CRS.from_wkt(source.crs.to_wkt())
                     src_path = str(tagged)
             rasterio.shutil.copy(src_path, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
-                                 BLOCKSIZE="512", BIGTIFF="IF_SAFER")
+                                 BLOCKSIZE="256", BIGTIFF="IF_SAFER")
         with rasterio.open(cog) as r:
             info = _raster_info(r)
             extent = tuple(float(v) for v in r.bounds)
