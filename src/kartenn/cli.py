@@ -30,7 +30,7 @@ def _site(data_dir: Path, create: bool = False):  # type: ignore[no-untyped-def]
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=1)
 
 
@@ -42,7 +42,7 @@ def init(data_dir: Annotated[Path, typer.Argument(help="Folder to create.")] = P
     except KartennError as exc:
         raise _fail(exc.message) from None
     store = "PostGIS" if site.settings.uses_postgis else "SQLite + GeoPackage"
-    out.print(f"Initialised {site.settings.data_dir} ({store})", highlight=False)
+    out.print(f"Initialised {site.settings.data_dir} ({store})", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -75,14 +75,14 @@ def ingest(
             try:
                 outcomes = publish_file(site, path, title=title, crs=crs, replace=replace, progress=progress)
             except KartennError as exc:
-                console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+                console.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
                 failures += 1
                 continue
             finally:
                 bar.remove_task(task)
             for outcome in outcomes:
                 if outcome.error:
-                    console.print(f"[red]error:[/red] {outcome.source}: {outcome.error}", highlight=False)
+                    console.print(f"[red]error:[/red] {outcome.source}: {outcome.error}", highlight=False, soft_wrap=True)
                     failures += 1
                 else:
                     for line in outcome.log:
@@ -136,7 +136,7 @@ def serve(
     except KartennError as exc:
         raise _fail(exc.message) from None
     os.environ["KARTENN_DATA_DIR"] = str(settings.data_dir)
-    console.print(f"Serving {settings.data_dir} on http://{host}:{port}", highlight=False)
+    console.print(f"Serving {settings.data_dir} on http://{host}:{port}", highlight=False, soft_wrap=True)
     uvicorn.run("kartenn.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=True)
 
@@ -181,8 +181,8 @@ def records_import(
     report = import_paths(site, files)
     site.close()
     for error in report.errors:
-        console.print(f"[red]error:[/red] {error}", highlight=False)
-    out.print(f"{len(report.imported)} record(s) imported", highlight=False)
+        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+    out.print(f"{len(report.imported)} record(s) imported", highlight=False, soft_wrap=True)
     if report.errors:
         raise typer.Exit(code=1)
 

@@ -51,6 +51,8 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
                  replace: str | None = None, label: str | None = None,
                  progress: Progress | None = None) -> list[Outcome]:
     """Publish every dataset found in ``path``; each is atomic on its own. Raises for an unreadable file."""
+    if replace:
+        site.catalog.get_dataset(replace)  # an unknown id is an error before any work
     s = site.settings
     limits = {"max_bytes": s.archive_max_bytes, "max_ratio": s.archive_max_ratio,
               "max_members": s.archive_max_members}

@@ -28,7 +28,6 @@ from kartenn.services.archives import extract_zip
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".nc", ".jp2", ".img", ".asc", ".hdf", ".h5", ".grib", ".grb", ".grb2"}
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
-SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qpj", ".sbn", ".sbx", ".qix", ".shp.xml", ".xml"}
 IGNORED_SUFFIXES = {".md", ".txt", ".pdf", ".html", ".htm", ".xml", ".qmd", ".qml", ".sld", ".lyr", ".aux", ".ovr"}
 # Drivers that read only the file they are given (no VRT-style indirection to other paths or URLs).
 VECTOR_DRIVERS = {
