@@ -29,8 +29,13 @@ def _site(data_dir: Path, create: bool = False):  # type: ignore[no-untyped-def]
     return Site.open(Settings.load(data_dir), create=create)
 
 
-def _fail(message: str) -> typer.Exit:
+def _error(message: str) -> None:
+    """One line on standard error, never wrapped, so scripts can read it."""
     console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    _error(message)
     return typer.Exit(code=1)
 
 
@@ -75,14 +80,14 @@ def ingest(
             try:
                 outcomes = publish_file(site, path, title=title, crs=crs, replace=replace, progress=progress)
             except KartennError as exc:
-                console.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+                _error(exc.message)
                 failures += 1
                 continue
             finally:
                 bar.remove_task(task)
             for outcome in outcomes:
                 if outcome.error:
-                    console.print(f"[red]error:[/red] {outcome.source}: {outcome.error}", highlight=False, soft_wrap=True)
+                    _error(f"{outcome.source}: {outcome.error}")
                     failures += 1
                 else:
                     for line in outcome.log:
