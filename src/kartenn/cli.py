@@ -186,7 +186,7 @@ def records_import(
     report = import_paths(site, files)
     site.close()
     for error in report.errors:
-        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        _error(error)
     out.print(f"{len(report.imported)} record(s) imported", highlight=False, soft_wrap=True)
     if report.errors:
         raise typer.Exit(code=1)
