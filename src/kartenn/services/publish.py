@@ -106,10 +106,15 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
         if first is None:
             return
         for batch in _chain(first, raw):
-            geoms = conform(shapely.from_wkb(_wkb(batch)), geometry_type, stats, stats.count)
+            parsed = shapely.from_wkb(_wkb(batch))
+            geoms = conform(parsed, geometry_type, stats, stats.count)
             arrays = [_normalise(batch.column(c), f.type) for c, f in zip(columns, fields, strict=True)]
-            wkb = shapely.to_wkb(geoms, output_dimension=3 if has_z else 2)
-            arrays.append(pa.array(wkb, type=pa.binary()))
+            if geoms is parsed and (has_z or not shapely.has_z(parsed).any()):
+                # Nothing was repaired or cast: the input's WKB is already what the store needs.
+                arrays.append(batch.column(GEOMETRY_COLUMN).cast(pa.binary()))
+            else:
+                wkb = shapely.to_wkb(geoms, output_dimension=3 if has_z else 2)
+                arrays.append(pa.array(wkb, type=pa.binary()))
             yield pa.RecordBatch.from_arrays(arrays, names=[f.name for f in fields] + [GEOMETRY_COLUMN])
             if progress:
                 progress(stats.count, source.count_hint, source.name)
@@ -152,7 +157,7 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
 
 
 def _wkb(batch: pa.RecordBatch) -> np.ndarray:
-    return np.asarray(batch.column(GEOMETRY_COLUMN).to_pylist(), dtype=object)
+    return batch.column(GEOMETRY_COLUMN).to_numpy(zero_copy_only=False)
 
 
 def _fields(schema: pa.Schema, columns: list[str]) -> tuple[list[Field], dict[str, str]]:

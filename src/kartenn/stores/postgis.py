@@ -12,12 +12,12 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import shapely
 from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
+from kartenn.stores.ewkb import ewkb_hex
 
 SCHEMA = "kartenn_data"
 FID = "fid"
@@ -108,17 +108,15 @@ class PostGISStore:
 
 
 def _csv_rows(batch: pa.RecordBatch, spec: LayerSpec, srid: int, first_fid: int) -> bytes:
-    """One batch as CSV for COPY: fid, attributes, EWKB hex geometry (nulls as unquoted empty fields)."""
+    """One batch as CSV for COPY: fid, attributes, EWKB hex geometry (nulls as unquoted empty fields).
+
+    The geometry is never parsed here: the SRID is written into each WKB header (stores/ewkb.py).
+    """
     n = batch.num_rows
-    wkb = batch.column(GEOMETRY_COLUMN)
-    geoms = shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object))
-    if srid:
-        geoms = shapely.set_srid(geoms, srid)
-    hexes = shapely.to_wkb(geoms, hex=True, include_srid=bool(srid), output_dimension=3 if spec.has_z else 2)
     arrays = [pa.array(np.arange(first_fid, first_fid + n, dtype=np.int64))]
     for f in spec.fields:
         arrays.append(batch.column(f.name))
-    arrays.append(pa.array(hexes, type=pa.string()))
+    arrays.append(ewkb_hex(batch.column(GEOMETRY_COLUMN), srid))
     table = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
     buf = io.BytesIO()
     pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
