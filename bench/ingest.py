@@ -104,7 +104,14 @@ def run(args: argparse.Namespace) -> dict:
                        "-lco", "GEOMETRY_NAME=geom", "-lco", "SPATIAL_INDEX=GIST", "-lco", "FID=fid"]))
             print(f"repetition {rep + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f}s" for k, v in figures.items()),
                   flush=True)
-    summary = {}
+        # Memory must not grow with the input: the same ingest on twice as many points.
+        double = make_points(args.copies * 2)
+        site = WORK / "site"
+        shutil.rmtree(site, ignore_errors=True)
+        subprocess.run([*KARTENN, "init", str(site)], env=env, check=True, capture_output=True)
+        scaling = timed([*KARTENN, "ingest", "--data-dir", str(site), str(double)], env)
+        scaling_count = pyogrio.read_info(double)["features"]
+    summary: dict = {}
     for name, runs in figures.items():
         summary[name] = {"wall_s_median": round(statistics.median(w for w, _ in runs), 2),
                          "wall_s_runs": [round(w, 2) for w, _ in runs],
@@ -122,6 +129,8 @@ def run(args: argparse.Namespace) -> dict:
         "ogr2ogr": gdal,
         "repeat": args.repeat,
         "results": summary,
+        "scaling": {"features": scaling_count, "kartenn_gpkg_wall_s": round(scaling[0], 2),
+                    "kartenn_gpkg_peak_rss_mb": round(scaling[1], 1)},
     }
 
 
@@ -141,6 +150,9 @@ def write(report: dict) -> None:
         k, o = r[f"kartenn_{store}"], r[f"ogr2ogr_{store}"]
         lines.append(f"| {label} | {k['wall_s_median']} | {o['wall_s_median']} | {r[f'ratio_{store}']} | "
                      f"{k['peak_rss_mb_max']} | {o['peak_rss_mb_max']} |")
+    sc = report["scaling"]
+    lines += ["", f"Memory against input size: the embedded ingest of {sc['features']} points (twice the input) "
+              f"peaked at {sc['kartenn_gpkg_peak_rss_mb']} MB in {sc['kartenn_gpkg_wall_s']} s."]
     lines += ["", "kartenn's time includes the Python start-up, validity checks and repair of every geometry,",
               "extent and WGS 84 extent, the catalogue record and the default style."]
     (RESULTS / "ingest.md").write_text("\n".join(lines) + "\n")

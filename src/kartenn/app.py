@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from kartenn import __version__
 from kartenn.config import Settings
 from kartenn.services.jobs import JobRunner
 from kartenn.site import Site
-from kartenn.web import api, errors, ogc, ows
+from kartenn.web import api, errors, ogc, ows, portal
 from kartenn.web.ogc import tiles as ogc_tiles
+from kartenn.web.responses import JSONResponse
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -33,19 +33,20 @@ def create_app(settings: Settings) -> FastAPI:
         site.close()
 
     app = FastAPI(title=settings.title, version=__version__, lifespan=lifespan,
-                  default_response_class=ORJSONResponse, openapi_url="/api/v1/openapi.json",
+                  default_response_class=JSONResponse, openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.ready = False
     errors.install(app)
     app.include_router(api.router)
     app.include_router(ogc.router)
+    app.include_router(portal.router)
     app.include_router(ows.router)
     app.include_router(ogc_tiles.router)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> ORJSONResponse:
+    def healthz() -> JSONResponse:
         ready = app.state.ready
-        return ORJSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+        return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
 
     return app
 
