@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from conftest import shared
 from kartenn.services.publish import publish_file
 
@@ -13,7 +15,9 @@ def test_home_page_in_both_languages(site, server):
         assert fr.status_code == 200 and fr.headers["content-language"] == "fr"
         assert '<html lang="fr">' in fr.text and "Jeux de données" in fr.text
         assert "Régions de France" in fr.text and "13 objets" in fr.text
-        assert "/ogc/collections/regions/items" in fr.text
+        # Every link on the page leads somewhere.
+        for href in set(re.findall(r'href="(http[^"]+)"', fr.text)):
+            assert http.get(href.replace("&amp;", "&")).status_code == 200, href
         en = http.get("/?lang=en", headers={"Accept-Language": "fr"})
         assert '<html lang="en">' in en.text and "Datasets" in en.text and "13 features" in en.text
         assert http.get("/?lang=xx").status_code == 400

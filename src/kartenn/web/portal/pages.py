@@ -14,6 +14,7 @@ from kartenn.web.deps import base_url, get_site
 from kartenn.web.portal.i18n import pick_language, translator
 
 router = APIRouter(include_in_schema=False)
+ITEMS_ROUTE = "/ogc/collections/{collection_id}/items"
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 
 
@@ -28,6 +29,8 @@ def home(request: Request, site: Annotated[Site, Depends(get_site)],
         "title": site.settings.title,
         "datasets": site.catalog.list_datasets(),
         "base": base_url(request),
+        # Links only to services this server has (feature items come with OGC API Features).
+        "has_items": any(getattr(r, "path", "") == ITEMS_ROUTE for r in request.app.routes),
     }
     return templates.TemplateResponse(request, "home.html", context,
                                       headers={"Content-Language": language, "Vary": "Accept-Language"})
