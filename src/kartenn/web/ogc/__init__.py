@@ -1,5 +1,11 @@
 """OGC API under /ogc."""
 
-from kartenn.web.ogc.collections import router
+from fastapi import APIRouter
+
+from kartenn.web.ogc import collections, features
+
+router = APIRouter()
+router.include_router(collections.router)
+router.include_router(features.router)
 
 __all__ = ["router"]

@@ -14,10 +14,6 @@ router = APIRouter(prefix="/ogc", tags=["ogc"])
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
-def _crs_uri(d: Dataset) -> str | None:
-    return f"http://www.opengis.net/def/crs/EPSG/0/{d.srid}" if d.srid else None
-
-
 def collection_json(d: Dataset, base: str) -> dict[str, Any]:
     href = f"{base}/ogc/collections/{d.id}"
     data: dict[str, Any] = {
@@ -31,8 +27,8 @@ def collection_json(d: Dataset, base: str) -> dict[str, Any]:
         data["itemType"] = "feature"
         data["links"].append({"rel": "items", "href": f"{href}/items", "type": "application/geo+json",
                               "title": d.title})
-    if _crs_uri(d):
-        data["storageCrs"] = _crs_uri(d)
+        data["links"].append({"rel": "describedby", "href": f"{href}/schema", "type": "application/schema+json",
+                              "title": f"{d.title}: schema"})
     return data
 
 

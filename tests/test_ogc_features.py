@@ -1,0 +1,98 @@
+"""OGC API – Features Part 1 core on both stores, judged by GDAL's OAPIF driver and by plain requests."""
+
+from __future__ import annotations
+
+import pyogrio
+import pytest
+import shapely
+
+from conftest import shared
+from kartenn.services.publish import publish_file
+
+REGIONS = "france-admin-express-2018/regions.geojson"
+
+
+@pytest.fixture
+def published(site):
+    for path in (REGIONS, "nyc-boroughs/nybb_16a.zip", "osm-poi-portugal/poi_portugal.gpkg",
+                 "rasters/opengeos-dtm.tif"):
+        assert not publish_file(site, shared(path))[0].error
+    return site
+
+
+def test_gdal_oapif_reads_every_collection(published, server):
+    expected = {"regions": 13, "nybb": 5, "poi-portugal": 8107}
+    for collection, count in expected.items():
+        table = pyogrio.read_arrow(f"OAPIF:{server.url}/ogc/collections/{collection}")[1]
+        assert table.num_rows == count, collection
+    regions = pyogrio.read_dataframe(f"OAPIF:{server.url}/ogc/collections/regions")
+    source = pyogrio.read_dataframe(shared(REGIONS))
+    assert set(regions["nom"]) == set(source["nom"])
+    bretagne = regions[regions["nom"] == "Bretagne"].geometry.iloc[0]
+    truth = source[source["nom"] == "Bretagne"].geometry.iloc[0]
+    assert bretagne.symmetric_difference(truth).area < 1e-6 * truth.area
+
+
+def test_paging_bbox_and_property_filters(published, server):
+    with server.client() as http:
+        assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in \
+            http.get("/ogc/conformance").json()["conformsTo"]
+        page = http.get("/ogc/collections/poi-portugal/items?limit=100&offset=8050").json()
+        assert page["numberMatched"] == 8107 and page["numberReturned"] == 57
+        assert {link["rel"] for link in page["links"]} == {"self", "collection", "prev"}
+        first = http.get("/ogc/collections/poi-portugal/items").json()
+        assert first["numberReturned"] == 10 and any(link["rel"] == "next" for link in first["links"])
+        # Brittany's box meets Bretagne and its neighbours, never Corsica or Occitanie.
+        r = http.get("/ogc/collections/regions/items", params={"bbox": "-4.8,47.8,-2.0,48.6"})
+        assert r.headers["content-type"].startswith("application/geo+json")
+        names = {f["properties"]["nom"] for f in r.json()["features"]}
+        assert "Bretagne" in names and "Corse" not in names and "Occitanie" not in names
+        one = http.get("/ogc/collections/regions/items", params={"nom": "Île-de-France"}).json()
+        assert one["numberMatched"] == 1
+        feature = one["features"][0]
+        again = http.get(f"/ogc/collections/regions/items/{feature['id']}").json()
+        assert again["properties"]["nom"] == "Île-de-France"
+        assert shapely.geometry.shape(again["geometry"]).contains(shapely.Point(2.35, 48.85))
+
+
+def test_schema_types_the_fields(published, server):
+    with server.client() as http:
+        links = http.get("/ogc/collections/poi-portugal").json()["links"]
+        href = next(link["href"] for link in links if link["rel"] == "describedby")
+        schema = http.get(href).json()
+        assert schema["properties"]["osm_id"] == {"title": "osm_id", "type": "integer", "format": "int64"}
+        assert schema["properties"]["geometry"]["format"] == "geometry-point"
+
+
+def test_projected_data_comes_out_in_crs84(published, server):
+    with server.client() as http:
+        boroughs = http.get("/ogc/collections/nybb/items", params={"BoroName": "Manhattan"}).json()
+        geom = shapely.geometry.shape(boroughs["features"][0]["geometry"])
+        assert geom.contains(shapely.Point(-73.9855, 40.7580))  # Times Square
+        bbox = http.get("/ogc/collections/nybb/items", params={"bbox": "-74.02,40.70,-73.97,40.72"}).json()
+        assert {f["properties"]["BoroName"] for f in bbox["features"]} >= {"Manhattan"}
+
+
+BAD = [
+    ("/ogc/collections/nope/items", 404),
+    ("/ogc/collections/opengeos-dtm/items", 404),
+    ("/ogc/collections/regions/items/999999", 404),
+    ("/ogc/collections/regions/items/abc", 404),
+    ("/ogc/collections/regions/items?limit=1000000000", 400),
+    ("/ogc/collections/regions/items?limit=0", 400),
+    ("/ogc/collections/regions/items?offset=-1", 400),
+    ("/ogc/collections/regions/items?bbox=1,2,3", 400),
+    ("/ogc/collections/regions/items?bbox=a,b,c,d", 400),
+    ("/ogc/collections/regions/items?bbox=0,50,1,40", 400),
+    ("/ogc/collections/regions/items?colour=red", 400),
+    ("/ogc/collections/regions/items?f=xml", 400),
+]
+
+
+def test_bad_requests(published, server):
+    with server.client() as http:
+        for url, status in BAD:
+            r = http.get(url)
+            assert (r.status_code, r.headers["content-type"]) == (status, "application/problem+json"), url
+            assert "Traceback" not in r.text
+        assert http.get("/ogc/collections/regions/items").status_code == 200
