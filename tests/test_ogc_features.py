@@ -55,6 +55,38 @@ def test_paging_bbox_and_property_filters(published, server):
         assert shapely.geometry.shape(again["geometry"]).contains(shapely.Point(2.35, 48.85))
 
 
+@pytest.mark.parametrize("cql, expected", [
+    ("nom = 'Bretagne'", {"Bretagne"}),
+    ("nom LIKE 'Provence%'", {"Provence-Alpes-Côte d'Azur"}),
+    ("nom LIKE 'provence%'", set()),
+    ("code IN ('53', '11') AND NOT (nom = 'Bretagne')", {"Île-de-France"}),
+    ("code BETWEEN '93' AND '95'", {"Provence-Alpes-Côte d'Azur", "Corse"}),
+    ("nom IS NULL", set()),
+])
+def test_cql2_text_filters(published, server, cql, expected):
+    with server.client() as http:
+        r = http.get("/ogc/collections/regions/items", params={"filter": cql, "limit": 100})
+        assert r.status_code == 200, r.text
+        assert {f["properties"]["nom"] for f in r.json()["features"]} == expected
+        assert r.json()["numberMatched"] == len(expected)
+
+
+def test_cql2_json_filter_and_queryables(published, server):
+    with server.client() as http:
+        cql = '{"op": "and", "args": [{"op": ">=", "args": [{"property": "code"}, "84"]}, ' \
+              '{"op": "like", "args": [{"property": "nom"}, "%Alpes%"]}]}'
+        r = http.get("/ogc/collections/regions/items", params={"filter": cql, "filter-lang": "cql2-json"})
+        assert {f["properties"]["nom"] for f in r.json()["features"]} == {
+            "Auvergne-Rhône-Alpes", "Provence-Alpes-Côte d'Azur"}
+        queryables = http.get("/ogc/collections/regions/queryables").json()
+        assert queryables["properties"]["nom"]["type"] == "string"
+        for bad in ("nom = ", "colour = 'red'", "nom ~ 'x'"):
+            r = http.get("/ogc/collections/regions/items", params={"filter": bad})
+            assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", bad
+        r = http.get("/ogc/collections/regions/items", params={"filter": "nom = 'x'", "filter-lang": "sql"})
+        assert r.status_code == 400
+
+
 def test_schema_types_the_fields(published, server):
     with server.client() as http:
         links = http.get("/ogc/collections/poi-portugal").json()["links"]

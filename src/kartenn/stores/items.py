@@ -20,6 +20,7 @@ from pyproj import CRS, Transformer
 
 from kartenn.domain import Dataset
 from kartenn.stores.base import GEOMETRY_COLUMN, FeatureStore
+from kartenn.stores.cql import to_sql
 from kartenn.stores.geopackage import LAYER, GeoPackageStore
 from kartenn.stores.postgis import FID, SCHEMA, PostGISStore
 
@@ -34,6 +35,7 @@ class ItemQuery:
     offset: int = 0
     limit: int = 10
     fid: int | None = None
+    filter: Any = None  # a pygeofilter AST (CQL2)
 
 
 @dataclass
@@ -68,6 +70,10 @@ def _postgis(store: PostGISStore, ds: Dataset, q: ItemQuery) -> Page:
     if q.fid is not None:
         where.append(sql.SQL("{} = %s").format(sql.Identifier(FID)))
         params.append(q.fid)
+    if q.filter is not None:
+        condition_sql, values = to_sql(q.filter, _queryables(ds), "%s")
+        where.append(sql.SQL(condition_sql))  # quoted known identifiers and placeholders only
+        params += values
     condition = sql.SQL(" AND ").join(where)
     columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in ds.fields)
     to_wgs84 = sql.SQL("ST_AsBinary(ST_Transform({g}, 4326))" if ds.srid else "ST_AsBinary({g})").format(g=geom)
@@ -104,9 +110,14 @@ def _geopackage(store: GeoPackageStore, ds: Dataset, q: ItemQuery) -> Page:
     if q.fid is not None:
         where.append("f.fid = ?")
         params.append(q.fid)
+    if q.filter is not None:
+        condition_sql, values = to_sql(q.filter, _queryables(ds), "?")
+        where.append(condition_sql)
+        params += values
     columns = "".join(f", f.{quote(n)}" for n in names)
     query = f"SELECT f.fid, f.{GEOMETRY_COLUMN}{columns} FROM {LAYER} f WHERE {' AND '.join(where)} ORDER BY f.fid"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        conn.execute("PRAGMA case_sensitive_like = ON")  # CQL2 LIKE is case-sensitive, as in PostgreSQL
         if box_native is None:
             matched = conn.execute(f"SELECT count(*) FROM {LAYER} f WHERE {' AND '.join(where)}", params).fetchone()[0]
             cursor = conn.execute(query + " LIMIT ? OFFSET ?", [*params, q.limit, q.offset])
@@ -128,6 +139,10 @@ def _geopackage(store: GeoPackageStore, ds: Dataset, q: ItemQuery) -> Page:
         wkb = _gpkg_wkb(r[1])
         rows.append(_row(ds, r[0], wkb, r[2:], transformer))
     return Page(matched, rows)
+
+
+def _queryables(ds: Dataset) -> dict[str, str]:
+    return {f.name: f.type for f in ds.fields}
 
 
 def _gpkg_wkb(blob: bytes | None) -> bytes | None:

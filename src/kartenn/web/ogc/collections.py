@@ -27,6 +27,8 @@ def collection_json(d: Dataset, base: str) -> dict[str, Any]:
         data["itemType"] = "feature"
         data["links"].append({"rel": "items", "href": f"{href}/items", "type": "application/geo+json",
                               "title": d.title})
+        data["links"].append({"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                              "href": f"{href}/queryables", "type": "application/schema+json"})
         data["links"].append({"rel": "describedby", "href": f"{href}/schema", "type": "application/schema+json",
                               "title": f"{d.title}: schema"})
     return data

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import orjson
 import shapely
 from fastapi import APIRouter, Depends, Request
+from pygeofilter.parsers import cql2_json, cql2_text
 from starlette.concurrency import run_in_threadpool
 
 from kartenn.domain import Dataset
@@ -25,8 +27,16 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
 ]
-RESERVED = {"limit", "offset", "bbox", "f"}
+RESERVED = {"limit", "offset", "bbox", "f", "filter", "filter-lang", "filter-crs"}
 
 
 @router.get("/conformance")
@@ -113,6 +123,36 @@ GEOMETRY_FORMATS = {"Point": "geometry-point", "MultiPoint": "geometry-multipoin
                     "MultiLineString": "geometry-multilinestring", "MultiPolygon": "geometry-multipolygon"}
 
 
+def _filter(params: Any) -> Any:
+    """The ``filter`` parameter as a pygeofilter AST (CQL2 text or JSON), or None."""
+    text = params.get("filter")
+    if text is None:
+        return None
+    lang = params.get("filter-lang", "cql2-text")
+    crs = params.get("filter-crs", CRS84)
+    if crs != CRS84:
+        raise InvalidInput(f"filter-crs {crs!r} is not supported; use {CRS84}", locator="filter-crs")
+    try:
+        if lang == "cql2-text":
+            return cql2_text.parse(text)
+        if lang == "cql2-json":
+            return cql2_json.parse(orjson.loads(text))
+    except Exception as exc:  # the parsers raise many kinds (lark, JSON, value errors)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise InvalidInput(f"malformed {lang} filter: {first}", locator="filter") from None
+    raise InvalidInput(f"unknown filter-lang {lang!r}; use cql2-text or cql2-json", locator="filter-lang")
+
+
+@router.get("/collections/{collection_id}/queryables")
+def queryables(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONResponse:
+    dataset = _feature_dataset(site, collection_id)
+    body = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{base_url(request)}/ogc/collections/{collection_id}/queryables",
+            "type": "object", "title": dataset.title,
+            "properties": {f.name: {"title": f.name, **JSON_SCHEMA_TYPES[f.type]} for f in dataset.fields}}
+    return JSONResponse(body, media_type="application/schema+json")
+
+
 @router.get("/collections/{collection_id}/schema")
 def schema(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONResponse:
     """The features' JSON Schema (OGC API – Features Part 5): clients type their fields from it."""
@@ -138,7 +178,7 @@ async def items(collection_id: str, request: Request, site: Annotated[Site, Depe
     unknown = [k for k in params if k not in RESERVED and k not in names]
     if unknown:
         raise InvalidInput(f"unknown parameter or property {unknown[0]!r}", locator=unknown[0])
-    query = ItemQuery(bbox=_bbox(params.get("bbox")), offset=offset, limit=limit,
+    query = ItemQuery(bbox=_bbox(params.get("bbox")), offset=offset, limit=limit, filter=_filter(params),
                       equals={k: _typed(dataset, k, v) for k, v in params.items() if k in names and k not in RESERVED})
     page = await run_in_threadpool(query_items, site.features, dataset, query)
     base = f"{base_url(request)}/ogc/collections/{collection_id}"
