@@ -225,6 +225,8 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
             progress(0, None, f"{source.name}: converting to Cloud Optimized GeoTIFF")
         with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_HTTP_TIMEOUT="1"):
             with rasterio.open(src_path) as src:
+                # Small rasters get 256-pixel tiles so they still have an overview level.
+                block = "512" if max(src.width, src.height) >= 2048 else "256"
                 if src.crs is None or src.crs.to_wkt() != source.crs.to_wkt():
                     tagged = work / "tagged.tif"
                     rasterio.shutil.copy(src, tagged, driver="GTiff", TILED="YES", BIGTIFF="IF_SAFER")
@@ -232,7 +234,7 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
                         dst.crs = rasterio.crs.CRS.from_wkt(source.crs.to_wkt())
                     src_path = str(tagged)
             rasterio.shutil.copy(src_path, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
-                                 BLOCKSIZE="512", BIGTIFF="IF_SAFER")
+                                 BLOCKSIZE=block, BIGTIFF="IF_SAFER")
         with rasterio.open(cog) as r:
             info = _raster_info(r)
             extent = tuple(float(v) for v in r.bounds)

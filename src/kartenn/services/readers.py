@@ -243,6 +243,8 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
     if not lines:
         raise InvalidInput(f"{label}: the file is empty")
     header = lines[0]
+    # WKT polygons easily pass the csv module's default 128 kB field limit.
+    csv.field_size_limit(max(csv.field_size_limit(), len(sample) + 1))
     delimiter = max([",", ";", "\t", "|"], key=header.count)
     columns = next(csv.reader([header], delimiter=delimiter))
     folded = [_fold(c) for c in columns]
