@@ -75,9 +75,8 @@ def conform(geoms: np.ndarray, target: str, stats: GeometryStats, first_row: int
         ids = shapely.get_type_id(geoms)
         bad = present & (ids != POINT)
         if bad.any():
-            row = first_row + int(np.argmax(bad))
-            raise InvalidInput(f"feature {row + 1} is a {shapely.get_type_id(geoms[bad][0])!s}-type geometry "
-                               "in a point layer")
+            index = int(np.argmax(bad))
+            raise InvalidInput(f"feature {first_row + index + 1} is a {geoms[index].geom_type} in a Point layer")
     stats.count += len(geoms)
     stats.empty += int((present & shapely.is_empty(geoms)).sum())
     if present.any():
@@ -114,8 +113,7 @@ def _to_multi(geoms: np.ndarray, target: str, present: np.ndarray, first_row: in
         whole = np.intersect1d(lost, index[foreign])
         if len(whole):
             row = first_row + int(todo[whole[0]])
-            kind = shapely.get_type_id(sub[whole[0]])
-            raise InvalidInput(f"feature {row + 1} has geometry type id {kind} in a {target} layer")
+            raise InvalidInput(f"feature {row + 1} is a {sub[whole[0]].geom_type} in a {target} layer")
     out = np.array([shapely.from_wkt(f"{target.upper()} EMPTY")] * len(sub), dtype=object)
     if keep.any():
         out = build(parts[keep], indices=index[keep], out=out)
