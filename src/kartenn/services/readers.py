@@ -284,6 +284,7 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
             convert_options=pacsv.ConvertOptions(column_types=types, decimal_point=decimal,
                                                  strings_can_be_null=True),
         )
+        done = 0
         for big in reader:
             for offset in range(0, big.num_rows, batch_size):
                 batch = big.slice(offset, batch_size)
@@ -295,14 +296,17 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
                     keep = [n for n in batch.schema.names if n not in (x, y)]
                 else:
                     texts = np.asarray(batch.column(wkt).to_pylist(), dtype=object)
-                    try:
-                        geoms = shapely.from_wkt(texts, on_invalid="raise")
-                    except shapely.errors.GEOSException as exc:
-                        raise InvalidInput(f"{label}: a {wkt} value is not valid WKT ({exc})") from exc
+                    geoms = shapely.from_wkt(texts, on_invalid="ignore")
+                    bad = np.flatnonzero(shapely.is_missing(geoms) & (texts != None))  # noqa: E711
+                    if len(bad):
+                        value = str(texts[bad[0]])
+                        raise InvalidInput(f"{label}: row {done + offset + int(bad[0]) + 1}: "
+                                           f"{value[:40]!r} in column {wkt} is not valid WKT")
                     keep = [n for n in batch.schema.names if n != wkt]
                 arrays = [batch.column(n) for n in keep]
                 arrays.append(pa.array(shapely.to_wkb(geoms), type=pa.binary()))
                 yield pa.RecordBatch.from_arrays(arrays, names=[*keep, "geom"])
+            done += big.num_rows
 
     return Source(
         name=path.stem,

@@ -28,7 +28,9 @@ class GeoPackageStore:
     def load(self, conn: Connection, spec: LayerSpec, batches: Iterable[pa.RecordBatch]) -> None:
         # Written beside its final place under a staging name, then renamed: readers never see half a file.
         # The catalogue transaction ``conn`` commits after; a failure before then calls ``discard``.
-        iterator = iter(batches)
+        # GDAL turns an error raised while reading the stream into a vague RuntimeError: keep the original.
+        failures: list[BaseException] = []
+        iterator = iter(_remember(batches, failures))
         first = next(iterator, None)
         if first is None:
             schema = pa.schema([(f.name, pa.string()) for f in spec.fields] + [(GEOMETRY_COLUMN, pa.binary())])
@@ -37,17 +39,22 @@ class GeoPackageStore:
             reader = pa.RecordBatchReader.from_batches(first.schema, _chain(first, iterator))
         with self.staging.area(spec.storage) as work:
             tmp = work / "data.gpkg"
-            pyogrio.write_arrow(
-                reader,
-                tmp,
-                layer=LAYER,
-                driver="GPKG",
-                geometry_name=GEOMETRY_COLUMN,
-                geometry_type=spec.geometry_type + (" Z" if spec.has_z else ""),
-                crs=f"EPSG:{spec.srid}" if spec.srid else spec.crs_wkt,
-                layer_options={"SPATIAL_INDEX": "YES", "FID": "fid"},
-                dataset_options={"VERSION": "1.4"},
-            )
+            try:
+                pyogrio.write_arrow(
+                    reader,
+                    tmp,
+                    layer=LAYER,
+                    driver="GPKG",
+                    geometry_name=GEOMETRY_COLUMN,
+                    geometry_type=spec.geometry_type + (" Z" if spec.has_z else ""),
+                    crs=f"EPSG:{spec.srid}" if spec.srid else spec.crs_wkt,
+                    layer_options={"SPATIAL_INDEX": "YES", "FID": "fid"},
+                    dataset_options={"VERSION": "1.4"},
+                )
+            except Exception:
+                if failures:
+                    raise failures[0] from None
+                raise
             os.replace(tmp, self.path(spec.storage))
 
     def discard(self, storage: str) -> None:
@@ -68,3 +75,11 @@ class GeoPackageStore:
 def _chain(first: pa.RecordBatch, rest: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
     yield first
     yield from rest
+
+
+def _remember(batches: Iterable[pa.RecordBatch], failures: list[BaseException]) -> Iterable[pa.RecordBatch]:
+    try:
+        yield from batches
+    except BaseException as exc:
+        failures.append(exc)
+        raise
