@@ -6,6 +6,7 @@ Nothing here is invented data: every feature comes from /work/shared/data, only 
 from __future__ import annotations
 
 import csv
+import json
 import zipfile
 from pathlib import Path
 
@@ -88,16 +89,28 @@ def make_all(folder: Path) -> dict[str, Path]:
             x, y = to_l93.transform(float(r["lon"]), float(r["lat"]))
             w.writerow([r["name"], f"{x:.2f}".replace(".", ","), f"{y:.2f}".replace(".", ",")])
     made["csv_l93"] = folder / "villes_l93.csv"
-    _, regions = pyogrio.read_arrow(REGIONS)
-    wkts = shapely.to_wkt(shapely.from_wkb(regions.column("wkb_geometry").to_pylist()), rounding_precision=6)
-    with open(folder / "regions_wkt.csv", "w", encoding="utf-8", newline="") as f:
+    made["csv_wkt"] = wkt_csv(REGIONS, folder / "regions_wkt.csv")
+    made["csv_wkt_departements"] = wkt_csv(DEPARTEMENTS, folder / "departements_wkt.csv")
+    # French places as GeoJSON lines, the first hundred with a height (z = 0), the others flat.
+    with open(folder / "places_z.geojsonl", "w", encoding="utf-8") as f:
+        for i, r in enumerate(rows):
+            coordinates = [float(r["lon"]), float(r["lat"])] + ([0.0] if i < 100 else [])
+            f.write(json.dumps({"type": "Feature", "properties": {"name": r["name"]},
+                                "geometry": {"type": "Point", "coordinates": coordinates}}) + "\n")
+    made["places_z"] = folder / "places_z.geojsonl"
+    return made
+
+
+def wkt_csv(src: Path, dest: Path) -> Path:
+    _, table = pyogrio.read_arrow(src)
+    wkts = shapely.to_wkt(shapely.from_wkb(table.column("wkb_geometry").to_pylist()), rounding_precision=6)
+    with open(dest, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["code", "nom", "WKT"])
-        for code, nom, wkt in zip(regions.column("code").to_pylist(), regions.column("nom").to_pylist(), wkts,
+        for code, nom, wkt in zip(table.column("code").to_pylist(), table.column("nom").to_pylist(), wkts,
                                   strict=True):
             w.writerow([code, nom, wkt])
-    made["csv_wkt"] = folder / "regions_wkt.csv"
-    return made
+    return dest
 
 
 def stored_rows(site: Site, storage: str) -> pa.Table:

@@ -134,6 +134,20 @@ def test_csv_wkt(site: Site, made: dict[str, Path]) -> None:
     check_regions(site, ds)
 
 
+def test_csv_codes_keep_leading_zeros(site: Site, made: dict[str, Path]) -> None:
+    ds = publish_one(site, made["csv_wkt_departements"])
+    assert ds.count == 96 and {f.name: f.type for f in ds.fields}["code"] == "string"
+    codes = stored_rows(site, ds.storage).column("code").to_pylist()
+    assert {"01", "05", "2A", "2B", "95"} <= set(codes)
+
+
+def test_mixed_2d_3d_points(site: Site, made: dict[str, Path]) -> None:
+    ds = publish_one(site, made["places_z"])
+    assert ds.geometry_type == "Point" and ds.count == made["csv_fr_count"]
+    geoms = shapely.from_wkb(stored_rows(site, ds.storage).column("geom").to_pylist())
+    assert shapely.has_z(geoms).all()
+
+
 def test_csv_geonames_lat_lon(site: Site) -> None:
     ds = publish_one(site, shared("geonames-cities1000/rg_cities1000.csv"))
     assert (ds.geometry_type, ds.srid, ds.count) == ("Point", 4326, 144_563)

@@ -105,6 +105,8 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
             return
         for batch in _chain(first, raw):
             geoms = conform(shapely.from_wkb(_wkb(batch)), geometry_type, stats, stats.count)
+            if has_z:  # 2D features in a 3D layer get z = 0: PostGIS refuses mixed dimensions
+                geoms = shapely.force_3d(geoms)
             arrays = [_normalise(batch.column(c), f.type) for c, f in zip(columns, fields, strict=True)]
             wkb = shapely.to_wkb(geoms, output_dimension=3 if has_z else 2)
             arrays.append(pa.array(wkb, type=pa.binary()))

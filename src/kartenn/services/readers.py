@@ -96,8 +96,8 @@ def _discover_folder(folder: Path, label: str, override: CRS | None) -> list[Sou
     for p in files:
         low = p.name.lower()
         suffix = p.suffix.lower()
-        if suffix in {".shx", ".dbf", ".prj", ".cpg", ".qpj", ".sbn", ".sbx", ".qix"} or low.endswith(".shp.xml"):
-            continue
+        if suffix != ".shp" and (suffix in SHAPEFILE_PARTS or low.endswith(".shp.xml")):
+            continue  # read through its .shp
         if suffix in IGNORED_SUFFIXES or low.startswith(("readme", "licen", "._")):
             continue
         sources.extend(_discover_file(p, f"{label}/{p.relative_to(folder)}", override))
@@ -271,12 +271,16 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
             decimal = "."
     else:
         decimal = "."
+    # Codes such as "01" or "05021" (INSEE, postcodes) are text: as numbers they would lose their zeros.
+    codes = {c for i, c in enumerate(columns) if c not in (x, y, wkt)
+             and any(len(r) > i and re.fullmatch(r"0\d+", r[i]) for r in rows)}
     crs = override
     if crs is None:
         crs = _guess_csv_crs(label, rows, columns, x, y, wkt, use_xy, decimal)
 
     def read(batch_size: int) -> Iterator[pa.RecordBatch]:
         types: dict[str, pa.DataType] = {x: pa.float64(), y: pa.float64()} if use_xy else {wkt: pa.string()}  # type: ignore[dict-item]
+        types.update({c: pa.string() for c in codes})
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(encoding=encoding, block_size=32 << 20),
