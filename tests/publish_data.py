@@ -91,6 +91,17 @@ def make_all(folder: Path) -> dict[str, Path]:
     made["csv_l93"] = folder / "villes_l93.csv"
     made["csv_wkt"] = wkt_csv(REGIONS, folder / "regions_wkt.csv")
     made["csv_wkt_departements"] = wkt_csv(DEPARTEMENTS, folder / "departements_wkt.csv")
+    # Départements 01 to 19: codes that look like numbers but are not.
+    _, deps = pyogrio.read_arrow(DEPARTEMENTS)
+    points = shapely.point_on_surface(shapely.from_wkb(deps.column("wkb_geometry").to_pylist()))
+    with open(folder / "departements_01_19.csv", "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["code", "nom", "lon", "lat"])
+        for code, nom, p in zip(deps.column("code").to_pylist(), deps.column("nom").to_pylist(), points,
+                                strict=True):
+            if code < "20":
+                w.writerow([code, nom, f"{p.x:.5f}", f"{p.y:.5f}"])
+    made["csv_codes"] = folder / "departements_01_19.csv"
     # French places as GeoJSON lines, the first hundred with a height (z = 0), the others flat.
     with open(folder / "places_z.geojsonl", "w", encoding="utf-8") as f:
         for i, r in enumerate(rows):
