@@ -149,3 +149,15 @@ def test_replace_with_bad_file_keeps_old(site: Site, tmp_path: Path) -> None:
         publish_file(site, bad, replace=first.id)
     assert store_state(site) == before
     assert site.catalog.get_dataset(first.id).count == 13
+
+
+def test_replace_vector_by_raster(site: Site) -> None:
+    first = publish_file(site, REGIONS)[0].dataset
+    assert first is not None
+    outcome = publish_file(site, shared("rasters/RGB.byte.tif"), replace=first.id)[0]
+    assert outcome.dataset is not None and outcome.dataset.kind == "raster"
+    after = site.catalog.get_dataset(first.id)
+    assert (after.kind, after.record_id) == ("raster", first.record_id)
+    state = store_state(site)
+    assert state["files"] == [after.storage] and state["features"] == []
+    assert state.get("tables", []) == []

@@ -146,7 +146,7 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
         site.features.discard(storage)
         raise
     if old:
-        site.features.drop(old.storage)
+        _drop(site, old)
     log.append(f"{dataset.count} features published as {dataset.id}")
     return dataset
 
@@ -265,7 +265,7 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
             site.files.delete(name)
             raise
     if old:
-        site.files.delete(old.storage)
+        _drop(site, old)
     log.append(f"raster {info['width']}×{info['height']}, {info['bands']} band(s), published as {dataset.id}")
     return dataset
 
@@ -313,6 +313,14 @@ def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime
     else:
         site.catalog.add_dataset(conn, dataset)
     site.catalog.put_record(conn, record)
+
+
+def _drop(site: Site, old: Dataset) -> None:
+    """Remove the data a replaced dataset pointed to, from the store of its kind (a replace may change it)."""
+    if old.kind == "raster":
+        site.files.delete(old.storage)
+    else:
+        site.features.drop(old.storage)
 
 
 def _wgs84(extent: tuple[float, float, float, float] | None, crs: CRS) -> tuple[float, float, float, float] | None:
