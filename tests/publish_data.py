@@ -102,6 +102,11 @@ def make_all(folder: Path) -> dict[str, Path]:
             if code < "20":
                 w.writerow([code, nom, f"{p.x:.5f}", f"{p.y:.5f}"])
     made["csv_codes"] = folder / "departements_01_19.csv"
+    # The same as a spreadsheet in France saves it: CP1252, ";" and decimal comma.
+    text = made["csv_codes"].read_text(encoding="utf-8").splitlines()
+    rows_1252 = [";".join(c.replace(".", ",") for c in next(csv.reader([line]))) for line in text]
+    (folder / "departements_excel.csv").write_bytes("\r\n".join(rows_1252).encode("cp1252"))
+    made["csv_1252"] = folder / "departements_excel.csv"
     # French places as GeoJSON lines, the first hundred with a height (z = 0), the others flat.
     with open(folder / "places_z.geojsonl", "w", encoding="utf-8") as f:
         for i, r in enumerate(rows):

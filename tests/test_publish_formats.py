@@ -143,6 +143,13 @@ def test_csv_codes_keep_leading_zeros(site: Site, made: dict[str, Path]) -> None
     assert ds.count == 96 and {"01", "2A", "95"} <= set(stored_rows(site, ds.storage).column("code").to_pylist())
 
 
+def test_csv_cp1252_semicolon(site: Site, made: dict[str, Path]) -> None:
+    ds = publish_one(site, made["csv_1252"])
+    assert (ds.count, ds.srid, ds.geometry_type) == (19, 4326, "Point")
+    names = stored_rows(site, ds.storage).column("nom").to_pylist()
+    assert {"Ardèche", "Corrèze", "Bouches-du-Rhône"} <= set(names)
+
+
 def test_mixed_2d_3d_points(site: Site, made: dict[str, Path]) -> None:
     ds = publish_one(site, made["places_z"])
     assert ds.geometry_type == "Point" and ds.count == made["csv_fr_count"]
