@@ -97,6 +97,19 @@ def test_invalid_wkt_late_in_the_file(site: Site, tmp_path: Path) -> None:
     assert store_state(site) == before
 
 
+def test_text_among_coordinates_late_in_the_file(site: Site, tmp_path: Path) -> None:
+    seed(site)
+    before = store_state(site)
+    lines = shared(CITIES).read_text(encoding="utf-8").splitlines()[:40_001]
+    lines[30_001] = "north," + lines[30_001].split(",", 1)[1]
+    path = tmp_path / "places.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outcomes = publish_file(site, path)
+    assert outcomes[0].dataset is None
+    assert outcomes[0].error == "places.csv: In CSV column #0: CSV conversion error to double: invalid value 'north'"
+    assert store_state(site) == before
+
+
 def test_polygon_late_in_a_point_layer(site: Site, tmp_path: Path) -> None:
     seed(site)
     before = store_state(site)

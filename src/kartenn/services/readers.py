@@ -281,13 +281,13 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
     def read(batch_size: int) -> Iterator[pa.RecordBatch]:
         types: dict[str, pa.DataType] = {x: pa.float64(), y: pa.float64()} if use_xy else {wkt: pa.string()}  # type: ignore[dict-item]
         types.update({c: pa.string() for c in codes})
-        reader = pacsv.open_csv(
+        reader = _csv_blocks(label, lambda: pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(encoding=encoding, block_size=32 << 20),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(column_types=types, decimal_point=decimal,
                                                  strings_can_be_null=True),
-        )
+        ))
         done = 0
         for big in reader:
             for offset in range(0, big.num_rows, batch_size):
@@ -323,6 +323,14 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
         read=read,
         notes=[f"CSV: delimiter {delimiter!r}, decimal {decimal!r}, encoding {encoding}"],
     )
+
+
+def _csv_blocks(label: str, open_reader: Callable[[], pacsv.CSVStreamingReader]) -> Iterator[pa.RecordBatch]:
+    """The CSV's blocks; a value Arrow cannot convert (a word among coordinates) becomes a clear InvalidInput."""
+    try:
+        yield from open_reader()
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{label}: {str(exc).strip().splitlines()[0][:200]}") from exc
 
 
 def _guess_csv_crs(label: str, rows: list[list[str]], columns: list[str], x: str | None, y: str | None,
