@@ -18,7 +18,7 @@ import shapely
 from conftest import cli_env, shared
 from kartenn.services.publish import publish_file
 from kartenn.site import Site
-from publish_data import REGIONS, store_state, stored_rows
+from publish_data import REGIONS, convert, store_state, stored_rows
 
 CITIES = "geonames-cities1000/rg_cities1000.csv"
 
@@ -107,6 +107,20 @@ def test_text_among_coordinates_late_in_the_file(site: Site, tmp_path: Path) -> 
     outcomes = publish_file(site, path)
     assert outcomes[0].dataset is None
     assert outcomes[0].error == "places.csv: In CSV column #0: CSV conversion error to double: invalid value 'north'"
+    assert store_state(site) == before
+
+
+def test_truncated_flatgeobuf(site: Site, tmp_path: Path) -> None:
+    seed(site)
+    before = store_state(site)
+    full = convert(shared("france-admin-express-2018/departements.geojson"), tmp_path / "full.fgb", "FlatGeobuf")
+    path = tmp_path / "departements.fgb"
+    path.write_bytes(full.read_bytes()[: full.stat().st_size * 6 // 10])
+    outcomes = publish_file(site, path)
+    assert outcomes[0].dataset is None
+    assert outcomes[0].error is not None
+    assert outcomes[0].error.startswith("departements.fgb: cannot be read to the end (")
+    assert str(tmp_path) not in outcomes[0].error
     assert store_state(site) == before
 
 

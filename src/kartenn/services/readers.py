@@ -153,7 +153,7 @@ def _vector_sources(path: Path, label: str, override: CRS | None) -> list[Source
                 layer=layer_name,
                 geometry_type=info.get("geometry_type") or "Unknown",
                 count_hint=count if count and count > 0 else None,
-                read=_ogr_reader(path, layer_name, encoding, OPEN_OPTIONS.get(driver)),
+                read=_ogr_reader(path, layer_name, encoding, OPEN_OPTIONS.get(driver), label),
                 notes=[f"encoding {encoding}"] if encoding else [],
             )
         )
@@ -162,15 +162,18 @@ def _vector_sources(path: Path, label: str, override: CRS | None) -> list[Source
     return sources
 
 
-def _ogr_reader(path: Path, layer: str, encoding: str | None,
-                options: dict[str, str] | None) -> Callable[[int], Iterator[pa.RecordBatch]]:
+def _ogr_reader(path: Path, layer: str, encoding: str | None, options: dict[str, str] | None,
+                label: str) -> Callable[[int], Iterator[pa.RecordBatch]]:
     def read(batch_size: int) -> Iterator[pa.RecordBatch]:
         kwargs = {"encoding": encoding} if encoding else {}
-        with pyogrio.open_arrow(path, layer=layer, batch_size=batch_size, use_pyarrow=True,
-                                **kwargs, **(options or {})) as (meta, reader):
-            geom_name = meta.get("geometry_name") or "wkb_geometry"
-            for batch in reader:
-                yield _rename(batch, geom_name)
+        try:
+            with pyogrio.open_arrow(path, layer=layer, batch_size=batch_size, use_pyarrow=True,
+                                    **kwargs, **(options or {})) as (meta, reader):
+                geom_name = meta.get("geometry_name") or "wkb_geometry"
+                for batch in reader:
+                    yield _rename(batch, geom_name)
+        except Exception as exc:  # a damaged or truncated file fails in GDAL while it is read
+            raise InvalidInput(f"{label}: cannot be read to the end ({_first_line(exc, path)})") from exc
 
     return read
 
