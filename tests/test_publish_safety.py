@@ -146,3 +146,12 @@ def test_cli_one_bad_input(site: Site, made: dict[str, Path], tmp_path: Path) ->
                       "longitude/latitude (or a WKT column named wkt or geometry)"]
     assert "Traceback" not in result.stderr
     assert {d.id for d in site.catalog.list_datasets()} == {"regions", "poi-portugal"}
+
+
+def test_no_features(site: Site, tmp_path: Path) -> None:
+    path = tmp_path / "regions.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    before = store_state(site)
+    outcomes = publish_file(site, path)
+    assert [(o.dataset, o.error) for o in outcomes] == [(None, "regions.geojson: 'regions' has no features to publish")]
+    assert store_state(site) == before

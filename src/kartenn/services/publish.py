@@ -90,6 +90,8 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
     assert source.read is not None and source.crs is not None
     raw = source.read(site.settings.ingest_batch_size)
     first = next(raw, None)
+    if first is None:
+        raise InvalidInput(f"{source.label}: {source.name!r} has no features to publish")
     columns = [n for n in first.schema.names if n != GEOMETRY_COLUMN] if first is not None else []
     fields, renames = _fields(first.schema if first is not None else pa.schema([]), columns)
     sample = shapely.from_wkb(_wkb(first)) if first is not None else np.array([], dtype=object)
