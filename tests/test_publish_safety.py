@@ -1,116 +1,157 @@
-"""Bad archives and files: each gets a clear error, nothing is published, the others still are."""
+"""Invalid geometries are repaired; bad or unsafe inputs fail with a clear message and leave nothing behind."""
 
 from __future__ import annotations
 
-import io
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
+import shapely
 
 from conftest import kartenn, shared
 from kartenn.config import Settings
-from kartenn.errors import InvalidInput
+from kartenn.errors import InvalidInput, MissingCRS, UnsafeArchive, UnsupportedFormat
 from kartenn.services.publish import publish_file
 from kartenn.site import Site
-from publishing import store_state
-
-BOROUGHS = "nyc-boroughs/nybb_16a.zip"
+from publish_data import make_all, store_state, stored_rows
 
 
-def shapefile_parts() -> dict[str, bytes]:
-    with zipfile.ZipFile(shared(BOROUGHS)) as z:
-        return {n: z.read(n) for n in z.namelist()}
+@pytest.fixture(scope="session")
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    # Formats absent from the shared data, converted from its real files with pyogrio.
+    return make_all(tmp_path_factory.mktemp("made"))
 
 
-def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+def zip_of(path: Path, members: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in members.items():
             z.writestr(name, data)
     return path
 
 
-def refused(site: Site, path: Path, message: str, **options) -> None:
+def test_invalid_polygons_repaired(site: Site) -> None:
+    source = shared("boulder-buildings/boulder_buildings.zip")
+    outcomes = publish_file(site, source)
+    assert outcomes[0].error is None
+    ds = outcomes[0].dataset
+    assert ds is not None and ds.count == 13_491 and ds.geometry_type == "MultiPolygon"
+    assert "10 invalid geometries repaired (make_valid)" in outcomes[0].log
+    rows = stored_rows(site, ds.storage)
+    assert rows.num_rows == 13_491
+    assert all(rows.column("valid").to_pylist())
+    geoms = shapely.from_wkb(rows.column("geom").to_pylist())
+    assert not shapely.is_empty(geoms).any()
+
+
+def fails(site: Site, path: Path, kind: type[Exception], *parts: str, **kwargs: object) -> str:
     before = store_state(site)
-    with pytest.raises(InvalidInput, match=message) as info:
-        publish_file(site, path, **options)
-    assert str(site.settings.data_dir) not in info.value.message
+    with pytest.raises(kind) as info:
+        publish_file(site, path, **kwargs)  # type: ignore[arg-type]
+    message = str(info.value)
+    for part in parts:
+        assert part in message, message
+    assert str(path.parent) not in message  # no server path in what the user sees
     assert store_state(site) == before
+    return message
 
 
-def test_zip_slip(site, tmp_path):
-    parts = shapefile_parts()
-    refused(site, make_zip(tmp_path / "slip.zip", {f"../{n}": d for n, d in parts.items()}),
-            "would be written outside the archive")
-    refused(site, make_zip(tmp_path / "abs.zip", {f"/tmp/{n}": d for n, d in parts.items()}),
-            "would be written outside the archive")
-    assert not (tmp_path.parent / "nybb.shp").exists()
+def test_zip_slip(site: Site, tmp_path: Path) -> None:
+    for member in ("../x.shp", "/abs.shp"):
+        path = zip_of(tmp_path / "slip.zip", {member: b"x", "ok.txt": b"y"})
+        fails(site, path, UnsafeArchive, f"member {member!r} would be written outside the archive")
+    assert not (tmp_path / "x.shp").exists() and not Path("/abs.shp").exists()
 
 
-def test_zip_bomb_ratio(site, tmp_path):
-    refused(site, make_zip(tmp_path / "bomb.zip", {"zeros.geojson": b"\0" * (64 << 20)}), "compression ratio")
+def test_zip_bomb_ratio(site: Site, tmp_path: Path) -> None:
+    path = zip_of(tmp_path / "bomb.zip", {"cities.csv": b"0" * 50_000_000})
+    fails(site, path, UnsafeArchive, "compression ratio", "above 200:1")
 
 
-def test_archive_size_cap(tmp_path, database_url):
-    settings = Settings.load(tmp_path / "capped", database_url=database_url, archive_max_bytes=100_000)
+def test_zip_over_size_cap(tmp_path: Path, database_url: str | None) -> None:
+    settings = Settings.load(tmp_path / "small", database_url=database_url, archive_max_bytes=1_000_000)
     site = Site.open(settings, create=True)
     try:
-        refused(site, shared(BOROUGHS), "unpacks to .* more than the 100000 allowed")
+        fails(site, shared("boulder-buildings/boulder_buildings.zip"), UnsafeArchive,
+              "more than the 1000000 allowed")
     finally:
         site.close()
 
 
-def test_nested_archive(site, tmp_path):
-    inner = io.BytesIO(shared(BOROUGHS).read_bytes())
-    refused(site, make_zip(tmp_path / "nested.zip", {"inner.zip": inner.getvalue()}), "nested archive")
+def test_nested_archive(site: Site, tmp_path: Path) -> None:
+    inner = shared("boulder-buildings/boulder_buildings.zip").read_bytes()
+    path = zip_of(tmp_path / "nested.zip", {"data/boulder_buildings.zip": inner})
+    fails(site, path, UnsafeArchive, "nested archive 'data/boulder_buildings.zip'")
 
 
-@pytest.mark.parametrize("missing", [".dbf", ".shx", ".shp"])
-def test_shapefile_missing_part(site, tmp_path, missing):
-    parts = {n: d for n, d in shapefile_parts().items() if not n.endswith(missing)}
-    refused(site, make_zip(tmp_path / "partial.zip", parts), "a Shapefile needs its .shp, .shx and .dbf")
+@pytest.mark.parametrize(("key", "lacks"), [("shp_nodbf", ".dbf"), ("shp_noshx", ".shx")])
+def test_shapefile_missing_part(site: Site, made: dict[str, Path], key: str, lacks: str) -> None:
+    fails(site, made[key], InvalidInput, f"Shapefile 'regions' lacks {lacks}")
 
 
-def test_missing_prj_says_how_to_give_a_crs(site, tmp_path):
-    parts = {n: d for n, d in shapefile_parts().items() if not n.endswith(".prj")}
-    path = make_zip(tmp_path / "noprj.zip", parts)
-    refused(site, path, r"no coordinate reference system .*--crs EPSG:XXXX")
-    (outcome,) = publish_file(site, path, crs="EPSG:2263")
-    assert outcome.dataset.srid == 2263 and outcome.dataset.count == 5
+def test_shapefile_missing_prj(site: Site, made: dict[str, Path]) -> None:
+    fails(site, made["shp_noprj"], MissingCRS, "no coordinate reference system", ".prj is missing",
+          "--crs EPSG:")
+    outcomes = publish_file(site, made["shp_noprj"], crs="EPSG:4326")
+    assert outcomes[0].dataset is not None and outcomes[0].dataset.srid == 4326
+    assert outcomes[0].dataset.count == 13
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("broken.zip", b"PK\x03\x04 not really a zip", "not a readable zip archive"),
-    ("empty.geojson", b"", "the file is empty"),
-    ("notes.md", b"# not geodata\n", "not a format Kartenn can read"),
-    ("nocoords.csv", b"name,population\nBrest,139000\n", "no coordinates found"),
-    ("projected.csv", b"x,y\n150000,6830000\n160000,6840000\n", "--crs EPSG:XXXX"),
-    ("layer.vrt", b"<OGRVRTDataSource/>", "VRT files are not accepted"),
-    ("data.tar.gz", b"\x1f\x8b\x08\x00", "archives are not supported"),
-])
-def test_bad_files(site, tmp_path, name, content, message):
-    path = tmp_path / name
-    path.write_bytes(content)
-    refused(site, path, message)
+def test_not_a_zip(site: Site, tmp_path: Path) -> None:
+    path = tmp_path / "regions.zip"
+    path.write_text("not a zip")
+    fails(site, path, UnsafeArchive, "regions.zip: not a readable zip archive")
 
 
-def test_unknown_crs(site):
-    refused(site, shared("natural-earth/ne_110m_lakes.geojson"), "unknown coordinate reference system",
-            crs="EPSG:999999")
+def test_empty_file(site: Site, tmp_path: Path) -> None:
+    path = tmp_path / "regions.geojson"
+    path.write_bytes(b"")
+    fails(site, path, InvalidInput, "regions.geojson: the file is empty")
 
 
-def test_cli_reports_each_failure_and_publishes_the_rest(site, settings, tmp_path):
-    bad = tmp_path / "notes.md"
-    bad.write_text("# not geodata\n")
-    good1 = shared("natural-earth/ne_110m_lakes.geojson")
-    good2 = tmp_path / "boroughs.zip"
-    shutil.copy(shared(BOROUGHS), good2)
-    result = kartenn("ingest", "--data-dir", str(settings.data_dir), str(good1), str(bad), str(good2),
-                     settings=settings)
+def test_unknown_format(site: Site) -> None:
+    message = fails(site, shared("README.md"), UnsupportedFormat, "README.md: not a format Kartenn can read")
+    assert "/work" not in message
+
+
+def test_csv_without_coordinates(site: Site, tmp_path: Path) -> None:
+    path = tmp_path / "towns.csv"
+    path.write_text("name,population\nRennes,220000\n", encoding="utf-8")
+    fails(site, path, InvalidInput, "towns.csv: no coordinates found", "lon/lat")
+
+
+def test_csv_projected_without_crs(site: Site, made: dict[str, Path]) -> None:
+    fails(site, made["csv_l93"], MissingCRS, "not longitude/latitude", "--crs EPSG:")
+
+
+def test_vrt_refused(site: Site, tmp_path: Path) -> None:
+    path = tmp_path / "cities.vrt"
+    path.write_text(f"<OGRVRTDataSource><OGRVRTLayer name='c'><SrcDataSource>"
+                    f"{shared('geonames-cities1000/rg_cities1000.csv')}</SrcDataSource></OGRVRTLayer>"
+                    "</OGRVRTDataSource>")
+    fails(site, path, UnsupportedFormat, "VRT files are not accepted")
+
+
+def test_unknown_crs(site: Site, made: dict[str, Path]) -> None:
+    fails(site, made["csv_l93"], InvalidInput, "unknown coordinate reference system 'EPSG:99999'", crs="EPSG:99999")
+
+
+def test_cli_one_bad_input(site: Site, made: dict[str, Path], tmp_path: Path) -> None:
+    bad = tmp_path / "towns.csv"
+    bad.write_text("name,population\nRennes,220000\n", encoding="utf-8")
+    result = kartenn("ingest", "--data-dir", str(site.settings.data_dir), str(made["fgb"]), str(bad),
+                     str(shared("osm-poi-portugal/poi_portugal.gpkg")), settings=site.settings)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: notes.md: not a format Kartenn can read ('notes.md' not recognized as being in a "
-                      "supported file format.)"], result.stderr
-    assert sorted(d.id for d in site.catalog.list_datasets()) == ["ne-110m-lakes", "nybb"]
-    assert "ne-110m-lakes" in result.stdout and "nybb" in result.stdout
+    assert errors == ["error: towns.csv: no coordinates found; name the columns x/y, lon/lat, "
+                      "longitude/latitude (or a WKT column named wkt or geometry)"]
+    assert "Traceback" not in result.stderr
+    assert {d.id for d in site.catalog.list_datasets()} == {"regions", "poi-portugal"}
+
+
+def test_no_features(site: Site, tmp_path: Path) -> None:
+    path = tmp_path / "regions.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    before = store_state(site)
+    outcomes = publish_file(site, path)
+    assert [(o.dataset, o.error) for o in outcomes] == [(None, "regions.geojson: 'regions' has no features to publish")]
+    assert store_state(site) == before

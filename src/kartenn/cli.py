@@ -16,7 +16,7 @@ from kartenn.errors import KartennError
 
 app = typer.Typer(help="Kartenn: publish, catalogue and serve geospatial data.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 out = Console()
 
 DataDir = Annotated[Path, typer.Option("--data-dir", "-d", help="The site's data directory.",

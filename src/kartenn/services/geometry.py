@@ -75,9 +75,8 @@ def conform(geoms: np.ndarray, target: str, stats: GeometryStats, first_row: int
         ids = shapely.get_type_id(geoms)
         bad = present & (ids != POINT)
         if bad.any():
-            first_bad = int(np.argmax(bad))
-            raise InvalidInput(f"feature {first_row + first_bad + 1} is a {geoms[first_bad].geom_type} "
-                               "in a Point layer")
+            index = int(np.argmax(bad))
+            raise InvalidInput(f"feature {first_row + index + 1} is a {geoms[index].geom_type} in a Point layer")
     stats.count += len(geoms)
     stats.empty += int((present & shapely.is_empty(geoms)).sum())
     if present.any():

@@ -92,6 +92,8 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
     assert source.read is not None and source.crs is not None
     raw = source.read(site.settings.ingest_batch_size)
     first = next(raw, None)
+    if first is None:
+        raise InvalidInput(f"{source.label}: {source.name!r} has no features to publish")
     columns = [n for n in first.schema.names if n != GEOMETRY_COLUMN] if first is not None else []
     fields, renames = _fields(first.schema if first is not None else pa.schema([]), columns)
     sample = shapely.from_wkb(_wkb(first)) if first is not None else np.array([], dtype=object)
@@ -108,6 +110,8 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
         for batch in _chain(first, raw):
             parsed = shapely.from_wkb(_wkb(batch))
             geoms = conform(parsed, geometry_type, stats, stats.count)
+            if has_z:  # 2D features in a 3D layer get z = 0: PostGIS refuses mixed dimensions
+                geoms = shapely.force_3d(geoms)
             arrays = [_normalise(batch.column(c), f.type) for c, f in zip(columns, fields, strict=True)]
             if geoms is parsed and (has_z or not shapely.has_z(parsed).any()):
                 # Nothing was repaired or cast: the input's WKB is already what the store needs.
@@ -151,7 +155,7 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
         site.features.discard(storage)
         raise
     if old:
-        site.features.drop(old.storage)
+        _drop(site, old)
     log.append(f"{dataset.count} features published as {dataset.id}")
     return dataset
 
@@ -232,6 +236,8 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
             progress(0, None, f"{source.name}: converting to Cloud Optimized GeoTIFF")
         with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_HTTP_TIMEOUT="1"):
             with rasterio.open(src_path) as src:
+                # Small rasters get 256-pixel tiles so they still have an overview level.
+                block = "512" if max(src.width, src.height) >= 2048 else "256"
                 if src.crs is None or src.crs.to_wkt() != source.crs.to_wkt():
                     tagged = work / "tagged.tif"
                     rasterio.shutil.copy(src, tagged, driver="GTiff", TILED="YES", BIGTIFF="IF_SAFER")
@@ -239,7 +245,7 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
                         dst.crs = rasterio.crs.CRS.from_wkt(source.crs.to_wkt())
                     src_path = str(tagged)
             rasterio.shutil.copy(src_path, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
-                                 BLOCKSIZE="256", BIGTIFF="IF_SAFER")
+                                 BLOCKSIZE=block, BIGTIFF="IF_SAFER")
         with rasterio.open(cog) as r:
             info = _raster_info(r)
             extent = tuple(float(v) for v in r.bounds)
@@ -268,7 +274,7 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
             site.files.delete(name)
             raise
     if old:
-        site.files.delete(old.storage)
+        _drop(site, old)
     log.append(f"raster {info['width']}×{info['height']}, {info['bands']} band(s), published as {dataset.id}")
     return dataset
 
@@ -316,6 +322,14 @@ def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime
     else:
         site.catalog.add_dataset(conn, dataset)
     site.catalog.put_record(conn, record)
+
+
+def _drop(site: Site, old: Dataset) -> None:
+    """Remove the data a replaced dataset pointed to, from the store of its kind (a replace may change it)."""
+    if old.kind == "raster":
+        site.files.delete(old.storage)
+    else:
+        site.features.drop(old.storage)
 
 
 def _wgs84(extent: tuple[float, float, float, float] | None, crs: CRS) -> tuple[float, float, float, float] | None:

@@ -28,6 +28,7 @@ from kartenn.services.archives import extract_zip
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".nc", ".jp2", ".img", ".asc", ".hdf", ".h5", ".grib", ".grb", ".grb2"}
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qpj", ".sbn", ".sbx", ".qix", ".shp.xml", ".xml"}
 IGNORED_SUFFIXES = {".md", ".txt", ".pdf", ".html", ".htm", ".xml", ".qmd", ".qml", ".sld", ".lyr", ".aux", ".ovr"}
 # Drivers that read only the file they are given (no VRT-style indirection to other paths or URLs).
 VECTOR_DRIVERS = {
@@ -95,8 +96,8 @@ def _discover_folder(folder: Path, label: str, override: CRS | None) -> list[Sou
     for p in files:
         low = p.name.lower()
         suffix = p.suffix.lower()
-        if suffix in {".shx", ".dbf", ".prj", ".cpg", ".qpj", ".sbn", ".sbx", ".qix"} or low.endswith(".shp.xml"):
-            continue
+        if suffix != ".shp" and (suffix in SHAPEFILE_PARTS or low.endswith(".shp.xml")):
+            continue  # read through its .shp
         if suffix in IGNORED_SUFFIXES or low.startswith(("readme", "licen", "._")):
             continue
         sources.extend(_discover_file(p, f"{label}/{p.relative_to(folder)}", override))
@@ -152,7 +153,7 @@ def _vector_sources(path: Path, label: str, override: CRS | None) -> list[Source
                 layer=layer_name,
                 geometry_type=info.get("geometry_type") or "Unknown",
                 count_hint=count if count and count > 0 else None,
-                read=_ogr_reader(path, layer_name, encoding, OPEN_OPTIONS.get(driver)),
+                read=_ogr_reader(path, layer_name, encoding, OPEN_OPTIONS.get(driver), label),
                 notes=[f"encoding {encoding}"] if encoding else [],
             )
         )
@@ -161,15 +162,18 @@ def _vector_sources(path: Path, label: str, override: CRS | None) -> list[Source
     return sources
 
 
-def _ogr_reader(path: Path, layer: str, encoding: str | None,
-                options: dict[str, str] | None) -> Callable[[int], Iterator[pa.RecordBatch]]:
+def _ogr_reader(path: Path, layer: str, encoding: str | None, options: dict[str, str] | None,
+                label: str) -> Callable[[int], Iterator[pa.RecordBatch]]:
     def read(batch_size: int) -> Iterator[pa.RecordBatch]:
         kwargs = {"encoding": encoding} if encoding else {}
-        with pyogrio.open_arrow(path, layer=layer, batch_size=batch_size, use_pyarrow=True,
-                                **kwargs, **(options or {})) as (meta, reader):
-            geom_name = meta.get("geometry_name") or "wkb_geometry"
-            for batch in reader:
-                yield _rename(batch, geom_name)
+        try:
+            with pyogrio.open_arrow(path, layer=layer, batch_size=batch_size, use_pyarrow=True,
+                                    **kwargs, **(options or {})) as (meta, reader):
+                geom_name = meta.get("geometry_name") or "wkb_geometry"
+                for batch in reader:
+                    yield _rename(batch, geom_name)
+        except Exception as exc:  # a damaged or truncated file fails in GDAL while it is read
+            raise InvalidInput(f"{label}: cannot be read to the end ({_first_line(exc, path)})") from exc
 
     return read
 
@@ -242,6 +246,8 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
     if not lines:
         raise InvalidInput(f"{label}: the file is empty")
     header = lines[0]
+    # WKT polygons easily pass the csv module's default 128 kB field limit.
+    csv.field_size_limit(max(csv.field_size_limit(), len(sample) + 1))
     delimiter = max([",", ";", "\t", "|"], key=header.count)
     columns = next(csv.reader([header], delimiter=delimiter))
     folded = [_fold(c) for c in columns]
@@ -268,19 +274,24 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
             decimal = "."
     else:
         decimal = "."
+    # Codes such as "01" or "05021" (INSEE, postcodes) are text: as numbers they would lose their zeros.
+    codes = {c for i, c in enumerate(columns) if c not in (x, y, wkt)
+             and any(len(r) > i and re.fullmatch(r"0\d+", r[i]) for r in rows)}
     crs = override
     if crs is None:
         crs = _guess_csv_crs(label, rows, columns, x, y, wkt, use_xy, decimal)
 
     def read(batch_size: int) -> Iterator[pa.RecordBatch]:
         types: dict[str, pa.DataType] = {x: pa.float64(), y: pa.float64()} if use_xy else {wkt: pa.string()}  # type: ignore[dict-item]
-        reader = pacsv.open_csv(
+        types.update({c: pa.string() for c in codes})
+        reader = _csv_blocks(label, lambda: pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(encoding=encoding, block_size=32 << 20),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(column_types=types, decimal_point=decimal,
                                                  strings_can_be_null=True),
-        )
+        ))
+        done = 0
         for big in reader:
             for offset in range(0, big.num_rows, batch_size):
                 batch = big.slice(offset, batch_size)
@@ -292,14 +303,17 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
                     keep = [n for n in batch.schema.names if n not in (x, y)]
                 else:
                     texts = np.asarray(batch.column(wkt).to_pylist(), dtype=object)
-                    try:
-                        geoms = shapely.from_wkt(texts, on_invalid="raise")
-                    except shapely.errors.GEOSException as exc:
-                        raise InvalidInput(f"{label}: a {wkt} value is not valid WKT ({exc})") from exc
+                    geoms = shapely.from_wkt(texts, on_invalid="ignore")
+                    bad = np.flatnonzero(shapely.is_missing(geoms) & (texts != None))  # noqa: E711
+                    if len(bad):
+                        value = str(texts[bad[0]])
+                        raise InvalidInput(f"{label}: row {done + offset + int(bad[0]) + 1}: "
+                                           f"{value[:40]!r} in column {wkt} is not valid WKT")
                     keep = [n for n in batch.schema.names if n != wkt]
                 arrays = [batch.column(n) for n in keep]
                 arrays.append(pa.array(shapely.to_wkb(geoms), type=pa.binary()))
                 yield pa.RecordBatch.from_arrays(arrays, names=[*keep, "geom"])
+            done += big.num_rows
 
     return Source(
         name=path.stem,
@@ -312,6 +326,14 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
         read=read,
         notes=[f"CSV: delimiter {delimiter!r}, decimal {decimal!r}, encoding {encoding}"],
     )
+
+
+def _csv_blocks(label: str, open_reader: Callable[[], pacsv.CSVStreamingReader]) -> Iterator[pa.RecordBatch]:
+    """The CSV's blocks; a value Arrow cannot convert (a word among coordinates) becomes a clear InvalidInput."""
+    try:
+        yield from open_reader()
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{label}: {str(exc).strip().splitlines()[0][:200]}") from exc
 
 
 def _guess_csv_crs(label: str, rows: list[list[str]], columns: list[str], x: str | None, y: str | None,

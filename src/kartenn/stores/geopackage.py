@@ -88,3 +88,4 @@ def _remember_failure(batches: Iterator[pa.RecordBatch], failures: list[BaseExce
 def _chain(first: pa.RecordBatch, rest: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
     yield first
     yield from rest
+
