@@ -143,28 +143,28 @@ def _filter(params: Any) -> Any:
     raise InvalidInput(f"unknown filter-lang {lang!r}; use cql2-text or cql2-json", locator="filter-lang")
 
 
+def _json_schema(dataset: Dataset, url: str, *, with_geometry: bool) -> JSONResponse:
+    properties: dict[str, Any] = {f.name: {"title": f.name, **JSON_SCHEMA_TYPES[f.type]} for f in dataset.fields}
+    if with_geometry:
+        properties["geometry"] = {"format": GEOMETRY_FORMATS.get(dataset.geometry_type or "", "geometry-any"),
+                                  "x-ogc-role": "primary-geometry"}
+    body = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": url, "type": "object",
+            "title": dataset.title, "properties": properties}
+    return JSONResponse(body, media_type="application/schema+json")
+
+
 @router.get("/collections/{collection_id}/queryables")
 def queryables(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONResponse:
-    dataset = _feature_dataset(site, collection_id)
-    body = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"{base_url(request)}/ogc/collections/{collection_id}/queryables",
-            "type": "object", "title": dataset.title,
-            "properties": {f.name: {"title": f.name, **JSON_SCHEMA_TYPES[f.type]} for f in dataset.fields}}
-    return JSONResponse(body, media_type="application/schema+json")
+    """What ``filter`` and property parameters may name (OGC API – Features Part 3)."""
+    url = f"{base_url(request)}/ogc/collections/{collection_id}/queryables"
+    return _json_schema(_feature_dataset(site, collection_id), url, with_geometry=False)
 
 
 @router.get("/collections/{collection_id}/schema")
 def schema(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONResponse:
     """The features' JSON Schema (OGC API – Features Part 5): clients type their fields from it."""
-    dataset = _feature_dataset(site, collection_id)
-    properties: dict[str, Any] = {
-        f.name: {"title": f.name, **JSON_SCHEMA_TYPES[f.type]} for f in dataset.fields}
-    properties["geometry"] = {"format": GEOMETRY_FORMATS.get(dataset.geometry_type or "", "geometry-any"),
-                              "x-ogc-role": "primary-geometry"}
-    body = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"{base_url(request)}/ogc/collections/{collection_id}/schema",
-            "type": "object", "title": dataset.title, "properties": properties}
-    return JSONResponse(body, media_type="application/schema+json")
+    url = f"{base_url(request)}/ogc/collections/{collection_id}/schema"
+    return _json_schema(_feature_dataset(site, collection_id), url, with_geometry=True)
 
 
 @router.get("/collections/{collection_id}/items")
