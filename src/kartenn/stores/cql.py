@@ -1,72 +1,225 @@
 """CQL2 (a pygeofilter AST) → a SQL condition with bound parameters, for SQLite and PostgreSQL alike.
 
 Identifiers are checked against the dataset's fields and quoted; every value is a bound parameter.
+Spatial predicates are written by the store (``Dialect.spatial``); temporal ones compare instants and
+intervals by their ends (an instant is an interval of no length), as CQL2 defines them.
 
->>> from pygeofilter.parsers.cql2_text import parse
->>> to_sql(parse("nom = 'Bretagne' AND code IN ('53', '11')"), {"nom": "string", "code": "string"}, "?")
+>>> from kartenn.cql2 import parse_text
+>>> to_sql(parse_text("nom = 'Bretagne' AND code IN ('53', '11')"), {"nom": "string", "code": "string"}, SQLITE)
 ('("nom" = ? AND "code" IN (?, ?))', ['Bretagne', '53', '11'])
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from pygeofilter import ast
+import shapely
+from pygeofilter import ast, values
 
 from kartenn.errors import InvalidInput
 
 COMPARISONS = {ast.Equal: "=", ast.NotEqual: "<>", ast.LessThan: "<", ast.LessEqual: "<=",
                ast.GreaterThan: ">", ast.GreaterEqual: ">="}
+SPATIAL = {ast.GeometryIntersects: "intersects", ast.GeometryDisjoint: "disjoint", ast.GeometryContains: "contains",
+           ast.GeometryWithin: "within", ast.GeometryTouches: "touches", ast.GeometryCrosses: "crosses",
+           ast.GeometryOverlaps: "overlaps", ast.GeometryEquals: "equals"}
+CONVERSE = {"contains": "within", "within": "contains"}
+GEOMETRY_NAMES = {"geometry", "geom"}
+TEMPORAL_TYPES = {"date", "datetime"}
+NEG, POS = "-inf", "+inf"  # the open ends of an interval
+Operand = Any  # (SQL, its parameters), or NEG / POS
 
 
-def to_sql(node: Any, fields: dict[str, str], mark: str) -> tuple[str, list[Any]]:
-    """``fields`` maps each queryable name to its type; ``mark`` is the driver's placeholder (? or %s)."""
+@dataclass(frozen=True)
+class Dialect:
+    """How one database writes what CQL2 needs beyond plain comparisons."""
+
+    mark: str  # the driver's placeholder
+    time_column: str = "{}"  # a temporal column in comparisons, e.g. "julianday({})"
+    time_value: Callable[[Any], Any] = lambda v: v  # a date or datetime as a bound value
+    # ("intersects", geometry in the filter CRS) → SQL and its parameters
+    spatial: Callable[[str, Any], tuple[str, list[Any]]] | None = None
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+SQLITE = Dialect("?", "julianday({})", _iso)
+POSTGRES = Dialect("%s")
+
+
+def to_sql(node: Any, fields: dict[str, str], dialect: Dialect) -> tuple[str, list[Any]]:
+    """``fields`` maps each queryable name to its type (string, integer, number, boolean, date, datetime…)."""
     params: list[Any] = []
-    return _node(node, fields, mark, params), params
+    return _Writer(fields, dialect, params).node(node), params
 
 
-def _node(node: Any, fields: dict[str, str], mark: str, params: list[Any]) -> str:
-    if isinstance(node, ast.And | ast.Or):
-        op = " AND " if isinstance(node, ast.And) else " OR "
-        return f"({_node(node.lhs, fields, mark, params)}{op}{_node(node.rhs, fields, mark, params)})"
-    if isinstance(node, ast.Not):
-        return f"(NOT {_node(node.sub_node, fields, mark, params)})"
-    if type(node) in COMPARISONS:
-        column = _column(node.lhs, fields)
-        params.append(_value(node.rhs))
-        return f"{column} {COMPARISONS[type(node)]} {mark}"
-    if isinstance(node, ast.IsNull):
-        return f"{_column(node.lhs, fields)} IS {'NOT ' if node.not_ else ''}NULL"
-    if isinstance(node, ast.Between):
-        params += [_value(node.low), _value(node.high)]
-        return f"{_column(node.lhs, fields)} {'NOT ' if node.not_ else ''}BETWEEN {mark} AND {mark}"
-    if isinstance(node, ast.In):
-        values = [_value(v) for v in node.sub_nodes]
-        params += values
-        marks = ", ".join([mark] * len(values))
-        return f"{_column(node.lhs, fields)} {'NOT ' if node.not_ else ''}IN ({marks})"
-    if isinstance(node, ast.Like):
-        params.append(_like_pattern(node))
-        return f"{_column(node.lhs, fields)} {'NOT ' if node.not_ else ''}LIKE {mark} ESCAPE '\\'"
-    raise InvalidInput(f"this filter operation is not supported yet: {type(node).__name__}", locator="filter")
+def spatial_literals(node: Any) -> list[Any]:
+    """Geometries every match must touch (from spatial predicates ANDed at the top): an index can prefilter."""
+    if isinstance(node, ast.And):
+        return spatial_literals(node.lhs) + spatial_literals(node.rhs)
+    op = SPATIAL.get(type(node))
+    if op and op != "disjoint":
+        literal = node.rhs if isinstance(node.rhs, values.Geometry) else node.lhs
+        if isinstance(literal, values.Geometry):
+            return [shapely.geometry.shape(literal.geometry)]
+    return []
 
 
-def _column(node: Any, fields: dict[str, str]) -> str:
-    if not isinstance(node, ast.Attribute):
-        raise InvalidInput("the left side of a comparison must be a property", locator="filter")
-    if node.name not in fields:
-        known = ", ".join(sorted(fields))
-        raise InvalidInput(f"unknown property {node.name!r} in filter; queryables: {known}", locator="filter")
-    return '"' + node.name.replace('"', '""') + '"'
+@dataclass
+class _Writer:
+    fields: dict[str, str]
+    dialect: Dialect
+    params: list[Any]
 
+    def node(self, node: Any) -> str:
+        mark = self.dialect.mark
+        if isinstance(node, ast.And | ast.Or):
+            op = " AND " if isinstance(node, ast.And) else " OR "
+            return f"({self.node(node.lhs)}{op}{self.node(node.rhs)})"
+        if isinstance(node, ast.Not):
+            return f"(NOT {self.node(node.sub_node)})"
+        if isinstance(node, ast.Include):
+            return "(1 = 0)" if node.not_ else "(1 = 1)"
+        if type(node) in COMPARISONS:
+            column = self.column(node.lhs)
+            return f"{self.compared(node.lhs, column)} {COMPARISONS[type(node)]} {self.value(node.lhs, node.rhs)}"
+        if isinstance(node, ast.IsNull):
+            return f"{self.column(node.lhs)} IS {'NOT ' if node.not_ else ''}NULL"
+        if isinstance(node, ast.Between):
+            column = self.compared(node.lhs, self.column(node.lhs))
+            low, high = self.value(node.lhs, node.low), self.value(node.lhs, node.high)
+            return f"{column} {'NOT ' if node.not_ else ''}BETWEEN {low} AND {high}"
+        if isinstance(node, ast.In):
+            column = self.compared(node.lhs, self.column(node.lhs))
+            marks = ", ".join(self.value(node.lhs, v) for v in node.sub_nodes)
+            return f"{column} {'NOT ' if node.not_ else ''}IN ({marks})"
+        if isinstance(node, ast.Like):
+            column = self.column(node.lhs)
+            self.params.append(_like_pattern(node))
+            return f"{column} {'NOT ' if node.not_ else ''}LIKE {mark} ESCAPE '\\'"
+        if type(node) in SPATIAL:
+            return self.spatial(SPATIAL[type(node)], node.lhs, node.rhs)
+        if isinstance(node, ast.TemporalPredicate):
+            return self.temporal(node)
+        raise InvalidInput(f"this filter operation is not supported: {type(node).__name__}", locator="filter")
 
-def _value(value: Any) -> Any:
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise InvalidInput(f"unsupported value in filter: {value!r}", locator="filter")
+    def column(self, node: Any) -> str:
+        if not isinstance(node, ast.Attribute):
+            raise InvalidInput("the left side of a comparison must be a property", locator="filter")
+        if node.name not in self.fields:
+            known = ", ".join(sorted(self.fields))
+            raise InvalidInput(f"unknown property {node.name!r} in filter; queryables: {known}", locator="filter")
+        return '"' + node.name.replace('"', '""') + '"'
+
+    def is_temporal(self, attribute: Any) -> bool:
+        return self.fields.get(getattr(attribute, "name", ""), "") in TEMPORAL_TYPES
+
+    def compared(self, attribute: Any, column: str) -> str:
+        return self.dialect.time_column.format(column) if self.is_temporal(attribute) else column
+
+    def value(self, attribute: Any, value: Any) -> str:
+        """A bound value, as the column's type wants it."""
+        if self.is_temporal(attribute):
+            return self.instant(value, self.fields[attribute.name])
+        if isinstance(value, date | datetime):
+            value = value.isoformat()
+        if not (isinstance(value, bool | int | float | str) or value is None):
+            raise InvalidInput(f"unsupported value in filter: {value!r}", locator="filter")
+        self.params.append(value)
+        return self.dialect.mark
+
+    def instant(self, value: Any, kind: str) -> str:
+        text, params = self.operand(value, kind)
+        self.params += params
+        return text
+
+    def operand(self, value: Any, kind: str) -> Operand:
+        """A date or timestamp as SQL and its one parameter, not yet added (it may be used twice)."""
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+            except ValueError:
+                raise InvalidInput(f"{value!r} is not a date or a timestamp", locator="filter") from None
+        if not isinstance(value, date):
+            raise InvalidInput(f"expected a date or a timestamp, not {value!r}", locator="filter")
+        if kind == "date" and isinstance(value, datetime):
+            value = value.astimezone(UTC).date() if value.tzinfo else value.date()
+        elif kind == "datetime" and not isinstance(value, datetime):
+            value = datetime.combine(value, time(), UTC)
+        return self.dialect.time_column.format(self.dialect.mark), [self.dialect.time_value(value)]
+
+    def spatial(self, op: str, lhs: Any, rhs: Any) -> str:
+        if isinstance(lhs, values.Geometry) and isinstance(rhs, ast.Attribute):
+            lhs, rhs, op = rhs, lhs, CONVERSE.get(op, op)
+        if not isinstance(lhs, ast.Attribute) or lhs.name not in GEOMETRY_NAMES:
+            raise InvalidInput("spatial operators compare the 'geometry' property with a geometry", locator="filter")
+        if not isinstance(rhs, values.Geometry):
+            raise InvalidInput("the second argument of a spatial operator must be a geometry", locator="filter")
+        if self.dialect.spatial is None:
+            raise InvalidInput("spatial filters are not available here", locator="filter")
+        try:
+            geometry = shapely.geometry.shape(rhs.geometry)
+        except Exception:  # shapely raises several kinds for bad coordinates
+            raise InvalidInput("a geometry in the filter is not valid", locator="filter") from None
+        text, params = self.dialect.spatial(op, geometry)
+        self.params += params
+        return text
+
+    def temporal(self, node: Any) -> str:
+        sides = [n for n in (node.lhs, node.rhs) if isinstance(n, ast.Attribute) and self.is_temporal(n)]
+        kind = self.fields[sides[0].name] if sides else "datetime"
+        a, b = self.period(node.lhs, kind), self.period(node.rhs, kind)
+        (a0, a1), (b0, b1) = a, b
+        rules: dict[type, list[tuple[Operand, str, Operand]]] = {
+            ast.TimeAfter: [(a0, ">", b1)],
+            ast.TimeBefore: [(a1, "<", b0)],
+            ast.TimeDisjoint: [],  # below: an OR
+            ast.TimeEquals: [(a0, "=", b0), (a1, "=", b1)],
+            ast.TimeDuring: [(a0, ">", b0), (a1, "<", b1)],
+            ast.TimeContains: [(a0, "<", b0), (a1, ">", b1)],
+            ast.TimeBegins: [(a0, "=", b0), (a1, "<", b1)],
+            ast.TimeBegunBy: [(a0, "=", b0), (a1, ">", b1)],
+            ast.TimeEnds: [(a0, ">", b0), (a1, "=", b1)],
+            ast.TimeEndedBy: [(a0, "<", b0), (a1, "=", b1)],
+            ast.TimeMeets: [(a1, "=", b0)],
+            ast.TimeMetBy: [(a0, "=", b1)],
+            ast.TimeOverlaps: [(a0, "<", b0), (a1, ">", b0), (a1, "<", b1)],
+            ast.TimeOverlappedBy: [(a0, ">", b0), (a0, "<", b1), (a1, ">", b1)],
+        }
+        if isinstance(node, ast.TimeDisjoint):
+            return f"({self.compare(a1, '<', b0)} OR {self.compare(a0, '>', b1)})"
+        if type(node) not in rules:
+            raise InvalidInput(f"this temporal operator is not supported: {type(node).__name__}", locator="filter")
+        return "(" + " AND ".join(self.compare(*rule) for rule in rules[type(node)]) + ")"
+
+    def compare(self, left: Operand, op: str, right: Operand) -> str:
+        """One comparison of interval ends; an open end decides it without SQL."""
+        if left in (NEG, POS) or right in (NEG, POS):
+            if op == "=":
+                return "(1 = 0)"
+            below = left == NEG or right == POS  # left is certainly smaller
+            return "(1 = 1)" if below == (op == "<") else "(1 = 0)"
+        self.params += left[1] + right[1]
+        return f"{left[0]} {op} {right[0]}"
+
+    def period(self, node: Any, kind: str) -> tuple[Operand, Operand]:
+        """(start, end) of a temporal operand as SQL; NEG/POS for open ends."""
+        if isinstance(node, ast.Attribute):
+            if not self.is_temporal(node) and node.name in self.fields:
+                raise InvalidInput(f"{node.name!r} is not a date or time property", locator="filter")
+            column = self.compared(node, self.column(node))
+            return (column, []), (column, [])
+        if isinstance(node, values.Interval):
+            start = self.operand(node.start, kind) if node.start is not None else NEG
+            end = self.operand(node.end, kind) if node.end is not None else POS
+            return start, end
+        instant = self.operand(node, kind)
+        return instant, instant
 
 
 def _like_pattern(node: ast.Like) -> str:

@@ -1,148 +1,344 @@
-"""Pages of features for OGC API Features, from either store, in WGS 84 (CRS84).
+"""Features for OGC API Features and WFS, from either store: filtered, sorted, paged, reprojected.
 
-Only bound parameters reach SQL; column names come from the dataset's own field list.
+Only bound parameters reach SQL; column names come from the dataset's own field list. Coordinates, in
+and out, follow the axis order their CRS defines (EPSG:4326 and EPSG:3035 are north first, CRS84 and
+EPSG:2154 east first), as OGC API Features Part 2 and WFS 2.0 want; ``xy=True`` makes them all east first.
 
 >>> page = query_items(site.features, dataset, ItemQuery(bbox=(-5, 47, -1, 49), limit=10))  # doctest: +SKIP
 >>> page.matched, len(page.rows)                                                           # doctest: +SKIP
 (1, 1)
+>>> for rows in iter_items(site.features, dataset, ItemQuery(limit=None)): ...              # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import shapely
-from psycopg import sql
 from pyproj import CRS, Transformer
 
 from kartenn.domain import Dataset
 from kartenn.stores.base import GEOMETRY_COLUMN, FeatureStore
-from kartenn.stores.cql import to_sql
+from kartenn.stores.cql import POSTGRES, SQLITE, Dialect, spatial_literals, to_sql
 from kartenn.stores.geopackage import LAYER, GeoPackageStore
 from kartenn.stores.postgis import FID, SCHEMA, PostGISStore
 
 Box = tuple[float, float, float, float]
 ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+CRS84 = CRS.from_user_input("OGC:CRS84")
+CHUNK = 2000
+# A spatial predicate with the literal first, so a prepared literal does the work.
+LITERAL_FIRST = {"intersects": "intersects", "disjoint": "disjoint", "contains": "within", "within": "contains",
+                 "touches": "touches", "crosses": "crosses", "overlaps": "overlaps", "equals": "equals"}
 
 
 @dataclass
 class ItemQuery:
-    bbox: Box | None = None  # CRS84
+    bbox: Box | None = None  # min, min, max, max in bbox_crs's axis order
+    bbox_crs: CRS | None = None  # None: CRS84
     equals: dict[str, Any] = field(default_factory=dict)  # field name → value of the field's type
-    offset: int = 0
-    limit: int = 10
+    filter: Any = None  # a pygeofilter AST (CQL2, FES)
+    filter_crs: CRS | None = None  # of the filter's geometries; None: CRS84
     fid: int | None = None
-    filter: Any = None  # a pygeofilter AST (CQL2)
+    fids: list[int] | None = None
+    sortby: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
+    properties: list[str] | None = None  # None: every field
+    skip_geometry: bool = False
+    crs: CRS | None = None  # of the output; None: CRS84
+    xy: bool = False  # east/north order for every CRS (older WFS clients, GeoJSON files)
+    offset: int = 0
+    limit: int | None = 10  # None: no limit (streams)
+    after: int | None = None  # keyset paging: features whose fid is above (only when not sorted)
+    count: bool = True
 
 
 @dataclass
 class Page:
-    matched: int
-    rows: list[dict[str, Any]]  # fid, properties, geometry (shapely, CRS84)
+    matched: int | None
+    rows: list[dict[str, Any]]  # fid, properties, geometry (shapely, in the query's CRS)
 
 
 def query_items(store: FeatureStore, dataset: Dataset, query: ItemQuery) -> Page:
+    """One page and how many features match in all."""
+    plan = _plan(store, dataset, query)
+    return plan.page()
+
+
+def iter_items(store: FeatureStore, dataset: Dataset, query: ItemQuery, chunk: int = CHUNK) -> Iterator[list[dict]]:
+    """Every matching feature, a list of rows at a time, with bounded memory (a server-side cursor)."""
+    plan = _plan(store, dataset, query)
+    yield from plan.stream(chunk)
+
+
+def count_items(store: FeatureStore, dataset: Dataset, query: ItemQuery) -> int:
+    plan = _plan(store, dataset, query)
+    return plan.count()
+
+
+def _plan(store: FeatureStore, dataset: Dataset, query: ItemQuery) -> _Plan:
+    known = {f.name for f in dataset.fields}
+    for name in [*(query.properties or []), *(s for s, _ in query.sortby), *query.equals]:
+        if name not in known:
+            raise KeyError(name)  # the web layers check names first; this guards the SQL
     if isinstance(store, PostGISStore):
-        return _postgis(store, dataset, query)
+        return _PostGISPlan(store, dataset, query)
     if isinstance(store, GeoPackageStore):
-        return _geopackage(store, dataset, query)
+        return _GeoPackagePlan(store, dataset, query)
     raise TypeError(f"unknown feature store {type(store).__name__}")
+
+
+class _Plan:
+    dialect: Dialect
+
+    def __init__(self, store: Any, ds: Dataset, q: ItemQuery) -> None:
+        self.store, self.ds, self.q = store, ds, q
+        self.native = CRS.from_user_input(ds.crs)
+        self.fields = [f.name for f in ds.fields if q.properties is None or f.name in q.properties]
+        self.where: list[str] = []
+        self.params: list[Any] = []
+        self.filtered = False
+        self.swap_output = _north_first(q.crs or CRS84) and not q.xy and not q.skip_geometry
+        self._build()
+
+    # shared ------------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        q = self.q
+        if q.bbox is not None:
+            box = q.bbox
+            if _north_first(q.bbox_crs or CRS84) and not q.xy:
+                box = (box[1], box[0], box[3], box[2])
+            area = _to_crs(shapely.box(*box), q.bbox_crs or CRS84, self.native)
+            self.add_spatial("intersects", area, native=True)
+        for name, value in q.equals.items():
+            self.add(f"{self.column(name)} = {self.dialect.mark}", [value])
+        if q.fid is not None:
+            self.add(f"{self.fid_column} = {self.dialect.mark}", [q.fid])
+        if q.fids is not None:
+            marks = ", ".join([self.dialect.mark] * len(q.fids)) or "NULL"
+            self.add(f"{self.fid_column} IN ({marks})", list(q.fids))
+        if q.filter is not None:
+            for literal in spatial_literals(q.filter):
+                self.add_index_box(self.literal(literal).bounds)
+            text, values = to_sql(q.filter, {f.name: f.type for f in self.ds.fields}, self.filter_dialect())
+            self.add(text, values)
+
+    def literal(self, geometry: Any) -> Any:
+        """A filter's geometry, from the filter CRS (in its axis order) to the native CRS."""
+        source = self.q.filter_crs or CRS84
+        if _north_first(source) and not self.q.xy:
+            geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
+        return _to_crs(geometry, source, self.native)
+
+    def add(self, condition: str, params: list[Any]) -> None:
+        self.where.append(condition)
+        self.params += params
+        self.filtered = True
+
+    def column(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def condition(self) -> str:
+        return " AND ".join(self.where) or "1 = 1"
+
+    def order(self) -> str:
+        keys = [f"{self.column(n)} {'DESC' if desc else 'ASC'}" for n, desc in self.q.sortby]
+        return ", ".join([*keys, self.fid_column])
+
+    def paging(self) -> tuple[str, list[Any], str, list[Any]]:
+        """Extra condition (keyset) and LIMIT/OFFSET with their parameters."""
+        q, mark = self.q, self.dialect.mark
+        keyset, keyset_params, offset = "", [], q.offset
+        if q.after is not None and not q.sortby:
+            keyset, keyset_params, offset = f" AND {self.fid_column} > {mark}", [q.after], 0
+        limit = f" LIMIT {mark} OFFSET {mark}" if q.limit is not None else (f" OFFSET {mark}" if offset else "")
+        limit_params = [q.limit, offset] if q.limit is not None else ([offset] if offset else [])
+        if q.limit is None and offset and isinstance(self, _GeoPackagePlan):
+            limit, limit_params = f" LIMIT -1 OFFSET {mark}", [offset]
+        return keyset, keyset_params, limit, limit_params
+
+    def page(self) -> Page:
+        matched = self.count() if self.q.count else None
+        rows: list[dict] = []
+        for chunk in self.stream(CHUNK):
+            rows += chunk
+        return Page(matched, rows)
+
+    def count(self) -> int:
+        if not self.filtered and self.ds.count is not None:
+            return self.ds.count  # known since publishing: no scan
+        return self.run_count()
+
+    def output_transformer(self) -> Transformer | None:
+        target = self.q.crs or CRS84
+        if self.q.skip_geometry or _same(target, self.native):
+            return None
+        return Transformer.from_crs(self.native, target, always_xy=True)
+
+    def row(self, fid: int, wkb: bytes | None, values: tuple, transformer: Transformer | None) -> dict[str, Any]:
+        geom = None
+        if wkb and not self.q.skip_geometry:
+            geom = shapely.from_wkb(wkb)
+            if transformer is not None:
+                geom = shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+            if self.swap_output:
+                geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
+        props = {name: _json_value(v) for name, v in zip(self.fields, values, strict=True)}
+        return {"fid": fid, "properties": props, "geometry": geom}
+
+    # per store ---------------------------------------------------------------------------------------
+
+    fid_column = "fid"
+
+    def filter_dialect(self) -> Dialect:
+        raise NotImplementedError
+
+    def add_spatial(self, op: str, geometry: Any, native: bool) -> None:
+        raise NotImplementedError
+
+    def add_index_box(self, bounds: Box) -> None:
+        """An index-only prefilter; the exact test is in the filter itself."""
+
+    def run_count(self) -> int:
+        raise NotImplementedError
+
+    def stream(self, chunk: int) -> Iterator[list[dict]]:
+        raise NotImplementedError
 
 
 # PostGIS --------------------------------------------------------------------------------------------------
 
 
-def _postgis(store: PostGISStore, ds: Dataset, q: ItemQuery) -> Page:
-    table = sql.Identifier(SCHEMA, ds.storage)
-    geom = sql.Identifier(GEOMETRY_COLUMN)
-    where, params = [sql.SQL("TRUE")], []
-    if q.bbox is not None:
-        where.append(sql.SQL("{g} && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), ST_SRID({g})) AND "
-                             "ST_Intersects({g}, ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), ST_SRID({g})))"
-                             ).format(g=geom))
-        params += [*q.bbox, *q.bbox]
-    for name, value in q.equals.items():
-        where.append(sql.SQL("{} = %s").format(sql.Identifier(name)))
-        params.append(value)
-    if q.fid is not None:
-        where.append(sql.SQL("{} = %s").format(sql.Identifier(FID)))
-        params.append(q.fid)
-    if q.filter is not None:
-        condition_sql, values = to_sql(q.filter, _queryables(ds), "%s")
-        where.append(sql.SQL(condition_sql))  # quoted known identifiers and placeholders only
-        params += values
-    condition = sql.SQL(" AND ").join(where)
-    columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in ds.fields)
-    to_wgs84 = sql.SQL("ST_AsBinary(ST_Transform({g}, 4326))" if ds.srid else "ST_AsBinary({g})").format(g=geom)
-    select = sql.SQL("SELECT {fid}, {wkb}{sep}{cols} FROM {t} WHERE {c} ORDER BY {fid} LIMIT %s OFFSET %s").format(
-        fid=sql.Identifier(FID), wkb=to_wgs84, sep=sql.SQL(", ") if ds.fields else sql.SQL(""), cols=columns,
-        t=table, c=condition)
-    count = sql.SQL("SELECT count(*) FROM {t} WHERE {c}").format(t=table, c=condition)
-    with store.engine.connect() as conn:
-        with conn.connection.driver_connection.cursor() as cur:
-            matched = cur.execute(count, params).fetchone()[0]
-            cur.execute(select, [*params, q.limit, q.offset])
-            rows = [_row(ds, r[0], bytes(r[1]) if r[1] is not None else None, r[2:]) for r in cur]
-    return Page(matched, rows)
+class _PostGISPlan(_Plan):
+    dialect = POSTGRES
+    fid_column = f'"{FID}"'
+
+    def filter_dialect(self) -> Dialect:
+        def spatial(op: str, geometry: Any) -> tuple[str, list[Any]]:
+            native = self.literal(geometry)
+            return (f'ST_{op.capitalize()}("{GEOMETRY_COLUMN}", ST_GeomFromWKB(%s, %s))',
+                    [shapely.to_wkb(native), self.ds.srid or 0])
+        return Dialect("%s", spatial=spatial)
+
+    def add_spatial(self, op: str, geometry: Any, native: bool) -> None:
+        wkb = shapely.to_wkb(geometry)
+        srid = self.ds.srid or 0
+        self.add(f'"{GEOMETRY_COLUMN}" && ST_GeomFromWKB(%s, %s) AND '
+                 f'ST_{op.capitalize()}("{GEOMETRY_COLUMN}", ST_GeomFromWKB(%s, %s))', [wkb, srid, wkb, srid])
+
+    def table(self) -> str:
+        return f"{super().column(SCHEMA)}.{super().column(self.ds.storage)}"
+
+    def run_count(self) -> int:
+        text = f"SELECT count(*) FROM {self.table()} WHERE {self.condition()}"
+        with self.store.engine.connect() as conn:
+            with conn.connection.driver_connection.cursor() as cur:
+                return cur.execute(text.encode(), self.params).fetchone()[0]
+
+    def stream(self, chunk: int) -> Iterator[list[dict]]:
+        keyset, keyset_params, limit, limit_params = self.paging()
+        target = self.q.crs or CRS84
+        geom = f'"{GEOMETRY_COLUMN}"'
+        transformer = None
+        epsg = 4326 if target == CRS84 else _epsg(target)
+        if self.q.skip_geometry:
+            wkb = "NULL"
+        elif _same(target, self.native):
+            wkb = f"ST_AsBinary({geom})"
+        elif epsg and self.ds.srid:
+            wkb = f"ST_AsBinary(ST_Transform({geom}, {int(epsg)}))"
+        else:
+            wkb, transformer = f"ST_AsBinary({geom})", self.output_transformer()
+        columns = "".join(f", {self.column(n)}" for n in self.fields)
+        text = (f"SELECT {self.fid_column}, {wkb}{columns} FROM {self.table()} "
+                f"WHERE {self.condition()}{keyset} ORDER BY {self.order()}{limit}")
+        params = [*self.params, *keyset_params, *limit_params]
+        # A named cursor streams from the server; a page is one round trip with a plain one.
+        streaming = self.q.limit is None or self.q.limit > chunk
+        with self.store.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            with raw.cursor(name="kartenn_items") if streaming else raw.cursor() as cur:
+                cur.execute(text.encode(), params)
+                while rows := cur.fetchmany(chunk):
+                    yield [self.row(r[0], bytes(r[1]) if r[1] is not None else None, r[2:], transformer) for r in rows]
 
 
 # GeoPackage -------------------------------------------------------------------------------------------
 
 
-def _geopackage(store: GeoPackageStore, ds: Dataset, q: ItemQuery) -> Page:
-    path = store.path(ds.storage)
-    quote = '"{}"'.format
-    names = [f.name for f in ds.fields]
-    where, params = ["1"], []
-    box_native = None
-    if q.bbox is not None:
-        box_native = shapely.box(*_to_native(ds, q.bbox))
-        where.append(f"f.fid IN (SELECT id FROM rtree_{LAYER}_{GEOMETRY_COLUMN} "
-                     "WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?)")
-        xmin, ymin, xmax, ymax = box_native.bounds
-        params += [xmin, xmax, ymin, ymax]
-    for name, value in q.equals.items():
-        where.append(f"f.{quote(name.replace(chr(34), ''))} = ?")
-        params.append(value)
-    if q.fid is not None:
-        where.append("f.fid = ?")
-        params.append(q.fid)
-    if q.filter is not None:
-        condition_sql, values = to_sql(q.filter, _queryables(ds), "?")
-        where.append(condition_sql)
-        params += values
-    columns = "".join(f", f.{quote(n)}" for n in names)
-    query = f"SELECT f.fid, f.{GEOMETRY_COLUMN}{columns} FROM {LAYER} f WHERE {' AND '.join(where)} ORDER BY f.fid"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+class _GeoPackagePlan(_Plan):
+    dialect = SQLITE
+
+    def column(self, name: str) -> str:
+        return "f." + super().column(name)
+
+    fid_column = "f.fid"
+
+    def filter_dialect(self) -> Dialect:
+        def spatial(op: str, geometry: Any) -> tuple[str, list[Any]]:
+            native = self.literal(geometry)
+            return f"kartenn_{op}(f.{GEOMETRY_COLUMN}, ?)", [shapely.to_wkb(native)]
+        return Dialect("?", SQLITE.time_column, SQLITE.time_value, spatial)
+
+    def add_index_box(self, bounds: Box) -> None:
+        xmin, ymin, xmax, ymax = bounds
+        self.add(f"f.fid IN (SELECT id FROM rtree_{LAYER}_{GEOMETRY_COLUMN} "
+                 "WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?)", [xmin, xmax, ymin, ymax])
+
+    def add_spatial(self, op: str, geometry: Any, native: bool) -> None:
+        self.add_index_box(geometry.bounds)
+        self.add(f"kartenn_{op}(f.{GEOMETRY_COLUMN}, ?)", [shapely.to_wkb(geometry)])
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(f"file:{self.store.path(self.ds.storage)}?mode=ro", uri=True, check_same_thread=False)
         conn.execute("PRAGMA case_sensitive_like = ON")  # CQL2 LIKE is case-sensitive, as in PostgreSQL
-        if box_native is None:
-            matched = conn.execute(f"SELECT count(*) FROM {LAYER} f WHERE {' AND '.join(where)}", params).fetchone()[0]
-            cursor = conn.execute(query + " LIMIT ? OFFSET ?", [*params, q.limit, q.offset])
-            raw = cursor.fetchall()
-        else:
-            # The R-tree gives candidates by envelope; the exact test is shapely's.
-            matched, raw = 0, []
-            cursor = conn.execute(query, params)
-            while chunk := cursor.fetchmany(5000):
-                geoms = shapely.from_wkb([_gpkg_wkb(r[1]) for r in chunk])
-                for row, hit in zip(chunk, shapely.intersects(geoms, box_native), strict=True):
-                    if hit:
-                        if q.offset <= matched < q.offset + q.limit:
-                            raw.append(row)
-                        matched += 1
-    rows = []
-    transformer = _transformer(ds)
-    for r in raw:
-        wkb = _gpkg_wkb(r[1])
-        rows.append(_row(ds, r[0], wkb, r[2:], transformer))
-    return Page(matched, rows)
+        for op in LITERAL_FIRST:
+            conn.create_function(f"kartenn_{op}", 2, _sqlite_predicate(op), deterministic=True)
+        return conn
+
+    def run_count(self) -> int:
+        conn = self.connect()
+        try:
+            return conn.execute(f"SELECT count(*) FROM {LAYER} f WHERE {self.condition()}", self.params).fetchone()[0]
+        finally:
+            conn.close()
+
+    def stream(self, chunk: int) -> Iterator[list[dict]]:
+        keyset, keyset_params, limit, limit_params = self.paging()
+        geom = "NULL" if self.q.skip_geometry else f"f.{GEOMETRY_COLUMN}"
+        columns = "".join(f", {self.column(n)}" for n in self.fields)
+        text = (f"SELECT f.fid, {geom}{columns} FROM {LAYER} f WHERE {self.condition()}{keyset} "
+                f"ORDER BY {self.order()}{limit}")
+        transformer = self.output_transformer()
+        conn = self.connect()
+        try:
+            cursor = conn.execute(text, [*self.params, *keyset_params, *limit_params])
+            while rows := cursor.fetchmany(chunk):
+                yield [self.row(r[0], _gpkg_wkb(r[1]), r[2:], transformer) for r in rows]
+        finally:
+            conn.close()
 
 
-def _queryables(ds: Dataset) -> dict[str, str]:
-    return {f.name: f.type for f in ds.fields}
+def _sqlite_predicate(op: str) -> Any:
+    predicate = getattr(shapely, LITERAL_FIRST[op])
+
+    def test(blob: bytes | None, literal: bytes) -> int | None:
+        if blob is None:
+            return None
+        return int(predicate(_prepared(literal), shapely.from_wkb(_gpkg_wkb(blob))))
+    return test
+
+
+@lru_cache(maxsize=64)
+def _prepared(wkb: bytes) -> Any:
+    geometry = shapely.from_wkb(wkb)
+    shapely.prepare(geometry)
+    return geometry
 
 
 def _gpkg_wkb(blob: bytes | None) -> bytes | None:
@@ -153,25 +349,39 @@ def _gpkg_wkb(blob: bytes | None) -> bytes | None:
     return bytes(blob[8 + ENVELOPE_BYTES[(flags >> 1) & 0b111]:])
 
 
-def _transformer(ds: Dataset) -> Transformer | None:
-    if ds.srid == 4326:
-        return None
-    return Transformer.from_crs(CRS.from_user_input(ds.crs), CRS.from_epsg(4326), always_xy=True)
+def _to_crs(geometry: Any, source: CRS, target: CRS) -> Any:
+    """A geometry from one CRS to another (x/y order), densified so straight edges follow the projection."""
+    if _same(source, target):
+        return geometry
+    t = _transformer(source.to_wkt(), target.to_wkt())
+    dense = shapely.segmentize(geometry, _segment_length(geometry)) if geometry.geom_type != "Point" else geometry
+    return shapely.transform(dense, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
-def _to_native(ds: Dataset, box: Box) -> Box:
-    if ds.srid == 4326:
-        return box
-    t = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(ds.crs), always_xy=True)
-    return t.transform_bounds(*box, densify_pts=21)
+def _segment_length(geometry: Any) -> float:
+    xmin, ymin, xmax, ymax = geometry.bounds
+    return max(xmax - xmin, ymax - ymin, 1e-9) / 20
 
 
-def _row(ds: Dataset, fid: int, wkb: bytes | None, values: tuple, transformer: Transformer | None = None) -> dict:
-    geom = shapely.from_wkb(wkb) if wkb else None
-    if geom is not None and transformer is not None:
-        geom = shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
-    props = {f.name: _json_value(v) for f, v in zip(ds.fields, values, strict=True)}
-    return {"fid": fid, "properties": props, "geometry": geom}
+def _same(a: CRS, b: CRS) -> bool:
+    """Same coordinates (x/y order): EPSG:4326 and CRS84 need no transformation."""
+    return a is b or a.equals(b, ignore_axis_order=True)
+
+
+@lru_cache(maxsize=64)
+def _north_first(crs: CRS) -> bool:
+    axes = crs.axis_info
+    return bool(axes) and axes[0].direction.lower() in ("north", "south")
+
+
+@lru_cache(maxsize=64)
+def _epsg(crs: CRS) -> int | None:
+    return crs.to_epsg()
+
+
+@lru_cache(maxsize=64)
+def _transformer(source: str, target: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_wkt(source), CRS.from_wkt(target), always_xy=True)
 
 
 def _json_value(value: Any) -> Any:

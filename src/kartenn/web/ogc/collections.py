@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from kartenn.domain import Dataset
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
+from kartenn.web.ogc.params import common_crs, crs_list, storage_crs
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -25,6 +26,9 @@ def collection_json(d: Dataset, base: str) -> dict[str, Any]:
         data["extent"] = {"spatial": {"bbox": [list(d.extent_wgs84)], "crs": CRS84}}
     if d.kind == "vector":
         data["itemType"] = "feature"
+        data["crs"] = crs_list(d)
+        if storage_crs(d):
+            data["storageCrs"] = storage_crs(d)
         data["links"].append({"rel": "items", "href": f"{href}/items", "type": "application/geo+json",
                               "title": d.title})
         data["links"].append({"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
@@ -52,7 +56,7 @@ def landing(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[
 def collections(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
     base = base_url(request)
     items = [collection_json(d, base) for d in site.catalog.list_datasets()]
-    return {"collections": items,
+    return {"collections": items, "crs": common_crs(),
             "links": [{"rel": "self", "href": f"{base}/ogc/collections", "type": "application/json"}]}
 
 

@@ -1,0 +1,160 @@
+"""OGC API – Features Parts 2 and 3 beyond core: CRS by reference, spatial and temporal CQL2, datetime,
+sortby, property selection and deep paging, on both stores, against a real server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import shapely
+from pyproj import Transformer
+
+from conftest import shared
+from kartenn.services.publish import publish_file
+
+REGIONS = "france-admin-express-2018/regions.geojson"
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
+BREST = (-4.486, 48.390)
+DATES = {"Bretagne": "2018-03-01", "Normandie": "2018-06-15", "Corse": "2019-01-10", "Hauts-de-France": "2020-05-05"}
+
+
+@pytest.fixture
+def published(site, tmp_path):
+    regions = json.loads(shared(REGIONS).read_text())
+    for feature in regions["features"]:
+        day = DATES.get(feature["properties"]["nom"], "2017-01-01")
+        feature["properties"]["created"] = day
+        feature["properties"]["seen"] = f"{day}T12:30:00Z"
+    dated = tmp_path / "dated-regions.geojson"
+    dated.write_text(json.dumps(regions))
+    for path in (shared(REGIONS), dated, shared("osm-poi-portugal/poi_portugal.gpkg")):
+        assert not publish_file(site, path)[0].error
+    return site
+
+
+def names(response) -> set[str]:
+    assert response.status_code == 200, response.text
+    return {f["properties"]["nom"] for f in response.json()["features"]}
+
+
+def test_crs_by_reference(published, server):
+    to_lambert = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
+    brest_l93 = shapely.Point(to_lambert.transform(*BREST))
+    with server.client() as http:
+        collection = http.get("/ogc/collections/regions").json()
+        assert f"{EPSG}2154" in collection["crs"] and f"{EPSG}4326" in collection["crs"]
+        assert collection["storageCrs"] == f"{EPSG}4326" or collection["storageCrs"].startswith(EPSG)
+        assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in \
+            http.get("/ogc/conformance").json()["conformsTo"]
+        r = http.get("/ogc/collections/regions/items", params={"nom": "Bretagne", "crs": f"{EPSG}2154"})
+        assert r.headers["Content-Crs"] == f"<{EPSG}2154>"
+        assert shapely.geometry.shape(r.json()["features"][0]["geometry"]).contains(brest_l93)
+        # EPSG:4326 is latitude first.
+        r = http.get("/ogc/collections/regions/items", params={"nom": "Bretagne", "crs": f"{EPSG}4326"})
+        assert shapely.geometry.shape(r.json()["features"][0]["geometry"]).contains(shapely.Point(BREST[1], BREST[0]))
+        # A bbox in Lambert-93 around Brest, and the same box in EPSG:4326 (lat/lon order).
+        x, y = brest_l93.x, brest_l93.y
+        r = http.get("/ogc/collections/regions/items",
+                     params={"bbox": f"{x - 1000},{y - 1000},{x + 1000},{y + 1000}", "bbox-crs": f"{EPSG}2154"})
+        assert names(r) == {"Bretagne"}
+        r = http.get("/ogc/collections/regions/items", params={
+            "bbox": f"{BREST[1] - 0.01},{BREST[0] - 0.01},{BREST[1] + 0.01},{BREST[0] + 0.01}",
+            "bbox-crs": f"{EPSG}4326"})
+        assert names(r) == {"Bretagne"}
+        item = http.get(f"/ogc/collections/regions/items/{r.json()['features'][0]['id']}",
+                        params={"crs": "[EPSG:2154]"})
+        assert item.headers["Content-Crs"] == f"<{EPSG}2154>"
+        for bad in ({"crs": f"{EPSG}9999999"}, {"crs": "EPSG:2154x"}, {"bbox-crs": f"{EPSG}27700"}):
+            r = http.get("/ogc/collections/regions/items", params=bad)
+            assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", bad
+
+
+@pytest.mark.parametrize("cql, expected", [
+    (f"S_INTERSECTS(geometry, POINT({BREST[0]} {BREST[1]}))", {"Bretagne"}),
+    (f"S_CONTAINS(geometry, POINT({BREST[0]} {BREST[1]}))", {"Bretagne"}),
+    ("S_WITHIN(geometry, BBOX(8.0, 41.0, 10.0, 43.5))", {"Corse"}),
+    ("S_INTERSECTS(geometry, BBOX(-5.2, 47.2, -4.0, 48.9)) AND NOT nom = 'Bretagne'", set()),
+    ("S_DISJOINT(geometry, BBOX(-6, 41, 1, 51.5))", None),  # None: computed from the source with shapely
+    (f"S_INTERSECTS(geometry, LINESTRING({BREST[0]} {BREST[1]}, 2.35 48.85)) AND code = '11'",
+     {"Île-de-France"}),
+])
+def test_spatial_cql2(published, server, cql, expected):
+    if expected is None:
+        source = json.loads(shared(REGIONS).read_text())["features"]
+        expected = {f["properties"]["nom"] for f in source
+                    if shapely.geometry.shape(f["geometry"]).disjoint(shapely.box(-6, 41, 1, 51.5))}
+        assert 0 < len(expected) < 13
+    with server.client() as http:
+        r = http.get("/ogc/collections/regions/items", params={"filter": cql, "limit": 50})
+        assert names(r) == expected
+        assert r.json()["numberMatched"] == len(expected)
+
+
+def test_spatial_cql2_json_and_filter_crs(published, server):
+    to_lambert = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
+    x, y = to_lambert.transform(*BREST)
+    with server.client() as http:
+        cql = json.dumps({"op": "s_intersects", "args": [{"property": "geometry"},
+                                                         {"type": "Point", "coordinates": [x, y]}]})
+        r = http.get("/ogc/collections/regions/items",
+                     params={"filter": cql, "filter-lang": "cql2-json", "filter-crs": f"{EPSG}2154"})
+        assert names(r) == {"Bretagne"}
+        r = http.get("/ogc/collections/regions/items",
+                     params={"filter": f"S_INTERSECTS(geometry, POINT({BREST[1]} {BREST[0]}))",
+                             "filter-crs": f"{EPSG}4326"})
+        assert names(r) == {"Bretagne"}
+        assert "geometry" in http.get("/ogc/collections/regions/queryables").json()["properties"]
+
+
+@pytest.mark.parametrize("cql, expected", [
+    ("T_AFTER(created, DATE('2018-12-31'))", {"Corse", "Hauts-de-France"}),
+    ("T_BEFORE(seen, TIMESTAMP('2018-03-01T12:30:01Z')) AND created > DATE('2017-06-01')", {"Bretagne"}),
+    ("T_DURING(created, INTERVAL('2018-01-01', '2018-12-31'))", {"Bretagne", "Normandie"}),
+    ("T_INTERSECTS(seen, INTERVAL('2019-01-01T00:00:00Z', '..'))", {"Corse", "Hauts-de-France"}),
+    ("T_EQUALS(created, DATE('2018-06-15'))", {"Normandie"}),
+    ("created BETWEEN DATE('2018-06-15') AND DATE('2019-01-10')", {"Normandie", "Corse"}),
+])
+def test_temporal_cql2(published, server, cql, expected):
+    with server.client() as http:
+        assert names(http.get("/ogc/collections/dated-regions/items", params={"filter": cql, "limit": 50})) == expected
+
+
+def test_datetime_parameter(published, server):
+    with server.client() as http:
+        def dated(value: str) -> set[str]:
+            return names(http.get("/ogc/collections/dated-regions/items", params={"datetime": value, "limit": 50}))
+        assert dated("2018-06-15") == {"Normandie"}
+        assert dated("2018-06-01/2019-12-31") == {"Normandie", "Corse"}
+        assert dated("2019-01-01/..") == {"Corse", "Hauts-de-France"}
+        assert dated("../2018-03-01") == dated("2017-01-01/2018-03-01")
+        for bad in ("yesterday", "2018-01-01/2018-02-01/2018-03-01"):
+            r = http.get("/ogc/collections/dated-regions/items", params={"datetime": bad})
+            assert r.status_code == 400, bad
+        assert http.get("/ogc/collections/poi-portugal/items", params={"datetime": "2018-01-01"}).status_code == 400
+
+
+def test_sortby_properties_and_skip_geometry(published, server):
+    with server.client() as http:
+        r = http.get("/ogc/collections/regions/items", params={"sortby": "-nom", "limit": 3, "properties": "nom"})
+        features = r.json()["features"]
+        everything = sorted(names(http.get("/ogc/collections/regions/items", params={"limit": 50})), reverse=True)
+        assert [f["properties"]["nom"] for f in features] == everything[:3]
+        assert all(set(f["properties"]) == {"nom"} for f in features)
+        r = http.get("/ogc/collections/regions/items", params={"sortby": "+code", "skipGeometry": "true"})
+        codes = [f["properties"]["code"] for f in r.json()["features"]]
+        assert codes == sorted(codes) and all(f["geometry"] is None for f in r.json()["features"])
+        for bad in ({"sortby": "colour"}, {"properties": "nom,colour"}, {"skipGeometry": "maybe"}):
+            assert http.get("/ogc/collections/regions/items", params=bad).status_code == 400, bad
+
+
+def test_next_links_walk_every_feature_once(published, server):
+    with server.client() as http:
+        seen: list[int] = []
+        url = "/ogc/collections/poi-portugal/items?limit=1000"
+        while url:
+            page = http.get(url).json()
+            seen += [f["id"] for f in page["features"]]
+            url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
+        assert len(seen) == len(set(seen)) == 8107
+        deep = http.get("/ogc/collections/poi-portugal/items", params={"limit": 5, "offset": 8000}).json()
+        assert [f["id"] for f in deep["features"]] == seen[8000:8005]
