@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pyogrio
 import pytest
 import shapely
 from pyproj import Transformer
@@ -158,3 +159,43 @@ def test_next_links_walk_every_feature_once(published, server):
         assert len(seen) == len(set(seen)) == 8107
         deep = http.get("/ogc/collections/poi-portugal/items", params={"limit": 5, "offset": 8000}).json()
         assert [f["id"] for f in deep["features"]] == seen[8000:8005]
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "csv", "gpkg", "shp", "fgb"])
+def test_downloads_read_back_with_gdal(published, server, tmp_path, fmt):
+    source = json.loads(shared(REGIONS).read_text())["features"]
+    box = shapely.box(-5, 47, 0, 49)
+    expected = {f["properties"]["nom"] for f in source if shapely.geometry.shape(f["geometry"]).intersects(box)}
+    with server.client() as http:
+        links = http.get("/ogc/collections/dated-regions").json()["links"]
+        href = next(link["href"] for link in links if link["rel"] == "enclosure" and link["href"].endswith(fmt))
+        r = http.get(f"{href}&bbox=-5,47,0,49")
+        assert r.status_code == 200, r.text
+        assert "attachment" in r.headers["content-disposition"]
+    path = tmp_path / f"download.{'zip' if fmt == 'shp' else fmt}"
+    path.write_bytes(r.content)
+    frame = pyogrio.read_dataframe(f"/vsizip/{path}" if fmt == "shp" else path)
+    assert set(frame["nom"]) == expected and len(frame) == len(expected)
+    bretagne = next(f for f in source if f["properties"]["nom"] == "Bretagne")
+    row = frame[frame["nom"] == "Bretagne"].iloc[0]
+    truth = shapely.geometry.shape(bretagne["geometry"])
+    if fmt != "csv":
+        assert frame.crs.to_epsg() == 4326
+        assert str(row["created"])[:10] == "2018-03-01"
+    geometry = row.geometry if fmt != "csv" else shapely.from_wkt(row["WKT"])
+    assert geometry.symmetric_difference(truth).area < 1e-6 * truth.area
+
+
+def test_download_of_a_projected_selection(published, server, tmp_path):
+    with server.client() as http:
+        r = http.get("/ogc/collections/regions/download",
+                     params={"f": "gpkg", "filter": "code IN ('53', '52')", "crs": f"{EPSG}2154", "properties": "nom"})
+        assert r.status_code == 200, r.text
+        (tmp_path / "sel.gpkg").write_bytes(r.content)
+        frame = pyogrio.read_dataframe(tmp_path / "sel.gpkg")
+        assert sorted(frame["nom"]) == ["Bretagne", "Pays de la Loire"] and list(frame.columns) == \
+            ["nom", "geometry"]  # fid is the GeoPackage FID
+        assert frame.crs.to_epsg() == 2154 and frame.total_bounds[0] > 100_000  # metres, east first
+        assert http.get("/ogc/collections/regions/download", params={"f": "xlsx"}).status_code == 400
+        r = http.get("/ogc/collections/regions/download", headers={"Accept": "application/flatgeobuf"})
+        assert r.headers["content-type"] == "application/flatgeobuf"

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from kartenn.web.ogc import collections, features
+from kartenn.web.ogc import collections, downloads, features
 
 router = APIRouter()
 router.include_router(collections.router)
 router.include_router(features.router)
+router.include_router(downloads.router)
 
 __all__ = ["router"]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from kartenn.domain import Dataset
+from kartenn.services.exports import FORMATS
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.ogc.params import common_crs, crs_list, storage_crs
@@ -33,6 +34,9 @@ def collection_json(d: Dataset, base: str) -> dict[str, Any]:
                               "title": d.title})
         data["links"].append({"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                               "href": f"{href}/queryables", "type": "application/schema+json"})
+        for fmt, (media, _, _) in FORMATS.items():
+            data["links"].append({"rel": "enclosure", "href": f"{href}/download?f={fmt}", "type": media,
+                                  "title": f"{d.title} ({fmt})"})
         data["links"].append({"rel": "describedby", "href": f"{href}/schema", "type": "application/schema+json",
                               "title": f"{d.title}: schema"})
     return data

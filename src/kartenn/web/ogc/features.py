@@ -9,12 +9,14 @@ from urllib.parse import urlencode
 import shapely
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.site import Site
 from kartenn.stores.items import ItemQuery, query_items
 from kartenn.web.deps import base_url, get_site
+from kartenn.web.ogc.downloads import download_format, download_response
 from kartenn.web.ogc.params import crs_header, item_query, read_bool, read_crs, read_properties
 from kartenn.web.responses import JSONResponse
 
@@ -60,7 +62,8 @@ def _feature_dataset(site: Site, collection_id: str) -> Dataset:
 
 def _check_format(value: str | None) -> None:
     if value not in (None, "json", "geojson"):
-        raise InvalidInput(f"unsupported format f={value!r}; this server answers f=json", locator="f")
+        raise InvalidInput(f"unsupported format f={value!r}; use json, or csv, gpkg, shp, fgb for downloads",
+                           locator="f")
 
 
 def _feature(row: dict[str, Any], href: str | None = None) -> dict[str, Any]:
@@ -113,9 +116,11 @@ def schema(collection_id: str, request: Request, site: Annotated[Site, Depends(g
 
 
 @router.get("/collections/{collection_id}/items")
-async def items(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONResponse:
+async def items(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
     dataset = _feature_dataset(site, collection_id)
     params = request.query_params
+    if params.get("f") in ("csv", "gpkg", "shp", "fgb"):
+        return await download_response(site, dataset, request, download_format(request))
     _check_format(params.get("f"))
     query = item_query(dataset, params, site.settings.items_max_limit)
     page = await run_in_threadpool(query_items, site.features, dataset, query)

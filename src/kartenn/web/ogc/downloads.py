@@ -1,0 +1,74 @@
+"""Downloads of a collection or a filtered selection: /ogc/collections/{id}/download?f=gpkg&bbox=…
+
+Every /items filter applies (bbox, CQL2, datetime, properties, crs…); without ``limit`` the whole
+selection comes. GeoJSON and CSV are streamed as they are read; GeoPackage, Shapefile (zipped) and
+FlatGeobuf are written batch by batch to a temporary file, then streamed. Files default to the
+dataset's own CRS, in east/north order; GeoJSON to CRS84 (RFC 7946).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pyproj import CRS
+from starlette.background import BackgroundTask
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from kartenn.domain import Dataset
+from kartenn.errors import InvalidInput, NotFound
+from kartenn.services.exports import FORMATS, csv_chunks, geojson_chunks, write_file
+from kartenn.site import Site
+from kartenn.web.deps import get_site
+from kartenn.web.ogc.params import item_query
+
+router = APIRouter(prefix="/ogc", tags=["ogc"])
+ACCEPT = {"application/geopackage+sqlite3": "gpkg", "application/flatgeobuf": "fgb", "text/csv": "csv",
+          "application/zip": "shp", "application/x-shapefile": "shp", "application/geo+json": "geojson"}
+MAX_DOWNLOAD = 2**62
+
+
+def download_format(request: Request) -> str:
+    fmt = request.query_params.get("f")
+    if fmt is None:
+        accepted = [part.split(";")[0].strip() for part in request.headers.get("accept", "").split(",")]
+        fmt = next((ACCEPT[a] for a in accepted if a in ACCEPT), "geojson")
+    fmt = {"shapefile": "shp", "flatgeobuf": "fgb", "json": "geojson"}.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown download format f={fmt!r}; use one of {', '.join(FORMATS)}", locator="f")
+    return fmt
+
+
+@router.get("/collections/{collection_id}/download")
+async def download(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    dataset = site.catalog.get_dataset(collection_id)
+    if dataset.kind != "vector":
+        raise NotFound(f"collection {collection_id!r} has no features to download")
+    return await download_response(site, dataset, request, download_format(request))
+
+
+async def download_response(site: Site, dataset: Dataset, request: Request, fmt: str) -> Response:
+    query = item_query(dataset, request.query_params, MAX_DOWNLOAD, no_limit=True)
+    media, extension, driver = FORMATS[fmt]
+    filename = f"{dataset.id}.{extension}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if driver is None:
+        chunks = (geojson_chunks if fmt == "geojson" else csv_chunks)(site.features, dataset, query)
+        return StreamingResponse(iterate_in_threadpool(chunks), media_type=media, headers=headers)
+    if query.crs is None:
+        query.crs = CRS.from_user_input(dataset.crs)
+        query.xy = True
+    scratch = site.settings.data_dir / "tmp"  # beside the data: /tmp may be small
+    scratch.mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="download-", dir=scratch))
+    try:
+        path = await run_in_threadpool(write_file, site.features, dataset, query, fmt, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(path, media_type=media, filename=filename,
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
