@@ -199,3 +199,38 @@ def test_download_of_a_projected_selection(published, server, tmp_path):
         assert http.get("/ogc/collections/regions/download", params={"f": "xlsx"}).status_code == 400
         r = http.get("/ogc/collections/regions/download", headers={"Accept": "application/flatgeobuf"})
         assert r.headers["content-type"] == "application/flatgeobuf"
+
+
+def test_openapi_describes_every_collection(published, server):
+    from openapi_spec_validator import validate
+
+    with server.client() as http:
+        landing = http.get("/ogc").json()
+        href = next(link["href"] for link in landing["links"] if link["rel"] == "service-desc")
+        r = http.get(href)
+        assert r.headers["content-type"].startswith("application/vnd.oai.openapi+json")
+        document = r.json()
+    validate(document)
+    items = document["paths"]["/ogc/collections/dated-regions/items"]["get"]
+    names = {p["name"] for p in items["parameters"]}
+    assert {"bbox", "crs", "filter", "datetime", "sortby", "nom", "created"} <= names
+    crs = next(p for p in items["parameters"] if p["name"] == "crs")["schema"]["enum"]
+    assert f"{EPSG}2154" in crs
+
+
+def test_html_pages_for_people(published, server):
+    with server.client() as http:
+        browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                   "Accept-Language": "en"}
+        for url in ("/ogc", "/ogc/collections", "/ogc/collections/regions", "/ogc/conformance"):
+            r = http.get(url, headers=browser)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), url
+        page = http.get("/ogc/collections/regions/items", params={"limit": 5}, headers=browser).text
+        assert "5 of 13 features" in page and 'rel="next"' in page and page.count("<tr>") == 6
+        french = http.get("/ogc/collections/regions/items", params={"f": "html", "lang": "fr", "limit": 20}).text
+        assert "13 objets sur 13" in french and "Bretagne" in french
+        one = http.get("/ogc/collections/regions/items", params={"nom": "Corse"}).json()["features"][0]
+        r = http.get(f"/ogc/collections/regions/items/{one['id']}", params={"f": "html"})
+        assert "Corse" in r.text and r.headers["content-type"].startswith("text/html")
+        # Programs asking for JSON still get JSON.
+        assert http.get("/ogc/collections/regions/items", headers={"Accept": "application/geo+json"}).json()

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from kartenn.web.ogc import collections, downloads, features
+from kartenn.web.ogc import collections, downloads, features, openapi
 
 router = APIRouter()
 router.include_router(collections.router)
 router.include_router(features.router)
 router.include_router(downloads.router)
+router.include_router(openapi.router)
 
 __all__ = ["router"]

@@ -10,6 +10,7 @@ from kartenn.domain import Dataset
 from kartenn.services.exports import FORMATS
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
+from kartenn.web.ogc.html import render, wants_html
 from kartenn.web.ogc.params import common_crs, crs_list, storage_crs
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
@@ -21,7 +22,8 @@ def collection_json(d: Dataset, base: str) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": d.id,
         "title": d.title,
-        "links": [{"rel": "self", "href": href, "type": "application/json", "title": d.title}],
+        "links": [{"rel": "self", "href": href, "type": "application/json", "title": d.title},
+                  {"rel": "alternate", "href": f"{href}?f=html", "type": "text/html", "title": d.title}],
     }
     if d.extent_wgs84:
         data["extent"] = {"spatial": {"bbox": [list(d.extent_wgs84)], "crs": CRS84}}
@@ -43,13 +45,17 @@ def collection_json(d: Dataset, base: str) -> dict[str, Any]:
 
 
 @router.get("")
-def landing(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+def landing(request: Request, site: Annotated[Site, Depends(get_site)]) -> Any:
+    if wants_html(request):
+        return render(request, "landing", heading=site.settings.title)
     base = base_url(request)
     return {
         "title": site.settings.title,
         "description": "OGC API of this Kartenn site",
         "links": [
             {"rel": "self", "href": f"{base}/ogc", "type": "application/json"},
+            {"rel": "alternate", "href": f"{base}/ogc?f=html", "type": "text/html"},
+            {"rel": "service-desc", "href": f"{base}/ogc/api", "type": "application/vnd.oai.openapi+json;version=3.0"},
             {"rel": "conformance", "href": f"{base}/ogc/conformance", "type": "application/json"},
             {"rel": "data", "href": f"{base}/ogc/collections", "type": "application/json"},
         ],
@@ -57,13 +63,20 @@ def landing(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[
 
 
 @router.get("/collections")
-def collections(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+def collections(request: Request, site: Annotated[Site, Depends(get_site)]) -> Any:
+    datasets = site.catalog.list_datasets()
+    if wants_html(request):
+        return render(request, "collections", heading_key="ogc.collections", datasets=datasets)
     base = base_url(request)
-    items = [collection_json(d, base) for d in site.catalog.list_datasets()]
+    items = [collection_json(d, base) for d in datasets]
     return {"collections": items, "crs": common_crs(),
-            "links": [{"rel": "self", "href": f"{base}/ogc/collections", "type": "application/json"}]}
+            "links": [{"rel": "self", "href": f"{base}/ogc/collections", "type": "application/json"},
+                      {"rel": "alternate", "href": f"{base}/ogc/collections?f=html", "type": "text/html"}]}
 
 
 @router.get("/collections/{collection_id}")
-def collection(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
-    return collection_json(site.catalog.get_dataset(collection_id), base_url(request))
+def collection(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Any:
+    dataset = site.catalog.get_dataset(collection_id)
+    if wants_html(request):
+        return render(request, "collection", collection=dataset, formats=list(FORMATS), heading=dataset.title)
+    return collection_json(dataset, base_url(request))

@@ -17,6 +17,7 @@ from kartenn.site import Site
 from kartenn.stores.items import ItemQuery, query_items
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.ogc.downloads import download_format, download_response
+from kartenn.web.ogc.html import render, wants_html
 from kartenn.web.ogc.params import crs_header, item_query, read_bool, read_crs, read_properties
 from kartenn.web.responses import JSONResponse
 
@@ -26,6 +27,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
@@ -43,7 +46,9 @@ CONFORMANCE = [
 
 
 @router.get("/conformance")
-def conformance() -> dict[str, Any]:
+def conformance(request: Request) -> Any:
+    if wants_html(request):
+        return render(request, "conformance", heading_key="ogc.conformance", conforms=CONFORMANCE)
     return {"conformsTo": CONFORMANCE}
 
 
@@ -61,7 +66,7 @@ def _feature_dataset(site: Site, collection_id: str) -> Dataset:
 
 
 def _check_format(value: str | None) -> None:
-    if value not in (None, "json", "geojson"):
+    if value not in (None, "json", "geojson", "html"):
         raise InvalidInput(f"unsupported format f={value!r}; use json, or csv, gpkg, shp, fgb for downloads",
                            locator="f")
 
@@ -125,12 +130,14 @@ async def items(collection_id: str, request: Request, site: Annotated[Site, Depe
     query = item_query(dataset, params, site.settings.items_max_limit)
     page = await run_in_threadpool(query_items, site.features, dataset, query)
     base = f"{base_url(request)}/ogc/collections/{collection_id}"
+    html = wants_html(request)
     kept = {k: v for k, v in params.items() if k not in ("offset", "after")}
     offset, limit = query.offset, query.limit or 0
 
     def link(rel: str, at: int, after: int | None = None) -> dict[str, str]:
         extra = {"after": after} if after is not None else {}
-        return {"rel": rel, "type": GEOJSON, "href": f"{base}/items?{urlencode({**kept, 'offset': at, **extra})}"}
+        return {"rel": rel, "type": "text/html" if html else GEOJSON,
+                "href": f"{base}/items?{urlencode({**kept, 'offset': at, **extra})}"}
 
     links = [link("self", offset, query.after), {"rel": "collection", "type": "application/json", "href": base}]
     if page.matched is not None and offset + len(page.rows) < page.matched and page.rows:
@@ -138,6 +145,13 @@ async def items(collection_id: str, request: Request, site: Annotated[Site, Depe
         links.append(link("next", offset + limit, None if query.sortby else page.rows[-1]["fid"]))
     if offset > 0:
         links.append(link("prev", max(0, offset - limit)))
+    if html:
+        columns = query.properties or [f.name for f in dataset.fields]
+        href = {link["rel"]: link["href"] for link in links}
+        return render(request, "items", collection=dataset, features=page.rows, matched=page.matched,
+                      columns=columns, prev_href=href.get("prev"), next_href=href.get("next"),
+                      heading=dataset.title)
+    links.append({"rel": "alternate", "type": "text/html", "href": f"{base}/items?{urlencode({**kept, 'f': 'html'})}"})
     body = {
         "type": "FeatureCollection",
         "features": [_feature(r) for r in page.rows],
@@ -151,11 +165,11 @@ async def items(collection_id: str, request: Request, site: Annotated[Site, Depe
 
 @router.get("/collections/{collection_id}/items/{fid}")
 async def item(collection_id: str, fid: str, request: Request,
-               site: Annotated[Site, Depends(get_site)]) -> JSONResponse:
+               site: Annotated[Site, Depends(get_site)]) -> Response:
     dataset = _feature_dataset(site, collection_id)
     params = request.query_params
     _check_format(params.get("f"))
-    unknown = [k for k in params if k not in ("f", "crs", "properties", "skipGeometry")]
+    unknown = [k for k in params if k not in ("f", "lang", "crs", "properties", "skipGeometry")]
     if unknown:
         raise InvalidInput(f"unknown parameter {unknown[0]!r}", locator=unknown[0])
     if not fid.isdigit():
@@ -166,6 +180,9 @@ async def item(collection_id: str, fid: str, request: Request,
     page = await run_in_threadpool(query_items, site.features, dataset, query)
     if not page.rows:
         raise NotFound(f"no feature {fid!r} in {collection_id!r}")
+    if wants_html(request):
+        return render(request, "item", collection=dataset, feature=page.rows[0],
+                      **{"heading": f"{dataset.title} — {fid}"})
     href = f"{base_url(request)}/ogc/collections/{collection_id}/items/{fid}"
     feature = _feature(page.rows[0], href)
     feature["links"].append({"rel": "collection", "type": "application/json",

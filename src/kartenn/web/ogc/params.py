@@ -24,7 +24,7 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
 EPSG_PREFIX = "http://www.opengis.net/def/crs/EPSG/0/"
 OFFERED_EPSG = [4326, 3857, 2154, 4258, 3035]  # besides CRS84 and the native CRS
-RESERVED = {"limit", "offset", "after", "bbox", "bbox-crs", "crs", "datetime", "f", "filter", "filter-lang",
+RESERVED = {"lang", "limit", "offset", "after", "bbox", "bbox-crs", "crs", "datetime", "f", "filter", "filter-lang",
             "filter-crs", "sortby", "properties", "skipGeometry"}
 
 

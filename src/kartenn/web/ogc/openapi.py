@@ -1,0 +1,104 @@
+"""/ogc/api: the OpenAPI 3.0 definition of this OGC API, with a path per collection and its queryables.
+
+Generic clients (and the OGC validators) read it to learn each collection's parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from kartenn.domain import Dataset
+from kartenn.services.exports import FORMATS
+from kartenn.site import Site
+from kartenn.web.deps import base_url, get_site
+from kartenn.web.ogc.features import JSON_SCHEMA_TYPES
+from kartenn.web.ogc.params import crs_list
+from kartenn.web.responses import JSONResponse
+
+router = APIRouter(prefix="/ogc", tags=["ogc"])
+MEDIA = "application/vnd.oai.openapi+json;version=3.0"
+
+
+def _param(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema,
+            "style": "form", "explode": False, **extra}
+
+
+COMMON = {
+    "f": _param("f", "Output format", {"type": "string", "enum": ["json", "html"]}),
+    "limit": _param("limit", "Features per page", {"type": "integer", "minimum": 1, "default": 10}),
+    "offset": _param("offset", "Features to skip", {"type": "integer", "minimum": 0, "default": 0}),
+    "bbox": _param("bbox", "Bounding box: min x, min y, max x, max y (in bbox-crs)",
+                   {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
+    "datetime": _param("datetime", "An instant or an interval start/end ('..' for an open end)",
+                       {"type": "string"}),
+    "filter": _param("filter", "A CQL2 filter", {"type": "string"}),
+    "filter-lang": _param("filter-lang", "Language of the filter",
+                          {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}),
+    "sortby": _param("sortby", "Properties to sort by, '-' for descending", {"type": "array",
+                                                                              "items": {"type": "string"}}),
+    "properties": _param("properties", "Properties to return", {"type": "array", "items": {"type": "string"}}),
+    "skipGeometry": _param("skipGeometry", "Leave geometries out", {"type": "boolean", "default": False}),
+}
+
+
+def _collection_paths(d: Dataset) -> dict[str, Any]:
+    path = f"/ogc/collections/{d.id}"
+    crs = {"type": "string", "format": "uri", "enum": crs_list(d)}
+    geojson = {"application/geo+json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}
+    fields = [_param(f.name, f"Features whose {f.name} equals this value", JSON_SCHEMA_TYPES[f.type])
+              for f in d.fields]
+    item_params = [COMMON[k] for k in ("f", "limit", "offset", "bbox", "datetime", "filter", "filter-lang",
+                                       "sortby", "properties", "skipGeometry")]
+    crs_params = [_param("crs", "CRS of the output", crs), _param("bbox-crs", "CRS of bbox", crs),
+                  _param("filter-crs", "CRS of the filter's geometries", crs)]
+    ok = {"description": "OK"}
+    return {
+        path: {"get": {"summary": f"{d.title}: description", "operationId": f"describe-{d.id}",
+                       "tags": [d.id], "responses": {"200": ok}}},
+        f"{path}/items": {"get": {
+            "summary": f"{d.title}: features", "operationId": f"items-{d.id}", "tags": [d.id],
+            "parameters": [*item_params, *crs_params, *fields],
+            "responses": {"200": {"description": "A page of features", "content": geojson},
+                          "400": {"description": "Bad request"}}}},
+        f"{path}/items/{{featureId}}": {"get": {
+            "summary": f"{d.title}: one feature", "operationId": f"item-{d.id}", "tags": [d.id],
+            "parameters": [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}},
+                           COMMON["f"], crs_params[0]],
+            "responses": {"200": {"description": "The feature", "content": geojson},
+                          "404": {"description": "No such feature"}}}},
+        f"{path}/queryables": {"get": {
+            "summary": f"{d.title}: queryables", "operationId": f"queryables-{d.id}", "tags": [d.id],
+            "responses": {"200": {"description": "JSON Schema of the queryables",
+                                  "content": {"application/schema+json": {"schema": {"type": "object"}}}}}}},
+        f"{path}/download": {"get": {
+            "summary": f"{d.title}: download", "operationId": f"download-{d.id}", "tags": [d.id],
+            "parameters": [_param("f", "File format", {"type": "string", "enum": list(FORMATS)}),
+                           *item_params[2:], *crs_params],
+            "responses": {"200": {"description": "The file"}}}},
+    }
+
+
+@router.get("/api")
+def openapi(request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONResponse:
+    ok = {"description": "OK"}
+    paths: dict[str, Any] = {
+        "/ogc": {"get": {"summary": "Landing page", "operationId": "landing", "responses": {"200": ok}}},
+        "/ogc/conformance": {"get": {"summary": "Conformance classes", "operationId": "conformance",
+                                     "responses": {"200": ok}}},
+        "/ogc/collections": {"get": {"summary": "Collections", "operationId": "collections",
+                                     "responses": {"200": ok}}},
+    }
+    for dataset in site.catalog.list_datasets():
+        if dataset.kind == "vector":
+            paths.update(_collection_paths(dataset))
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": site.settings.title, "version": "1.0.0",
+                 "description": "OGC API – Features (Parts 1, 2, 3) of this site"},
+        "servers": [{"url": base_url(request)}],
+        "paths": paths,
+    }
+    return JSONResponse(document, media_type=MEDIA)
