@@ -234,3 +234,25 @@ def test_html_pages_for_people(published, server):
         assert "Corse" in r.text and r.headers["content-type"].startswith("text/html")
         # Programs asking for JSON still get JSON.
         assert http.get("/ogc/collections/regions/items", headers={"Accept": "application/geo+json"}).json()
+
+
+def test_owslib_features_client(published, server):
+    from owslib.ogcapi.features import Features
+
+    api = Features(f"{server.url}/ogc")
+    assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter" in api.conformance()["conformsTo"]
+    assert {"regions", "dated-regions", "poi-portugal"} <= {c["id"] for c in api.collections()["collections"]}
+    assert "nom" in api.collection_queryables("regions")["properties"]
+    page = api.collection_items("regions", bbox=[-4.8, 47.8, -2.0, 48.6], limit=50)
+    assert "Bretagne" in {f["properties"]["nom"] for f in page["features"]}
+    sorted_page = api.collection_items("regions", sortby=("nom", "desc"), limit=2)
+    assert [f["properties"]["nom"] for f in sorted_page["features"]] == \
+        sorted({f["properties"]["nom"] for f in api.collection_items("regions", limit=50)["features"]})[::-1][:2]
+    text = api.collection_items("regions", filter="code IN ('53', '11')", limit=50)
+    assert {f["properties"]["nom"] for f in text["features"]} == {"Bretagne", "Île-de-France"}
+    posted = api.collection_items("regions", cql={"op": "=", "args": [{"property": "nom"}, "Corse"]})
+    assert [f["properties"]["nom"] for f in posted["features"]] == ["Corse"]
+    dated = api.collection_items("dated-regions", datetime_="2019-01-01/..", limit=50)
+    assert {f["properties"]["nom"] for f in dated["features"]} == {"Corse", "Hauts-de-France"}
+    assert api.collection_item("regions", str(posted["features"][0]["id"]))["properties"]["nom"] == "Corse"
+    assert "/ogc/collections/regions/items" in api.api()["paths"]

@@ -122,9 +122,23 @@ def schema(collection_id: str, request: Request, site: Annotated[Site, Depends(g
 
 @router.get("/collections/{collection_id}/items")
 async def items(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    return await _items(collection_id, request, site, request.query_params)
+
+
+@router.post("/collections/{collection_id}/items")
+async def items_by_post(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    """A CQL2 JSON filter in the body (as OWSLib and pygeoapi send it), the other parameters in the query."""
+    body = await request.body()
+    if len(body) > 1_000_000:
+        raise InvalidInput("the filter is too large", locator="filter")
+    params = {k: v for k, v in request.query_params.items() if k not in ("filter", "filter-lang")}
+    params.update({"filter": body.decode("utf-8", "replace"), "filter-lang": "cql2-json"})
+    return await _items(collection_id, request, site, params)
+
+
+async def _items(collection_id: str, request: Request, site: Site, params: Any) -> Response:
     dataset = _feature_dataset(site, collection_id)
-    params = request.query_params
-    if params.get("f") in ("csv", "gpkg", "shp", "fgb"):
+    if params.get("f") in ("csv", "gpkg", "shp", "fgb") and request.method == "GET":
         return await download_response(site, dataset, request, download_format(request))
     _check_format(params.get("f"))
     query = item_query(dataset, params, site.settings.items_max_limit)
