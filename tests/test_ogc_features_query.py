@@ -256,3 +256,51 @@ def test_owslib_features_client(published, server):
     assert {f["properties"]["nom"] for f in dated["features"]} == {"Corse", "Hauts-de-France"}
     assert api.collection_item("regions", str(posted["features"][0]["id"]))["properties"]["nom"] == "Corse"
     assert "/ogc/collections/regions/items" in api.api()["paths"]
+
+
+def _source_regions() -> list[tuple[str, shapely.Geometry]]:
+    return [(f["properties"]["nom"], shapely.geometry.shape(f["geometry"]))
+            for f in json.loads(shared(REGIONS).read_text())["features"]]
+
+
+def test_every_spatial_operator_matches_shapely(published, server):
+    regions = _source_regions()
+    bretagne = dict(regions)["Bretagne"]
+    vertex = shapely.Point(bretagne.geoms[0].exterior.coords[0])
+    line = shapely.LineString([BREST, (2.35, 48.85)])
+    box = shapely.box(-1.5, 46.5, 3.0, 49.0)
+    cases = {
+        f"S_TOUCHES(geometry, POINT({vertex.x!r} {vertex.y!r}))": lambda g: g.touches(vertex),
+        f"S_CROSSES(geometry, {line.wkt})": lambda g: g.crosses(line),
+        "S_OVERLAPS(geometry, BBOX(-1.5, 46.5, 3.0, 49.0))": lambda g: g.overlaps(box),
+        "S_WITHIN(geometry, BBOX(1.0, 47.5, 4.0, 49.5))": lambda g: g.within(shapely.box(1.0, 47.5, 4.0, 49.5)),
+        "S_INTERSECTS(geometry, BBOX(-1.5, 46.5, 3.0, 49.0))": lambda g: g.intersects(box),
+    }
+    with server.client() as http:
+        for cql, test in cases.items():
+            expected = {name for name, geom in regions if test(geom)}
+            assert expected, cql
+            assert names(http.get("/ogc/collections/regions/items", params={"filter": cql, "limit": 50})) == \
+                expected, cql
+        point = http.get("/ogc/collections/poi-portugal/items", params={"limit": 1}).json()["features"][0]
+        x, y = point["geometry"]["coordinates"]
+        cql = f"S_EQUALS(geometry, POINT({x!r} {y!r}))"
+        r = http.get("/ogc/collections/poi-portugal/items", params={"filter": cql})
+        assert point["id"] in [f["id"] for f in r.json()["features"]]
+
+
+@pytest.mark.parametrize("cql, expected", [
+    ("T_DISJOINT(created, INTERVAL('2017-06-01', '2019-12-31'))", "2017-01-01 2020-05-05"),
+    ("T_STARTS(created, INTERVAL('2018-06-15', '2019-01-01'))", "2018-06-15"),
+    ("T_FINISHES(created, INTERVAL('2018-01-01', '2018-03-01'))", "2018-03-01"),
+    ("T_MEETS(created, INTERVAL('2019-01-10', '2019-05-01'))", "2019-01-10"),
+    ("T_METBY(created, INTERVAL('2019-05-01', '2020-05-05'))", "2020-05-05"),
+    ("T_CONTAINS(created, INTERVAL('2018-01-01', '2018-12-31'))", ""),
+    ("T_OVERLAPS(created, INTERVAL('2018-01-01', '2018-12-31'))", ""),
+])
+def test_temporal_operators_on_instants(published, server, cql, expected):
+    days = {d for d in expected.split()}
+    with server.client() as http:
+        r = http.get("/ogc/collections/dated-regions/items", params={"filter": cql, "limit": 50})
+        assert r.status_code == 200, r.text
+        assert {f["properties"]["created"][:10] for f in r.json()["features"]} == days

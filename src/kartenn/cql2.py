@@ -37,7 +37,8 @@ AMENDMENTS = [
      'interval_bound: SINGLE_QUOTED | attribute\n'
      'bbox_literal: "BBOX"i "(" full_number "," full_number "," full_number "," full_number '
      '["," full_number "," full_number] ")"'),
-    ('| "T_INTERSECTS"i', '| "T_INTERSECTS"i | "T_DISJOINT"i'),
+    ('| "T_INTERSECTS"i', '| "T_INTERSECTS"i | "T_DISJOINT"i | "T_STARTS"i | "T_STARTEDBY"i | "T_FINISHES"i '
+                          '| "T_FINISHEDBY"i'),
     ('?date: "DATE" "(" "\'" DATE "\'" ")"', '?date: "DATE"i "(" SINGLE_QUOTED ")" -> date_literal'),
     ('        | envelope\n', '        | envelope\n        | bbox_literal\n'),
     ('                  | "BBOX" "(" expression "," full_number "," full_number "," full_number "," full_number '
@@ -72,7 +73,12 @@ class _Transformer(text_parser.CQLTransformer):
         return _bbox_geometry(list(numbers))
 
 
+# CQL2 1.0 names for what pygeofilter still calls by draft names
+FINAL_NAMES = {"t_starts": "t_begins", "t_startedby": "t_begunby", "t_finishes": "t_ends", "t_finishedby": "t_endedby"}
+
+
 def _temporal(op: str, lhs: Any, rhs: Any) -> ast.Node:
+    op = FINAL_NAMES.get(op, op)
     if op == "t_intersects":  # T_INTERSECTS is exactly "not disjoint"
         return ast.Not(ast.TimeDisjoint(lhs, rhs))
     if op == "t_disjoint":

@@ -28,7 +28,6 @@ def _param(name: str, description: str, schema: dict[str, Any], **extra: Any) ->
 
 COMMON = {
     "f": _param("f", "Output format", {"type": "string", "enum": ["json", "html"]}),
-    "limit": _param("limit", "Features per page", {"type": "integer", "minimum": 1, "default": 10}),
     "offset": _param("offset", "Features to skip", {"type": "integer", "minimum": 0, "default": 0}),
     "bbox": _param("bbox", "Bounding box: min x, min y, max x, max y (in bbox-crs)",
                    {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
@@ -44,14 +43,16 @@ COMMON = {
 }
 
 
-def _collection_paths(d: Dataset) -> dict[str, Any]:
+def _collection_paths(d: Dataset, max_limit: int) -> dict[str, Any]:
     path = f"/ogc/collections/{d.id}"
     crs = {"type": "string", "format": "uri", "enum": crs_list(d)}
     geojson = {"application/geo+json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}
     fields = [_param(f.name, f"Features whose {f.name} equals this value", JSON_SCHEMA_TYPES[f.type])
               for f in d.fields]
-    item_params = [COMMON[k] for k in ("f", "limit", "offset", "bbox", "datetime", "filter", "filter-lang",
-                                       "sortby", "properties", "skipGeometry")]
+    limit = _param("limit", "Features per page", {"type": "integer", "minimum": 1, "maximum": max_limit,
+                                                  "default": 10})
+    item_params = [COMMON["f"], limit, *(COMMON[k] for k in ("offset", "bbox", "datetime", "filter", "filter-lang",
+                                        "sortby", "properties", "skipGeometry"))]
     crs_params = [_param("crs", "CRS of the output", crs), _param("bbox-crs", "CRS of bbox", crs),
                   _param("filter-crs", "CRS of the filter's geometries", crs)]
     ok = {"description": "OK"}
@@ -93,7 +94,7 @@ def openapi(request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONR
     }
     for dataset in site.catalog.list_datasets():
         if dataset.kind == "vector":
-            paths.update(_collection_paths(dataset))
+            paths.update(_collection_paths(dataset, site.settings.items_max_limit))
     document = {
         "openapi": "3.0.3",
         "info": {"title": site.settings.title, "version": "1.0.0",
