@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyogrio
@@ -42,13 +43,19 @@ def _fields(dataset: Dataset, query: ItemQuery) -> list[Any]:
     return [f for f in dataset.fields if query.properties is None or f.name in query.properties]
 
 
+def geojson_features(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GeoJSON features for orjson; GEOS writes the geometries' JSON for all rows at once."""
+    geometries = shapely.to_geojson(np.array([r["geometry"] for r in rows], dtype=object))
+    return [{"type": "Feature", "id": r["fid"], "properties": r["properties"],
+             "geometry": orjson.Fragment(g) if g is not None else None}
+            for r, g in zip(rows, geometries, strict=True)]
+
+
 def geojson_chunks(store: FeatureStore, dataset: Dataset, query: ItemQuery) -> Iterator[bytes]:
     yield b'{"type":"FeatureCollection","name":' + orjson.dumps(dataset.id) + b',"features":['
     first = True
     for rows in iter_items(store, dataset, query):
-        parts = [orjson.dumps({"type": "Feature", "id": r["fid"], "properties": r["properties"],
-                               "geometry": shapely.geometry.mapping(r["geometry"]) if r["geometry"] else None})
-                 for r in rows]
+        parts = [orjson.dumps(f) for f in geojson_features(rows)]
         if parts:
             yield (b"" if first else b",") + b",\n".join(parts)
             first = False

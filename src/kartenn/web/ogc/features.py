@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import shapely
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput, NotFound
+from kartenn.services.exports import geojson_features
 from kartenn.site import Site
 from kartenn.stores.items import ItemQuery, query_items
 from kartenn.web.deps import base_url, get_site
@@ -59,12 +59,6 @@ def _feature_dataset(site: Site, collection_id: str) -> Dataset:
     return dataset
 
 
-
-
-
-
-
-
 def _check_format(value: str | None) -> None:
     if value not in (None, "json", "geojson", "html"):
         raise InvalidInput(f"unsupported format f={value!r}; use json, or csv, gpkg, shp, fgb for downloads",
@@ -72,10 +66,7 @@ def _check_format(value: str | None) -> None:
 
 
 def _feature(row: dict[str, Any], href: str | None = None) -> dict[str, Any]:
-    geom = row["geometry"]
-    feature = {"type": "Feature", "id": row["fid"],
-               "geometry": shapely.geometry.mapping(geom) if geom is not None else None,
-               "properties": row["properties"]}
+    feature = geojson_features([row])[0]
     if href:
         feature["links"] = [{"rel": "self", "href": href, "type": GEOJSON}]
     return feature
@@ -92,8 +83,6 @@ JSON_SCHEMA_TYPES = {
 }
 GEOMETRY_FORMATS = {"Point": "geometry-point", "MultiPoint": "geometry-multipoint",
                     "MultiLineString": "geometry-multilinestring", "MultiPolygon": "geometry-multipolygon"}
-
-
 
 
 def _json_schema(dataset: Dataset, url: str, *, with_geometry: bool) -> JSONResponse:
@@ -168,7 +157,7 @@ async def _items(collection_id: str, request: Request, site: Site, params: Any) 
     links.append({"rel": "alternate", "type": "text/html", "href": f"{base}/items?{urlencode({**kept, 'f': 'html'})}"})
     body = {
         "type": "FeatureCollection",
-        "features": [_feature(r) for r in page.rows],
+        "features": geojson_features(page.rows),
         "numberMatched": page.matched,
         "numberReturned": len(page.rows),
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
