@@ -11,6 +11,7 @@ from conftest import SHARED
 
 SCHEMAS = SHARED / "xml-schemas" / "ogc"
 XLINK = Path(__file__).parent / "schemas" / "xlink.xsd"
+XML = Path(__file__).parent / "schemas" / "xml.xsd"
 REMOTE = "http://schemas.opengis.net/"
 
 
@@ -18,6 +19,10 @@ class LocalSchemas(etree.Resolver):
     def resolve(self, url, pubid, context):  # type: ignore[no-untyped-def]
         if url.endswith("xlink.xsd"):
             return self.resolve_filename(str(XLINK), context)
+        if url.endswith("/xml.xsd"):
+            return self.resolve_filename(str(XML), context)
+        if "/plugins/profiles/apiso/schemas/ogc/" in url:  # a path of the schemas' original package
+            return self.resolve_filename(str(SCHEMAS / url.split("/plugins/profiles/apiso/schemas/ogc/")[1]), context)
         if url.startswith(REMOTE):
             return self.resolve_filename(str(SCHEMAS / url[len(REMOTE):]), context)
         return None

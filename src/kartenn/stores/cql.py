@@ -40,8 +40,8 @@ class Dialect:
     mark: str  # the driver's placeholder
     time_column: str = "{}"  # a temporal column in comparisons, e.g. "julianday({})"
     time_value: Callable[[Any], Any] = lambda v: v  # a date or datetime as a bound value
-    # ("intersects", geometry in the filter CRS) → SQL and its parameters
-    spatial: Callable[[str, Any], tuple[str, list[Any]]] | None = None
+    # ("intersects", geometry, its CRS name or None for the filter CRS) → SQL and its parameters
+    spatial: Callable[[str, Any, str | None], tuple[str, list[Any]]] | None = None
 
 
 def _iso(value: Any) -> Any:
@@ -58,15 +58,16 @@ def to_sql(node: Any, fields: dict[str, str], dialect: Dialect) -> tuple[str, li
     return _Writer(fields, dialect, params).node(node), params
 
 
-def spatial_literals(node: Any) -> list[Any]:
-    """Geometries every match must touch (from spatial predicates ANDed at the top): an index can prefilter."""
+def spatial_literals(node: Any) -> list[tuple[Any, str | None]]:
+    """Geometries (and their CRS names) every match must touch, from spatial predicates ANDed at the top:
+    an index can prefilter with them."""
     if isinstance(node, ast.And):
         return spatial_literals(node.lhs) + spatial_literals(node.rhs)
     op = SPATIAL.get(type(node))
     if op and op != "disjoint":
         literal = node.rhs if isinstance(node.rhs, values.Geometry) else node.lhs
         if isinstance(literal, values.Geometry):
-            return [shapely.geometry.shape(literal.geometry)]
+            return [(shapely.geometry.shape(literal.geometry), _crs_name(literal))]
     return []
 
 
@@ -166,7 +167,7 @@ class _Writer:
             geometry = shapely.geometry.shape(rhs.geometry)
         except Exception:  # shapely raises several kinds for bad coordinates
             raise InvalidInput("a geometry in the filter is not valid", locator="filter") from None
-        text, params = self.dialect.spatial(op, geometry)
+        text, params = self.dialect.spatial(op, geometry, _crs_name(rhs))
         self.params += params
         return text
 
@@ -220,6 +221,12 @@ class _Writer:
             return start, end
         instant = self.operand(node, kind)
         return instant, instant
+
+
+def _crs_name(literal: values.Geometry) -> str | None:
+    """The CRS a GML geometry named (srsName); its coordinates are then east/north. None: the filter CRS."""
+    crs = literal.geometry.get("crs") if isinstance(literal.geometry, dict) else None
+    return (crs or {}).get("properties", {}).get("name")
 
 
 def _like_pattern(node: ast.Like) -> str:

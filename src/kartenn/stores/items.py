@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
 
 from kartenn.domain import Dataset
+from kartenn.errors import InvalidInput
 from kartenn.stores.base import GEOMETRY_COLUMN, FeatureStore
 from kartenn.stores.cql import POSTGRES, SQLITE, Dialect, spatial_literals, to_sql
 from kartenn.stores.geopackage import LAYER, GeoPackageStore
@@ -123,13 +125,19 @@ class _Plan:
             marks = ", ".join([self.dialect.mark] * len(q.fids)) or "NULL"
             self.add(f"{self.fid_column} IN ({marks})", list(q.fids))
         if q.filter is not None:
-            for literal in spatial_literals(q.filter):
-                self.add_index_box(self.literal(literal).bounds)
+            for literal, crs_name in spatial_literals(q.filter):
+                self.add_index_box(self.literal(literal, crs_name).bounds)
             text, values = to_sql(q.filter, {f.name: f.type for f in self.ds.fields}, self.filter_dialect())
             self.add(text, values)
 
-    def literal(self, geometry: Any) -> Any:
-        """A filter's geometry, from the filter CRS (in its axis order) to the native CRS."""
+    def literal(self, geometry: Any, crs_name: str | None = None) -> Any:
+        """A filter's geometry to the native CRS: from the CRS it names (east/north, as GML parsers give it),
+        or from the filter CRS in that CRS's axis order."""
+        if crs_name:
+            try:
+                return _to_crs(geometry, _named_crs(crs_name), self.native)
+            except CRSError:
+                raise InvalidInput(f"unknown CRS {crs_name!r} in the filter", locator="filter") from None
         source = self.q.filter_crs or CRS84
         if _north_first(source) and not self.q.xy:
             geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
@@ -219,8 +227,8 @@ class _PostGISPlan(_Plan):
     fid_column = f'"{FID}"'
 
     def filter_dialect(self) -> Dialect:
-        def spatial(op: str, geometry: Any) -> tuple[str, list[Any]]:
-            native = self.literal(geometry)
+        def spatial(op: str, geometry: Any, crs_name: str | None) -> tuple[str, list[Any]]:
+            native = self.literal(geometry, crs_name)
             return (f'ST_{op.capitalize()}("{GEOMETRY_COLUMN}", ST_GeomFromWKB(%s, %s))',
                     [shapely.to_wkb(native), self.ds.srid or 0])
         return Dialect("%s", spatial=spatial)
@@ -280,8 +288,8 @@ class _GeoPackagePlan(_Plan):
     fid_column = "f.fid"
 
     def filter_dialect(self) -> Dialect:
-        def spatial(op: str, geometry: Any) -> tuple[str, list[Any]]:
-            native = self.literal(geometry)
+        def spatial(op: str, geometry: Any, crs_name: str | None) -> tuple[str, list[Any]]:
+            native = self.literal(geometry, crs_name)
             return f"kartenn_{op}(f.{GEOMETRY_COLUMN}, ?)", [shapely.to_wkb(native)]
         return Dialect("?", SQLITE.time_column, SQLITE.time_value, spatial)
 
@@ -366,6 +374,13 @@ def _segment_length(geometry: Any) -> float:
 def _same(a: CRS, b: CRS) -> bool:
     """Same coordinates (x/y order): EPSG:4326 and CRS84 need no transformation."""
     return a is b or a.equals(b, ignore_axis_order=True)
+
+
+@lru_cache(maxsize=64)
+def _named_crs(name: str) -> CRS:
+    if name.upper().endswith("CRS84"):
+        return CRS84
+    return CRS.from_user_input(name)
 
 
 @lru_cache(maxsize=64)

@@ -11,10 +11,10 @@ from lxml import etree
 from starlette.responses import Response
 
 from kartenn.errors import KartennError
-from kartenn.web.ows import csw, registry, wms
+from kartenn.web.ows import csw, registry, wfs, wms
 from kartenn.xml import parse_xml
 
-SERVICES = [wms, csw]
+SERVICES = [wms, wfs, csw]
 
 router = APIRouter(tags=["ows"])
 for _module in SERVICES:

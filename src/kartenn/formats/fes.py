@@ -1,0 +1,105 @@
+"""OGC Filter Encoding (FES 2.0 and Filter 1.1) → a pygeofilter AST, or a list of feature ids.
+
+pygeofilter reads the operators and pygml the GML geometries (turned east/north, with their srsName
+kept). Before that, this module: takes resource ids out (``fes:ResourceId``, ``ogc:FeatureId``,
+``ogc:GmlObjectId``), turns ``gml:Envelope`` into a polygon so its srsName and axis order are read like
+any geometry's, and reduces property paths (``kartenn:regions/kartenn:nom``) to field names.
+
+>>> parse_filter(b'<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0"><fes:ResourceId rid="regions.3"/>'
+...              b'</fes:Filter>', {"nom": "nom"})
+(None, [3])
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from lxml import etree
+from pygeofilter.parsers.fes import parse as parse_fes
+
+from kartenn.errors import InvalidInput
+from kartenn.xml import parse_xml
+
+FES20 = "http://www.opengis.net/fes/2.0"
+OGC = "http://www.opengis.net/ogc"
+GML_NAMESPACES = {"http://www.opengis.net/gml/3.2", "http://www.opengis.net/gml"}
+ID_ELEMENTS = {"ResourceId": "rid", "FeatureId": "fid", "GmlObjectId": "{http://www.opengis.net/gml}id"}
+GEOMETRY_NAMES = {"geom", "geometry", "the_geom"}
+
+
+def parse_filter(source: bytes | str | etree._Element, names: dict[str, str]) -> tuple[Any, list[int] | None]:
+    """(AST or None, feature ids or None). ``names`` maps the XML names of fields to the fields' names."""
+    root = source if isinstance(source, etree._Element) else parse_xml(
+        source.encode("utf-8") if isinstance(source, str) else source)
+    if etree.QName(root).localname != "Filter" or etree.QName(root).namespace not in (FES20, OGC):
+        raise InvalidInput("the filter must be a fes:Filter (FES 2.0) or an ogc:Filter (Filter 1.1)",
+                           locator="filter")
+    root = copy.deepcopy(root)  # rewritten below
+    ids = _take_ids(root)
+    if len(root) == 0:
+        return None, ids
+    for path in root.iter(f"{{{FES20}}}ValueReference", f"{{{OGC}}}PropertyName"):
+        path.text = _field(path.text or "", names)
+    for envelope in [e for e in root.iter() if _is(e, "Envelope")]:
+        envelope.getparent().replace(envelope, _polygon(envelope))
+    try:
+        return parse_fes(root), ids
+    except InvalidInput:
+        raise
+    except Exception as exc:  # pygeofilter and pygml raise many kinds for what they cannot read
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise InvalidInput(f"cannot read the filter: {first}", locator="filter") from None
+
+
+def _is(element: Any, localname: str) -> bool:
+    return isinstance(element.tag, str) and etree.QName(element).localname == localname and \
+        etree.QName(element).namespace in GML_NAMESPACES
+
+
+def _take_ids(root: etree._Element) -> list[int] | None:
+    found = [e for e in root.iter() if isinstance(e.tag, str) and etree.QName(e).localname in ID_ELEMENTS]
+    if not found:
+        return None
+    ids = []
+    for element in found:
+        attribute = ID_ELEMENTS[etree.QName(element).localname]
+        value = element.get(attribute) or element.get("gml:id") or ""
+        number = value.rsplit(".", 1)[-1]
+        if number.isdigit():
+            ids.append(int(number))
+        element.getparent().remove(element)
+    return ids
+
+
+def _field(path: str, names: dict[str, str]) -> str:
+    """``kartenn:regions/kartenn:nom`` or ``nom`` → nom; unknown names stay, and fail as unknown properties."""
+    last = path.strip().rsplit("/", 1)[-1].split(":")[-1]
+    if last in GEOMETRY_NAMES:
+        return "geometry"
+    return names.get(last, last)
+
+
+def _polygon(envelope: etree._Element) -> etree._Element:
+    """A gml:Envelope as the gml:Polygon it covers, in the same namespace, CRS and axis order."""
+    ns = etree.QName(envelope).namespace
+    corners = []
+    for name in ("lowerCorner", "upperCorner"):
+        node = envelope.find(f"{{{ns}}}{name}")
+        if node is None or not node.text:
+            raise InvalidInput(f"gml:Envelope without {name}", locator="filter")
+        try:
+            corners.append([float(v) for v in node.text.split()])
+        except ValueError:
+            raise InvalidInput(f"gml:{name} must be numbers", locator="filter") from None
+    (a, b), (c, d) = corners[0][:2], corners[1][:2]
+    ring = [(a, b), (c, b), (c, d), (a, d), (a, b)]
+    polygon = etree.Element(f"{{{ns}}}Polygon", nsmap={"gml": ns})
+    if envelope.get("srsName"):
+        polygon.set("srsName", envelope.get("srsName"))
+    if ns.endswith("3.2"):
+        polygon.set(f"{{{ns}}}id", "envelope")
+    exterior = etree.SubElement(polygon, f"{{{ns}}}exterior")
+    linear = etree.SubElement(exterior, f"{{{ns}}}LinearRing")
+    etree.SubElement(linear, f"{{{ns}}}posList").text = " ".join(f"{x!r} {y!r}" for x, y in ring)
+    return polygon

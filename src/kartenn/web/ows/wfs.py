@@ -1,0 +1,585 @@
+"""WFS 2.0.0 and 1.1.0 (KVP and XML POST) at /wfs and /ows?service=WFS, over every vector dataset.
+
+Queries go through the same store layer as OGC API Features (``stores.items``): FES filters become the
+same AST as CQL2. Axis order: a CRS written as a URN or an http URI (urn:ogc:def:crs:EPSG::4326)
+follows the EPSG axis order (latitude first for 4326); the short form EPSG:4326 is longitude first,
+as GeoServer and most clients read it. GetFeature streams its members.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+import shapely
+from fastapi import APIRouter, Request
+from jinja2 import Environment, FileSystemLoader
+from lxml import etree
+from pygeofilter import ast, values
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from kartenn.domain import Dataset
+from kartenn.errors import KartennError
+from kartenn.formats import gml
+from kartenn.formats.fes import parse_filter
+from kartenn.services.exports import geojson_features
+from kartenn.site import Site
+from kartenn.stores.items import ItemQuery, count_items, iter_items
+from kartenn.web.deps import base_url
+from kartenn.web.ows.registry import register
+from kartenn.xml import parse_xml
+
+log = logging.getLogger("kartenn.wfs")
+router = APIRouter(tags=["ows"])
+OWS11 = "http://www.opengis.net/ows/1.1"
+OWS10 = "http://www.opengis.net/ows"
+WFS20, WFS110 = gml.WFS20, gml.WFS110
+FES20, OGC = "http://www.opengis.net/fes/2.0", "http://www.opengis.net/ogc"
+GET_FEATURE_BY_ID = "urn:ogc:def:query:OGC-WFS::GetFeatureById"
+OTHER_EPSG = [4326, 3857, 2154, 4258, 3035]
+GML32_FORMATS = {"application/gml+xml;version=3.2", "application/gmlxml;version=3.2", "text/xml;subtype=gml/3.2",
+                 "gml32", "gml3.2", "text/xml;subtype=gml/3.2.1"}
+GML311_FORMATS = {"text/xml;subtype=gml/3.1.1", "gml3", "gml311", "text/xml"}
+JSON_FORMATS = {"application/json", "json", "application/geo+json", "geojson"}
+OUTPUT_FORMATS = {"2.0.0": ["application/gml+xml; version=3.2", "text/xml; subtype=gml/3.2", "application/json"],
+                  "1.1.0": ["text/xml; subtype=gml/3.1.1", "application/json"]}
+OPERATIONS = {"2.0.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
+                        "ListStoredQueries", "DescribeStoredQueries"],
+              "1.1.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature"]}
+CONSTRAINTS = [("ImplementsBasicWFS", "TRUE"), ("ImplementsTransactionalWFS", "FALSE"),
+               ("ImplementsLockingWFS", "FALSE"), ("KVPEncoding", "TRUE"), ("XMLEncoding", "TRUE"),
+               ("SOAPEncoding", "FALSE"), ("ImplementsInheritance", "FALSE"), ("ImplementsRemoteResolve", "FALSE"),
+               ("ImplementsResultPaging", "TRUE"), ("ImplementsStandardJoins", "FALSE"),
+               ("ImplementsSpatialJoins", "FALSE"), ("ImplementsTemporalJoins", "FALSE"),
+               ("ImplementsFeatureVersioning", "FALSE"), ("ManageStoredQueries", "FALSE")]
+FILTER_CONSTRAINTS = [("ImplementsQuery", "TRUE"), ("ImplementsAdHocQuery", "TRUE"), ("ImplementsFunctions", "FALSE"),
+                      ("ImplementsResourceId", "TRUE"), ("ImplementsMinStandardFilter", "TRUE"),
+                      ("ImplementsStandardFilter", "TRUE"), ("ImplementsMinSpatialFilter", "TRUE"),
+                      ("ImplementsSpatialFilter", "TRUE"), ("ImplementsMinTemporalFilter", "FALSE"),
+                      ("ImplementsTemporalFilter", "FALSE"), ("ImplementsVersionNav", "FALSE"),
+                      ("ImplementsSorting", "TRUE"), ("ImplementsExtendedOperators", "FALSE"),
+                      ("ImplementsMinimumXPath", "TRUE"), ("ImplementsSchemaElementFunc", "FALSE")]
+COMPARISON = ["PropertyIsEqualTo", "PropertyIsNotEqualTo", "PropertyIsLessThan", "PropertyIsGreaterThan",
+              "PropertyIsLessThanOrEqualTo", "PropertyIsGreaterThanOrEqualTo", "PropertyIsLike", "PropertyIsNull",
+              "PropertyIsBetween"]
+COMPARISON_110 = ["EqualTo", "NotEqualTo", "LessThan", "GreaterThan", "LessThanEqualTo", "GreaterThanEqualTo",
+                  "Like", "NullCheck", "Between"]
+SPATIAL = ["BBOX", "Equals", "Disjoint", "Intersects", "Touches", "Crosses", "Within", "Contains", "Overlaps"]
+GEOMETRY_OPERANDS = ["Envelope", "Point", "LineString", "Polygon", "MultiPoint", "MultiCurve", "MultiSurface"]
+TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
+                        autoescape=True)
+
+
+class WFSError(Exception):
+    def __init__(self, code: str, message: str, locator: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.locator, self.status = code, message, locator, status
+
+
+@dataclass
+class WFSRequest:
+    operation: str
+    version: str
+    type_names: list[str] = field(default_factory=list)
+    count: int | None = None
+    start: int = 0
+    result_type: str = "results"
+    output_format: str | None = None
+    srs_name: str | None = None
+    bbox: str | None = None
+    filter: Any = None  # an XML element or text
+    resource_ids: list[str] | None = None
+    sortby: list[tuple[str, bool]] = field(default_factory=list)  # (XML name, descending)
+    property_names: list[str] | None = None
+    stored_query: str | None = None
+    stored_id: str | None = None
+    value_reference: str | None = None
+    kvp: dict[str, str] | None = None  # the KVP request, for next/previous links
+
+
+# entry points ---------------------------------------------------------------------------------------------
+
+
+@router.api_route("/wfs", methods=["GET", "POST"], include_in_schema=False)
+async def wfs_endpoint(request: Request) -> Response:
+    return await handle(request)
+
+
+async def handle(request: Request) -> Response:
+    version = "2.0.0"
+    try:
+        if request.method == "POST":
+            req = read_xml(await request.body())
+        else:
+            req = read_kvp({k.lower(): v for k, v in request.query_params.items()})
+        version = req.version
+        site: Site = request.app.state.site
+        online = f"{base_url(request)}{request.url.path}"
+        return await run_in_threadpool(dispatch, site, req, online)
+    except WFSError as exc:
+        return exception_report(exc, version)
+    except KartennError as exc:
+        code = "InvalidParameterValue"
+        return exception_report(WFSError(code, exc.message, exc.locator), version)
+    except Exception:
+        log.exception("WFS request failed")
+        return exception_report(WFSError("NoApplicableCode", "internal error; the server log has the details",
+                                         status=500), version)
+
+
+register("WFS", handle)
+
+
+def exception_report(exc: WFSError, version: str) -> Response:
+    ns, report_version = (OWS11, "2.0.0") if version == "2.0.0" else (OWS10, "1.0.0")
+    root = etree.Element(f"{{{ns}}}ExceptionReport", nsmap={"ows": ns}, version=report_version)
+    node = etree.SubElement(root, f"{{{ns}}}Exception", exceptionCode=exc.code)
+    if exc.locator:
+        node.set("locator", exc.locator)
+    etree.SubElement(node, f"{{{ns}}}ExceptionText").text = exc.message
+    return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=exc.status,
+                    media_type="application/xml")
+
+
+# reading requests -----------------------------------------------------------------------------------------
+
+
+def _version(value: str | None, accept: str | None = None) -> str:
+    for candidate in [value, *((accept or "").split(","))]:
+        if candidate and candidate.strip().startswith("2.0"):
+            return "2.0.0"
+        if candidate and candidate.strip().startswith("1."):
+            return "1.1.0"
+    return "2.0.0"
+
+
+def _int(value: str | None, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise WFSError("InvalidParameterValue", f"{name} must be a whole number, not {value!r}", name) from None
+    if number < 0:
+        raise WFSError("InvalidParameterValue", f"{name} must not be negative", name)
+    return number
+
+
+def _sortby(text: str | None) -> list[tuple[str, bool]]:
+    keys = []
+    for part in (text or "").split(","):
+        words = part.split()
+        if not words:
+            continue
+        direction = words[1].upper() if len(words) > 1 else "ASC"
+        if direction not in ("ASC", "DESC", "A", "D"):
+            raise WFSError("InvalidParameterValue", f"sort order must be ASC or DESC, not {words[1]!r}", "sortBy")
+        keys.append((words[0], direction in ("DESC", "D")))
+    return keys
+
+
+def read_kvp(p: dict[str, str]) -> WFSRequest:
+    operation = p.get("request", "")
+    if not operation:
+        raise WFSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
+    version = _version(p.get("version"), p.get("acceptversions"))
+    if operation.lower() != "getcapabilities" and p.get("service", "WFS").upper() != "WFS":
+        raise WFSError("InvalidParameterValue", "SERVICE must be WFS", "service")
+    names = p.get("typenames") or p.get("typename") or ""
+    properties = p.get("propertyname")
+    ids = p.get("resourceid") or p.get("featureid")
+    return WFSRequest(
+        operation=operation, version=version,
+        type_names=[n.strip().strip("()") for n in names.split(",") if n.strip().strip("()")],
+        count=_int(p.get("count") or p.get("maxfeatures"), "count"),
+        start=_int(p.get("startindex"), "startIndex") or 0,
+        result_type=(p.get("resulttype") or "results").lower(),
+        output_format=p.get("outputformat"), srs_name=p.get("srsname"), bbox=p.get("bbox"),
+        filter=p.get("filter"),
+        resource_ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
+        sortby=_sortby(p.get("sortby")),
+        property_names=[n.strip().strip("()") for n in properties.split(",") if n.strip()] if properties else None,
+        stored_query=p.get("storedquery_id"), stored_id=p.get("id"),
+        value_reference=p.get("valuereference"), kvp=p)
+
+
+def read_xml(body: bytes) -> WFSRequest:
+    root = parse_xml(body)
+    operation = etree.QName(root).localname
+    version = _version(root.get("version"), " ".join(root.xpath("//*[local-name()='Version']/text()")))
+    req = WFSRequest(operation=operation, version=version,
+                     count=_int(root.get("count") or root.get("maxFeatures"), "count"),
+                     start=_int(root.get("startIndex"), "startIndex") or 0,
+                     result_type=(root.get("resultType") or "results").lower(),
+                     output_format=root.get("outputFormat"), value_reference=root.get("valueReference"))
+    if operation == "DescribeFeatureType":
+        req.type_names = [t.text.strip() for t in root if etree.QName(t).localname == "TypeName" and t.text]
+    for query in root:
+        if not isinstance(query.tag, str):
+            continue
+        kind = etree.QName(query).localname
+        if kind == "Query":
+            names = query.get("typeNames") or query.get("typeName") or ""
+            req.type_names += [n for n in names.replace(",", " ").split() if n]
+            req.srs_name = query.get("srsName") or req.srs_name
+            for child in query:
+                if not isinstance(child.tag, str):
+                    continue
+                name = etree.QName(child).localname
+                if name == "Filter":
+                    req.filter = child
+                elif name == "SortBy":
+                    for prop in child:
+                        ref = next((c.text for c in prop if etree.QName(c).localname in
+                                    ("ValueReference", "PropertyName")), None)
+                        order = next((c.text for c in prop if etree.QName(c).localname == "SortOrder"), "ASC")
+                        if ref:
+                            req.sortby += _sortby(f"{ref.strip()} {(order or 'ASC').strip()}")
+                elif name == "PropertyName" and child.text:
+                    req.property_names = [*(req.property_names or []), child.text.strip()]
+        elif kind == "StoredQuery":
+            req.stored_query = query.get("id")
+            for param in query:
+                if isinstance(param.tag, str) and param.get("name", "").upper() == "ID":
+                    req.stored_id = (param.text or "").strip()
+    return req
+
+
+# dispatch -------------------------------------------------------------------------------------------------
+
+
+def dispatch(site: Site, req: WFSRequest, online: str) -> Response:
+    op = req.operation.lower()
+    if op == "getcapabilities":
+        return Response(capabilities(site, req.version, online), media_type="text/xml")
+    if op not in {o.lower() for o in OPERATIONS["2.0.0"]}:
+        raise WFSError("OperationNotSupported", f"unknown or unsupported request {req.operation!r}", "request")
+    if op == "describefeaturetype":
+        datasets = [_dataset(site, n) for n in req.type_names] if req.type_names else _vector(site)
+        body = gml.schema(req.version, [(_type_name(d), d.geometry_type, [(gml.xml_name(f.name), f.name, f.type)
+                                                                           for f in d.fields]) for d in datasets])
+        media = "application/gml+xml; version=3.2" if req.version == "2.0.0" else "text/xml; subtype=gml/3.1.1"
+        return Response(body, media_type=media)
+    if op == "liststoredqueries":
+        return Response(_list_stored_queries(site), media_type="text/xml")
+    if op == "describestoredqueries":
+        return Response(_describe_stored_queries(), media_type="text/xml")
+    if op == "getpropertyvalue":
+        return get_property_value(site, req, online)
+    return get_feature(site, req, online)
+
+
+def _vector(site: Site) -> list[Dataset]:
+    return [d for d in site.catalog.list_datasets() if d.kind == "vector"]
+
+
+def _type_name(d: Dataset) -> str:
+    return gml.xml_name(d.id)
+
+
+def _dataset(site: Site, name: str) -> Dataset:
+    local = name.rsplit("}", 1)[-1].split(":")[-1]
+    for d in _vector(site):
+        if _type_name(d) == local or d.id == local:
+            return d
+    raise WFSError("InvalidParameterValue", f"unknown feature type {name!r}", "typeNames")
+
+
+def _urn(epsg: int) -> str:
+    return f"urn:ogc:def:crs:EPSG::{epsg}"
+
+
+def _default_crs(d: Dataset) -> str:
+    return _urn(d.srid) if d.srid else "urn:ogc:def:crs:OGC:1.3:CRS84"
+
+
+def capabilities(site: Site, version: str, online: str) -> bytes:
+    types = []
+    for d in _vector(site):
+        default = _default_crs(d)
+        other = [_urn(c) for c in OTHER_EPSG if _urn(c) != default]
+        bbox = [round(v, 6) for v in d.extent_wgs84] if d.extent_wgs84 else None
+        types.append({"name": _type_name(d), "title": d.title, "default_crs": default, "other_crs": other,
+                      "bbox": bbox})
+    template = TEMPLATES.get_template(f"wfs_capabilities_{version.replace('.', '')}.xml")
+    return template.render(
+        title=site.settings.title, online=online, prefix=gml.PREFIX, namespace=gml.NAMESPACE,
+        operations=OPERATIONS[version], output_formats=OUTPUT_FORMATS[version], constraints=CONSTRAINTS,
+        filter_constraints=FILTER_CONSTRAINTS, comparison=COMPARISON, comparison_110=COMPARISON_110,
+        spatial=SPATIAL, geometry_operands=GEOMETRY_OPERANDS, feature_types=types,
+        count_default=site.settings.wfs_max_features).encode("utf-8")
+
+
+# queries --------------------------------------------------------------------------------------------------
+
+
+def _yx(srs: str) -> bool:
+    """Whether coordinates written in ``srs`` come latitude (northing) first."""
+    if srs.upper().startswith("EPSG:") or srs.upper().endswith("CRS84"):
+        return False
+    try:
+        axes = _crs(srs).axis_info
+    except WFSError:
+        return False
+    return bool(axes) and axes[0].direction.lower() in ("north", "south")
+
+
+def _crs(srs: str) -> CRS:
+    try:
+        if srs.upper().endswith("CRS84"):
+            return CRS.from_user_input("OGC:CRS84")
+        return CRS.from_user_input(srs.replace("EPSG:0:", "EPSG::"))
+    except CRSError:
+        raise WFSError("InvalidParameterValue", f"unknown CRS {srs!r}", "srsName") from None
+
+
+def _bbox_condition(text: str, default_srs: str) -> Any:
+    parts = [p.strip() for p in text.split(",")]
+    srs = default_srs
+    if len(parts) in (5, 7):
+        srs = parts.pop()
+    try:
+        numbers = [float(v) for v in parts]
+    except ValueError:
+        raise WFSError("InvalidParameterValue", f"BBOX must be 4 numbers and an optional CRS, not {text!r}",
+                       "bbox") from None
+    if len(numbers) == 6:
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    if len(numbers) != 4:
+        raise WFSError("InvalidParameterValue", "BBOX must be 4 numbers and an optional CRS", "bbox")
+    a, b, c, d = numbers
+    if _yx(srs):
+        a, b, c, d = b, a, d, c
+    if a > c or b > d:
+        raise WFSError("InvalidParameterValue", "BBOX lower corner must be below and left of the upper", "bbox")
+    _crs(srs)
+    polygon = shapely.geometry.mapping(shapely.box(a, b, c, d))
+    return ast.GeometryIntersects(ast.Attribute("geometry"),
+                                  values.Geometry({**polygon, "crs": {"type": "name", "properties": {"name": srs}}}))
+
+
+def _field_names(d: Dataset) -> dict[str, str]:
+    return {gml.xml_name(f.name): f.name for f in d.fields}
+
+
+def _field(d: Dataset, name: str, locator: str) -> str:
+    local = name.rsplit("/", 1)[-1].split(":")[-1]
+    names = _field_names(d)
+    if local in names:
+        return names[local]
+    raise WFSError("InvalidParameterValue", f"{d.id} has no property {name!r}", locator)
+
+
+@dataclass
+class _Plan:
+    dataset: Dataset
+    query: ItemQuery
+    writer: gml.Writer
+
+
+def _plan(site: Site, req: WFSRequest, d: Dataset, count: int) -> _Plan:
+    srs = req.srs_name or _default_crs(d)
+    output_crs = _crs(srs)
+    condition = None
+    fids: list[int] | None = None
+    if req.filter is not None and req.filter != "":
+        condition, fids = parse_filter(req.filter, _field_names(d))
+    if req.resource_ids:
+        fids = [int(r.rsplit(".", 1)[-1]) for r in req.resource_ids if r.rsplit(".", 1)[-1].isdigit()]
+    if req.bbox:
+        box = _bbox_condition(req.bbox, _default_crs(d))
+        condition = box if condition is None else ast.And(condition, box)
+    with_geometry = True
+    properties = None
+    wanted = [p.rsplit("/", 1)[-1].split(":")[-1] for p in req.property_names or []]
+    if wanted and "*" not in wanted:
+        with_geometry = any(w in ("geom", "geometry") for w in wanted)
+        properties = [_field(d, w, "propertyName") for w in wanted if w not in ("geom", "geometry")]
+    sortby = [(_field(d, name, "sortBy"), desc) for name, desc in req.sortby]
+    query = ItemQuery(filter=condition, filter_crs=CRS.from_user_input(d.crs), fids=fids, sortby=sortby,
+                      properties=properties, skip_geometry=not with_geometry, crs=output_crs,
+                      xy=not _yx(srs), offset=req.start, limit=count)
+    fields = [(f.name, gml.xml_name(f.name)) for f in d.fields if properties is None or f.name in properties]
+    return _Plan(d, query, gml.Writer(req.version, _type_name(d), fields, srs, with_geometry))
+
+
+def _output(req: WFSRequest) -> str:
+    fmt = (req.output_format or "").lower().replace(" ", "").replace('"', "")
+    if not fmt:
+        return "gml32" if req.version == "2.0.0" else "gml311"
+    if fmt in JSON_FORMATS:
+        return "json"
+    if fmt in GML32_FORMATS and req.version == "2.0.0":
+        return "gml32"
+    if fmt in GML311_FORMATS and req.version == "1.1.0":
+        return "gml311"
+    allowed = ", ".join(OUTPUT_FORMATS[req.version])
+    raise WFSError("InvalidParameterValue", f"outputFormat {req.output_format!r} is not offered; use {allowed}",
+                   "outputFormat")
+
+
+def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
+    if req.stored_query:
+        return _get_feature_by_id(site, req)
+    if not req.type_names:
+        raise WFSError("MissingParameterValue", "typeNames is missing", "typeNames")
+    if req.result_type not in ("results", "hits"):
+        raise WFSError("InvalidParameterValue", "resultType must be results or hits", "resultType")
+    fmt = _output(req)
+    cap = site.settings.wfs_max_features
+    count = min(req.count if req.count is not None else cap, cap)
+    plans = [_plan(site, req, _dataset(site, name), count) for name in req.type_names]
+    matched = sum(count_items(site.features, p.dataset, p.query) for p in plans)
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    returned = 0 if req.result_type == "hits" else max(0, min(count, matched - req.start))
+    if fmt == "json":
+        if req.result_type == "hits":
+            return Response(orjson.dumps({"type": "FeatureCollection", "features": [], "numberMatched": matched,
+                                          "numberReturned": 0}), media_type="application/geo+json")
+        return StreamingResponse(_json_stream(site, plans, matched, stamp), media_type="application/geo+json")
+    if req.version == "2.0.0":
+        attrs = {"numberMatched": str(matched), "numberReturned": str(returned), "timeStamp": stamp}
+        if req.kvp and req.result_type == "results" and req.start + returned < matched:
+            attrs["next"] = f"{online}?{urlencode({**req.kvp, 'startindex': req.start + count})}"
+        if req.kvp and req.start > 0 and req.result_type == "results":
+            attrs["previous"] = f"{online}?{urlencode({**req.kvp, 'startindex': max(0, req.start - count)})}"
+        media = "application/gml+xml; version=3.2"
+    else:
+        attrs = {"numberOfFeatures": str(returned if req.result_type == "results" else matched),
+                 "timeStamp": stamp}
+        media = "text/xml; subtype=gml/3.1.1"
+    head = _collection_head(req.version, attrs, online, req.type_names)
+    if req.result_type == "hits":
+        return Response(head + b"/>", media_type=media)
+    return StreamingResponse(_gml_stream(site, plans, head), media_type=media)
+
+
+def _collection_head(version: str, attrs: dict[str, str], online: str, names: list[str]) -> bytes:
+    wfs, gml_ns = (WFS20, gml.GML32) if version == "2.0.0" else (WFS110, gml.GML311)
+    location = ("http://www.opengis.net/wfs/2.0 http://schemas.opengis.net/wfs/2.0/wfs.xsd" if version == "2.0.0"
+                else "http://www.opengis.net/wfs http://schemas.opengis.net/wfs/1.1.0/wfs.xsd")
+    query = {"service": "WFS", "version": version, "request": "DescribeFeatureType", "typeNames": ",".join(names)}
+    describe = f"{online}?{urlencode(query)}"
+    root = etree.Element(f"{{{wfs}}}FeatureCollection", nsmap={"wfs": wfs, "gml": gml_ns, gml.PREFIX: gml.NAMESPACE,
+                                                               "xsi": "http://www.w3.org/2001/XMLSchema-instance"})
+    root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation", f"{gml.NAMESPACE} {describe} {location}")
+    for key, value in attrs.items():
+        root.set(key, value)
+    text = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+    return text[:-2]  # without "/>": members follow
+
+
+def _gml_stream(site: Site, plans: list[_Plan], head: bytes) -> Iterator[bytes]:
+    yield head + b">"
+    remaining = plans[0].query.limit or 0
+    for plan in plans:
+        plan.query.limit = remaining
+        if remaining <= 0:
+            break
+        for rows in iter_items(site.features, plan.dataset, plan.query):
+            geometries = gml.geometry_jsons(rows) if plan.writer.with_geometry else [None] * len(rows)
+            yield b"".join(gml.member(r, g, plan.writer) for r, g in zip(rows, geometries, strict=True))
+            remaining -= len(rows)
+    yield b"</wfs:FeatureCollection>"
+
+
+def _json_stream(site: Site, plans: list[_Plan], matched: int, stamp: str) -> Iterator[bytes]:
+    yield b'{"type":"FeatureCollection","numberMatched":' + str(matched).encode() + \
+        b',"timeStamp":"' + stamp.encode() + b'","features":['
+    first = True
+    remaining = plans[0].query.limit or 0
+    for plan in plans:
+        plan.query.limit = remaining
+        if remaining <= 0:
+            break
+        for rows in iter_items(site.features, plan.dataset, plan.query):
+            chunk = b",".join(orjson.dumps(f) for f in geojson_features(rows))
+            if chunk:
+                yield (b"" if first else b",") + chunk
+                first = False
+            remaining -= len(rows)
+    yield b"]}"
+
+
+def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
+    if req.stored_query != GET_FEATURE_BY_ID:
+        raise WFSError("InvalidParameterValue", f"unknown stored query {req.stored_query!r}", "storedQuery_id")
+    if not req.stored_id or "." not in req.stored_id:
+        raise WFSError("MissingParameterValue", "ID must name a feature, like regions.4", "id")
+    type_name, _, number = req.stored_id.rpartition(".")
+    d = _dataset(site, type_name)
+    if not number.isdigit():
+        raise WFSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
+    by_id = WFSRequest(operation="GetFeature", version=req.version, srs_name=req.srs_name,
+                       resource_ids=[number], output_format=req.output_format)
+    plan = _plan(site, by_id, d, 1)
+    rows = [r for chunk in iter_items(site.features, d, plan.query) for r in chunk]
+    if not rows:
+        raise WFSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
+    if _output(by_id) == "json":
+        return Response(orjson.dumps(geojson_features(rows)[0]), media_type="application/geo+json")
+    member = etree.fromstring(gml.member(rows[0], gml.geometry_jsons(rows)[0], plan.writer))
+    return Response(etree.tostring(member[0], xml_declaration=True, encoding="utf-8"),
+                    media_type="application/gml+xml; version=3.2")
+
+
+def get_property_value(site: Site, req: WFSRequest, online: str) -> Response:
+    if not req.value_reference:
+        raise WFSError("MissingParameterValue", "valueReference is missing", "valueReference")
+    if len(req.type_names) != 1:
+        raise WFSError("InvalidParameterValue", "GetPropertyValue takes one feature type", "typeNames")
+    d = _dataset(site, req.type_names[0])
+    local = req.value_reference.rsplit("/", 1)[-1].split(":")[-1]
+    geometry = local in ("geom", "geometry")
+    name = None if geometry else _field(d, req.value_reference, "valueReference")
+    cap = site.settings.wfs_max_features
+    count = min(req.count if req.count is not None else cap, cap)
+    plan = _plan(site, req, d, count)
+    plan.query.properties = [] if geometry else [name]  # type: ignore[list-item]
+    plan.query.skip_geometry = not geometry
+    plan.writer.with_geometry = geometry
+    matched = count_items(site.features, d, plan.query)
+    root = etree.Element(f"{{{WFS20}}}ValueCollection", nsmap={"wfs": WFS20, "gml": gml.GML32,
+                                                               gml.PREFIX: gml.NAMESPACE})
+    rows = [r for chunk in iter_items(site.features, d, plan.query) for r in chunk]
+    root.set("numberMatched", str(matched))
+    root.set("numberReturned", str(len(rows)))
+    root.set("timeStamp", datetime.now(UTC).isoformat(timespec="seconds"))
+    geometries = gml.geometry_jsons(rows) if geometry else [None] * len(rows)
+    for row, geom in zip(rows, geometries, strict=True):
+        member = etree.SubElement(root, f"{{{WFS20}}}member")
+        if geometry:
+            if geom is not None:
+                member.append(gml.geometry(orjson.loads(geom), f"{plan.writer.type_name}.{row['fid']}", plan.writer))
+        elif row["properties"].get(name) is not None:
+            member.text = gml._text(row["properties"][name])
+    return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), media_type="text/xml")
+
+
+def _list_stored_queries(site: Site) -> bytes:
+    root = etree.Element(f"{{{WFS20}}}ListStoredQueriesResponse", nsmap={"wfs": WFS20, gml.PREFIX: gml.NAMESPACE})
+    query = etree.SubElement(root, f"{{{WFS20}}}StoredQuery", id=GET_FEATURE_BY_ID)
+    etree.SubElement(query, f"{{{WFS20}}}Title").text = "Get a feature by its identifier"
+    for d in _vector(site):
+        etree.SubElement(query, f"{{{WFS20}}}ReturnFeatureType").text = f"{gml.PREFIX}:{_type_name(d)}"
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def _describe_stored_queries() -> bytes:
+    root = etree.Element(f"{{{WFS20}}}DescribeStoredQueriesResponse",
+                         nsmap={"wfs": WFS20, "xsd": "http://www.w3.org/2001/XMLSchema"})
+    description = etree.SubElement(root, f"{{{WFS20}}}StoredQueryDescription", id=GET_FEATURE_BY_ID)
+    etree.SubElement(description, f"{{{WFS20}}}Title").text = "Get a feature by its identifier"
+    etree.SubElement(description, f"{{{WFS20}}}Parameter", name="ID", type="xsd:string")
+    etree.SubElement(description, f"{{{WFS20}}}QueryExpressionText", isPrivate="true", returnFeatureTypes="",
+                     language="urn:ogc:def:queryLanguage:OGC-WFS::WFS_QueryExpression")
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")

@@ -1,0 +1,215 @@
+"""WFS 2.0.0 and 1.1.0 on both stores, judged by OWSLib, GDAL's WFS driver and QGIS-style requests."""
+
+from __future__ import annotations
+
+import pyogrio
+import pytest
+import shapely
+from lxml import etree
+from pyproj import Transformer
+
+from conftest import shared
+from kartenn.services.publish import publish_file
+from xsd import LocalSchemas, assert_valid
+
+REGIONS = "france-admin-express-2018/regions.geojson"
+WFS = "http://www.opengis.net/wfs/2.0"
+GML = "http://www.opengis.net/gml/3.2"
+BREST = (-4.486, 48.390)
+
+
+@pytest.fixture
+def published(site):
+    for path in (REGIONS, "nyc-boroughs/nybb_16a.zip", "osm-poi-portugal/poi_portugal.gpkg"):
+        assert not publish_file(site, shared(path))[0].error
+    return site
+
+
+def xml(response) -> etree._Element:
+    assert response.status_code == 200, response.text
+    return etree.fromstring(response.content)
+
+
+def test_capabilities_describe_and_owslib_2(published, server):
+    from owslib.wfs import WebFeatureService
+
+    wfs = WebFeatureService(f"{server.url}/wfs", version="2.0.0")
+    assert {"kartenn:regions", "kartenn:nybb", "kartenn:poi-portugal"} <= set(wfs.contents)
+    regions = wfs.contents["kartenn:regions"]
+    assert regions.boundingBoxWGS84[0] < -4 and regions.boundingBoxWGS84[3] > 50
+    assert any("2154" in str(c) for c in regions.crsOptions)
+    response = wfs.getfeature(typename="kartenn:regions", bbox=(-4.8, 47.8, -2.0, 48.6, "EPSG:4326"))
+    names = {e.text for e in etree.fromstring(response.read()).iter("{urn:x-kartenn:features}nom")}
+    assert "Bretagne" in names and "Corse" not in names
+    with server.client() as http:
+        schema = xml(http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "DescribeFeatureType",
+                                              "typeNames": "kartenn:regions"}))
+        elements = {e.get("name"): e.get("type") for e in schema.iter("{http://www.w3.org/2001/XMLSchema}element")}
+        assert elements["nom"] == "xsd:string" and elements["geom"] == "gml:MultiSurfacePropertyType"
+
+
+def test_owslib_1_1_and_paging(published, server):
+    from owslib.wfs import WebFeatureService
+
+    wfs = WebFeatureService(f"{server.url}/wfs", version="1.1.0")
+    assert "kartenn:poi-portugal" in wfs.contents
+    response = wfs.getfeature(typename=["kartenn:regions"], maxfeatures=3)
+    root = etree.fromstring(response.read())
+    assert root.get("numberOfFeatures") == "3"
+    with server.client() as http:
+        base = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": "kartenn:poi-portugal",
+                "count": "1000", "sortBy": "osm_id DESC"}
+        ids: list[str] = []
+        url, params = "/wfs", base
+        while url:
+            page = xml(http.get(url, params=params))
+            assert page.get("numberMatched") == "8107"
+            ids += [m[0].get(f"{{{GML}}}id") for m in page.iter(f"{{{WFS}}}member")]
+            url, params = page.get("next"), None
+        assert len(ids) == len(set(ids)) == 8107
+        hits = xml(http.get("/wfs", params={**base, "resultType": "hits"}))
+        assert hits.get("numberMatched") == "8107" and hits.get("numberReturned") == "0"
+
+
+def test_gdal_wfs_driver_reads_layers(published, server):
+    url = f"WFS:{server.url}/wfs"
+    layers = {name for name, _ in pyogrio.list_layers(url)}
+    assert {"kartenn:regions", "kartenn:nybb"} <= layers
+    frame = pyogrio.read_dataframe(url, layer="kartenn:regions")
+    source = pyogrio.read_dataframe(shared(REGIONS))
+    assert len(frame) == 13 and set(frame["nom"]) == set(source["nom"])
+    got = frame[frame["nom"] == "Bretagne"].geometry.iloc[0]
+    truth = source[source["nom"] == "Bretagne"].geometry.iloc[0]
+    assert got.symmetric_difference(truth).area < 1e-4 * truth.area
+    boroughs = pyogrio.read_dataframe(url, layer="kartenn:nybb")
+    assert sorted(boroughs["BoroName"]) == sorted(pyogrio.read_dataframe(shared("nyc-boroughs/nybb_16a.zip"))
+                                                  ["BoroName"])
+
+
+def test_qgis_style_bbox_and_srsname_in_lambert_93(published, server):
+    to_l93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
+    x, y = to_l93.transform(*BREST)
+    with server.client() as http:
+        root = xml(http.get("/wfs", params={
+            "SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature", "TYPENAMES": "kartenn:regions",
+            "SRSNAME": "EPSG:2154", "BBOX": f"{x - 500},{y - 500},{x + 500},{y + 500},EPSG:2154"}))
+        members = list(root.iter(f"{{{WFS}}}member"))
+        assert [m[0].find("{urn:x-kartenn:features}nom").text for m in members] == ["Bretagne"]
+        positions = members[0].iter(f"{{{GML}}}posList")
+        coords = [float(v) for v in next(positions).text.split()]
+        xs, ys = coords[0::2], coords[1::2]
+        assert 100_000 < min(xs) < 400_000 and 6_700_000 < min(ys) < 6_900_000  # metres, east first
+        ring = shapely.Polygon(list(zip(xs, ys, strict=True)))
+        # One ring of Bretagne in Lambert-93 lies in the west of France, near Brest.
+        assert ring.distance(shapely.Point(x, y)) < 200_000
+
+
+def test_urn_4326_is_latitude_first(published, server):
+    with server.client() as http:
+        params = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": "kartenn:regions",
+                  "srsName": "urn:ogc:def:crs:EPSG::4326",
+                  "bbox": f"{BREST[1] - .01},{BREST[0] - .01},{BREST[1] + .01},{BREST[0] + .01},"
+                          "urn:ogc:def:crs:EPSG::4326"}
+        root = xml(http.get("/wfs", params=params))
+        members = list(root.iter(f"{{{WFS}}}member"))
+        assert len(members) == 1
+        first = [float(v) for v in next(members[0].iter(f"{{{GML}}}posList")).text.split()[:2]]
+        assert 41 < first[0] < 52 and -6 < first[1] < 10  # latitude, then longitude
+        short = xml(http.get("/wfs", params={**params, "srsName": "EPSG:4326",
+                                              "bbox": f"{BREST[0] - .01},{BREST[1] - .01},{BREST[0] + .01},"
+                                                      f"{BREST[1] + .01},EPSG:4326"}))
+        first = [float(v) for v in next(short.iter(f"{{{GML}}}posList")).text.split()[:2]]
+        assert -6 < first[0] < 10 and 41 < first[1] < 52  # longitude first
+
+
+def test_fes_filters_sort_and_properties_by_post(published, server):
+    body = f"""<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="{WFS}" xmlns:fes="http://www.opengis.net/fes/2.0"
+        xmlns:gml="{GML}" xmlns:kartenn="urn:x-kartenn:features" outputFormat="application/json">
+      <wfs:Query typeNames="kartenn:regions">
+        <wfs:PropertyName>kartenn:nom</wfs:PropertyName>
+        <fes:Filter><fes:Or>
+          <fes:PropertyIsLike wildCard="*" singleChar="." escapeChar="!">
+            <fes:ValueReference>kartenn:nom</fes:ValueReference><fes:Literal>Pays*</fes:Literal></fes:PropertyIsLike>
+          <fes:Intersects><fes:ValueReference>geom</fes:ValueReference>
+            <gml:Point gml:id="p" srsName="urn:ogc:def:crs:EPSG::4326">
+              <gml:pos>{BREST[1]} {BREST[0]}</gml:pos></gml:Point>
+          </fes:Intersects>
+        </fes:Or></fes:Filter>
+        <fes:SortBy><fes:SortProperty><fes:ValueReference>nom</fes:ValueReference><fes:SortOrder>DESC</fes:SortOrder>
+        </fes:SortProperty></fes:SortBy>
+      </wfs:Query>
+    </wfs:GetFeature>"""
+    with server.client() as http:
+        r = http.post("/wfs", content=body)
+        assert r.status_code == 200, r.text
+        features = r.json()["features"]
+        assert [f["properties"]["nom"] for f in features] == ["Pays de la Loire", "Bretagne"]
+        assert all(set(f["properties"]) == {"nom"} for f in features)
+        one = features[0]["id"]
+        by_id = xml(http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "GetFeature",
+                                             "storedQuery_id": "urn:ogc:def:query:OGC-WFS::GetFeatureById",
+                                             "id": f"regions.{one}"}))
+        assert by_id.find("{urn:x-kartenn:features}nom").text == "Pays de la Loire"
+        values = xml(http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "GetPropertyValue",
+                                              "typeNames": "kartenn:regions", "valueReference": "nom",
+                                              "sortBy": "nom ASC", "count": "2"}))
+        assert [m.text for m in values.iter(f"{{{WFS}}}member")] == sorted(
+            f["properties"]["nom"] for f in http.get("/ogc/collections/regions/items?limit=50").json()["features"])[:2]
+        stored = xml(http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "ListStoredQueries"}))
+        assert stored.find(f"{{{WFS}}}StoredQuery").get("id") == "urn:ogc:def:query:OGC-WFS::GetFeatureById"
+
+
+def test_responses_validate_against_the_schemas(published, server):
+    """Features against DescribeFeatureType + GML 3.2.1, filter capabilities against FES 2.0, exception
+    reports against OWS 1.1, with the offline schemas (GML 3.1.1 needs SMIL schemas the offline set lacks)."""
+    with server.client() as http:
+        for version, member, gml_ns in (("2.0.0", f"{{{WFS}}}member", GML),):
+            base = {"service": "WFS", "version": version, "typeNames": "kartenn:nybb,kartenn:poi-portugal"}
+            described = http.get("/wfs", params={**base, "request": "DescribeFeatureType"}).content
+            parser = etree.XMLParser(no_network=True, resolve_entities=False)
+            parser.resolvers.add(LocalSchemas())
+            schema = etree.XMLSchema(etree.fromstring(described, parser))
+            for name in ("kartenn:nybb", "kartenn:poi-portugal"):
+                collection = xml(http.get("/wfs", params={**base, "typeNames": name, "request": "GetFeature",
+                                                          "count": "20", "maxFeatures": "20"}))
+                features = [m[0] for m in collection.iter(member)]
+                assert features and all(f.find("{urn:x-kartenn:features}geom")[0].tag.startswith(f"{{{gml_ns}}}")
+                                        for f in features)
+                for feature in features:
+                    schema.assertValid(etree.ElementTree(feature))
+        caps = xml(http.get("/wfs", params={"service": "WFS", "request": "GetCapabilities"}))
+        assert_valid(caps.find("{http://www.opengis.net/fes/2.0}Filter_Capabilities"), "filter/2.0/filterAll.xsd")
+        report = http.get("/wfs", params={"service": "WFS", "request": "GetFeature", "typeNames": "x"}).content
+        assert_valid(report, "ows/1.1.0/owsExceptionReport.xsd")
+
+
+BAD = [
+    ({"request": "GetFeature", "typeNames": "kartenn:nope"}, "InvalidParameterValue"),
+    ({"request": "GetFeature", "typeNames": "kartenn:regions", "bbox": "1,2,3"}, "InvalidParameterValue"),
+    ({"request": "GetFeature", "typeNames": "kartenn:regions", "bbox": "a,b,c,d"}, "InvalidParameterValue"),
+    ({"request": "GetFeature", "typeNames": "kartenn:regions", "filter": "<fes:Filter"}, "InvalidParameterValue"),
+    ({"request": "GetFeature", "typeNames": "kartenn:regions", "outputFormat": "shapezip"}, "InvalidParameterValue"),
+    ({"request": "GetFeature", "typeNames": "kartenn:regions", "srsName": "EPSG:999999"}, "InvalidParameterValue"),
+    ({"request": "GetFeature", "typeNames": "kartenn:regions", "count": "-1"}, "InvalidParameterValue"),
+    ({"request": "GetFeature", "typeNames": "kartenn:regions", "sortBy": "colour"}, "InvalidParameterValue"),
+    ({"request": "Transaction"}, "OperationNotSupported"),
+    ({"request": "GetFeature"}, "MissingParameterValue"),
+    ({}, "MissingParameterValue"),
+]
+
+
+def test_bad_requests_get_exception_reports(published, server):
+    with server.client() as http:
+        for params, code in BAD:
+            r = http.get("/wfs", params={"service": "WFS", "version": "2.0.0", **params})
+            assert r.status_code == 400, params
+            report = etree.fromstring(r.content)
+            assert report.find("{http://www.opengis.net/ows/1.1}Exception").get("exceptionCode") == code, params
+        entity = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' \
+                 b'<wfs:GetFeature xmlns:wfs="http://www.opengis.net/wfs/2.0">&e;</wfs:GetFeature>'
+        r = http.post("/wfs", content=entity)
+        assert r.status_code == 400 and b"passwd" not in r.content.replace(b"/etc/passwd", b"")
+        big = http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "GetFeature",
+                                       "typeNames": "kartenn:regions", "count": str(10**9)})
+        assert big.status_code == 200 and xml(big).get("numberReturned") == "13"
+        assert http.get("/ows", params={"service": "WFS", "request": "GetCapabilities"}).status_code == 200
