@@ -199,9 +199,11 @@ def test_cli_imports_folder_zip_and_mef(site, settings, tmp_path):
     assert canonical(parse_xml(exported.stdout.encode())) == canonical(parse_xml(one.read_bytes()))
 
 
-def test_api_import_and_read(server):
+def test_api_import_and_read(server, editor_token):
     record = shared(f"{ISO}/owslib-real-records/csw_geobretagne_mdmetadata.xml").read_bytes()
-    with server.client() as http:
+    with server.client() as anonymous:
+        assert anonymous.post("/api/v1/records", content=record).status_code == 401
+    with server.client(editor_token) as http:
         r = http.post("/api/v1/records", content=record, headers={"Content-Type": "application/xml"})
         assert r.status_code == 201, r.text
         assert r.json()["imported"] == ["955c3e47-411e-4969-b61b-3556d1b9f879"]

@@ -247,7 +247,7 @@ def org_add(org_id: Annotated[str, typer.Argument(help="Short name, e.g. iuem.")
 def org_list(data_dir: DataDir = Path("site")) -> None:
     site = _site(data_dir)
     for org in site.accounts.list_organisations():
-        out.print(f"{org['id']}\t{org['name']}", highlight=False)
+        typer.echo(f"{org['id']}\t{org['name']}")
 
 
 @user_app.command("add")
@@ -286,7 +286,7 @@ def user_add(
 def user_list(data_dir: DataDir = Path("site")) -> None:
     site = _site(data_dir)
     for user in site.accounts.list_users():
-        out.print(f"{user['id']}\t{'admin' if user['admin'] else ''}", highlight=False)
+        typer.echo(f"{user['id']}\t{'admin' if user['admin'] else ''}")
 
 
 @token_app.command("create")
@@ -352,8 +352,7 @@ def audit(data_dir: DataDir = Path("site"),
     """The audit log: logins, publications, grants, deletions, refused access."""
     site = _site(data_dir)
     for entry in site.accounts.audit_log(event=event, limit=limit):
-        out.print(f"{entry['at']}\t{entry['actor']}\t{entry['event']}\t{entry['resource']}", highlight=False,
-                  soft_wrap=True)
+        typer.echo(f"{entry['at']}\t{entry['actor']}\t{entry['event']}\t{entry['resource']}")
 
 
 def main() -> None:

@@ -71,13 +71,13 @@ def _keep_link_to_dataset(site: Site, conn, rec: Record) -> bool:  # type: ignor
     return True
 
 
-def import_paths(site: Site, paths: Iterable[Path]) -> ImportReport:
+def import_paths(site: Site, paths: Iterable[Path], sharing: Sharing | None = None) -> ImportReport:
     """Import files, folders (recursively), zips and MEF archives; one bad document does not stop the rest."""
     report = ImportReport()
     for path in paths:
         for name, data in _documents(site, path, report):
             try:
-                report.imported += [r.id for r in import_bytes(site, data, source=name)]
+                report.imported += [r.id for r in import_bytes(site, data, source=name, sharing=sharing)]
             except KartennError as exc:
                 report.errors.append(f"{name}: {exc.message}")
     return report

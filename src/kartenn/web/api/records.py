@@ -36,7 +36,9 @@ def record_json(rec: Record, base: str) -> dict[str, Any]:
 
 @router.post("/records", status_code=201)
 async def import_records(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
-    """Import records: an XML document as the body, or multipart files (XML, zip, MEF)."""
+    """Import records: an XML document as the body, or multipart files (XML, zip, MEF). Editors only;
+    the records belong to the editor's organisation (``?org=`` when several) and are public."""
+    sharing = site.publishing(request.query_params.get("org"), True)
     kind = request.headers.get("content-type", "")
     if kind.startswith("multipart/form-data"):
         form = await request.form()
@@ -50,14 +52,14 @@ async def import_records(request: Request, site: Annotated[Site, Depends(get_sit
                 target = work / f"{i}-{name}"
                 target.write_bytes(await upload.read())
                 paths.append(target)
-            report = service.import_paths(site, paths)
+            report = service.import_paths(site, paths, sharing)
         if report.errors and not report.imported:
             raise InvalidInput("; ".join(report.errors))
         return report.as_dict()
     body = await request.body()
     if len(body) > MAX_XML:
         raise TooLarge(f"XML body above {MAX_XML} bytes; upload a zip instead")
-    found = service.import_bytes(site, body)
+    found = service.import_bytes(site, body, sharing=sharing)
     return {"imported": [r.id for r in found], "errors": []}
 
 

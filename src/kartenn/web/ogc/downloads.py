@@ -52,6 +52,7 @@ async def download(collection_id: str, request: Request, site: Annotated[Site, D
 
 
 async def download_response(site: Site, dataset: Dataset, request: Request, fmt: str) -> Response:
+    site.require("download", "dataset", dataset.id)  # type: ignore[attr-defined]
     query = item_query(dataset, request.query_params, MAX_DOWNLOAD, no_limit=True)
     media, extension, driver = FORMATS[fmt]
     filename = f"{dataset.id}.{extension}"

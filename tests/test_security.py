@@ -1,0 +1,178 @@
+"""Rights enforced in every service, on both stores: each endpoint asked by anonymous, a member of another
+organisation, a user with a view grant, a member and an editor of the owning organisation, and an admin.
+
+A private dataset of IUEM ("nybb", titled "Zones confidentielles") must not exist for those who may not
+view it: absent from lists, capabilities, searches and counts, 404 (or the protocol's own "unknown") when
+named. The public dataset ("regions") is there for everyone.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from lxml import etree
+
+from conftest import kartenn, shared, wait_job
+
+WHO = ["anonymous", "outsider", "viewer", "member", "editor", "admin"]
+SEES = {"anonymous": False, "outsider": False, "viewer": True, "member": True, "editor": True, "admin": True}
+DOWNLOADS = {**SEES, "viewer": False}
+EDITS = {"anonymous": False, "outsider": False, "viewer": False, "member": False, "editor": True, "admin": True}
+SECRET, TITLE = "nybb", "Zones confidentielles"
+
+
+def cli(settings, *args: str) -> str:
+    return kartenn(*args, "--data-dir", str(settings.data_dir), settings=settings, check=True).stdout
+
+
+@pytest.fixture
+def tokens(site, settings) -> dict[str, str | None]:
+    """The organisations, users, datasets and grants of the matrix: what an administrator does with the CLI
+    goes through the real CLI once; the rest through the same services, to keep the test short."""
+    from kartenn.services.identity import create_token
+    from kartenn.services.publish import publish_file
+
+    cli(settings, "org", "add", "iuem", "--name", "IUEM")
+    cli(settings, "user", "add", "anne", "--org", "iuem", "--role", "editor")
+    cli(settings, "ingest", "--org", "iuem", "--private", "--title", TITLE, str(shared("nyc-boroughs/nybb_16a.zip")))
+    site.accounts.add_organisation("lille")
+    for user, org, role in (("olga", "lille", "member"), ("vera", "lille", "member"), ("marc", "iuem", "member")):
+        site.accounts.add_user(user)
+        site.accounts.set_membership(user, org, role)
+    site.accounts.add_user("root", admin=True)
+    assert not publish_file(site, shared("france-admin-express-2018/regions.geojson"))[0].error
+    cli(settings, "grant", SECRET, "view", "--user", "vera")
+    names = {"outsider": "olga", "viewer": "vera", "member": "marc", "admin": "root"}
+    found: dict[str, str | None] = {"anonymous": None, "editor": cli(settings, "token", "create", "anne")
+                                    .strip().splitlines()[-1]}
+    for who, user in names.items():
+        found[who] = create_token(site, user)
+    return found
+
+
+def visible(http: httpx.Client) -> dict[str, bool]:
+    """Whether the private dataset shows, endpoint by endpoint."""
+    seen: dict[str, bool] = {}
+    seen["ogc collections"] = SECRET in {c["id"] for c in http.get("/ogc/collections").json()["collections"]}
+    for name, path in (("collection", ""), ("items", "/items"), ("item", "/items/1"), ("queryables", "/queryables"),
+                       ("tile", "/tiles/WebMercatorQuad/0/0/0"), ("map", "/map?bbox=-74.3,40.5,-73.7,40.9")):
+        status = http.get(f"/ogc/collections/{SECRET}{path}").status_code
+        assert status in (200, 204, 404), (name, status)
+        seen[name] = status != 404
+    seen["openapi"] = f"/ogc/collections/{SECRET}/items" in http.get("/ogc/api").json()["paths"]
+    wms = http.get("/wms", params={"service": "WMS", "version": "1.3.0", "request": "GetCapabilities"}).text
+    seen["wms capabilities"] = f"<Name>{SECRET}</Name>" in wms
+    getmap = http.get("/wms", params={"service": "WMS", "version": "1.3.0", "request": "GetMap", "layers": SECRET,
+                                      "styles": "", "crs": "EPSG:4326", "bbox": "40.5,-74.3,40.9,-73.7",
+                                      "width": "64", "height": "64", "format": "image/png"})
+    seen["wms getmap"] = getmap.headers["content-type"] == "image/png"
+    wfs = http.get("/wfs", params={"service": "WFS", "request": "GetCapabilities"}).text
+    seen["wfs capabilities"] = f"kartenn:{SECRET}<" in wfs
+    getfeature = http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "GetFeature",
+                                          "typeNames": f"kartenn:{SECRET}", "resultType": "hits"})
+    seen["wfs getfeature"] = getfeature.status_code == 200
+    csw = etree.fromstring(http.get("/csw", params={
+        "service": "CSW", "version": "2.0.2", "request": "GetRecords", "typeNames": "csw:Record",
+        "resultType": "hits", "constraintLanguage": "CQL_TEXT", "constraint_language_version": "1.1.0",
+        "constraint": f"dc:title LIKE '%{TITLE}%'"}).content)
+    assert csw.find("{http://www.opengis.net/cat/csw/2.0.2}SearchResults") is not None, etree.tostring(csw)
+    results = csw.find("{http://www.opengis.net/cat/csw/2.0.2}SearchResults")
+    seen["csw getrecords"] = results.get("numberOfRecordsMatched") == "1"
+    api = http.get("/api/v1/datasets").json()
+    seen["api datasets"] = SECRET in {d["id"] for d in api["datasets"]}
+    seen["api dataset"] = http.get(f"/api/v1/datasets/{SECRET}").status_code == 200
+    search = http.get("/api/v1/records", params={"q": "confidentielles", "facets": "true"}).json()
+    seen["api records"] = search["matched"] == 1
+    seen["portal"] = TITLE in http.get("/").text
+    return seen
+
+
+def test_every_endpoint_applies_the_rights(tokens, server, settings):
+    for who in WHO:
+        with server.client(tokens[who]) as http:
+            seen = visible(http)
+            assert seen == dict.fromkeys(seen, SEES[who]), (who, seen)
+            # The public dataset is there for everyone.
+            assert http.get("/ogc/collections/regions/items").status_code == 200, who
+            download = http.get(f"/ogc/collections/{SECRET}/download", params={"f": "csv"}).status_code
+            assert download == (200 if DOWNLOADS[who] else 404 if not SEES[who] else 403), (who, download)
+    # Only editors of the owning organisation (and admins) publish and replace; members publish nowhere.
+    for who in WHO:
+        with server.client(tokens[who]) as http:
+            with open(shared("natural-earth/ne_110m_lakes.geojson"), "rb") as f:
+                r = http.post("/api/v1/uploads", files={"file": ("lakes.geojson", f)}, data={"replace": SECRET})
+            assert r.status_code == (202 if EDITS[who] else 401 if who == "anonymous" else 403), (who, r.text)
+            if r.status_code == 401:
+                assert "Basic" in r.headers["WWW-Authenticate"]
+            if r.status_code == 202:
+                assert wait_job(http, r.headers["Location"])["state"] == "succeeded"
+    log = cli(settings, "audit", "--limit", "500")
+    for event in ("org.create", "user.create", "publish", "grant.add", "token.create", "access.denied"):
+        assert f"\t{event}\t" in log, event
+
+
+def test_bad_credentials_are_refused(tokens, server, site):
+    editor = tokens["editor"]
+    assert editor
+    tampered = editor[:-2] + ("AA" if not editor.endswith("AA") else "BB")
+    with server.client() as http:
+        for header in (f"Bearer {tampered}", "Bearer kt_nothing_here", "Basic !!!",
+                       "Basic " + base64.b64encode(b"anne:wrong password").decode(), "Negotiate abc"):
+            r = http.get("/ogc/collections", headers={"Authorization": header})
+            assert r.status_code == 401, header
+        # The token as a Basic password, as QGIS sends it, works for its own user only.
+        ok = base64.b64encode(f"anne:{editor}".encode()).decode()
+        assert http.get(f"/ogc/collections/{SECRET}", headers={"Authorization": f"Basic {ok}"}).status_code == 200
+        other = base64.b64encode(f"marc:{editor}".encode()).decode()
+        assert http.get("/ogc/collections", headers={"Authorization": f"Basic {other}"}).status_code == 401
+        wms = http.get("/wms", params={"service": "WMS", "request": "GetCapabilities"},
+                       headers={"Authorization": f"Bearer {tampered}"})
+        assert wms.status_code == 401 and b"ServiceException" in wms.content
+    # An expired token and a read-only one.
+    from kartenn.services.identity import create_token
+
+    expired = create_token(site, "anne", name="old", days=1)
+    token_id = expired.split("_")[1]
+    from sqlalchemy import update
+
+    from kartenn.stores.accounts import tokens as table
+
+    with site.engine.begin() as conn:
+        conn.execute(update(table).where(table.c.id == token_id).values(expires=datetime.now(UTC) - timedelta(1)))
+    read_only = cli_token(site, "anne", "read")
+    with server.client() as http:
+        r = http.get("/ogc/collections", headers={"Authorization": f"Bearer {expired}"})
+        assert r.status_code == 401 and "expired" in r.json()["detail"]
+        with open(shared("natural-earth/ne_110m_lakes.geojson"), "rb") as f:
+            r = http.post("/api/v1/uploads", files={"file": ("lakes.geojson", f)},
+                          headers={"Authorization": f"Bearer {read_only}"})
+        assert r.status_code == 403
+        assert http.get(f"/ogc/collections/{SECRET}", headers={"Authorization": f"Bearer {read_only}"}
+                        ).status_code == 200
+
+
+def cli_token(site, user: str, scope: str) -> str:
+    from kartenn.services.identity import create_token
+
+    return create_token(site, user, name="read", scope=scope)
+
+
+def test_password_login_locks_after_failures(site, settings, server):
+    from kartenn.services.identity import hash_password
+
+    site.accounts.add_organisation("iuem")
+    site.accounts.add_user("lea", password_hash=hash_password("correct horse battery"))
+    site.accounts.set_membership("lea", "iuem", "member")
+    good = base64.b64encode(b"lea:correct horse battery").decode()
+    bad = base64.b64encode(b"lea:not the password").decode()
+    with server.client() as http:
+        assert http.get("/ogc/collections", headers={"Authorization": f"Basic {good}"}).status_code == 200
+        for _ in range(5):
+            assert http.get("/ogc/collections", headers={"Authorization": f"Basic {bad}"}).status_code == 401
+        r = http.get("/ogc/collections", headers={"Authorization": f"Basic {good}"})
+        assert r.status_code == 401 and "locked" in r.json()["detail"]
+    events = {e["event"] for e in site.accounts.audit_log()}
+    assert "login.failed" in events
