@@ -1,7 +1,9 @@
 """OGC Filter Encoding (FES 2.0 and Filter 1.1) → a pygeofilter AST, or a list of feature ids.
 
 pygeofilter reads the operators and pygml the GML geometries (turned east/north, with their srsName
-kept). Before that, this module: takes resource ids out (``fes:ResourceId``, ``ogc:FeatureId``,
+kept). pygml reads every EPSG:4326 coordinate latitude first; the rule here is that of ``formats.srs``
+(the short form EPSG:4326 is longitude first), so the geometries it read wrongly are turned back. Before
+that, this module: takes resource ids out (``fes:ResourceId``, ``ogc:FeatureId``,
 ``ogc:GmlObjectId``), turns ``gml:Envelope`` into a polygon so its srsName and axis order are read like
 any geometry's, and reduces property paths (``kartenn:regions/kartenn:nom``) to field names.
 
@@ -15,10 +17,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import shapely
 from lxml import etree
+from pygeofilter import ast, values
 from pygeofilter.parsers.fes import parse as parse_fes
+from pygml.axisorder import is_crs_yx
 
 from kartenn.errors import InvalidInput
+from kartenn.formats import srs
 from kartenn.xml import parse_xml
 
 FES20 = "http://www.opengis.net/fes/2.0"
@@ -41,10 +47,16 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str]) ->
         return None, ids
     for path in root.iter(f"{{{FES20}}}ValueReference", f"{{{OGC}}}PropertyName"):
         path.text = _field(path.text or "", names)
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.get("srsName"):
+            element.set("srsName", srs.canonical(element.get("srsName")))
     for envelope in [e for e in root.iter() if _is(e, "Envelope")]:
         envelope.getparent().replace(envelope, _polygon(envelope))
     try:
-        return parse_fes(root), ids
+        condition = parse_fes(root)
+        for literal in _geometries(condition):
+            _fix_axis_order(literal)
+        return condition, ids
     except InvalidInput:
         raise
     except Exception as exc:  # pygeofilter and pygml raise many kinds for what they cannot read
@@ -103,3 +115,29 @@ def _polygon(envelope: etree._Element) -> etree._Element:
     linear = etree.SubElement(exterior, f"{{{ns}}}LinearRing")
     etree.SubElement(linear, f"{{{ns}}}posList").text = " ".join(f"{x!r} {y!r}" for x, y in ring)
     return polygon
+
+
+def _geometries(node: Any) -> list[values.Geometry]:
+    if isinstance(node, values.Geometry):
+        return [node]
+    if isinstance(node, ast.Node):
+        return [g for sub in node.get_sub_nodes() for g in _geometries(sub)]
+    if isinstance(node, list | tuple):
+        return [g for sub in node for g in _geometries(sub)]
+    return []
+
+
+def _fix_axis_order(literal: values.Geometry) -> None:
+    """Coordinates east/north as the filter's CRS name means them (pygml swapped by its own list)."""
+    crs = literal.geometry.get("crs") if isinstance(literal.geometry, dict) else None
+    name = (crs or {}).get("properties", {}).get("name")
+    if not name:
+        return
+    try:
+        swapped = is_crs_yx(name)
+    except ValueError:
+        swapped = False
+    if swapped != srs.north_first(name):
+        turned = shapely.geometry.mapping(shapely.transform(shapely.geometry.shape(literal.geometry),
+                                                            lambda xy: xy[:, ::-1]))
+        literal.geometry = {**turned, "crs": crs}

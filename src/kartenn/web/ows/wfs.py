@@ -9,6 +9,7 @@ as GeoServer and most clients read it. GetFeature streams its members.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,13 +24,12 @@ from jinja2 import Environment, FileSystemLoader
 from lxml import etree
 from pygeofilter import ast, values
 from pyproj import CRS
-from pyproj.exceptions import CRSError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError
-from kartenn.formats import gml
+from kartenn.formats import gml, srs
 from kartenn.formats.fes import parse_filter
 from kartenn.services.exports import geojson_features
 from kartenn.site import Site
@@ -187,6 +187,11 @@ def _sortby(text: str | None) -> list[tuple[str, bool]]:
     return keys
 
 
+def _names(text: str) -> list[str]:
+    """``a,b`` or ``(a,b)(c)`` (one list per query type) → [a, b, c]."""
+    return [n.strip() for n in re.split(r"[,()]", text) if n.strip()]
+
+
 def read_kvp(p: dict[str, str]) -> WFSRequest:
     operation = p.get("request", "")
     if not operation:
@@ -199,7 +204,7 @@ def read_kvp(p: dict[str, str]) -> WFSRequest:
     ids = p.get("resourceid") or p.get("featureid")
     return WFSRequest(
         operation=operation, version=version,
-        type_names=[n.strip().strip("()") for n in names.split(",") if n.strip().strip("()")],
+        type_names=_names(names),
         count=_int(p.get("count") or p.get("maxfeatures"), "count"),
         start=_int(p.get("startindex"), "startIndex") or 0,
         result_type=(p.get("resulttype") or "results").lower(),
@@ -207,7 +212,7 @@ def read_kvp(p: dict[str, str]) -> WFSRequest:
         filter=p.get("filter"),
         resource_ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
         sortby=_sortby(p.get("sortby")),
-        property_names=[n.strip().strip("()") for n in properties.split(",") if n.strip()] if properties else None,
+        property_names=_names(properties) if properties else None,
         stored_query=p.get("storedquery_id"), stored_id=p.get("id"),
         value_reference=p.get("valuereference"), kvp=p)
 
@@ -322,31 +327,20 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
 # queries --------------------------------------------------------------------------------------------------
 
 
-def _yx(srs: str) -> bool:
-    """Whether coordinates written in ``srs`` come latitude (northing) first."""
-    if srs.upper().startswith("EPSG:") or srs.upper().endswith("CRS84"):
-        return False
-    try:
-        axes = _crs(srs).axis_info
-    except WFSError:
-        return False
-    return bool(axes) and axes[0].direction.lower() in ("north", "south")
+def _yx(name: str) -> bool:
+    """Whether coordinates written in ``name`` come latitude (northing) first (the rule of ``formats.srs``)."""
+    return srs.north_first(name)
 
 
-def _crs(srs: str) -> CRS:
-    try:
-        if srs.upper().endswith("CRS84"):
-            return CRS.from_user_input("OGC:CRS84")
-        return CRS.from_user_input(srs.replace("EPSG:0:", "EPSG::"))
-    except CRSError:
-        raise WFSError("InvalidParameterValue", f"unknown CRS {srs!r}", "srsName") from None
+def _crs(name: str) -> CRS:
+    return srs.to_crs(name)
 
 
 def _bbox_condition(text: str, default_srs: str) -> Any:
     parts = [p.strip() for p in text.split(",")]
-    srs = default_srs
+    name = default_srs
     if len(parts) in (5, 7):
-        srs = parts.pop()
+        name = parts.pop()
     try:
         numbers = [float(v) for v in parts]
     except ValueError:
@@ -357,14 +351,14 @@ def _bbox_condition(text: str, default_srs: str) -> Any:
     if len(numbers) != 4:
         raise WFSError("InvalidParameterValue", "BBOX must be 4 numbers and an optional CRS", "bbox")
     a, b, c, d = numbers
-    if _yx(srs):
+    if _yx(name):
         a, b, c, d = b, a, d, c
     if a > c or b > d:
         raise WFSError("InvalidParameterValue", "BBOX lower corner must be below and left of the upper", "bbox")
-    _crs(srs)
+    _crs(name)
     polygon = shapely.geometry.mapping(shapely.box(a, b, c, d))
-    return ast.GeometryIntersects(ast.Attribute("geometry"),
-                                  values.Geometry({**polygon, "crs": {"type": "name", "properties": {"name": srs}}}))
+    crs = {"type": "name", "properties": {"name": srs.canonical(name)}}  # coordinates now east/north
+    return ast.GeometryIntersects(ast.Attribute("geometry"), values.Geometry({**polygon, "crs": crs}))
 
 
 def _field_names(d: Dataset) -> dict[str, str]:
@@ -386,15 +380,17 @@ class _Plan:
     writer: gml.Writer
 
 
-def _plan(site: Site, req: WFSRequest, d: Dataset, count: int) -> _Plan:
-    srs = req.srs_name or _default_crs(d)
-    output_crs = _crs(srs)
+def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = False) -> _Plan:
+    """How to query one feature type; GeoJSON is always east/north (RFC 7946), whatever the srsName."""
+    srs_name = req.srs_name or _default_crs(d)
+    output_crs = _crs(srs_name)
     condition = None
     fids: list[int] | None = None
     if req.filter is not None and req.filter != "":
         condition, fids = parse_filter(req.filter, _field_names(d))
     if req.resource_ids:
-        fids = [int(r.rsplit(".", 1)[-1]) for r in req.resource_ids if r.rsplit(".", 1)[-1].isdigit()]
+        fids = [int(number) for prefix, number in map(_split_id, req.resource_ids)
+                if number.isdigit() and prefix in ("", _type_name(d), d.id)]
     if req.bbox:
         box = _bbox_condition(req.bbox, _default_crs(d))
         condition = box if condition is None else ast.And(condition, box)
@@ -403,13 +399,21 @@ def _plan(site: Site, req: WFSRequest, d: Dataset, count: int) -> _Plan:
     wanted = [p.rsplit("/", 1)[-1].split(":")[-1] for p in req.property_names or []]
     if wanted and "*" not in wanted:
         with_geometry = any(w in ("geom", "geometry") for w in wanted)
-        properties = [_field(d, w, "propertyName") for w in wanted if w not in ("geom", "geometry")]
+        # With several types, each takes the names it has (PropertyName=(nom)(BoroName) or a flat list).
+        mine = wanted if len(req.type_names) <= 1 else [w for w in wanted if w in _field_names(d)]
+        properties = [_field(d, w, "propertyName") for w in mine if w not in ("geom", "geometry")]
     sortby = [(_field(d, name, "sortBy"), desc) for name, desc in req.sortby]
     query = ItemQuery(filter=condition, filter_crs=CRS.from_user_input(d.crs), fids=fids, sortby=sortby,
                       properties=properties, skip_geometry=not with_geometry, crs=output_crs,
-                      xy=not _yx(srs), offset=req.start, limit=count)
+                      xy=geojson or not _yx(srs_name), offset=req.start, limit=count)
     fields = [(f.name, gml.xml_name(f.name)) for f in d.fields if properties is None or f.name in properties]
-    return _Plan(d, query, gml.Writer(req.version, _type_name(d), fields, srs, with_geometry))
+    return _Plan(d, query, gml.Writer(req.version, _type_name(d), fields, srs_name, with_geometry))
+
+
+def _split_id(resource_id: str) -> tuple[str, str]:
+    """``kartenn:regions.4`` → (regions, 4); a bare number has no type."""
+    prefix, _, number = resource_id.strip().rpartition(".")
+    return prefix.split(":")[-1], number
 
 
 def _output(req: WFSRequest) -> str:
@@ -430,22 +434,25 @@ def _output(req: WFSRequest) -> str:
 def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
     if req.stored_query:
         return _get_feature_by_id(site, req)
-    if not req.type_names:
+    type_names = req.type_names or list(dict.fromkeys(_split_id(i)[0] for i in req.resource_ids or []))
+    if not type_names or "" in type_names:
         raise WFSError("MissingParameterValue", "typeNames is missing", "typeNames")
     if req.result_type not in ("results", "hits"):
         raise WFSError("InvalidParameterValue", "resultType must be results or hits", "resultType")
     fmt = _output(req)
     cap = site.settings.wfs_max_features
     count = min(req.count if req.count is not None else cap, cap)
-    plans = [_plan(site, req, _dataset(site, name), count) for name in req.type_names]
-    matched = sum(count_items(site.features, p.dataset, p.query) for p in plans)
+    plans = [_plan(site, req, _dataset(site, name), count, geojson=fmt == "json") for name in type_names]
+    counts = [count_items(site.features, p.dataset, p.query) for p in plans]
+    matched = sum(counts)
+    returned = 0 if req.result_type == "hits" else _page(plans, counts, req.start, count)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    returned = 0 if req.result_type == "hits" else max(0, min(count, matched - req.start))
     if fmt == "json":
         if req.result_type == "hits":
             return Response(orjson.dumps({"type": "FeatureCollection", "features": [], "numberMatched": matched,
                                           "numberReturned": 0}), media_type="application/geo+json")
-        return StreamingResponse(_json_stream(site, plans, matched, stamp), media_type="application/geo+json")
+        return StreamingResponse(_json_stream(site, plans, matched, returned, stamp),
+                                 media_type="application/geo+json")
     if req.version == "2.0.0":
         attrs = {"numberMatched": str(matched), "numberReturned": str(returned), "timeStamp": stamp}
         if req.kvp and req.result_type == "results" and req.start + returned < matched:
@@ -457,7 +464,7 @@ def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
         attrs = {"numberOfFeatures": str(returned if req.result_type == "results" else matched),
                  "timeStamp": stamp}
         media = "text/xml; subtype=gml/3.1.1"
-    head = _collection_head(req.version, attrs, online, req.type_names)
+    head = _collection_head(req.version, attrs, online, type_names)
     if req.result_type == "hits":
         return Response(head + b"/>", media_type=media)
     return StreamingResponse(_gml_stream(site, plans, head), media_type=media)
@@ -478,35 +485,40 @@ def _collection_head(version: str, attrs: dict[str, str], online: str, names: li
     return text[:-2]  # without "/>": members follow
 
 
+def _page(plans: list[_Plan], counts: list[int], start: int, count: int) -> int:
+    """Spread one page (startIndex, count) over the feature types in order; the number of features it holds."""
+    skip, remaining = start, count
+    for plan, matched in zip(plans, counts, strict=True):
+        plan.query.offset = min(skip, matched)
+        plan.query.limit = max(0, min(matched - plan.query.offset, remaining))
+        skip -= plan.query.offset
+        remaining -= plan.query.limit
+    return count - remaining
+
+
 def _gml_stream(site: Site, plans: list[_Plan], head: bytes) -> Iterator[bytes]:
     yield head + b">"
-    remaining = plans[0].query.limit or 0
     for plan in plans:
-        plan.query.limit = remaining
-        if remaining <= 0:
-            break
+        if not plan.query.limit:
+            continue
         for rows in iter_items(site.features, plan.dataset, plan.query):
             geometries = gml.geometry_jsons(rows) if plan.writer.with_geometry else [None] * len(rows)
             yield b"".join(gml.member(r, g, plan.writer) for r, g in zip(rows, geometries, strict=True))
-            remaining -= len(rows)
     yield b"</wfs:FeatureCollection>"
 
 
-def _json_stream(site: Site, plans: list[_Plan], matched: int, stamp: str) -> Iterator[bytes]:
-    yield b'{"type":"FeatureCollection","numberMatched":' + str(matched).encode() + \
-        b',"timeStamp":"' + stamp.encode() + b'","features":['
+def _json_stream(site: Site, plans: list[_Plan], matched: int, returned: int, stamp: str) -> Iterator[bytes]:
+    yield (b'{"type":"FeatureCollection","numberMatched":%d,"numberReturned":%d,"timeStamp":"%s","features":['
+           % (matched, returned, stamp.encode()))
     first = True
-    remaining = plans[0].query.limit or 0
     for plan in plans:
-        plan.query.limit = remaining
-        if remaining <= 0:
-            break
+        if not plan.query.limit:
+            continue
         for rows in iter_items(site.features, plan.dataset, plan.query):
             chunk = b",".join(orjson.dumps(f) for f in geojson_features(rows))
             if chunk:
                 yield (b"" if first else b",") + chunk
                 first = False
-            remaining -= len(rows)
     yield b"]}"
 
 
@@ -521,11 +533,12 @@ def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
         raise WFSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
     by_id = WFSRequest(operation="GetFeature", version=req.version, srs_name=req.srs_name,
                        resource_ids=[number], output_format=req.output_format)
-    plan = _plan(site, by_id, d, 1)
+    geojson = _output(by_id) == "json"
+    plan = _plan(site, by_id, d, 1, geojson=geojson)
     rows = [r for chunk in iter_items(site.features, d, plan.query) for r in chunk]
     if not rows:
         raise WFSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
-    if _output(by_id) == "json":
+    if geojson:
         return Response(orjson.dumps(geojson_features(rows)[0]), media_type="application/geo+json")
     member = etree.fromstring(gml.member(rows[0], gml.geometry_jsons(rows)[0], plan.writer))
     return Response(etree.tostring(member[0], xml_declaration=True, encoding="utf-8"),
