@@ -213,3 +213,94 @@ def test_bad_requests_get_exception_reports(published, server):
                                        "typeNames": "kartenn:regions", "count": str(10**9)})
         assert big.status_code == 200 and xml(big).get("numberReturned") == "13"
         assert http.get("/ows", params={"service": "WFS", "request": "GetCapabilities"}).status_code == 200
+
+
+LISBON = (-9.5, 38.6, -9.0, 38.9)  # west, south, east, north
+
+
+def _hits_1_1(http, envelope: str) -> int:
+    body = f"""<wfs:GetFeature xmlns:wfs="http://www.opengis.net/wfs" xmlns:ogc="http://www.opengis.net/ogc"
+        xmlns:gml="http://www.opengis.net/gml" service="WFS" version="1.1.0" resultType="hits">
+      <wfs:Query typeName="kartenn:poi-portugal"><ogc:Filter><ogc:BBOX><ogc:PropertyName>geom</ogc:PropertyName>
+        {envelope}</ogc:BBOX></ogc:Filter></wfs:Query></wfs:GetFeature>"""
+    root = xml(http.post("/wfs", content=body))
+    return int(root.get("numberOfFeatures"))
+
+
+def test_filter_crs_names_and_axis_order(published, server):
+    """EPSG:4326 (short) and epsg.xml#4326 are x/y; urn forms are lat/lon; a GML 2 gml:Box (as GDAL sends
+    with WFS 1.1.0) without srsName is in the type's default CRS, urn:ogc:def:crs:EPSG::4326, so lat/lon."""
+    w, s, e, n = LISBON
+    points = pyogrio.read_dataframe(shared("osm-poi-portugal/poi_portugal.gpkg"))
+    truth = int(points.intersects(shapely.box(w, s, e, n)).sum())
+    assert truth > 100
+
+    def envelope(srs: str, lower: str, upper: str) -> str:
+        return (f'<gml:Envelope srsName="{srs}"><gml:lowerCorner>{lower}</gml:lowerCorner>'
+                f"<gml:upperCorner>{upper}</gml:upperCorner></gml:Envelope>")
+
+    with server.client() as http:
+        assert _hits_1_1(http, envelope("EPSG:4326", f"{w} {s}", f"{e} {n}")) == truth
+        assert _hits_1_1(http, envelope("http://www.opengis.net/gml/srs/epsg.xml#4326", f"{w} {s}", f"{e} {n}")) \
+            == truth
+        assert _hits_1_1(http, envelope("urn:x-ogc:def:crs:EPSG:4326", f"{s} {w}", f"{n} {e}")) == truth
+        assert _hits_1_1(http, envelope("urn:ogc:def:crs:EPSG::4326", f"{s} {w}", f"{n} {e}")) == truth
+        assert _hits_1_1(http, envelope("EPSG:4326", f"{s} {w}", f"{n} {e}")) == 0  # read as x/y: in the sea
+        box = f"<gml:Box><gml:coordinates>{s},{w} {n},{e}</gml:coordinates></gml:Box>"
+        assert _hits_1_1(http, box) == truth
+        kvp = {"service": "WFS", "version": "1.1.0", "request": "GetFeature", "typeName": "kartenn:poi-portugal",
+               "resultType": "hits", "bbox": f"{s},{w},{n},{e},urn:x-ogc:def:crs:EPSG:4326"}
+        assert xml(http.get("/wfs", params=kvp)).get("numberOfFeatures") == str(truth)
+        # GeoJSON is east/north whatever the srsName (RFC 7946).
+        geojson = http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "GetFeature",
+                                           "typeNames": "kartenn:poi-portugal", "count": "3",
+                                           "srsName": "urn:ogc:def:crs:EPSG::4326", "outputFormat": "application/json"})
+        body = geojson.json()
+        assert body["numberMatched"] == len(points) and body["numberReturned"] == 3
+        for feature in body["features"]:
+            lon, lat = feature["geometry"]["coordinates"]
+            assert -32 < lon < -6 and 32 < lat < 43
+
+
+def test_gdal_spatial_and_attribute_filters_both_versions(published, server):
+    source = pyogrio.read_dataframe(shared(REGIONS))
+    for url in (f"WFS:{server.url}/wfs", f"WFS:{server.url}/wfs?VERSION=1.1.0"):
+        near_brest = pyogrio.read_dataframe(url, layer="kartenn:regions",
+                                            bbox=(BREST[0] - .05, BREST[1] - .05, BREST[0] + .05, BREST[1] + .05))
+        assert list(near_brest["nom"]) == ["Bretagne"], url
+        corsica = pyogrio.read_dataframe(url, layer="kartenn:regions", where="nom = 'Corse'")
+        truth = source[source["nom"] == "Corse"].geometry.iloc[0]
+        assert len(corsica) == 1 and corsica.geometry.iloc[0].symmetric_difference(truth).area < 1e-6, url
+
+
+def test_several_types_ids_values_and_xml_requests(published, server):
+    with server.client() as http:
+        base = {"service": "WFS", "version": "2.0.0", "request": "GetFeature"}
+        # One page spread over two types in the order asked: nybb has 5 features, so 4 from index 3 = 2 + 2.
+        page = xml(http.get("/wfs", params={**base, "typeNames": "kartenn:nybb,kartenn:regions", "startIndex": "3",
+                                            "count": "4", "propertyName": "(BoroName)(nom)"}))
+        assert page.get("numberMatched") == "18" and page.get("numberReturned") == "4"
+        members = [m[0] for m in page.iter(f"{{{WFS}}}member")]
+        assert [etree.QName(f).localname for f in members] == ["nybb", "nybb", "regions", "regions"]
+        assert [len(f) for f in members] == [1, 1, 1, 1]  # only the property asked, no geometry
+        assert http.get(page.get("next")).status_code == 200
+        # RESOURCEID alone names its types.
+        by_ids = http.get("/wfs", params={**base, "resourceId": "nybb.2,regions.3", "outputFormat": "application/json"})
+        assert by_ids.status_code == 200, by_ids.text
+        assert sorted(f["id"] for f in by_ids.json()["features"]) == [2, 3]
+        geometries = xml(http.get("/wfs", params={**base, "request": "GetPropertyValue", "typeNames": "kartenn:nybb",
+                                                  "valueReference": "geom", "count": "2"}))
+        assert [m[0].tag for m in geometries.iter(f"{{{WFS}}}member")] == [f"{{{GML}}}MultiSurface"] * 2
+        described = xml(http.get("/wfs", params={**base, "request": "DescribeStoredQueries"}))
+        assert described.find(f"{{{WFS}}}StoredQueryDescription/{{{WFS}}}Parameter").get("name") == "ID"
+        caps = xml(http.post("/wfs", content=f'<GetCapabilities xmlns="{WFS}" service="WFS"/>'))
+        assert caps.find(f"{{{WFS}}}FeatureTypeList") is not None
+        schema = xml(http.post("/wfs", content=f'<DescribeFeatureType xmlns="{WFS}" service="WFS" version="2.0.0">'
+                                               "<TypeName>kartenn:nybb</TypeName></DescribeFeatureType>"))
+        names = {e.get("name") for e in schema.iter("{http://www.w3.org/2001/XMLSchema}element")}
+        assert {"nybb", "BoroName", "geom"} <= names and "nom" not in names
+        values = xml(http.post("/wfs", content=f'<GetPropertyValue xmlns="{WFS}" service="WFS" version="2.0.0" '
+                                               'valueReference="BoroName"><Query typeNames="kartenn:nybb"/>'
+                                               "</GetPropertyValue>"))
+        assert sorted(m.text for m in values.iter(f"{{{WFS}}}member")) == \
+            ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]

@@ -50,7 +50,7 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str]) ->
     for element in root.iter():
         if isinstance(element.tag, str) and element.get("srsName"):
             element.set("srsName", srs.canonical(element.get("srsName")))
-    for envelope in [e for e in root.iter() if _is(e, "Envelope")]:
+    for envelope in [e for e in root.iter() if _is(e, "Envelope") or _is(e, "Box")]:
         envelope.getparent().replace(envelope, _polygon(envelope))
     try:
         condition = parse_fes(root)
@@ -93,17 +93,9 @@ def _field(path: str, names: dict[str, str]) -> str:
 
 
 def _polygon(envelope: etree._Element) -> etree._Element:
-    """A gml:Envelope as the gml:Polygon it covers, in the same namespace, CRS and axis order."""
+    """A gml:Envelope (or GML 2 gml:Box) as the gml:Polygon it covers, in the same namespace, CRS and axis order."""
     ns = etree.QName(envelope).namespace
-    corners = []
-    for name in ("lowerCorner", "upperCorner"):
-        node = envelope.find(f"{{{ns}}}{name}")
-        if node is None or not node.text:
-            raise InvalidInput(f"gml:Envelope without {name}", locator="filter")
-        try:
-            corners.append([float(v) for v in node.text.split()])
-        except ValueError:
-            raise InvalidInput(f"gml:{name} must be numbers", locator="filter") from None
+    corners = _corners(envelope, ns)
     (a, b), (c, d) = corners[0][:2], corners[1][:2]
     ring = [(a, b), (c, b), (c, d), (a, d), (a, b)]
     polygon = etree.Element(f"{{{ns}}}Polygon", nsmap={"gml": ns})
@@ -141,3 +133,25 @@ def _fix_axis_order(literal: values.Geometry) -> None:
         turned = shapely.geometry.mapping(shapely.transform(shapely.geometry.shape(literal.geometry),
                                                             lambda xy: xy[:, ::-1]))
         literal.geometry = {**turned, "crs": crs}
+
+
+def _corners(envelope: etree._Element, ns: str) -> list[list[float]]:
+    """Two corners from lowerCorner/upperCorner, two gml:pos, gml:coordinates ("x1,y1 x2,y2") or two gml:coord."""
+    lower, upper = envelope.find(f"{{{ns}}}lowerCorner"), envelope.find(f"{{{ns}}}upperCorner")
+    try:
+        if lower is not None and upper is not None:
+            texts = [lower.text or "", upper.text or ""]
+        elif len(envelope.findall(f"{{{ns}}}pos")) == 2:
+            texts = [p.text or "" for p in envelope.findall(f"{{{ns}}}pos")]
+        elif (coordinates := envelope.find(f"{{{ns}}}coordinates")) is not None:
+            cs, ts = coordinates.get("cs", ","), coordinates.get("ts", " ")
+            texts = [t.replace(cs, " ") for t in (coordinates.text or "").strip().split(ts) if t.strip()]
+        else:
+            texts = [" ".join(c.findtext(f"{{{ns}}}{axis}") or "" for axis in ("X", "Y"))
+                     for c in envelope.findall(f"{{{ns}}}coord")]
+        corners = [[float(v) for v in text.split()] for text in texts]
+    except ValueError:
+        raise InvalidInput("the corners of a gml:Envelope must be numbers", locator="filter") from None
+    if len(corners) != 2 or any(len(c) < 2 for c in corners):
+        raise InvalidInput("a gml:Envelope needs two corners of two numbers", locator="filter")
+    return corners
