@@ -202,6 +202,10 @@ BAD = [
     ({"request": "GetFeature", "typeNames": "kartenn:regions", "srsName": "EPSG:999999"}, "InvalidParameterValue"),
     ({"request": "GetFeature", "typeNames": "kartenn:regions", "count": "-1"}, "InvalidParameterValue"),
     ({"request": "GetFeature", "typeNames": "kartenn:regions", "sortBy": "colour"}, "InvalidParameterValue"),
+    ({"request": "GetFeature", "typeNames": "kartenn:regions", "version": "5.0"}, "InvalidParameterValue"),
+    ({"request": "GetCapabilities", "acceptVersions": "3.0.0"}, "VersionNegotiationFailed"),
+    ({"request": "GetFeature", "typeNames": "kartenn:regions,kartenn:nybb",
+      "filter": '(<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0"/>)'}, "InvalidParameterValue"),
     ({"request": "Transaction"}, "OperationNotSupported"),
     ({"request": "GetFeature"}, "MissingParameterValue"),
     ({}, "MissingParameterValue"),
@@ -294,6 +298,20 @@ def test_several_types_ids_values_and_xml_requests(published, server):
         assert [etree.QName(f).localname for f in members] == ["nybb", "nybb", "regions", "regions"]
         assert [len(f) for f in members] == [1, 1, 1, 1]  # only the property asked, no geometry
         assert http.get(page.get("next")).status_code == 200
+        # One filter per type, by KVP in parentheses and by POST with one wfs:Query per type.
+        rid = '<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0"><fes:ResourceId rid="{}"/></fes:Filter>'
+        both = xml(http.get("/wfs", params={**base, "typeNames": "kartenn:nybb,kartenn:regions",
+                                            "filter": f"({rid.format('nybb.1')})({rid.format('regions.2')})"}))
+        assert [m[0].get(f"{{{GML}}}id") for m in both.iter(f"{{{WFS}}}member")] == ["nybb.1", "regions.2"]
+        body = f"""<wfs:GetFeature xmlns:wfs="{WFS}" xmlns:fes="http://www.opengis.net/fes/2.0" service="WFS"
+            version="2.0.0"><wfs:Query typeNames="kartenn:nybb">{rid.format('nybb.4')}</wfs:Query>
+            <wfs:Query typeNames="kartenn:regions"><fes:Filter><fes:PropertyIsEqualTo><fes:ValueReference>nom
+            </fes:ValueReference><fes:Literal>Corse</fes:Literal></fes:PropertyIsEqualTo></fes:Filter></wfs:Query>
+            </wfs:GetFeature>"""
+        both = xml(http.post("/wfs", content=body))
+        found = [(etree.QName(m[0]).localname, m[0].findtext("{urn:x-kartenn:features}BoroName") or
+                  m[0].findtext("{urn:x-kartenn:features}nom")) for m in both.iter(f"{{{WFS}}}member")]
+        assert found == [("nybb", "Manhattan"), ("regions", "Corse")]
         # RESOURCEID alone names its types.
         by_ids = http.get("/wfs", params={**base, "resourceId": "nybb.2,regions.3", "outputFormat": "application/json"})
         assert by_ids.status_code == 200, by_ids.text

@@ -97,7 +97,8 @@ class WFSRequest:
     output_format: str | None = None
     srs_name: str | None = None
     bbox: str | None = None
-    filter: Any = None  # an XML element or text
+    filter: Any = None  # an XML element or text, for every type
+    filters: list[Any] | None = None  # or one per type name, in the same order
     resource_ids: list[str] | None = None
     sortby: list[tuple[str, bool]] = field(default_factory=list)  # (XML name, descending)
     property_names: list[str] | None = None
@@ -163,6 +164,17 @@ def _version(value: str | None, accept: str | None = None) -> str:
     return "2.0.0"
 
 
+def _check_version(version: str | None, accept: str | None, operation: str) -> None:
+    """2.0.x and 1.1.x are served (1.0.0 is answered as 1.1.0); GetCapabilities negotiates with AcceptVersions."""
+    if operation.lower() == "getcapabilities":
+        offered = [v.strip() for v in (accept or "").split(",") if v.strip()]
+        if offered and not any(v.startswith(("2.0", "1.")) for v in offered):
+            raise WFSError("VersionNegotiationFailed", f"none of {accept!r} is served; use 2.0.0 or 1.1.0",
+                           "AcceptVersions")
+    elif version and not version.strip().startswith(("2.0", "1.")):
+        raise WFSError("InvalidParameterValue", f"version {version!r} is not served; use 2.0.0 or 1.1.0", "version")
+
+
 def _int(value: str | None, name: str) -> int | None:
     if value in (None, ""):
         return None
@@ -193,10 +205,22 @@ def _names(text: str) -> list[str]:
     return [n.strip() for n in re.split(r"[,()]", text) if n.strip()]
 
 
+def _filter_list(text: str | None, names: str) -> list[str] | None:
+    """``FILTER=(<Filter>…</Filter>)(<Filter>…</Filter>)``: one filter per type name."""
+    text = (text or "").strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return None
+    parts = re.split(r"\)\s*\(\s*(?=<)", text[1:-1])
+    if len(parts) != len(_names(names)):
+        raise WFSError("InvalidParameterValue", "give one filter in parentheses for each type name", "filter")
+    return parts
+
+
 def read_kvp(p: dict[str, str]) -> WFSRequest:
     operation = p.get("request", "")
     if not operation:
         raise WFSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
+    _check_version(p.get("version"), p.get("acceptversions"), operation)
     version = _version(p.get("version"), p.get("acceptversions"))
     if operation.lower() != "getcapabilities" and p.get("service", "WFS").upper() != "WFS":
         raise WFSError("InvalidParameterValue", "SERVICE must be WFS", "service")
@@ -210,7 +234,7 @@ def read_kvp(p: dict[str, str]) -> WFSRequest:
         start=_int(p.get("startindex"), "startIndex") or 0,
         result_type=(p.get("resulttype") or "results").lower(),
         output_format=p.get("outputformat"), srs_name=p.get("srsname"), bbox=p.get("bbox"),
-        filter=p.get("filter"),
+        filter=p.get("filter"), filters=_filter_list(p.get("filter"), names),
         resource_ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
         sortby=_sortby(p.get("sortby")),
         property_names=_names(properties) if properties else None,
@@ -221,7 +245,9 @@ def read_kvp(p: dict[str, str]) -> WFSRequest:
 def read_xml(body: bytes) -> WFSRequest:
     root = parse_xml(body)
     operation = etree.QName(root).localname
-    version = _version(root.get("version"), " ".join(root.xpath("//*[local-name()='Version']/text()")))
+    accept = ",".join(root.xpath("//*[local-name()='AcceptVersions']/*[local-name()='Version']/text()"))
+    _check_version(root.get("version"), accept, operation)
+    version = _version(root.get("version"), accept)
     req = WFSRequest(operation=operation, version=version,
                      count=_int(root.get("count") or root.get("maxFeatures"), "count"),
                      start=_int(root.get("startIndex"), "startIndex") or 0,
@@ -234,15 +260,16 @@ def read_xml(body: bytes) -> WFSRequest:
             continue
         kind = etree.QName(query).localname
         if kind == "Query":
-            names = query.get("typeNames") or query.get("typeName") or ""
-            req.type_names += [n for n in names.replace(",", " ").split() if n]
+            names = [n for n in (query.get("typeNames") or query.get("typeName") or "").replace(",", " ").split()]
+            req.type_names += names
             req.srs_name = query.get("srsName") or req.srs_name
+            req.filters = [*(req.filters or []), *([None] * len(names))]
             for child in query:
                 if not isinstance(child.tag, str):
                     continue
                 name = etree.QName(child).localname
                 if name == "Filter":
-                    req.filter = child
+                    req.filters[-len(names):] = [child] * len(names)
                 elif name == "SortBy":
                     for prop in child:
                         ref = next((c.text for c in prop if etree.QName(c).localname in
@@ -381,14 +408,15 @@ class _Plan:
     writer: gml.Writer
 
 
-def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = False) -> _Plan:
+def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = False, index: int = 0) -> _Plan:
     """How to query one feature type; GeoJSON is always east/north (RFC 7946), whatever the srsName."""
     srs_name = req.srs_name or _default_crs(d)
     output_crs = _crs(srs_name)
     condition = None
     fids: list[int] | None = None
-    if req.filter is not None and req.filter != "":
-        condition, fids = parse_filter(req.filter, _field_names(d))
+    source = req.filters[index] if req.filters and index < len(req.filters) else req.filter
+    if source is not None and source != "":
+        condition, fids = parse_filter(source, _field_names(d))
     if req.resource_ids:
         fids = [int(number) for prefix, number in map(_split_id, req.resource_ids)
                 if number.isdigit() and prefix in ("", _type_name(d), d.id)]
@@ -443,7 +471,8 @@ def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
     fmt = _output(req)
     cap = site.settings.wfs_max_features
     count = min(req.count if req.count is not None else cap, cap)
-    plans = [_plan(site, req, _dataset(site, name), count, geojson=fmt == "json") for name in type_names]
+    plans = [_plan(site, req, _dataset(site, name), count, geojson=fmt == "json", index=i)
+             for i, name in enumerate(type_names)]
     counts = [count_items(site.features, p.dataset, p.query) for p in plans]
     matched = sum(counts)
     returned = 0 if req.result_type == "hits" else _page(plans, counts, req.start, count)
