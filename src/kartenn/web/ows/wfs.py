@@ -533,7 +533,8 @@ def _gml_stream(site: Site, plans: list[_Plan], head: bytes) -> Iterator[bytes]:
             continue
         for rows in iter_items(site.features, plan.dataset, plan.query):
             geometries = gml.geometry_jsons(rows) if plan.writer.with_geometry else [None] * len(rows)
-            yield b"".join(gml.member(r, g, plan.writer) for r, g in zip(rows, geometries, strict=True))
+            members = b"".join(gml.member(r, g, plan.writer) for r, g in zip(rows, geometries, strict=True))
+            yield gml.without_declarations(members, plan.writer)
     yield b"</wfs:FeatureCollection>"
 
 
