@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pyogrio
 import pytest
 import shapely
 from lxml import etree
 from pyproj import Transformer
 
-from conftest import shared
+from conftest import STORES, LiveServer, shared
+from kartenn.config import Settings
 from kartenn.services.publish import publish_file
+from kartenn.site import Site
 from xsd import LocalSchemas, assert_valid
 
 REGIONS = "france-admin-express-2018/regions.geojson"
@@ -18,11 +23,24 @@ GML = "http://www.opengis.net/gml/3.2"
 BREST = (-4.486, 48.390)
 
 
-@pytest.fixture
-def published(site):
+@pytest.fixture(scope="module", params=STORES)
+def published(request, tmp_path_factory) -> Iterator[Site]:
+    """One site per store for the whole module: the requests here only read."""
+    database_url = None
+    if request.param == "postgis":
+        database_url = request.getfixturevalue("pg_cluster").create_database(f"wfs_{uuid.uuid4().hex[:10]}")
+    site = Site.open(Settings.load(tmp_path_factory.mktemp("wfs") / "site", database_url=database_url), create=True)
     for path in (REGIONS, "nyc-boroughs/nybb_16a.zip", "osm-poi-portugal/poi_portugal.gpkg"):
         assert not publish_file(site, shared(path))[0].error
-    return site
+    yield site
+    site.close()
+
+
+@pytest.fixture(scope="module")
+def server(published) -> Iterator[LiveServer]:
+    live = LiveServer(published.settings).start()
+    yield live
+    live.stop()
 
 
 def xml(response) -> etree._Element:
