@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pyogrio
 import pytest
 import shapely
@@ -56,6 +57,11 @@ def test_capabilities_describe_and_owslib_2(published, server):
     regions = wfs.contents["kartenn:regions"]
     assert regions.boundingBoxWGS84[0] < -4 and regions.boundingBoxWGS84[3] > 50
     assert any("2154" in str(c) for c in regions.crsOptions)
+    # Each type links its ISO record in the catalogue.
+    [link] = regions.metadataUrls
+    record = etree.fromstring(httpx.get(link["url"]).content)
+    assert record.find(".//{http://www.isotc211.org/2005/gmd}MD_Metadata") is not None
+    assert "Regions" in record.findtext(".//{http://www.isotc211.org/2005/gmd}title/*")
     response = wfs.getfeature(typename="kartenn:regions", bbox=(-4.8, 47.8, -2.0, 48.6, "EPSG:4326"))
     names = {e.text for e in etree.fromstring(response.read()).iter("{urn:x-kartenn:features}nom")}
     assert "Bretagne" in names and "Corse" not in names

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from kartenn.domain import Dataset
-from kartenn.errors import KartennError
+from kartenn.errors import KartennError, NotFound
 from kartenn.formats import gml, srs
 from kartenn.formats.fes import parse_filter
 from kartenn.services.exports import geojson_features
@@ -44,6 +44,7 @@ OWS11 = "http://www.opengis.net/ows/1.1"
 OWS10 = "http://www.opengis.net/ows"
 WFS20, WFS110 = gml.WFS20, gml.WFS110
 FES20, OGC = "http://www.opengis.net/fes/2.0", "http://www.opengis.net/ogc"
+GMD = "http://www.isotc211.org/2005/gmd"
 GET_FEATURE_BY_ID = "urn:ogc:def:query:OGC-WFS::GetFeatureById"
 OTHER_EPSG = [4326, 3857, 2154, 4258, 3035]
 GML32_FORMATS = {"application/gml+xml;version=3.2", "application/gmlxml;version=3.2", "text/xml;subtype=gml/3.2",
@@ -335,6 +336,20 @@ def _default_crs(d: Dataset) -> str:
     return _urn(d.srid) if d.srid else "urn:ogc:def:crs:OGC:1.3:CRS84"
 
 
+def _description(site: Site, d: Dataset, online: str) -> dict[str, Any]:
+    """Abstract, keywords and the link to the ISO record, from the dataset's published catalogue record."""
+    try:
+        record = site.catalog.get_record(d.record_id) if d.record_id else None
+    except NotFound:
+        record = None
+    if record is None or record.state != "published":
+        return {}
+    query = {"service": "CSW", "version": "2.0.2", "request": "GetRecordById", "id": record.id,
+             "outputSchema": GMD, "elementSetName": "full"}
+    return {"abstract": record.abstract, "keywords": list(dict.fromkeys(k for k in record.keywords if k)),
+            "metadata_url": f"{online.rsplit('/', 1)[0]}/csw?{urlencode(query)}"}
+
+
 def capabilities(site: Site, version: str, online: str) -> bytes:
     types = []
     for d in _vector(site):
@@ -342,7 +357,7 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
         other = [_urn(c) for c in OTHER_EPSG if _urn(c) != default]
         bbox = [round(v, 6) for v in d.extent_wgs84] if d.extent_wgs84 else None
         types.append({"name": _type_name(d), "title": d.title, "default_crs": default, "other_crs": other,
-                      "bbox": bbox})
+                      "bbox": bbox, **_description(site, d, online)})
     template = TEMPLATES.get_template(f"wfs_capabilities_{version.replace('.', '')}.xml")
     return template.render(
         title=site.settings.title, online=online, prefix=gml.PREFIX, namespace=gml.NAMESPACE,
