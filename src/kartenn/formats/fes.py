@@ -61,6 +61,10 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str]) ->
         raise
     except Exception as exc:  # pygeofilter and pygml raise many kinds for what they cannot read
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        if isinstance(exc, TypeError):  # the parser's own call failed: an operator with the wrong operands
+            first = "an operator has too few or too many operands"
+        elif isinstance(exc, KeyError):
+            first = f"unknown operator or element {exc}"[:200]
         raise InvalidInput(f"cannot read the filter: {first}", locator="filter") from None
 
 

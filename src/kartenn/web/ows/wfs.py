@@ -121,7 +121,12 @@ async def handle(request: Request) -> Response:
     version = "2.0.0"
     try:
         if request.method == "POST":
-            req = read_xml(await request.body())
+            body = await request.body()
+            try:
+                root = parse_xml(body)
+            except KartennError as exc:  # not XML, or XML refused: the request itself cannot be read
+                raise WFSError("OperationParsingFailed", exc.message) from None
+            req = read_xml(root)
         else:
             req = read_kvp({k.lower(): v for k, v in request.query_params.items()})
         version = req.version
@@ -243,8 +248,7 @@ def read_kvp(p: dict[str, str]) -> WFSRequest:
         value_reference=p.get("valuereference"), kvp=p)
 
 
-def read_xml(body: bytes) -> WFSRequest:
-    root = parse_xml(body)
+def read_xml(root: etree._Element) -> WFSRequest:
     operation = etree.QName(root).localname
     accept = ",".join(root.xpath("//*[local-name()='AcceptVersions']/*[local-name()='Version']/text()"))
     _check_version(root.get("version"), accept, operation)
