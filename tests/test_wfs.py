@@ -22,6 +22,7 @@ REGIONS = "france-admin-express-2018/regions.geojson"
 WFS = "http://www.opengis.net/wfs/2.0"
 GML = "http://www.opengis.net/gml/3.2"
 BREST = (-4.486, 48.390)
+OBSERVATIONS = "timeseries/mapserver-obs.csv"  # 5 dated observations
 
 
 @pytest.fixture(scope="module", params=STORES)
@@ -31,7 +32,7 @@ def published(request, tmp_path_factory) -> Iterator[Site]:
     if request.param == "postgis":
         database_url = request.getfixturevalue("pg_cluster").create_database(f"wfs_{uuid.uuid4().hex[:10]}")
     site = Site.open(Settings.load(tmp_path_factory.mktemp("wfs") / "site", database_url=database_url), create=True)
-    for path in (REGIONS, "nyc-boroughs/nybb_16a.zip", "osm-poi-portugal/poi_portugal.gpkg"):
+    for path in (REGIONS, "nyc-boroughs/nybb_16a.zip", "osm-poi-portugal/poi_portugal.gpkg", OBSERVATIONS):
         assert not publish_file(site, shared(path))[0].error
     yield site
     site.close()
@@ -364,3 +365,29 @@ def test_several_types_ids_values_and_xml_requests(published, server):
                                                "</GetPropertyValue>"))
         assert sorted(m.text for m in values.iter(f"{{{WFS}}}member")) == \
             ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]
+
+
+def test_temporal_filters(published, server):
+    fes = '<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0" xmlns:gml="http://www.opengis.net/gml/3.2">{}</fes:Filter>'
+    period = ('<gml:TimePeriod gml:id="p"><gml:beginPosition>2001-01-01T00:00:00Z</gml:beginPosition>'
+              "<gml:endPosition>2003-01-01T00:00:00Z</gml:endPosition></gml:TimePeriod>")
+    instant = ('<gml:TimeInstant gml:id="t"><gml:timePosition>2005-01-01T00:00:00Z</gml:timePosition>'
+               "</gml:TimeInstant>")
+    times = sorted(t.strip('"') for t in shared(OBSERVATIONS).read_text().splitlines()[1:] for t in [t.split(",")[2]])
+
+    def years(operator: str, operand: str) -> list[str]:
+        condition = f"<fes:{operator}><fes:ValueReference>datetime</fes:ValueReference>{operand}</fes:{operator}>"
+        r = http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "GetFeature",
+                                     "typeNames": "kartenn:mapserver-obs", "filter": fes.format(condition),
+                                     "outputFormat": "application/json"})
+        assert r.status_code == 200, r.text
+        return sorted(f["properties"]["datetime"][:4] for f in r.json()["features"])
+
+    with server.client() as http:
+        assert years("After", instant) == [t[:4] for t in times if t > "2005"] == ["2007"]
+        assert years("During", period) == ["2001", "2002"]
+        assert years("AnyInteracts", period) == ["2001", "2002"]
+        assert years("Before", instant) == ["2000", "2001", "2002", "2003"]
+        caps = xml(http.get("/wfs", params={"service": "WFS", "request": "GetCapabilities"}))
+        operators = {e.get("name") for e in caps.iter("{http://www.opengis.net/fes/2.0}TemporalOperator")}
+        assert {"After", "During", "Ends"} <= operators

@@ -50,6 +50,8 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str]) ->
     for element in root.iter():
         if isinstance(element.tag, str) and element.get("srsName"):
             element.set("srsName", srs.canonical(element.get("srsName")))
+    for any_interacts in list(root.iter(f"{{{FES20}}}AnyInteracts")):
+        _any_interacts(any_interacts)
     for envelope in [e for e in root.iter() if _is(e, "Envelope") or _is(e, "Box")]:
         envelope.getparent().replace(envelope, _polygon(envelope))
     try:
@@ -159,3 +161,13 @@ def _corners(envelope: etree._Element, ns: str) -> list[list[float]]:
     if len(corners) != 2 or any(len(c) < 2 for c in corners):
         raise InvalidInput("a gml:Envelope needs two corners of two numbers", locator="filter")
     return corners
+
+
+def _any_interacts(element: etree._Element) -> None:
+    """fes:AnyInteracts (which the parser lacks) as what it means: neither Before nor After."""
+    operands = [child for child in element if isinstance(child.tag, str)]
+    negation = etree.Element(f"{{{FES20}}}Not")
+    either = etree.SubElement(negation, f"{{{FES20}}}Or")
+    for name in ("Before", "After"):
+        etree.SubElement(either, f"{{{FES20}}}{name}").extend(copy.deepcopy(operands))
+    element.getparent().replace(element, negation)
