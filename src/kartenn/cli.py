@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -57,16 +58,24 @@ def ingest(
     title: Annotated[str | None, typer.Option(help="Title of the dataset (one input only).")] = None,
     crs: Annotated[str | None, typer.Option(help="CRS of inputs that do not say theirs, e.g. EPSG:2154.")] = None,
     replace: Annotated[str | None, typer.Option(help="Update this dataset in place, keeping its id.")] = None,
+    org: Annotated[str | None, typer.Option(help="Organisation that owns the new datasets.")] = None,
+    private: Annotated[bool, typer.Option("--private", help="Only the owning organisation sees them.")] = False,
 ) -> None:
     """Publish each file as one or more datasets, each with a catalogue record."""
+    from kartenn.domain.security import Sharing
     from kartenn.services.publish import publish_file
 
     if (title or replace) and len(files) != 1:
         raise _fail("--title and --replace take a single input")
+    if private and not org:
+        raise _fail("--private needs --org: the organisation whose members will see the data")
     try:
         site = _site(data_dir)
+        if org and not site.accounts.has_organisation(org):
+            raise _fail(f"no organisation {org!r}; create it with: kartenn org add {org}")
     except KartennError as exc:
         raise _fail(exc.message) from None
+    sharing = Sharing(org=org, public=not private)
     published, failures = [], 0
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=not console.is_terminal and "KARTENN_PROGRESS"
@@ -78,7 +87,8 @@ def ingest(
                 bar.update(task, completed=done, total=total, description=message)
 
             try:
-                outcomes = publish_file(site, path, title=title, crs=crs, replace=replace, progress=progress)
+                outcomes = publish_file(site, path, title=title, crs=crs, replace=replace, progress=progress,
+                                        sharing=sharing)
             except KartennError as exc:
                 _error(exc.message)
                 failures += 1
@@ -93,6 +103,8 @@ def ingest(
                     for line in outcome.log:
                         console.print(f"  {outcome.source}: {line}", highlight=False, style="dim")
                     published.append(outcome.dataset)
+    for dataset in published:
+        site.accounts.log("cli", "publish", f"dataset:{dataset.id}", org=org, private=private)
     if published:
         out.print(_summary(published))
     site.close()
@@ -208,6 +220,140 @@ def records_export(
         raise _fail(exc.message) from None
     site.close()
     typer.echo(data.decode("utf-8"), nl=False)
+
+
+org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts and their roles.", no_args_is_help=True)
+token_app = typer.Typer(help="Personal API tokens (for scripts, QGIS and other clients).", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+@org_app.command("add")
+def org_add(org_id: Annotated[str, typer.Argument(help="Short name, e.g. iuem.")], data_dir: DataDir = Path("site"),
+            name: Annotated[str | None, typer.Option(help="Full name.")] = None) -> None:
+    """Create an organisation."""
+    try:
+        site = _site(data_dir)
+        site.accounts.add_organisation(org_id, name)
+        site.accounts.log("cli", "org.create", f"org:{org_id}")
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    out.print(f"Organisation {org_id} created", highlight=False)
+
+
+@org_app.command("list")
+def org_list(data_dir: DataDir = Path("site")) -> None:
+    site = _site(data_dir)
+    for org in site.accounts.list_organisations():
+        out.print(f"{org['id']}\t{org['name']}", highlight=False)
+
+
+@user_app.command("add")
+def user_add(
+    user_id: Annotated[str, typer.Argument(help="Login name.")],
+    data_dir: DataDir = Path("site"),
+    org: Annotated[str | None, typer.Option(help="Organisation the user belongs to.")] = None,
+    role: Annotated[str, typer.Option(help="member, editor, reviewer, or admin (platform administrator).")] = "member",
+    email: Annotated[str, typer.Option(help="E-mail address.")] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read a password from standard input.")]
+    = False,
+) -> None:
+    """Create a user, with a role in an organisation (admin: platform administrator)."""
+    from kartenn.domain.security import ROLES
+    from kartenn.services.identity import hash_password
+
+    if role not in ROLES:
+        raise _fail(f"--role must be one of {', '.join(ROLES)}")
+    if role != "admin" and not org:
+        raise _fail("--org is needed for a member, editor or reviewer")
+    try:
+        site = _site(data_dir)
+        if org and not site.accounts.has_organisation(org):
+            raise _fail(f"no organisation {org!r}; create it with: kartenn org add {org}")
+        password = hash_password(sys.stdin.readline().rstrip("\n")) if password_stdin else None
+        site.accounts.add_user(user_id, email=email, password_hash=password, admin=role == "admin")
+        if org:
+            site.accounts.set_membership(user_id, org, role)
+        site.accounts.log("cli", "user.create", f"user:{user_id}", org=org, role=role)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    out.print(f"User {user_id} created" + (f" ({role} of {org})" if org else f" ({role})"), highlight=False)
+
+
+@user_app.command("list")
+def user_list(data_dir: DataDir = Path("site")) -> None:
+    site = _site(data_dir)
+    for user in site.accounts.list_users():
+        out.print(f"{user['id']}\t{'admin' if user['admin'] else ''}", highlight=False)
+
+
+@token_app.command("create")
+def token_create(
+    user_id: Annotated[str, typer.Argument(help="The token's user.")],
+    data_dir: DataDir = Path("site"),
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    scope: Annotated[str, typer.Option(help="read or write.")] = "write",
+    days: Annotated[int, typer.Option(help="Days before it expires (0: never).")] = 365,
+) -> None:
+    """Create an API token; it is printed once, on the last line."""
+    from kartenn.services.identity import create_token
+
+    try:
+        token = create_token(_site(data_dir), user_id, name=name, scope=scope, days=days or None)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    out.print(f"Token for {user_id} ({scope}); keep it secret, it is not shown again:", highlight=False)
+    typer.echo(token)
+
+
+@app.command()
+def grant(
+    dataset: Annotated[str, typer.Argument(help="Dataset id.")],
+    action: Annotated[str, typer.Argument(help="view, download, edit or publish.")],
+    data_dir: DataDir = Path("site"),
+    org: Annotated[str | None, typer.Option(help="To this organisation's members.")] = None,
+    user: Annotated[str | None, typer.Option(help="To this user.")] = None,
+    public: Annotated[bool, typer.Option("--public", help="To everyone, anonymous included.")] = False,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the grant back.")] = False,
+) -> None:
+    """Give (or take back) a right on a dataset."""
+    from kartenn.domain.security import ACTIONS
+
+    if action not in ACTIONS:
+        raise _fail(f"action must be one of {', '.join(ACTIONS)}")
+    if [bool(org), bool(user), public].count(True) != 1:
+        raise _fail("give exactly one of --org, --user, --public")
+    principal, principal_id = ("org", org) if org else ("user", user) if user else ("public", "")
+    try:
+        site = _site(data_dir)
+        site.catalog.get_dataset(dataset)
+        if org and not site.accounts.has_organisation(org):
+            raise _fail(f"no organisation {org!r}")
+        if user:
+            site.accounts.get_user(user)
+        with site.catalog.begin() as conn:
+            change = site.accounts.revoke if revoke else site.accounts.grant
+            change(conn, "dataset", dataset, principal, principal_id or "", action)
+        site.accounts.log("cli", "grant.revoke" if revoke else "grant.add", f"dataset:{dataset}",
+                          principal=principal, principal_id=principal_id, action=action)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    who = principal if principal == "public" else f"{principal} {principal_id}"
+    out.print(f"{'Revoked' if revoke else 'Granted'} {action} on {dataset} {'from' if revoke else 'to'} {who}",
+              highlight=False)
+
+
+@app.command()
+def audit(data_dir: DataDir = Path("site"),
+          event: Annotated[str | None, typer.Option(help="Only this kind of event, e.g. login.failed.")] = None,
+          limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50) -> None:
+    """The audit log: logins, publications, grants, deletions, refused access."""
+    site = _site(data_dir)
+    for entry in site.accounts.audit_log(event=event, limit=limit):
+        out.print(f"{entry['at']}\t{entry['actor']}\t{entry['event']}\t{entry['resource']}", highlight=False,
+                  soft_wrap=True)
 
 
 def main() -> None:

@@ -47,3 +47,17 @@ class Conflict(KartennError):
 class TooLarge(KartennError):
     status = 413
     code = "PayloadTooLarge"
+
+
+class Unauthorized(KartennError):
+    """No valid credentials where some are needed (or wrong ones were sent)."""
+
+    status = 401
+    code = "Unauthorized"
+
+
+class Forbidden(KartennError):
+    """Known caller, not allowed to do this to a resource it may see."""
+
+    status = 403
+    code = "Forbidden"

@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 
 from kartenn.config import CONFIG_FILE, Settings
+from kartenn.domain.security import Identity
 from kartenn.errors import InvalidInput
+from kartenn.services.access import SiteView
+from kartenn.stores.accounts import Accounts
 from kartenn.stores.base import FeatureStore
 from kartenn.stores.catalog import Catalog, create_engine_for
 from kartenn.stores.files import FileStore, StagingArea
@@ -33,6 +36,7 @@ class Site:
         self.staging = StagingArea(settings.staging_dir)
         self.engine = create_engine_for(settings.catalog_url)
         self.catalog = Catalog(self.engine)
+        self.accounts = Accounts(self.engine)
         self.files = FileStore(settings.files_dir, self.staging)
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         self.features: FeatureStore
@@ -55,12 +59,33 @@ class Site:
         site = cls(settings)
         site.create_schema()
         site.reconcile()
+        site.adopt_unowned()
         return site
 
     def create_schema(self) -> None:
         if isinstance(self.features, PostGISStore):
             self.features.create_schema()
         self.catalog.create_schema()
+
+    def seen_by(self, identity: Identity) -> SiteView:
+        """This site as ``identity`` sees it (see services.access)."""
+        return SiteView(self, identity)
+
+    def adopt_unowned(self) -> None:
+        """Datasets and records from before rights existed have no owner nor grant: they stay public."""
+        with self.catalog.begin() as conn:
+            for kind, ids in (("dataset", self.catalog.dataset_ids(conn)), ("record", self._standalone(conn))):
+                known = self.accounts.known(conn, kind)
+                for resource_id in ids - known:
+                    for action in ("view", "download"):
+                        self.accounts.grant(conn, kind, resource_id, "public", "", action)
+
+    def _standalone(self, conn) -> set[str]:  # type: ignore[no-untyped-def]
+        from sqlalchemy import select
+
+        from kartenn.stores.catalog import records
+
+        return set(conn.execute(select(records.c.id).where(records.c.dataset_id.is_(None))).scalars())
 
     def reconcile(self) -> None:
         """Remove what a killed process left behind: staging folders, unpublished tables and files."""

@@ -25,6 +25,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from kartenn.domain import Dataset, Field, Record
+from kartenn.domain.security import Sharing
 from kartenn.errors import InvalidInput, KartennError
 from kartenn.services.geometry import GeometryStats, conform, target_type
 from kartenn.services.readers import Source, discover
@@ -49,7 +50,7 @@ class Outcome:
 
 def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str | None = None,
                  replace: str | None = None, label: str | None = None,
-                 progress: Progress | None = None) -> list[Outcome]:
+                 progress: Progress | None = None, sharing: Sharing | None = None) -> list[Outcome]:
     """Publish every dataset found in ``path``; each is atomic on its own. Raises for an unreadable file."""
     if replace:
         site.catalog.get_dataset(replace)  # an unknown id is an error before any work
@@ -65,7 +66,8 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
             outcome = Outcome(source=source.label if len(sources) == 1 else f"{source.label}:{source.name}")
             try:
                 outcome.dataset = publish_source(site, source, title=title if len(sources) == 1 else None,
-                                                 replace=replace, progress=progress, log=outcome.log)
+                                                 replace=replace, progress=progress, log=outcome.log,
+                                                 sharing=sharing)
             except KartennError as exc:
                 outcome.error = exc.message
             outcomes.append(outcome)
@@ -73,15 +75,30 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
 
 
 def publish_source(site: Site, source: Source, *, title: str | None = None, replace: str | None = None,
-                   progress: Progress | None = None, log: list[str] | None = None) -> Dataset:
+                   progress: Progress | None = None, log: list[str] | None = None,
+                   sharing: Sharing | None = None) -> Dataset:
+    """Publish one source. A new dataset gets ``sharing`` (default: public); a replaced one keeps its rights."""
     log = log if log is not None else []
     log.extend(source.notes)
     old = site.catalog.get_dataset(replace) if replace else None
     dataset_id = old.id if old else _unique_id(site, source.name)
     storage = _storage_name(dataset_id)
     if source.kind == "raster":
-        return _publish_raster(site, source, dataset_id, storage, title, old, progress, log)
-    return _publish_vector(site, source, dataset_id, storage, title, old, progress, log)
+        dataset = _publish_raster(site, source, dataset_id, storage, title, old, progress, log)
+    else:
+        dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log)
+    if old is None:
+        share(site, "dataset", dataset.id, sharing or Sharing())
+    return dataset
+
+
+def share(site: Site, kind: str, resource_id: str, sharing: Sharing) -> None:
+    """Owner and public grants of a new resource. Written after it: a crash in between leaves it private."""
+    with site.catalog.begin() as conn:
+        site.accounts.set_owner(conn, kind, resource_id, sharing.org, sharing.user)
+        if sharing.public:
+            for action in ("view", "download"):
+                site.accounts.grant(conn, kind, resource_id, "public", "", action)
 
 
 # vector -------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from kartenn.domain import Record
+from kartenn.domain.security import Sharing
 from kartenn.errors import InvalidInput, KartennError, NotFound
 from kartenn.formats.dublin_core import render_csw_record
 from kartenn.formats.iso19139 import render_iso19139
@@ -42,23 +43,32 @@ class ImportReport:
         return {"imported": self.imported, "errors": self.errors}
 
 
-def import_bytes(site: Site, data: bytes, *, source: str = "request") -> list[Record]:
-    """Import every record of one XML document, all or nothing. Raises InvalidInput."""
+def import_bytes(site: Site, data: bytes, *, source: str = "request", sharing: Sharing | None = None) -> list[Record]:
+    """Import every record of one XML document, all or nothing. Raises InvalidInput.
+    New records without a dataset get ``sharing`` (default: public)."""
     found = read_records(data)
+    new = []
     with site.catalog.begin() as conn:
         for rec in found:
-            _keep_link_to_dataset(site, conn, rec)
+            if not _keep_link_to_dataset(site, conn, rec) and rec.dataset_id is None:
+                new.append(rec.id)
             site.catalog.put_record(conn, rec)
+        sharing = sharing or Sharing()
+        for record_id in new:
+            site.accounts.set_owner(conn, "record", record_id, sharing.org, sharing.user)
+            if sharing.public:
+                site.accounts.grant(conn, "record", record_id, "public", "", "view")
     return found
 
 
-def _keep_link_to_dataset(site: Site, conn, rec: Record) -> None:  # type: ignore[no-untyped-def]
-    # Re-importing the record of a published dataset must not detach it from its data.
+def _keep_link_to_dataset(site: Site, conn, rec: Record) -> bool:  # type: ignore[no-untyped-def]
+    """True when the record existed: re-importing the record of a dataset must not detach it from its data."""
     try:
         previous = site.catalog.get_record(rec.id, conn)
     except NotFound:
-        return
+        return False
     rec.dataset_id = previous.dataset_id
+    return True
 
 
 def import_paths(site: Site, paths: Iterable[Path]) -> ImportReport:
@@ -115,13 +125,19 @@ def get_record(site: Site, record_id: str) -> Record:
 
 
 def search_records(site: Site, query: RecordQuery) -> SearchResult:
+    """Only what the caller may view is searched, counted and faceted (a SiteView carries the caller)."""
+    visibility = getattr(site, "records_visibility", None)
+    if visibility is not None and query.visible is None:
+        query.visible = visibility()
     with site.engine.connect() as conn:
         return record_index.search(conn, query, is_postgres=site.catalog.is_postgres)
 
 
 def domain_values(site: Site, name: str) -> list[tuple[str, int]]:
+    visibility = getattr(site, "records_visibility", None)
     with site.engine.connect() as conn:
-        return record_index.values(conn, name, is_postgres=site.catalog.is_postgres)
+        return record_index.values(conn, name, is_postgres=site.catalog.is_postgres,
+                                   visible=visibility() if visibility else None)
 
 
 EXPORTS = {"iso19139", "dc", "iso19115-3"}

@@ -42,6 +42,7 @@ class RecordQuery:
     offset: int = 0
     facets: bool = False
     states: tuple[str, ...] = ("published",)
+    visible: Any = None  # a SQL condition on records: what the caller may view (None: everything)
 
 
 @dataclass
@@ -152,6 +153,8 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
     from kartenn.stores.record_filter import to_sql
 
     where: list[ColumnElement[bool]] = [records.c.state.in_(query.states)]
+    if query.visible is not None:
+        where.append(query.visible)
     rank = None
     if query.q and query.q.strip():
         match = _text_match(query.q, is_postgres)
@@ -213,14 +216,16 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
     return SearchResult(matched=int(matched), records=found, facets=facets)
 
 
-def values(conn: Connection, column: str, *, is_postgres: bool) -> list[tuple[str, int]]:
-    """Distinct values of a field with counts (CSW GetDomain)."""
+def values(conn: Connection, column: str, *, is_postgres: bool, visible: Any = None) -> list[tuple[str, int]]:
+    """Distinct values of a field with counts (CSW GetDomain), over the records ``visible`` allows."""
+    shown = [records.c.state == "published", *([visible] if visible is not None else [])]
     if column in FACETS:
-        q = (select(record_terms.c.value, func.count()).where(record_terms.c.facet == column)
+        q = (select(record_terms.c.value, func.count())
+             .where(record_terms.c.facet == column, record_terms.c.record_id.in_(select(records.c.id).where(*shown)))
              .group_by(record_terms.c.value).order_by(record_terms.c.value))
     else:
         col = records.c[column]
-        q = select(col, func.count()).where(col.is_not(None)).group_by(col).order_by(col)
+        q = select(col, func.count()).where(col.is_not(None), *shown).group_by(col).order_by(col)
     return [(str(v), int(n)) for v, n in conn.execute(q)]
 
 

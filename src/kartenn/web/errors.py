@@ -15,6 +15,11 @@ from kartenn.errors import KartennError
 log = logging.getLogger("kartenn.web")
 
 
+def challenge(exc: KartennError) -> dict[str, str] | None:
+    """A 401 says how to authenticate: QGIS and browsers then ask for credentials."""
+    return {"WWW-Authenticate": 'Basic realm="Kartenn", Bearer'} if exc.status == 401 else None
+
+
 def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json",
@@ -24,7 +29,7 @@ def problem(status: int, title: str, detail: str, headers: dict[str, str] | None
 def install(app: FastAPI) -> None:
     @app.exception_handler(KartennError)
     async def domain_error(_: Request, exc: KartennError) -> Response:
-        return problem(exc.status, exc.code, exc.message)
+        return problem(exc.status, exc.code, exc.message, headers=challenge(exc))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> Response:

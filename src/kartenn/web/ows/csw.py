@@ -26,6 +26,7 @@ from kartenn.services import records as service
 from kartenn.site import Site
 from kartenn.stores.record_filter import COLUMNS, queryable
 from kartenn.web.deps import base_url, get_site
+from kartenn.web.errors import challenge
 from kartenn.web.ows.registry import register
 from kartenn.xml import parse_xml, to_bytes
 
@@ -467,7 +468,11 @@ async def csw_post(request: Request, site: Annotated[Site, Depends(get_site)]) -
 
 async def handle(request: Request) -> Response:
     """The /ows entry for service=CSW."""
-    site: Site = request.app.state.site
+    try:
+        site: Site = get_site(request)  # type: ignore[assignment]
+    except KartennError as exc:
+        return Response(exception_report(exc.code, exc.message), status_code=exc.status,
+                        media_type="application/xml", headers=challenge(exc))
     url = f"{base_url(request)}/csw"
     if request.method == "POST":
         body = await request.body()

@@ -34,7 +34,8 @@ from kartenn.formats.fes import parse_filter
 from kartenn.services.exports import geojson_features
 from kartenn.site import Site
 from kartenn.stores.items import ItemQuery, count_items, iter_items
-from kartenn.web.deps import base_url
+from kartenn.web.deps import base_url, get_site
+from kartenn.web.errors import challenge
 from kartenn.web.ows.registry import register
 from kartenn.xml import parse_xml
 
@@ -133,14 +134,15 @@ async def handle(request: Request) -> Response:
         else:
             req = read_kvp({k.lower(): v for k, v in request.query_params.items()})
         version = req.version
-        site: Site = request.app.state.site
+        site: Site = get_site(request)  # type: ignore[assignment]
         online = f"{base_url(request)}{request.url.path}"
         return await run_in_threadpool(dispatch, site, req, online)
     except WFSError as exc:
         return exception_report(exc, version)
     except KartennError as exc:
-        code = "InvalidParameterValue"
-        return exception_report(WFSError(code, exc.message, exc.locator), version)
+        code = exc.code if exc.status in (401, 403) else "InvalidParameterValue"
+        status = exc.status if exc.status in (401, 403, 404) else 400
+        return exception_report(WFSError(code, exc.message, exc.locator, status), version, challenge(exc))
     except Exception:
         log.exception("WFS request failed")
         return exception_report(WFSError("NoApplicableCode", "internal error; the server log has the details",
@@ -150,7 +152,7 @@ async def handle(request: Request) -> Response:
 register("WFS", handle)
 
 
-def exception_report(exc: WFSError, version: str) -> Response:
+def exception_report(exc: WFSError, version: str, headers: dict[str, str] | None = None) -> Response:
     ns, report_version = (OWS11, "2.0.0") if version == "2.0.0" else (OWS10, "1.0.0")
     root = etree.Element(f"{{{ns}}}ExceptionReport", nsmap={"ows": ns}, version=report_version)
     node = etree.SubElement(root, f"{{{ns}}}Exception", exceptionCode=exc.code)
@@ -158,7 +160,7 @@ def exception_report(exc: WFSError, version: str) -> Response:
         node.set("locator", exc.locator)
     etree.SubElement(node, f"{{{ns}}}ExceptionText").text = exc.message
     return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=exc.status,
-                    media_type="application/xml")
+                    media_type="application/xml", headers=headers)
 
 
 # reading requests -----------------------------------------------------------------------------------------

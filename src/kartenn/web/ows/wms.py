@@ -25,7 +25,8 @@ from kartenn.formats import sld
 from kartenn.services import legend, render
 from kartenn.services.featureinfo import feature_info
 from kartenn.site import Site
-from kartenn.web.deps import base_url
+from kartenn.web.deps import base_url, get_site
+from kartenn.web.errors import challenge
 from kartenn.web.ows.registry import register
 
 log = logging.getLogger("kartenn.wms")
@@ -79,8 +80,11 @@ async def wms_endpoint(request: Request) -> Response:
 async def handle(request: Request) -> Response:
     params = {k.lower(): v for k, v in request.query_params.items()}
     version = _version(params)
-    site: Site = request.app.state.site
     online = f"{base_url(request)}{request.url.path}"
+    try:
+        site: Site = get_site(request)  # type: ignore[assignment]
+    except KartennError as exc:
+        return exception_response(WMSError(exc.code, exc.message, status=exc.status), version, challenge(exc))
     try:
         return await run_in_threadpool(dispatch, site, params, version, online)
     except WMSError as exc:
@@ -315,7 +319,7 @@ def error_response(exc: WMSError, params: dict[str, str], version: str) -> Respo
     return exception_response(exc, version)
 
 
-def exception_response(exc: WMSError, version: str) -> Response:
+def exception_response(exc: WMSError, version: str, headers: dict[str, str] | None = None) -> Response:
     if version == "1.3.0":
         root = etree.Element(f"{{{OGC}}}ServiceExceptionReport", nsmap={None: OGC, "xsi": XSI}, version="1.3.0")
         root.set(f"{{{XSI}}}schemaLocation", f"{OGC} http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd")
@@ -328,7 +332,7 @@ def exception_response(exc: WMSError, version: str) -> Response:
         el.set("locator", exc.locator)
     el.text = exc.message
     return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=exc.status,
-                    media_type=media)
+                    media_type=media, headers=headers)
 
 
 # GetCapabilities ------------------------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""A site as one caller sees it: datasets and records it may not view do not exist for it.
+
+Every router gets its site through ``site.seen_by(identity)``, so lists, capabilities, searches, tiles,
+maps and downloads all go through the policy without each having to remember it.
+
+>>> view = SiteView(site, Identity(user="anne", roles={"iuem": "member"}))  # doctest: +SKIP
+>>> [d.id for d in view.catalog.list_datasets()]                          # doctest: +SKIP
+['regions', 'iuem-private']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, or_
+
+from kartenn.domain import Dataset, Record
+from kartenn.domain.security import Identity
+from kartenn.errors import NotFound
+from kartenn.services import policy
+from kartenn.stores.catalog import Catalog, records
+
+
+class PolicyCatalog:
+    """The catalogue's reading methods, filtered by what the identity may view; the rest passes through."""
+
+    def __init__(self, catalog: Catalog, identity: Identity, site: Any) -> None:
+        self._catalog, self._identity, self._site = catalog, identity, site
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._catalog, name)
+
+    def _visible_ids(self, kind: str) -> set[str] | None:
+        ids = policy.permitted(self._identity, "view", kind, self._site.accounts)
+        if ids is None:
+            return None
+        with self._catalog.engine.connect() as conn:
+            return {row[0] for row in conn.execute(ids)}
+
+    def get_dataset(self, dataset_id: str, conn: Any = None) -> Dataset:
+        dataset = self._catalog.get_dataset(dataset_id, conn)
+        if not policy.allowed(self._identity, "view", "dataset", dataset_id, self._site.accounts):
+            raise NotFound(f"no dataset {dataset_id!r}")
+        return dataset
+
+    def list_datasets(self, *, limit: int | None = None, offset: int = 0) -> list[Dataset]:
+        visible = self._visible_ids("dataset")
+        if visible is None:
+            return self._catalog.list_datasets(limit=limit, offset=offset)
+        found = [d for d in self._catalog.list_datasets() if d.id in visible][offset:]
+        return found[:limit] if limit is not None else found
+
+    def get_record(self, record_id: str, conn: Any = None) -> Record:
+        record = self._catalog.get_record(record_id, conn)
+        kind, key = ("dataset", record.dataset_id) if record.dataset_id else ("record", record.id)
+        if not policy.allowed(self._identity, "view", kind, key, self._site.accounts):
+            raise NotFound(f"no record {record_id!r}")
+        return record
+
+
+class SiteView:
+    """A site seen by one identity: ``catalog`` filtered, ``identity`` at hand, the rest of the site as is."""
+
+    def __init__(self, site: Any, identity: Identity) -> None:
+        self._site = site
+        self.identity = identity
+        self.catalog = PolicyCatalog(site.catalog, identity, site)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._site, name)
+
+    def records_visibility(self) -> Any:
+        """A SQL condition on the records table: the records this identity may view (None: all)."""
+        datasets = policy.permitted(self.identity, "view", "dataset", self._site.accounts)
+        standalone = policy.permitted(self.identity, "view", "record", self._site.accounts)
+        if datasets is None and standalone is None:
+            return None
+        return or_(and_(records.c.dataset_id.is_not(None), records.c.dataset_id.in_(datasets)),
+                   and_(records.c.dataset_id.is_(None), records.c.id.in_(standalone)))
+
+    def may(self, action: str, kind: str, resource_id: str) -> bool:
+        return policy.allowed(self.identity, action, kind, resource_id, self._site.accounts)

@@ -1,0 +1,279 @@
+"""Accounts and rights in the catalogue database: organisations, users, memberships, API tokens, owners,
+grants and the audit log (SQLite or PostgreSQL, through SQLAlchemy Core).
+
+>>> accounts = Accounts(catalog.engine)                       # doctest: +SKIP
+>>> accounts.add_organisation("iuem", "IUEM")                 # doctest: +SKIP
+>>> accounts.add_user("anne", org="iuem", role="editor")      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from kartenn.domain.security import ROLES, Identity
+from kartenn.errors import Conflict, InvalidInput, NotFound
+from kartenn.stores.catalog import metadata
+
+organisations = Table(
+    "organisations", metadata,
+    Column("id", String(80), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+users = Table(
+    "users", metadata,
+    Column("id", String(80), primary_key=True),  # the login name
+    Column("name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("password", Text),  # argon2id hash; NULL for accounts that only log in through OpenID Connect
+    Column("admin", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+memberships = Table(
+    "memberships", metadata,
+    Column("user_id", String(80), nullable=False),
+    Column("org_id", String(80), nullable=False),
+    Column("role", String(16), nullable=False),
+    PrimaryKeyConstraint("user_id", "org_id"),
+)
+tokens = Table(
+    "tokens", metadata,
+    Column("id", String(32), primary_key=True),  # the public part of the token
+    Column("user_id", String(80), nullable=False, index=True),
+    Column("digest", String(64), nullable=False),  # SHA-256 of the secret part
+    Column("name", Text, nullable=False),
+    Column("scope", String(16), nullable=False),  # read | write
+    Column("expires", DateTime(timezone=True)),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("last_used", DateTime(timezone=True)),
+)
+owners = Table(
+    "owners", metadata,
+    Column("kind", String(16), nullable=False),  # dataset | record
+    Column("resource_id", String(255), nullable=False),
+    Column("org_id", String(80)),
+    Column("user_id", String(80)),
+    PrimaryKeyConstraint("kind", "resource_id"),
+)
+grants = Table(
+    "grants", metadata,
+    Column("kind", String(16), nullable=False),
+    Column("resource_id", String(255), nullable=False),
+    Column("principal", String(8), nullable=False),  # public | org | user
+    Column("principal_id", String(80), nullable=False),  # "" for public
+    Column("action", String(16), nullable=False),  # view | download | edit | publish
+    PrimaryKeyConstraint("kind", "resource_id", "principal", "principal_id", "action"),
+)
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", String(80), nullable=False),
+    Column("event", String(32), nullable=False, index=True),
+    Column("resource", String(255), nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class Accounts:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # organisations and users ------------------------------------------------------------------------------
+
+    def add_organisation(self, org_id: str, name: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(select(organisations.c.id).where(organisations.c.id == org_id)).first():
+                raise Conflict(f"organisation {org_id!r} exists already")
+            conn.execute(insert(organisations).values(id=org_id, name=name or org_id, created=_now()))
+
+    def list_organisations(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(organisations).order_by(organisations.c.id))]
+
+    def has_organisation(self, org_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(organisations.c.id).where(organisations.c.id == org_id)).first() is not None
+
+    def add_user(self, user_id: str, *, name: str = "", email: str = "", password_hash: str | None = None,
+                 admin: bool = False) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(select(users.c.id).where(users.c.id == user_id)).first():
+                raise Conflict(f"user {user_id!r} exists already")
+            conn.execute(insert(users).values(id=user_id, name=name or user_id, email=email, password=password_hash,
+                                              admin=admin, active=True, failures=0, created=_now()))
+
+    def get_user(self, user_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.id == user_id)).first()
+        if row is None:
+            raise NotFound(f"no user {user_id!r}")
+        data = dict(row._mapping)
+        data["locked_until"] = _aware(data["locked_until"])
+        return data
+
+    def list_users(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(users.c.id, users.c.name, users.c.email, users.c.admin, users.c.active)
+                                .order_by(users.c.id))
+            return [dict(r._mapping) for r in rows]
+
+    def set_membership(self, user_id: str, org_id: str, role: str) -> None:
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}", locator="role")
+        if not self.has_organisation(org_id):
+            raise NotFound(f"no organisation {org_id!r}")
+        with self.engine.begin() as conn:
+            conn.execute(delete(memberships).where(and_(memberships.c.user_id == user_id,
+                                                        memberships.c.org_id == org_id)))
+            conn.execute(insert(memberships).values(user_id=user_id, org_id=org_id, role=role))
+
+    def record_login(self, user_id: str, ok: bool, lock_after: int, lock_until: datetime) -> None:
+        """Count failed logins; lock the account after ``lock_after`` of them in a row."""
+        with self.engine.begin() as conn:
+            if ok:
+                conn.execute(update(users).where(users.c.id == user_id).values(failures=0, locked_until=None))
+                return
+            failures = conn.execute(select(users.c.failures).where(users.c.id == user_id)).scalar() or 0
+            values: dict[str, Any] = {"failures": failures + 1}
+            if failures + 1 >= lock_after:
+                values.update(failures=0, locked_until=lock_until)
+            conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+    def identity(self, user_id: str, scope: str = "write") -> Identity:
+        user = self.get_user(user_id)
+        with self.engine.connect() as conn:
+            roles = {r.org_id: r.role for r in conn.execute(select(memberships).where(
+                memberships.c.user_id == user_id))}
+        return Identity(user=user_id, admin=bool(user["admin"]), roles=roles, scope=scope)
+
+    # tokens ------------------------------------------------------------------------------------------------
+
+    def add_token(self, token_id: str, user_id: str, digest: str, name: str, scope: str,
+                  expires: datetime | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(tokens).values(id=token_id, user_id=user_id, digest=digest, name=name, scope=scope,
+                                               expires=expires, created=_now()))
+
+    def get_token(self, token_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.id == token_id)).first()
+        if row is None:
+            return None
+        data = dict(row._mapping)
+        data["expires"] = _aware(data["expires"])
+        return data
+
+    # owners and grants -------------------------------------------------------------------------------------
+
+    def set_owner(self, conn: Connection, kind: str, resource_id: str, org_id: str | None,
+                  user_id: str | None) -> None:
+        conn.execute(delete(owners).where(and_(owners.c.kind == kind, owners.c.resource_id == resource_id)))
+        conn.execute(insert(owners).values(kind=kind, resource_id=resource_id, org_id=org_id, user_id=user_id))
+
+    def grant(self, conn: Connection, kind: str, resource_id: str, principal: str, principal_id: str,
+              action: str) -> None:
+        key = and_(grants.c.kind == kind, grants.c.resource_id == resource_id, grants.c.principal == principal,
+                   grants.c.principal_id == principal_id, grants.c.action == action)
+        if conn.execute(select(grants.c.kind).where(key)).first() is None:
+            conn.execute(insert(grants).values(kind=kind, resource_id=resource_id, principal=principal,
+                                               principal_id=principal_id, action=action))
+
+    def revoke(self, conn: Connection, kind: str, resource_id: str, principal: str, principal_id: str,
+               action: str) -> None:
+        conn.execute(delete(grants).where(and_(
+            grants.c.kind == kind, grants.c.resource_id == resource_id, grants.c.principal == principal,
+            grants.c.principal_id == principal_id, grants.c.action == action)))
+
+    def forget(self, conn: Connection, kind: str, resource_id: str) -> None:
+        """Owner and grants of a deleted resource."""
+        conn.execute(delete(owners).where(and_(owners.c.kind == kind, owners.c.resource_id == resource_id)))
+        conn.execute(delete(grants).where(and_(grants.c.kind == kind, grants.c.resource_id == resource_id)))
+
+    def known(self, conn: Connection, kind: str) -> set[str]:
+        """Ids of ``kind`` resources that have an owner or a grant."""
+        owned = select(owners.c.resource_id).where(owners.c.kind == kind)
+        granted = select(grants.c.resource_id).where(grants.c.kind == kind)
+        return set(conn.execute(owned.union(granted)).scalars())
+
+    def grants_of(self, kind: str, resource_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(grants).where(and_(grants.c.kind == kind, grants.c.resource_id == resource_id)))
+            return [dict(r._mapping) for r in rows]
+
+    def owner_of(self, kind: str, resource_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(owners).where(and_(owners.c.kind == kind,
+                                                         owners.c.resource_id == resource_id))).first()
+        return dict(row._mapping) if row else None
+
+    def permitted(self, identity: Identity, kind: str, action: str) -> Any:
+        """A SELECT of the ids of ``kind`` resources ``identity`` may ``action`` (not for admins: all)."""
+        orgs = list(identity.roles)
+        editing = action in ("edit", "publish")
+        principal = [and_(grants.c.principal == "public", grants.c.principal_id == "")] if not editing or \
+            identity.user is None else []
+        if identity.user is not None:
+            principal.append(and_(grants.c.principal == "user", grants.c.principal_id == identity.user))
+            if orgs:
+                principal.append(and_(grants.c.principal == "org", grants.c.principal_id.in_(orgs)))
+        # A grant of a stronger action includes the weaker ones: edit includes view and download.
+        actions = {"view": ["view", "download", "edit", "publish"], "download": ["download", "edit", "publish"],
+                   "edit": ["edit", "publish"], "publish": ["publish"]}[action]
+        by_grant = select(grants.c.resource_id).where(and_(grants.c.kind == kind, grants.c.action.in_(actions),
+                                                           or_(*principal) if principal else False))
+        if identity.user is None or (editing and identity.scope != "write"):
+            return by_grant if not editing else select(grants.c.resource_id).where(False)
+        # Owners: the owning user; the owning organisation's members see, its editors and admins edit.
+        org_roles = [o for o, r in identity.roles.items() if not editing or r in ("editor", "admin")]
+        mine = [owners.c.user_id == identity.user]
+        if org_roles:
+            mine.append(owners.c.org_id.in_(org_roles))
+        by_owner = select(owners.c.resource_id).where(and_(owners.c.kind == kind, or_(*mine)))
+        return by_grant.union(by_owner)
+
+    # audit ------------------------------------------------------------------------------------------------
+
+    def log(self, actor: str, event: str, resource: str = "", **detail: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(audit).values(at=_now(), actor=actor, event=event, resource=resource, detail=detail))
+
+    def audit_log(self, *, event: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(audit).order_by(audit.c.id.desc()).limit(limit)
+        if event:
+            query = query.where(audit.c.event == event)
+        with self.engine.connect() as conn:
+            return [{**dict(r._mapping), "at": _aware(r.at).isoformat()} for r in conn.execute(query)]
