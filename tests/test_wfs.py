@@ -12,7 +12,7 @@ import shapely
 from lxml import etree
 from pyproj import Transformer
 
-from conftest import STORES, LiveServer, shared
+from conftest import STORES, LiveServer, kartenn, shared
 from kartenn.config import Settings
 from kartenn.services.publish import publish_file
 from kartenn.site import Site
@@ -391,3 +391,27 @@ def test_temporal_filters(published, server):
         caps = xml(http.get("/wfs", params={"service": "WFS", "request": "GetCapabilities"}))
         operators = {e.get("name") for e in caps.iter("{http://www.opengis.net/fes/2.0}TemporalOperator")}
         assert {"After", "During", "Ends"} <= operators
+
+
+def test_private_dataset_only_for_its_organisation(published, server):
+    settings = published.settings
+    kartenn("org", "add", "brest", "-d", str(settings.data_dir), settings=settings, check=True)
+    kartenn("user", "add", "alice", "--org", "brest", "--role", "editor", "-d", str(settings.data_dir),
+            settings=settings, check=True)
+    kartenn("ingest", "--org", "brest", "--private", "-d", str(settings.data_dir),
+            str(shared("dutch-addresses/dutch_addresses_4326.gpkg")), settings=settings, check=True)
+    token = kartenn("token", "create", "alice", "--scope", "read", "-d", str(settings.data_dir),
+                    settings=settings, check=True).stdout.strip().splitlines()[-1].strip()
+    caps = {"service": "WFS", "request": "GetCapabilities"}
+    with server.client() as anonymous, server.client() as alice:
+        alice.headers["Authorization"] = f"Bearer {token}"
+
+        def names(http) -> set[str]:
+            return {e.text for e in xml(http.get("/wfs", params=caps)).iter(f"{{{WFS}}}Name")}
+
+        [private] = names(alice) - names(anonymous)
+        query = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": private, "count": "5"}
+        assert len(list(xml(alice.get("/wfs", params=query)).iter(f"{{{WFS}}}member"))) == 5
+        refused = anonymous.get("/wfs", params=query)
+        assert refused.status_code == 400 and b"InvalidParameterValue" in refused.content
+        assert private.split(":")[1].encode() not in anonymous.get("/ows", params=caps).content
