@@ -115,8 +115,10 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60)
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An HTTP client, sending ``token`` as a Bearer credential when given."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return httpx.Client(base_url=self.url, timeout=60, headers=headers)
 
 
 @pytest.fixture
@@ -124,6 +126,18 @@ def server(site: Site, settings: Settings) -> Iterator[LiveServer]:
     live = LiveServer(settings).start()
     yield live
     live.stop()
+
+
+@pytest.fixture
+def editor_token(site: Site) -> str:
+    """An API token of an editor of organisation 'iuem' (made through the same services as the CLI)."""
+    from kartenn.services.identity import create_token
+
+    if not site.accounts.has_organisation("iuem"):
+        site.accounts.add_organisation("iuem", "IUEM")
+    site.accounts.add_user("editor")
+    site.accounts.set_membership("editor", "iuem", "editor")
+    return create_token(site, "editor", name="tests")
 
 
 def wait_job(client: httpx.Client, job_url: str, timeout: float = 120) -> dict:

@@ -21,8 +21,8 @@ def meta(**values: str) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
 
 
-def test_multipart_upload_of_several_formats(server):
-    with server.client() as http:
+def test_multipart_upload_of_several_formats(server, editor_token):
+    with server.client(editor_token) as http:
         jobs = []
         for path in ("boulder-buildings/boulder_buildings.zip", "rasters/opengeos-dtm.tif",
                      "geonames-cities1000/rg_cities1000.csv"):
@@ -42,8 +42,8 @@ def test_multipart_upload_of_several_formats(server):
         assert -105.3 < minx < maxx < -105.2 and 39.9 < miny < maxy < 40.1
 
 
-def test_upload_options_and_replace(server):
-    with server.client() as http:
+def test_upload_options_and_replace(server, editor_token):
+    with server.client(editor_token) as http:
         with open(shared(LAKES), "rb") as f:
             r = http.post("/api/v1/uploads", files={"file": ("lakes.geojson", f)}, data={"title": "Lacs"})
         dataset_id = wait_job(http, r.headers["Location"])["result"]["datasets"][0]
@@ -55,8 +55,8 @@ def test_upload_options_and_replace(server):
         assert dataset["title"] == "Lacs" and dataset["count"] == 13
 
 
-def test_bad_uploads(server):
-    with server.client() as http:
+def test_bad_uploads(server, editor_token):
+    with server.client(editor_token) as http:
         r = http.post("/api/v1/uploads", data={"title": "no file"})
         assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
         r = http.post("/api/v1/uploads", files={"file": ("notes.md", b"# not geodata\n")})
@@ -73,12 +73,12 @@ def test_bad_uploads(server):
             assert r.status_code == 400 and "Traceback" not in r.text
 
 
-def test_upload_size_cap(site, settings):
+def test_upload_size_cap(site, settings, editor_token):
     config = settings.data_dir / "kartenn.toml"
     config.write_text(config.read_text() + "upload_max_bytes = 100000\n")
     server = LiveServer(settings).start()
     try:
-        with server.client() as http:
+        with server.client(editor_token) as http:
             with open(shared("boulder-buildings/boulder_buildings.zip"), "rb") as f:
                 r = http.post("/api/v1/uploads", files={"file": ("b.zip", f)})
             assert r.status_code == 413 and r.json()["title"] == "PayloadTooLarge"
@@ -90,10 +90,10 @@ def test_upload_size_cap(site, settings):
         server.stop()
 
 
-def test_resumable_upload_survives_an_interruption(server):
+def test_resumable_upload_survives_an_interruption(server, editor_token):
     data = shared("boulder-buildings/boulder_buildings.zip").read_bytes()
     tus = {"Tus-Resumable": "1.0.0"}
-    with server.client() as http:
+    with server.client(editor_token) as http:
         r = http.options("/api/v1/uploads/resumable")
         assert r.headers["Tus-Version"] == "1.0.0" and "creation" in r.headers["Tus-Extension"]
         r = http.post("/api/v1/uploads/resumable", headers={
@@ -131,11 +131,11 @@ def big_csv(tmp_path):
     return path
 
 
-def test_restart_fails_the_running_job_and_runs_the_queued_one(site, settings, big_csv):
+def test_restart_fails_the_running_job_and_runs_the_queued_one(site, settings, big_csv, editor_token):
     before = store_state(site)
     server = LiveServer(settings).start()
     try:
-        with server.client() as http:
+        with server.client(editor_token) as http:
             with open(big_csv, "rb") as f:
                 running = httpx.URL(http.post("/api/v1/uploads", files={"file": ("cities.csv", f)})
                                     .headers["Location"]).path
@@ -154,7 +154,7 @@ def test_restart_fails_the_running_job_and_runs_the_queued_one(site, settings, b
         server.stop()
     server = LiveServer(settings).start()
     try:
-        with server.client() as http:
+        with server.client(editor_token) as http:
             job = http.get(running).json()
             assert job["state"] == "failed" and "interrupted" in job["message"]
             assert wait_job(http, queued)["state"] == "succeeded"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from conftest import kartenn, shared, wait_job
 
 
-def test_cli_ingest_then_serve(site, settings, server):
+def test_cli_ingest_then_serve(site, settings, server, editor_token):
     result = kartenn("ingest", "--data-dir", str(settings.data_dir),
                      str(shared("osm-poi-portugal/poi_portugal.gpkg")), settings=settings, check=True)
     assert "poi-portugal" in result.stdout
-    with server.client() as http:
+    with server.client(editor_token) as http:
         collections = http.get("/ogc/collections").json()["collections"]
         ids = [c["id"] for c in collections]
         assert "poi-portugal" in ids
@@ -20,8 +20,8 @@ def test_cli_ingest_then_serve(site, settings, server):
         assert {d["id"]: d["count"] for d in datasets}["poi-portugal"] == 8107
 
 
-def test_upload_publishes(server):
-    with server.client() as http:
+def test_upload_publishes(server, editor_token):
+    with server.client(editor_token) as http:
         with open(shared("natural-earth/ne_110m_lakes.geojson"), "rb") as f:
             r = http.post("/api/v1/uploads", files={"file": ("lakes.geojson", f)}, data={"title": "Lakes"})
         assert r.status_code == 202, r.text

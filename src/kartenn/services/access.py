@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import and_, or_
 
 from kartenn.domain import Dataset, Record
-from kartenn.domain.security import Identity
-from kartenn.errors import NotFound
+from kartenn.domain.security import Identity, Sharing
+from kartenn.errors import Forbidden, NotFound, Unauthorized
 from kartenn.services import policy
 from kartenn.stores.catalog import Catalog, records
 
@@ -80,3 +80,36 @@ class SiteView:
 
     def may(self, action: str, kind: str, resource_id: str) -> bool:
         return policy.allowed(self.identity, action, kind, resource_id, self._site.accounts)
+
+    def require(self, action: str, kind: str, resource_id: str) -> None:
+        """Forbidden unless the caller may ``action`` the resource (which it must be able to see: else 404)."""
+        if not self.may(action, kind, resource_id):
+            self._site.accounts.log(self.identity.name, "access.denied", f"{kind}:{resource_id}", action=action)
+            if self.identity.user is None:
+                raise Unauthorized(f"log in to {action} {kind} {resource_id!r}")
+            raise Forbidden(f"you may not {action} {kind} {resource_id!r}")
+
+    def publishing(self, org: str | None, public: bool) -> Sharing:
+        """Who will own what this caller publishes. Editors publish in their organisations; new data stays
+        private to the organisation unless ``public``. Platform admins may publish without one."""
+        me = self.identity
+        if me.user is None:
+            raise Unauthorized("log in to publish")
+        if me.scope != "write":
+            raise Forbidden("this token is read-only")
+        if org is None:
+            mine = [o for o, r in me.roles.items() if r in ("editor", "admin")]
+            if me.admin and not mine:
+                return Sharing(org=None, user=me.user, public=True)
+            if len(mine) != 1:
+                raise Forbidden("say which organisation publishes (field 'org')" if mine else
+                                "only editors of an organisation may publish")
+            org = mine[0]
+        if not me.admin and me.roles.get(org) not in ("editor", "admin"):
+            self._site.accounts.log(me.name, "access.denied", f"org:{org}", action="publish")
+            raise Forbidden(f"only editors of {org!r} may publish there")
+        return Sharing(org=org, user=me.user, public=public)
+
+    def may_see_job(self, params: dict[str, Any]) -> bool:
+        me = self.identity
+        return me.admin or (me.user is not None and params.get("created_by") == me.user)

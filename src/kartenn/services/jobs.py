@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kartenn.domain import Job, JobState
+from kartenn.domain.security import Sharing
 from kartenn.errors import InvalidInput, KartennError
 from kartenn.site import Site
 
@@ -50,9 +51,10 @@ def run_ingest(site: Site, job: Job, report: Reporter) -> dict[str, Any]:
     params = job.params
     path = Path(params["path"])
     try:
+        sharing = Sharing(org=params.get("org"), user=params.get("created_by"), public=params.get("public") == "true")
         outcomes = publish_file(site, path, title=params.get("title"), crs=params.get("crs"),
                                 replace=params.get("replace"), label=params.get("filename"),
-                                progress=report.progress)
+                                progress=report.progress, sharing=sharing)
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
     datasets, errors = [], []
@@ -64,6 +66,9 @@ def run_ingest(site: Site, job: Job, report: Reporter) -> dict[str, Any]:
             errors.append({"source": outcome.source, "error": outcome.error})
         elif outcome.dataset:
             datasets.append(outcome.dataset.id)
+    for dataset_id in datasets:
+        site.accounts.log(params.get("created_by") or "system", "publish", f"dataset:{dataset_id}",
+                          org=params.get("org"), public=params.get("public") == "true")
     if not datasets:
         raise InvalidInput(errors[0]["error"] if errors else "nothing was published")
     return {"datasets": datasets, "errors": errors}

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from kartenn.domain import Job
+from kartenn.errors import NotFound
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
@@ -26,9 +27,12 @@ def job_json(job: Job, base: str) -> dict[str, Any]:
 @router.get("/jobs")
 def list_jobs(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
     base = base_url(request)
-    return {"jobs": [job_json(j, base) for j in site.catalog.list_jobs()]}
+    return {"jobs": [job_json(j, base) for j in site.catalog.list_jobs() if site.may_see_job(j.params)]}
 
 
 @router.get("/jobs/{job_id}")
 def get_job(job_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
-    return job_json(site.catalog.get_job(job_id), base_url(request))
+    job = site.catalog.get_job(job_id)
+    if not site.may_see_job(job.params):
+        raise NotFound(f"no job {job_id!r}")
+    return job_json(job, base_url(request))

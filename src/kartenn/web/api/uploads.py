@@ -43,6 +43,7 @@ def _start_job(jobs: JobRunner, path: Path, filename: str, options: dict[str, st
 async def upload(request: Request, site: Annotated[Site, Depends(get_site)],
                  jobs: Annotated[JobRunner, Depends(get_jobs)]) -> Response:
     """Publish one file sent as multipart/form-data (field ``file``; optional ``title``, ``crs``, ``replace``)."""
+    owner = site.publishing(None, False)  # who may publish is known before reading the body
     cap = site.settings.upload_max_bytes
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > cap + 1_000_000:
@@ -65,9 +66,23 @@ async def upload(request: Request, site: Annotated[Site, Depends(get_site)],
                 raise TooLarge(f"upload is over the {cap} bytes allowed")
             out.write(chunk)
     options = {k: _text(form.get(k)) for k in ("title", "crs", "replace")}
+    try:
+        options.update(_owner(site, _text(form.get("org")), _text(form.get("public")), options.get("replace"), owner))
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     job = _start_job(jobs, target, filename, options)
     url = f"{base_url(request)}/api/v1/jobs/{job.id}"
     return JSONResponse(job_json(job, base_url(request)), status_code=202, headers={"Location": url})
+
+
+def _owner(site: Any, org: str | None, public: str | None, replace: str | None, default: Any) -> dict[str, Any]:
+    """Job parameters saying who publishes, for whom; a replace needs the right to edit the dataset."""
+    sharing = site.publishing(org, public == "true") if org or public else default
+    if replace:
+        site.catalog.get_dataset(replace)
+        site.require("edit", "dataset", replace)
+    return {"org": sharing.org, "public": "true" if sharing.public else None, "created_by": site.identity.user}
 
 
 def _text(value: Any) -> str | None:
@@ -89,6 +104,8 @@ def _session_dir(site: Site, upload_id: str) -> Path:
     folder = site.settings.uploads_dir / "resumable" / upload_id
     if not (folder / "meta.json").exists():
         raise NotFound(f"no upload {upload_id!r}")
+    if json.loads((folder / "meta.json").read_text()).get("user") != site.identity.user:
+        raise NotFound(f"no upload {upload_id!r}")  # another caller's upload does not exist for this one
     return folder
 
 
@@ -114,6 +131,7 @@ def tus_options(site: Annotated[Site, Depends(get_site)]) -> Response:
 
 @router.post("/uploads/resumable", status_code=201)
 def tus_create(request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    owner = site.publishing(None, False)
     length = request.headers.get("upload-length", "")
     if not length.isdigit():
         raise InvalidInput("Upload-Length header is required (the file size in bytes)")
@@ -125,8 +143,9 @@ def tus_create(request: Request, site: Annotated[Site, Depends(get_site)]) -> Re
     folder.mkdir(parents=True)
     filename = _safe_name(meta.get("filename") or meta.get("name"))
     (folder / filename).touch()
-    info = {"length": int(length), "filename": filename,
-            "options": {k: meta.get(k) for k in ("title", "crs", "replace")}}
+    options = {k: meta.get(k) for k in ("title", "crs", "replace")}
+    options.update(_owner(site, meta.get("org"), meta.get("public"), options.get("replace"), owner))
+    info = {"length": int(length), "filename": filename, "options": options, "user": site.identity.user}
     (folder / "meta.json").write_text(json.dumps(info))
     location = f"{base_url(request)}/api/v1/uploads/resumable/{upload_id}"
     return Response(status_code=201, headers={**TUS, "Location": location, "Upload-Offset": "0"})
