@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pyogrio
 import pytest
 import shapely
@@ -145,6 +146,16 @@ def test_urn_4326_is_latitude_first(published, server):
                                                       f"{BREST[1] + .01},EPSG:4326"}))
         first = [float(v) for v in next(short.iter(f"{{{GML}}}posList")).text.split()[:2]]
         assert -6 < first[0] < 10 and 41 < first[1] < 52  # longitude first
+        uri = xml(http.get("/wfs", params={**params, "srsName": "http://www.opengis.net/def/crs/EPSG/0/4326"}))
+        first = [float(v) for v in next(uri.iter(f"{{{GML}}}posList")).text.split()[:2]]
+        assert 41 < first[0] < 52 and -6 < first[1] < 10  # latitude first, as the URN
+        # GeoJSON in Lambert-93 says so; members are streamed (chunked, no length known in advance).
+        with http.stream("GET", "/wfs", params={**params, "srsName": "EPSG:2154", "bbox": None,
+                                                "outputFormat": "application/json"}) as r:
+            assert r.headers.get("transfer-encoding") == "chunked" and "content-length" not in r.headers
+            body = orjson.loads(r.read())
+        assert body["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::2154" and body["numberReturned"] == 13
+        assert all(100_000 < f["geometry"]["coordinates"][0][0][0][0] < 1_300_000 for f in body["features"])
 
 
 def test_fes_filters_sort_and_properties_by_post(published, server):

@@ -48,6 +48,7 @@ FES20, OGC = "http://www.opengis.net/fes/2.0", "http://www.opengis.net/ogc"
 GMD = "http://www.isotc211.org/2005/gmd"
 GET_FEATURE_BY_ID = "urn:ogc:def:query:OGC-WFS::GetFeatureById"
 OTHER_EPSG = [4326, 3857, 2154, 4258, 3035]
+CRS84 = CRS.from_user_input("OGC:CRS84")
 GML32_FORMATS = {"application/gml+xml;version=3.2", "application/gmlxml;version=3.2", "text/xml;subtype=gml/3.2",
                  "gml32", "gml3.2", "text/xml;subtype=gml/3.2.1"}
 GML311_FORMATS = {"text/xml;subtype=gml/3.1.1", "gml3", "gml311", "text/xml"}
@@ -563,8 +564,8 @@ def _gml_stream(site: Site, plans: list[_Plan], head: bytes) -> Iterator[bytes]:
 
 
 def _json_stream(site: Site, plans: list[_Plan], matched: int, returned: int, stamp: str) -> Iterator[bytes]:
-    yield (b'{"type":"FeatureCollection","numberMatched":%d,"numberReturned":%d,"timeStamp":"%s","features":['
-           % (matched, returned, stamp.encode()))
+    yield (b'{"type":"FeatureCollection","numberMatched":%d,"numberReturned":%d,"timeStamp":"%s",%s"features":['
+           % (matched, returned, stamp.encode(), _json_crs(plans[0])))
     first = True
     for plan in plans:
         if not plan.query.limit:
@@ -575,6 +576,16 @@ def _json_stream(site: Site, plans: list[_Plan], matched: int, returned: int, st
                 yield (b"" if first else b",") + chunk
                 first = False
     yield b"]}"
+
+
+def _json_crs(plan: _Plan) -> bytes:
+    """A ``crs`` member (as GeoServer and GDAL write it) when coordinates are not longitude/latitude degrees."""
+    crs = plan.query.crs
+    if plan.query.skip_geometry or crs is None or crs.equals(CRS84, ignore_axis_order=True):
+        return b""
+    epsg = crs.to_epsg()
+    name = _urn(epsg) if epsg else crs.to_string()
+    return b'"crs":' + orjson.dumps({"type": "name", "properties": {"name": name}}) + b","
 
 
 def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
