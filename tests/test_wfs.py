@@ -224,9 +224,10 @@ def test_responses_validate_against_the_schemas(published, server):
         assert_valid(caps.find("{http://www.opengis.net/ogc}Filter_Capabilities"), "filter/1.1.0/filter.xsd")
         for part in ("ServiceIdentification", "ServiceProvider", "OperationsMetadata"):
             assert_valid(caps.find(f"{{http://www.opengis.net/ows}}{part}"), f"ows/1.0.0/ows{part}.xsd")
-        report = http.get("/wfs", params={"service": "WFS", "version": "1.1.0", "request": "GetFeature",
-                                          "typeName": "x"}).content
-        assert_valid(report, "ows/1.0.0/owsExceptionReport.xsd")
+        for bad in ({"typeName": "x"}, {"typeName": "kartenn:regions", "maxFeatures": "many"}):
+            report = http.get("/wfs", params={"service": "WFS", "version": "1.1.0", "request": "GetFeature", **bad})
+            assert report.status_code == 400
+            assert_valid(report.content, "ows/1.0.0/owsExceptionReport.xsd")
 
 
 BAD = [

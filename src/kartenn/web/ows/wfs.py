@@ -131,9 +131,12 @@ async def handle(request: Request) -> Response:
                 root = parse_xml(body)
             except KartennError as exc:  # not XML, or XML refused: the request itself cannot be read
                 raise WFSError("OperationParsingFailed", exc.message) from None
+            version = _version(root.get("version"))  # for the report, should reading fail below
             req = read_xml(root)
         else:
-            req = read_kvp({k.lower(): v for k, v in request.query_params.items()})
+            params = {k.lower(): v for k, v in request.query_params.items()}
+            version = _version(params.get("version"), params.get("acceptversions"))
+            req = read_kvp(params)
         version = req.version
         site: Site = get_site(request)  # type: ignore[assignment]
         online = f"{base_url(request)}{request.url.path}"
