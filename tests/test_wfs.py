@@ -67,6 +67,11 @@ def test_capabilities_describe_and_owslib_2(published, server):
     response = wfs.getfeature(typename="kartenn:regions", bbox=(-4.8, 47.8, -2.0, 48.6, "EPSG:4326"))
     names = {e.text for e in etree.fromstring(response.read()).iter("{urn:x-kartenn:features}nom")}
     assert "Bretagne" in names and "Corse" not in names
+    pages = [etree.fromstring(wfs.getfeature(typename="kartenn:regions", startindex=start, maxfeatures=5,
+                                             sortby=["nom"]).read()) for start in (0, 5, 10)]
+    paged = [e.text for page in pages for e in page.iter("{urn:x-kartenn:features}nom")]
+    assert [page.get("numberReturned") for page in pages] == ["5", "5", "3"]
+    assert paged == sorted(paged) and len(set(paged)) == 13
     with server.client() as http:
         schema = xml(http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "DescribeFeatureType",
                                               "typeNames": "kartenn:regions"}))
