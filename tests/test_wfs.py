@@ -201,10 +201,12 @@ def test_fes_filters_sort_and_properties_by_post(published, server):
 
 
 def test_responses_validate_against_the_schemas(published, server):
-    """Features against DescribeFeatureType + GML 3.2.1, filter capabilities against FES 2.0, exception
-    reports against OWS 1.1, with the offline schemas (GML 3.1.1 needs SMIL schemas the offline set lacks)."""
+    """Features against DescribeFeatureType + GML 3.2.1 or 3.1.1, filter capabilities against FES 2.0 and
+    Filter 1.1, exception reports against OWS 1.1 and 1.0, with the offline schemas."""
+    gml311 = "http://www.opengis.net/gml"
     with server.client() as http:
-        for version, member, gml_ns in (("2.0.0", f"{{{WFS}}}member", GML),):
+        for version, member, gml_ns in (("2.0.0", f"{{{WFS}}}member", GML),
+                                        ("1.1.0", f"{{{gml311}}}featureMember", gml311)):
             base = {"service": "WFS", "version": version, "typeNames": "kartenn:nybb,kartenn:poi-portugal"}
             described = http.get("/wfs", params={**base, "request": "DescribeFeatureType"}).content
             parser = etree.XMLParser(no_network=True, resolve_entities=False)
