@@ -317,6 +317,23 @@ def test_filter_crs_names_and_axis_order(published, server):
         kvp = {"service": "WFS", "version": "1.1.0", "request": "GetFeature", "typeName": "kartenn:poi-portugal",
                "resultType": "hits", "bbox": f"{s},{w},{n},{e},urn:x-ogc:def:crs:EPSG:4326"}
         assert xml(http.get("/wfs", params=kvp)).get("numberOfFeatures") == str(truth)
+        # A geometry without srsName is in the query's srsName, else in the type's default CRS (lat/lon URN);
+        # the output format has no say.
+        bare = ('<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0" xmlns:gml="http://www.opengis.net/gml/3.2">'
+                "<fes:BBOX><fes:ValueReference>geom</fes:ValueReference><gml:Envelope><gml:lowerCorner>{} {}"
+                "</gml:lowerCorner><gml:upperCorner>{} {}</gml:upperCorner></gml:Envelope></fes:BBOX></fes:Filter>")
+        query = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": "kartenn:poi-portugal",
+                 "resultType": "hits"}
+        for extra, corners in (({}, (s, w, n, e)), ({"outputFormat": "application/json"}, (s, w, n, e)),
+                               ({"srsName": "EPSG:4326"}, (w, s, e, n))):
+            found = http.get("/wfs", params={**query, **extra, "filter": bare.format(*corners)})
+            json_output = extra.get("outputFormat")
+            matched = found.json()["numberMatched"] if json_output else int(xml(found).get("numberMatched"))
+            assert matched == truth, extra
+        to_l93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
+        x0, y0, x1, y1 = to_l93.transform_bounds(w, s, e, n)
+        in_l93 = xml(http.get("/wfs", params={**query, "srsName": "EPSG:2154", "bbox": f"{x0},{y0},{x1},{y1}"}))
+        assert abs(int(in_l93.get("numberMatched")) - truth) <= truth // 20  # the box, reprojected, is a bit larger
         # GeoJSON is east/north whatever the srsName (RFC 7946).
         geojson = http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "GetFeature",
                                            "typeNames": "kartenn:poi-portugal", "count": "3",

@@ -34,8 +34,10 @@ ID_ELEMENTS = {"ResourceId": "rid", "FeatureId": "fid", "GmlObjectId": "{http://
 GEOMETRY_NAMES = {"geom", "geometry", "the_geom"}
 
 
-def parse_filter(source: bytes | str | etree._Element, names: dict[str, str]) -> tuple[Any, list[int] | None]:
-    """(AST or None, feature ids or None). ``names`` maps the XML names of fields to the fields' names."""
+def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
+                 default_srs: str | None = None) -> tuple[Any, list[int] | None]:
+    """(AST or None, feature ids or None). ``names`` maps the XML names of fields to the fields' names;
+    geometries without srsName are in ``default_srs`` (the feature type's CRS, in its axis order)."""
     root = source if isinstance(source, etree._Element) else parse_xml(
         source.encode("utf-8") if isinstance(source, str) else source)
     if etree.QName(root).localname != "Filter" or etree.QName(root).namespace not in (FES20, OGC):
@@ -57,7 +59,7 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str]) ->
     try:
         condition = parse_fes(root)
         for literal in _geometries(condition):
-            _fix_axis_order(literal)
+            _fix_axis_order(literal, default_srs)
         return condition, ids
     except InvalidInput:
         raise
@@ -125,20 +127,25 @@ def _geometries(node: Any) -> list[values.Geometry]:
     return []
 
 
-def _fix_axis_order(literal: values.Geometry) -> None:
-    """Coordinates east/north as the filter's CRS name means them (pygml swapped by its own list)."""
+def _fix_axis_order(literal: values.Geometry, default_srs: str | None) -> None:
+    """Coordinates east/north as the filter's CRS name means them (pygml swapped by its own list), and the
+    CRS named, so that the output's axis order has no say in how the filter is read."""
     crs = literal.geometry.get("crs") if isinstance(literal.geometry, dict) else None
     name = (crs or {}).get("properties", {}).get("name")
-    if not name:
+    if not name and not default_srs:
         return
-    try:
-        swapped = is_crs_yx(name)
-    except ValueError:
-        swapped = False
+    if not name:
+        name, swapped = default_srs, False  # pygml had no CRS to go by
+        crs = {"type": "name", "properties": {"name": srs.canonical(default_srs)}}
+    else:
+        try:
+            swapped = is_crs_yx(name)
+        except ValueError:
+            swapped = False
+    geometry = shapely.geometry.shape(literal.geometry)
     if swapped != srs.north_first(name):
-        turned = shapely.geometry.mapping(shapely.transform(shapely.geometry.shape(literal.geometry),
-                                                            lambda xy: xy[:, ::-1]))
-        literal.geometry = {**turned, "crs": crs}
+        geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
+    literal.geometry = {**shapely.geometry.mapping(geometry), "crs": crs}
 
 
 def _corners(envelope: etree._Element, ns: str) -> list[list[float]]:

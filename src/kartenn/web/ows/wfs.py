@@ -1,9 +1,10 @@
 """WFS 2.0.0 and 1.1.0 (KVP and XML POST) at /wfs and /ows?service=WFS, over every vector dataset.
 
 Queries go through the same store layer as OGC API Features (``stores.items``): FES filters become the
-same AST as CQL2. Axis order: a CRS written as a URN or an http URI (urn:ogc:def:crs:EPSG::4326)
-follows the EPSG axis order (latitude first for 4326); the short form EPSG:4326 is longitude first,
-as GeoServer and most clients read it. GetFeature streams its members.
+same AST as CQL2. Axis order (``formats.srs``): a CRS written as a URN or an http URI
+(urn:ogc:def:crs:EPSG::4326) follows the EPSG axis order (latitude first for 4326); the short form
+EPSG:4326 is longitude first, as GeoServer and most clients read it; GeoJSON is always longitude first.
+GetFeature streams its members.
 """
 
 from __future__ import annotations
@@ -77,10 +78,10 @@ COMPARISON = ["PropertyIsEqualTo", "PropertyIsNotEqualTo", "PropertyIsLessThan",
 COMPARISON_110 = ["EqualTo", "NotEqualTo", "LessThan", "GreaterThan", "LessThanEqualTo", "GreaterThanEqualTo",
                   "Like", "NullCheck", "Between"]
 SPATIAL = ["BBOX", "Equals", "Disjoint", "Intersects", "Touches", "Crosses", "Within", "Contains", "Overlaps"]
-# Filter 1.1 lists only the first four (its schema has no multi-geometries here).
 # AnyInteracts is read in filters too, but the capabilities schema has no name for it.
 TEMPORAL = ["After", "Before", "Begins", "BegunBy", "TContains", "During", "TEquals", "TOverlaps", "Meets",
             "OverlappedBy", "MetBy", "EndedBy", "Ends"]
+# Filter 1.1 lists only the first four (its schema has no multi-geometries here).
 GEOMETRY_OPERANDS = ["Envelope", "Point", "LineString", "Polygon", "MultiPoint", "MultiCurve", "MultiSurface"]
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
                         autoescape=True)
@@ -444,12 +445,13 @@ def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = F
     fids: list[int] | None = None
     source = req.filters[index] if req.filters and index < len(req.filters) else req.filter
     if source is not None and source != "":
-        condition, fids = parse_filter(source, _field_names(d))
+        # Geometries without a CRS are in the query's srsName, else the type's default CRS (as GeoServer).
+        condition, fids = parse_filter(source, _field_names(d), srs_name)
     if req.resource_ids:
         fids = [int(number) for prefix, number in map(_split_id, req.resource_ids)
                 if number.isdigit() and prefix in ("", _type_name(d), d.id)]
     if req.bbox:
-        box = _bbox_condition(req.bbox, _default_crs(d))
+        box = _bbox_condition(req.bbox, srs_name)
         condition = box if condition is None else ast.And(condition, box)
     with_geometry = True
     properties = None
