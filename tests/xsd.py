@@ -12,6 +12,7 @@ from conftest import SHARED
 SCHEMAS = SHARED / "xml-schemas" / "ogc"
 XLINK = Path(__file__).parent / "schemas" / "xlink.xsd"
 XML = Path(__file__).parent / "schemas" / "xml.xsd"
+SMIL = Path(__file__).parent / "schemas" / "smil20.xsd"
 REMOTE = "http://schemas.opengis.net/"
 
 
@@ -21,6 +22,8 @@ class LocalSchemas(etree.Resolver):
             return self.resolve_filename(str(XLINK), context)
         if url.endswith("/xml.xsd"):
             return self.resolve_filename(str(XML), context)
+        if url.endswith("smil20.xsd"):
+            return self.resolve_filename(str(SMIL), context)
         if "/plugins/profiles/apiso/schemas/ogc/" in url:  # a path of the schemas' original package
             return self.resolve_filename(str(SCHEMAS / url.split("/plugins/profiles/apiso/schemas/ogc/")[1]), context)
         if url.startswith(REMOTE):

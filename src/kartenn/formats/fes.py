@@ -1,7 +1,9 @@
 """OGC Filter Encoding (FES 2.0 and Filter 1.1) → a pygeofilter AST, or a list of feature ids.
 
 pygeofilter reads the operators and pygml the GML geometries (turned east/north, with their srsName
-kept). Before that, this module: takes resource ids out (``fes:ResourceId``, ``ogc:FeatureId``,
+kept). pygml reads every EPSG:4326 coordinate latitude first; the rule here is that of ``formats.srs``
+(the short form EPSG:4326 is longitude first), so the geometries it read wrongly are turned back. Before
+that, this module: takes resource ids out (``fes:ResourceId``, ``ogc:FeatureId``,
 ``ogc:GmlObjectId``), turns ``gml:Envelope`` into a polygon so its srsName and axis order are read like
 any geometry's, and reduces property paths (``kartenn:regions/kartenn:nom``) to field names.
 
@@ -15,10 +17,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import shapely
 from lxml import etree
+from pygeofilter import ast, values
 from pygeofilter.parsers.fes import parse as parse_fes
+from pygml.axisorder import is_crs_yx
 
 from kartenn.errors import InvalidInput
+from kartenn.formats import srs
 from kartenn.xml import parse_xml
 
 FES20 = "http://www.opengis.net/fes/2.0"
@@ -28,8 +34,10 @@ ID_ELEMENTS = {"ResourceId": "rid", "FeatureId": "fid", "GmlObjectId": "{http://
 GEOMETRY_NAMES = {"geom", "geometry", "the_geom"}
 
 
-def parse_filter(source: bytes | str | etree._Element, names: dict[str, str]) -> tuple[Any, list[int] | None]:
-    """(AST or None, feature ids or None). ``names`` maps the XML names of fields to the fields' names."""
+def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
+                 default_srs: str | None = None) -> tuple[Any, list[int] | None]:
+    """(AST or None, feature ids or None). ``names`` maps the XML names of fields to the fields' names;
+    geometries without srsName are in ``default_srs`` (the feature type's CRS, in its axis order)."""
     root = source if isinstance(source, etree._Element) else parse_xml(
         source.encode("utf-8") if isinstance(source, str) else source)
     if etree.QName(root).localname != "Filter" or etree.QName(root).namespace not in (FES20, OGC):
@@ -41,14 +49,26 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str]) ->
         return None, ids
     for path in root.iter(f"{{{FES20}}}ValueReference", f"{{{OGC}}}PropertyName"):
         path.text = _field(path.text or "", names)
-    for envelope in [e for e in root.iter() if _is(e, "Envelope")]:
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.get("srsName"):
+            element.set("srsName", srs.canonical(element.get("srsName")))
+    for any_interacts in list(root.iter(f"{{{FES20}}}AnyInteracts")):
+        _any_interacts(any_interacts)
+    for envelope in [e for e in root.iter() if _is(e, "Envelope") or _is(e, "Box")]:
         envelope.getparent().replace(envelope, _polygon(envelope))
     try:
-        return parse_fes(root), ids
+        condition = parse_fes(root)
+        for literal in _geometries(condition):
+            _fix_axis_order(literal, default_srs)
+        return condition, ids
     except InvalidInput:
         raise
     except Exception as exc:  # pygeofilter and pygml raise many kinds for what they cannot read
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        if isinstance(exc, TypeError):  # the parser's own call failed: an operator with the wrong operands
+            first = "an operator has too few or too many operands"
+        elif isinstance(exc, KeyError):
+            first = f"unknown operator or element {exc}"[:200]
         raise InvalidInput(f"cannot read the filter: {first}", locator="filter") from None
 
 
@@ -81,17 +101,9 @@ def _field(path: str, names: dict[str, str]) -> str:
 
 
 def _polygon(envelope: etree._Element) -> etree._Element:
-    """A gml:Envelope as the gml:Polygon it covers, in the same namespace, CRS and axis order."""
+    """A gml:Envelope (or GML 2 gml:Box) as the gml:Polygon it covers, in the same namespace, CRS and axis order."""
     ns = etree.QName(envelope).namespace
-    corners = []
-    for name in ("lowerCorner", "upperCorner"):
-        node = envelope.find(f"{{{ns}}}{name}")
-        if node is None or not node.text:
-            raise InvalidInput(f"gml:Envelope without {name}", locator="filter")
-        try:
-            corners.append([float(v) for v in node.text.split()])
-        except ValueError:
-            raise InvalidInput(f"gml:{name} must be numbers", locator="filter") from None
+    corners = _corners(envelope, ns)
     (a, b), (c, d) = corners[0][:2], corners[1][:2]
     ring = [(a, b), (c, b), (c, d), (a, d), (a, b)]
     polygon = etree.Element(f"{{{ns}}}Polygon", nsmap={"gml": ns})
@@ -103,3 +115,66 @@ def _polygon(envelope: etree._Element) -> etree._Element:
     linear = etree.SubElement(exterior, f"{{{ns}}}LinearRing")
     etree.SubElement(linear, f"{{{ns}}}posList").text = " ".join(f"{x!r} {y!r}" for x, y in ring)
     return polygon
+
+
+def _geometries(node: Any) -> list[values.Geometry]:
+    if isinstance(node, values.Geometry):
+        return [node]
+    if isinstance(node, ast.Node):
+        return [g for sub in node.get_sub_nodes() for g in _geometries(sub)]
+    if isinstance(node, list | tuple):
+        return [g for sub in node for g in _geometries(sub)]
+    return []
+
+
+def _fix_axis_order(literal: values.Geometry, default_srs: str | None) -> None:
+    """Coordinates east/north as the filter's CRS name means them (pygml swapped by its own list), and the
+    CRS named, so that the output's axis order has no say in how the filter is read."""
+    crs = literal.geometry.get("crs") if isinstance(literal.geometry, dict) else None
+    name = (crs or {}).get("properties", {}).get("name")
+    if not name and not default_srs:
+        return
+    if not name:
+        name, swapped = default_srs, False  # pygml had no CRS to go by
+        crs = {"type": "name", "properties": {"name": srs.canonical(default_srs)}}
+    else:
+        try:
+            swapped = is_crs_yx(name)
+        except ValueError:
+            swapped = False
+    geometry = shapely.geometry.shape(literal.geometry)
+    if swapped != srs.north_first(name):
+        geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
+    literal.geometry = {**shapely.geometry.mapping(geometry), "crs": crs}
+
+
+def _corners(envelope: etree._Element, ns: str) -> list[list[float]]:
+    """Two corners from lowerCorner/upperCorner, two gml:pos, gml:coordinates ("x1,y1 x2,y2") or two gml:coord."""
+    lower, upper = envelope.find(f"{{{ns}}}lowerCorner"), envelope.find(f"{{{ns}}}upperCorner")
+    try:
+        if lower is not None and upper is not None:
+            texts = [lower.text or "", upper.text or ""]
+        elif len(envelope.findall(f"{{{ns}}}pos")) == 2:
+            texts = [p.text or "" for p in envelope.findall(f"{{{ns}}}pos")]
+        elif (coordinates := envelope.find(f"{{{ns}}}coordinates")) is not None:
+            cs, ts = coordinates.get("cs", ","), coordinates.get("ts", " ")
+            texts = [t.replace(cs, " ") for t in (coordinates.text or "").strip().split(ts) if t.strip()]
+        else:
+            texts = [" ".join(c.findtext(f"{{{ns}}}{axis}") or "" for axis in ("X", "Y"))
+                     for c in envelope.findall(f"{{{ns}}}coord")]
+        corners = [[float(v) for v in text.split()] for text in texts]
+    except ValueError:
+        raise InvalidInput("the corners of a gml:Envelope must be numbers", locator="filter") from None
+    if len(corners) != 2 or any(len(c) < 2 for c in corners):
+        raise InvalidInput("a gml:Envelope needs two corners of two numbers", locator="filter")
+    return corners
+
+
+def _any_interacts(element: etree._Element) -> None:
+    """fes:AnyInteracts (which the parser lacks) as what it means: neither Before nor After."""
+    operands = [child for child in element if isinstance(child.tag, str)]
+    negation = etree.Element(f"{{{FES20}}}Not")
+    either = etree.SubElement(negation, f"{{{FES20}}}Or")
+    for name in ("Before", "After"):
+        etree.SubElement(either, f"{{{FES20}}}{name}").extend(copy.deepcopy(operands))
+    element.getparent().replace(element, negation)

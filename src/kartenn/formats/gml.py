@@ -76,6 +76,17 @@ def member(row: dict[str, Any], geometry_json: str | None, w: Writer) -> bytes:
     return etree.tostring(wrapper, encoding="utf-8")
 
 
+def without_declarations(members: bytes, w: Writer) -> bytes:
+    """Members without the namespace declarations the enclosing collection already makes (a third of the size
+    for points). Only start tags are touched: a ``<`` never appears unescaped in text."""
+    wrapper = b'<wfs:member xmlns:wfs="%s"' % WFS20.encode() if w.version == "2.0.0" else \
+        b'<gml:featureMember xmlns:gml="%s"' % w.gml.encode()
+    feature = b'<%s:%s xmlns:%s="%s"' % (PREFIX.encode(), w.type_name.encode(), PREFIX.encode(), NAMESPACE.encode())
+    gml = b' xmlns:gml="%s"' % w.gml.encode()
+    members = members.replace(wrapper, wrapper.split(b" ")[0])
+    return members.replace(feature + gml, feature.split(b" ")[0]).replace(feature, feature.split(b" ")[0])
+
+
 def geometry(geojson: dict[str, Any], fid: str, w: Writer) -> etree._Element:
     encoded = encode_v32(geojson, f"{fid}.geom") if w.version == "2.0.0" else encode_pre_v32(geojson, f"{fid}.geom")
     encoded.set("srsName", w.srs_name)

@@ -1,14 +1,16 @@
 """WFS 2.0.0 and 1.1.0 (KVP and XML POST) at /wfs and /ows?service=WFS, over every vector dataset.
 
 Queries go through the same store layer as OGC API Features (``stores.items``): FES filters become the
-same AST as CQL2. Axis order: a CRS written as a URN or an http URI (urn:ogc:def:crs:EPSG::4326)
-follows the EPSG axis order (latitude first for 4326); the short form EPSG:4326 is longitude first,
-as GeoServer and most clients read it. GetFeature streams its members.
+same AST as CQL2. Axis order (``formats.srs``): a CRS written as a URN or an http URI
+(urn:ogc:def:crs:EPSG::4326) follows the EPSG axis order (latitude first for 4326); the short form
+EPSG:4326 is longitude first, as GeoServer and most clients read it; GeoJSON is always longitude first.
+GetFeature streams its members.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,13 +25,12 @@ from jinja2 import Environment, FileSystemLoader
 from lxml import etree
 from pygeofilter import ast, values
 from pyproj import CRS
-from pyproj.exceptions import CRSError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from kartenn.domain import Dataset
-from kartenn.errors import KartennError
-from kartenn.formats import gml
+from kartenn.errors import KartennError, NotFound
+from kartenn.formats import gml, srs
 from kartenn.formats.fes import parse_filter
 from kartenn.services.exports import geojson_features
 from kartenn.site import Site
@@ -45,8 +46,10 @@ OWS11 = "http://www.opengis.net/ows/1.1"
 OWS10 = "http://www.opengis.net/ows"
 WFS20, WFS110 = gml.WFS20, gml.WFS110
 FES20, OGC = "http://www.opengis.net/fes/2.0", "http://www.opengis.net/ogc"
+GMD = "http://www.isotc211.org/2005/gmd"
 GET_FEATURE_BY_ID = "urn:ogc:def:query:OGC-WFS::GetFeatureById"
 OTHER_EPSG = [4326, 3857, 2154, 4258, 3035]
+CRS84 = CRS.from_user_input("OGC:CRS84")
 GML32_FORMATS = {"application/gml+xml;version=3.2", "application/gmlxml;version=3.2", "text/xml;subtype=gml/3.2",
                  "gml32", "gml3.2", "text/xml;subtype=gml/3.2.1"}
 GML311_FORMATS = {"text/xml;subtype=gml/3.1.1", "gml3", "gml311", "text/xml"}
@@ -65,8 +68,8 @@ CONSTRAINTS = [("ImplementsBasicWFS", "TRUE"), ("ImplementsTransactionalWFS", "F
 FILTER_CONSTRAINTS = [("ImplementsQuery", "TRUE"), ("ImplementsAdHocQuery", "TRUE"), ("ImplementsFunctions", "FALSE"),
                       ("ImplementsResourceId", "TRUE"), ("ImplementsMinStandardFilter", "TRUE"),
                       ("ImplementsStandardFilter", "TRUE"), ("ImplementsMinSpatialFilter", "TRUE"),
-                      ("ImplementsSpatialFilter", "TRUE"), ("ImplementsMinTemporalFilter", "FALSE"),
-                      ("ImplementsTemporalFilter", "FALSE"), ("ImplementsVersionNav", "FALSE"),
+                      ("ImplementsSpatialFilter", "TRUE"), ("ImplementsMinTemporalFilter", "TRUE"),
+                      ("ImplementsTemporalFilter", "TRUE"), ("ImplementsVersionNav", "FALSE"),
                       ("ImplementsSorting", "TRUE"), ("ImplementsExtendedOperators", "FALSE"),
                       ("ImplementsMinimumXPath", "TRUE"), ("ImplementsSchemaElementFunc", "FALSE")]
 COMPARISON = ["PropertyIsEqualTo", "PropertyIsNotEqualTo", "PropertyIsLessThan", "PropertyIsGreaterThan",
@@ -75,6 +78,10 @@ COMPARISON = ["PropertyIsEqualTo", "PropertyIsNotEqualTo", "PropertyIsLessThan",
 COMPARISON_110 = ["EqualTo", "NotEqualTo", "LessThan", "GreaterThan", "LessThanEqualTo", "GreaterThanEqualTo",
                   "Like", "NullCheck", "Between"]
 SPATIAL = ["BBOX", "Equals", "Disjoint", "Intersects", "Touches", "Crosses", "Within", "Contains", "Overlaps"]
+# AnyInteracts is read in filters too, but the capabilities schema has no name for it.
+TEMPORAL = ["After", "Before", "Begins", "BegunBy", "TContains", "During", "TEquals", "TOverlaps", "Meets",
+            "OverlappedBy", "MetBy", "EndedBy", "Ends"]
+# Filter 1.1 lists only the first four (its schema has no multi-geometries here).
 GEOMETRY_OPERANDS = ["Envelope", "Point", "LineString", "Polygon", "MultiPoint", "MultiCurve", "MultiSurface"]
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
                         autoescape=True)
@@ -97,7 +104,8 @@ class WFSRequest:
     output_format: str | None = None
     srs_name: str | None = None
     bbox: str | None = None
-    filter: Any = None  # an XML element or text
+    filter: Any = None  # an XML element or text, for every type
+    filters: list[Any] | None = None  # or one per type name, in the same order
     resource_ids: list[str] | None = None
     sortby: list[tuple[str, bool]] = field(default_factory=list)  # (XML name, descending)
     property_names: list[str] | None = None
@@ -119,9 +127,17 @@ async def handle(request: Request) -> Response:
     version = "2.0.0"
     try:
         if request.method == "POST":
-            req = read_xml(await request.body())
+            body = await request.body()
+            try:
+                root = parse_xml(body)
+            except KartennError as exc:  # not XML, or XML refused: the request itself cannot be read
+                raise WFSError("OperationParsingFailed", exc.message) from None
+            version = _version(root.get("version"))  # for the report, should reading fail below
+            req = read_xml(root)
         else:
-            req = read_kvp({k.lower(): v for k, v in request.query_params.items()})
+            params = {k.lower(): v for k, v in request.query_params.items()}
+            version = _version(params.get("version"), params.get("acceptversions"))
+            req = read_kvp(params)
         version = req.version
         site: Site = get_site(request)  # type: ignore[assignment]
         online = f"{base_url(request)}{request.url.path}"
@@ -164,6 +180,17 @@ def _version(value: str | None, accept: str | None = None) -> str:
     return "2.0.0"
 
 
+def _check_version(version: str | None, accept: str | None, operation: str) -> None:
+    """2.0.x and 1.1.x are served (1.0.0 is answered as 1.1.0); GetCapabilities negotiates with AcceptVersions."""
+    if operation.lower() == "getcapabilities":
+        offered = [v.strip() for v in (accept or "").split(",") if v.strip()]
+        if offered and not any(v.startswith(("2.0", "1.")) for v in offered):
+            raise WFSError("VersionNegotiationFailed", f"none of {accept!r} is served; use 2.0.0 or 1.1.0",
+                           "AcceptVersions")
+    elif version and not version.strip().startswith(("2.0", "1.")):
+        raise WFSError("InvalidParameterValue", f"version {version!r} is not served; use 2.0.0 or 1.1.0", "version")
+
+
 def _int(value: str | None, name: str) -> int | None:
     if value in (None, ""):
         return None
@@ -189,10 +216,27 @@ def _sortby(text: str | None) -> list[tuple[str, bool]]:
     return keys
 
 
+def _names(text: str) -> list[str]:
+    """``a,b`` or ``(a,b)(c)`` (one list per query type) → [a, b, c]."""
+    return [n.strip() for n in re.split(r"[,()]", text) if n.strip()]
+
+
+def _filter_list(text: str | None, names: str) -> list[str] | None:
+    """``FILTER=(<Filter>…</Filter>)(<Filter>…</Filter>)``: one filter per type name."""
+    text = (text or "").strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return None
+    parts = re.split(r"\)\s*\(\s*(?=<)", text[1:-1])
+    if len(parts) != len(_names(names)):
+        raise WFSError("InvalidParameterValue", "give one filter in parentheses for each type name", "filter")
+    return parts
+
+
 def read_kvp(p: dict[str, str]) -> WFSRequest:
     operation = p.get("request", "")
     if not operation:
         raise WFSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
+    _check_version(p.get("version"), p.get("acceptversions"), operation)
     version = _version(p.get("version"), p.get("acceptversions"))
     if operation.lower() != "getcapabilities" and p.get("service", "WFS").upper() != "WFS":
         raise WFSError("InvalidParameterValue", "SERVICE must be WFS", "service")
@@ -201,23 +245,24 @@ def read_kvp(p: dict[str, str]) -> WFSRequest:
     ids = p.get("resourceid") or p.get("featureid")
     return WFSRequest(
         operation=operation, version=version,
-        type_names=[n.strip().strip("()") for n in names.split(",") if n.strip().strip("()")],
+        type_names=_names(names),
         count=_int(p.get("count") or p.get("maxfeatures"), "count"),
         start=_int(p.get("startindex"), "startIndex") or 0,
         result_type=(p.get("resulttype") or "results").lower(),
         output_format=p.get("outputformat"), srs_name=p.get("srsname"), bbox=p.get("bbox"),
-        filter=p.get("filter"),
+        filter=p.get("filter"), filters=_filter_list(p.get("filter"), names),
         resource_ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
         sortby=_sortby(p.get("sortby")),
-        property_names=[n.strip().strip("()") for n in properties.split(",") if n.strip()] if properties else None,
+        property_names=_names(properties) if properties else None,
         stored_query=p.get("storedquery_id"), stored_id=p.get("id"),
         value_reference=p.get("valuereference"), kvp=p)
 
 
-def read_xml(body: bytes) -> WFSRequest:
-    root = parse_xml(body)
+def read_xml(root: etree._Element) -> WFSRequest:
     operation = etree.QName(root).localname
-    version = _version(root.get("version"), " ".join(root.xpath("//*[local-name()='Version']/text()")))
+    accept = ",".join(root.xpath("//*[local-name()='AcceptVersions']/*[local-name()='Version']/text()"))
+    _check_version(root.get("version"), accept, operation)
+    version = _version(root.get("version"), accept)
     req = WFSRequest(operation=operation, version=version,
                      count=_int(root.get("count") or root.get("maxFeatures"), "count"),
                      start=_int(root.get("startIndex"), "startIndex") or 0,
@@ -230,15 +275,16 @@ def read_xml(body: bytes) -> WFSRequest:
             continue
         kind = etree.QName(query).localname
         if kind == "Query":
-            names = query.get("typeNames") or query.get("typeName") or ""
-            req.type_names += [n for n in names.replace(",", " ").split() if n]
+            names = [n for n in (query.get("typeNames") or query.get("typeName") or "").replace(",", " ").split()]
+            req.type_names += names
             req.srs_name = query.get("srsName") or req.srs_name
+            req.filters = [*(req.filters or []), *([None] * len(names))]
             for child in query:
                 if not isinstance(child.tag, str):
                     continue
                 name = etree.QName(child).localname
                 if name == "Filter":
-                    req.filter = child
+                    req.filters[-len(names):] = [child] * len(names)
                 elif name == "SortBy":
                     for prop in child:
                         ref = next((c.text for c in prop if etree.QName(c).localname in
@@ -304,6 +350,20 @@ def _default_crs(d: Dataset) -> str:
     return _urn(d.srid) if d.srid else "urn:ogc:def:crs:OGC:1.3:CRS84"
 
 
+def _description(site: Site, d: Dataset, online: str) -> dict[str, Any]:
+    """Abstract, keywords and the link to the ISO record, from the dataset's published catalogue record."""
+    try:
+        record = site.catalog.get_record(d.record_id) if d.record_id else None
+    except NotFound:
+        record = None
+    if record is None or record.state != "published":
+        return {}
+    query = {"service": "CSW", "version": "2.0.2", "request": "GetRecordById", "id": record.id,
+             "outputSchema": GMD, "elementSetName": "full"}
+    return {"abstract": record.abstract, "keywords": list(dict.fromkeys(k for k in record.keywords if k)),
+            "metadata_url": f"{online.rsplit('/', 1)[0]}/csw?{urlencode(query)}"}
+
+
 def capabilities(site: Site, version: str, online: str) -> bytes:
     types = []
     for d in _vector(site):
@@ -311,44 +371,33 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
         other = [_urn(c) for c in OTHER_EPSG if _urn(c) != default]
         bbox = [round(v, 6) for v in d.extent_wgs84] if d.extent_wgs84 else None
         types.append({"name": _type_name(d), "title": d.title, "default_crs": default, "other_crs": other,
-                      "bbox": bbox})
+                      "bbox": bbox, **_description(site, d, online)})
     template = TEMPLATES.get_template(f"wfs_capabilities_{version.replace('.', '')}.xml")
     return template.render(
         title=site.settings.title, online=online, prefix=gml.PREFIX, namespace=gml.NAMESPACE,
         operations=OPERATIONS[version], output_formats=OUTPUT_FORMATS[version], constraints=CONSTRAINTS,
         filter_constraints=FILTER_CONSTRAINTS, comparison=COMPARISON, comparison_110=COMPARISON_110,
-        spatial=SPATIAL, geometry_operands=GEOMETRY_OPERANDS, feature_types=types,
+        spatial=SPATIAL, temporal=TEMPORAL, geometry_operands=GEOMETRY_OPERANDS, feature_types=types,
         count_default=site.settings.wfs_max_features).encode("utf-8")
 
 
 # queries --------------------------------------------------------------------------------------------------
 
 
-def _yx(srs: str) -> bool:
-    """Whether coordinates written in ``srs`` come latitude (northing) first."""
-    if srs.upper().startswith("EPSG:") or srs.upper().endswith("CRS84"):
-        return False
-    try:
-        axes = _crs(srs).axis_info
-    except WFSError:
-        return False
-    return bool(axes) and axes[0].direction.lower() in ("north", "south")
+def _yx(name: str) -> bool:
+    """Whether coordinates written in ``name`` come latitude (northing) first (the rule of ``formats.srs``)."""
+    return srs.north_first(name)
 
 
-def _crs(srs: str) -> CRS:
-    try:
-        if srs.upper().endswith("CRS84"):
-            return CRS.from_user_input("OGC:CRS84")
-        return CRS.from_user_input(srs.replace("EPSG:0:", "EPSG::"))
-    except CRSError:
-        raise WFSError("InvalidParameterValue", f"unknown CRS {srs!r}", "srsName") from None
+def _crs(name: str) -> CRS:
+    return srs.to_crs(name)
 
 
 def _bbox_condition(text: str, default_srs: str) -> Any:
     parts = [p.strip() for p in text.split(",")]
-    srs = default_srs
+    name = default_srs
     if len(parts) in (5, 7):
-        srs = parts.pop()
+        name = parts.pop()
     try:
         numbers = [float(v) for v in parts]
     except ValueError:
@@ -359,14 +408,14 @@ def _bbox_condition(text: str, default_srs: str) -> Any:
     if len(numbers) != 4:
         raise WFSError("InvalidParameterValue", "BBOX must be 4 numbers and an optional CRS", "bbox")
     a, b, c, d = numbers
-    if _yx(srs):
+    if _yx(name):
         a, b, c, d = b, a, d, c
     if a > c or b > d:
         raise WFSError("InvalidParameterValue", "BBOX lower corner must be below and left of the upper", "bbox")
-    _crs(srs)
+    _crs(name)
     polygon = shapely.geometry.mapping(shapely.box(a, b, c, d))
-    return ast.GeometryIntersects(ast.Attribute("geometry"),
-                                  values.Geometry({**polygon, "crs": {"type": "name", "properties": {"name": srs}}}))
+    crs = {"type": "name", "properties": {"name": srs.canonical(name)}}  # coordinates now east/north
+    return ast.GeometryIntersects(ast.Attribute("geometry"), values.Geometry({**polygon, "crs": crs}))
 
 
 def _field_names(d: Dataset) -> dict[str, str]:
@@ -388,30 +437,42 @@ class _Plan:
     writer: gml.Writer
 
 
-def _plan(site: Site, req: WFSRequest, d: Dataset, count: int) -> _Plan:
-    srs = req.srs_name or _default_crs(d)
-    output_crs = _crs(srs)
+def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = False, index: int = 0) -> _Plan:
+    """How to query one feature type; GeoJSON is always east/north (RFC 7946), whatever the srsName."""
+    srs_name = req.srs_name or _default_crs(d)
+    output_crs = _crs(srs_name)
     condition = None
     fids: list[int] | None = None
-    if req.filter is not None and req.filter != "":
-        condition, fids = parse_filter(req.filter, _field_names(d))
+    source = req.filters[index] if req.filters and index < len(req.filters) else req.filter
+    if source is not None and source != "":
+        # Geometries without a CRS are in the query's srsName, else the type's default CRS (as GeoServer).
+        condition, fids = parse_filter(source, _field_names(d), srs_name)
     if req.resource_ids:
-        fids = [int(r.rsplit(".", 1)[-1]) for r in req.resource_ids if r.rsplit(".", 1)[-1].isdigit()]
+        fids = [int(number) for prefix, number in map(_split_id, req.resource_ids)
+                if number.isdigit() and prefix in ("", _type_name(d), d.id)]
     if req.bbox:
-        box = _bbox_condition(req.bbox, _default_crs(d))
+        box = _bbox_condition(req.bbox, srs_name)
         condition = box if condition is None else ast.And(condition, box)
     with_geometry = True
     properties = None
     wanted = [p.rsplit("/", 1)[-1].split(":")[-1] for p in req.property_names or []]
     if wanted and "*" not in wanted:
         with_geometry = any(w in ("geom", "geometry") for w in wanted)
-        properties = [_field(d, w, "propertyName") for w in wanted if w not in ("geom", "geometry")]
+        # With several types, each takes the names it has (PropertyName=(nom)(BoroName) or a flat list).
+        mine = wanted if len(req.type_names) <= 1 else [w for w in wanted if w in _field_names(d)]
+        properties = [_field(d, w, "propertyName") for w in mine if w not in ("geom", "geometry")]
     sortby = [(_field(d, name, "sortBy"), desc) for name, desc in req.sortby]
     query = ItemQuery(filter=condition, filter_crs=CRS.from_user_input(d.crs), fids=fids, sortby=sortby,
                       properties=properties, skip_geometry=not with_geometry, crs=output_crs,
-                      xy=not _yx(srs), offset=req.start, limit=count)
+                      xy=geojson or not _yx(srs_name), offset=req.start, limit=count)
     fields = [(f.name, gml.xml_name(f.name)) for f in d.fields if properties is None or f.name in properties]
-    return _Plan(d, query, gml.Writer(req.version, _type_name(d), fields, srs, with_geometry))
+    return _Plan(d, query, gml.Writer(req.version, _type_name(d), fields, srs_name, with_geometry))
+
+
+def _split_id(resource_id: str) -> tuple[str, str]:
+    """``kartenn:regions.4`` → (regions, 4); a bare number has no type."""
+    prefix, _, number = resource_id.strip().rpartition(".")
+    return prefix.split(":")[-1], number
 
 
 def _output(req: WFSRequest) -> str:
@@ -432,22 +493,26 @@ def _output(req: WFSRequest) -> str:
 def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
     if req.stored_query:
         return _get_feature_by_id(site, req)
-    if not req.type_names:
+    type_names = req.type_names or list(dict.fromkeys(_split_id(i)[0] for i in req.resource_ids or []))
+    if not type_names or "" in type_names:
         raise WFSError("MissingParameterValue", "typeNames is missing", "typeNames")
     if req.result_type not in ("results", "hits"):
         raise WFSError("InvalidParameterValue", "resultType must be results or hits", "resultType")
     fmt = _output(req)
     cap = site.settings.wfs_max_features
     count = min(req.count if req.count is not None else cap, cap)
-    plans = [_plan(site, req, _dataset(site, name), count) for name in req.type_names]
-    matched = sum(count_items(site.features, p.dataset, p.query) for p in plans)
+    plans = [_plan(site, req, _dataset(site, name), count, geojson=fmt == "json", index=i)
+             for i, name in enumerate(type_names)]
+    counts = [count_items(site.features, p.dataset, p.query) for p in plans]
+    matched = sum(counts)
+    returned = 0 if req.result_type == "hits" else _page(plans, counts, req.start, count)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    returned = 0 if req.result_type == "hits" else max(0, min(count, matched - req.start))
     if fmt == "json":
         if req.result_type == "hits":
             return Response(orjson.dumps({"type": "FeatureCollection", "features": [], "numberMatched": matched,
                                           "numberReturned": 0}), media_type="application/geo+json")
-        return StreamingResponse(_json_stream(site, plans, matched, stamp), media_type="application/geo+json")
+        return StreamingResponse(_json_stream(site, plans, matched, returned, stamp),
+                                 media_type="application/geo+json")
     if req.version == "2.0.0":
         attrs = {"numberMatched": str(matched), "numberReturned": str(returned), "timeStamp": stamp}
         if req.kvp and req.result_type == "results" and req.start + returned < matched:
@@ -459,7 +524,7 @@ def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
         attrs = {"numberOfFeatures": str(returned if req.result_type == "results" else matched),
                  "timeStamp": stamp}
         media = "text/xml; subtype=gml/3.1.1"
-    head = _collection_head(req.version, attrs, online, req.type_names)
+    head = _collection_head(req.version, attrs, online, type_names)
     if req.result_type == "hits":
         return Response(head + b"/>", media_type=media)
     return StreamingResponse(_gml_stream(site, plans, head), media_type=media)
@@ -480,36 +545,52 @@ def _collection_head(version: str, attrs: dict[str, str], online: str, names: li
     return text[:-2]  # without "/>": members follow
 
 
+def _page(plans: list[_Plan], counts: list[int], start: int, count: int) -> int:
+    """Spread one page (startIndex, count) over the feature types in order; the number of features it holds."""
+    skip, remaining = start, count
+    for plan, matched in zip(plans, counts, strict=True):
+        plan.query.offset = min(skip, matched)
+        plan.query.limit = max(0, min(matched - plan.query.offset, remaining))
+        skip -= plan.query.offset
+        remaining -= plan.query.limit
+    return count - remaining
+
+
 def _gml_stream(site: Site, plans: list[_Plan], head: bytes) -> Iterator[bytes]:
     yield head + b">"
-    remaining = plans[0].query.limit or 0
     for plan in plans:
-        plan.query.limit = remaining
-        if remaining <= 0:
-            break
+        if not plan.query.limit:
+            continue
         for rows in iter_items(site.features, plan.dataset, plan.query):
             geometries = gml.geometry_jsons(rows) if plan.writer.with_geometry else [None] * len(rows)
-            yield b"".join(gml.member(r, g, plan.writer) for r, g in zip(rows, geometries, strict=True))
-            remaining -= len(rows)
+            members = b"".join(gml.member(r, g, plan.writer) for r, g in zip(rows, geometries, strict=True))
+            yield gml.without_declarations(members, plan.writer)
     yield b"</wfs:FeatureCollection>"
 
 
-def _json_stream(site: Site, plans: list[_Plan], matched: int, stamp: str) -> Iterator[bytes]:
-    yield b'{"type":"FeatureCollection","numberMatched":' + str(matched).encode() + \
-        b',"timeStamp":"' + stamp.encode() + b'","features":['
+def _json_stream(site: Site, plans: list[_Plan], matched: int, returned: int, stamp: str) -> Iterator[bytes]:
+    yield (b'{"type":"FeatureCollection","numberMatched":%d,"numberReturned":%d,"timeStamp":"%s",%s"features":['
+           % (matched, returned, stamp.encode(), _json_crs(plans[0])))
     first = True
-    remaining = plans[0].query.limit or 0
     for plan in plans:
-        plan.query.limit = remaining
-        if remaining <= 0:
-            break
+        if not plan.query.limit:
+            continue
         for rows in iter_items(site.features, plan.dataset, plan.query):
             chunk = b",".join(orjson.dumps(f) for f in geojson_features(rows))
             if chunk:
                 yield (b"" if first else b",") + chunk
                 first = False
-            remaining -= len(rows)
     yield b"]}"
+
+
+def _json_crs(plan: _Plan) -> bytes:
+    """A ``crs`` member (as GeoServer and GDAL write it) when coordinates are not longitude/latitude degrees."""
+    crs = plan.query.crs
+    if plan.query.skip_geometry or crs is None or crs.equals(CRS84, ignore_axis_order=True):
+        return b""
+    epsg = crs.to_epsg()
+    name = _urn(epsg) if epsg else crs.to_string()
+    return b'"crs":' + orjson.dumps({"type": "name", "properties": {"name": name}}) + b","
 
 
 def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
@@ -523,11 +604,12 @@ def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
         raise WFSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
     by_id = WFSRequest(operation="GetFeature", version=req.version, srs_name=req.srs_name,
                        resource_ids=[number], output_format=req.output_format)
-    plan = _plan(site, by_id, d, 1)
+    geojson = _output(by_id) == "json"
+    plan = _plan(site, by_id, d, 1, geojson=geojson)
     rows = [r for chunk in iter_items(site.features, d, plan.query) for r in chunk]
     if not rows:
         raise WFSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
-    if _output(by_id) == "json":
+    if geojson:
         return Response(orjson.dumps(geojson_features(rows)[0]), media_type="application/geo+json")
     member = etree.fromstring(gml.member(rows[0], gml.geometry_jsons(rows)[0], plan.writer))
     return Response(etree.tostring(member[0], xml_declaration=True, encoding="utf-8"),
