@@ -38,6 +38,7 @@ from kartenn.stores.items import ItemQuery, count_items, iter_items
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
 from kartenn.web.ows.registry import register
+from kartenn.web.ows.wfs_transaction import transaction
 from kartenn.xml import parse_xml
 
 log = logging.getLogger("kartenn.wfs")
@@ -59,7 +60,7 @@ OUTPUT_FORMATS = {"2.0.0": ["application/gml+xml; version=3.2", "text/xml; subty
 OPERATIONS = {"2.0.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
                         "ListStoredQueries", "DescribeStoredQueries"],
               "1.1.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature"]}
-CONSTRAINTS = [("ImplementsBasicWFS", "TRUE"), ("ImplementsTransactionalWFS", "FALSE"),
+CONSTRAINTS = [("ImplementsBasicWFS", "TRUE"), ("ImplementsTransactionalWFS", "TRUE"),
                ("ImplementsLockingWFS", "FALSE"), ("KVPEncoding", "TRUE"), ("XMLEncoding", "TRUE"),
                ("SOAPEncoding", "FALSE"), ("ImplementsInheritance", "FALSE"), ("ImplementsRemoteResolve", "FALSE"),
                ("ImplementsResultPaging", "TRUE"), ("ImplementsStandardJoins", "FALSE"),
@@ -133,6 +134,9 @@ async def handle(request: Request) -> Response:
             except KartennError as exc:  # not XML, or XML refused: the request itself cannot be read
                 raise WFSError("OperationParsingFailed", exc.message) from None
             version = _version(root.get("version"))  # for the report, should reading fail below
+            if etree.QName(root).localname == "Transaction":
+                site_: Site = get_site(request)  # type: ignore[assignment]
+                return await run_in_threadpool(transaction, site_, root, version, lambda n: _dataset(site_, n))
             req = read_xml(root)
         else:
             params = {k.lower(): v for k, v in request.query_params.items()}
@@ -375,7 +379,8 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
     template = TEMPLATES.get_template(f"wfs_capabilities_{version.replace('.', '')}.xml")
     return template.render(
         title=site.settings.title, online=online, prefix=gml.PREFIX, namespace=gml.NAMESPACE,
-        operations=OPERATIONS[version], output_formats=OUTPUT_FORMATS[version], constraints=CONSTRAINTS,
+        operations=[*OPERATIONS[version], "Transaction"], output_formats=OUTPUT_FORMATS[version],
+        constraints=CONSTRAINTS,
         filter_constraints=FILTER_CONSTRAINTS, comparison=COMPARISON, comparison_110=COMPARISON_110,
         spatial=SPATIAL, temporal=TEMPORAL, geometry_operands=GEOMETRY_OPERANDS, feature_types=types,
         count_default=site.settings.wfs_max_features).encode("utf-8")

@@ -1,0 +1,198 @@
+"""WFS-T: Transaction (Insert, Update, Delete) by XML POST, for callers allowed to edit the dataset, so
+QGIS can edit a layer in place. Each dataset's edits are one database transaction; the dataset's count,
+extent and record follow.
+
+>>> transaction(site, root)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+import shapely
+from lxml import etree
+from pygeofilter import values
+from pygml import parse as parse_gml
+from pyproj import CRS
+from starlette.responses import Response
+
+from kartenn.domain import Dataset
+from kartenn.errors import InvalidInput
+from kartenn.formats import gml, srs
+from kartenn.formats.fes import _fix_axis_order, parse_filter
+from kartenn.stores.edits import KEEP, FeatureEdits, apply_edits
+from kartenn.stores.items import ItemQuery, _to_crs, iter_items
+
+GML_NAMESPACES = {gml.GML32, gml.GML311}
+FES_NAMESPACES = {"http://www.opengis.net/fes/2.0", "http://www.opengis.net/ogc"}
+
+
+class TransactionError(InvalidInput):
+    code = "InvalidValue"
+
+
+def _local(element: Any) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _value(dataset: Dataset, name: str, text: str | None) -> Any:
+    kind = next(f.type for f in dataset.fields if f.name == name)
+    if text is None or text == "":
+        return None
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+        if kind == "boolean":
+            return {"true": True, "1": True, "false": False, "0": False}[text.strip().lower()]
+        if kind == "date":
+            return date.fromisoformat(text.strip()[:10]).isoformat()
+        if kind == "datetime":
+            return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).isoformat()
+    except (ValueError, KeyError):
+        raise TransactionError(f"{name} is a {kind} field: {text!r} is not one", locator=name) from None
+    return text
+
+
+def _geometry(element: Any, dataset: Dataset, default_srs: str | None) -> Any:
+    """A GML geometry element → a shapely geometry in the dataset's native CRS."""
+    try:
+        parsed = values.Geometry(dict(parse_gml(element).geometry))
+    except Exception:  # pygml raises several kinds for GML it cannot read
+        raise TransactionError("cannot read the GML geometry", locator="geometry") from None
+    _fix_axis_order(parsed, default_srs or (f"EPSG:{dataset.srid}" if dataset.srid else None))
+    name = (parsed.geometry.get("crs") or {}).get("properties", {}).get("name")
+    geometry = shapely.geometry.shape(parsed.geometry)
+    if name:
+        geometry = _to_crs(geometry, srs.to_crs(name), CRS.from_user_input(dataset.crs))
+    if not geometry.is_valid:
+        geometry = shapely.make_valid(geometry)
+    return geometry
+
+
+def _fields(dataset: Dataset) -> dict[str, str]:
+    return {gml.xml_name(f.name): f.name for f in dataset.fields}
+
+
+def _feature(element: Any, dataset: Dataset, default_srs: str | None) -> tuple[dict[str, Any], Any]:
+    names = _fields(dataset)
+    props: dict[str, Any] = {}
+    geometry = None
+    for child in element:
+        name = _local(child)
+        if not name:
+            continue
+        if len(child) and etree.QName(child[0]).namespace in GML_NAMESPACES:
+            geometry = _geometry(child[0], dataset, default_srs)
+        elif name in names:
+            props[names[name]] = _value(dataset, names[name], child.text)
+        elif name not in ("boundedBy", "name", "description"):
+            raise TransactionError(f"{dataset.id} has no property {name!r}", locator=name)
+    return props, geometry
+
+
+def _matching(site: Any, dataset: Dataset, action: Any) -> list[int]:
+    """The fids an Update or Delete's filter selects (a filter is required: no blanket edits)."""
+    found = next((c for c in action if _local(c) == "Filter"), None)
+    if found is None:
+        raise TransactionError(f"{_local(action)} needs a Filter", locator=_local(action))
+    condition, fids = parse_filter(found, _fields(dataset))
+    query = ItemQuery(filter=condition, fids=fids, filter_crs=CRS.from_user_input(dataset.crs), xy=True,
+                      properties=[], skip_geometry=True, limit=None, count=False)
+    return [row["fid"] for rows in iter_items(site.features, dataset, query) for row in rows]
+
+
+def transaction(site: Any, root: Any, version: str, dataset_of: Any) -> Response:
+    """``dataset_of(type name)`` resolves feature types as the rest of the WFS does."""
+    plans: dict[str, FeatureEdits] = defaultdict(FeatureEdits)
+    datasets: dict[str, Dataset] = {}
+    handles: list[tuple[str, int]] = []  # (dataset, index of insert) for InsertResults
+
+    def target(name: str) -> Dataset:
+        dataset = dataset_of(name)
+        site.require("edit", "dataset", dataset.id)
+        datasets[dataset.id] = dataset
+        return dataset
+
+    for action in root:
+        kind = _local(action)
+        if kind == "Insert":
+            for element in action:
+                if not _local(element):
+                    continue
+                dataset = target(_local(element))
+                plans[dataset.id].inserts.append(_feature(element, dataset, action.get("srsName")))
+                handles.append((dataset.id, len(plans[dataset.id].inserts) - 1))
+        elif kind == "Update":
+            dataset = target(action.get("typeName") or action.get("typeNames") or "")
+            props: dict[str, Any] = {}
+            geometry: Any = KEEP
+            names = _fields(dataset)
+            for prop in (c for c in action if _local(c) == "Property"):
+                ref = next((c for c in prop if _local(c) in ("ValueReference", "Name")), None)
+                value = next((c for c in prop if _local(c) == "Value"), None)
+                if ref is None or not ref.text:
+                    raise TransactionError("an Update Property needs a ValueReference", locator="Property")
+                field = ref.text.strip().rsplit("/", 1)[-1].split(":")[-1]
+                if field in ("geom", "geometry"):
+                    geometry = _geometry(value[0], dataset, action.get("srsName")) if value is not None and len(
+                        value) else None
+                elif field in names:
+                    props[names[field]] = _value(dataset, names[field], value.text if value is not None else None)
+                else:
+                    raise TransactionError(f"{dataset.id} has no property {field!r}", locator=field)
+            plans[dataset.id].updates.append((_matching(site, dataset, action), props, geometry))
+        elif kind == "Delete":
+            dataset = target(action.get("typeName") or action.get("typeNames") or "")
+            plans[dataset.id].deletes += _matching(site, dataset, action)
+        elif kind:
+            raise TransactionError(f"unsupported transaction action {kind!r} (Insert, Update, Delete)",
+                                   locator=kind)
+    results: dict[str, Any] = {}
+    totals = {"inserted": 0, "updated": 0, "deleted": 0}
+    for dataset_id, edits in plans.items():
+        dataset = datasets[dataset_id]
+        result = apply_edits(site.features, dataset, edits)
+        results[dataset_id] = result
+        totals["inserted"] += len(result.inserted)
+        totals["updated"] += result.updated
+        totals["deleted"] += result.deleted
+        _refresh(site, dataset, result)
+        site.accounts.log(site.identity.name, "features.edit", f"dataset:{dataset_id}", inserted=len(result.inserted),
+                          updated=result.updated, deleted=result.deleted)
+    return _response(version, totals, [(d, results[d].inserted[i]) for d, i in handles], datasets)
+
+
+def _refresh(site: Any, dataset: Dataset, result: Any) -> None:
+    """The dataset's count, extents and update time follow its features (and so do tile ETags)."""
+    from kartenn.services.publish import _wgs84
+
+    dataset.count = result.count
+    dataset.extent = result.extent
+    dataset.extent_wgs84 = _wgs84(result.extent, CRS.from_user_input(dataset.crs)) if result.extent else None
+    with site.catalog.begin() as conn:
+        site.catalog.update_dataset(conn, dataset)
+
+
+def _response(version: str, totals: dict[str, int], inserted: list[tuple[str, int]],
+              datasets: dict[str, Dataset]) -> Response:
+    wfs = gml.WFS20 if version == "2.0.0" else gml.WFS110
+    fes = "http://www.opengis.net/fes/2.0" if version == "2.0.0" else "http://www.opengis.net/ogc"
+    root = etree.Element(f"{{{wfs}}}TransactionResponse", nsmap={"wfs": wfs, "fes" if version == "2.0.0" else "ogc":
+                                                                 fes}, version=version)
+    summary = etree.SubElement(root, f"{{{wfs}}}TransactionSummary")
+    for name in ("inserted", "updated", "deleted"):
+        etree.SubElement(summary, f"{{{wfs}}}total{name.capitalize()}").text = str(totals[name])
+    if inserted:
+        results = etree.SubElement(root, f"{{{wfs}}}InsertResults")
+        for dataset_id, fid in inserted:
+            feature = etree.SubElement(results, f"{{{wfs}}}Feature")
+            rid = f"{gml.xml_name(datasets[dataset_id].id)}.{fid}"
+            if version == "2.0.0":
+                etree.SubElement(feature, f"{{{fes}}}ResourceId", rid=rid)
+            else:
+                etree.SubElement(feature, f"{{{fes}}}FeatureId", fid=rid)
+    return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), media_type="text/xml")
