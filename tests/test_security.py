@@ -176,3 +176,20 @@ def test_password_login_locks_after_failures(site, settings, server):
         assert r.status_code == 401 and "locked" in r.json()["detail"]
     events = {e["event"] for e in site.accounts.audit_log()}
     assert "login.failed" in events
+
+
+def test_security_headers_and_cors(site, server):
+    with server.client() as http:
+        page = http.get("/", headers={"Accept": "text/html"})
+        assert "frame-ancestors 'self'" in page.headers["content-security-policy"]
+        assert page.headers["x-content-type-options"] == "nosniff" and "access-control-allow-origin" not in page.headers
+        items = http.get("/ogc/collections", headers={"Origin": "https://maps.example.org"})
+        assert items.headers["access-control-allow-origin"] == "*"
+        preflight = http.options("/wms", headers={"Origin": "https://maps.example.org",
+                                                  "Access-Control-Request-Method": "GET"})
+        assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == "*"
+        # The JSON API that changes things is not open to other origins.
+        upload = http.options("/api/v1/uploads", headers={"Origin": "https://evil.example",
+                                                          "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in upload.headers
+        assert "access-control-allow-origin" not in http.get("/api/v1/datasets").headers

@@ -18,6 +18,7 @@ from kartenn.site import Site
 from kartenn.web import api, errors, ogc, ows, portal
 from kartenn.web.ogc import tiles as ogc_tiles
 from kartenn.web.responses import JSONResponse
+from kartenn.web.security import SecurityHeaders
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -36,6 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
                   default_response_class=JSONResponse, openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.ready = False
+    app.add_middleware(SecurityHeaders)
     errors.install(app)
     app.include_router(api.router)
     app.include_router(ogc.router)
