@@ -231,7 +231,7 @@ def pygeoapi_config(port: int, pg_port: int, storage: str, gpkg: Path) -> dict:
 
 
 def start_pygeoapi(pg_port: int, storage: str, gpkg: Path, workers: int) -> tuple[Server, Server]:
-    bin_ = venv("pygeoapi", [PYGEOAPI, "uvicorn[standard]", "psycopg2-binary"], python=SYSTEM_PYTHON)
+    bin_ = venv("pygeoapi", [PYGEOAPI, "uvicorn[standard]", "psycopg2-binary", "GeoAlchemy2", "starlette"], python=SYSTEM_PYTHON)
     port = free_port()
     config, openapi, log = WORK / "pygeoapi.yml", WORK / "pygeoapi-openapi.yml", WORK / "pygeoapi.log"
     # JSON is YAML: no YAML writer needed.
