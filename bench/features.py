@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 import numpy as np
@@ -231,7 +231,8 @@ def pygeoapi_config(port: int, pg_port: int, storage: str, gpkg: Path) -> dict:
 
 
 def start_pygeoapi(pg_port: int, storage: str, gpkg: Path, workers: int) -> tuple[Server, Server]:
-    bin_ = venv("pygeoapi", [PYGEOAPI, "uvicorn[standard]", "psycopg2-binary", "GeoAlchemy2", "starlette"], python=SYSTEM_PYTHON)
+    packages = [PYGEOAPI, "uvicorn[standard]", "starlette", "psycopg2-binary", "GeoAlchemy2"]  # its provider extras
+    bin_ = venv("pygeoapi", packages, python=SYSTEM_PYTHON)
     port = free_port()
     config, openapi, log = WORK / "pygeoapi.yml", WORK / "pygeoapi-openapi.yml", WORK / "pygeoapi.log"
     # JSON is YAML: no YAML writer needed.
@@ -288,17 +289,30 @@ def full_urls(server: Server, case: str, paths: list[str]) -> list[str]:
 # Checks and load -------------------------------------------------------------------------------------------
 
 
-def counts(url: str, case: str) -> tuple[int | None, int | None, int]:
-    """(numberMatched, number of features returned, HTTP status) of one answer."""
+def counts(url: str, case: str) -> tuple[int | None, int | None, int, bool]:
+    """(numberMatched, number of features returned, HTTP status, whether every feature fits the query)."""
     r = httpx.get(url, timeout=120)
     if r.status_code >= 400:
-        return None, None, r.status_code
+        return None, None, r.status_code, False
     if case == "wfs":
         root = parse_xml(r.content)
         matched = root.get("numberMatched")
-        return (int(matched) if matched and matched.isdigit() else None), int(root.get("numberReturned", -1)), 200
+        return (int(matched) if matched and matched.isdigit() else None), int(root.get("numberReturned", -1)), 200, True
     body = r.json()
-    return body.get("numberMatched"), len(body.get("features", [])), r.status_code
+    features = body.get("features", [])
+    return body.get("numberMatched"), len(features), r.status_code, all(fits(case, url, f) for f in features)
+
+
+def fits(case: str, url: str, feature: dict) -> bool:
+    """Whether a returned feature satisfies the query: inside the bbox, or of the filtered country."""
+    query = parse_qs(urlsplit(url).query)
+    if case == "bbox":
+        x0, y0, x1, y1 = map(float, query["bbox"][0].split(","))
+        x, y = feature["geometry"]["coordinates"][:2]
+        return x0 <= x <= x1 and y0 <= y <= y1
+    if case == "filter":
+        return f"cc='{feature['properties']['cc']}'" == query["filter"][0]
+    return True
 
 
 def sanity(servers: list[Server], case: str, paths: list[str], sample: int) -> dict[str, dict]:
@@ -325,8 +339,10 @@ def sanity(servers: list[Server], case: str, paths: list[str], sample: int) -> d
             returned_ok = [g[1] == r[1] for g, r in zip(got, reference, strict=True)]
             matched_ok = [g[0] is None or g[0] == r[0] for g, r in zip(got, reference, strict=True)]
             ok = all(returned_ok) and all(matched_ok)
-            verdict[server.name] = {"status": "ok" if ok else "n/a",
-                                    "why": "" if ok else "different feature counts from Kartenn's"}
+            why = "" if ok else "different feature counts from Kartenn's"
+            if not all(c[3] for c in got):
+                ok, why = False, "returns features that do not satisfy the query"
+            verdict[server.name] = {"status": "ok" if ok else "n/a", "why": why}
         verdict[server.name]["samples"] = [{"numberMatched": c[0], "returned": c[1], "status": c[2]} for c in got]
     return verdict
 

@@ -60,10 +60,13 @@ def _postgis(store: PostGISStore, ds: Dataset, q: ItemQuery) -> Page:
     geom = sql.Identifier(GEOMETRY_COLUMN)
     where, params = [sql.SQL("TRUE")], []
     if q.bbox is not None:
-        where.append(sql.SQL("{g} && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), ST_SRID({g})) AND "
-                             "ST_Intersects({g}, ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), ST_SRID({g})))"
-                             ).format(g=geom))
-        params += [*q.bbox, *q.bbox]
+        # A bound SRID keeps the envelope constant, so the GIST index serves '&&'; ST_SRID(geom) is per row
+        # and turns every bbox query into a sequential scan.
+        srid = sql.SQL("%s") if ds.srid else sql.SQL("ST_SRID({g})").format(g=geom)
+        where.append(sql.SQL("{g} && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), {s}) AND "
+                             "ST_Intersects({g}, ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), {s}))"
+                             ).format(g=geom, s=srid))
+        params += [*q.bbox, *([ds.srid] if ds.srid else []), *q.bbox, *([ds.srid] if ds.srid else [])]
     for name, value in q.equals.items():
         where.append(sql.SQL("{} = %s").format(sql.Identifier(name)))
         params.append(value)
