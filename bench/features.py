@@ -396,6 +396,9 @@ def run(args: argparse.Namespace) -> dict:
                 checks[case] = sanity(servers, case, paths[case], args.sample)
                 print(f"{case}: " + ", ".join(f"{k} {v['status']} {v['why']}".strip() for k, v in
                                               checks[case].items()), flush=True)
+                for server in servers:  # untimed: first requests pay imports, parser set-up and cold caches
+                    if args.warmup > 0 and checks[case][server.name]["status"] == "ok":
+                        load(full_urls(server, case, paths[case]), args.workers, args.warmup, f"warmup-{server.name}")
                 for concurrency in concurrencies:
                     for server in servers:  # peers interleaved within a case: drift hits them alike
                         key = f"{case}/c{concurrency}/{server.name}"
@@ -426,7 +429,8 @@ def run(args: argparse.Namespace) -> dict:
                  "5 attributes (name, admin1, admin2, cc, copy), EPSG:4326",
         "peers": {"tipg": TIPG, "pygeoapi": f"{PYGEOAPI} (starlette app under uvicorn; SQLiteGPKG provider "
                   "with mod_spatialite for the GeoPackage)"},
-        "workers": args.workers, "seconds": args.seconds, "concurrency": concurrencies,
+        "workers": args.workers,
+        "warmup": args.warmup, "seconds": args.seconds, "concurrency": concurrencies,
         "cases": {c: CASES[c] for c in cases}, "urls_per_case": {c: len(paths[c]) for c in cases},
         "sanity": checks, "results": figures, "ratios": ratios,
     }
@@ -440,7 +444,8 @@ def write(report: dict) -> None:
         "# Serving features: Kartenn vs tipg and pygeoapi", "",
         f"{report['date']} · {report['machine']['cores']} cores, {report['machine']['memory_gb']} GB · "
         f"Python {report['machine']['python']} · every server with {report['workers']} worker processes · "
-        f"{report['seconds']} s per run · client: shared bench/load.py (httpx, closed loop)", "",
+        f"{report['seconds']} s per run after {report['warmup']} s of warm-up per case · "
+        "client: shared bench/load.py (httpx, closed loop)", "",
         f"Input: {report['input']}.", "",
         f"Peers: {report['peers']['tipg']}; {report['peers']['pygeoapi']}.", "",
         "Cases: " + "; ".join(f"**{k}** {v} ({report['urls_per_case'][k]} different URLs)"
@@ -479,6 +484,7 @@ if __name__ == "__main__":
     parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated, among {','.join(PEERS)}")
     parser.add_argument("--concurrency", default="1,8", help="comma-separated client concurrencies")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of every server")
+    parser.add_argument("--warmup", type=float, default=2, help="untimed seconds of load per server and case")
     parser.add_argument("--features", type=int, default=200_000, help="points to publish")
     parser.add_argument("--urls", type=int, default=200, help="different bboxes in the bbox case")
     parser.add_argument("--sample", type=int, default=5, help="URLs per case compared across peers")
