@@ -450,7 +450,9 @@ def write(report: dict) -> None:
         f"Peers: {report['peers']['tipg']}; {report['peers']['pygeoapi']}.", "",
         "Cases: " + "; ".join(f"**{k}** {v} ({report['urls_per_case'][k]} different URLs)"
                               for k, v in report["cases"].items()) + ".", "",
-        "req/s (p95 ms); n/a = endpoint missing or answer differs from Kartenn's (see sanity check).", "",
+        "req/s (p95 ms) counts successful answers only; errors are answers ≥ 400 or failed requests; "
+        "n/a = endpoint missing, or answers that differ from Kartenn's or do not satisfy the query "
+        "(see the sanity check).", "",
         "| case | conc. | " + " | ".join(peers) + " |",
         "| --- | --- |" + " --- |" * len(peers),
     ]
@@ -459,7 +461,8 @@ def write(report: dict) -> None:
             cells = []
             for p in peers:
                 f = report["results"].get(f"{case}/c{c}/{p}", {})
-                cells.append(f"{f['req_per_s']} ({f['p95_ms']})" if "req_per_s" in f else "n/a")
+                errors = f" · {f['errors']} errors" if f.get("errors") else ""
+                cells.append(f"{f['req_per_s']} ({f['p95_ms']}){errors}" if "req_per_s" in f else "n/a")
             lines.append(f"| {case} | {c} | " + " | ".join(cells) + " |")
     lines += ["", "Ratios of req/s (above 1: Kartenn serves more):", "",
               "| case | conc. | " + " | ".join(f"{a} / {b}" for a, b in RATIOS) + " |",
