@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DIR ?= demo-site
 
-.PHONY: install demo serve test test-deps bench lint clean
+.PHONY: install demo serve test test-deps bench bench-features lint clean
 
 $(BIN)/kartenn: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: install test-deps
 
 bench: install test-deps
 	$(BIN)/python bench/ingest.py
+
+# OGC API Features / WFS against tipg and pygeoapi (each in its own virtualenv under bench/work).
+bench-features: install test-deps
+	$(BIN)/python bench/features.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages when it is missing:
-# PostgreSQL 15 with PostGIS 3 (a throwaway cluster is started by the tests) and GDAL's tools.
+# PostgreSQL 15 with PostGIS 3 (a throwaway cluster is started by the tests), GDAL's tools, and SpatiaLite for
+# the benchmarks.
 set -euo pipefail
 need=()
 [ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 command -v ogr2ogr >/dev/null || need+=(gdal-bin)
+# SpatiaLite, for pygeoapi's GeoPackage provider in bench/features.py.
+ls /usr/lib/*/mod_spatialite.so >/dev/null 2>&1 || need+=(libsqlite3-mod-spatialite)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -q
