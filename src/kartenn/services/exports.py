@@ -45,7 +45,10 @@ def _fields(dataset: Dataset, query: ItemQuery) -> list[Any]:
 
 def geojson_features(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """GeoJSON features for orjson; GEOS writes the geometries' JSON for all rows at once."""
-    geometries = shapely.to_geojson(np.array([r["geometry"] for r in rows], dtype=object))
+    if rows and "geometry_json" in rows[0]:
+        geometries = [r["geometry_json"] for r in rows]
+    else:
+        geometries = shapely.to_geojson(np.array([r["geometry"] for r in rows], dtype=object))
     return [{"type": "Feature", "id": r["fid"], "properties": r["properties"],
              "geometry": orjson.Fragment(g) if g is not None else None}
             for r, g in zip(rows, geometries, strict=True)]

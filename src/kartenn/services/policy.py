@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +20,11 @@ from kartenn.domain.security import ANONYMOUS, Identity
 from kartenn.stores.accounts import Accounts
 
 __all__ = ["ANONYMOUS", "allowed", "permitted"]
+
+# Answers are kept a moment: a page of tiles or features asks the same question many times a second.
+# A grant given or taken back takes effect within CACHE_SECONDS.
+CACHE_SECONDS = 2.0
+_recent: dict[tuple, tuple[float, bool]] = {}
 
 
 def permitted(identity: Identity, action: str, kind: str, accounts: Accounts) -> Any:
@@ -29,10 +35,19 @@ def permitted(identity: Identity, action: str, kind: str, accounts: Accounts) ->
 
 
 def allowed(identity: Identity, action: str, kind: str, resource_id: str, accounts: Accounts) -> bool:
+    key = (identity.user, identity.admin, tuple(sorted(identity.roles.items())), identity.scope, action, kind,
+           resource_id, id(accounts))
+    now = time.monotonic()
+    hit = _recent.get(key)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
     ids = permitted(identity, action, kind, accounts)
     if ids is None:
         return True
     subquery = ids.subquery()
     with accounts.engine.connect() as conn:
         found = conn.execute(select(subquery.c[0]).where(subquery.c[0] == resource_id).limit(1)).first()
+    if len(_recent) > 10_000:
+        _recent.clear()
+    _recent[key] = (now, found is not None)
     return found is not None

@@ -57,6 +57,7 @@ class ItemQuery:
     limit: int | None = 10  # None: no limit (streams)
     after: int | None = None  # keyset paging: features whose fid is above (only when not sorted)
     count: bool = True
+    geojson: bool = False  # rows may carry "geometry_json" (GeoJSON text written by the database) instead
 
 
 @dataclass
@@ -199,6 +200,10 @@ class _Plan:
         props = {name: _json_value(v) for name, v in zip(self.fields, values, strict=True)}
         return {"fid": fid, "properties": props, "geometry": geom}
 
+    def json_row(self, fid: int, geometry_json: str | None, values: tuple) -> dict[str, Any]:
+        props = {name: _json_value(v) for name, v in zip(self.fields, values, strict=True)}
+        return {"fid": fid, "properties": props, "geometry": None, "geometry_json": geometry_json}
+
     # per store ---------------------------------------------------------------------------------------
 
     fid_column = "fid"
@@ -254,12 +259,16 @@ class _PostGISPlan(_Plan):
         geom = f'"{GEOMETRY_COLUMN}"'
         transformer = None
         epsg = 4326 if target == CRS84 else _epsg(target)
+        in_sql = _same(target, self.native) or bool(epsg and self.ds.srid)
+        expr = geom if _same(target, self.native) else f"ST_Transform({geom}, {int(epsg or 0)})"
+        as_json = self.q.geojson and in_sql and not self.q.skip_geometry
         if self.q.skip_geometry:
             wkb = "NULL"
-        elif _same(target, self.native):
-            wkb = f"ST_AsBinary({geom})"
-        elif epsg and self.ds.srid:
-            wkb = f"ST_AsBinary(ST_Transform({geom}, {int(epsg)}))"
+        elif as_json:
+            # PostGIS writes the GeoJSON: no WKB parsing nor serialising in Python for a page.
+            wkb = f"ST_AsGeoJSON({'ST_FlipCoordinates(' + expr + ')' if self.swap_output else expr}, 9)"
+        elif in_sql:
+            wkb = f"ST_AsBinary({expr})"
         else:
             wkb, transformer = f"ST_AsBinary({geom})", self.output_transformer()
         columns = "".join(f", {self.column(n)}" for n in self.fields)
@@ -273,7 +282,11 @@ class _PostGISPlan(_Plan):
             with raw.cursor(name="kartenn_items") if streaming else raw.cursor() as cur:
                 cur.execute(text.encode(), params)
                 while rows := cur.fetchmany(chunk):
-                    yield [self.row(r[0], bytes(r[1]) if r[1] is not None else None, r[2:], transformer) for r in rows]
+                    if as_json:
+                        yield [self.json_row(r[0], r[1], r[2:]) for r in rows]
+                    else:
+                        yield [self.row(r[0], bytes(r[1]) if r[1] is not None else None, r[2:], transformer)
+                               for r in rows]
 
 
 # GeoPackage -------------------------------------------------------------------------------------------
@@ -300,7 +313,16 @@ class _GeoPackagePlan(_Plan):
 
     def add_spatial(self, op: str, geometry: Any, native: bool) -> None:
         self.add_index_box(geometry.bounds)
-        self.add(f"kartenn_{op}(f.{GEOMETRY_COLUMN}, ?)", [shapely.to_wkb(geometry)])
+        exact = f"kartenn_{op}(f.{GEOMETRY_COLUMN}, ?)"
+        if op == "intersects" and geometry.equals(shapely.box(*geometry.bounds)):
+            # A feature whose envelope lies inside the box intersects it: only the features across the box's
+            # edge need the exact test (for points, none do).
+            xmin, ymin, xmax, ymax = geometry.bounds
+            inside = (f"f.fid IN (SELECT id FROM rtree_{LAYER}_{GEOMETRY_COLUMN} "
+                      "WHERE minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?)")
+            self.add(f"({inside} OR {exact})", [xmin, xmax, ymin, ymax, shapely.to_wkb(geometry)])
+        else:
+            self.add(exact, [shapely.to_wkb(geometry)])
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(f"file:{self.store.path(self.ds.storage)}?mode=ro", uri=True, check_same_thread=False)

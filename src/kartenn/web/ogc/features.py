@@ -131,9 +131,10 @@ async def _items(collection_id: str, request: Request, site: Site, params: Any) 
         return await download_response(site, dataset, request, download_format(request))
     _check_format(params.get("f"))
     query = item_query(dataset, params, site.settings.items_max_limit)
+    html = wants_html(request)
+    query.geojson = not html
     page = await run_in_threadpool(query_items, site.features, dataset, query)
     base = f"{base_url(request)}/ogc/collections/{collection_id}"
-    html = wants_html(request)
     kept = {k: v for k, v in params.items() if k not in ("offset", "after")}
     offset, limit = query.offset, query.limit or 0
 
