@@ -8,7 +8,7 @@ grants and the audit log (SQLite or PostgreSQL, through SQLAlchemy Core).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from kartenn.domain.security import ROLES, Identity
 from kartenn.errors import Conflict, InvalidInput, NotFound
-from kartenn.stores.catalog import metadata
+from kartenn.stores.catalog import _aware, _now, metadata
 
 organisations = Table(
     "organisations", metadata,
@@ -96,16 +96,6 @@ audit = Table(
     Column("resource", String(255), nullable=False),
     Column("detail", JSON, nullable=False),
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 class Accounts:
