@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages when it is missing:
-# PostgreSQL 15 with PostGIS 3 (a throwaway cluster is started by the tests), GDAL's tools, and SpatiaLite for
-# the benchmarks.
+# PostgreSQL 15 with PostGIS 3 (a throwaway cluster is started by the tests), GDAL's tools, Node.js for the
+# OpenID provider the tests run (tests/oidc, from the npm registry), and SpatiaLite for the benchmarks.
 set -euo pipefail
 need=()
 [ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 command -v ogr2ogr >/dev/null || need+=(gdal-bin)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 # SpatiaLite, for pygeoapi's GeoPackage provider in bench/features.py.
 ls /usr/lib/*/mod_spatialite.so >/dev/null 2>&1 || need+=(libsqlite3-mod-spatialite)
 if [ ${#need[@]} -gt 0 ]; then
@@ -14,3 +16,6 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
+# panva's oidc-provider, at the version the lock file pins.
+here=$(cd "$(dirname "$0")/.." && pwd)
+[ -d "$here/tests/oidc/node_modules/oidc-provider" ] || npm ci --prefix "$here/tests/oidc" --no-audit --no-fund

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     ingest_batch_size: int = 20_000
     job_workers: int = 1
     items_max_limit: int = 10_000
+    oidc_issuer: str | None = None  # e.g. https://sso.example.org/realms/sdi: its access tokens are accepted
+    oidc_audience: str = "kartenn"  # the aud those tokens must carry
     wfs_max_features: int = 1_000_000  # a GetFeature's cap; larger counts are cut to it
     map_max_size: int = 4096  # largest WIDTH or HEIGHT of a rendered map, in pixels
     map_pixel_tolerance: int = 4  # how near a click must be to a feature for GetFeatureInfo, in pixels

@@ -17,6 +17,7 @@ from kartenn.errors import Unauthorized
 from kartenn.services.access import SiteView
 from kartenn.services.identity import PREFIX, authenticate_password, authenticate_token
 from kartenn.services.jobs import JobRunner
+from kartenn.services.oidc import authenticate_jwt
 from kartenn.site import Site
 
 
@@ -37,6 +38,8 @@ def _identity(request: Request) -> Identity:
         return ANONYMOUS
     if scheme.lower() == "bearer" and value.strip().startswith(PREFIX):
         return authenticate_token(site, value.strip())
+    if scheme.lower() == "bearer" and site.settings.oidc_issuer:
+        return authenticate_jwt(value.strip(), site.settings.oidc_issuer, site.settings.oidc_audience)
     if scheme.lower() == "basic":
         try:
             user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
