@@ -9,6 +9,7 @@ named. The public dataset ("regions") is there for everyone.
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -193,3 +194,42 @@ def test_security_headers_and_cors(site, server):
                                                           "Access-Control-Request-Method": "POST"})
         assert "access-control-allow-origin" not in upload.headers
         assert "access-control-allow-origin" not in http.get("/api/v1/datasets").headers
+
+
+def test_administration_through_the_api(tokens, server):
+    with server.client(tokens["admin"]) as admin:
+        assert admin.post("/api/v1/organisations", json={"id": "brest", "name": "Brest"}).status_code == 201
+        r = admin.post("/api/v1/users", json={"id": "yann", "org": "brest", "role": "editor"})
+        assert r.status_code == 201, r.text
+        assert "yann" in {u["id"] for u in admin.get("/api/v1/users").json()["users"]}
+        assert admin.post("/api/v1/users", json={"id": "x", "org": "nowhere"}).status_code == 400
+    for who in ("anonymous", "member", "editor"):
+        with server.client(tokens[who]) as http:
+            assert http.get("/api/v1/users").status_code == (401 if who == "anonymous" else 403), who
+            assert http.get("/api/v1/audit").status_code in (401, 403), who
+    # The owning organisation's editor shares the private dataset with Lille; members of Lille then see it.
+    with server.client(tokens["member"]) as member:
+        assert member.post(f"/api/v1/datasets/{SECRET}/grants",
+                           json={"principal": "org", "id": "lille", "action": "view"}).status_code == 403
+    with server.client(tokens["outsider"]) as outsider:
+        assert outsider.get(f"/ogc/collections/{SECRET}").status_code == 404
+        assert outsider.get(f"/api/v1/datasets/{SECRET}/grants").status_code == 404
+    with server.client(tokens["editor"]) as editor:
+        r = editor.post(f"/api/v1/datasets/{SECRET}/grants", json={"principal": "org", "id": "lille",
+                                                                    "action": "view"})
+        assert r.status_code == 201, r.text
+        listed = editor.get(f"/api/v1/datasets/{SECRET}/grants").json()
+        assert {"principal": "org", "id": "lille", "action": "view"} in listed["grants"]
+        assert listed["owner"]["org_id"] == "iuem"
+    time.sleep(2.1)  # policy answers are kept two seconds
+    with server.client(tokens["outsider"]) as outsider:
+        assert outsider.get(f"/ogc/collections/{SECRET}").status_code == 200
+    with server.client(tokens["editor"]) as editor:
+        assert editor.delete(f"/api/v1/datasets/{SECRET}/grants",
+                             params={"principal": "org", "id": "lille", "action": "view"}).status_code == 204
+    time.sleep(2.1)
+    with server.client(tokens["outsider"]) as outsider:
+        assert outsider.get(f"/ogc/collections/{SECRET}").status_code == 404
+    with server.client(tokens["admin"]) as admin:
+        events = {e["event"] for e in admin.get("/api/v1/audit", params={"limit": 500}).json()["events"]}
+        assert {"grant.add", "grant.revoke", "user.create", "org.create", "access.denied"} <= events

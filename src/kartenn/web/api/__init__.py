@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from kartenn.web.api import datasets, jobs, records, uploads
+from kartenn.web.api import admin, datasets, jobs, records, uploads
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(datasets.router)
 router.include_router(jobs.router)
 router.include_router(uploads.router)
 router.include_router(records.router)
+router.include_router(admin.router)
