@@ -15,7 +15,7 @@ from kartenn import __version__
 from kartenn.config import Settings
 from kartenn.services.jobs import JobRunner
 from kartenn.site import Site
-from kartenn.web import api, errors, ogc, ows, portal
+from kartenn.web import api, auth, errors, ogc, ows, portal
 from kartenn.web.ogc import tiles as ogc_tiles
 from kartenn.web.responses import JSONResponse
 from kartenn.web.security import SecurityHeaders
@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(ogc.router)
     app.include_router(portal.router)
+    app.include_router(auth.router)
     app.include_router(ows.router)
     app.include_router(ogc_tiles.router)
 

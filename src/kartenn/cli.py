@@ -138,6 +138,21 @@ def datasets(data_dir: DataDir = Path("site")) -> None:
 
 
 @app.command()
+def delete(dataset_id: Annotated[str, typer.Argument(help="The dataset to remove.")],
+           data_dir: DataDir = Path("site")) -> None:
+    """Delete a dataset: its data, record and grants."""
+    from kartenn.services.publish import delete_dataset
+
+    try:
+        site = _site(data_dir)
+        delete_dataset(site, dataset_id)
+        site.accounts.log("cli", "delete", f"dataset:{dataset_id}")
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    out.print(f"Dataset {dataset_id} deleted", highlight=False)
+
+
+@app.command()
 def serve(
     data_dir: DataDir = Path("site"),
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -287,6 +302,46 @@ def user_list(data_dir: DataDir = Path("site")) -> None:
     site = _site(data_dir)
     for user in site.accounts.list_users():
         typer.echo(f"{user['id']}\t{'admin' if user['admin'] else ''}")
+
+
+@user_app.command("requests")
+def user_requests(data_dir: DataDir = Path("site")) -> None:
+    """Account requests waiting for approval (made at /auth/signup)."""
+    site = _site(data_dir)
+    for req in site.accounts.list_signups():
+        typer.echo(f"{req['id']}\t{req['email']}\t{req['org'] or ''}\t{req['message']}")
+
+
+@user_app.command("approve")
+def user_approve(
+    user_id: Annotated[str, typer.Argument(help="The name asked for.")],
+    data_dir: DataDir = Path("site"),
+    org: Annotated[str | None, typer.Option(help="Organisation (default: the one asked for).")] = None,
+    role: Annotated[str, typer.Option(help="member, editor or reviewer.")] = "member",
+) -> None:
+    """Approve an account request: the account is created with the password given when asking."""
+    from kartenn.services.identity import approve_signup
+
+    if role not in ("member", "editor", "reviewer"):
+        raise _fail("--role must be member, editor or reviewer")
+    try:
+        done = approve_signup(_site(data_dir), user_id, "cli", org=org, role=role)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    out.print(f"User {user_id} approved" + (f" ({role} of {done['org']})" if done["org"] else ""), highlight=False)
+
+
+@user_app.command("reject")
+def user_reject(user_id: Annotated[str, typer.Argument(help="The name asked for.")],
+                data_dir: DataDir = Path("site")) -> None:
+    """Turn an account request down."""
+    from kartenn.services.identity import reject_signup
+
+    try:
+        reject_signup(_site(data_dir), user_id, "cli")
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    out.print(f"Request of {user_id} rejected", highlight=False)
 
 
 @token_app.command("create")

@@ -30,6 +30,18 @@ class Settings(BaseSettings):
     items_max_limit: int = 10_000
     oidc_issuer: str | None = None  # e.g. https://sso.example.org/realms/sdi: its access tokens are accepted
     oidc_audience: str = "kartenn"  # the aud those tokens must carry
+    oidc_client_id: str | None = None  # set with the secret: "log in with" the provider in the browser
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_groups_claim: str = "groups"  # Keycloak groups /ORG or /ORG/ROLE
+    oidc_group_prefix: str = ""  # e.g. "/sdi" when the groups are /sdi/ORG/ROLE
+    oidc_admin_role: str = "kartenn-admin"  # realm or client role that makes a platform administrator
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)  # realm/client role → "admin", "ORG", "ORG/ROLE"
+    session_hours: int = 12  # a browser session's longest life
+    session_idle_minutes: int = 120  # ... and how long it lasts unused
+    cookie_secure: bool | None = None  # None: Secure when the site is served over https
+    login_rate_limit: int = 20  # failed logins from one address in 15 minutes before a 429
+    signup: bool = True  # people may ask for an account; an administrator approves it
     wfs_max_features: int = 1_000_000  # a GetFeature's cap; larger counts are cut to it
     map_max_size: int = 4096  # largest WIDTH or HEIGHT of a rendered map, in pixels
     map_pixel_tolerance: int = 4  # how near a click must be to a feature for GetFeatureInfo, in pixels

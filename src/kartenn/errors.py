@@ -61,3 +61,14 @@ class Forbidden(KartennError):
 
     status = 403
     code = "Forbidden"
+
+
+class TooManyRequests(KartennError):
+    """Too many attempts from one place; ``retry_after`` seconds until the next may succeed."""
+
+    status = 429
+    code = "TooManyRequests"
+
+    def __init__(self, message: str, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

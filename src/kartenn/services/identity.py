@@ -91,3 +91,19 @@ def _active(site: Any, user_id: str, scope: str) -> Identity:
     if not user["active"]:
         raise Unauthorized("this account is disabled")
     return site.accounts.identity(user_id, scope)
+
+
+def approve_signup(site: Any, signup_id: str, actor: str, *, org: str | None = None, role: str = "member") -> dict:
+    """Turn a sign-up request into an account, a member (or ``role``) of ``org`` or of the organisation asked."""
+    request = site.accounts.take_signup(signup_id)
+    org = org or request["org"]
+    site.accounts.add_user(signup_id, name=request["name"], email=request["email"], password_hash=request["password"])
+    if org:
+        site.accounts.set_membership(signup_id, org, role)
+    site.accounts.log(actor, "signup.approve", f"user:{signup_id}", org=org, role=role if org else None)
+    return {"id": signup_id, "org": org, "role": role if org else None}
+
+
+def reject_signup(site: Any, signup_id: str, actor: str) -> None:
+    site.accounts.take_signup(signup_id)
+    site.accounts.log(actor, "signup.reject", f"user:{signup_id}")

@@ -101,6 +101,16 @@ def share(site: Site, kind: str, resource_id: str, sharing: Sharing) -> None:
                 site.accounts.grant(conn, kind, resource_id, "public", "", action)
 
 
+def delete_dataset(site: Site, dataset_id: str) -> Dataset:
+    """Remove a dataset: its catalogue entry, record, owner and grants in one transaction, then its data."""
+    with site.catalog.begin() as conn:
+        dataset = site.catalog.get_dataset(dataset_id, conn)
+        site.catalog.delete_dataset(conn, dataset_id)
+        site.accounts.forget(conn, "dataset", dataset_id)
+    _drop(site, dataset)
+    return dataset
+
+
 # vector -------------------------------------------------------------------------------------------------
 
 

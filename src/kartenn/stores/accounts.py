@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -95,6 +96,41 @@ audit = Table(
     Column("event", String(32), nullable=False, index=True),
     Column("resource", String(255), nullable=False),
     Column("detail", JSON, nullable=False),
+)
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the cookie's secret
+    Column("user_id", String(80), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("claims", JSON, nullable=False),  # roles and admin granted by the OpenID provider at login
+    Column("id_token", Text),  # kept for RP-initiated logout (id_token_hint)
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("expires", DateTime(timezone=True), nullable=False),
+    Column("seen", DateTime(timezone=True), nullable=False),
+)
+login_flows = Table(  # OpenID Connect logins under way: state → nonce, PKCE verifier, where to go back
+    "login_flows", metadata,
+    Column("state", String(64), primary_key=True),
+    Column("nonce", String(64), nullable=False),
+    Column("verifier", String(128), nullable=False),
+    Column("next", Text, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+login_failures = Table(  # failed logins per client address, for the rate limit
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ip", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+signups = Table(  # sign-up requests waiting for an administrator
+    "signups", metadata,
+    Column("id", String(80), primary_key=True),  # the login name asked for
+    Column("name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("password", Text, nullable=False),  # argon2id hash
+    Column("org", String(80)),  # the organisation asked for
+    Column("message", Text, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -254,6 +290,88 @@ class Accounts:
             mine.append(owners.c.org_id.in_(org_roles))
         by_owner = select(owners.c.resource_id).where(and_(owners.c.kind == kind, or_(*mine)))
         return by_grant.union(by_owner)
+
+    # sessions, login flows, failures and sign-ups ------------------------------------------------------
+
+    def add_session(self, values: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(sessions).where(sessions.c.expires < _now()))
+            conn.execute(insert(sessions).values(**values))
+
+    def get_session(self, session_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
+        if row is None:
+            return None
+        data = dict(row._mapping)
+        for key in ("created", "expires", "seen"):
+            data[key] = _aware(data[key])
+        return data
+
+    def touch_session(self, session_id: str, seen: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(sessions).where(sessions.c.id == session_id).values(seen=seen))
+
+    def end_session(self, session_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(sessions).where(sessions.c.id == session_id))
+
+    def end_sessions_of(self, user_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+
+    def add_login_flow(self, state: str, nonce: str, verifier: str, next_url: str, older_than: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(login_flows).where(login_flows.c.created < older_than))
+            conn.execute(insert(login_flows).values(state=state, nonce=nonce, verifier=verifier, next=next_url,
+                                                    created=_now()))
+
+    def take_login_flow(self, state: str, newer_than: datetime) -> dict[str, Any] | None:
+        """The flow of ``state``, used once: it is deleted as it is read."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(login_flows).where(login_flows.c.state == state)).first()
+            conn.execute(delete(login_flows).where(login_flows.c.state == state))
+        if row is None or _aware(row.created) < newer_than:
+            return None
+        return dict(row._mapping)
+
+    def add_login_failure(self, ip: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(login_failures).values(ip=ip, at=_now()))
+
+    def login_failures_since(self, ip: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many failures from ``ip`` since ``since``, and the oldest of them."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(login_failures).where(login_failures.c.at < since))
+            row = conn.execute(select(func.count(), func.min(login_failures.c.at))
+                               .where(and_(login_failures.c.ip == ip, login_failures.c.at >= since))).first()
+        return (row[0], _aware(row[1])) if row else (0, None)
+
+    def add_signup(self, values: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            taken = conn.execute(select(users.c.id).where(users.c.id == values["id"])).first() or \
+                conn.execute(select(signups.c.id).where(signups.c.id == values["id"])).first()
+            if taken:
+                raise Conflict(f"the name {values['id']!r} is taken")
+            conn.execute(insert(signups).values(**values, created=_now()))
+
+    def list_signups(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(signups.c.id, signups.c.name, signups.c.email, signups.c.org,
+                                       signups.c.message, signups.c.created).order_by(signups.c.created))
+            return [{**dict(r._mapping), "created": _aware(r.created).isoformat()} for r in rows]
+
+    def take_signup(self, signup_id: str) -> dict[str, Any]:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(signups).where(signups.c.id == signup_id)).first()
+            if row is None:
+                raise NotFound(f"no sign-up request {signup_id!r}")
+            conn.execute(delete(signups).where(signups.c.id == signup_id))
+        return dict(row._mapping)
+
+    def has_signup(self, signup_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(signups.c.id).where(signups.c.id == signup_id)).first() is not None
 
     # audit ------------------------------------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """Shared request dependencies: the site as the caller sees it, the caller, the job runner.
 
-Credentials: ``Authorization: Bearer kt_…`` (API token), or HTTP Basic with an API token or the local
-password as the password (what QGIS and other OWS clients send). Wrong credentials are a 401, never a
-silent fall back to anonymous.
+Credentials: ``Authorization: Bearer kt_…`` (API token) or a JWT from the OpenID provider, HTTP Basic with an
+API token or the local password as the password (what QGIS and other OWS clients send), or the browser's
+session cookie. Wrong credentials are a 401, never a silent fall back to anonymous. A request that changes
+something on the strength of the session cookie must carry the session's CSRF token (``X-CSRF-Token``) and,
+when the browser sends one, an Origin of this site.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import binascii
 from fastapi import Request
 
 from kartenn.domain.security import ANONYMOUS, Identity
-from kartenn.errors import Unauthorized
+from kartenn.errors import Forbidden, Unauthorized
+from kartenn.services import sessions
 from kartenn.services.access import SiteView
 from kartenn.services.identity import PREFIX, authenticate_password, authenticate_token
 from kartenn.services.jobs import JobRunner
@@ -30,16 +33,19 @@ def get_identity(request: Request) -> Identity:
     return identity
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 def _identity(request: Request) -> Identity:
     site: Site = request.app.state.site
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if not header:
-        return ANONYMOUS
+        return _session_identity(request, site)
     if scheme.lower() == "bearer" and value.strip().startswith(PREFIX):
         return authenticate_token(site, value.strip())
     if scheme.lower() == "bearer" and site.settings.oidc_issuer:
-        return authenticate_jwt(value.strip(), site.settings.oidc_issuer, site.settings.oidc_audience)
+        return authenticate_jwt(value.strip(), site.settings)
     if scheme.lower() == "basic":
         try:
             user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
@@ -50,8 +56,36 @@ def _identity(request: Request) -> Identity:
             if user and user != identity.user:
                 raise Unauthorized("this token belongs to another user")
             return identity
-        return authenticate_password(site, user, password)
+        ip = request.client.host if request.client else "unknown"
+        sessions.check_rate(site, ip)
+        try:
+            return authenticate_password(site, user, password)
+        except Unauthorized:
+            sessions.note_failure(site, ip)
+            raise
     raise Unauthorized(f"unsupported authorization scheme {scheme!r}; use Bearer or Basic")
+
+
+def _session_identity(request: Request, site: Site) -> Identity:
+    row = sessions.session_of(site, request.cookies.get(sessions.COOKIE))
+    identity = sessions.session_identity(site, row) if row else None
+    if row is None or identity is None:
+        return ANONYMOUS
+    request.state.session = row
+    if request.method not in SAFE_METHODS and not request.url.path.startswith("/auth/"):
+        origin = request.headers.get("origin")
+        if origin and origin.rstrip("/") != _origin(request):
+            site.accounts.log(identity.name, "access.denied", request.url.path, reason="foreign origin")
+            raise Forbidden("this request comes from another site")
+        if not sessions.csrf_ok(row, request.headers.get("x-csrf-token")):
+            site.accounts.log(identity.name, "access.denied", request.url.path, reason="csrf")
+            raise Forbidden("missing or wrong X-CSRF-Token header (see /auth/me)")
+    return identity
+
+
+def _origin(request: Request) -> str:
+    parts = base_url(request).split("/")
+    return "/".join(parts[:3])
 
 
 def get_site(request: Request) -> SiteView:

@@ -16,7 +16,9 @@ log = logging.getLogger("kartenn.web")
 
 
 def challenge(exc: KartennError) -> dict[str, str] | None:
-    """A 401 says how to authenticate: QGIS and browsers then ask for credentials."""
+    """A 401 says how to authenticate: QGIS and browsers then ask for credentials. A 429 says when to retry."""
+    if exc.status == 429:
+        return {"Retry-After": str(getattr(exc, "retry_after", 60))}
     return {"WWW-Authenticate": 'Basic realm="Kartenn", Bearer'} if exc.status == 401 else None
 
 

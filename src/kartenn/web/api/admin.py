@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from kartenn.domain.security import ACTIONS, ROLES
 from kartenn.errors import Forbidden, InvalidInput, Unauthorized
 from kartenn.services.access import SiteView
-from kartenn.services.identity import hash_password
+from kartenn.services.identity import approve_signup, hash_password, reject_signup
 from kartenn.web.deps import get_site
 
 router = APIRouter(tags=["admin"])
@@ -70,6 +70,30 @@ def add_user(site: Site, body: Annotated[dict[str, Any], Body()]) -> dict[str, A
         site.accounts.set_membership(user_id, org, role)
     site.accounts.log(site.identity.name, "user.create", f"user:{user_id}", org=org, role=role)
     return {"id": user_id, "org": org, "role": role}
+
+
+@router.get("/signups")
+def signups(site: Site) -> dict[str, Any]:
+    """Account requests waiting for approval."""
+    _admin(site)
+    return {"signups": site.accounts.list_signups()}
+
+
+@router.post("/signups/{signup_id}/approve", status_code=201)
+def approve(signup_id: str, site: Site, body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
+    """``{"org", "role"}`` (both optional: the organisation asked for, as a member)."""
+    _admin(site)
+    body = body or {}
+    role = body.get("role", "member")
+    if role not in ROLES or role == "admin":
+        raise InvalidInput("role must be member, editor or reviewer", locator="role")
+    return approve_signup(site, signup_id, site.identity.name, org=body.get("org"), role=role)
+
+
+@router.delete("/signups/{signup_id}", status_code=204)
+def reject(signup_id: str, site: Site) -> None:
+    _admin(site)
+    reject_signup(site, signup_id, site.identity.name)
 
 
 def _grant_args(body: dict[str, Any]) -> tuple[str, str, str]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kartenn.domain import Dataset
+from kartenn.errors import Forbidden
+from kartenn.services.access import SiteView
+from kartenn.services.publish import delete_dataset
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
@@ -42,3 +45,15 @@ def get_dataset(dataset_id: str, request: Request, site: Annotated[Site, Depends
     data["record"] = {"id": record.id, "title": record.title, "abstract": record.abstract,
                       "state": record.state, "lineage": record.lineage, "keywords": record.keywords}
     return data
+
+
+@router.delete("/datasets/{dataset_id}", status_code=204)
+def remove_dataset(dataset_id: str, site: Annotated[SiteView, Depends(get_site)]) -> Response:
+    """Delete a dataset and its data (those who may publish it: its organisation's editors, admins)."""
+    site.catalog.get_dataset(dataset_id)
+    site.require("publish", "dataset", dataset_id)
+    if site.identity.scope != "write":
+        raise Forbidden("this token is read-only")
+    delete_dataset(site, dataset_id)
+    site.accounts.log(site.identity.name, "delete", f"dataset:{dataset_id}")
+    return Response(status_code=204)
