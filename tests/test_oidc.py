@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html import unescape
 from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -21,10 +26,10 @@ from kartenn.testing.postgres import free_port
 HERE = Path(__file__).parent / "oidc"
 
 
-@pytest.fixture
-def provider():
+@contextmanager
+def run_provider(*args: str) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen(["node", str(HERE / "provider.mjs"), str(port), "urn:kartenn"], cwd=HERE,
+    proc = subprocess.Popen(["node", str(HERE / "provider.mjs"), str(port), "urn:kartenn", *args], cwd=HERE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     issuer = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -37,9 +42,17 @@ def provider():
     else:
         proc.kill()
         raise RuntimeError(proc.stdout.read() if proc.stdout else "provider did not start")
-    yield issuer
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        yield issuer
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def provider():
+    with run_provider() as issuer:
+        yield issuer
 
 
 def token(issuer: str, client: str, resource: str = "urn:kartenn") -> str:
@@ -91,3 +104,143 @@ def test_provider_tokens(site, settings, provider):
                 assert "WWW-Authenticate" in r.headers, name
     finally:
         server.stop()
+
+
+def follow(browser: httpx.Client, response: httpx.Response) -> httpx.Response:
+    """Follow redirects across the provider and Kartenn, as a browser does."""
+    for _ in range(10):
+        if response.status_code not in (302, 303) or "location" not in response.headers:
+            return response
+        response = browser.get(urljoin(str(response.url), response.headers["location"]))
+    raise AssertionError("too many redirects")
+
+
+def provider_login(browser: httpx.Client, start: httpx.Response, user: str) -> httpx.Response:
+    """Log in at the provider's form (reached from ``start``) and come back to Kartenn."""
+    form = follow(browser, start)
+    assert form.status_code == 200 and 'name="login"' in form.text, form.text
+    action = urljoin(str(form.url), re.search(r'action="([^"]+)"', form.text).group(1))
+    return follow(browser, browser.post(action, data={"login": user}))
+
+
+def test_browser_login_with_the_provider(site, settings):
+    """Authorization code with PKCE, state and nonce; the user created at first login with the provider's
+    groups as roles; CSRF still applies; RP-initiated logout at the provider."""
+    site.accounts.add_organisation("iuem")
+    assert not publish_file(site, shared("nyc-boroughs/nybb_16a.zip"), sharing=Sharing(org="iuem", public=False)
+                            )[0].error
+    server = LiveServer(settings)  # its address is known before it starts: the provider needs it
+    with run_provider(f"{server.url}/auth/callback", f"{server.url}/") as issuer:
+        config = settings.data_dir / "kartenn.toml"
+        config.write_text(config.read_text() + f'oidc_issuer = "{issuer}"\noidc_audience = "urn:kartenn"\n'
+                          'oidc_client_id = "kartenn-web"\noidc_client_secret = "secret"\n')
+        server.start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=30) as browser:
+                page = browser.get("/auth/login", params={"next": "/ogc/collections/nybb"})
+                assert 'href="/auth/oidc?next=/ogc/collections/nybb"' in unescape(page.text)
+                start = browser.get("/auth/oidc", params={"next": "/ogc/collections/nybb"})
+                assert start.status_code == 303
+                asked = parse_qs(urlsplit(start.headers["location"]).query)
+                assert start.headers["location"].startswith(f"{issuer}/")
+                assert asked["response_type"] == ["code"] and asked["client_id"] == ["kartenn-web"]
+                assert asked["code_challenge_method"] == ["S256"] and len(asked["code_challenge"][0]) >= 43
+                assert asked["state"][0] and asked["nonce"][0] and "openid" in asked["scope"][0]
+                callback_url = None
+
+                def keep(response: httpx.Response) -> None:
+                    nonlocal callback_url
+                    if "/auth/callback" in str(response.url):
+                        callback_url = str(response.url)
+
+                browser.event_hooks["response"] = [keep]
+                done = provider_login(browser, start, "anne")
+                browser.event_hooks["response"] = []
+                assert done.status_code == 200 and str(done.url) == f"{server.url}/ogc/collections/nybb", done.text
+                me = browser.get("/auth/me").json()
+                assert me["user"] == "anne" and me["roles"] == {"iuem": "editor"} and not me["admin"]
+                user = site.accounts.get_user("anne")
+                assert user["email"] == "anne@iuem.example" and user["password"] is None  # created at first login
+                with open(shared("natural-earth/ne_110m_lakes.geojson"), "rb") as f:
+                    upload = {"file": ("lakes.geojson", f.read())}
+                assert browser.post("/api/v1/uploads", files=upload).status_code == 403  # no CSRF token
+                r = browser.post("/api/v1/uploads", files=upload, headers={"X-CSRF-Token": me["csrf"]})
+                assert r.status_code == 202, r.text
+
+                # The same code and state again: refused (one use), nothing changes.
+                assert callback_url and browser.get(callback_url).status_code == 400
+
+                # Logging out here logs out at the provider too (RP-initiated logout).
+                r = browser.post("/auth/logout", data={}, headers={"X-CSRF-Token": me["csrf"]})
+                assert r.status_code == 303
+                end = r.headers["location"]
+                hint = parse_qs(urlsplit(end).query)
+                assert end.startswith(f"{issuer}/session/end")
+                assert hint["post_logout_redirect_uri"] == [f"{server.url}/"] and hint["id_token_hint"][0]
+                assert browser.get("/auth/me").json()["user"] is None
+                confirm = follow(browser, browser.get(end))
+                assert confirm.status_code == 200 and "form" in confirm.text
+                action = urljoin(str(confirm.url), re.search(r'action="([^"]+)"', confirm.text).group(1))
+                inputs = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', confirm.text))
+                back = follow(browser, browser.post(action, data={**inputs, "logout": "yes"}))
+                assert str(back.url) == f"{server.url}/" and back.status_code == 200
+
+            with httpx.Client(base_url=server.url, timeout=30) as browser:
+                done = provider_login(browser, browser.get("/auth/oidc", params={"next": "/ogc/collections/nybb"}),
+                                      "olga")
+                assert done.status_code == 404  # another organisation's member does not see it
+                assert browser.get("/auth/me").json()["roles"] == {"lille": "member"}
+            with httpx.Client(base_url=server.url, timeout=30) as browser:
+                done = provider_login(browser, browser.get("/auth/oidc", params={"next": "/ogc/collections/nybb"}),
+                                      "root")
+                assert done.status_code == 200 and browser.get("/auth/me").json()["admin"]  # realm role
+
+            with httpx.Client(base_url=server.url, timeout=30) as browser:
+                # A callback this browser did not start (login CSRF) is refused, and so is a made-up state.
+                start = browser.get("/auth/oidc")
+                state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+                with httpx.Client(base_url=server.url) as other:
+                    assert other.get("/auth/callback", params={"code": "x", "state": state}).status_code == 400
+                assert browser.get("/auth/callback", params={"code": "x", "state": "made-up"}).status_code == 400
+                assert browser.get("/auth/callback", params={"error": "access_denied"}).status_code == 400
+                assert browser.get("/auth/me").json()["user"] is None
+        finally:
+            server.stop()
+    events = [(e["event"], e["detail"].get("method") or e["detail"].get("source")) for e in
+              site.accounts.audit_log(limit=200)]
+    assert ("login", "oidc") in events and ("user.create", "oidc") in events and ("logout", None) in events
+
+
+def test_id_token_checks():
+    """The ID token's own checks, with a key of our own standing for the provider's."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet, RSAKey
+
+    from kartenn.errors import Unauthorized
+    from kartenn.services.oidc import check_id_token
+
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    keys = KeySet.import_key_set({"keys": [key.as_dict(private=False)]})
+    now = int(time.time())
+    good = {"iss": "https://sso.example", "sub": "anne", "aud": "kartenn-web", "exp": now + 300, "iat": now,
+            "nonce": "n1"}
+
+    def sign(claims: dict, alg: str = "RS256") -> str:
+        return jwt.encode({"alg": alg, "kid": "k1"}, claims, key)
+
+    assert check_id_token(sign(good), "https://sso.example", "kartenn-web", "n1", keys=keys)["sub"] == "anne"
+    header, payload, _ = sign(good).split(".")
+    bad = {
+        "nonce": sign({**good, "nonce": "n2"}),
+        "aud": sign({**good, "aud": "another-client"}),
+        "iss": sign({**good, "iss": "https://evil.example"}),
+        "expired": sign({**good, "exp": now - 60, "iat": now - 400}),
+        "none": f"{b64({'alg': 'none', 'kid': 'k1'})}.{payload}.",
+        "tampered": f"{header}.{b64({**good, 'sub': 'root'})}.{sign(good).split('.')[2]}",
+        "other key": jwt.encode({"alg": "RS256", "kid": "k1"}, good, RSAKey.generate_key(2048)),
+        "azp": sign({**good, "aud": ["kartenn-web", "other"], "azp": "other"}),
+    }
+    for name, token in bad.items():
+        with pytest.raises(Unauthorized):
+            check_id_token(token, "https://sso.example", "kartenn-web", "n1", keys=keys)
+            pytest.fail(name)

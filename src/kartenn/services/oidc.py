@@ -15,6 +15,8 @@ Tokens: the signature is checked against the JWKS found through discovery, then 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 import urllib.request
@@ -22,9 +24,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authlib.integrations.httpx_client import OAuth2Client
-from authlib.jose import JsonWebKey, JsonWebToken
-from authlib.jose.errors import JoseError
-from authlib.oidc.core import CodeIDToken
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
 
 from kartenn.domain.security import ROLES, Identity
 from kartenn.errors import InvalidInput, Unauthorized
@@ -58,29 +60,38 @@ def _key_set(issuer: str, refresh: bool = False) -> Any:
     cached = _keys.get(issuer)
     if cached and not refresh and time.monotonic() - cached[0] < KEYS_SECONDS:
         return cached[1]
-    keys = JsonWebKey.import_key_set(_fetch(discovery(issuer)["jwks_uri"]))
+    keys = KeySet.import_key_set(_fetch(discovery(issuer)["jwks_uri"]))
     _keys[issuer] = (time.monotonic(), keys)
     return keys
 
 
 def authenticate_jwt(token: str, settings: Any) -> Identity:
     """The identity an access token from the configured provider stands for, or Unauthorized."""
-    issuer, audience = settings.oidc_issuer, settings.oidc_audience
-    options = {"iss": {"essential": True, "value": issuer}, "aud": {"essential": True, "value": audience},
-               "exp": {"essential": True}}
-    decoder = JsonWebToken(ALGORITHMS)
-    for refresh in (False, True):  # a key the cache does not know yet: fetch the JWKS again, once
+    issuer = settings.oidc_issuer
+    rules = {"iss": {"essential": True, "value": issuer}, "aud": {"essential": True, "value": settings.oidc_audience},
+             "exp": {"essential": True}}
+    claims = _verified(token, issuer, rules, "access token")
+    return identity_from_claims(claims, settings)
+
+
+def _verified(token: str, issuer: str, rules: dict[str, Any], what: str, keys: KeySet | None = None) -> dict[str, Any]:
+    """The claims of a JWT signed by one of the provider's keys (asymmetric algorithms only) that meet ``rules``."""
+    for refresh in (False, True) if keys is None else (False,):
         try:
-            claims = decoder.decode(token, _key_set(issuer, refresh), claims_options=options)
-            claims.validate(leeway=LEEWAY)
-            return identity_from_claims(dict(claims), settings)
+            decoded = jwt.decode(token, keys if keys is not None else _key_set(issuer, refresh), algorithms=ALGORITHMS)
+            jwt.JWTClaimsRegistry(leeway=LEEWAY, **rules).validate(decoded.claims)
+            return dict(decoded.claims)
+        except InvalidKeyIdError:
+            if keys is not None or refresh:  # a key the cache does not know yet: the JWKS is fetched once more
+                raise Unauthorized(f"{what} refused: unknown signing key") from None
         except JoseError as exc:
-            if refresh or "key" not in str(exc).lower():
-                reason = exc.error if exc.error and " " not in exc.error else "malformed token"
-                raise Unauthorized(f"access token refused: {reason}") from None
-        except (OSError, ValueError, KeyError):
+            reason = "malformed token" if not exc.error or exc.error == "decode_error" else exc.error
+            raise Unauthorized(f"{what} refused: {reason}") from None
+        except (OSError, KeyError):
             raise Unauthorized("the OpenID provider cannot be reached to check this token") from None
-    raise Unauthorized("access token refused")
+        except ValueError:
+            raise Unauthorized(f"{what} refused: malformed token") from None
+    raise Unauthorized(f"{what} refused")
 
 
 def identity_from_claims(claims: dict[str, Any], settings: Any = None) -> Identity:
@@ -161,31 +172,32 @@ def groups_missing(claims: dict[str, Any], settings: Any) -> bool:
 
 
 def check_id_token(id_token: str, issuer: str, client_id: str, nonce: str, access_token: str | None = None,
-                   keys: Any = None) -> dict[str, Any]:
-    """The ID token's claims once its signature, iss, aud, exp, iat, nonce (and at_hash, azp) hold."""
-    options = {"iss": {"essential": True, "value": issuer}, "aud": {"essential": True, "value": client_id},
-               "exp": {"essential": True}, "nonce": {"essential": True}}
-    params = {"nonce": nonce, "client_id": client_id, "access_token": access_token}
-    decoder = JsonWebToken(ALGORITHMS)
-    for refresh in (False, True) if keys is None else (False,):
-        try:
-            claims = decoder.decode(id_token, keys if keys is not None else _key_set(issuer, refresh),
-                                    claims_cls=CodeIDToken, claims_options=options, claims_params=params)
-            claims.validate(leeway=LEEWAY)
-            return dict(claims)
-        except JoseError as exc:
-            if keys is not None or refresh or "key" not in str(exc).lower():
-                reason = exc.error if exc.error and " " not in exc.error else "malformed token"
-                raise Unauthorized(f"ID token refused: {reason}") from None
-    raise Unauthorized("ID token refused")
+                   keys: KeySet | None = None) -> dict[str, Any]:
+    """The ID token's claims once its signature, iss, aud, exp, iat, sub and nonce hold (and azp, at_hash when
+    present: OpenID Connect Core 3.1.3.7)."""
+    rules = {"iss": {"essential": True, "value": issuer}, "aud": {"essential": True, "value": client_id},
+             "exp": {"essential": True}, "iat": {"essential": True}, "sub": {"essential": True},
+             "nonce": {"essential": True, "value": nonce}}
+    claims = _verified(id_token, issuer, rules, "ID token", keys)
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != client_id:
+        raise Unauthorized("ID token refused: issued to another client (azp)")
+    if access_token and "at_hash" in claims and claims["at_hash"] != _half_hash(access_token, id_token):
+        raise Unauthorized("ID token refused: at_hash does not match the access token")
+    return claims
+
+
+def _half_hash(value: str, id_token: str) -> str:
+    alg = json.loads(base64.urlsafe_b64decode(id_token.split(".")[0] + "==")).get("alg", "RS256")
+    digest = {"384": hashlib.sha384, "512": hashlib.sha512}.get(alg[-3:], hashlib.sha256)(value.encode()).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
 
 
 def _access_claims(access_token: str, issuer: str) -> dict[str, Any]:
     try:
-        claims = JsonWebToken(ALGORITHMS).decode(access_token, _key_set(issuer),
-                                                 claims_options={"iss": {"essential": True, "value": issuer}})
-        claims.validate(leeway=LEEWAY)
-    except (JoseError, ValueError):
+        claims = _verified(access_token, issuer, {"iss": {"essential": True, "value": issuer},
+                                                  "exp": {"essential": True}}, "access token")
+    except Unauthorized:
         return {}  # an opaque or foreign access token: the ID token's claims are all there is
     return {k: claims[k] for k in ("groups", "realm_access", "resource_access") if k in claims}
 
