@@ -233,3 +233,67 @@ def test_administration_through_the_api(tokens, server):
     with server.client(tokens["admin"]) as admin:
         events = {e["event"] for e in admin.get("/api/v1/audit", params={"limit": 500}).json()["events"]}
         assert {"grant.add", "grant.revoke", "user.create", "org.create", "access.denied"} <= events
+
+
+def test_saved_maps_follow_the_rights(tokens, server):
+    layers = [{"dataset": SECRET, "kind": "wms"}, {"dataset": "regions", "kind": "vector", "opacity": 0.5}]
+    team = {"title": "Rade de Brest", "org": "iuem", "public": False, "map": {"layers": layers,
+                                                                             "extent": [-4.6, 48.2, -4.2, 48.5]}}
+    with server.client(tokens["anonymous"]) as http:
+        assert http.post("/api/v1/maps", json=team).status_code == 401
+    with server.client(tokens["outsider"]) as http:
+        assert http.post("/api/v1/maps", json=team).status_code == 403  # not a member of iuem
+    with server.client(tokens["editor"]) as http:
+        r = http.post("/api/v1/maps", json=team)
+        assert r.status_code == 201, r.text
+        private_id = r.json()["id"]
+        assert r.headers["location"].endswith(f"/api/v1/maps/{private_id}")
+        r = http.post("/api/v1/maps", json={**team, "title": "For everyone", "public": True})
+        public_id = r.json()["id"]
+        assert http.post("/api/v1/maps", json={**team, "map": {"layers": [{"dataset": "x", "opacity": 3}]}}
+                         ).status_code == 400
+    for who, sees_private in (("anonymous", False), ("outsider", False), ("member", True), ("admin", True)):
+        with server.client(tokens[who]) as http:
+            listed = {m["id"] for m in http.get("/api/v1/maps").json()["maps"]}
+            assert (private_id in listed) == sees_private and public_id in listed, who
+            assert http.get(f"/api/v1/maps/{private_id}").status_code == (200 if sees_private else 404), who
+            shown = [layer["dataset"] for layer in http.get(f"/api/v1/maps/{public_id}").json()["map"]["layers"]]
+            # A shared map never shows a dataset its reader may not see.
+            assert shown == ([SECRET, "regions"] if sees_private else ["regions"]), who
+    with server.client(tokens["member"]) as http:
+        assert http.put(f"/api/v1/maps/{private_id}", json=team).status_code == 403  # members read, editors edit
+    with server.client(tokens["outsider"]) as http:
+        assert http.delete(f"/api/v1/maps/{private_id}").status_code == 404
+    with server.client(tokens["editor"]) as http:
+        r = http.put(f"/api/v1/maps/{private_id}", json={**team, "title": "Rade", "public": True})
+        assert r.status_code == 200 and r.json()["public"] and r.json()["title"] == "Rade"
+        assert http.delete(f"/api/v1/maps/{public_id}").status_code == 204
+        assert http.get(f"/api/v1/maps/{public_id}").status_code == 404
+    time.sleep(2.1)  # policy answers are kept two seconds
+    with server.client(tokens["anonymous"]) as http:
+        assert http.get(f"/api/v1/maps/{private_id}").status_code == 200  # made public
+    with server.client(tokens["admin"]) as admin:
+        events = [e["event"] for e in admin.get("/api/v1/audit", params={"limit": 500}).json()["events"]]
+        assert events.count("map.save") == 3 and "delete" in events
+
+
+def test_users_and_roles_through_api_and_cli(tokens, server, settings):
+    with server.client(tokens["admin"]) as admin:
+        assert admin.put("/api/v1/users/marc/roles/iuem", json={"role": "editor"}).status_code == 200
+        assert admin.put("/api/v1/users/marc/roles/iuem", json={"role": "king"}).status_code == 400
+        users = {u["id"]: u for u in admin.get("/api/v1/users").json()["users"]}
+        assert users["marc"]["roles"] == {"iuem": "editor"}
+        assert admin.patch("/api/v1/users/marc", json={"active": False}).status_code == 200
+    with server.client(tokens["member"]) as http:  # marc's token stops working with his account
+        r = http.get("/ogc/collections")
+        assert r.status_code == 401 and "disabled" in r.json()["detail"]
+    with server.client(tokens["admin"]) as admin:
+        assert admin.patch("/api/v1/users/marc", json={"active": True}).status_code == 200
+        assert admin.delete("/api/v1/users/marc/roles/iuem").status_code == 204
+    with server.client(tokens["member"]) as http:
+        assert http.get(f"/ogc/collections/{SECRET}").status_code == 404  # no longer in iuem
+    cli(settings, "user", "role", "marc", "lille", "reviewer")
+    cli(settings, "user", "disable", "olga")
+    listed = dict(line.split("\t", 1) for line in cli(settings, "user", "list").splitlines())
+    assert listed["marc"] == "lille:reviewer" and listed["olga"] == "lille:member\tdisabled"
+    assert listed["root"] == "\tadmin"

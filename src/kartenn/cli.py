@@ -301,7 +301,48 @@ def user_add(
 def user_list(data_dir: DataDir = Path("site")) -> None:
     site = _site(data_dir)
     for user in site.accounts.list_users():
-        typer.echo(f"{user['id']}\t{'admin' if user['admin'] else ''}")
+        roles = ",".join(f"{org}:{role}" for org, role in user["roles"].items())
+        flags = " ".join(f for f, on in (("admin", user["admin"]), ("disabled", not user["active"])) if on)
+        typer.echo(f"{user['id']}\t{roles}\t{flags}".rstrip())
+
+
+@user_app.command("role")
+def user_role(
+    user_id: Annotated[str, typer.Argument(help="The user.")],
+    org: Annotated[str, typer.Argument(help="The organisation.")],
+    role: Annotated[str, typer.Argument(help="member, editor, reviewer, admin, or none to remove.")],
+    data_dir: DataDir = Path("site"),
+) -> None:
+    """Set (or remove, with 'none') a user's role in an organisation."""
+    from kartenn.domain.security import ROLES
+
+    if role not in (*ROLES, "none"):
+        raise _fail(f"the role must be one of {', '.join(ROLES)} or none")
+    try:
+        site = _site(data_dir)
+        site.accounts.get_user(user_id)
+        if role == "none":
+            site.accounts.remove_membership(user_id, org)
+        else:
+            site.accounts.set_membership(user_id, org, role)
+        site.accounts.log("cli", "role.remove" if role == "none" else "role.set", f"user:{user_id}", org=org,
+                          role=role)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    out.print(f"{user_id}: {role} in {org}", highlight=False)
+
+
+@user_app.command("disable")
+def user_disable(user_id: Annotated[str, typer.Argument(help="The user.")], data_dir: DataDir = Path("site"),
+                 enable: Annotated[bool, typer.Option("--enable", help="Enable the account again.")] = False) -> None:
+    """Disable an account (its sessions end; its tokens stop working), or enable it again."""
+    try:
+        site = _site(data_dir)
+        site.accounts.set_active(user_id, enable)
+        site.accounts.log("cli", "user.enable" if enable else "user.disable", f"user:{user_id}")
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    out.print(f"{user_id} {'enabled' if enable else 'disabled'}", highlight=False)
 
 
 @user_app.command("requests")

@@ -18,6 +18,7 @@ from kartenn.stores.base import FeatureStore
 from kartenn.stores.catalog import Catalog, create_engine_for
 from kartenn.stores.files import FileStore, StagingArea
 from kartenn.stores.geopackage import GeoPackageStore
+from kartenn.stores.maps import Maps
 from kartenn.stores.postgis import PostGISStore
 
 log = logging.getLogger("kartenn")
@@ -37,6 +38,7 @@ class Site:
         self.engine = create_engine_for(settings.catalog_url)
         self.catalog = Catalog(self.engine)
         self.accounts = Accounts(self.engine)
+        self.maps = Maps(self.engine)
         self.files = FileStore(settings.files_dir, self.staging)
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         self.features: FeatureStore

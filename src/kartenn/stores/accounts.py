@@ -172,10 +172,16 @@ class Accounts:
         return data
 
     def list_users(self) -> list[dict[str, Any]]:
+        """Users with their memberships (organisation → role)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(users.c.id, users.c.name, users.c.email, users.c.admin, users.c.active)
                                 .order_by(users.c.id))
-            return [dict(r._mapping) for r in rows]
+            found = [{**dict(r._mapping), "roles": {}} for r in rows]
+            by_id = {u["id"]: u for u in found}
+            for m in conn.execute(select(memberships)):
+                if m.user_id in by_id:
+                    by_id[m.user_id]["roles"][m.org_id] = m.role
+        return found
 
     def set_membership(self, user_id: str, org_id: str, role: str) -> None:
         if role not in ROLES:
@@ -186,6 +192,19 @@ class Accounts:
             conn.execute(delete(memberships).where(and_(memberships.c.user_id == user_id,
                                                         memberships.c.org_id == org_id)))
             conn.execute(insert(memberships).values(user_id=user_id, org_id=org_id, role=role))
+
+    def remove_membership(self, user_id: str, org_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(memberships).where(and_(memberships.c.user_id == user_id,
+                                                        memberships.c.org_id == org_id)))
+
+    def set_active(self, user_id: str, active: bool) -> None:
+        """Enable or disable an account; disabling ends its sessions."""
+        self.get_user(user_id)
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(active=active))
+            if not active:
+                conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
 
     def record_login(self, user_id: str, ok: bool, lock_after: int, lock_until: datetime) -> None:
         """Count failed logins; lock the account after ``lock_after`` of them in a row."""

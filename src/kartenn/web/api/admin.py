@@ -72,6 +72,37 @@ def add_user(site: Site, body: Annotated[dict[str, Any], Body()]) -> dict[str, A
     return {"id": user_id, "org": org, "role": role}
 
 
+@router.patch("/users/{user_id}")
+def change_user(user_id: str, site: Site, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """``{"active": false}`` disables an account and ends its sessions; ``{"active": true}`` enables it."""
+    _admin(site)
+    if not isinstance(body.get("active"), bool):
+        raise InvalidInput("active must be true or false", locator="active")
+    site.accounts.set_active(user_id, body["active"])
+    site.accounts.log(site.identity.name, "user.enable" if body["active"] else "user.disable", f"user:{user_id}")
+    return {"id": user_id, "active": body["active"]}
+
+
+@router.put("/users/{user_id}/roles/{org}")
+def set_role(user_id: str, org: str, site: Site, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """``{"role": "editor"}``: the user's role in ``org`` (member, editor, reviewer, admin)."""
+    _admin(site)
+    site.accounts.get_user(user_id)
+    role = body.get("role")
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", locator="role")
+    site.accounts.set_membership(user_id, org, role)
+    site.accounts.log(site.identity.name, "role.set", f"user:{user_id}", org=org, role=role)
+    return {"id": user_id, "org": org, "role": role}
+
+
+@router.delete("/users/{user_id}/roles/{org}", status_code=204)
+def remove_role(user_id: str, org: str, site: Site) -> None:
+    _admin(site)
+    site.accounts.remove_membership(user_id, org)
+    site.accounts.log(site.identity.name, "role.remove", f"user:{user_id}", org=org)
+
+
 @router.get("/signups")
 def signups(site: Site) -> dict[str, Any]:
     """Account requests waiting for approval."""
