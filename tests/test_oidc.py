@@ -244,3 +244,22 @@ def test_id_token_checks():
         with pytest.raises(Unauthorized):
             check_id_token(token, "https://sso.example", "kartenn-web", "n1", keys=keys)
             pytest.fail(name)
+
+
+def test_claim_mapping_is_configurable(settings):
+    """Groups under a prefix, realm roles and client roles (Keycloak's resource_access) map to organisations,
+    roles and administrators as configured."""
+    from kartenn.services.oidc import identity_from_claims
+
+    settings.oidc_group_prefix = "/sdi"
+    settings.oidc_client_id = "kartenn-web"
+    settings.oidc_role_map = {"cartographe": "iuem/editor", "lecteur-lille": "lille", "chef": "admin"}
+    claims = {"preferred_username": "anne", "groups": ["/sdi/brest/reviewer", "/other/ignored", "/sdi"],
+              "realm_access": {"roles": ["offline_access", "lecteur-lille"]},
+              "resource_access": {"kartenn-web": {"roles": ["cartographe"]}, "account": {"roles": ["chef"]}}}
+    identity = identity_from_claims(claims, settings)
+    assert identity.roles == {"brest": "reviewer", "iuem": "editor", "lille": "member"}
+    assert not identity.admin  # "chef" is a role of another client
+    claims["resource_access"]["kartenn-web"]["roles"].append("chef")
+    assert identity_from_claims(claims, settings).admin
+    assert identity_from_claims({"sub": "x", "realm_access": {"roles": ["kartenn-admin"]}}, settings).admin
