@@ -74,7 +74,9 @@ def _named_layer(root: etree._Element, layer: str, style: Style) -> None:
             _s(rule, "Name", r.name)
         if r.title:
             _s(rule, "Title", r.title)
-        if r.filter is not None:
+        if r.else_filter:
+            _s(rule, "ElseFilter")
+        elif r.filter is not None:
             _filter(_s(rule, "Filter", ns=OGC), r.filter)
         if r.min_scale is not None:
             _s(rule, "MinScaleDenominator", _text(r.min_scale))
@@ -102,6 +104,10 @@ def _filter(parent: etree._Element, f: Filter) -> None:
         _s(el, "PropertyName", f.property, ns=OGC)
         _s(_s(el, "LowerBoundary", ns=OGC), "Literal", _text(f.value[0]), ns=OGC)
         _s(_s(el, "UpperBoundary", ns=OGC), "Literal", _text(f.value[1]), ns=OGC)
+    elif f.op == "like":
+        el = _s(parent, "PropertyIsLike", ns=OGC, wildCard="%", singleChar="_", escape="\\")
+        _s(el, "PropertyName", f.property, ns=OGC)
+        _s(el, "Literal", _text(f.value), ns=OGC)
     elif f.op == "is_null":
         _s(_s(parent, "PropertyIsNull", ns=OGC), "PropertyName", f.property, ns=OGC)
     else:
@@ -154,6 +160,8 @@ def _symbolizer(rule: etree._Element, sym: object) -> None:
         if sym.outline_color and sym.outline_width > 0:
             _stroke(mark, sym.outline_color, sym.outline_width)
         _s(graphic, "Size", _text(2 * sym.radius))
+        if sym.rotation:
+            _s(graphic, "Rotation", _text(sym.rotation))
     elif isinstance(sym, Label):
         el = _s(rule, "TextSymbolizer")
         _s(_s(el, "Label"), "PropertyName", sym.field, ns=OGC)
@@ -180,5 +188,9 @@ def _raster_rule(fts: etree._Element, style: Style) -> None:
     channels = _s(raster, "ChannelSelection")
     _s(_s(channels, "GrayChannel"), "SourceChannelName", str(style.band))
     colormap = _s(raster, "ColorMap")
+    if style.ramp_mode != "ramp":
+        colormap.set("type", style.ramp_mode)
     for value, color in ramp_stops(style):
-        _s(colormap, "ColorMapEntry", color=color, quantity=_text(value))
+        entry = _s(colormap, "ColorMapEntry", color=color[:7], quantity=_text(value))
+        if len(color) == 9:
+            entry.set("opacity", _text(round(_alpha(color), 4)))
