@@ -5,6 +5,7 @@ Rendering and store queries are CPU- and I/O-bound: each request runs in the thr
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -22,7 +23,7 @@ from starlette.responses import Response
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
 from kartenn.formats import sld
-from kartenn.services import legend, render
+from kartenn.services import legend, render, styles
 from kartenn.services.featureinfo import feature_info
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
@@ -86,7 +87,8 @@ async def handle(request: Request) -> Response:
     except KartennError as exc:
         return exception_response(WMSError(exc.code, exc.message, status=exc.status), version, challenge(exc))
     try:
-        return await run_in_threadpool(dispatch, site, params, version, online)
+        return await run_in_threadpool(dispatch, site, params, version, online,
+                                       request.headers.get("if-none-match", ""))
     except WMSError as exc:
         return error_response(exc, params, version)
     except Exception:
@@ -98,7 +100,7 @@ async def handle(request: Request) -> Response:
 register("WMS", handle)
 
 
-def dispatch(site: Site, params: dict[str, str], version: str, online: str) -> Response:
+def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_none_match: str = "") -> Response:
     operation = params.get("request", "")
     try:
         if operation.lower() == "getcapabilities":
@@ -106,9 +108,12 @@ def dispatch(site: Site, params: dict[str, str], version: str, online: str) -> R
                 "text/xml" if version == "1.3.0" else "application/vnd.ogc.wms_xml"))
         if operation.lower() in ("getmap", "map"):
             req = map_request(site, params, version)
+            tag = map_etag(req, params)
+            if tag in if_none_match:
+                return Response(status_code=304, headers={"ETag": tag})
             image = render.render_map(site, req.layers, req.crs, req.bbox, req.width, req.height, req.fmt,
                                       transparent=req.transparent, bgcolor=req.bgcolor)
-            return Response(image, media_type=render.MEDIA_TYPES[req.fmt])
+            return Response(image, media_type=render.MEDIA_TYPES[req.fmt], headers={"ETag": tag})
         if operation.lower() == "getfeatureinfo":
             return get_feature_info(site, params, version)
         if operation.lower() == "getlegendgraphic":
@@ -188,7 +193,7 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
     layers = []
     for ds, style_name in zip(datasets, names, strict=True):
         try:
-            layers.append(render.MapLayer(ds, render.style_for(ds, style_name.strip())))
+            layers.append(render.MapLayer(ds, styles.style_for(site, ds, style_name.strip())))
         except NotFound as exc:
             raise WMSError("StyleNotDefined", exc.message, "styles") from None
     crs_key = "crs" if version == "1.3.0" else "srs"
@@ -213,6 +218,14 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
             raise WMSError("InvalidParameterValue", f"BGCOLOR must be 0xRRGGBB, not {bgcolor!r}", "bgcolor")
         bgcolor = "#" + bgcolor[-6:]
     return MapRequest(version, layers, crs, bbox, width, height, fmt, transparent, bgcolor)
+
+
+def map_etag(req: MapRequest, params: dict[str, str]) -> str:
+    """Changes with the request, the data and the content of every style drawn."""
+    parts = [f"{k}={v}" for k, v in sorted(params.items())]
+    parts += [f"{layer.dataset.id}|{layer.dataset.updated}|{styles.style_revision(layer.dataset, layer.style)}"
+              for layer in req.layers]
+    return '"' + hashlib.sha1("\n".join(parts).encode(), usedforsecurity=False).hexdigest()[:24] + '"'
 
 
 # GetFeatureInfo -------------------------------------------------------------------------------------------
@@ -277,7 +290,7 @@ def _gml(features: list[dict[str, Any]]) -> bytes:
 def get_legend_graphic(site: Site, params: dict[str, str]) -> Response:
     ds = _layers(site, params, "layer")[0]
     try:
-        style = render.style_for(ds, params.get("style", ""))
+        style = styles.style_for(site, ds, params.get("style", ""))
     except NotFound as exc:
         raise WMSError("StyleNotDefined", exc.message, "style") from None
     fmt = IMAGE_FORMATS.get(params.get("format", "image/png").lower(), "")
@@ -288,7 +301,7 @@ def get_legend_graphic(site: Site, params: dict[str, str]) -> Response:
 
 def get_styles(site: Site, params: dict[str, str]) -> Response:
     """The layers' styles as one SLD 1.0 document (the SLD-WMS GetStyles operation)."""
-    layers = [(ds.id, style) for ds in _layers(site, params) for style in render.styles_of(ds).values()]
+    layers = [(ds.id, style) for ds in _layers(site, params) for style in styles.styles_of(site, ds).values()]
     return Response(sld.to_sld_layers(layers), media_type="application/vnd.ogc.sld+xml")
 
 
@@ -444,10 +457,10 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
                          "maxx": _n(box[2]), "maxy": _n(box[3])}
                 sub(layer, "BoundingBox", **attrs)
         try:
-            styles = render.styles_of(ds)
+            named = styles.styles_of(site, ds)
         except KartennError:
             continue
-        for style in styles.values():
+        for style in named.values():
             el = sub(layer, "Style")
             sub(el, "Name", style.name)
             sub(el, "Title", style.title or style.name)
