@@ -108,7 +108,10 @@ def test_named_styles_through_the_api(site, server, editor_token, tmp_path):
 
     # OGC API Styles: the styles of the collection, with links to their stylesheets.
     with server.client() as http:
-        found = http.get(f"/ogc/collections/{ds}/styles").json()
+        links = http.get(f"/ogc/collections/{ds}").json()["links"]
+        styles_link = next(link["href"] for link in links if link["rel"].endswith("/styles"))
+        assert styles_link == f"{server.url}/ogc/collections/{ds}/styles"
+        found = http.get(styles_link).json()
         assert found["default"] == "default"
         by_code = next(s for s in found["styles"] if s["id"] == "by_code")
         types = {link["type"]: link["href"] for link in by_code["links"]}

@@ -183,3 +183,21 @@ def test_marker_shapes_render(site):
         counts[shape] = int(((pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 3] > 200)).sum())
     assert all(c > 50 for c in counts.values()), counts
     assert counts["square"] > counts["circle"] > counts["x"], counts  # the shapes differ in area
+
+
+def test_interval_colour_maps_in_tiles_and_maps():
+    from lxml import etree
+
+    from kartenn.formats.mapnik_style import raster_symbolizer
+    from kartenn.services.tiles import _colormap
+
+    (dem,) = from_sld(sld("dem.sld")).styles
+    low, high, table = _colormap(dem)
+    assert (low, high) == (-500, 1400)
+    level = round((500 - low) / (high - low) * 255)  # 500 m: below the 1000 m entry, above the 0 m one
+    assert table[level] == (0x00, 0xFF, 0x00, 255) and table[255][3] == 0  # past the last entry: not drawn
+    assert table[round((-100 - low) / (high - low) * 255)] == (0xAA, 0xFF, 0xAA, 255)
+    stops = raster_symbolizer(dem).find("RasterColorizer")
+    assert stops.get("default-mode") == "discrete" and stops.get("default-color") == "rgba(0,0,0,0.0)"
+    assert [(s.get("value"), s.get("color")) for s in stops][:2] == [("-500.0", "#aaffaa"), ("0.0", "#00ff00")]
+    assert etree.tostring(stops).count(b"<stop") == 5

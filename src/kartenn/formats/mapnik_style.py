@@ -120,12 +120,29 @@ def symbolizers(sym: Symbolizer) -> list[etree._Element]:
 
 def raster_symbolizer(style: Style) -> etree._Element:
     el = etree.Element("RasterSymbolizer", opacity=_num(style.opacity), scaling="bilinear")
-    if style.kind == "ramp":
-        colorizer = etree.SubElement(el, "RasterColorizer", **{"default-mode": RAMP_MODES[style.ramp_mode],
-                                                               "default-color": "transparent"})
-        for value, color in ramp_stops(style):
-            etree.SubElement(colorizer, "stop", value=repr(value), color=color)
+    if style.kind != "ramp":
+        return el
+    stops = ramp_stops(style)
+    mode = RAMP_MODES[style.ramp_mode] if isinstance(style.ramp, list) else "linear"
+    default = "transparent"
+    if mode == "discrete":
+        # SLD intervals: a stop colours the values below it (from the stop before); Mapnik's discrete stops
+        # colour from their value up. Values past the last stop are not drawn.
+        default = stops[0][1]
+        stops = [(stops[i - 1][0], stops[i][1]) for i in range(1, len(stops))] + [(stops[-1][0], "#00000000")]
+    colorizer = etree.SubElement(el, "RasterColorizer", **{"default-mode": mode,
+                                                           "default-color": _mapnik_color(default)})
+    for value, color in stops:
+        etree.SubElement(colorizer, "stop", value=repr(value), color=_mapnik_color(color))
     return el
+
+
+def _mapnik_color(color: str) -> str:
+    """#rrggbb as is; #rrggbbaa as rgba(), which every Mapnik version reads."""
+    if len(color) != 9 or not color.startswith("#"):
+        return color
+    r, g, b, a = (int(color[i:i + 2], 16) for i in (1, 3, 5, 7))
+    return f"rgba({r},{g},{b},{round(a / 255, 4)})"
 
 
 def ramp_stops(style: Style) -> list[tuple[float, str]]:
