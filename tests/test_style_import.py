@@ -201,3 +201,20 @@ def test_interval_colour_maps_in_tiles_and_maps():
     assert stops.get("default-mode") == "discrete" and stops.get("default-color") == "rgba(0,0,0,0.0)"
     assert [(s.get("value"), s.get("color")) for s in stops][:2] == [("-500.0", "#aaffaa"), ("0.0", "#00ff00")]
     assert etree.tostring(stops).count(b"<stop") == 5
+
+
+def test_legends_draw_the_mark_shapes():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from kartenn.services.legend import legend_image
+
+    def red(shape: str) -> int:
+        style = parse_style({"rules": [{"title": shape, "symbolizers": [
+            {"kind": "marker", "shape": shape, "color": "#ff0000", "radius": 8}]}]})
+        pixels = np.asarray(Image.open(io.BytesIO(legend_image(style))).convert("RGBA"))
+        return int(((pixels[..., 0] > 200) & (pixels[..., 1] < 50) & (pixels[..., 3] > 200)).sum())
+
+    assert red("square") > red("circle") > red("triangle") > red("star") > 0
