@@ -188,8 +188,17 @@ def test_raster_styles_from_sld(site, server, editor_token):
                      headers={"Content-Type": SLD_TYPE})
         assert r.status_code == 400
         assert orjson.loads(r.content)["detail"].startswith(ds)
+        # A RasterSymbolizer with no colour map keeps the dataset's own colours, at its opacity.
+        faded = (b'<StyledLayerDescriptor xmlns="http://www.opengis.net/sld" version="1.0.0"><UserLayer><UserStyle>'
+                 b'<FeatureTypeStyle><Rule><RasterSymbolizer><Opacity>0.5</Opacity></RasterSymbolizer></Rule>'
+                 b'</FeatureTypeStyle></UserStyle></UserLayer></StyledLayerDescriptor>')
+        r = http.put(f"/api/v1/datasets/{ds}/styles/faded", content=faded, headers={"Content-Type": SLD_TYPE})
+        assert r.status_code == 201 and r.json()["warnings"] == []
+        model = http.get(f"/api/v1/datasets/{ds}/styles/faded").json()
+        default = http.get(f"/api/v1/datasets/{ds}/styles/default").json()
+        assert model == {**default, "name": "faded", "title": "", "opacity": 0.5}
     wms = WebMapService(f"{server.url}/wms", version="1.3.0")
-    assert set(wms.contents[ds].styles) == {"default", "dem"}
+    assert set(wms.contents[ds].styles) == {"default", "dem", "faded"}
     west, south, east, north = outcome.dataset.extent_wgs84
     png = wms.getmap(layers=[ds], styles=["dem"], srs="CRS:84", bbox=(west, south, east, north), size=(64, 64),
                      format="image/png", transparent=True).read()

@@ -218,3 +218,15 @@ def test_legends_draw_the_mark_shapes():
         return int(((pixels[..., 0] > 200) & (pixels[..., 1] < 50) & (pixels[..., 3] > 200)).sum())
 
     assert red("square") > red("circle") > red("triangle") > red("star") > 0
+
+
+def test_older_layouts_as_geoserver_keeps_them():
+    imported = from_sld(sld("legacy-latin1.sld"), {"nom": "string", "code": "string"})
+    (style,) = imported.styles
+    assert (style.name, style.title) == ("Regions_old_style", "Régions")
+    idf, outline = style.rules
+    assert idf.filter.model_dump(exclude_defaults=True) == {"op": "=", "property": "nom", "value": "Île-de-France"}
+    fill, label = idf.symbolizers
+    assert (fill.color, fill.opacity, label.field, label.size, label.halo_color) == ("#ffaa00", 1, "nom", 10, None)
+    assert (outline.symbolizers[0].color, outline.symbolizers[0].width) == ("#000000", 1)  # an empty Stroke
+    assert imported.warnings == []

@@ -46,9 +46,11 @@ class Imported:
     warnings: list[str] = field(default_factory=list)
 
 
-def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str | None = None) -> Imported:
+def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str | None = None,
+             raster_default: dict[str, Any] | None = None) -> Imported:
     """Read every UserStyle of an SLD document. ``fields`` (name → type) types the filters' literals and checks
-    the attributes the styles name; ``name`` renames the first style."""
+    the attributes the styles name; ``name`` renames the first style; ``raster_default`` (a raster style) is
+    what a RasterSymbolizer without ColorMap or ChannelSelection draws with (a grey ramp without it)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if b"<!DOCTYPE" in raw[:4096].upper():
         raise InvalidInput("SLD with a DOCTYPE is refused")
@@ -56,9 +58,10 @@ def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str 
     if _local(root) != "StyledLayerDescriptor" or etree.QName(root).namespace != SLD:
         raise InvalidInput("not an SLD document: the root must be sld:StyledLayerDescriptor")
     _refuse_remote(root)
-    reader = _Reader(fields or {})
+    reader = _Reader(fields or {}, raster_default or {})
     styles = []
-    for layer in _all(root, "NamedLayer") + _all(root, "UserLayer"):
+    # UserStyles in layers, or (as some GeoServer documents have them) right under the root
+    for layer in _all(root, "NamedLayer") + _all(root, "UserLayer") + [root]:
         layer_name = layer.findtext(f"{{{SLD}}}Name") or layer.findtext(f"{{{SE}}}Name") or ""
         for user in _all(layer, "UserStyle"):
             style_name = name if name and not styles else _name(_text(user, "Name") or layer_name)
@@ -115,8 +118,8 @@ def _name(text: str) -> str:
 
 
 class _Reader:
-    def __init__(self, fields: dict[str, str]) -> None:
-        self.fields = fields
+    def __init__(self, fields: dict[str, str], raster_default: dict[str, Any]) -> None:
+        self.fields, self.raster_default = fields, raster_default
         self.warnings: list[str] = []
 
     def warn(self, message: str) -> None:
@@ -182,8 +185,9 @@ class _Reader:
 
     def filter(self, element: etree._Element) -> dict[str, Any]:
         element = copy.deepcopy(element)
-        if etree.QName(element).namespace != OGC:  # SE 1.1 documents sometimes put it in their own namespace
-            raise _Unsupported("the filter must be an ogc:Filter")
+        for el in element.iter():  # old documents leave the filter in the SLD's (default) namespace
+            if isinstance(el.tag, str) and etree.QName(el).namespace in (SLD, SE, None):
+                el.tag = f"{{{OGC}}}{etree.QName(el).localname}"
         for like in element.iter(f"{{{OGC}}}PropertyIsLike"):  # Filter 1.0 says escape, 1.1 escapeChar
             if like.get("escapeChar") is None:
                 like.set("escapeChar", like.get("escape", "\\"))
@@ -387,6 +391,8 @@ class _Reader:
         if colormap is None and all(rgb):
             out |= {"kind": "rgb", "bands": [self.band(b) for b in rgb]}  # type: ignore[arg-type]
             return out
+        if colormap is None and not gray and self.raster_default:
+            return {**{k: v for k, v in self.raster_default.items() if k not in ("name", "title")}, **out}
         out |= {"kind": "ramp", "band": self.band(gray) if gray else 1}
         if colormap is None:
             out |= {"ramp": "gray"}

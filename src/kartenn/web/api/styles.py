@@ -143,7 +143,7 @@ def parse_body(dataset: Dataset, name: str, data: bytes, content_type: str) -> t
     media = content_type.split(";")[0].strip().lower()
     fields = {f.name: f.type for f in dataset.fields}
     if media in SLD_BODIES:
-        imported = from_sld(data, fields, name=name)
+        imported = from_sld(data, fields, name=name, raster_default=dataset.style if dataset.kind != "vector" else None)
         warnings = list(imported.warnings)
         if len(imported.styles) > 1:
             warnings.append(f"the document has {len(imported.styles)} styles: the first was kept")
