@@ -230,3 +230,23 @@ def test_older_layouts_as_geoserver_keeps_them():
     assert (fill.color, fill.opacity, label.field, label.size, label.halo_color) == ("#ffaa00", 1, "nom", 10, None)
     assert (outline.symbolizers[0].color, outline.symbolizers[0].width) == ("#000000", 1)  # an empty Stroke
     assert imported.warnings == []
+
+
+def test_styles_from_the_command_line(site, settings):
+    from conftest import kartenn
+
+    (outcome,) = publish_file(site, shared("france-admin-express-2018/regions.geojson"))
+    ds, where = outcome.dataset.id, ("--data-dir", str(settings.data_dir))
+    done = kartenn("style", "put", ds, "by_code", str(SLDS / "regions-categorised.sld"), "--default", *where,
+                   settings=settings, check=True)
+    assert "Created style by_code" in done.stdout
+    listed = kartenn("style", "list", ds, *where, settings=settings, check=True).stdout.splitlines()
+    assert listed[0].startswith("by_code\tRegions by code\t") and listed[0].endswith("default")
+    assert listed[1].startswith("default\t")
+    sld = kartenn("style", "get", ds, "by_code", *where, settings=settings, check=True).stdout
+    assert "<ogc:PropertyIsLike" in sld and from_sld(sld.encode()).styles[0].name == "by_code"
+    bad = kartenn("style", "put", ds, "x", str(SLDS / "boroughs-graduated.sld"), *where, settings=settings)
+    assert bad.returncode == 1 and "unknown attributes" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert kartenn("style", "delete", ds, "by_code", *where, settings=settings).returncode == 1  # the default
+    assert kartenn("style", "delete", ds, "default", *where, settings=settings, check=True).returncode == 0
+    assert "style.update" in kartenn("audit", *where, settings=settings, check=True).stdout

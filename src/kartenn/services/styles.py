@@ -12,8 +12,14 @@ import orjson
 
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style, parse_style
-from kartenn.errors import Conflict, InvalidInput, NotFound
+from kartenn.errors import Conflict, InvalidInput, NotFound, UnsupportedFormat
+from kartenn.formats.maplibre_style import to_maplibre
+from kartenn.formats.sld import to_sld
+from kartenn.formats.sld_import import from_sld
 
+SLD_TYPE = "application/vnd.ogc.sld+xml"
+MAPLIBRE_TYPE = "application/vnd.mapbox.style+json"
+SLD_BODIES = (SLD_TYPE, "text/xml", "application/xml")
 FILL = "#2f7ebc"
 STROKE = "#f5f5f5"
 OUTLINE = "#16425b"
@@ -141,3 +147,44 @@ def delete_style(site: Any, dataset: Dataset, name: str) -> None:
             raise NotFound(f"layer {dataset.id!r} has no style {name!r}")
         site.catalog.update_dataset(conn, dataset)
     site.accounts.log(site.identity.name, "style.delete", f"dataset:{dataset.id}", style=name)
+
+
+# encodings ----------------------------------------------------------------------------------------------
+
+
+def read_style(dataset: Dataset, name: str, data: bytes, media_type: str) -> tuple[Style, list[str]]:
+    """(style named ``name``, warnings) from a JSON model or an SLD document (its first UserStyle), checked
+    against the dataset's attributes."""
+    media = media_type.split(";")[0].strip().lower()
+    fields = {f.name: f.type for f in dataset.fields}
+    if media in SLD_BODIES:
+        imported = from_sld(data, fields, name=name, raster_default=dataset.style if dataset.kind != "vector" else None)
+        warnings = list(imported.warnings)
+        if len(imported.styles) > 1:
+            warnings.append(f"the document has {len(imported.styles)} styles: the first was kept")
+        return imported.styles[0], warnings
+    if media not in ("application/json", ""):
+        raise UnsupportedFormat(f"send the style as application/json or {SLD_TYPE}, not {media!r}")
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("the body is not JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("a style is a JSON object")
+    return parse_style({**value, "name": name}, list(fields)), []
+
+
+def export_style(dataset: Dataset, style: Style, f: str, base: str) -> tuple[bytes, str]:
+    """(document, media type) of a style as ``f``: json (the model), sld (SLD 1.0) or mapbox (MapLibre style
+    JSON over the collection's vector tiles, served under ``base``)."""
+    if f == "sld":
+        return to_sld(dataset.id, style), SLD_TYPE
+    if f == "mapbox":
+        if dataset.kind != "vector":
+            raise UnsupportedFormat(f"{dataset.id} is raster data: its styles have no MapLibre encoding", locator="f")
+        tilejson = f"{base}/ogc/collections/{dataset.id}/tiles/WebMercatorQuad/tilejson"
+        doc, warnings = to_maplibre(style, dataset.id, tilejson, title=dataset.title)
+        if warnings:
+            doc["metadata"]["kartenn:warnings"] = warnings
+        return orjson.dumps(doc), MAPLIBRE_TYPE
+    return orjson.dumps(style.model_dump(mode="json")), "application/json"

@@ -9,25 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from kartenn.domain import Dataset
-from kartenn.domain.style import Style, parse_style
-from kartenn.errors import InvalidInput, TooLarge, UnsupportedFormat
-from kartenn.formats.maplibre_style import to_maplibre
-from kartenn.formats.sld import to_sld
-from kartenn.formats.sld_import import from_sld
+from kartenn.domain.style import Style
+from kartenn.errors import TooLarge, UnsupportedFormat
 from kartenn.services import styles
+from kartenn.services.styles import MAPLIBRE_TYPE, SLD_TYPE
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.responses import JSONResponse
 
 router = APIRouter(tags=["styles"])
-SLD_TYPE = "application/vnd.ogc.sld+xml"
-MAPLIBRE_TYPE = "application/vnd.mapbox.style+json"
-SLD_BODIES = (SLD_TYPE, "text/xml", "application/xml")
 ENCODINGS = {"json": "application/json", "sld": SLD_TYPE, "mapbox": MAPLIBRE_TYPE}
 MAX_BODY = 2_000_000
 BODY = {"requestBody": {"required": True, "content": {
@@ -59,18 +53,8 @@ def style_links(dataset: Dataset, name: str, base: str) -> list[dict[str, Any]]:
 
 def encode(dataset: Dataset, style: Style, f: str, base: str) -> Response:
     """The style in one encoding, with its revision as the ETag."""
-    headers = {"ETag": f'"{styles.style_revision(dataset, style)}"'}
-    if f == "sld":
-        return Response(to_sld(dataset.id, style), media_type=SLD_TYPE, headers=headers)
-    if f == "mapbox":
-        if dataset.kind != "vector":
-            raise UnsupportedFormat(f"{dataset.id} is raster data: its styles have no MapLibre encoding", locator="f")
-        tilejson = f"{base}/ogc/collections/{dataset.id}/tiles/WebMercatorQuad/tilejson"
-        doc, warnings = to_maplibre(style, dataset.id, tilejson, title=dataset.title)
-        if warnings:
-            doc["metadata"]["kartenn:warnings"] = warnings
-        return Response(orjson.dumps(doc), media_type=MAPLIBRE_TYPE, headers=headers)
-    return Response(orjson.dumps(style.model_dump(mode="json")), media_type="application/json", headers=headers)
+    body, media = styles.export_style(dataset, style, f, base)
+    return Response(body, media_type=media, headers={"ETag": f'"{styles.style_revision(dataset, style)}"'})
 
 
 def summary(dataset: Dataset, style: Style, base: str) -> dict[str, Any]:
@@ -102,7 +86,7 @@ async def put_style(dataset_id: str, name: str, request: Request, site: Annotate
     it the default style."""
     dataset = site.catalog.get_dataset(dataset_id)
     site.require("edit", "dataset", dataset.id)  # before reading the body
-    style, warnings = parse_body(dataset, name, await _body(request), request.headers.get("content-type", ""))
+    style, warnings = styles.read_style(dataset, name, await _body(request), request.headers.get("content-type", ""))
     created = styles.put_style(site, dataset, style, make_default=default)
     base = base_url(request)
     body = {**summary(dataset, style, base), "warnings": warnings}
@@ -136,24 +120,3 @@ async def _body(request: Request) -> bytes:
         if len(data) > MAX_BODY:
             raise TooLarge(f"a style is at most {MAX_BODY} bytes")
     return data
-
-
-def parse_body(dataset: Dataset, name: str, data: bytes, content_type: str) -> tuple[Style, list[str]]:
-    """A style named ``name`` from a JSON model or an SLD document (its first UserStyle)."""
-    media = content_type.split(";")[0].strip().lower()
-    fields = {f.name: f.type for f in dataset.fields}
-    if media in SLD_BODIES:
-        imported = from_sld(data, fields, name=name, raster_default=dataset.style if dataset.kind != "vector" else None)
-        warnings = list(imported.warnings)
-        if len(imported.styles) > 1:
-            warnings.append(f"the document has {len(imported.styles)} styles: the first was kept")
-        return imported.styles[0], warnings
-    if media not in ("application/json", ""):
-        raise UnsupportedFormat(f"send the style as application/json or {SLD_TYPE}, not {media!r}")
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise InvalidInput("the body is not JSON") from None
-    if not isinstance(value, dict):
-        raise InvalidInput("a style is a JSON object")
-    return parse_style({**value, "name": name}, list(fields)), []
