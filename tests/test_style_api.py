@@ -206,3 +206,32 @@ def test_raster_styles_from_sld(site, server, editor_token):
     colours = {tuple(int(v) for v in p[:3]) for p in pixels if p[3] > 0}
     dem = {(0xAA, 0xFF, 0xAA), (0x00, 0xFF, 0x00), (0xFF, 0xFF, 0x00), (0xFF, 0x7F, 0x00)}
     assert colours and colours <= dem, colours  # intervals: only the colour map's own colours
+
+
+def test_getmap_with_an_inline_sld(site, server):
+    ds = publish_regions(site)
+    red = (SLDS / "regions-categorised.sld").read_text().replace("<Name>regions</Name>", f"<Name>{ds}</Name>")
+    named = (f'<StyledLayerDescriptor xmlns="http://www.opengis.net/sld" version="1.0.0"><NamedLayer><Name>{ds}'
+             '</Name><NamedStyle><Name>nothing</Name></NamedStyle></NamedLayer></StyledLayerDescriptor>')
+    with server.client() as http:
+        caps = http.get("/wms", params={"service": "WMS", "version": "1.1.1", "request": "GetCapabilities"})
+        assert b'SupportSLD="1"' in caps.content
+        r = http.get("/wms", params={"service": "WMS", "version": "1.3.0", "request": "GetMap", "layers": ds,
+                                     "styles": "", "sld_body": red, "crs": "EPSG:4326", "bbox": RENNES_BOX,
+                                     "width": "32", "height": "32", "format": "image/png"})
+        assert r.status_code == 200 and centre_pixel(r.content)[:3] == (0xE3, 0x1A, 0x1C)
+        base = {"service": "WMS", "version": "1.1.1", "request": "GetMap", "layers": ds, "styles": "",
+                "srs": "EPSG:4326", "bbox": "-1.9,47.9,-1.4,48.3", "width": "32", "height": "32",
+                "format": "image/png"}
+        assert centre_pixel(http.get("/wms", params={**base, "sld_body": red}).content)[:3] == (0xE3, 0x1A, 0x1C)
+        refused = [({"sld": "http://169.254.169.254/style.sld"}, "sld"),
+                   ({"sld_body": named}, "sld_body"),  # a named style the layer lacks
+                   ({"sld_body": red.replace(f"<Name>{ds}</Name>", "<Name>other</Name>")}, "sld_body"),
+                   ({"sld_body": red.replace("<ElseFilter/>", '<ElseFilter/><PointSymbolizer><Graphic><ExternalGraphic>'
+                                             '<OnlineResource xlink:href="file:///etc/passwd"/></ExternalGraphic>'
+                                             '</Graphic></PointSymbolizer>')}, "sld_body"),
+                   ({"sld_body": "<!DOCTYPE x [<!ENTITY e 'x'>]><x>&e;</x>"}, "sld_body")]
+        for extra, locator in refused:
+            r = http.get("/wms", params={**base, **extra})
+            assert r.status_code == 400 and f'locator="{locator}"'.encode() in r.content, (extra, r.content)
+        assert b"StyleNotDefined" in http.get("/wms", params={**base, "sld_body": named}).content

@@ -47,10 +47,11 @@ class Imported:
 
 
 def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str | None = None,
-             raster_default: dict[str, Any] | None = None) -> Imported:
+             raster_default: dict[str, Any] | None = None, layer: str | None = None) -> Imported:
     """Read every UserStyle of an SLD document. ``fields`` (name → type) types the filters' literals and checks
     the attributes the styles name; ``name`` renames the first style; ``raster_default`` (a raster style) is
-    what a RasterSymbolizer without ColorMap or ChannelSelection draws with (a grey ramp without it)."""
+    what a RasterSymbolizer without ColorMap or ChannelSelection draws with (a grey ramp without it);
+    ``layer`` reads only the layer of that name (and UserStyles outside any layer)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if b"<!DOCTYPE" in raw[:4096].upper():
         raise InvalidInput("SLD with a DOCTYPE is refused")
@@ -61,14 +62,28 @@ def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str 
     reader = _Reader(fields or {}, raster_default or {})
     styles = []
     # UserStyles in layers, or (as some GeoServer documents have them) right under the root
-    for layer in _all(root, "NamedLayer") + _all(root, "UserLayer") + [root]:
-        layer_name = layer.findtext(f"{{{SLD}}}Name") or layer.findtext(f"{{{SE}}}Name") or ""
-        for user in _all(layer, "UserStyle"):
+    for element in _all(root, "NamedLayer") + _all(root, "UserLayer") + [root]:
+        layer_name = element.findtext(f"{{{SLD}}}Name") or element.findtext(f"{{{SE}}}Name") or ""
+        if layer is not None and element is not root and layer_name != layer:
+            continue
+        for user in _all(element, "UserStyle"):
             style_name = name if name and not styles else _name(_text(user, "Name") or layer_name)
             styles.append(reader.style(user, style_name, fields))
     if not styles:
-        raise InvalidInput("the SLD document has no UserStyle")
+        raise InvalidInput("the SLD document has no UserStyle" + (f" for layer {layer!r}" if layer else ""))
     return Imported(styles, reader.warnings)
+
+
+def named_styles(data: bytes | str) -> dict[str, str]:
+    """Layer name → style name of the NamedLayers that name a style (NamedStyle) instead of giving one."""
+    root = parse_xml(data.encode("utf-8") if isinstance(data, str) else data)
+    found = {}
+    for element in _all(root, "NamedLayer"):
+        named = _one(element, "NamedStyle")
+        if named is not None:
+            found[element.findtext(f"{{{SLD}}}Name") or element.findtext(f"{{{SE}}}Name") or ""] = \
+                _text(named, "Name") or ""
+    return found
 
 
 def _refuse_remote(root: etree._Element) -> None:

@@ -21,8 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.domain import Dataset
-from kartenn.errors import KartennError, NotFound
+from kartenn.domain.style import Style
+from kartenn.errors import InvalidInput, KartennError, NotFound
 from kartenn.formats import sld
+from kartenn.formats.sld_import import from_sld, named_styles
 from kartenn.services import legend, render, styles
 from kartenn.services.featureinfo import feature_info
 from kartenn.site import Site
@@ -47,6 +49,7 @@ EXCEPTIONS_130 = {"XML": "xml", "INIMAGE": "inimage", "BLANK": "blank"}
 EXCEPTIONS_111 = {"application/vnd.ogc.se_xml": "xml", "application/vnd.ogc.se_inimage": "inimage",
                   "application/vnd.ogc.se_blank": "blank"}
 MAX_LAYERS = 50
+MAX_SLD_BODY = 1_000_000
 
 
 class WMSError(Exception):
@@ -190,12 +193,17 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
     names = styles_raw.split(",") if styles_raw else [""] * len(datasets)
     if len(names) != len(datasets):
         raise WMSError("InvalidParameterValue", "STYLES must name one style per layer (or be empty)", "styles")
+    if params.get("sld"):
+        raise WMSError("InvalidParameterValue", "SLD by reference is not fetched: send the document in SLD_BODY",
+                       "sld")
+    inline = _inline_styles(site, datasets, params["sld_body"]) if params.get("sld_body") else {}
     layers = []
     for ds, style_name in zip(datasets, names, strict=True):
         try:
-            layers.append(render.MapLayer(ds, styles.style_for(site, ds, style_name.strip())))
+            style = inline.get(ds.id) or styles.style_for(site, ds, style_name.strip())
         except NotFound as exc:
             raise WMSError("StyleNotDefined", exc.message, "styles") from None
+        layers.append(render.MapLayer(ds, style))
     crs_key = "crs" if version == "1.3.0" else "srs"
     crs = _required(params, crs_key).strip().upper()
     if render.parse_crs(crs) is None:
@@ -218,6 +226,34 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
             raise WMSError("InvalidParameterValue", f"BGCOLOR must be 0xRRGGBB, not {bgcolor!r}", "bgcolor")
         bgcolor = "#" + bgcolor[-6:]
     return MapRequest(version, layers, crs, bbox, width, height, fmt, transparent, bgcolor)
+
+
+def _inline_styles(site: Site, datasets: list[Dataset], body: str) -> dict[str, Style]:
+    """The styles an SLD_BODY gives the layers it names (a UserStyle, or a NamedStyle of the layer)."""
+    if len(body) > MAX_SLD_BODY:
+        raise WMSError("InvalidParameterValue", f"SLD_BODY is at most {MAX_SLD_BODY} characters", "sld_body")
+    found: dict[str, Style] = {}
+    try:
+        by_name = named_styles(body)
+        for ds in datasets:
+            if ds.id in by_name:
+                found[ds.id] = styles.style_for(site, ds, by_name[ds.id])
+                continue
+            fields = {f.name: f.type for f in ds.fields}
+            try:
+                imported = from_sld(body, fields, layer=ds.id, raster_default=ds.style if ds.kind != "vector" else None)
+            except InvalidInput as exc:
+                if "no UserStyle" in exc.message:
+                    continue  # the document does not style this layer: its STYLES entry does
+                raise
+            found[ds.id] = imported.styles[0]
+    except NotFound as exc:
+        raise WMSError("StyleNotDefined", exc.message, "sld_body") from None
+    except KartennError as exc:
+        raise WMSError("InvalidParameterValue", f"SLD_BODY: {exc.message}", "sld_body") from None
+    if not found:
+        raise WMSError("InvalidParameterValue", "SLD_BODY styles none of the LAYERS", "sld_body")
+    return found
 
 
 def map_etag(req: MapRequest, params: dict[str, str]) -> str:
@@ -428,6 +464,8 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
     exception = sub(capability, "Exception")
     for f in (EXCEPTIONS_130 if v130 else EXCEPTIONS_111):
         sub(exception, "Format", f)
+    if not v130:  # SLD_BODY styles layers; remote SLD and user layers are not offered
+        sub(capability, "UserDefinedSymbolization", SupportSLD="1", UserLayer="0", UserStyle="1", RemoteWFS="0")
     top = sub(capability, "Layer")
     sub(top, "Title", site.settings.title)
     for code in CRS_LIST:
