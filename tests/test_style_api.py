@@ -72,7 +72,11 @@ def test_named_styles_through_the_api(site, server, editor_token, tmp_path):
         first = r.json()["revision"]
         assert http.put(f"{url}/by_code", content=body, headers={"Content-Type": "text/xml"}).status_code == 200
 
-        model = http.get(f"{url}/by_code").json()
+        r = http.get(f"{url}/by_code")
+        model = r.json()
+        assert http.get(f"{url}/by_code", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+        assert http.get(f"{url}/by_code?f=sld", headers={"If-None-Match": r.headers["etag"]}).status_code == 200
+        assert any(link["rel"] == "styles" for link in http.get(f"/api/v1/datasets/{ds}").json()["links"])
         assert model["name"] == "by_code" and [r["name"] for r in model["rules"]] == ["bretagne", "south", "ile",
                                                                                       "other"]
         sld = http.get(f"{url}/by_code", headers={"Accept": SLD_TYPE})

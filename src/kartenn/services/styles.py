@@ -68,27 +68,50 @@ def style_revision(dataset: Dataset, style: Style | dict[str, Any]) -> str:
     return hashlib.sha1(text, usedforsecurity=False).hexdigest()[:16]
 
 
-def styles_of(site: Any, dataset: Dataset) -> dict[str, Style]:
-    """Every style of a dataset by name, its default first; read once per (dataset, updated).
-
-    A style change touches the dataset's ``updated``, so the key changes with it."""
+def _key(site: Any, dataset: Dataset) -> tuple[str, str, str]:
     updated = dataset.updated.isoformat() if dataset.updated else repr(dataset.style)
-    key = (str(site.catalog.engine.url), dataset.id, updated)
+    return (str(site.catalog.engine.url), dataset.id, updated)
+
+
+def _cached(key: tuple[str, str, str]) -> dict[str, Style] | None:
     with _LOCK:
         found = _CACHE.get(key)
         if found is not None:
             _CACHE.move_to_end(key)
-            return found
+        return found
+
+
+def _keep(key: tuple[str, str, str], dataset: Dataset, named: list[dict[str, Any]]) -> dict[str, Style]:
     default = parse_style(dataset.style or {"name": "default", "rules": []})
     found = {default.name: default}
-    for data in site.catalog.named_styles(dataset.id):
+    for data in named:
         style = parse_style(data)
         found.setdefault(style.name, style)
     with _LOCK:
         _CACHE[key] = found
-        while len(_CACHE) > 512:
+        while len(_CACHE) > 4096:
             _CACHE.popitem(last=False)
     return found
+
+
+def styles_of(site: Any, dataset: Dataset) -> dict[str, Style]:
+    """Every style of a dataset by name, its default first; read once per (dataset, updated).
+
+    A style change touches the dataset's ``updated``, so the key changes with it."""
+    key = _key(site, dataset)
+    found = _cached(key)
+    return found if found is not None else _keep(key, dataset, site.catalog.named_styles(dataset.id))
+
+
+def styles_of_many(site: Any, datasets: list[Dataset]) -> dict[str, dict[str, Style]]:
+    """``styles_of`` for many datasets, reading those not yet known in one query."""
+    found = {ds.id: _cached(_key(site, ds)) for ds in datasets}
+    missing = [ds for ds in datasets if found[ds.id] is None]
+    if missing:
+        named = site.catalog.named_styles_of([ds.id for ds in missing])
+        for ds in missing:
+            found[ds.id] = _keep(_key(site, ds), ds, named[ds.id])
+    return found  # type: ignore[return-value]
 
 
 def style_for(site: Any, dataset: Dataset, name: str | None) -> Style:

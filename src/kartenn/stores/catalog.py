@@ -269,6 +269,16 @@ class Catalog:
         with self.engine.connect() as c:
             return list(c.execute(query).scalars())
 
+    def named_styles_of(self, dataset_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The named styles of many datasets in one query (capabilities list them all)."""
+        found: dict[str, list[dict[str, Any]]] = {i: [] for i in dataset_ids}
+        query = select(styles.c.dataset_id, styles.c.style).where(styles.c.dataset_id.in_(dataset_ids)).order_by(
+            styles.c.dataset_id, styles.c.name)
+        with self.engine.connect() as conn:
+            for dataset_id, style in conn.execute(query):
+                found[dataset_id].append(style)
+        return found
+
     def put_named_style(self, conn: Connection, dataset_id: str, style: dict[str, Any]) -> None:
         where = (styles.c.dataset_id == dataset_id) & (styles.c.name == style["name"])
         if conn.execute(select(styles.c.name).where(where)).first() is None:

@@ -54,7 +54,12 @@ def style_links(dataset: Dataset, name: str, base: str) -> list[dict[str, Any]]:
 def encode(dataset: Dataset, style: Style, f: str, base: str) -> Response:
     """The style in one encoding, with its revision as the ETag."""
     body, media = styles.export_style(dataset, style, f, base)
-    return Response(body, media_type=media, headers={"ETag": f'"{styles.style_revision(dataset, style)}"'})
+    return Response(body, media_type=media, headers={"ETag": etag(dataset, style, f)})
+
+
+def etag(dataset: Dataset, style: Style, f: str) -> str:
+    return f'"{styles.style_revision(dataset, style)}-{f}"'
+
 
 
 def summary(dataset: Dataset, style: Style, base: str) -> dict[str, Any]:
@@ -76,7 +81,11 @@ def get_style(dataset_id: str, name: str, request: Request, site: Annotated[Site
               f: Annotated[str | None, Query(description="json, sld or mapbox")] = None) -> Response:
     dataset = site.catalog.get_dataset(dataset_id)
     style = styles.style_for(site, dataset, name)
-    return encode(dataset, style, encoding(f, request.headers.get("accept", "")), base_url(request))
+    fmt = encoding(f, request.headers.get("accept", ""))
+    tag = etag(dataset, style, fmt)
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers={"ETag": tag})
+    return encode(dataset, style, fmt, base_url(request))
 
 
 @router.put("/datasets/{dataset_id}/styles/{name}", openapi_extra=BODY)

@@ -475,6 +475,15 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
         union = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
                  max(b[3] for b in boxes))
         _geographic_box(top, union, v130, q)
+    try:
+        all_styles = styles.styles_of_many(site, datasets)  # one query for every named style
+    except KartennError:  # a style that does not parse: one by one, leaving that dataset's styles out
+        all_styles = {}
+        for ds in datasets:
+            try:
+                all_styles[ds.id] = styles.styles_of(site, ds)
+            except KartennError:
+                pass
     for ds in datasets:
         layer = sub(top, "Layer", queryable="1")
         sub(layer, "Name", ds.id)
@@ -494,9 +503,8 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
                 attrs = {"CRS" if v130 else "SRS": code, "minx": _n(box[0]), "miny": _n(box[1]),
                          "maxx": _n(box[2]), "maxy": _n(box[3])}
                 sub(layer, "BoundingBox", **attrs)
-        try:
-            named = styles.styles_of(site, ds)
-        except KartennError:
+        named = all_styles.get(ds.id)
+        if named is None:
             continue
         for style in named.values():
             el = sub(layer, "Style")
