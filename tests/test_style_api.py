@@ -139,6 +139,13 @@ def test_named_styles_through_the_api(site, server, editor_token, tmp_path):
         default_tag = getmap(http, ds, "").headers["etag"]
         assert getmap(http, ds, "", {"If-None-Match": default_tag}).status_code == 304
 
+    # OGC API Maps draws a named style too.
+    with server.client() as http:
+        r = http.get(f"/ogc/collections/{ds}/map", params={"bbox": "-1.9,47.9,-1.4,48.3", "width": 32,
+                                                           "height": 32, "style": "by_code"})
+        assert r.status_code == 200 and centre_pixel(r.content)[:3] == (0xE3, 0x1A, 0x1C)
+        assert http.get(f"/ogc/collections/{ds}/map", params={"style": "nothing"}).status_code == 404
+
     # A new default: what draws without a style name changes, and so do the ETags.
     with server.client(editor_token) as http:
         r = http.post(f"{url}/by_code/default")
