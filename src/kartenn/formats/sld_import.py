@@ -60,7 +60,7 @@ def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str 
         raise InvalidInput("not an SLD document: the root must be sld:StyledLayerDescriptor")
     _refuse_remote(root)
     reader = _Reader(fields or {}, raster_default or {})
-    styles = []
+    styles: list[Style] = []
     # UserStyles in layers, or (as some GeoServer documents have them) right under the root
     for element in _all(root, "NamedLayer") + _all(root, "UserLayer") + [root]:
         layer_name = element.findtext(f"{{{SLD}}}Name") or element.findtext(f"{{{SE}}}Name") or ""
@@ -222,7 +222,7 @@ class _Reader:
     def node(self, node: Any) -> dict[str, Any]:
         if isinstance(node, ast.And | ast.Or):
             op = "and" if isinstance(node, ast.And) else "or"
-            args = []
+            args: list[dict[str, Any]] = []
             for part in (node.lhs, node.rhs):
                 sub = self.node(part)
                 args += sub["args"] if sub["op"] == op else [sub]
@@ -416,13 +416,13 @@ class _Reader:
         kind = colormap.get("type", "ramp")
         if kind not in ("ramp", "intervals", "values"):
             raise InvalidInput(f"ColorMap type {kind!r} is not ramp, intervals or values")
-        stops = []
+        stops: list[dict[str, Any]] = []
         for entry in _all(colormap, "ColorMapEntry"):
             value = self.number(entry.get("quantity", ""), "ColorMapEntry quantity")
             stops.append({"value": value, "color": self.color(entry.get("color"), "#000000", entry.get("opacity"))})
         if not stops:
             raise InvalidInput("a ColorMap needs at least one ColorMapEntry")
-        values = [s["value"] for s in stops]
+        values: list[float] = [s["value"] for s in stops]
         out |= {"ramp": stops, "ramp_mode": kind, "min": min(values), "max": max(values)}
         return out
 

@@ -10,6 +10,7 @@ import math
 import textwrap
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 from PIL import Image, ImageDraw, ImageFont
@@ -87,16 +88,14 @@ def _symbol(draw: ImageDraw.ImageDraw, sym: object, box: tuple[int, int, int, in
         draw.line(points, fill=_rgba(sym.color, sym.opacity), width=max(1, round(sym.width)), joint="curve")
     elif isinstance(sym, Marker):
         cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, min(sym.radius, (x1 - x0) / 2 - 1)
-        style = {"fill": _rgba(sym.color, sym.opacity), "outline": sym.outline_color,
-                 "width": max(1, round(sym.outline_width))}
+        fill, width = _rgba(sym.color, sym.opacity), max(1, round(sym.outline_width))
         if sym.shape == "circle":
-            draw.ellipse([cx - r, cy - r, cx + r, cy + r], **style)
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill, outline=sym.outline_color, width=width)
         else:
             turn = math.radians(sym.rotation)
-            points = [(cx + r * (x * math.cos(turn) - y * math.sin(turn)), cy + r * (x * math.sin(turn) +
-                                                                                    y * math.cos(turn)))
-                      for x, y in _shape(sym.shape)]
-            draw.polygon(points, **style)
+            outline: list[Any] = [(cx + r * (x * math.cos(turn) - y * math.sin(turn)),
+                                  cy + r * (x * math.sin(turn) + y * math.cos(turn))) for x, y in _shape(sym.shape)]
+            draw.polygon(outline, fill=fill, outline=sym.outline_color, width=width)
     elif isinstance(sym, Label):
         draw.text((x0 + 3, y0 + 2), "Aa", fill=sym.color, font=_font(11))
 
