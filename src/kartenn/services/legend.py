@@ -93,9 +93,9 @@ def _symbol(draw: ImageDraw.ImageDraw, sym: object, box: tuple[int, int, int, in
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill, outline=sym.outline_color, width=width)
         else:
             turn = math.radians(sym.rotation)
-            outline: list[Any] = [(cx + r * (x * math.cos(turn) - y * math.sin(turn)),
+            corners: list[Any] = [(cx + r * (x * math.cos(turn) - y * math.sin(turn)),
                                   cy + r * (x * math.sin(turn) + y * math.cos(turn))) for x, y in _shape(sym.shape)]
-            draw.polygon(outline, fill=fill, outline=sym.outline_color, width=width)
+            draw.polygon(corners, fill=fill, outline=sym.outline_color, width=width)
     elif isinstance(sym, Label):
         draw.text((x0 + 3, y0 + 2), "Aa", fill=sym.color, font=_font(11))
 
