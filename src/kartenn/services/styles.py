@@ -62,7 +62,14 @@ def style_revision(dataset: Dataset, style: Style | dict[str, Any]) -> str:
     >>> ds = Dataset("d", "D", "vector", "EPSG:4326", 4326, None, None)
     >>> len(style_revision(ds, {"name": "default", "rules": []}))
     16
+    >>> style_revision(ds, {"rules": []}) == style_revision(ds, parse_style({"rules": []}))
+    True
     """
+    if not isinstance(style, Style):
+        try:  # the same style as a dict with or without its defaults: the same revision
+            style = parse_style(style)
+        except InvalidInput:
+            pass
     data = style.model_dump(mode="json") if isinstance(style, Style) else style
     text = dataset.id.encode() + b"\n" + orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha1(text, usedforsecurity=False).hexdigest()[:16]
