@@ -250,3 +250,14 @@ def test_styles_from_the_command_line(site, settings):
     assert kartenn("style", "delete", ds, "by_code", *where, settings=settings).returncode == 1  # the default
     assert kartenn("style", "delete", ds, "default", *where, settings=settings, check=True).returncode == 0
     assert "style.update" in kartenn("audit", *where, settings=settings, check=True).stdout
+
+
+def test_computed_values_are_warnings():
+    doc = sld("point.sld").replace(b"<Rotation>45</Rotation>",
+                                   b"<Rotation><ogc:PropertyName>angle</ogc:PropertyName></Rotation>")
+    doc = doc.replace(b'<CssParameter name="font-size">12</CssParameter>',
+                      b'<CssParameter name="font-size">12px</CssParameter>')
+    imported = from_sld(doc)
+    star, label = imported.styles[0].rules[1].symbolizers
+    assert star.rotation == 0 and label.size == 12
+    assert imported.warnings == ["the computed value of Rotation was left out"]

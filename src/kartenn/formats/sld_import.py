@@ -299,9 +299,19 @@ class _Reader:
                 text = text[:7] + f"{round(max(alpha, 0) * 255):02x}"
         return text
 
+    def fixed(self, parent: etree._Element | None, localname: str) -> str | None:
+        """An element's fixed value; a computed one (an attribute, a function) is warned about and left out."""
+        el = _one(parent, localname)
+        if el is None:
+            return None
+        value = _value(el)
+        if value is None:
+            self.warn(f"the computed value of {localname} was left out")
+        return value
+
     def number(self, value: str, what: str) -> float:
         try:
-            number = float(value)
+            number = float(value.strip().removesuffix("px"))
         except ValueError:
             raise InvalidInput(f"{what} must be a number, not {value!r}") from None
         if not math.isfinite(number):
@@ -362,12 +372,12 @@ class _Reader:
             shape = "circle"
         color, fill_opacity = self.fill(mark)
         stroke = self.stroke(mark)
-        size = self.number(_text(graphic, "Size") or "6", "Size")
+        size = self.number(self.fixed(graphic, "Size") or "6", "Size")
         out: dict[str, Any] = {"kind": "marker", "shape": shape, "color": color, "radius": max(size / 2, 0.5),
                                "opacity": fill_opacity}
-        if (opacity := _text(graphic, "Opacity")) is not None:
+        if (opacity := self.fixed(graphic, "Opacity")) is not None:
             out["opacity"] = min(max(self.number(opacity, "Opacity"), 0), 1) * fill_opacity
-        if (rotation := _text(graphic, "Rotation")) is not None:
+        if (rotation := self.fixed(graphic, "Rotation")) is not None:
             out["rotation"] = self.number(rotation, "Rotation") % 360
         if stroke:
             out |= {"outline_color": _with_alpha(stroke["color"], stroke["opacity"]), "outline_width": stroke["width"]}
@@ -388,7 +398,7 @@ class _Reader:
                                "halo_color": None, "halo_radius": 0}
         halo = _one(el, "Halo")
         if halo is not None:
-            out["halo_radius"] = self.number(_text(halo, "Radius") or "1", "Radius")
+            out["halo_radius"] = self.number(self.fixed(halo, "Radius") or "1", "Radius")
             out["halo_color"], _ = self.fill(halo, default="#ffffff")
         placement = _one(el, "LabelPlacement")
         if placement is not None and _one(placement, "LinePlacement") is not None:
