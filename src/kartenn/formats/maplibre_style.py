@@ -24,7 +24,7 @@ from kartenn.domain.style import Fill, Filter, Label, Line, Marker, Rule, Style
 SCALE_AT_ZOOM_0 = 559082264.0287178
 MAX_ZOOM = 24
 GLYPHS = "https://demotiles.maplibre.org/font/{fontstack}/{range}.pbf"
-FONT = ["Open Sans Regular"]
+FONT = ["Open Sans Semibold"]  # a font stack the default glyphs server has
 
 
 class _Skip(Exception):
