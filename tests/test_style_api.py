@@ -92,6 +92,8 @@ def test_named_styles_through_the_api(site, server, editor_token, tmp_path):
         tilejson = http.get(doc["sources"][ds]["url"]).json()
         assert tilejson["vector_layers"][0]["id"] == ds
 
+        schema = http.get("/api/v1/styles/schema").json()
+        assert "rules" in schema["properties"] and "Fill" in schema["$defs"]
         # A JSON model too; names the dataset lacks are refused, nothing is stored.
         blue = {"rules": [{"symbolizers": [{"kind": "fill", "color": "#0000ff"}]}]}
         assert http.put(f"{url}/blue", json=blue).status_code == 201

@@ -68,6 +68,12 @@ def summary(dataset: Dataset, style: Style, base: str) -> dict[str, Any]:
             "revision": styles.style_revision(dataset, style), "links": style_links(dataset, style.name, base)}
 
 
+@router.get("/styles/schema")
+def style_schema() -> dict[str, Any]:
+    """The JSON Schema of the style model that ``PUT …/styles/{name}`` takes as JSON."""
+    return Style.model_json_schema()
+
+
 @router.get("/datasets/{dataset_id}/styles")
 def list_styles(dataset_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
     dataset = site.catalog.get_dataset(dataset_id)
