@@ -260,4 +260,6 @@ def test_computed_values_are_warnings():
     imported = from_sld(doc)
     star, label = imported.styles[0].rules[1].symbolizers
     assert star.rotation == 0 and label.size == 12
+    commented = from_sld(sld("polygon.sld").replace(b"#AAAAAA", b"<!-- grey -->#AAAAAA<!-- 50% -->"))
+    assert commented.styles[0].rules[0].symbolizers[0].color == "#aaaaaa"
     assert imported.warnings == ["the computed value of Rotation was left out"]

@@ -123,7 +123,7 @@ def _value(el: etree._Element) -> str | None:
     """An element's value: its text, or that of its ogc:Literal; None when it is computed (PropertyName…)."""
     if any(_local(c) not in ("Literal", "") for c in el):
         return None
-    text = (el.text or "") + "".join((c.text or "") + (c.tail or "") for c in el)
+    text = (el.text or "") + "".join((c.text or "" if _local(c) else "") + (c.tail or "") for c in el)
     return text.strip()
 
 
