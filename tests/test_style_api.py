@@ -14,6 +14,7 @@ from PIL import Image
 from conftest import shared
 from kartenn.domain.security import Sharing
 from kartenn.formats.sld import SLD
+from kartenn.formats.sld_import import from_sld
 from kartenn.services.publish import publish_file
 from kartenn.services.styles import style_revision
 from test_maplibre_style import validate
@@ -136,6 +137,11 @@ def test_named_styles_through_the_api(site, server, editor_token, tmp_path):
                      size=(32, 32), format="image/png").read()
     assert centre_pixel(png)[:3] == (0xE3, 0x1A, 0x1C)  # the imported SLD's colour for Bretagne
     with server.client() as http:
+        r = http.get("/wms", params={"service": "WMS", "version": "1.3.0", "request": "GetStyles", "layers": ds})
+        every = etree.fromstring(r.content)
+        assert len(every.findall(f"{{{SLD}}}NamedLayer")) == 1
+        assert [u.findtext(f"{{{SLD}}}IsDefault") for u in every.iter(f"{{{SLD}}}UserStyle")] == ["1", "0", "0"]
+        assert {s.name for s in from_sld(r.content).styles} == {"default", "by_code", "blue"}
         r = getmap(http, ds, "nothing")
         assert r.status_code == 400 and b'code="StyleNotDefined"' in r.content
         default_tag = getmap(http, ds, "").headers["etag"]

@@ -50,21 +50,23 @@ def to_sld(layer: str, style: Style) -> bytes:
 
 
 def to_sld_layers(layers: list[tuple[str, Style]]) -> bytes:
-    """One NamedLayer per (layer name, style)."""
+    """One NamedLayer per layer name, with its styles in the order given; the first is its default."""
     root = etree.Element(f"{{{SLD}}}StyledLayerDescriptor", nsmap=NSMAP, version="1.0.0")
     root.set(f"{{{XSI}}}schemaLocation", f"{SLD} http://schemas.opengis.net/sld/1.0.0/StyledLayerDescriptor.xsd")
+    named: dict[str, etree._Element] = {}
     for layer, style in layers:
-        _named_layer(root, layer, style)
+        if layer not in named:
+            named[layer] = _s(root, "NamedLayer")
+            _s(named[layer], "Name", layer)
+        _user_style(named[layer], style, default=len(named[layer]) == 1)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
-def _named_layer(root: etree._Element, layer: str, style: Style) -> None:
-    named = _s(root, "NamedLayer")
-    _s(named, "Name", layer)
+def _user_style(named: etree._Element, style: Style, default: bool) -> None:
     user = _s(named, "UserStyle")
     _s(user, "Name", style.name)
     _s(user, "Title", style.title or style.name)
-    _s(user, "IsDefault", "1")
+    _s(user, "IsDefault", "1" if default else "0")
     fts = _s(user, "FeatureTypeStyle")
     if style.kind != "vector":
         _raster_rule(fts, style)
