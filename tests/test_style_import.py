@@ -263,3 +263,14 @@ def test_computed_values_are_warnings():
     commented = from_sld(sld("polygon.sld").replace(b"#AAAAAA", b"<!-- grey -->#AAAAAA<!-- 50% -->"))
     assert commented.styles[0].rules[0].symbolizers[0].color == "#aaaaaa"
     assert imported.warnings == ["the computed value of Rotation was left out"]
+
+
+def test_exact_value_colour_maps_in_tiles():
+    from kartenn.services.tiles import _colormap
+
+    style = parse_style({"kind": "ramp", "ramp_mode": "values", "ramp": [{"value": 0, "color": "#ff0000"},
+                                                                          {"value": 10, "color": "#0000ff80"}]})
+    _, _, table = _colormap(style)
+    assert table[0] == (255, 0, 0, 255) and table[255] == (0, 0, 255, 128) and table[128][3] == 0
+    ramp = parse_style({"kind": "ramp", "ramp": [{"value": 0, "color": "#00000000"}, {"value": 1, "color": "#ffffff"}]})
+    assert _colormap(ramp)[2][255] == (255, 255, 255, 255) and _colormap(ramp)[2][0][3] == 0  # alpha blends too

@@ -148,6 +148,8 @@ class _Reader:
         data: dict[str, Any] = {"name": name, "title": title, "rules": []}
         feature_styles = _all(user, "FeatureTypeStyle") + _all(user, "CoverageStyle")
         for fts in feature_styles:
+            if _one(fts, "Transformation") is not None:
+                self.warn("rendering transformations are not supported: the data is drawn as it is")
             for rule in _all(fts, "Rule"):
                 raster = next((s for s in rule if _local(s) == "RasterSymbolizer"), None)
                 if raster is not None:
