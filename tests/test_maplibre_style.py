@@ -40,7 +40,7 @@ def test_styles_compile_to_valid_maplibre_documents(tmp_path):
         {"filter": {"op": "in", "property": "k", "value": ["a", "b"]}, "symbolizers": [fill]},
         {"filter": {"op": "in", "property": "k", "value": [1, "b"]}, "symbolizers": [fill]},
         {"filter": {"op": "not", "args": [{"op": "is_null", "property": "k"}]},
-         "symbolizers": [{"kind": "label", "field": "k", "placement": "line", "halo_color": None}]}]}))
+         "symbolizers": [{"kind": "label", "field": "k", "placement": "line", "halo_color": None, "bold": True}]}]}))
     for style in styles:
         doc, _ = to_maplibre(style, "regions", TILEJSON)
         assert validate(doc, tmp_path) == "", (style.name, json.dumps(doc)[:2000])

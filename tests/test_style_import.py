@@ -182,6 +182,11 @@ def test_marker_shapes_render(site):
         pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
         counts[shape] = int(((pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 3] > 200)).sum())
     assert all(c > 50 for c in counts.values()), counts
+    bold = parse_style({"rules": [{"symbolizers": [{"kind": "label", "field": "name", "size": 10, "bold": True,
+                                                    "italic": True, "color": "#000000"}]}]})
+    png = render.render_map(site, [render.MapLayer(outcome.dataset, bold)], "EPSG:4326", bbox, 400, 200)
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+    assert ((pixels[..., :3].sum(axis=2) < 150) & (pixels[..., 3] > 200)).sum() > 20  # bold italic glyphs
     assert counts["square"] > counts["circle"] > counts["x"], counts  # the shapes differ in area
 
 
@@ -274,3 +279,16 @@ def test_exact_value_colour_maps_in_tiles():
     assert table[0] == (255, 0, 0, 255) and table[255] == (0, 0, 255, 128) and table[128][3] == 0
     ramp = parse_style({"kind": "ramp", "ramp": [{"value": 0, "color": "#00000000"}, {"value": 1, "color": "#ffffff"}]})
     assert _colormap(ramp)[2][255] == (255, 255, 255, 255) and _colormap(ramp)[2][0][3] == 0  # alpha blends too
+
+
+def test_bold_and_italic_labels():
+    from kartenn.formats.mapnik_style import symbolizers
+
+    doc = sld("point.sld").replace(b'<CssParameter name="font-family">Arial</CssParameter>',
+                                   b'<CssParameter name="font-weight">bold</CssParameter>'
+                                   b'<CssParameter name="font-style">italic</CssParameter>')
+    label = from_sld(doc).styles[0].rules[1].symbolizers[1]
+    assert label.bold and label.italic
+    assert symbolizers(label)[0].get("face-name") == "DejaVu Sans Bold Oblique"
+    assert from_sld(to_sld("l", from_sld(doc).styles[0])).styles[0].rules[1].symbolizers[1] == label
+    assert not from_sld(sld("point.sld")).styles[0].rules[1].symbolizers[1].bold

@@ -82,6 +82,8 @@ class Label(Model):
     halo_color: Color | None = "#ffffff"
     halo_radius: float = Field(1.5, ge=0, le=10)
     placement: Literal["point", "line"] = "point"
+    bold: bool = False
+    italic: bool = False
 
 
 Symbolizer = Annotated[Fill | Line | Marker | Label, Field(discriminator="kind")]

@@ -163,7 +163,9 @@ def _layers(sym: object, warnings: list[str]) -> list[dict[str, Any]]:
                       "circle-stroke-opacity": round(stroke_alpha, 4)}
         return [{"type": "circle", "paint": paint}]
     if isinstance(sym, Label):
-        layout = {"text-field": ["to-string", ["get", sym.field]], "text-size": sym.size, "text-font": FONT,
+        font = [" ".join(["Open Sans", *(["Bold"] if sym.bold else []), *(["Italic"] if sym.italic else [])])]
+        layout = {"text-field": ["to-string", ["get", sym.field]], "text-size": sym.size,
+                  "text-font": font if sym.bold or sym.italic else FONT,
                   "symbol-placement": sym.placement}
         color, _ = _color(sym.color)
         paint = {"text-color": color}

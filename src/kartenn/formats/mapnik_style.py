@@ -109,7 +109,9 @@ def symbolizers(sym: Symbolizer) -> list[etree._Element]:
             attrs["transform"] = f"rotate({_num(sym.rotation)})"
         return [etree.Element("MarkersSymbolizer", **attrs)]
     if isinstance(sym, Label):
-        attrs = {"face-name": FONT, "size": _num(sym.size), "fill": sym.color, "placement": sym.placement}
+        face = " ".join(["DejaVu Sans", *(["Bold"] if sym.bold else []), *(["Oblique"] if sym.italic else [])])
+        attrs = {"face-name": face if sym.bold or sym.italic else FONT, "size": _num(sym.size), "fill": sym.color,
+                 "placement": sym.placement}
         if sym.halo_color and sym.halo_radius > 0:
             attrs |= {"halo-fill": sym.halo_color, "halo-radius": _num(sym.halo_radius)}
         el = etree.Element("TextSymbolizer", **attrs)

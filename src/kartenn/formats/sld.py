@@ -170,6 +170,10 @@ def _symbolizer(rule: etree._Element, sym: object) -> None:
         font = _s(el, "Font")
         _css(font, "font-family", "DejaVu Sans")
         _css(font, "font-size", sym.size)
+        if sym.italic:
+            _css(font, "font-style", "italic")
+        if sym.bold:
+            _css(font, "font-weight", "bold")
         placement = _s(el, "LabelPlacement")
         _s(placement, "LinePlacement" if sym.placement == "line" else "PointPlacement")
         if sym.halo_color and sym.halo_radius > 0:

@@ -397,7 +397,10 @@ class _Reader:
         color, _ = self.fill(el, default="#000000")
         out: dict[str, Any] = {"kind": "label", "field": names[0].rsplit("/", 1)[-1].split(":")[-1],
                                "size": self.number(font.get("font-size", "10"), "font-size"), "color": color,
-                               "halo_color": None, "halo_radius": 0}
+                               "halo_color": None, "halo_radius": 0,
+                               "bold": font.get("font-weight", "normal").lower() in ("bold", "bolder", "600", "700",
+                                                                                      "800", "900"),
+                               "italic": font.get("font-style", "normal").lower() in ("italic", "oblique")}
         halo = _one(el, "Halo")
         if halo is not None:
             out["halo_radius"] = self.number(self.fixed(halo, "Radius") or "1", "Radius")
