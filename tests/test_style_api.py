@@ -125,6 +125,10 @@ def test_named_styles_through_the_api(site, server, editor_token, tmp_path):
         assert set(types) == {SLD_TYPE, "application/vnd.mapbox.style+json"}
         assert b"PropertyIsLike" in http.get(types[SLD_TYPE]).content
         assert http.get(types["application/vnd.mapbox.style+json"]).json()["version"] == 8
+        metadata = http.get(f"/ogc/collections/{ds}/styles/by_code/metadata").json()
+        assert metadata["layers"] == [{"id": ds, "type": "polygon", "sampleData": {
+            "rel": "start", "href": f"{server.url}/ogc/collections/{ds}/items", "type": "application/geo+json"}}]
+        assert [s["link"]["type"] for s in metadata["stylesheets"]] == [SLD_TYPE, "application/vnd.mapbox.style+json"]
 
     # WMS: every named style in the capabilities with its legend; STYLES=name draws it (OWSLib as client).
     wms = WebMapService(f"{server.url}/wms", version="1.3.0")
