@@ -69,3 +69,18 @@ def test_rules_filters_and_zooms():
     assert dashed["paint"]["line-dasharray"] == [2.5, 1] and dashed["paint"]["line-opacity"] == 0.5
     assert expression(parse_style({"rules": [{"filter": {"op": "is_null", "property": "x"}, "symbolizers": [
         {"kind": "fill", "color": "#000000"}]}]}).rules[0].filter) == ["!", ["has", "x"]]
+
+
+def test_else_rules_exclude_every_other_rule():
+    fill = {"kind": "fill", "color": "#000000"}
+    style = parse_style({"rules": [
+        {"else_filter": True, "symbolizers": [fill]},
+        {"filter": {"op": "=", "property": "a", "value": 1}, "symbolizers": [fill]},
+        {"filter": {"op": "like", "property": "b", "value": "x%"}, "symbolizers": [fill]}]})
+    layers, warnings = to_maplibre(style, "l", TILEJSON)
+    assert [layer["filter"] for layer in layers["layers"]] == [["!", ["any", ["==", ["get", "a"], 1]]],
+                                                              ["==", ["get", "a"], 1]]
+    assert len(warnings) == 1 and "like" in warnings[0]
+    catch_all = parse_style({"rules": [{"else_filter": True, "symbolizers": [fill]}, {"symbolizers": [fill]}]})
+    layers, warnings = to_maplibre(catch_all, "l", TILEJSON)
+    assert len(layers["layers"]) == 1 and "never applies" in warnings[0]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kartenn.domain.style import Fill, Filter, Label, Line, Marker, Rule, Style
+from kartenn.domain.style import Fill, Filter, Label, Line, Marker, Style
 
 # Scale denominator of zoom 0 in WebMercatorQuad (256 px tiles, 0.28 mm pixels). MapLibre draws 512 px per
 # tile at zoom 0, so its zoom z is at the scale of the 256 px zoom z + 1.
@@ -53,20 +53,26 @@ def to_maplibre(style: Style, layer: str, tilejson: str, *, glyphs: str = GLYPHS
     if style.kind != "vector":
         warnings.append("raster styles have no MapLibre encoding here: the style has no layers")
         return doc, warnings
-    previous: list[Any] = []  # filters of the rules before, for else rules
-    catch_all = False
-    for i, rule in enumerate(style.rules):
+    conditions: dict[int, Any] = {}
+    for i, rule in enumerate(style.rules):  # the rules' own filters first: else rules need them all
+        if rule.else_filter:
+            continue
         try:
-            condition = _rule_filter(rule, previous, catch_all)
+            conditions[i] = expression(rule.filter) if rule.filter is not None else None
         except _Skip as exc:
             warnings.append(f"rule {rule.name or i + 1!r} left out: {exc}")
-            continue
+    others = list(conditions.values())
+    for i, rule in enumerate(style.rules):
         if rule.else_filter:
-            pass
-        elif rule.filter is None:
-            catch_all = True
+            if None in others:
+                warnings.append(f"rule {rule.name or i + 1!r} left out: another rule has no filter, so the else "
+                                f"rule never applies")
+                continue
+            condition = ["!", ["any", *others]] if others else None
+        elif i in conditions:
+            condition = conditions[i]
         else:
-            previous.append(condition)
+            continue
         for j, sym in enumerate(rule.symbolizers):
             for k, part in enumerate(_layers(sym, warnings)):
                 part |= {"id": f"{layer}-{i}-{j}-{k}", "source": source, "source-layer": layer}
@@ -85,14 +91,6 @@ def to_maplibre(style: Style, layer: str, tilejson: str, *, glyphs: str = GLYPHS
 def _ordered(part: dict[str, Any]) -> dict[str, Any]:
     keys = ["id", "type", "source", "source-layer", "minzoom", "maxzoom", "filter", "layout", "paint"]
     return {k: part[k] for k in keys if k in part}
-
-
-def _rule_filter(rule: Rule, previous: list[Any], catch_all: bool) -> Any:
-    if rule.else_filter:
-        if catch_all:
-            raise _Skip("an else rule after a rule without filter never applies")
-        return ["!", ["any", *previous]] if previous else None
-    return expression(rule.filter) if rule.filter is not None else None
 
 
 def expression(f: Filter) -> Any:
