@@ -19,3 +19,6 @@ fi
 # panva's oidc-provider, at the version the lock file pins.
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ -d "$here/tests/oidc/node_modules/oidc-provider" ] || npm ci --prefix "$here/tests/oidc" --no-audit --no-fund
+# MapLibre's style validator (gl-style-validate), at the version the lock file pins.
+[ -d "$here/tests/maplibre/node_modules/@maplibre/maplibre-gl-style-spec" ] || \
+  npm ci --prefix "$here/tests/maplibre" --no-audit --no-fund

@@ -85,6 +85,9 @@ def visible(http: httpx.Client) -> dict[str, bool]:
     api = http.get("/api/v1/datasets").json()
     seen["api datasets"] = SECRET in {d["id"] for d in api["datasets"]}
     seen["api dataset"] = http.get(f"/api/v1/datasets/{SECRET}").status_code == 200
+    seen["api styles"] = http.get(f"/api/v1/datasets/{SECRET}/styles").status_code == 200
+    seen["api style sld"] = http.get(f"/api/v1/datasets/{SECRET}/styles/default?f=sld").status_code == 200
+    seen["ogc styles"] = http.get(f"/ogc/collections/{SECRET}/styles").status_code == 200
     search = http.get("/api/v1/records", params={"q": "confidentielles", "facets": "true"}).json()
     seen["api records"] = search["matched"] == 1
     seen["portal"] = TITLE in http.get("/").text
@@ -110,8 +113,19 @@ def test_every_endpoint_applies_the_rights(tokens, server, settings):
                 assert "Basic" in r.headers["WWW-Authenticate"]
             if r.status_code == 202:
                 assert wait_job(http, r.headers["Location"])["state"] == "succeeded"
+    # Only those who may edit the dataset change its styles; those who may not see it get a 404.
+    style = b'{"rules": [{"symbolizers": [{"kind": "fill", "color": "#ff0000"}]}]}'
+    for who in WHO:
+        with server.client(tokens[who]) as http:
+            url = f"/api/v1/datasets/{SECRET}/styles/red"
+            expected = 404 if not SEES[who] else (200, 201) if EDITS[who] else 401 if who == "anonymous" else 403
+            r = http.put(url, content=style, headers={"Content-Type": "application/json"})
+            assert r.status_code in (expected if isinstance(expected, tuple) else (expected,)), (who, r.text)
+            r = http.delete(f"/api/v1/datasets/{SECRET}/styles/nothing")
+            assert r.status_code == (404 if not SEES[who] or EDITS[who] else 403), (who, r.text)
     log = cli(settings, "audit", "--limit", "500")
-    for event in ("org.create", "user.create", "publish", "grant.add", "token.create", "access.denied"):
+    for event in ("org.create", "user.create", "publish", "grant.add", "token.create", "access.denied",
+                  "style.update"):
         assert f"\t{event}\t" in log, event
 
 

@@ -451,6 +451,95 @@ def audit(data_dir: DataDir = Path("site"),
         typer.echo(f"{entry['at']}\t{entry['actor']}\t{entry['event']}\t{entry['resource']}")
 
 
+style_app = typer.Typer(help="Named styles of datasets: list, import (SLD or JSON), export, delete.",
+                        no_args_is_help=True)
+app.add_typer(style_app, name="style")
+
+
+def _styles_site(data_dir: Path):  # type: ignore[no-untyped-def]
+    """The site as its operator sees it: every dataset, every right (changes are audited as "cli")."""
+    from kartenn.domain.security import Identity
+
+    return _site(data_dir).seen_by(Identity(user="cli", admin=True))
+
+
+@style_app.command("list")
+def style_list(dataset: Annotated[str, typer.Argument(help="Dataset id.")], data_dir: DataDir = Path("site")) -> None:
+    """The dataset's styles, the default first."""
+    from kartenn.services import styles
+
+    try:
+        site = _styles_site(data_dir)
+        ds = site.catalog.get_dataset(dataset)
+        for style in styles.styles_of(site, ds).values():
+            mark = "default" if style.name == styles.default_name(ds) else ""
+            typer.echo(f"{style.name}\t{style.title}\t{styles.style_revision(ds, style)}\t{mark}".rstrip())
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+
+
+@style_app.command("put")
+def style_put(
+    dataset: Annotated[str, typer.Argument(help="Dataset id.")],
+    name: Annotated[str, typer.Argument(help="Style name.")],
+    file: Annotated[Path, typer.Argument(help="An SLD document (.sld, .xml) or a JSON style (.json).")],
+    data_dir: DataDir = Path("site"),
+    default: Annotated[bool, typer.Option("--default", help="Also make it the default style.")] = False,
+) -> None:
+    """Create or replace a style from an SLD or JSON file."""
+    from kartenn.services import styles
+
+    try:
+        site = _styles_site(data_dir)
+        ds = site.catalog.get_dataset(dataset)
+        media = "application/json" if file.suffix.lower() == ".json" else styles.SLD_TYPE
+        style, warnings = styles.read_style(ds, name, file.read_bytes(), media)
+        created = styles.put_style(site, ds, style, make_default=default)
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}") from None
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    out.print(f"{'Created' if created else 'Replaced'} style {style.name} of {dataset}", highlight=False)
+
+
+@style_app.command("get")
+def style_get(
+    dataset: Annotated[str, typer.Argument(help="Dataset id.")],
+    name: Annotated[str, typer.Argument(help="Style name.")],
+    data_dir: DataDir = Path("site"),
+    format: Annotated[str, typer.Option("--format", "-f", help="sld, json or mapbox.")] = "sld",
+) -> None:
+    """Write a style to standard output as SLD 1.0, the JSON model or MapLibre style JSON."""
+    from kartenn.services import styles
+
+    if format not in ("sld", "json", "mapbox"):
+        raise _fail("--format is sld, json or mapbox")
+    try:
+        site = _styles_site(data_dir)
+        ds = site.catalog.get_dataset(dataset)
+        base = (site.settings.base_url or "http://127.0.0.1:8000").rstrip("/")  # serve's default address
+        body, _ = styles.export_style(ds, styles.style_for(site, ds, name), format, base)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    sys.stdout.buffer.write(body + b"\n")
+
+
+@style_app.command("delete")
+def style_delete(dataset: Annotated[str, typer.Argument(help="Dataset id.")],
+                 name: Annotated[str, typer.Argument(help="Style name.")], data_dir: DataDir = Path("site")) -> None:
+    """Delete a named style (not the default one)."""
+    from kartenn.services import styles
+
+    try:
+        site = _styles_site(data_dir)
+        styles.delete_style(site, site.catalog.get_dataset(dataset), name)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    out.print(f"Deleted style {name} of {dataset}", highlight=False)
+
+
 def main() -> None:
     app()
 

@@ -29,9 +29,11 @@ class Model(BaseModel):
 
 
 class Filter(Model):
-    """``{"op": "=", "property": "code", "value": "11"}``; ``and``/``or``/``not`` combine ``args``."""
+    """``{"op": "=", "property": "code", "value": "11"}``; ``and``/``or``/``not`` combine ``args``.
 
-    op: Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "is_null", "and", "or", "not"]
+    ``like`` takes an SQL pattern (``%`` any characters, ``_`` one character), as SLD's PropertyIsLike does."""
+
+    op: Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "is_null", "like", "and", "or", "not"]
     property: str | None = None
     value: Scalar | list[Scalar] | None = None
     args: list[Filter] = []
@@ -63,9 +65,10 @@ class Line(Model):
 
 class Marker(Model):
     kind: Literal["marker"]
-    shape: Literal["circle"] = "circle"
+    shape: Literal["circle", "square", "triangle", "star", "cross", "x"] = "circle"
     color: Color
     radius: float = Field(4.0, gt=0, le=100)
+    rotation: float = Field(0.0, ge=-360, le=360)  # degrees, clockwise
     opacity: float = Field(1.0, ge=0, le=1)
     outline_color: Color | None = None
     outline_width: float = Field(1.0, ge=0, le=100)
@@ -79,6 +82,8 @@ class Label(Model):
     halo_color: Color | None = "#ffffff"
     halo_radius: float = Field(1.5, ge=0, le=10)
     placement: Literal["point", "line"] = "point"
+    bold: bool = False
+    italic: bool = False
 
 
 Symbolizer = Annotated[Fill | Line | Marker | Label, Field(discriminator="kind")]
@@ -90,6 +95,7 @@ class Rule(Model):
     filter: Filter | None = None
     min_scale: float | None = Field(None, ge=0)  # scale denominators, as in SLD
     max_scale: float | None = Field(None, ge=0)
+    else_filter: bool = False  # applies to what no other rule of the style matched (SLD's ElseFilter)
     symbolizers: list[Symbolizer]
 
 
@@ -108,6 +114,8 @@ class Style(Model):
     bands: list[int] = [1, 2, 3]
     band: int = 1
     ramp: str | list[RampStop] = "viridis"
+    # how colours fill between stops (SLD ColorMap types): blended, constant up to the next stop, exact values only
+    ramp_mode: Literal["ramp", "intervals", "values"] = "ramp"
     min: float = 0.0
     max: float = 255.0
     opacity: float = Field(1.0, ge=0, le=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -21,6 +22,8 @@ from kartenn.errors import InvalidInput
 FONT = "DejaVu Sans Book"
 RAMP_STOPS = 16
 PROPERTY = re.compile(r"^[^\[\]\r\n]{1,128}$")
+MARKERS = Path(__file__).parent / "markers"  # SVG shapes other than the circle Mapnik draws itself
+RAMP_MODES = {"ramp": "linear", "intervals": "discrete", "values": "exact"}
 
 
 @dataclass
@@ -57,7 +60,9 @@ def style_element(style: Style, name: str) -> etree._Element:
         el.set("opacity", _num(style.opacity))
     for r in style.rules:
         rule = etree.SubElement(el, "Rule")
-        if r.filter is not None:
+        if r.else_filter:
+            etree.SubElement(rule, "ElseFilter")
+        elif r.filter is not None:
             etree.SubElement(rule, "Filter").text = expression(r.filter)
         # Mapnik's MinScaleDenominator is the lower bound of the scales where the rule applies, as in SLD.
         if r.min_scale is not None:
@@ -98,9 +103,15 @@ def symbolizers(sym: Symbolizer) -> list[etree._Element]:
             attrs |= {"stroke": sym.outline_color, "stroke-width": _num(sym.outline_width)}
         else:
             attrs["stroke-width"] = "0"
+        if sym.shape != "circle":
+            attrs["file"] = str(MARKERS / f"{sym.shape}.svg")
+        if sym.rotation:
+            attrs["transform"] = f"rotate({_num(sym.rotation)})"
         return [etree.Element("MarkersSymbolizer", **attrs)]
     if isinstance(sym, Label):
-        attrs = {"face-name": FONT, "size": _num(sym.size), "fill": sym.color, "placement": sym.placement}
+        face = " ".join(["DejaVu Sans", *(["Bold"] if sym.bold else []), *(["Oblique"] if sym.italic else [])])
+        attrs = {"face-name": face if sym.bold or sym.italic else FONT, "size": _num(sym.size), "fill": sym.color,
+                 "placement": sym.placement}
         if sym.halo_color and sym.halo_radius > 0:
             attrs |= {"halo-fill": sym.halo_color, "halo-radius": _num(sym.halo_radius)}
         el = etree.Element("TextSymbolizer", **attrs)
@@ -111,12 +122,29 @@ def symbolizers(sym: Symbolizer) -> list[etree._Element]:
 
 def raster_symbolizer(style: Style) -> etree._Element:
     el = etree.Element("RasterSymbolizer", opacity=_num(style.opacity), scaling="bilinear")
-    if style.kind == "ramp":
-        colorizer = etree.SubElement(el, "RasterColorizer", **{"default-mode": "linear",
-                                                               "default-color": "transparent"})
-        for value, color in ramp_stops(style):
-            etree.SubElement(colorizer, "stop", value=repr(value), color=color)
+    if style.kind != "ramp":
+        return el
+    stops = ramp_stops(style)
+    mode = RAMP_MODES[style.ramp_mode] if isinstance(style.ramp, list) else "linear"
+    default = "transparent"
+    if mode == "discrete":
+        # SLD intervals: a stop colours the values below it (from the stop before); Mapnik's discrete stops
+        # colour from their value up. Values past the last stop are not drawn.
+        default = stops[0][1]
+        stops = [(stops[i - 1][0], stops[i][1]) for i in range(1, len(stops))] + [(stops[-1][0], "#00000000")]
+    colorizer = etree.SubElement(el, "RasterColorizer", **{"default-mode": mode,
+                                                           "default-color": _mapnik_color(default)})
+    for value, color in stops:
+        etree.SubElement(colorizer, "stop", value=repr(value), color=_mapnik_color(color))
     return el
+
+
+def _mapnik_color(color: str) -> str:
+    """#rrggbb as is; #rrggbbaa as rgba(), which every Mapnik version reads."""
+    if len(color) != 9 or not color.startswith("#"):
+        return color
+    r, g, b, a = (int(color[i:i + 2], 16) for i in (1, 3, 5, 7))
+    return f"rgba({r},{g},{b},{round(a / 255, 4)})"
 
 
 def ramp_stops(style: Style) -> list[tuple[float, str]]:
@@ -156,6 +184,10 @@ def expression(f: Filter) -> str:
     prop = f"[{_property(f.property)}]"
     if f.op == "is_null":
         return f"({prop} = null)"
+    if f.op == "like":
+        if not isinstance(f.value, str):
+            raise InvalidInput("filter 'like' takes a text pattern")
+        return f"({prop}.match({_literal(like_regex(f.value))}))"
     if f.op == "in":
         values = f.value if isinstance(f.value, list) else [f.value]
         if not values:
@@ -168,6 +200,24 @@ def expression(f: Filter) -> str:
     if isinstance(f.value, list) or f.value is None:
         raise InvalidInput(f"filter '{f.op}' takes one value")
     return f"({prop} {f.op} {_literal(f.value)})"
+
+
+def like_regex(pattern: str) -> str:
+    """An SQL LIKE pattern as an anchored regular expression.
+
+    >>> like_regex("Bre_%")
+    '^Bre..*$'
+    """
+    out, escaped = [], False
+    for c in pattern:
+        if escaped:
+            out.append(re.escape(c))
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        else:
+            out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
+    return "^" + "".join(out) + "$"
 
 
 def _property(name: str) -> str:

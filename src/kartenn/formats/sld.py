@@ -50,21 +50,23 @@ def to_sld(layer: str, style: Style) -> bytes:
 
 
 def to_sld_layers(layers: list[tuple[str, Style]]) -> bytes:
-    """One NamedLayer per (layer name, style)."""
+    """One NamedLayer per layer name, with its styles in the order given; the first is its default."""
     root = etree.Element(f"{{{SLD}}}StyledLayerDescriptor", nsmap=NSMAP, version="1.0.0")
     root.set(f"{{{XSI}}}schemaLocation", f"{SLD} http://schemas.opengis.net/sld/1.0.0/StyledLayerDescriptor.xsd")
+    named: dict[str, etree._Element] = {}
     for layer, style in layers:
-        _named_layer(root, layer, style)
+        if layer not in named:
+            named[layer] = _s(root, "NamedLayer")
+            _s(named[layer], "Name", layer)
+        _user_style(named[layer], style, default=len(named[layer]) == 1)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
-def _named_layer(root: etree._Element, layer: str, style: Style) -> None:
-    named = _s(root, "NamedLayer")
-    _s(named, "Name", layer)
+def _user_style(named: etree._Element, style: Style, default: bool) -> None:
     user = _s(named, "UserStyle")
     _s(user, "Name", style.name)
     _s(user, "Title", style.title or style.name)
-    _s(user, "IsDefault", "1")
+    _s(user, "IsDefault", "1" if default else "0")
     fts = _s(user, "FeatureTypeStyle")
     if style.kind != "vector":
         _raster_rule(fts, style)
@@ -74,7 +76,9 @@ def _named_layer(root: etree._Element, layer: str, style: Style) -> None:
             _s(rule, "Name", r.name)
         if r.title:
             _s(rule, "Title", r.title)
-        if r.filter is not None:
+        if r.else_filter:
+            _s(rule, "ElseFilter")
+        elif r.filter is not None:
             _filter(_s(rule, "Filter", ns=OGC), r.filter)
         if r.min_scale is not None:
             _s(rule, "MinScaleDenominator", _text(r.min_scale))
@@ -102,6 +106,10 @@ def _filter(parent: etree._Element, f: Filter) -> None:
         _s(el, "PropertyName", f.property, ns=OGC)
         _s(_s(el, "LowerBoundary", ns=OGC), "Literal", _text(f.value[0]), ns=OGC)
         _s(_s(el, "UpperBoundary", ns=OGC), "Literal", _text(f.value[1]), ns=OGC)
+    elif f.op == "like":
+        el = _s(parent, "PropertyIsLike", ns=OGC, wildCard="%", singleChar="_", escape="\\")
+        _s(el, "PropertyName", f.property, ns=OGC)
+        _s(el, "Literal", _text(f.value), ns=OGC)
     elif f.op == "is_null":
         _s(_s(parent, "PropertyIsNull", ns=OGC), "PropertyName", f.property, ns=OGC)
     else:
@@ -154,12 +162,18 @@ def _symbolizer(rule: etree._Element, sym: object) -> None:
         if sym.outline_color and sym.outline_width > 0:
             _stroke(mark, sym.outline_color, sym.outline_width)
         _s(graphic, "Size", _text(2 * sym.radius))
+        if sym.rotation:
+            _s(graphic, "Rotation", _text(sym.rotation))
     elif isinstance(sym, Label):
         el = _s(rule, "TextSymbolizer")
         _s(_s(el, "Label"), "PropertyName", sym.field, ns=OGC)
         font = _s(el, "Font")
         _css(font, "font-family", "DejaVu Sans")
         _css(font, "font-size", sym.size)
+        if sym.italic:
+            _css(font, "font-style", "italic")
+        if sym.bold:
+            _css(font, "font-weight", "bold")
         placement = _s(el, "LabelPlacement")
         _s(placement, "LinePlacement" if sym.placement == "line" else "PointPlacement")
         if sym.halo_color and sym.halo_radius > 0:
@@ -180,5 +194,9 @@ def _raster_rule(fts: etree._Element, style: Style) -> None:
     channels = _s(raster, "ChannelSelection")
     _s(_s(channels, "GrayChannel"), "SourceChannelName", str(style.band))
     colormap = _s(raster, "ColorMap")
+    if style.ramp_mode != "ramp":
+        colormap.set("type", style.ramp_mode)
     for value, color in ramp_stops(style):
-        _s(colormap, "ColorMapEntry", color=color, quantity=_text(value))
+        entry = _s(colormap, "ColorMapEntry", color=color[:7], quantity=_text(value))
+        if len(color) == 9:
+            entry.set("opacity", _text(round(_alpha(color), 4)))

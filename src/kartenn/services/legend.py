@@ -6,14 +6,17 @@
 from __future__ import annotations
 
 import io
+import math
 import textwrap
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from lxml import etree
 from PIL import Image, ImageDraw, ImageFont
 
 from kartenn.domain.style import Fill, Label, Line, Marker, Style
-from kartenn.formats.mapnik_style import ramp_stops
+from kartenn.formats.mapnik_style import MARKERS, ramp_stops
 from kartenn.services.render import mapnik
 
 PIL_FORMATS = {"png": "PNG", "png8": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
@@ -85,10 +88,27 @@ def _symbol(draw: ImageDraw.ImageDraw, sym: object, box: tuple[int, int, int, in
         draw.line(points, fill=_rgba(sym.color, sym.opacity), width=max(1, round(sym.width)), joint="curve")
     elif isinstance(sym, Marker):
         cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, min(sym.radius, (x1 - x0) / 2 - 1)
-        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=_rgba(sym.color, sym.opacity),
-                     outline=sym.outline_color, width=max(1, round(sym.outline_width)))
+        fill, width = _rgba(sym.color, sym.opacity), max(1, round(sym.outline_width))
+        if sym.shape == "circle":
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill, outline=sym.outline_color, width=width)
+        else:
+            turn = math.radians(sym.rotation)
+            corners: list[Any] = [(cx + r * (x * math.cos(turn) - y * math.sin(turn)),
+                                  cy + r * (x * math.sin(turn) + y * math.cos(turn))) for x, y in _shape(sym.shape)]
+            draw.polygon(corners, fill=fill, outline=sym.outline_color, width=width)
     elif isinstance(sym, Label):
         draw.text((x0 + 3, y0 + 2), "Aa", fill=sym.color, font=_font(11))
+
+
+@lru_cache(maxsize=8)
+def _shape(name: str) -> list[tuple[float, float]]:
+    """The outline of a mark, in -1..1, from the SVG the maps draw it with (a 20×20 view box)."""
+    root = etree.fromstring((MARKERS / f"{name}.svg").read_bytes())
+    polygon = root.find("{http://www.w3.org/2000/svg}polygon")
+    if polygon is None:  # the square is a rect
+        return [(-1, -1), (1, -1), (1, 1), (-1, 1)]
+    pairs = [p.split(",") for p in polygon.get("points", "").split()]
+    return [(float(x) / 10 - 1, float(y) / 10 - 1) for x, y in pairs]
 
 
 def _rgba(color: str, opacity: float) -> tuple[int, int, int, int]:

@@ -126,11 +126,19 @@ def _colormap(style: Style) -> tuple[float, float, dict[int, tuple[int, int, int
     stops = sorted(style.ramp, key=lambda s: s.value)
     low, high = stops[0].value, stops[-1].value
     span = (high - low) or 1.0
-    where = [(s.value - low) / span * 255 for s in stops]
-    channels = [[int(s.color[1 + 2 * c:3 + 2 * c], 16) for s in stops] for c in range(3)]
+    where = np.array([(s.value - low) / span * 255 for s in stops])
+    channels = [[int(s.color[1 + 2 * c:3 + 2 * c], 16) if c < 3 or len(s.color) == 9 else 255 for s in stops]
+                for c in range(4)]
     levels = np.arange(256)
-    table = np.column_stack([np.interp(levels, where, ch) for ch in channels]).round().astype(int)
-    return low, high, {i: (*map(int, table[i]), 255) for i in range(256)}
+    if style.ramp_mode == "ramp":
+        table = np.column_stack([np.interp(levels, where, ch) for ch in channels]).round().astype(int)
+    else:  # intervals: a stop colours the levels below it, from the stop before; values: only the stops' own
+        index = np.searchsorted(where, levels, side="right" if style.ramp_mode == "intervals" else "left")
+        exact = np.isclose(where[np.minimum(index, len(stops) - 1)], levels, atol=0.5)
+        drawn = index < len(stops) if style.ramp_mode == "intervals" else exact
+        table = np.column_stack([np.array(ch)[np.minimum(index, len(stops) - 1)] for ch in channels])
+        table[~drawn] = 0
+    return low, high, {i: tuple(int(v) for v in table[i]) for i in range(256)}  # type: ignore[misc]
 
 
 def raster_tile(site: Site, dataset: Dataset, style: Style, tms_id: str, z: int, row: int, col: int,

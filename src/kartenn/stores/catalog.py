@@ -111,6 +111,16 @@ record_terms = Table(
     Index("record_terms_facet_value", "facet", "value"),
 )
 
+# Named styles of a dataset besides its default (``datasets.style``): one row per (dataset, name).
+styles = Table(
+    "styles",
+    metadata,
+    Column("dataset_id", String(80), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("style", JSON, nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+)
+
 jobs = Table(
     "jobs",
     metadata,
@@ -190,6 +200,7 @@ class Catalog:
 
     def delete_dataset(self, conn: Connection, dataset_id: str) -> None:
         conn.execute(datasets.delete().where(datasets.c.id == dataset_id))
+        conn.execute(styles.delete().where(styles.c.dataset_id == dataset_id))
         for record_id in conn.execute(select(records.c.id).where(records.c.dataset_id == dataset_id)).scalars():
             self.delete_record(conn, record_id)
 
@@ -247,6 +258,38 @@ class Catalog:
             created=_aware(m["created"]),
             updated=_aware(m["updated"]),
         )
+
+    # named styles -----------------------------------------------------------------------------------
+
+    def named_styles(self, dataset_id: str, conn: Connection | None = None) -> list[dict[str, Any]]:
+        """The style dicts of a dataset's named styles (not its default), by name."""
+        query = select(styles.c.style).where(styles.c.dataset_id == dataset_id).order_by(styles.c.name)
+        if conn is not None:
+            return list(conn.execute(query).scalars())
+        with self.engine.connect() as c:
+            return list(c.execute(query).scalars())
+
+    def named_styles_of(self, dataset_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The named styles of many datasets in one query (capabilities list them all)."""
+        found: dict[str, list[dict[str, Any]]] = {i: [] for i in dataset_ids}
+        query = select(styles.c.dataset_id, styles.c.style).where(styles.c.dataset_id.in_(dataset_ids)).order_by(
+            styles.c.dataset_id, styles.c.name)
+        with self.engine.connect() as conn:
+            for dataset_id, style in conn.execute(query):
+                found[dataset_id].append(style)
+        return found
+
+    def put_named_style(self, conn: Connection, dataset_id: str, style: dict[str, Any]) -> None:
+        where = (styles.c.dataset_id == dataset_id) & (styles.c.name == style["name"])
+        if conn.execute(select(styles.c.name).where(where)).first() is None:
+            conn.execute(styles.insert().values(dataset_id=dataset_id, name=style["name"], style=style,
+                                                updated=_now()))
+        else:
+            conn.execute(styles.update().where(where).values(style=style, updated=_now()))
+
+    def delete_named_style(self, conn: Connection, dataset_id: str, name: str) -> bool:
+        done = conn.execute(styles.delete().where((styles.c.dataset_id == dataset_id) & (styles.c.name == name)))
+        return bool(done.rowcount)
 
     # records ----------------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from kartenn.web.api import admin, datasets, jobs, maps, records, uploads
+from kartenn.web.api import admin, datasets, jobs, maps, records, styles, uploads
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(datasets.router)
@@ -11,3 +11,4 @@ router.include_router(uploads.router)
 router.include_router(records.router)
 router.include_router(admin.router)
 router.include_router(maps.router)
+router.include_router(styles.router)

@@ -20,7 +20,8 @@ def dataset_json(d: Dataset, base: str) -> dict[str, Any]:
     data = d.as_dict()
     data.pop("storage")
     links = [{"rel": "self", "href": f"{base}/api/v1/datasets/{d.id}", "type": "application/json"},
-             {"rel": "collection", "href": f"{base}/ogc/collections/{d.id}", "type": "application/json"}]
+             {"rel": "collection", "href": f"{base}/ogc/collections/{d.id}", "type": "application/json"},
+             {"rel": "styles", "href": f"{base}/api/v1/datasets/{d.id}/styles", "type": "application/json"}]
     if d.kind == "vector":
         links.append({"rel": "items", "href": f"{base}/ogc/collections/{d.id}/items",
                       "type": "application/geo+json"})

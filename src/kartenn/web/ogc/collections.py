@@ -25,6 +25,8 @@ def collection_json(d: Dataset, base: str) -> dict[str, Any]:
         "links": [{"rel": "self", "href": href, "type": "application/json", "title": d.title},
                   {"rel": "alternate", "href": f"{href}?f=html", "type": "text/html", "title": d.title}],
     }
+    data["links"].append({"rel": "http://www.opengis.net/def/rel/ogc/1.0/styles", "href": f"{href}/styles",
+                          "type": "application/json", "title": f"{d.title}: styles"})
     if d.extent_wgs84:
         data["extent"] = {"spatial": {"bbox": [list(d.extent_wgs84)], "crs": CRS84}}
     if d.kind == "vector":

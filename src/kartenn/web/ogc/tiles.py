@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.errors import InvalidInput, NotFound
-from kartenn.services import render, tiles
+from kartenn.services import render, styles, tiles
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
@@ -131,8 +131,9 @@ async def collection_map(collection_id: str, site: Annotated[Site, Depends(get_s
                          width: Annotated[int, Query(ge=1)] = 512, height: Annotated[int, Query(ge=1)] = 512,
                          crs: Annotated[str, Query()] = "CRS:84",
                          f: Annotated[str, Query(pattern="^(png|jpeg|webp)$")] = "png",
-                         transparent: bool = True) -> Response:
-    """OGC API – Maps: ``bbox`` in ``crs`` (x/y order; CRS84 by default), the whole extent when absent."""
+                         transparent: bool = True, style: str | None = None) -> Response:
+    """OGC API – Maps: ``bbox`` in ``crs`` (x/y order; CRS84 by default), the whole extent when absent;
+    ``style`` names one of the collection's styles (the default one when absent)."""
     def work() -> Response:
         ds = site.catalog.get_dataset(collection_id)
         cap = site.settings.map_max_size
@@ -153,7 +154,7 @@ async def collection_map(collection_id: str, site: Annotated[Site, Depends(get_s
             box = ds.extent_wgs84
         else:
             raise InvalidInput("give a bbox")
-        image = render.render_map(site, [render.MapLayer(ds, render.style_for(ds, None))], code,
+        image = render.render_map(site, [render.MapLayer(ds, styles.style_for(site, ds, style))], code,
                                   box, width, height, f, transparent=transparent)  # type: ignore[arg-type]
         return Response(image, media_type=render.MEDIA_TYPES[f])
 

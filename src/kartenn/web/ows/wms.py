@@ -5,6 +5,7 @@ Rendering and store queries are CPU- and I/O-bound: each request runs in the thr
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -20,9 +21,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.domain import Dataset
-from kartenn.errors import KartennError, NotFound
+from kartenn.domain.style import Style
+from kartenn.errors import InvalidInput, KartennError, NotFound
 from kartenn.formats import sld
-from kartenn.services import legend, render
+from kartenn.formats.sld_import import from_sld, named_styles
+from kartenn.services import legend, render, styles
 from kartenn.services.featureinfo import feature_info
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
@@ -46,6 +49,7 @@ EXCEPTIONS_130 = {"XML": "xml", "INIMAGE": "inimage", "BLANK": "blank"}
 EXCEPTIONS_111 = {"application/vnd.ogc.se_xml": "xml", "application/vnd.ogc.se_inimage": "inimage",
                   "application/vnd.ogc.se_blank": "blank"}
 MAX_LAYERS = 50
+MAX_SLD_BODY = 1_000_000
 
 
 class WMSError(Exception):
@@ -86,7 +90,8 @@ async def handle(request: Request) -> Response:
     except KartennError as exc:
         return exception_response(WMSError(exc.code, exc.message, status=exc.status), version, challenge(exc))
     try:
-        return await run_in_threadpool(dispatch, site, params, version, online)
+        return await run_in_threadpool(dispatch, site, params, version, online,
+                                       request.headers.get("if-none-match", ""))
     except WMSError as exc:
         return error_response(exc, params, version)
     except Exception:
@@ -98,7 +103,7 @@ async def handle(request: Request) -> Response:
 register("WMS", handle)
 
 
-def dispatch(site: Site, params: dict[str, str], version: str, online: str) -> Response:
+def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_none_match: str = "") -> Response:
     operation = params.get("request", "")
     try:
         if operation.lower() == "getcapabilities":
@@ -106,9 +111,12 @@ def dispatch(site: Site, params: dict[str, str], version: str, online: str) -> R
                 "text/xml" if version == "1.3.0" else "application/vnd.ogc.wms_xml"))
         if operation.lower() in ("getmap", "map"):
             req = map_request(site, params, version)
+            tag = map_etag(req, params)
+            if tag in if_none_match:
+                return Response(status_code=304, headers={"ETag": tag})
             image = render.render_map(site, req.layers, req.crs, req.bbox, req.width, req.height, req.fmt,
                                       transparent=req.transparent, bgcolor=req.bgcolor)
-            return Response(image, media_type=render.MEDIA_TYPES[req.fmt])
+            return Response(image, media_type=render.MEDIA_TYPES[req.fmt], headers={"ETag": tag})
         if operation.lower() == "getfeatureinfo":
             return get_feature_info(site, params, version)
         if operation.lower() == "getlegendgraphic":
@@ -185,12 +193,17 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
     names = styles_raw.split(",") if styles_raw else [""] * len(datasets)
     if len(names) != len(datasets):
         raise WMSError("InvalidParameterValue", "STYLES must name one style per layer (or be empty)", "styles")
+    if params.get("sld"):
+        raise WMSError("InvalidParameterValue", "SLD by reference is not fetched: send the document in SLD_BODY",
+                       "sld")
+    inline = _inline_styles(site, datasets, params["sld_body"]) if params.get("sld_body") else {}
     layers = []
     for ds, style_name in zip(datasets, names, strict=True):
         try:
-            layers.append(render.MapLayer(ds, render.style_for(ds, style_name.strip())))
+            style = inline.get(ds.id) or styles.style_for(site, ds, style_name.strip())
         except NotFound as exc:
             raise WMSError("StyleNotDefined", exc.message, "styles") from None
+        layers.append(render.MapLayer(ds, style))
     crs_key = "crs" if version == "1.3.0" else "srs"
     crs = _required(params, crs_key).strip().upper()
     if render.parse_crs(crs) is None:
@@ -213,6 +226,42 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
             raise WMSError("InvalidParameterValue", f"BGCOLOR must be 0xRRGGBB, not {bgcolor!r}", "bgcolor")
         bgcolor = "#" + bgcolor[-6:]
     return MapRequest(version, layers, crs, bbox, width, height, fmt, transparent, bgcolor)
+
+
+def _inline_styles(site: Site, datasets: list[Dataset], body: str) -> dict[str, Style]:
+    """The styles an SLD_BODY gives the layers it names (a UserStyle, or a NamedStyle of the layer)."""
+    if len(body) > MAX_SLD_BODY:
+        raise WMSError("InvalidParameterValue", f"SLD_BODY is at most {MAX_SLD_BODY} characters", "sld_body")
+    found: dict[str, Style] = {}
+    try:
+        by_name = named_styles(body)
+        for ds in datasets:
+            if ds.id in by_name:
+                found[ds.id] = styles.style_for(site, ds, by_name[ds.id])
+                continue
+            fields = {f.name: f.type for f in ds.fields}
+            try:
+                imported = from_sld(body, fields, layer=ds.id, raster_default=ds.style if ds.kind != "vector" else None)
+            except InvalidInput as exc:
+                if "no UserStyle" in exc.message:
+                    continue  # the document does not style this layer: its STYLES entry does
+                raise
+            found[ds.id] = imported.styles[0]
+    except NotFound as exc:
+        raise WMSError("StyleNotDefined", exc.message, "sld_body") from None
+    except KartennError as exc:
+        raise WMSError("InvalidParameterValue", f"SLD_BODY: {exc.message}", "sld_body") from None
+    if not found:
+        raise WMSError("InvalidParameterValue", "SLD_BODY styles none of the LAYERS", "sld_body")
+    return found
+
+
+def map_etag(req: MapRequest, params: dict[str, str]) -> str:
+    """Changes with the request, the data and the content of every style drawn."""
+    parts = [f"{k}={v}" for k, v in sorted(params.items())]
+    parts += [f"{layer.dataset.id}|{layer.dataset.updated}|{styles.style_revision(layer.dataset, layer.style)}"
+              for layer in req.layers]
+    return '"' + hashlib.sha1("\n".join(parts).encode(), usedforsecurity=False).hexdigest()[:24] + '"'
 
 
 # GetFeatureInfo -------------------------------------------------------------------------------------------
@@ -277,7 +326,7 @@ def _gml(features: list[dict[str, Any]]) -> bytes:
 def get_legend_graphic(site: Site, params: dict[str, str]) -> Response:
     ds = _layers(site, params, "layer")[0]
     try:
-        style = render.style_for(ds, params.get("style", ""))
+        style = styles.style_for(site, ds, params.get("style", ""))
     except NotFound as exc:
         raise WMSError("StyleNotDefined", exc.message, "style") from None
     fmt = IMAGE_FORMATS.get(params.get("format", "image/png").lower(), "")
@@ -288,7 +337,7 @@ def get_legend_graphic(site: Site, params: dict[str, str]) -> Response:
 
 def get_styles(site: Site, params: dict[str, str]) -> Response:
     """The layers' styles as one SLD 1.0 document (the SLD-WMS GetStyles operation)."""
-    layers = [(ds.id, style) for ds in _layers(site, params) for style in render.styles_of(ds).values()]
+    layers = [(ds.id, style) for ds in _layers(site, params) for style in styles.styles_of(site, ds).values()]
     return Response(sld.to_sld_layers(layers), media_type="application/vnd.ogc.sld+xml")
 
 
@@ -415,6 +464,8 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
     exception = sub(capability, "Exception")
     for f in (EXCEPTIONS_130 if v130 else EXCEPTIONS_111):
         sub(exception, "Format", f)
+    if not v130:  # SLD_BODY styles layers; remote SLD and user layers are not offered
+        sub(capability, "UserDefinedSymbolization", SupportSLD="1", UserLayer="0", UserStyle="1", RemoteWFS="0")
     top = sub(capability, "Layer")
     sub(top, "Title", site.settings.title)
     for code in CRS_LIST:
@@ -424,6 +475,15 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
         union = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
                  max(b[3] for b in boxes))
         _geographic_box(top, union, v130, q)
+    try:
+        all_styles = styles.styles_of_many(site, datasets)  # one query for every named style
+    except KartennError:  # a style that does not parse: one by one, leaving that dataset's styles out
+        all_styles = {}
+        for ds in datasets:
+            try:
+                all_styles[ds.id] = styles.styles_of(site, ds)
+            except KartennError:
+                pass
     for ds in datasets:
         layer = sub(top, "Layer", queryable="1")
         sub(layer, "Name", ds.id)
@@ -443,11 +503,10 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
                 attrs = {"CRS" if v130 else "SRS": code, "minx": _n(box[0]), "miny": _n(box[1]),
                          "maxx": _n(box[2]), "maxy": _n(box[3])}
                 sub(layer, "BoundingBox", **attrs)
-        try:
-            styles = render.styles_of(ds)
-        except KartennError:
+        named = all_styles.get(ds.id)
+        if named is None:
             continue
-        for style in styles.values():
+        for style in named.values():
             el = sub(layer, "Style")
             sub(el, "Name", style.name)
             sub(el, "Title", style.title or style.name)

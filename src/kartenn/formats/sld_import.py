@@ -1,0 +1,475 @@
+"""SLD 1.0 and SLD 1.1 / SE 1.1 → the neutral style model (pure: bytes in, styles and warnings out).
+
+What the model cannot draw (graphic fills, font icons, dynamic sizes…) is left out with a warning; what
+would make the server fetch something (a DOCTYPE, ExternalGraphic, any xlink:href) is refused.
+
+>>> doc = b'''<StyledLayerDescriptor xmlns="http://www.opengis.net/sld" version="1.0.0"><NamedLayer>
+... <Name>lakes</Name><UserStyle><Name>blue</Name><FeatureTypeStyle><Rule><PolygonSymbolizer><Fill>
+... <CssParameter name="fill">#4a80f5</CssParameter></Fill></PolygonSymbolizer></Rule></FeatureTypeStyle>
+... </UserStyle></NamedLayer></StyledLayerDescriptor>'''
+>>> imported = from_sld(doc)
+>>> imported.styles[0].name, imported.styles[0].rules[0].symbolizers[0].color
+('blue', '#4a80f5')
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from pygeofilter import ast
+
+from kartenn.domain.style import COLOR, Style, parse_style
+from kartenn.errors import InvalidInput
+from kartenn.formats.fes import parse_filter
+from kartenn.xml import parse_xml
+
+SLD = "http://www.opengis.net/sld"
+SE = "http://www.opengis.net/se"
+OGC = "http://www.opengis.net/ogc"
+SHAPES = {"circle", "square", "triangle", "star", "cross", "x"}
+SYMBOLIZERS = {"PolygonSymbolizer", "LineSymbolizer", "PointSymbolizer", "TextSymbolizer", "RasterSymbolizer"}
+COMPARISONS = {ast.Equal: "=", ast.NotEqual: "!=", ast.LessThan: "<", ast.LessEqual: "<=", ast.GreaterThan: ">",
+               ast.GreaterEqual: ">="}
+NUMERIC = {"integer", "number"}
+
+
+@dataclass
+class Imported:
+    """The styles an SLD document holds (one per UserStyle) and what could not be carried over."""
+
+    styles: list[Style]
+    warnings: list[str] = field(default_factory=list)
+
+
+def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str | None = None,
+             raster_default: dict[str, Any] | None = None, layer: str | None = None) -> Imported:
+    """Read every UserStyle of an SLD document. ``fields`` (name → type) types the filters' literals and checks
+    the attributes the styles name; ``name`` renames the first style; ``raster_default`` (a raster style) is
+    what a RasterSymbolizer without ColorMap or ChannelSelection draws with (a grey ramp without it);
+    ``layer`` reads only the layer of that name (and UserStyles outside any layer)."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if b"<!DOCTYPE" in raw[:4096].upper():
+        raise InvalidInput("SLD with a DOCTYPE is refused")
+    root = parse_xml(raw)
+    if _local(root) != "StyledLayerDescriptor" or etree.QName(root).namespace != SLD:
+        raise InvalidInput("not an SLD document: the root must be sld:StyledLayerDescriptor")
+    _refuse_remote(root)
+    reader = _Reader(fields or {}, raster_default or {})
+    styles: list[Style] = []
+    # UserStyles in layers, or (as some GeoServer documents have them) right under the root
+    for element in _all(root, "NamedLayer") + _all(root, "UserLayer") + [root]:
+        layer_name = element.findtext(f"{{{SLD}}}Name") or element.findtext(f"{{{SE}}}Name") or ""
+        if layer is not None and element is not root and layer_name != layer:
+            continue
+        for user in _all(element, "UserStyle"):
+            style_name = name if name and not styles else _name(_text(user, "Name") or layer_name)
+            styles.append(reader.style(user, style_name, fields))
+    if not styles:
+        raise InvalidInput("the SLD document has no UserStyle" + (f" for layer {layer!r}" if layer else ""))
+    return Imported(styles, reader.warnings)
+
+
+def named_styles(data: bytes | str) -> dict[str, str]:
+    """Layer name → style name of the NamedLayers that name a style (NamedStyle) instead of giving one."""
+    root = parse_xml(data.encode("utf-8") if isinstance(data, str) else data)
+    found = {}
+    for element in _all(root, "NamedLayer"):
+        named = _one(element, "NamedStyle")
+        if named is not None:
+            found[element.findtext(f"{{{SLD}}}Name") or element.findtext(f"{{{SE}}}Name") or ""] = \
+                _text(named, "Name") or ""
+    return found
+
+
+def _refuse_remote(root: etree._Element) -> None:
+    """No server-side fetching: graphics and resources by reference are refused, whatever their scheme."""
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if _local(el) in ("ExternalGraphic", "OnlineResource", "RemoteOWS"):
+            raise InvalidInput(f"SLD with {_local(el)} is refused: the server fetches no remote resources")
+        if any(etree.QName(key).localname == "href" for key in el.attrib):
+            raise InvalidInput("SLD with an href is refused: the server fetches no remote resources")
+
+
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+
+
+def _all(parent: etree._Element, localname: str) -> list[etree._Element]:
+    return [c for c in parent if _local(c) == localname]
+
+
+def _one(parent: etree._Element | None, localname: str) -> etree._Element | None:
+    if parent is None:
+        return None
+    found = _all(parent, localname)
+    return found[0] if found else None
+
+
+def _text(parent: etree._Element | None, localname: str) -> str | None:
+    el = _one(parent, localname)
+    if el is None:
+        return None
+    return _value(el)
+
+
+def _value(el: etree._Element) -> str | None:
+    """An element's value: its text, or that of its ogc:Literal; None when it is computed (PropertyName…)."""
+    if any(_local(c) not in ("Literal", "") for c in el):
+        return None
+    text = (el.text or "") + "".join((c.text or "" if _local(c) else "") + (c.tail or "") for c in el)
+    return text.strip()
+
+
+def _name(text: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text.strip()).strip("_")[:64]
+    return cleaned or "imported"
+
+
+class _Reader:
+    def __init__(self, fields: dict[str, str], raster_default: dict[str, Any]) -> None:
+        self.fields, self.raster_default = fields, raster_default
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    # styles and rules -----------------------------------------------------------------------------------
+
+    def style(self, user: etree._Element, name: str, fields: dict[str, str] | None) -> Style:
+        title = _text(user, "Title") or _text(_one(user, "Description"), "Title") or ""
+        data: dict[str, Any] = {"name": name, "title": title, "rules": []}
+        feature_styles = _all(user, "FeatureTypeStyle") + _all(user, "CoverageStyle")
+        for fts in feature_styles:
+            if _one(fts, "Transformation") is not None:
+                self.warn("rendering transformations are not supported: the data is drawn as it is")
+            for rule in _all(fts, "Rule"):
+                raster = next((s for s in rule if _local(s) == "RasterSymbolizer"), None)
+                if raster is not None:
+                    data.update(self.raster(raster))
+                    continue
+                converted = self.rule(rule)
+                if converted is not None:
+                    data["rules"].append(converted)
+        if data.get("kind", "vector") != "vector" and data["rules"]:
+            self.warn("vector rules beside a RasterSymbolizer are left out")
+            data["rules"] = []
+        return parse_style(data, list(fields) if fields is not None else None)
+
+    def rule(self, rule: etree._Element) -> dict[str, Any] | None:
+        label = _text(rule, "Name") or "rule"
+        out: dict[str, Any] = {"name": _text(rule, "Name") or "",
+                               "title": _text(rule, "Title") or _text(_one(rule, "Description"), "Title") or ""}
+        for key, tag in (("min_scale", "MinScaleDenominator"), ("max_scale", "MaxScaleDenominator")):
+            value = _text(rule, tag)
+            if value:
+                out[key] = self.number(value, tag)
+        if _one(rule, "ElseFilter") is not None:
+            out["else_filter"] = True
+        elif (element := _one(rule, "Filter")) is not None:
+            try:
+                out["filter"] = self.filter(element)
+            except _Unsupported as exc:
+                self.warn(f"rule {label!r} left out: {exc}")
+                return None
+        symbolizers = []
+        for child in rule:
+            kind = _local(child)
+            if kind == "PolygonSymbolizer":
+                symbolizers += self.polygon(child)
+            elif kind == "LineSymbolizer":
+                symbolizers += self.line(child)
+            elif kind == "PointSymbolizer":
+                symbolizers += self.point(child)
+            elif kind == "TextSymbolizer":
+                symbolizers += self.text(child)
+            elif kind.endswith("Symbolizer"):
+                self.warn(f"{kind} is not supported and was left out")
+        if not symbolizers:
+            self.warn(f"rule {label!r} has nothing the model can draw and was left out")
+            return None
+        out["symbolizers"] = symbolizers
+        return out
+
+    # filters ----------------------------------------------------------------------------------------------
+
+    def filter(self, element: etree._Element) -> dict[str, Any]:
+        element = copy.deepcopy(element)
+        for el in element.iter():  # old documents leave the filter in the SLD's (default) namespace
+            if isinstance(el.tag, str) and etree.QName(el).namespace in (SLD, SE, None):
+                el.tag = f"{{{OGC}}}{etree.QName(el).localname}"
+        for like in element.iter(f"{{{OGC}}}PropertyIsLike"):  # Filter 1.0 says escape, 1.1 escapeChar
+            if like.get("escapeChar") is None:
+                like.set("escapeChar", like.get("escape", "\\"))
+            like.attrib.pop("escape", None)
+            like.attrib.pop("matchCase", None)
+        for el in element.iter():
+            if isinstance(el.tag, str):
+                el.attrib.pop("matchCase", None)
+        try:
+            node, ids = parse_filter(element, {})
+        except InvalidInput as exc:
+            raise _Unsupported(exc.message) from None
+        if ids or node is None:
+            raise _Unsupported("feature ids in a rule filter")
+        return self.node(node)
+
+    def node(self, node: Any) -> dict[str, Any]:
+        if isinstance(node, ast.And | ast.Or):
+            op = "and" if isinstance(node, ast.And) else "or"
+            args: list[dict[str, Any]] = []
+            for part in (node.lhs, node.rhs):
+                sub = self.node(part)
+                args += sub["args"] if sub["op"] == op else [sub]
+            return {"op": op, "args": args}
+        if isinstance(node, ast.Not):
+            return {"op": "not", "args": [self.node(node.sub_node)]}
+        if type(node) in COMPARISONS:
+            prop, op = self.attribute(node.lhs), COMPARISONS[type(node)]
+            return {"op": op, "property": prop, "value": self.literal(prop, node.rhs, op not in ("=", "!="))}
+        if isinstance(node, ast.Between):
+            prop = self.attribute(node.lhs)
+            out = {"op": "between", "property": prop,
+                   "value": [self.literal(prop, node.low, True), self.literal(prop, node.high, True)]}
+            return {"op": "not", "args": [out]} if node.not_ else out
+        if isinstance(node, ast.IsNull):
+            out = {"op": "is_null", "property": self.attribute(node.lhs)}
+            return {"op": "not", "args": [out]} if node.not_ else out
+        if isinstance(node, ast.Like):
+            out = {"op": "like", "property": self.attribute(node.lhs), "value": _sql_pattern(node)}
+            return {"op": "not", "args": [out]} if node.not_ else out
+        raise _Unsupported(f"{type(node).__name__} filters are not supported")
+
+    @staticmethod
+    def attribute(node: Any) -> str:
+        if not isinstance(node, ast.Attribute):
+            raise _Unsupported("comparisons must have an attribute on their left")
+        return node.name
+
+    def literal(self, prop: str, value: Any, ordered: bool = False) -> Any:
+        if isinstance(value, bool | int | float):
+            return value
+        if not isinstance(value, str):
+            raise _Unsupported("only text and number literals are supported")
+        kind = self.fields.get(prop)
+        if kind in NUMERIC or (kind is None and ordered):
+            try:
+                number = float(value)
+            except ValueError:
+                return value
+            return int(number) if number.is_integer() and kind != "number" else number
+        if kind == "boolean" and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        return value
+
+    # symbolizers ------------------------------------------------------------------------------------------
+
+    def params(self, parent: etree._Element | None) -> dict[str, str]:
+        """CssParameter (SLD 1.0) or SvgParameter (SE 1.1) values by name; computed ones are left out."""
+        out: dict[str, str] = {}
+        if parent is None:
+            return out
+        for p in parent:
+            if _local(p) in ("CssParameter", "SvgParameter") and p.get("name"):
+                value = _value(p)
+                if value is None:
+                    self.warn(f"the computed value of {p.get('name')!r} was left out")
+                else:
+                    out[p.get("name")] = value
+        return out
+
+    def color(self, value: str | None, default: str | None, opacity: str | None = None) -> str | None:
+        if value is None:
+            return default
+        text = value.strip()
+        if re.fullmatch(r"#[0-9a-fA-F]{3}", text):
+            text = "#" + "".join(c * 2 for c in text[1:])
+        if not COLOR.match(text):
+            self.warn(f"colour {value!r} is not #rrggbb and was replaced")
+            return default
+        text = text.lower()
+        if opacity is not None:
+            alpha = self.number(opacity, "opacity")
+            if alpha < 1:
+                text = text[:7] + f"{round(max(alpha, 0) * 255):02x}"
+        return text
+
+    def fixed(self, parent: etree._Element | None, localname: str) -> str | None:
+        """An element's fixed value; a computed one (an attribute, a function) is warned about and left out."""
+        el = _one(parent, localname)
+        if el is None:
+            return None
+        value = _value(el)
+        if value is None:
+            self.warn(f"the computed value of {localname} was left out")
+        return value
+
+    def number(self, value: str, what: str) -> float:
+        try:
+            number = float(value.strip().removesuffix("px"))
+        except ValueError:
+            raise InvalidInput(f"{what} must be a number, not {value!r}") from None
+        if not math.isfinite(number):
+            raise InvalidInput(f"{what} must be a finite number")
+        return number
+
+    def stroke(self, parent: etree._Element) -> dict[str, Any] | None:
+        element = _one(parent, "Stroke")
+        if element is None:
+            return None
+        p = self.params(element)
+        if _one(element, "GraphicStroke") is not None or _one(element, "GraphicFill") is not None:
+            self.warn("graphic strokes are not supported: drawn as plain lines")
+        dash = [self.number(d, "stroke-dasharray") for d in p.get("stroke-dasharray", "").replace(",", " ").split()]
+        return {"color": self.color(p.get("stroke"), "#000000"), "width": self.number(p.get("stroke-width", "1"),
+                                                                                       "stroke-width"),
+                "opacity": min(max(self.number(p.get("stroke-opacity", "1"), "stroke-opacity"), 0), 1), "dash": dash}
+
+    def fill(self, parent: etree._Element, default: str | None = "#808080") -> tuple[str | None, float]:
+        element = _one(parent, "Fill")
+        if element is None:
+            return default, 1.0
+        if _one(element, "GraphicFill") is not None:
+            self.warn("graphic fills are not supported: drawn as plain fills")
+        p = self.params(element)
+        opacity = min(max(self.number(p.get("fill-opacity", "1"), "fill-opacity"), 0), 1)
+        return self.color(p.get("fill"), "#808080"), opacity
+
+    def polygon(self, el: etree._Element) -> list[dict[str, Any]]:
+        color, opacity = self.fill(el, default=None)
+        stroke = self.stroke(el)
+        out: list[dict[str, Any]] = []
+        if color is not None:
+            fill: dict[str, Any] = {"kind": "fill", "color": color, "opacity": opacity}
+            if stroke and not stroke["dash"]:
+                fill |= {"outline_color": _with_alpha(stroke["color"], stroke["opacity"]),
+                         "outline_width": stroke["width"]}
+            out.append(fill)
+        if stroke and (color is None or stroke["dash"]):  # an outline alone, or dashed: drawn as a line
+            out.append({"kind": "line", **stroke})
+        return out
+
+    def line(self, el: etree._Element) -> list[dict[str, Any]]:
+        stroke = self.stroke(el)
+        return [{"kind": "line", **stroke}] if stroke else []
+
+    def point(self, el: etree._Element) -> list[dict[str, Any]]:
+        graphic = _one(el, "Graphic")
+        if graphic is None:
+            return []
+        mark = _one(graphic, "Mark")
+        if mark is None:
+            self.warn("a PointSymbolizer without a Mark is not supported")
+            return []
+        shape = (_text(mark, "WellKnownName") or "square").lower()
+        if shape not in SHAPES:
+            self.warn(f"mark {shape!r} is not supported: drawn as a circle")
+            shape = "circle"
+        color, fill_opacity = self.fill(mark)
+        stroke = self.stroke(mark)
+        size = self.number(self.fixed(graphic, "Size") or "6", "Size")
+        out: dict[str, Any] = {"kind": "marker", "shape": shape, "color": color, "radius": max(size / 2, 0.5),
+                               "opacity": fill_opacity}
+        if (opacity := self.fixed(graphic, "Opacity")) is not None:
+            out["opacity"] = min(max(self.number(opacity, "Opacity"), 0), 1) * fill_opacity
+        if (rotation := self.fixed(graphic, "Rotation")) is not None:
+            out["rotation"] = self.number(rotation, "Rotation") % 360
+        if stroke:
+            out |= {"outline_color": _with_alpha(stroke["color"], stroke["opacity"]), "outline_width": stroke["width"]}
+        return [out]
+
+    def text(self, el: etree._Element) -> list[dict[str, Any]]:
+        label = _one(el, "Label")
+        names = [c.text.strip() for c in (label if label is not None else []) if _local(c) == "PropertyName" and c.text]
+        if not names:
+            self.warn("a TextSymbolizer without a PropertyName label was left out")
+            return []
+        if len(names) > 1 or (label is not None and (label.text or "").strip()):
+            self.warn("labels mixing text and attributes are drawn with the first attribute only")
+        font = self.params(_one(el, "Font"))
+        color, _ = self.fill(el, default="#000000")
+        out: dict[str, Any] = {"kind": "label", "field": names[0].rsplit("/", 1)[-1].split(":")[-1],
+                               "size": self.number(font.get("font-size", "10"), "font-size"), "color": color,
+                               "halo_color": None, "halo_radius": 0,
+                               "bold": font.get("font-weight", "normal").lower() in ("bold", "bolder", "600", "700",
+                                                                                      "800", "900"),
+                               "italic": font.get("font-style", "normal").lower() in ("italic", "oblique")}
+        halo = _one(el, "Halo")
+        if halo is not None:
+            out["halo_radius"] = self.number(self.fixed(halo, "Radius") or "1", "Radius")
+            out["halo_color"], _ = self.fill(halo, default="#ffffff")
+        placement = _one(el, "LabelPlacement")
+        if placement is not None and _one(placement, "LinePlacement") is not None:
+            out["placement"] = "line"
+        return [out]
+
+    def raster(self, el: etree._Element) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if (opacity := _text(el, "Opacity")) is not None:
+            out["opacity"] = min(max(self.number(opacity, "Opacity"), 0), 1)
+        channels = _one(el, "ChannelSelection")
+        rgb = [_text(_one(channels, tag), "SourceChannelName") for tag in ("RedChannel", "GreenChannel", "BlueChannel")]
+        gray = _text(_one(channels, "GrayChannel"), "SourceChannelName")
+        colormap = _one(el, "ColorMap")
+        if colormap is None and all(rgb):
+            out |= {"kind": "rgb", "bands": [self.band(b) for b in rgb]}  # type: ignore[arg-type]
+            return out
+        if colormap is None and not gray and self.raster_default:
+            return {**{k: v for k, v in self.raster_default.items() if k not in ("name", "title")}, **out}
+        out |= {"kind": "ramp", "band": self.band(gray) if gray else 1}
+        if colormap is None:
+            out |= {"ramp": "gray"}
+            self.warn("a RasterSymbolizer without a ColorMap is drawn in grey over 0-255")
+            return out
+        kind = colormap.get("type", "ramp")
+        if kind not in ("ramp", "intervals", "values"):
+            raise InvalidInput(f"ColorMap type {kind!r} is not ramp, intervals or values")
+        stops: list[dict[str, Any]] = []
+        for entry in _all(colormap, "ColorMapEntry"):
+            value = self.number(entry.get("quantity", ""), "ColorMapEntry quantity")
+            stops.append({"value": value, "color": self.color(entry.get("color"), "#000000", entry.get("opacity"))})
+        if not stops:
+            raise InvalidInput("a ColorMap needs at least one ColorMapEntry")
+        values: list[float] = [s["value"] for s in stops]
+        out |= {"ramp": stops, "ramp_mode": kind, "min": min(values), "max": max(values)}
+        return out
+
+    @staticmethod
+    def band(name: str) -> int:
+        digits = re.sub(r"\D", "", name)
+        if not digits:
+            raise InvalidInput(f"SourceChannelName must be a band number, not {name!r}")
+        return int(digits)
+
+
+class _Unsupported(Exception):
+    """Something a rule uses that the model cannot express: the rule is left out with a warning."""
+
+
+def _with_alpha(color: str, opacity: float) -> str:
+    return color[:7] + f"{round(opacity * 255):02x}" if opacity < 1 else color
+
+
+def _sql_pattern(node: ast.Like) -> str:
+    """A PropertyIsLike pattern with its own wildcards as an SQL pattern (% and _)."""
+    out, escaped = [], False
+    for c in node.pattern:
+        if escaped:
+            out.append("\\" + c if c in "%_\\" else c)
+            escaped = False
+        elif c == node.escapechar:
+            escaped = True
+        elif c == node.wildcard:
+            out.append("%")
+        elif c == node.singlechar:
+            out.append("_")
+        else:
+            out.append("\\" + c if c in "%_\\" else c)
+    return "".join(out)
