@@ -1,0 +1,219 @@
+"""OGC API – Records (Part 1) over the catalogue: /ogc/collections/catalog, its queryables, items and item.
+
+The catalogue is one searchable collection, ``catalog``, of item type ``record``; its items are the records
+the caller may view, searched with the catalogue's bilingual full text (``q``), ``bbox``, ``datetime``
+(the resources' temporal extent), ``type``, ``ids``, ``externalIds`` and CQL2 ``filter``.
+
+>>> httpx.get(f"{url}/ogc/collections/catalog/items", params={"q": "lacs", "facets": "true"}).json()
+... # doctest: +SKIP
+{'type': 'FeatureCollection', 'numberMatched': 1, 'features': [...], 'facets': {...}, ...}
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from kartenn.errors import InvalidInput, NotFound
+from kartenn.formats.ogc_record import record_feature
+from kartenn.services import records as service
+from kartenn.services.service_links import with_service_links
+from kartenn.site import Site
+from kartenn.stores.record_index import FACETS, RecordQuery
+from kartenn.web.deps import base_url, get_site
+from kartenn.web.ogc.html import wants_html
+from kartenn.web.ogc.params import _instant, read_bbox, read_filter, read_int
+from kartenn.web.ogc.records_html import render_records
+from kartenn.web.responses import JSONResponse
+
+router = APIRouter(prefix="/ogc/collections/catalog", tags=["records"])
+CATALOG = "catalog"
+GEOJSON = "application/geo+json"
+MAX_LIMIT = 1000
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/record-core",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/record-collection",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/searchable-catalog",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/filtering",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/html",
+]
+PARAMETERS = {"f", "lang", "q", "bbox", "datetime", "type", "ids", "externalIds", "filter", "filter-lang",
+              "filter-crs", "sortby", "limit", "offset", "facets"}
+# sortby names of OGC API Records → the catalogue's sort keys
+SORT_KEYS = {"title": "title", "updated": "modified", "date": "modified", "modified": "modified",
+             "created": "created", "relevance": "relevance", "id": "id", "type": "type"}
+QUERYABLES: dict[str, dict[str, Any]] = {
+    "id": {"title": "Identifier", "type": "string"},
+    "title": {"title": "Title", "type": "string"},
+    "description": {"title": "Description", "type": "string"},
+    "keywords": {"title": "Keyword", "type": "string"},
+    "type": {"title": "Resource type", "type": "string"},
+    "format": {"title": "Format", "type": "string"},
+    "organisation": {"title": "Responsible organisation", "type": "string"},
+    "language": {"title": "Language (ISO 639-2)", "type": "string"},
+    "updated": {"title": "Metadata date", "type": "string", "format": "date-time"},
+    "time_begin": {"title": "Temporal extent begins", "type": "string", "format": "date-time"},
+    "time_end": {"title": "Temporal extent ends", "type": "string", "format": "date-time"},
+    "q": {"title": "Any text", "type": "string"},
+    "geometry": {"title": "Footprint", "format": "geometry-polygon", "x-ogc-role": "primary-geometry"},
+}
+
+
+def catalog_json(site: Site, base: str) -> dict[str, Any]:
+    """The catalogue as a collection: itemType record, links, the extent of every visible record."""
+    href = f"{base}/ogc/collections/{CATALOG}"
+    title = f"{site.settings.title} — catalogue"
+    data: dict[str, Any] = {
+        "id": CATALOG, "title": title, "itemType": "record", "type": "Collection",
+        "description": "The records of this site's datasets, services and documents.",
+        "links": [
+            {"rel": "self", "href": href, "type": "application/json", "title": title},
+            {"rel": "alternate", "href": f"{href}?f=html", "type": "text/html", "title": title},
+            {"rel": "items", "href": f"{href}/items", "type": GEOJSON, "title": "Records"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "href": f"{href}/queryables",
+             "type": "application/schema+json", "title": "Queryables"},
+            {"rel": "alternate", "href": f"{base}/api/v1/catalog/dcat.rdf", "type": "application/rdf+xml",
+             "title": "DCAT-AP catalogue"},
+        ],
+    }
+    bbox = service.catalogue_extent(site)
+    if bbox:
+        data["extent"] = {"spatial": {"bbox": [list(bbox)], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
+    return data
+
+
+@router.get("")
+def collection(request: Request, site: Annotated[Site, Depends(get_site)]) -> Any:
+    if wants_html(request):
+        return render_records(request, "catalog", collection=catalog_json(site, base_url(request)))
+    return catalog_json(site, base_url(request))
+
+
+@router.get("/queryables")
+def queryables(request: Request) -> JSONResponse:
+    """What ``filter`` may name: the record queryables, mapped onto the catalogue's search."""
+    body = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{base_url(request)}/ogc/collections/{CATALOG}/queryables", "type": "object",
+            "title": "Catalogue records", "properties": QUERYABLES}
+    return JSONResponse(body, media_type="application/schema+json")
+
+
+def _datetime(value: str | None) -> tuple[str | None, str | None]:
+    if not value:
+        return None, None
+    parts = value.split("/")
+    if len(parts) > 2 or not all(parts):
+        raise InvalidInput(f"datetime must be an instant or an interval start/end, not {value!r}",
+                           locator="datetime")
+    bounds = [None if p == ".." else _instant(p).isoformat().replace("+00:00", "Z") for p in parts]
+    return (bounds[0], bounds[0]) if len(bounds) == 1 else (bounds[0], bounds[1])
+
+
+def _list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _sortby(value: str | None) -> list[tuple[str, bool]]:
+    out = []
+    for part in _list(value):
+        name = part.lstrip("+-")
+        if name.lower() not in SORT_KEYS:
+            raise InvalidInput(f"cannot sort by {name!r}; use one of {', '.join(sorted(SORT_KEYS))}",
+                               locator="sortby")
+        out.append((SORT_KEYS[name.lower()], not part.startswith("-")))
+    return out
+
+
+def _facets(value: str | None) -> bool:
+    if value in (None, "false", "0"):
+        return False
+    if value in ("true", "1"):
+        return True
+    raise InvalidInput("facets must be true or false", locator="facets")
+
+
+def record_query(params: Any) -> RecordQuery:
+    """Every /items parameter checked and typed into a catalogue search."""
+    unknown = [k for k in params if k not in PARAMETERS]
+    if unknown:
+        raise InvalidInput(f"unknown parameter {unknown[0]!r}", locator=unknown[0])
+    if params.get("f") not in (None, "json", "geojson", "html"):
+        raise InvalidInput(f"unsupported format f={params.get('f')!r}; use json or html", locator="f")
+    start, end = _datetime(params.get("datetime"))
+    return RecordQuery(
+        q=params.get("q"), bbox=read_bbox(params.get("bbox"), geographic=True), start=start, end=end,
+        types=_list(params.get("type")), ids=_list(params.get("ids")),
+        external_ids=_list(params.get("externalIds")), where=read_filter(params),
+        sort=_sortby(params.get("sortby")), limit=read_int(params.get("limit"), "limit", 10, 0, MAX_LIMIT),
+        offset=read_int(params.get("offset"), "offset", 0, 0, 10**9), facets=_facets(params.get("facets")))
+
+
+def facets_json(facets: dict[str, list[tuple[str, int]]]) -> dict[str, Any]:
+    """Facet counts as pycsw gives them: per facet, its terms with their counts."""
+    return {name: {"type": "terms", "property": name,
+                   "buckets": [{"value": v, "count": n} for v, n in facets.get(name, [])]} for name in FACETS}
+
+
+@router.get("/items")
+async def items(request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    params = request.query_params
+    query = record_query(params)
+    result = await run_in_threadpool(service.search_records, site, query)
+    base = base_url(request)
+    html = wants_html(request)
+    found = [with_service_links(site, rec, base) for rec in result.records]
+    kept = {k: v for k, v in params.items() if k != "offset"}
+    href = f"{base}/ogc/collections/{CATALOG}/items"
+
+    def link(rel: str, at: int, media: str) -> dict[str, str]:
+        extra = {"f": "html"} if media == "text/html" else {}
+        return {"rel": rel, "type": media, "href": f"{href}?{urlencode({**kept, **extra, 'offset': at})}"}
+
+    media = "text/html" if html else GEOJSON
+    links = [link("self", query.offset, media), link("alternate", query.offset, "text/html" if not html else GEOJSON),
+             {"rel": "collection", "type": "application/json", "href": f"{base}/ogc/collections/{CATALOG}"}]
+    if query.limit and query.offset + len(found) < result.matched:
+        links.append(link("next", query.offset + query.limit, media))
+    if query.offset > 0:
+        links.append(link("prev", max(0, query.offset - (query.limit or 10)), media))
+    if html:
+        by_rel = {x["rel"]: x["href"] for x in links}
+        return render_records(request, "records", records=found, matched=result.matched,
+                              facets=result.facets, prev_href=by_rel.get("prev"), next_href=by_rel.get("next"))
+    body: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": [record_feature(rec, base) for rec in found],
+        "numberMatched": result.matched,
+        "numberReturned": len(found),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "links": links,
+    }
+    if query.facets:
+        body["facets"] = facets_json(result.facets)
+    return JSONResponse(body, media_type=GEOJSON)
+
+
+@router.get("/items/{record_id}")
+def item(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    params = request.query_params
+    unknown = [k for k in params if k not in ("f", "lang")]
+    if unknown:
+        raise InvalidInput(f"unknown parameter {unknown[0]!r}", locator=unknown[0])
+    if params.get("f") not in (None, "json", "geojson", "html"):
+        raise InvalidInput(f"unsupported format f={params.get('f')!r}; use json or html", locator="f")
+    base = base_url(request)
+    try:
+        rec = with_service_links(site, service.get_record(site, record_id), base)
+    except NotFound:
+        raise NotFound(f"no record {record_id!r} in the catalogue") from None
+    if wants_html(request):
+        return render_records(request, "record", record=rec, feature=record_feature(rec, base))
+    return JSONResponse(record_feature(rec, base), media_type=GEOJSON)
