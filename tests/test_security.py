@@ -92,8 +92,11 @@ def visible(http: httpx.Client, record_id: str | None = None) -> dict[str, bool]
     seen["ogc records"] = records["numberMatched"] == 1
     seen["ogc records by id"] = http.get("/ogc/collections/catalog/items",
                                          params={"externalIds": SECRET}).json()["numberMatched"] == 1
+    seen["dcat catalogue"] = TITLE in http.get("/api/v1/catalog/dcat.rdf").text
     if record_id:
         seen["ogc record"] = http.get(f"/ogc/collections/catalog/items/{record_id}").status_code == 200
+        for export in ("dc.xml", "dcat.rdf", "schemaorg.jsonld"):
+            seen[export] = http.get(f"/api/v1/records/{record_id}/{export}").status_code == 200
     return seen
 
 

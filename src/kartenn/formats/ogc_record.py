@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from kartenn.domain import Record
 
@@ -122,7 +123,8 @@ def resource_links(rec: Record) -> list[dict[str, Any]]:
 
 def record_feature(rec: Record, base: str) -> dict[str, Any]:
     """The record as OGC API Records GeoJSON, links included (self, collection, encodings, resources)."""
-    href = f"{base}/ogc/collections/catalog/items/{rec.id}"
+    key = quote(rec.id, safe="")
+    href = f"{base}/ogc/collections/catalog/items/{key}"
     properties: dict[str, Any] = {"type": rec.type or "dataset", "title": rec.title or rec.id}
     if rec.abstract:
         properties["description"] = rec.abstract
@@ -160,10 +162,10 @@ def record_feature(rec: Record, base: str) -> dict[str, Any]:
     for name in encodings(rec):
         media, title = ENCODINGS[name]
         path = f"{name}.xml" if name in ("iso19139", "iso19115-3", "dc") else name
-        links.append({"rel": "alternate", "href": f"{base}/api/v1/records/{rec.id}/{path}", "type": media,
+        links.append({"rel": "alternate", "href": f"{base}/api/v1/records/{key}/{path}", "type": media,
                       "title": title})
     if rec.parent_id:
-        links.append({"rel": "up", "href": f"{base}/ogc/collections/catalog/items/{rec.parent_id}",
+        links.append({"rel": "up", "href": f"{base}/ogc/collections/catalog/items/{quote(rec.parent_id, safe='')}",
                       "type": "application/geo+json"})
     links += resource_links(rec)
     feature: dict[str, Any] = {"id": rec.id, "type": "Feature", "conformsTo": CONFORMS, "geometry": geometry(rec),
