@@ -6,7 +6,7 @@ import orjson
 import pytest
 from owslib.ogcapi.records import Records
 
-from conftest import shared
+from conftest import LiveServer, shared
 
 ISO = "iso-metadata-records"
 BRETAGNE = "955c3e47-411e-4969-b61b-3556d1b9f879"  # "Cadastre 2018 en Bretagne", INSPIRE theme, fre
@@ -48,6 +48,8 @@ def test_owslib_reads_the_catalogue(catalogue, server):
     assert {"id": "Parcelles cadastrales"} in inspire["concepts"]
     assert any(c.get("organization") == "DGFIP Bretagne" and c["roles"] for c in props["contacts"])
     assert props["updated"] == "2018-09-01" and {"name": "EDIGEO"} in props["formats"]
+    series = api.collection_items("catalog", cql={"op": "=", "args": [{"property": "type"}, "series"]})
+    assert [f["id"] for f in series["features"]] == ["74f81503-8d39-4ec8-a49a-c76e0cd74946"]
     rels = {(link["rel"], link["type"]) for link in record["links"] if "type" in link}
     assert {("alternate", "application/vnd.iso.19139+xml"), ("alternate", "application/rdf+xml"),
             ("alternate", "text/html"), ("collection", "application/json")} <= rels
@@ -147,6 +149,11 @@ def test_landing_conformance_and_html(catalogue, server):
         conforms = http.get("/ogc/conformance").json()["conformsTo"]
         for name in ("core", "record-core", "json", "html", "searchable-catalog", "sorting", "filtering"):
             assert f"http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/{name}" in conforms
+        from openapi_spec_validator import validate
+
+        api = http.get("/ogc/api").json()
+        validate(api)
+        assert "q" in {p["name"] for p in api["paths"]["/ogc/collections/catalog/items"]["get"]["parameters"]}
         listed = {c["id"]: c for c in http.get("/ogc/collections").json()["collections"]}
         assert listed["catalog"]["itemType"] == "record" and catalogue["dataset"] in listed
         fr = http.get("/ogc/collections/catalog/items", params={"f": "html", "q": "cadastre", "lang": "fr"})
@@ -158,3 +165,20 @@ def test_landing_conformance_and_html(catalogue, server):
         assert "OGC:WMS" in en.text and "Lacs du monde" in en.text
         page = http.get("/ogc/collections/catalog", params={"f": "html"})
         assert page.status_code == 200 and 'role="search"' in page.text
+
+
+def test_links_use_the_configured_public_url(catalogue, site, settings):
+    """Behind a proxy, every link is built on the configured public base URL, not on the request's host."""
+    (settings.data_dir / "kartenn.toml").write_text('base_url = "https://geo.example.org/sdi/"\n', encoding="utf-8")
+    live = LiveServer(settings).start()
+    try:
+        with live.client() as http:
+            record = http.get(f"/ogc/collections/catalog/items/{catalogue['record']}").json()
+            hrefs = [link["href"] for link in record["links"]]
+            assert all(h.startswith("https://geo.example.org/sdi/") for h in hrefs), hrefs
+            assert f"https://geo.example.org/sdi/ogc/collections/{catalogue['dataset']}" in hrefs
+            iso = http.get(f"/api/v1/records/{catalogue['record']}/iso19139.xml").text
+            assert "<gmd:URL>https://geo.example.org/sdi/wms</gmd:URL>" in iso
+            assert "127.0.0.1" not in iso
+    finally:
+        live.stop()

@@ -72,7 +72,7 @@ def catalog_json(site: Site, base: str) -> dict[str, Any]:
     href = f"{base}/ogc/collections/{CATALOG}"
     title = f"{site.settings.title} — catalogue"
     data: dict[str, Any] = {
-        "id": CATALOG, "title": title, "itemType": "record", "type": "Collection",
+        "id": CATALOG, "title": title, "itemType": "record", "type": "Catalog",
         "description": "The records of this site's datasets, services and documents.",
         "links": [
             {"rel": "self", "href": href, "type": "application/json", "title": title},
@@ -164,7 +164,21 @@ def facets_json(facets: dict[str, list[tuple[str, int]]]) -> dict[str, Any]:
 
 @router.get("/items")
 async def items(request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
-    params = request.query_params
+    return await _items(request, site, request.query_params)
+
+
+@router.post("/items")
+async def items_by_post(request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    """A CQL2 JSON filter in the body (as OWSLib sends ``cql=``), the other parameters in the query."""
+    body = await request.body()
+    if len(body) > 1_000_000:
+        raise InvalidInput("the filter is too large", locator="filter")
+    params = {k: v for k, v in request.query_params.items() if k not in ("filter", "filter-lang")}
+    params.update({"filter": body.decode("utf-8", "replace"), "filter-lang": "cql2-json"})
+    return await _items(request, site, params)
+
+
+async def _items(request: Request, site: Site, params: Any) -> Response:
     query = record_query(params)
     result = await run_in_threadpool(service.search_records, site, query)
     base = base_url(request)
@@ -217,3 +231,50 @@ def item(record_id: str, request: Request, site: Annotated[Site, Depends(get_sit
     if wants_html(request):
         return render_records(request, "record", record=rec, feature=record_feature(rec, base))
     return JSONResponse(record_feature(rec, base), media_type=GEOJSON)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The catalogue's paths for /ogc/api (OpenAPI 3.0)."""
+
+    def param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "description": description, "schema": schema,
+                "style": "form", "explode": False}
+
+    text = {"type": "string"}
+    listed = {"type": "array", "items": text}
+    parameters = [
+        param("f", "Output format", {"type": "string", "enum": ["json", "html"]}),
+        param("q", "Words to find (French and English stems)", text),
+        param("bbox", "Bounding box in CRS84: min lon, min lat, max lon, max lat",
+              {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
+        param("datetime", "An instant or an interval start/end of the resources' temporal extent", text),
+        param("type", "Resource types (dataset, series, service…)", listed),
+        param("ids", "Record identifiers", listed),
+        param("externalIds", "Identifiers of the records or of their datasets", listed),
+        param("filter", "A CQL2 filter over the queryables", text),
+        param("filter-lang", "Language of the filter", {"type": "string", "enum": ["cql2-text", "cql2-json"]}),
+        param("sortby", "title, updated, created or relevance; '-' for descending", listed),
+        param("limit", "Records per page", {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": 10}),
+        param("offset", "Records to skip", {"type": "integer", "minimum": 0, "default": 0}),
+        param("facets", "Add the facet counts", {"type": "boolean", "default": False}),
+    ]
+    geojson = {GEOJSON: {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}
+    path = f"/ogc/collections/{CATALOG}"
+    return {
+        path: {"get": {"summary": "Catalogue: description", "operationId": "describe-catalog", "tags": [CATALOG],
+                       "responses": {"200": {"description": "OK"}}}},
+        f"{path}/queryables": {"get": {
+            "summary": "Catalogue: queryables", "operationId": "queryables-catalog", "tags": [CATALOG],
+            "responses": {"200": {"description": "JSON Schema of the queryables",
+                                  "content": {"application/schema+json": {"schema": {"type": "object"}}}}}}},
+        f"{path}/items": {"get": {
+            "summary": "Catalogue: search the records", "operationId": "records", "tags": [CATALOG],
+            "parameters": parameters,
+            "responses": {"200": {"description": "A page of records", "content": geojson},
+                          "400": {"description": "Bad request"}}}},
+        f"{path}/items/{{recordId}}": {"get": {
+            "summary": "Catalogue: one record", "operationId": "record", "tags": [CATALOG],
+            "parameters": [{"name": "recordId", "in": "path", "required": True, "schema": text}, parameters[0]],
+            "responses": {"200": {"description": "The record", "content": geojson},
+                          "404": {"description": "No such record"}}}},
+    }
