@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import orjson
 import pytest
 from owslib.ogcapi.records import Records
@@ -103,6 +106,7 @@ def test_search_parameters(catalogue, server):
         assert ids(filter=orjson.dumps(cql_json).decode(), **{"filter-lang": "cql2-json"}) == [
             "74f81503-8d39-4ec8-a49a-c76e0cd74946"]
         assert BRETAGNE in ids(filter="keywords = 'Parcelles cadastrales'")
+        assert ids(filter="theme = 'Parcelles cadastrales'") == [BRETAGNE]
         # sorting
         titles = [f["properties"]["title"] for f in http.get(items, params={"sortby": "title", "limit": "100"}
                                                              ).json()["features"]]
@@ -159,6 +163,11 @@ def test_landing_conformance_and_html(catalogue, server):
         fr = http.get("/ogc/collections/catalog/items", params={"f": "html", "q": "cadastre", "lang": "fr"})
         assert fr.headers["content-language"] == "fr" and "Cadastre 2018 en Bretagne" in fr.text
         assert "2 fiches sur 2" in fr.text
+        # facet values narrow the search
+        facet = re.search(r'<a href="([^"]+)">Parcelles cadastrales</a> \(1\)', fr.text)
+        assert facet, fr.text
+        narrowed = http.get(html.unescape(facet.group(1)))
+        assert "1 fiches sur 1" in narrowed.text and "Cadastre 2018 en Bretagne" in narrowed.text
         en = http.get(f"/ogc/collections/catalog/items/{catalogue['record']}",
                       headers={"Accept": "text/html", "Accept-Language": "en"})
         assert en.headers["content-language"] == "en" and "Services and downloads" in en.text

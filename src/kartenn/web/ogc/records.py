@@ -62,6 +62,7 @@ QUERYABLES: dict[str, dict[str, Any]] = {
     "updated": {"title": "Metadata date", "type": "string", "format": "date-time"},
     "time_begin": {"title": "Temporal extent begins", "type": "string", "format": "date-time"},
     "time_end": {"title": "Temporal extent ends", "type": "string", "format": "date-time"},
+    "theme": {"title": "INSPIRE theme (equality only)", "type": "string"},
     "q": {"title": "Any text", "type": "string"},
     "geometry": {"title": "Footprint", "format": "geometry-polygon", "x-ogc-role": "primary-geometry"},
 }
@@ -162,6 +163,28 @@ def facets_json(facets: dict[str, list[tuple[str, int]]]) -> dict[str, Any]:
                    "buckets": [{"value": v, "count": n} for v, n in facets.get(name, [])]} for name in FACETS}
 
 
+# facet → the queryable that narrows a search to one of its values
+FACET_QUERYABLES = {"keyword": "keywords", "format": "format", "organisation": "organisation", "theme": "theme"}
+
+
+def facet_links(facets: dict[str, list[tuple[str, int]]], params: dict[str, str], href: str
+                ) -> dict[str, list[tuple[str, int, str | None]]]:
+    """Each facet value with its count and the search narrowed to it (None when it cannot be said simply)."""
+    out: dict[str, list[tuple[str, int, str | None]]] = {}
+    base = {k: v for k, v in params.items() if k != "offset"} | {"f": "html"}
+    for name, values in facets.items():
+        rows = []
+        for value, count in values:
+            narrowed: dict[str, str] | None = None
+            if name == "type" and "type" not in params:
+                narrowed = {"type": value}
+            elif name in FACET_QUERYABLES and "filter" not in params and "'" not in value:
+                narrowed = {"filter": f"{FACET_QUERYABLES[name]} = '{value}'", "filter-lang": "cql2-text"}
+            rows.append((value, count, f"{href}?{urlencode(base | narrowed)}" if narrowed else None))
+        out[name] = rows
+    return out
+
+
 @router.get("/items")
 async def items(request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
     return await _items(request, site, request.query_params)
@@ -180,9 +203,10 @@ async def items_by_post(request: Request, site: Annotated[Site, Depends(get_site
 
 async def _items(request: Request, site: Site, params: Any) -> Response:
     query = record_query(params)
+    html = wants_html(request)
+    query.facets = query.facets or html  # people refine by facets
     result = await run_in_threadpool(service.search_records, site, query)
     base = base_url(request)
-    html = wants_html(request)
     found = [with_service_links(site, rec, base) for rec in result.records]
     kept = {k: v for k, v in params.items() if k != "offset"}
     href = f"{base}/ogc/collections/{CATALOG}/items"
@@ -201,7 +225,8 @@ async def _items(request: Request, site: Site, params: Any) -> Response:
     if html:
         by_rel = {x["rel"]: x["href"] for x in links}
         return render_records(request, "records", records=found, matched=result.matched,
-                              facets=result.facets, prev_href=by_rel.get("prev"), next_href=by_rel.get("next"))
+                              facets=facet_links(result.facets, kept, href), prev_href=by_rel.get("prev"),
+                              next_href=by_rel.get("next"))
     body: dict[str, Any] = {
         "type": "FeatureCollection",
         "features": [record_feature(rec, base) for rec in found],
