@@ -112,7 +112,8 @@ def test_dcat_catalogue_pages(catalogue, server):
         url: str | None = "/api/v1/catalog/dcat.rdf?limit=10"
         datasets, pages = set(), 0
         while url:
-            graph = graph_of(http.get(url).content, "xml")
+            response = http.get(url)
+            graph = graph_of(response.content, "xml")
             catalog = URIRef(f"{server.url}/api/v1/catalog/dcat.rdf")
             assert (catalog, RDF.type, DCAT.Catalog) in graph
             found = set(graph.objects(catalog, DCAT.dataset))
@@ -122,6 +123,7 @@ def test_dcat_catalogue_pages(catalogue, server):
             assert int(graph.value(page, HYDRA.totalItems)) == 33
             nxt = graph.value(page, HYDRA.nextPage)
             url = str(nxt) if nxt else None
+            assert response.links.get("next", {}).get("url") == url
             pages += 1
         assert pages == 4 and len(datasets) == 33
         whole = graph_of(http.get("/api/v1/catalog/dcat.jsonld").content, "json-ld")

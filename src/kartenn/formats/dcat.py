@@ -117,8 +117,8 @@ def add_dataset(graph: Graph, rec: Record, base: str) -> URIRef:
     graph.add((ds, RDF.type, DCAT.Dataset))
     graph.add((ds, DCTERMS.identifier, Literal(rec.id)))
     graph.add((ds, DCTERMS.title, Literal(rec.title or rec.id, lang=lang)))
-    if rec.abstract:
-        graph.add((ds, DCTERMS.description, Literal(rec.abstract, lang=lang)))
+    # dct:description is mandatory in DCAT-AP: the title stands in for a missing abstract
+    graph.add((ds, DCTERMS.description, Literal(rec.abstract or rec.title or rec.id, lang=lang)))
     if rec.type and rec.type != "dataset":
         graph.add((ds, DCTERMS.type, Literal(rec.type)))
     graph.add((ds, DCAT.landingPage, URIRef(f"{ds}?f=html")))

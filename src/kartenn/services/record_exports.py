@@ -45,8 +45,9 @@ def record_document(site: Any, rec: Record, base: str, name: str) -> tuple[bytes
     return export_record(full, name), MEDIA[name]
 
 
-def catalogue_dcat(site: Any, base: str, *, limit: int, offset: int, fmt: str = "rdf") -> bytes:
-    """One page of the catalogue the caller may view as a DCAT-AP dcat:Catalog, with Hydra paging links."""
+def catalogue_dcat(site: Any, base: str, *, limit: int, offset: int, fmt: str = "rdf") -> tuple[bytes, str | None]:
+    """One page of the catalogue the caller may view as a DCAT-AP dcat:Catalog, with Hydra paging links,
+    and the URL of the next page (None on the last)."""
     result = search_records(site, RecordQuery(limit=limit, offset=offset, sort=[("id", True)]))
     records = [with_service_links(site, rec, base) for rec in result.records]
     here = f"{base}/api/v1/catalog/dcat.{'jsonld' if fmt == 'jsonld' else 'rdf'}"
@@ -59,4 +60,4 @@ def catalogue_dcat(site: Any, base: str, *, limit: int, offset: int, fmt: str = 
             "next": at(offset + limit) if offset + limit < result.matched else None,
             "prev": at(max(0, offset - limit)) if offset > 0 else None}
     graph = dcat_graph(records, base, title=site.settings.title, page=page)
-    return to_json_ld(graph) if fmt == "jsonld" else to_rdf_xml(graph)
+    return (to_json_ld(graph) if fmt == "jsonld" else to_rdf_xml(graph)), page["next"]

@@ -117,5 +117,7 @@ def catalogue(fmt: str, request: Request, site: Annotated[Site, Depends(get_site
     (Hydra links to the next ones), for data.gouv.fr, data.europa.eu and other DCAT harvesters."""
     if fmt not in ("rdf", "jsonld"):
         raise NotFound(f"no catalogue export dcat.{fmt}; use dcat.rdf or dcat.jsonld")
-    data = catalogue_dcat(site, base_url(request), limit=limit, offset=offset, fmt=fmt)
-    return Response(data, media_type="application/rdf+xml" if fmt == "rdf" else "application/ld+json")
+    data, following = catalogue_dcat(site, base_url(request), limit=limit, offset=offset, fmt=fmt)
+    headers = {"Link": f'<{following}>; rel="next"'} if following else None
+    return Response(data, media_type="application/rdf+xml" if fmt == "rdf" else "application/ld+json",
+                    headers=headers)
