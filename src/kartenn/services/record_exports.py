@@ -56,8 +56,9 @@ def catalogue_dcat(site: Any, base: str, *, limit: int, offset: int, fmt: str = 
         return f"{here}?{urlencode({'limit': limit, 'offset': start})}"
 
     last = max(0, (result.matched - 1) // limit * limit) if limit else 0
+    following = at(offset + limit) if offset + limit < result.matched else None
     page = {"self": at(offset), "first": at(0), "last": at(last), "total": result.matched, "limit": limit,
-            "next": at(offset + limit) if offset + limit < result.matched else None,
+            "next": following,
             "prev": at(max(0, offset - limit)) if offset > 0 else None}
     graph = dcat_graph(records, base, title=site.settings.title, page=page)
-    return (to_json_ld(graph) if fmt == "jsonld" else to_rdf_xml(graph)), page["next"]
+    return (to_json_ld(graph) if fmt == "jsonld" else to_rdf_xml(graph)), following
