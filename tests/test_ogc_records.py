@@ -191,3 +191,11 @@ def test_links_use_the_configured_public_url(catalogue, site, settings):
             assert "127.0.0.1" not in iso
     finally:
         live.stop()
+
+
+def test_catalog_is_not_a_dataset_id(site, tmp_path):
+    from kartenn.services.publish import publish_file
+
+    path = tmp_path / "catalog.geojson"
+    path.write_bytes(shared("natural-earth/ne_110m_lakes.geojson").read_bytes())
+    assert publish_file(site, path)[0].dataset.id == "catalog-2"

@@ -89,6 +89,11 @@ def test_published_dataset_exports_list_its_services(catalogue, server):
         assert online["OGC:WFS"] == (f"{server.url}/wfs", f"kartenn:{dataset_id}")
         assert online["OGC:API-Features"][0] == f"{server.url}/ogc/collections/{dataset_id}"
         assert online["WWW:DOWNLOAD-1.0-http--download"][0].startswith(f"{server.url}/ogc/collections/{dataset_id}/")
+        assert b'codeListValue="download"' in iso
+        # the JSON API's record carries the same links
+        api = http.get(f"/api/v1/records/{record_id}").json()
+        assert {"OGC:WMS", "OGC:WFS", "OGC:API-Features"} <= {link["protocol"] for link in api["links"]}
+        assert "GeoPackage" in api["formats"] and api["export"]["dcat.rdf"].endswith("/dcat.rdf")
         graph = graph_of(http.get(f"/api/v1/records/{record_id}/dcat.jsonld").content, "json-ld")
         ds = URIRef(f"{server.url}/ogc/collections/catalog/items/{record_id}")
         distributions = list(graph.objects(ds, DCAT.distribution))
