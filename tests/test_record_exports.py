@@ -9,7 +9,7 @@ from lxml import etree
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 
-from conftest import shared
+from conftest import kartenn, shared
 from kartenn.domain import Dataset, Record
 from kartenn.formats.schema_org import schema_org
 from kartenn.xml import parse_xml
@@ -183,3 +183,17 @@ def test_schema_org_of_a_record_and_its_dataset():
     assert "https://geo.example.org/ogc/collections/lacs/download?f=gpkg" in {d["contentUrl"]
                                                                             for d in doc["distribution"]}
     assert "distribution" not in schema_org(rec, None, "https://geo.example.org")
+
+
+def test_command_line_exports(catalogue, settings):
+    (settings.data_dir / "kartenn.toml").write_text('base_url = "https://geo.example.org"\n', encoding="utf-8")
+    args = ("records", "export", catalogue["record"], "--data-dir", str(settings.data_dir))
+    rdf = kartenn(*args, "--format", "dcat.rdf", settings=settings, check=True).stdout
+    graph = graph_of(rdf.encode(), "xml")
+    ds = URIRef(f"https://geo.example.org/ogc/collections/catalog/items/{catalogue['record']}")
+    assert (ds, RDF.type, DCAT.Dataset) in graph
+    assert URIRef("https://geo.example.org/wms") in set(graph.objects(None, DCAT.accessURL))
+    iso = kartenn(*args, settings=settings, check=True).stdout
+    assert "<gmd:URL>https://geo.example.org/wfs</gmd:URL>" in iso
+    bad = kartenn(*args, "--format", "pdf", settings=settings)
+    assert bad.returncode != 0 and "unknown export format" in bad.stderr + bad.stdout
