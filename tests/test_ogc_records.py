@@ -97,6 +97,10 @@ def test_search_parameters(catalogue, server):
         assert "de53e931-778a-4792-94ad-9fe507aca483" in in_1998
         assert "366f6257-19eb-4f20-ba78-0698ac4aae77" not in in_1998
         assert set(ids(datetime="2009-10-09")) >= {"366f6257-19eb-4f20-ba78-0698ac4aae77"}
+        # a day matches a survey that starts on it at midnight (2009-06-14T00:00:00 / 2009-06-22T23:59:59)
+        assert "ie.marine.data:dataset.1135" in ids(datetime="2009-06-14")
+        assert "ie.marine.data:dataset.1135" in ids(datetime="2009-06-22T23:00:00+02:00/..")
+        assert "ie.marine.data:dataset.1135" not in ids(datetime="2009-06-23/2009-12-31")
         # CQL2 text and JSON over the record queryables
         assert ids(filter="title LIKE 'Cadastre%'") == [BRETAGNE]
         assert ids(filter="type = 'service' AND language = 'fre'") == [WALLONIE_SERVICE]

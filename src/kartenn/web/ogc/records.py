@@ -11,6 +11,7 @@ the caller may view, searched with the catalogue's bilingual full text (``q``), 
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -114,8 +115,19 @@ def _datetime(value: str | None) -> tuple[str | None, str | None]:
     if len(parts) > 2 or not all(parts):
         raise InvalidInput(f"datetime must be an instant or an interval start/end, not {value!r}",
                            locator="datetime")
-    bounds = [None if p == ".." else _instant(p).isoformat().replace("+00:00", "Z") for p in parts]
-    return (bounds[0], bounds[0]) if len(bounds) == 1 else (bounds[0], bounds[1])
+    start, end = parts[0], parts[-1]
+    return (None if start == ".." else _bound(start, last=False)), (None if end == ".." else _bound(end, last=True))
+
+
+def _bound(text: str, *, last: bool) -> str:
+    """An instant as the catalogue stores times (ISO 8601 text, UTC): a date ends at the end of its day, so
+    that it compares well with stored date-times."""
+    value = _instant(text)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat() + "Z"
+    return f"{value.isoformat()}T23:59:59.999999Z" if last else value.isoformat()
 
 
 def _list(value: str | None) -> list[str]:
