@@ -176,6 +176,8 @@ def test_landing_conformance_and_html(catalogue, server):
                       headers={"Accept": "text/html", "Accept-Language": "en"})
         assert en.headers["content-language"] == "en" and "Services and downloads" in en.text
         assert "OGC:WMS" in en.text and "Lacs du monde" in en.text
+        embedded = re.search(r'<script type="application/ld\+json">(.+?)</script>', en.text, re.S)
+        assert embedded and orjson.loads(html.unescape(embedded.group(1)))["@type"] == "Dataset"
         page = http.get("/ogc/collections/catalog", params={"f": "html"})
         assert page.status_code == 200 and 'role="search"' in page.text
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.formats.ogc_record import record_feature
 from kartenn.services import records as service
+from kartenn.services.record_exports import record_document
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
 from kartenn.stores.record_index import FACETS, RecordQuery
@@ -266,7 +268,9 @@ def item(record_id: str, request: Request, site: Annotated[Site, Depends(get_sit
     except NotFound:
         raise NotFound(f"no record {record_id!r} in the catalogue") from None
     if wants_html(request):
-        return render_records(request, "record", record=rec, feature=record_feature(rec, base))
+        linked, _ = record_document(site, rec, base, "schemaorg.jsonld")
+        return render_records(request, "record", record=rec, feature=record_feature(rec, base),
+                              schema_org=orjson.loads(linked))
     return JSONResponse(record_feature(rec, base), media_type=GEOJSON)
 
 
