@@ -54,7 +54,7 @@ def tokens(site, settings) -> dict[str, str | None]:
     return found
 
 
-def visible(http: httpx.Client) -> dict[str, bool]:
+def visible(http: httpx.Client, record_id: str | None = None) -> dict[str, bool]:
     """Whether the private dataset shows, endpoint by endpoint."""
     seen: dict[str, bool] = {}
     seen["ogc collections"] = SECRET in {c["id"] for c in http.get("/ogc/collections").json()["collections"]}
@@ -91,13 +91,23 @@ def visible(http: httpx.Client) -> dict[str, bool]:
     search = http.get("/api/v1/records", params={"q": "confidentielles", "facets": "true"}).json()
     seen["api records"] = search["matched"] == 1
     seen["portal"] = TITLE in http.get("/").text
+    records = http.get("/ogc/collections/catalog/items", params={"q": "confidentielles", "facets": "true"}).json()
+    seen["ogc records"] = records["numberMatched"] == 1
+    seen["ogc records by id"] = http.get("/ogc/collections/catalog/items",
+                                         params={"externalIds": SECRET}).json()["numberMatched"] == 1
+    seen["dcat catalogue"] = TITLE in http.get("/api/v1/catalog/dcat.rdf").text
+    if record_id:
+        seen["ogc record"] = http.get(f"/ogc/collections/catalog/items/{record_id}").status_code == 200
+        for export in ("dc.xml", "dcat.rdf", "schemaorg.jsonld"):
+            seen[export] = http.get(f"/api/v1/records/{record_id}/{export}").status_code == 200
     return seen
 
 
-def test_every_endpoint_applies_the_rights(tokens, server, settings):
+def test_every_endpoint_applies_the_rights(tokens, server, settings, site):
+    record_id = site.catalog.get_dataset(SECRET).record_id
     for who in WHO:
         with server.client(tokens[who]) as http:
-            seen = visible(http)
+            seen = visible(http, record_id)
             assert seen == dict.fromkeys(seen, SEES[who]), (who, seen)
             # The public dataset is there for everyone.
             assert http.get("/ogc/collections/regions/items").status_code == 200, who

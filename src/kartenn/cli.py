@@ -223,14 +223,16 @@ def records_import(
 def records_export(
     record_id: Annotated[str, typer.Argument(help="Identifier of the record.")],
     data_dir: DataDir = Path("site"),
-    schema: Annotated[str, typer.Option("--format", help="iso19139, iso19115-3 or dc.")] = "iso19139",
+    schema: Annotated[str, typer.Option("--format", help="iso19139, iso19115-3, dc, dcat.rdf, dcat.jsonld or "
+                                                         "schemaorg.jsonld.")] = "iso19139",
 ) -> None:
-    """Write a record as XML on standard output."""
-    from kartenn.services.records import export_record
+    """Write a record on standard output; links are made on the site's base_url (else http://localhost:8000)."""
+    from kartenn.services.record_exports import record_document
 
     try:
         site = _site(data_dir)
-        data = export_record(site.catalog.get_record(record_id), schema)
+        base = (site.settings.base_url or "http://localhost:8000").rstrip("/")
+        data, _ = record_document(site, site.catalog.get_record(record_id), base, schema)
     except KartennError as exc:
         raise _fail(exc.message) from None
     site.close()

@@ -117,6 +117,8 @@ def build_iso19139(rec: Record) -> etree._Element:
                     res.append(g.name(_cs(link["name"])))
                 if link.get("description"):
                     res.append(g.description(_cs(link["description"])))
+                if link.get("function"):
+                    res.append(g.function(_code("CI_OnLineFunctionCode", link["function"])))
                 options.append(g.onLine(res))
             dist.append(g.transferOptions(options))
         md.append(g.distributionInfo(dist))

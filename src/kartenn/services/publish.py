@@ -369,6 +369,9 @@ def _wgs84(extent: tuple[float, float, float, float] | None, crs: CRS) -> tuple[
     return tuple(round(v, 7) for v in bounds)  # type: ignore[return-value]
 
 
+RESERVED_IDS = {"catalog"}  # /ogc/collections/catalog is the catalogue (OGC API Records)
+
+
 def slugify(text: str) -> str:
     """
     >>> slugify("Communes de Bretagne (2018)")
@@ -381,7 +384,7 @@ def slugify(text: str) -> str:
 
 def _unique_id(site: Site, name: str) -> str:
     base = slugify(name)
-    taken = site.catalog.dataset_ids()
+    taken = site.catalog.dataset_ids() | RESERVED_IDS
     candidate, n = base, 2
     while candidate in taken:
         candidate, n = f"{base}-{n}", n + 1

@@ -27,7 +27,8 @@ from kartenn.stores.record_index import RecordQuery, SearchResult
 from kartenn.xml import to_bytes
 
 __all__ = ["ImportReport", "RecordQuery", "SearchResult", "import_bytes", "import_paths", "search_records",
-           "get_record", "export_record", "domain_values"]
+           "get_record", "export_record", "domain_values",
+           "catalogue_extent"]
 
 XML_SUFFIXES = {".xml"}
 ZIP_SUFFIXES = {".zip", ".mef"}
@@ -138,6 +139,13 @@ def domain_values(site: Site, name: str) -> list[tuple[str, int]]:
     with site.engine.connect() as conn:
         return record_index.values(conn, name, is_postgres=site.catalog.is_postgres,
                                    visible=visibility() if visibility else None)
+
+
+def catalogue_extent(site: Site) -> tuple[float, float, float, float] | None:
+    """The box around every record the caller may view."""
+    visibility = getattr(site, "records_visibility", None)
+    with site.engine.connect() as conn:
+        return record_index.extent(conn, visible=visibility() if visibility else None)
 
 
 EXPORTS = {"iso19139", "dc", "iso19115-3"}

@@ -41,7 +41,8 @@ COLUMNS: dict[str, Any] = {
 }
 SPATIAL = {"boundingbox", "bbox", "geometry", "envelope", "footprint", "spatial"}
 # Keyword equality looks for the exact keyword among the record's terms.
-TERM_FACETS = {"subject": "keyword", "keywords": "keyword", "keyword": "keyword", "format": "format"}
+TERM_FACETS = {"subject": "keyword", "keywords": "keyword", "keyword": "keyword", "format": "format",
+               "theme": "theme", "themes": "theme"}
 
 
 def queryable(name: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, Text, and_, delete, func, insert, literal_column, select
+from sqlalchemy import Column, MetaData, String, Table, Text, and_, delete, func, insert, literal_column, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -36,6 +36,7 @@ class RecordQuery:
     end: str | None = None
     types: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+    external_ids: list[str] = field(default_factory=list)  # the record's or its dataset's identifier
     where: Any = None
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (field, ascending); "relevance", "title"…
     limit: int = 10
@@ -177,6 +178,8 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
         where.append(records.c.type.in_(query.types))
     if query.ids:
         where.append(records.c.id.in_(query.ids))
+    if query.external_ids:
+        where.append(or_(records.c.id.in_(query.external_ids), records.c.dataset_id.in_(query.external_ids)))
     if query.where is not None:
         where.append(to_sql(query.where, is_postgres))
     return where, rank
@@ -229,4 +232,14 @@ def values(conn: Connection, column: str, *, is_postgres: bool, visible: Any = N
     return [(str(v), int(n)) for v, n in conn.execute(q)]
 
 
-__all__ = ["RecordQuery", "SearchResult", "search", "write", "remove", "to_record", "create", "values"]
+def extent(conn: Connection, *, visible: Any = None) -> tuple[float, float, float, float] | None:
+    """The box around every published record ``visible`` allows (None when none has one)."""
+    shown = [records.c.state == "published", records.c.minx.is_not(None), *([visible] if visible is not None else [])]
+    row = conn.execute(select(func.min(records.c.minx), func.min(records.c.miny), func.max(records.c.maxx),
+                              func.max(records.c.maxy)).where(*shown)).first()
+    if row is None or row[0] is None:
+        return None
+    return float(row[0]), float(row[1]), float(row[2]), float(row[3])
+
+
+__all__ = ["RecordQuery", "SearchResult", "search", "write", "remove", "to_record", "create", "values", "extent"]

@@ -10,8 +10,10 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from kartenn.domain import Record
-from kartenn.errors import InvalidInput, TooLarge
+from kartenn.errors import InvalidInput, NotFound, TooLarge
 from kartenn.services import records as service
+from kartenn.services.record_exports import catalogue_dcat, record_document
+from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
@@ -19,6 +21,7 @@ router = APIRouter(tags=["records"])
 MAX_XML = 50 * 1024**2
 MEDIA = {"iso19139": "application/vnd.iso.19139+xml", "iso19115-3": "application/vnd.iso.19115-3+xml",
          "dc": "application/xml"}
+LINKED_DATA = ("dcat.rdf", "dcat.jsonld", "schemaorg.jsonld")
 
 
 def record_json(rec: Record, base: str) -> dict[str, Any]:
@@ -30,7 +33,8 @@ def record_json(rec: Record, base: str) -> dict[str, Any]:
         "formats": rec.formats, "links": rec.links, "constraints": rec.constraints, "themes": rec.themes,
         "topics": rec.topics, "lineage": rec.lineage, "crs": rec.crs, "parent_id": rec.parent_id,
         "dataset_id": rec.dataset_id,
-        "export": {k: f"{base}/api/v1/records/{rec.id}/{k}.xml" for k in MEDIA},
+        "export": {**{k: f"{base}/api/v1/records/{rec.id}/{k}.xml" for k in MEDIA},
+                   **{k: f"{base}/api/v1/records/{rec.id}/{k}" for k in LINKED_DATA}},
     }
 
 
@@ -75,16 +79,45 @@ def search(request: Request, site: Annotated[Site, Depends(get_site)], q: str | 
         q=q, bbox=parse_bbox(bbox), start=start, end=end, types=[type] if type else [],
         sort=parse_sortby(sortby), limit=limit, offset=offset, facets=True))
     base = base_url(request)
-    return {"matched": result.matched, "records": [record_json(r, base) for r in result.records],
+    return {"matched": result.matched, "records": [record_json(with_service_links(site, r, base), base)
+                                                   for r in result.records],
             "facets": {k: [{"value": v, "count": n} for v, n in vs] for k, vs in result.facets.items()}}
 
 
 @router.get("/records/{record_id}")
 def get_record(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
-    return record_json(service.get_record(site, record_id), base_url(request))
+    base = base_url(request)
+    return record_json(with_service_links(site, service.get_record(site, record_id), base), base)
 
 
 @router.get("/records/{record_id}/{schema}.xml")
-def export(record_id: str, schema: str, site: Annotated[Site, Depends(get_site)]) -> Response:
-    data = service.export_record(service.get_record(site, record_id), schema)
-    return Response(data, media_type=MEDIA.get(schema, "application/xml"))
+def export(record_id: str, schema: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    """ISO 19139, ISO 19115-3 or Dublin Core; a dataset's record lists its services as online resources."""
+    if schema not in MEDIA:
+        raise InvalidInput(f"unknown export format {schema!r}; use one of {', '.join(sorted(MEDIA))}")
+    data, media = record_document(site, service.get_record(site, record_id), base_url(request), schema)
+    return Response(data, media_type=media)
+
+
+@router.get("/records/{record_id}/dcat.rdf")
+@router.get("/records/{record_id}/dcat.jsonld")
+@router.get("/records/{record_id}/schemaorg.jsonld")
+def export_linked_data(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    """``dcat.rdf`` (DCAT-AP RDF/XML), ``dcat.jsonld`` (DCAT-AP JSON-LD) or ``schemaorg.jsonld``."""
+    encoding = request.url.path.rsplit("/", 1)[-1]
+    data, media = record_document(site, service.get_record(site, record_id), base_url(request), encoding)
+    return Response(data, media_type=media)
+
+
+@router.get("/catalog/dcat.{fmt}")
+def catalogue(fmt: str, request: Request, site: Annotated[Site, Depends(get_site)],
+              limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+              offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+    """The catalogue as a DCAT-AP dcat:Catalog (``rdf``: RDF/XML, ``jsonld``: JSON-LD), a page at a time
+    (Hydra links to the next ones), for data.gouv.fr, data.europa.eu and other DCAT harvesters."""
+    if fmt not in ("rdf", "jsonld"):
+        raise NotFound(f"no catalogue export dcat.{fmt}; use dcat.rdf or dcat.jsonld")
+    data, following = catalogue_dcat(site, base_url(request), limit=limit, offset=offset, fmt=fmt)
+    headers = {"Link": f'<{following}>; rel="next"'} if following else None
+    return Response(data, media_type="application/rdf+xml" if fmt == "rdf" else "application/ld+json",
+                    headers=headers)

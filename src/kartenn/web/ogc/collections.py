@@ -12,6 +12,7 @@ from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.ogc.html import render, wants_html
 from kartenn.web.ogc.params import common_crs, crs_list, storage_crs
+from kartenn.web.ogc.records import catalog_json
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -70,7 +71,7 @@ def collections(request: Request, site: Annotated[Site, Depends(get_site)]) -> A
     if wants_html(request):
         return render(request, "collections", heading_key="ogc.collections", datasets=datasets)
     base = base_url(request)
-    items = [collection_json(d, base) for d in datasets]
+    items = [collection_json(d, base) for d in datasets] + [catalog_json(site, base)]
     return {"collections": items, "crs": common_crs(),
             "links": [{"rel": "self", "href": f"{base}/ogc/collections", "type": "application/json"},
                       {"rel": "alternate", "href": f"{base}/ogc/collections?f=html", "type": "text/html"}]}

@@ -19,6 +19,7 @@ from kartenn.web.deps import base_url, get_site
 from kartenn.web.ogc.downloads import download_format, download_response
 from kartenn.web.ogc.html import render, wants_html
 from kartenn.web.ogc.params import crs_header, item_query, read_bool, read_crs, read_properties
+from kartenn.web.ogc.records import CONFORMANCE as RECORDS_CONFORMANCE
 from kartenn.web.responses import JSONResponse
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
@@ -48,8 +49,9 @@ CONFORMANCE = [
 @router.get("/conformance")
 def conformance(request: Request) -> Any:
     if wants_html(request):
-        return render(request, "conformance", heading_key="ogc.conformance", conforms=CONFORMANCE)
-    return {"conformsTo": CONFORMANCE}
+        return render(request, "conformance", heading_key="ogc.conformance",
+                      conforms=CONFORMANCE + RECORDS_CONFORMANCE)
+    return {"conformsTo": CONFORMANCE + RECORDS_CONFORMANCE}
 
 
 def _feature_dataset(site: Site, collection_id: str) -> Dataset:

@@ -15,6 +15,7 @@ from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.ogc.features import JSON_SCHEMA_TYPES
 from kartenn.web.ogc.params import crs_list
+from kartenn.web.ogc.records import openapi_paths as records_paths
 from kartenn.web.responses import JSONResponse
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
@@ -95,10 +96,11 @@ def openapi(request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONR
     for dataset in site.catalog.list_datasets():
         if dataset.kind == "vector":
             paths.update(_collection_paths(dataset, site.settings.items_max_limit))
+    paths.update(records_paths())
     document = {
         "openapi": "3.0.3",
         "info": {"title": site.settings.title, "version": "1.0.0",
-                 "description": "OGC API – Features (Parts 1, 2, 3) of this site"},
+                 "description": "OGC API – Features (Parts 1, 2, 3) and Records (Part 1) of this site"},
         "servers": [{"url": base_url(request)}],
         "paths": paths,
     }
