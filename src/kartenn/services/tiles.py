@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from functools import lru_cache
 
 import mapbox_vector_tile
@@ -21,7 +22,10 @@ from rio_tiler.io import Reader
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style
 from kartenn.errors import InvalidInput, NotFound
+from kartenn.services import render
 from kartenn.services.featureinfo import plain
+from kartenn.services.tile_cache import TileCache
+from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
 from kartenn.stores.postgis import PostGISStore
 from kartenn.stores.query import features_in_box, mvt_from_postgis
@@ -151,4 +155,47 @@ def raster_tile(site: Site, dataset: Dataset, style: Style, tms_id: str, z: int,
                 colormap = None
         except TileOutsideBounds:
             raise NotFound(f"tile {z}/{row}/{col} is outside {dataset.id}") from None
-    return img.render(img_format="WEBP" if fmt == "webp" else "PNG", colormap=colormap)
+    return img.render(img_format={"webp": "WEBP", "jpeg": "JPEG"}.get(fmt, "PNG"), colormap=colormap)
+
+
+_CACHES: dict[str, TileCache] = {}
+
+
+def cache_of(site: Site) -> TileCache:
+    """The tile cache of this site's data directory (one per process)."""
+    key = str(site.settings.data_dir)
+    found = _CACHES.get(key)
+    if found is None:
+        found = _CACHES[key] = TileCache.of(site.settings)
+    return found
+
+
+def tms_crs_code(tms: morecantile.TileMatrixSet) -> str:
+    """The tile matrix set's CRS as a WMS-style code Mapnik renders in: EPSG:3857, CRS:84, EPSG:2154."""
+    epsg = tms.crs._pyproj_crs.to_epsg()
+    if epsg is None:
+        return "CRS:84"
+    return f"EPSG:{epsg}"
+
+
+def map_tile(site: Site, dataset: Dataset, style: Style, tms_id: str, z: int, row: int, col: int, fmt: str,
+             *, time: TimeFilter | None = None) -> bytes:
+    """An image tile: Mapnik draws a vector dataset with its style, rio-tiler colours a raster."""
+    tms = tile_matrix_set(tms_id)
+    tile = check_tile(tms, z, row, col)
+    if dataset.kind == "raster":
+        try:
+            return raster_tile(site, dataset, style, tms_id, z, row, col, fmt)
+        except NotFound:
+            return render.blank_image(256, 256, fmt)
+    b = tms.xy_bounds(tile)
+    matrix = tms.matrix(z)
+    return render.render_map(site, [render.MapLayer(dataset, style, time)], tms_crs_code(tms),
+                             (b.left, b.bottom, b.right, b.top), matrix.tileWidth, matrix.tileHeight, fmt)
+
+
+def cached(site: Site, datasets: list[Dataset], tms_id: str, z: int, row: int, col: int, fmt: str,
+           extra: tuple[object, ...], make: Callable[[], bytes]) -> tuple[bytes, bool]:
+    """(tile, from the cache?): ``make()`` runs only when the cache has no tile for exactly this data and style."""
+    cache = cache_of(site)
+    return cache.fetch(cache.key(datasets, tms_id, z, row, col, fmt, *extra), make)
