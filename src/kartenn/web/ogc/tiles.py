@@ -111,14 +111,24 @@ async def tile(collection_id: str, tms_id: str, z: int, row: int, col: int, requ
         if tag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
         if ds.kind == "vector":
-            body = tiles.vector_tile(site, ds, tms_id, z, row, col)
+            body, hit = tiles.cached(site, [ds], tms_id, z, row, col, "mvt", (),
+                                     lambda: tiles.vector_tile(site, ds, tms_id, z, row, col))
+            headers["X-Cache"] = "hit" if hit else "miss"
             if not body:
                 return Response(status_code=204, headers=headers)
             return Response(body, media_type=MVT, headers=headers)
         assert style is not None
-        try:
-            body = tiles.raster_tile(site, ds, style, tms_id, z, row, col, fmt)
-        except NotFound:
+        tiles.check_tile(tiles.tile_matrix_set(tms_id), z, row, col)
+
+        def make() -> bytes:
+            try:
+                return tiles.raster_tile(site, ds, style, tms_id, z, row, col, fmt)
+            except NotFound:
+                return b""  # outside the raster: kept as empty, answered 204
+
+        body, hit = tiles.cached(site, [ds], tms_id, z, row, col, fmt, (style.digest(),), make)
+        headers["X-Cache"] = "hit" if hit else "miss"
+        if not body:
             return Response(status_code=204, headers=headers)
         return Response(body, media_type=f"image/{fmt}", headers=headers)
 
