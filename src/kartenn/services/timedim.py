@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput
+from kartenn.stores.query import distinct_values, value_range
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,47 @@ def time_filter(dataset: Dataset, value: str | None) -> TimeFilter | None:
     if start and end and start > end:
         raise InvalidInput("TIME starts after it ends", locator="time")
     return TimeFilter(field, start, end)
+
+
+MAX_LISTED = 100  # more distinct times than this: the extent is given as start/end/resolution
+
+
+def _iso(value: object, date_only: bool) -> str | None:
+    when = _as_datetime(value)
+    if when is None:
+        return None
+    if date_only:
+        return when.date().isoformat()
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def time_extent(site: Any, dataset: Dataset) -> tuple[str, str] | None:
+    """(extent, default) of a dataset's time dimension for WMS capabilities; None when it has none.
+
+    A list of the times when there are few, else a continuous range ``start/end/0``; the default is the latest.
+    Read once per (dataset, update time).
+    """
+    field = time_field(dataset)
+    if field is None or dataset.kind != "vector":
+        return None
+    key = (dataset.id, dataset.storage, dataset.updated.isoformat() if dataset.updated else "")
+    if key not in _EXTENTS:
+        if len(_EXTENTS) > 1024:
+            _EXTENTS.clear()
+        _EXTENTS[key] = _read_extent(site, dataset, field)
+    return _EXTENTS[key]
+
+
+_EXTENTS: dict[tuple[str, str, str], tuple[str, str] | None] = {}
+
+
+def _read_extent(site: Any, dataset: Dataset, field: str) -> tuple[str, str] | None:
+    date_only = next(f.type for f in dataset.fields if f.name == field) == "date"
+    values = distinct_values(site.features, dataset.storage, field, MAX_LISTED + 1)
+    texts = [t for t in (_iso(v, date_only) for v in values) if t]
+    if not texts:
+        return None
+    if len(texts) <= MAX_LISTED:
+        return ",".join(texts), texts[-1]
+    low, high = (_iso(v, date_only) for v in value_range(site.features, dataset.storage, field))
+    return f"{low}/{high}/0", str(high)

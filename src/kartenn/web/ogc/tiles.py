@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.errors import InvalidInput, NotFound
-from kartenn.services import render, tiles
+from kartenn.services import render, tiles, timedim
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
@@ -228,7 +228,7 @@ async def collection_map(collection_id: str, site: Annotated[Site, Depends(get_s
                          width: Annotated[int, Query(ge=1)] = 512, height: Annotated[int, Query(ge=1)] = 512,
                          crs: Annotated[str, Query()] = "CRS:84",
                          f: Annotated[str, Query(pattern="^(png|jpeg|webp)$")] = "png",
-                         transparent: bool = True) -> Response:
+                         transparent: bool = True, datetime: Annotated[str | None, Query()] = None) -> Response:
     """OGC API – Maps: ``bbox`` in ``crs`` (x/y order; CRS84 by default), the whole extent when absent."""
     def work() -> Response:
         ds = site.catalog.get_dataset(collection_id)
@@ -250,7 +250,8 @@ async def collection_map(collection_id: str, site: Annotated[Site, Depends(get_s
             box = ds.extent_wgs84
         else:
             raise InvalidInput("give a bbox")
-        image = render.render_map(site, [render.MapLayer(ds, render.style_for(ds, None))], code,
+        when = timedim.time_filter(ds, datetime) if datetime else None
+        image = render.render_map(site, [render.MapLayer(ds, render.style_for(ds, None), when)], code,
                                   box, width, height, f, transparent=transparent)  # type: ignore[arg-type]
         return Response(image, media_type=render.MEDIA_TYPES[f])
 

@@ -22,7 +22,7 @@ from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
 from kartenn.services import render, tiles
 from kartenn.services.featureinfo import feature_info
-from kartenn.services.timedim import TimeFilter, time_filter
+from kartenn.services.timedim import TimeFilter, time_extent, time_filter
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
@@ -361,6 +361,14 @@ def capabilities(site: Site, base: str) -> bytes:
             sub(layer, "Format", media)
         for media in INFO_FORMATS:
             sub(layer, "InfoFormat", media)
+        extent = time_extent(site, ds)
+        if extent is not None:
+            dim = sub(layer, "Dimension")
+            ows(dim, "Identifier", "time")
+            ows(dim, "UOM", "ISO8601")
+            sub(dim, "Default", extent[1])
+            for value in extent[0].split(","):
+                sub(dim, "Value", value)
         for tms_id, limits in links.items():
             used.add(tms_id)
             link = sub(layer, "TileMatrixSetLink")
