@@ -89,3 +89,32 @@ def test_tiles_are_cached_and_follow_edits_and_replaces(site, server):
     with server.client(editor) as http:
         r = http.get(path)
         assert r.status_code == 200 and r.headers["x-cache"] == "miss" and r.content == b""
+
+
+def test_cache_cap_and_switch(tmp_path):
+    import os
+    from datetime import UTC, datetime
+
+    from kartenn.domain import Dataset
+    from kartenn.services.tile_cache import TileCache
+
+    ds = Dataset(id="roads", title="Roads", kind="vector", crs="EPSG:2154", storage="roads_1", srid=2154,
+                 extent=None, extent_wgs84=None,
+                 updated=datetime(2026, 1, 1, tzinfo=UTC))
+    cache = TileCache(tmp_path, max_bytes=10_000)
+    paths = [cache.key([ds], "WebMercatorQuad", 5, 10, col, "png", "style") for col in range(6)]
+    for k, path in enumerate(paths):
+        assert cache.fetch(path, lambda: b"x" * 3000) == (b"x" * 3000, False)
+        os.utime(path, (1_000_000 + k, 1_000_000 + k))
+    assert cache.fetch(paths[-1], lambda: b"never") == (b"x" * 3000, True)
+    cache.trim()
+    left = [p for p in paths if p.exists()]
+    assert sum(p.stat().st_size for p in left) <= 8_000 and paths[-1] in left and paths[0] not in left
+    # Another update time or style: another file.
+    newer = Dataset(**{**ds.__dict__, "updated": datetime(2026, 2, 1, tzinfo=UTC)})
+    assert cache.key([newer], "WebMercatorQuad", 5, 10, 0, "png", "style") != paths[0]
+    assert cache.key([ds], "WebMercatorQuad", 5, 10, 0, "png", "other") != paths[0]
+    off = TileCache(tmp_path / "off", max_bytes=10_000, enabled=False)
+    path = off.key([ds], "WebMercatorQuad", 5, 10, 0, "png")
+    assert off.fetch(path, lambda: b"a") == (b"a", False) and off.fetch(path, lambda: b"b") == (b"b", False)
+    assert not path.exists()
