@@ -18,6 +18,7 @@ from pyproj import CRS, Transformer
 from rio_tiler.colormap import cmap
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
+from rio_tiler.models import ImageData
 
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style
@@ -144,18 +145,41 @@ def raster_tile(site: Site, dataset: Dataset, style: Style, tms_id: str, z: int,
         raise InvalidInput(f"{dataset.id} is a vector dataset: ask for an MVT tile")
     tms = tile_matrix_set(tms_id)
     tile = check_tile(tms, z, row, col)
+    indexes = style.band if style.kind == "ramp" else tuple(style.bands[:3])
     with Reader(str(site.files.path(dataset.storage)), tms=tms) as cog:
         try:
-            if style.kind == "ramp":
-                img = cog.tile(tile.x, tile.y, tile.z, indexes=style.band, tilesize=256)
-                low, high, colormap = _colormap(style)
-                img.rescale(in_range=((low, high),))
-            else:
-                img = cog.tile(tile.x, tile.y, tile.z, indexes=tuple(style.bands[:3]), tilesize=256)
-                colormap = None
+            if not cog.tile_exists(tile.x, tile.y, tile.z):
+                raise TileOutsideBounds(f"{tile} is outside bounds")
+            img = _partial_tile(cog, tms, tile, indexes) or cog.tile(tile.x, tile.y, tile.z, indexes=indexes,
+                                                                     tilesize=256)
         except TileOutsideBounds:
             raise NotFound(f"tile {z}/{row}/{col} is outside {dataset.id}") from None
+    colormap = None
+    if style.kind == "ramp":
+        low, high, colormap = _colormap(style)
+        img.rescale(in_range=((low, high),))
     return img.render(img_format={"webp": "WEBP", "jpeg": "JPEG"}.get(fmt, "PNG"), colormap=colormap)
+
+
+def _partial_tile(cog: Reader, tms: morecantile.TileMatrixSet, tile: morecantile.Tile,
+                  indexes: int | tuple[int, ...], size: int = 256) -> ImageData | None:
+    """A tile much larger than the raster: only the part the raster covers is warped, then placed in the tile
+    (warping a whole low-zoom tile mostly outside the raster's CRS takes GDAL minutes). None otherwise."""
+    b = tms.xy_bounds(tile)
+    left, bottom, right, top = cog.get_geographic_bounds(tms.rasterio_crs)
+    res_x, res_y = (b.right - b.left) / size, (b.top - b.bottom) / size
+    c0, c1 = (max(0, min(size, round((v - b.left) / res_x))) for v in (left, right))
+    r0, r1 = (max(0, min(size, round((b.top - v) / res_y))) for v in (top, bottom))
+    if (c1 - c0) * (r1 - r0) > size * size // 4:
+        return None
+    c1, r1 = max(c1, c0 + 1), max(r1, r0 + 1)
+    box = (b.left + c0 * res_x, b.top - r1 * res_y, b.left + c1 * res_x, b.top - r0 * res_y)
+    part = cog.part(box, dst_crs=tms.rasterio_crs, bounds_crs=tms.rasterio_crs, indexes=indexes,
+                    width=c1 - c0, height=r1 - r0)
+    array = np.ma.masked_all((part.count, size, size), dtype=part.array.dtype)
+    array[:, r0:r1, c0:c1] = part.array
+    return ImageData(array, crs=tms.rasterio_crs, bounds=(b.left, b.bottom, b.right, b.top),
+                     band_names=part.band_names)
 
 
 _CACHES: dict[str, TileCache] = {}
