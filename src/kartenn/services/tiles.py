@@ -67,7 +67,7 @@ def etag(dataset: Dataset, style: Style | None, *parts: object) -> str:
 
 
 @lru_cache(maxsize=64)
-def _transformer(src: str, dst: str) -> Transformer:
+def transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
 
 
@@ -87,7 +87,7 @@ def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col
     padded = (b.left - pad_x, b.bottom - pad_y, b.right + pad_x, b.top + pad_y)
     tms_crs = tms.crs._pyproj_crs.to_string()
     try:
-        box = _transformer(tms_crs, _native(dataset)).transform_bounds(*padded, densify_pts=5)
+        box = transformer(tms_crs, _native(dataset)).transform_bounds(*padded, densify_pts=5)
     except Exception:
         return b""  # the tile lies where the dataset's CRS is undefined
     if not all(np.isfinite(box)):
@@ -107,7 +107,7 @@ def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[flo
     if not rows:
         return b""
     geoms = shapely.from_wkb([r["wkb"] for r in rows])
-    to_tms = _transformer(_native(dataset), tms_crs)
+    to_tms = transformer(_native(dataset), tms_crs)
     geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_tms.transform(xy[:, 0], xy[:, 1])))
     geoms = shapely.clip_by_rect(geoms, *padded)
     keep = ~shapely.is_empty(geoms)

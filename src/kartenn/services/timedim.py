@@ -127,7 +127,8 @@ def _iso(value: object, date_only: bool) -> str | None:
 def time_extent(site: Any, dataset: Dataset) -> tuple[str, str] | None:
     """(extent, default) of a dataset's time dimension for WMS capabilities; None when it has none.
 
-    A list of the times when there are few, else a continuous range ``start/end/0``; the default is the latest.
+    A list of the times when there are few, else a continuous range ``start/end/0``. The default is the whole
+    range ``start/end``: a map asked without TIME shows every feature, as it does for layers without time.
     Read once per (dataset, update time).
     """
     field = time_field(dataset)
@@ -151,6 +152,6 @@ def _read_extent(site: Any, dataset: Dataset, field: str) -> tuple[str, str] | N
     if not texts:
         return None
     if len(texts) <= MAX_LISTED:
-        return ",".join(texts), texts[-1]
+        return ",".join(texts), f"{texts[0]}/{texts[-1]}" if len(texts) > 1 else texts[0]
     low, high = (_iso(v, date_only) for v in value_range(site.features, dataset.storage, field))
-    return f"{low}/{high}/0", str(high)
+    return f"{low}/{high}/0", f"{low}/{high}"

@@ -14,7 +14,6 @@ import morecantile
 import orjson
 from fastapi import APIRouter, Request
 from lxml import etree
-from pyproj import Transformer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -264,7 +263,7 @@ def _limits(tms: morecantile.TileMatrixSet, ds: Dataset) -> list[tuple[int, int,
     if not ds.extent_wgs84:
         return None
     west, south, east, north = ds.extent_wgs84
-    to_tms = Transformer.from_crs("OGC:CRS84", tms.crs._pyproj_crs, always_xy=True)
+    to_tms = tiles.transformer("OGC:CRS84", tms.crs._pyproj_crs.to_string())
     if tms.id == "WebMercatorQuad":
         south, north = max(south, -85.05), min(north, 85.05)
     try:
