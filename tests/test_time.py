@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 
+import mapbox_vector_tile
 import morecantile
 import numpy as np
 from lxml import etree
@@ -86,3 +87,16 @@ def test_time_dimension(site, server):
         assert painted(http.get(url).content, -75, 45, box)
         assert not painted(http.get(url, params={"time": "2005-01-01/2010-12-31"}).content, -75, 45, box)
         assert painted(http.get(url, params={"time": "2001-10-30"}).content, -75, 45, box)
+
+        # Vector tiles: datetime= on OGC API Tiles, TIME on WMTS; both stores read and filter the features.
+        tile = morecantile.tms.get("WebMercatorQuad").tile(-75, 45, 4)
+        mvt = f"/ogc/collections/{obs}/tiles/WebMercatorQuad/4/{tile.y}/{tile.x}"
+        ids = {f["properties"]["id"] for f in mapbox_vector_tile.decode(http.get(mvt).content)[obs]["features"]}
+        assert {371, 377} <= ids
+        r = http.get(mvt, params={"datetime": "2002-01-01T00:00:00Z/2002-12-31T23:59:59Z"})
+        assert {f["properties"]["id"] for f in mapbox_vector_tile.decode(r.content)[obs]["features"]} == {377}
+        r = http.get(f"/wmts/1.0.0/{obs}/default/WebMercatorQuad/4/{tile.y}/{tile.x}.mvt", params={"time": "2001"})
+        assert r.status_code == 400  # not a date
+        r = http.get(f"/wmts/1.0.0/{obs}/default/WebMercatorQuad/4/{tile.y}/{tile.x}.mvt",
+                     params={"time": "2001-10-30"})
+        assert {f["properties"]["id"] for f in mapbox_vector_tile.decode(r.content)[obs]["features"]} == {371}

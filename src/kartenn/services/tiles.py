@@ -75,8 +75,11 @@ def _native(dataset: Dataset) -> str:
     return f"EPSG:{dataset.srid}" if dataset.srid else dataset.crs
 
 
-def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col: int) -> bytes:
-    """An MVT tile with one layer named after the dataset; empty bytes when no feature touches it."""
+def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col: int,
+                time: TimeFilter | None = None) -> bytes:
+    """An MVT tile with one layer named after the dataset; empty bytes when no feature touches it.
+
+    With ``time``, only the features of that time (read and filtered here, on either store)."""
     if dataset.kind != "vector":
         raise InvalidInput(f"{dataset.id} is a raster: ask for a PNG or WebP tile")
     tms = tile_matrix_set(tms_id)
@@ -94,16 +97,18 @@ def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col
         return b""
     fields = [f.name for f in dataset.fields]
     tms_epsg = tms.crs._pyproj_crs.to_epsg() or (4326 if tms_id == "WorldCRS84Quad" else None)
-    if isinstance(site.features, PostGISStore) and tms_epsg and dataset.srid:
+    if isinstance(site.features, PostGISStore) and tms_epsg and dataset.srid and time is None:
         return mvt_from_postgis(site.features, dataset.storage, fields, dataset.id, tms_epsg, bounds, box,
                                 EXTENT, BUFFER)
-    return _mvt_from_rows(site, dataset, tms_crs, bounds, padded, box, fields)
+    return _mvt_from_rows(site, dataset, tms_crs, bounds, padded, box, fields, time)
 
 
 def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[float, float, float, float],
                    padded: tuple[float, float, float, float], box: tuple[float, float, float, float],
-                   fields: list[str]) -> bytes:
+                   fields: list[str], time: TimeFilter | None = None) -> bytes:
     rows = features_in_box(site.features, dataset.storage, fields, box, MAX_FEATURES)
+    if time is not None:
+        rows = [r for r in rows if time.contains(r["properties"].get(time.field))]
     if not rows:
         return b""
     geoms = shapely.from_wkb([r["wkb"] for r in rows])

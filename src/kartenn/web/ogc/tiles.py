@@ -99,20 +99,22 @@ def tilejson(collection_id: str, tms_id: str, request: Request,
 @router.get("/collections/{collection_id}/tiles/{tms_id}/{z}/{row}/{col}")
 async def tile(collection_id: str, tms_id: str, z: int, row: int, col: int, request: Request,
                site: Annotated[Site, Depends(get_site)],
-               f: Annotated[str | None, Query(pattern="^(mvt|pbf|png|webp)$")] = None) -> Response:
+               f: Annotated[str | None, Query(pattern="^(mvt|pbf|png|webp)$")] = None,
+               datetime: Annotated[str | None, Query()] = None) -> Response:
     def work() -> Response:
         ds = site.catalog.get_dataset(collection_id)
+        when = timedim.time_filter(ds, datetime) if datetime and ds.kind == "vector" else None
         fmt = f or ("mvt" if ds.kind == "vector" else "png")
         if (fmt in ("mvt", "pbf")) != (ds.kind == "vector"):
             raise InvalidInput(f"{ds.id} is {ds.kind} data: f={fmt} does not apply")
         style = None if ds.kind == "vector" else render.style_for(ds, None)
-        tag = tiles.etag(ds, style, tms_id, z, row, col, fmt)
+        tag = tiles.etag(ds, style, tms_id, z, row, col, fmt, when.key if when else "")
         headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
         if tag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
         if ds.kind == "vector":
-            body, hit = tiles.cached(site, [ds], tms_id, z, row, col, "mvt", (),
-                                     lambda: tiles.vector_tile(site, ds, tms_id, z, row, col))
+            body, hit = tiles.cached(site, [ds], tms_id, z, row, col, "mvt", (when.key if when else "",),
+                                     lambda: tiles.vector_tile(site, ds, tms_id, z, row, col, when))
             headers["X-Cache"] = "hit" if hit else "miss"
             if not body:
                 return Response(status_code=204, headers=headers)

@@ -204,7 +204,7 @@ def get_tile(site: Site, params: dict[str, str], headers: Any) -> Response:
     fmt = _format(ds, params)
     tms, z, row, col = _tile_address(params)
     when = _time(ds, params)
-    extra = ("mvt",) if fmt == "mvt" else (style.digest(), when.key if when else "")
+    extra = ("mvt" if fmt == "mvt" else style.digest(), when.key if when else "")
     tag = tiles.etag(ds, None if fmt == "mvt" else style, tms.id, z, row, col, fmt, *extra)
     head = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
     if tag in headers.get("if-none-match", ""):
@@ -212,7 +212,7 @@ def get_tile(site: Site, params: dict[str, str], headers: Any) -> Response:
 
     def make() -> bytes:
         if fmt == "mvt":
-            return tiles.vector_tile(site, ds, tms.id, z, row, col)
+            return tiles.vector_tile(site, ds, tms.id, z, row, col, when)
         return tiles.map_tile(site, ds, style, tms.id, z, row, col, fmt, time=when)
 
     body, hit = tiles.cached(site, [ds], tms.id, z, row, col, fmt, extra, make)
