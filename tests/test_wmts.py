@@ -7,6 +7,7 @@ import io
 import mapbox_vector_tile
 import morecantile
 import numpy as np
+import pyproj
 import rasterio
 from lxml import etree
 from owslib.wmts import WebMapTileService
@@ -146,6 +147,24 @@ def test_wmts_exceptions_and_capabilities_schema(site, server):
             assert (exc.get("exceptionCode"), exc.get("locator")) == (code, locator), r.text
         r = http.get(f"/wmts/1.0.0/{nybb}/default/WebMercatorQuad/3/9/2.png")
         assert r.status_code == 400 and b"TileOutOfRange" in r.content
+
+
+def test_wmts_lambert93_tiles(site, server):
+    regions = publish(site, "france-admin-express-2018/regions.geojson")
+    tms = morecantile.TileMatrixSet.custom(
+        (-357823.2365, 6037008.6939, 1313632.3628, 7230727.3772), pyproj.CRS.from_epsg(2154))
+    wmts = WebMapTileService(f"{server.url}/wmts")
+    assert "FranceLambert93Quad" in wmts.contents[regions].tilematrixsetlinks
+    lambert = wmts.tilematrixsets["FranceLambert93Quad"]
+    assert lambert.crs == "urn:ogc:def:crs:EPSG::2154"
+    assert [float(v) for v in lambert.tilematrix["0"].topleftcorner] == [-357823.2365, 7230727.3772]
+    x, y = 652000.0, 6862000.0  # Paris, in Lambert-93
+    tile = tms._tile(x, y, 4)
+    png = wmts.gettile(layer=regions, tilematrixset="FranceLambert93Quad", tilematrix="4", row=tile.y,
+                       column=tile.x, format="image/png", style="default").read()
+    b = tms.xy_bounds(tile)
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+    assert image[int((b.top - y) / (b.top - b.bottom) * 256), int((x - b.left) / (b.right - b.left) * 256), 3] > 0
 
 
 def test_gdal_reads_the_wmts(site, server):
