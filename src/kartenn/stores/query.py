@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import closing
 from typing import Any
 
@@ -94,10 +95,8 @@ def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer
 def distinct_values(store: FeatureStore, storage: str, field: str, limit: int) -> list[Any]:
     """Up to ``limit`` distinct non-null values of ``field``, sorted (a time dimension's extent)."""
     if isinstance(store, GeoPackageStore):
-        import sqlite3
-
         column = '"' + field.replace('"', '""') + '"'
-        with closing(sqlite3.connect(f"file:{store.path(storage)}?mode=ro", uri=True)) as conn:
+        with closing(sqlite3.connect(store.path(storage).resolve().as_uri() + "?mode=ro", uri=True)) as conn:
             rows = conn.execute(f"SELECT DISTINCT {column} FROM {LAYER} WHERE {column} IS NOT NULL "  # noqa: S608
                                 f"ORDER BY julianday({column}) LIMIT ?", (limit,)).fetchall()
         return [r[0] for r in rows]
@@ -114,10 +113,8 @@ def distinct_values(store: FeatureStore, storage: str, field: str, limit: int) -
 def value_range(store: FeatureStore, storage: str, field: str) -> tuple[Any, Any]:
     """(lowest, highest) non-null value of a date or date-time ``field``."""
     if isinstance(store, GeoPackageStore):
-        import sqlite3
-
         column = '"' + field.replace('"', '""') + '"'
-        with closing(sqlite3.connect(f"file:{store.path(storage)}?mode=ro", uri=True)) as conn:
+        with closing(sqlite3.connect(store.path(storage).resolve().as_uri() + "?mode=ro", uri=True)) as conn:
             low = conn.execute(f"SELECT {column} FROM {LAYER} WHERE {column} IS NOT NULL "  # noqa: S608
                                f"ORDER BY julianday({column}) LIMIT 1").fetchone()
             high = conn.execute(f"SELECT {column} FROM {LAYER} WHERE {column} IS NOT NULL "  # noqa: S608
