@@ -11,6 +11,7 @@ import mapbox_vector_tile
 import morecantile
 import numpy as np
 from lxml import etree
+from owslib.wms import WebMapService
 from PIL import Image
 
 from conftest import shared
@@ -46,6 +47,11 @@ def test_time_dimension(site, server):
         assert dim.get("default") == "2000-10-30T18:24:39Z/2007-10-30T08:57:29Z"  # the whole range
         assert dim.text.split(",") == ["2000-10-30T18:24:39Z", "2001-10-30T14:24:55Z", "2002-10-30T18:31:38Z",
                                        "2003-10-30T07:37:29Z", "2007-10-30T08:57:29Z"]
+
+        # OWSLib reads the times, from the 1.3.0 Dimension and the 1.1.1 Extent.
+        for version in ("1.3.0", "1.1.1"):
+            layer = WebMapService(f"{server.url}/wms", version=version).contents[obs]
+            assert [t.strip() for t in layer.timepositions] == dim.text.split(","), version
 
         everything = http.get("/wms", params=getmap)
         assert everything.headers["content-type"] == "image/png"
