@@ -49,7 +49,7 @@ def test_wmts_capabilities_and_tiles_with_owslib(site, server):
     assert {"WebMercatorQuad", "WorldCRS84Quad"} <= set(layer.tilematrixsetlinks)
     assert "FranceLambert93Quad" not in layer.tilematrixsetlinks  # New York is outside Lambert-93
     assert wmts.tilematrixsets["WebMercatorQuad"].crs == "urn:ogc:def:crs:EPSG::3857"
-    assert len(layer.resourceURLs) == 3
+    assert [u["resourceType"] for u in layer.resourceURLs].count("tile") == 3
     limits = layer.tilematrixsetlinks["WebMercatorQuad"].tilematrixlimits["10"]
     tms = morecantile.tms.get("WebMercatorQuad")
     tile = tms.tile(*MANHATTAN, 10)
@@ -104,6 +104,12 @@ def test_wmts_capabilities_and_tiles_with_owslib(site, server):
                                          "tilerow": tile.y, "tilecol": tile.x, "i": col, "j": row,
                                          "infoformat": "application/json"}).json()
         assert info["features"][0]["properties"]["BoroName"] == "Manhattan"
+        rest = http.get(f"/wmts/1.0.0/{nybb}/{style}/WebMercatorQuad/10/{tile.y}/{tile.x}/{row}/{col}.json").json()
+        assert rest == info
+        text = http.get(f"/wmts/1.0.0/{nybb}/{style}/WebMercatorQuad/10/{tile.y}/{tile.x}/{row}/{col}.txt")
+        assert text.headers["content-type"].startswith("text/plain") and "Manhattan" in text.text
+        assert http.get(f"/wmts/1.0.0/{nybb}/{style}/WebMercatorQuad/10/{tile.y}/{tile.x}/{row}/999.json"
+                        ).status_code == 400
 
 
 def test_wmts_exceptions_and_capabilities_schema(site, server):

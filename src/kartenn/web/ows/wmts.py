@@ -39,6 +39,7 @@ MVT = "application/vnd.mapbox-vector-tile"
 FORMATS = {"image/png": "png", "image/jpeg": "jpeg", MVT: "mvt"}
 EXTENSIONS = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "mvt": MVT, "pbf": MVT}
 INFO_FORMATS = ["application/json", "text/plain"]
+INFO_EXTENSIONS = {"json": "application/json", "txt": "text/plain"}
 WELL_KNOWN = {"WebMercatorQuad": "urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible"}
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600"
 
@@ -87,6 +88,16 @@ async def rest_tile(layer: str, style: str, tms_id: str, z: str, row: str, tile:
               "tilecol": col, "format": EXTENSIONS.get(ext.lower(), ext)}
     params.update({k.lower(): v for k, v in request.query_params.items() if k.lower() == "time"})
     return await _answer(request, lambda site, base: get_tile(site, params, request.headers))
+
+
+@router.get("/wmts/1.0.0/{layer}/{style}/{tms_id}/{z}/{row}/{col}/{j}/{point}", include_in_schema=False)
+async def rest_feature_info(layer: str, style: str, tms_id: str, z: str, row: str, col: str, j: str, point: str,
+                            request: Request) -> Response:
+    i, _, ext = point.partition(".")
+    params = {"layer": layer, "style": style, "tilematrixset": tms_id, "tilematrix": z, "tilerow": row,
+              "tilecol": col, "i": i, "j": j, "infoformat": INFO_EXTENSIONS.get(ext.lower(), ext)}
+    params.update({k.lower(): v for k, v in request.query_params.items() if k.lower() == "time"})
+    return await _answer(request, lambda site, base: get_feature_info(site, params))
 
 
 async def _answer(request: Request, work: Any) -> Response:
@@ -324,7 +335,7 @@ def capabilities(site: Site, base: str) -> bytes:
         encodings = [("KVP", online + "?")]
         if name == "GetCapabilities":
             encodings.append(("RESTful", f"{online}/1.0.0/WMTSCapabilities.xml"))
-        elif name == "GetTile":
+        else:
             encodings.append(("RESTful", f"{online}/1.0.0/"))
         for encoding, href in encodings:
             get = ows(http, "Get", **{f"{{{XLINK}}}href": href})
@@ -383,6 +394,10 @@ def capabilities(site: Site, base: str) -> bytes:
             sub(layer, "ResourceURL", format=media, resourceType="tile",
                 template=f"{online}/1.0.0/{ds.id}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/"
                          f"{{TileCol}}.{ext}")
+        for ext, media in INFO_EXTENSIONS.items():
+            sub(layer, "ResourceURL", format=media, resourceType="FeatureInfo",
+                template=f"{online}/1.0.0/{ds.id}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/"
+                         f"{{TileCol}}/{{J}}/{{I}}.{ext}")
     for tms_id in tiles.TILE_MATRIX_SETS:
         if tms_id in used:
             _tile_matrix_set(contents, tiles.TILE_MATRIX_SETS[tms_id], ows, sub)
