@@ -40,6 +40,9 @@ def test_one_tile_carries_every_visible_collection(site, server):
 
         r = http.get(f"/ogc/tiles/WebMercatorQuad/10/{tile.y}/{tile.x}", params={"collections": f"{nybb},{places}"})
         assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        assert http.get(r.url, headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+        other = http.get(r.url.copy_with(params={"collections": nybb}), headers={"If-None-Match": r.headers["etag"]})
+        assert other.status_code == 200 and other.headers["etag"] != r.headers["etag"]
         decoded = mapbox_vector_tile.decode(r.content, default_options={"y_coord_down": False})
         assert set(decoded) == {nybb, places}
         extent = decoded[places]["extent"]

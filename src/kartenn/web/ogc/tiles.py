@@ -206,7 +206,8 @@ def dataset_tilejson(tms_id: str, request: Request, site: Annotated[Site, Depend
 
 
 @router.get("/tiles/{tms_id}/{z}/{row}/{col}")
-async def dataset_tile(tms_id: str, z: int, row: int, col: int, site: Annotated[Site, Depends(get_site)],
+async def dataset_tile(tms_id: str, z: int, row: int, col: int, request: Request,
+                       site: Annotated[Site, Depends(get_site)],
                        collections: Annotated[str | None, Query()] = None) -> Response:
     """One MVT with a layer per collection the caller may view (Mapbox Vector Tiles concatenate as layers)."""
     def work() -> Response:
@@ -215,6 +216,10 @@ async def dataset_tile(tms_id: str, z: int, row: int, col: int, site: Annotated[
         headers = {"Cache-Control": CACHE_CONTROL}
         if not datasets:
             return Response(status_code=204, headers=headers)
+        headers["ETag"] = tag = tiles.etag(datasets[0], None, *(tiles.etag(d, None) for d in datasets[1:]),
+                                           tms_id, z, row, col)
+        if tag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
         body, hit = tiles.cached(site, datasets, tms_id, z, row, col, "mvt", (), lambda: b"".join(
             tiles.vector_tile(site, ds, tms_id, z, row, col) for ds in datasets))
         headers["X-Cache"] = "hit" if hit else "miss"
