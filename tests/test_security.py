@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import mapbox_vector_tile
 import pytest
 from lxml import etree
 
@@ -70,6 +71,18 @@ def visible(http: httpx.Client, record_id: str | None = None) -> dict[str, bool]
                                       "styles": "", "crs": "EPSG:4326", "bbox": "40.5,-74.3,40.9,-73.7",
                                       "width": "64", "height": "64", "format": "image/png"})
     seen["wms getmap"] = getmap.headers["content-type"] == "image/png"
+    wmts = http.get("/wmts", params={"service": "WMTS", "request": "GetCapabilities"}).text
+    seen["wmts capabilities"] = f"<ows:Identifier>{SECRET}</ows:Identifier>" in wmts
+    gettile = http.get("/wmts", params={"service": "WMTS", "version": "1.0.0", "request": "GetTile", "layer": SECRET,
+                                        "style": "default", "format": "image/png", "tilematrixset": "WebMercatorQuad",
+                                        "tilematrix": "0", "tilerow": "0", "tilecol": "0"})
+    assert gettile.status_code in (200, 404), gettile.text
+    seen["wmts gettile"] = gettile.status_code == 200
+    seen["wmts rest tile"] = http.get(f"/wmts/1.0.0/{SECRET}/default/WebMercatorQuad/0/0/0.mvt").status_code == 200
+    dataset_tile = mapbox_vector_tile.decode(http.get("/ogc/tiles/WebMercatorQuad/0/0/0").content)
+    seen["ogc dataset tiles"] = SECRET in dataset_tile
+    seen["ogc dataset tilesets"] = SECRET in {layer["id"] for layer in http.get("/ogc/tiles").json()["tilesets"][0]
+                                              ["layers"]}
     wfs = http.get("/wfs", params={"service": "WFS", "request": "GetCapabilities"}).text
     seen["wfs capabilities"] = f"kartenn:{SECRET}<" in wfs
     getfeature = http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "GetFeature",

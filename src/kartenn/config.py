@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     wfs_max_features: int = 1_000_000  # a GetFeature's cap; larger counts are cut to it
     map_max_size: int = 4096  # largest WIDTH or HEIGHT of a rendered map, in pixels
     map_pixel_tolerance: int = 4  # how near a click must be to a feature for GetFeatureInfo, in pixels
+    tile_cache: bool = True  # keep rendered and vector tiles under data_dir/cache/tiles
+    tile_cache_max_mb: int = 2048  # the cache's size cap; the oldest tiles go first
     title: str = "Kartenn"
     extra: dict[str, Any] = Field(default_factory=dict)
 

@@ -26,6 +26,7 @@ from kartenn.domain import Dataset
 from kartenn.domain.style import Style, parse_style
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.formats.mapnik_style import LayerXml, map_xml
+from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
 from kartenn.stores.geopackage import LAYER, GeoPackageStore
 from kartenn.stores.postgis import FID, SCHEMA
@@ -57,11 +58,13 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 class MapLayer:
     dataset: Dataset
     style: Style
+    time: TimeFilter | None = None  # only the features of this time are drawn
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
+    def key(self) -> tuple[str, ...]:
         updated = self.dataset.updated.isoformat() if self.dataset.updated else ""
-        return (self.dataset.id, self.dataset.storage, updated, self.style.digest())
+        time = self.time.key if self.time else ""
+        return (self.dataset.id, self.dataset.storage, updated, self.style.digest(), time)
 
 
 _STYLES: OrderedDict[tuple[str, str], dict[str, Style]] = OrderedDict()
@@ -99,7 +102,7 @@ def layer_srs(dataset: Dataset) -> str:
     return f"epsg:{dataset.srid}" if dataset.srid else dataset.crs
 
 
-def datasource(site: Site, dataset: Dataset, style: Style) -> dict[str, Any]:
+def datasource(site: Site, dataset: Dataset, style: Style, time: TimeFilter | None = None) -> dict[str, Any]:
     """Mapnik datasource parameters for a dataset on this site's stores."""
     if dataset.kind == "raster":
         params: dict[str, Any] = {"type": "gdal", "file": str(site.files.path(dataset.storage))}
@@ -114,11 +117,17 @@ def datasource(site: Site, dataset: Dataset, style: Style) -> dict[str, Any]:
     extent = ",".join(repr(v) for v in dataset.extent) if dataset.extent else None
     if isinstance(site.features, GeoPackageStore):
         # The ogr plugin reads GeoPackage geometry blobs; the sqlite plugin expects SpatiaLite/WKB and draws nothing.
-        return {"type": "ogr", "file": str(site.features.path(dataset.storage)), "layer": LAYER}
+        params = {"type": "ogr", "file": str(site.features.path(dataset.storage)), "layer": LAYER}
+        if time:
+            del params["layer"]
+            params["layer_by_sql"] = f"SELECT * FROM {LAYER} WHERE {time.sqlite_where()}"
+        return params
     url = make_url(site.settings.database_url or "")
     params = {"type": "postgis", "host": url.host or "", "port": url.port or 5432, "dbname": url.database or "",
               "user": url.username or "", "password": url.password or "",
-              "table": f'"{SCHEMA}"."{dataset.storage}"', "geometry_field": "geom", "key_field": FID,
+              "table": f'"{SCHEMA}"."{dataset.storage}"' if time is None else
+              f'(SELECT * FROM "{SCHEMA}"."{dataset.storage}" WHERE {time.postgres_where()}) AS t',
+              "geometry_field": "geom", "key_field": FID,
               "srid": dataset.srid or 0, "estimate_extent": "false", "max_size": 8, "persist_connection": "true"}
     if extent:
         params["extent"] = extent
@@ -170,7 +179,8 @@ POOL = MapPool()
 
 def compiled_xml(site: Site, layers: list[MapLayer]) -> bytes:
     return map_xml([LayerXml(layer.dataset.id, layer_srs(layer.dataset),
-                             datasource(site, layer.dataset, layer.style), layer.style) for layer in layers])
+                             datasource(site, layer.dataset, layer.style, layer.time), layer.style)
+                    for layer in layers])
 
 
 @lru_cache(maxsize=256)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from functools import lru_cache
 
 import mapbox_vector_tile
@@ -17,11 +18,15 @@ from pyproj import CRS, Transformer
 from rio_tiler.colormap import cmap
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
+from rio_tiler.models import ImageData
 
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style
 from kartenn.errors import InvalidInput, NotFound
+from kartenn.services import render
 from kartenn.services.featureinfo import plain
+from kartenn.services.tile_cache import TileCache
+from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
 from kartenn.stores.postgis import PostGISStore
 from kartenn.stores.query import features_in_box, mvt_from_postgis
@@ -62,7 +67,7 @@ def etag(dataset: Dataset, style: Style | None, *parts: object) -> str:
 
 
 @lru_cache(maxsize=64)
-def _transformer(src: str, dst: str) -> Transformer:
+def transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
 
 
@@ -70,8 +75,11 @@ def _native(dataset: Dataset) -> str:
     return f"EPSG:{dataset.srid}" if dataset.srid else dataset.crs
 
 
-def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col: int) -> bytes:
-    """An MVT tile with one layer named after the dataset; empty bytes when no feature touches it."""
+def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col: int,
+                time: TimeFilter | None = None) -> bytes:
+    """An MVT tile with one layer named after the dataset; empty bytes when no feature touches it.
+
+    With ``time``, only the features of that time (read and filtered here, on either store)."""
     if dataset.kind != "vector":
         raise InvalidInput(f"{dataset.id} is a raster: ask for a PNG or WebP tile")
     tms = tile_matrix_set(tms_id)
@@ -82,27 +90,29 @@ def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col
     padded = (b.left - pad_x, b.bottom - pad_y, b.right + pad_x, b.top + pad_y)
     tms_crs = tms.crs._pyproj_crs.to_string()
     try:
-        box = _transformer(tms_crs, _native(dataset)).transform_bounds(*padded, densify_pts=5)
+        box = transformer(tms_crs, _native(dataset)).transform_bounds(*padded, densify_pts=5)
     except Exception:
         return b""  # the tile lies where the dataset's CRS is undefined
     if not all(np.isfinite(box)):
         return b""
     fields = [f.name for f in dataset.fields]
     tms_epsg = tms.crs._pyproj_crs.to_epsg() or (4326 if tms_id == "WorldCRS84Quad" else None)
-    if isinstance(site.features, PostGISStore) and tms_epsg and dataset.srid:
+    if isinstance(site.features, PostGISStore) and tms_epsg and dataset.srid and time is None:
         return mvt_from_postgis(site.features, dataset.storage, fields, dataset.id, tms_epsg, bounds, box,
                                 EXTENT, BUFFER)
-    return _mvt_from_rows(site, dataset, tms_crs, bounds, padded, box, fields)
+    return _mvt_from_rows(site, dataset, tms_crs, bounds, padded, box, fields, time)
 
 
 def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[float, float, float, float],
                    padded: tuple[float, float, float, float], box: tuple[float, float, float, float],
-                   fields: list[str]) -> bytes:
+                   fields: list[str], time: TimeFilter | None = None) -> bytes:
     rows = features_in_box(site.features, dataset.storage, fields, box, MAX_FEATURES)
+    if time is not None:
+        rows = [r for r in rows if time.contains(r["properties"].get(time.field))]
     if not rows:
         return b""
     geoms = shapely.from_wkb([r["wkb"] for r in rows])
-    to_tms = _transformer(_native(dataset), tms_crs)
+    to_tms = transformer(_native(dataset), tms_crs)
     geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_tms.transform(xy[:, 0], xy[:, 1])))
     geoms = shapely.clip_by_rect(geoms, *padded)
     keep = ~shapely.is_empty(geoms)
@@ -148,15 +158,81 @@ def raster_tile(site: Site, dataset: Dataset, style: Style, tms_id: str, z: int,
         raise InvalidInput(f"{dataset.id} is a vector dataset: ask for an MVT tile")
     tms = tile_matrix_set(tms_id)
     tile = check_tile(tms, z, row, col)
+    indexes = style.band if style.kind == "ramp" else tuple(style.bands[:3])
     with Reader(str(site.files.path(dataset.storage)), tms=tms) as cog:
         try:
-            if style.kind == "ramp":
-                img = cog.tile(tile.x, tile.y, tile.z, indexes=style.band, tilesize=256)
-                low, high, colormap = _colormap(style)
-                img.rescale(in_range=((low, high),))
-            else:
-                img = cog.tile(tile.x, tile.y, tile.z, indexes=tuple(style.bands[:3]), tilesize=256)
-                colormap = None
+            if not cog.tile_exists(tile.x, tile.y, tile.z):
+                raise TileOutsideBounds(f"{tile} is outside bounds")
+            img = _partial_tile(cog, tms, tile, indexes) or cog.tile(tile.x, tile.y, tile.z, indexes=indexes,
+                                                                     tilesize=256)
         except TileOutsideBounds:
             raise NotFound(f"tile {z}/{row}/{col} is outside {dataset.id}") from None
-    return img.render(img_format="WEBP" if fmt == "webp" else "PNG", colormap=colormap)
+    colormap = None
+    if style.kind == "ramp":
+        low, high, colormap = _colormap(style)
+        img.rescale(in_range=((low, high),))
+    return img.render(img_format={"webp": "WEBP", "jpeg": "JPEG"}.get(fmt, "PNG"), colormap=colormap)
+
+
+def _partial_tile(cog: Reader, tms: morecantile.TileMatrixSet, tile: morecantile.Tile,
+                  indexes: int | tuple[int, ...], size: int = 256) -> ImageData | None:
+    """A tile much larger than the raster: only the part the raster covers is warped, then placed in the tile
+    (warping a whole low-zoom tile mostly outside the raster's CRS takes GDAL minutes). None otherwise."""
+    b = tms.xy_bounds(tile)
+    left, bottom, right, top = cog.get_geographic_bounds(tms.rasterio_crs)
+    res_x, res_y = (b.right - b.left) / size, (b.top - b.bottom) / size
+    c0, c1 = (max(0, min(size, round((v - b.left) / res_x))) for v in (left, right))
+    r0, r1 = (max(0, min(size, round((b.top - v) / res_y))) for v in (top, bottom))
+    if (c1 - c0) * (r1 - r0) > size * size // 4:
+        return None
+    c1, r1 = max(c1, c0 + 1), max(r1, r0 + 1)
+    box = (b.left + c0 * res_x, b.top - r1 * res_y, b.left + c1 * res_x, b.top - r0 * res_y)
+    part = cog.part(box, dst_crs=tms.rasterio_crs, bounds_crs=tms.rasterio_crs, indexes=indexes,
+                    width=c1 - c0, height=r1 - r0)
+    array = np.ma.masked_all((part.count, size, size), dtype=part.array.dtype)
+    array[:, r0:r1, c0:c1] = part.array
+    return ImageData(array, crs=tms.rasterio_crs, bounds=(b.left, b.bottom, b.right, b.top),
+                     band_names=part.band_names)
+
+
+_CACHES: dict[str, TileCache] = {}
+
+
+def cache_of(site: Site) -> TileCache:
+    """The tile cache of this site's data directory (one per process)."""
+    key = str(site.settings.data_dir)
+    found = _CACHES.get(key)
+    if found is None:
+        found = _CACHES[key] = TileCache.of(site.settings)
+    return found
+
+
+def tms_crs_code(tms: morecantile.TileMatrixSet) -> str:
+    """The tile matrix set's CRS as a WMS-style code Mapnik renders in: EPSG:3857, CRS:84, EPSG:2154."""
+    epsg = tms.crs._pyproj_crs.to_epsg()
+    if epsg is None:
+        return "CRS:84"
+    return f"EPSG:{epsg}"
+
+
+def map_tile(site: Site, dataset: Dataset, style: Style, tms_id: str, z: int, row: int, col: int, fmt: str,
+             *, time: TimeFilter | None = None) -> bytes:
+    """An image tile: Mapnik draws a vector dataset with its style, rio-tiler colours a raster."""
+    tms = tile_matrix_set(tms_id)
+    tile = check_tile(tms, z, row, col)
+    if dataset.kind == "raster":
+        try:
+            return raster_tile(site, dataset, style, tms_id, z, row, col, fmt)
+        except NotFound:
+            return render.blank_image(256, 256, fmt)
+    b = tms.xy_bounds(tile)
+    matrix = tms.matrix(z)
+    return render.render_map(site, [render.MapLayer(dataset, style, time)], tms_crs_code(tms),
+                             (b.left, b.bottom, b.right, b.top), matrix.tileWidth, matrix.tileHeight, fmt)
+
+
+def cached(site: Site, datasets: list[Dataset], tms_id: str, z: int, row: int, col: int, fmt: str,
+           extra: tuple[object, ...], make: Callable[[], bytes]) -> tuple[bytes, bool]:
+    """(tile, from the cache?): ``make()`` runs only when the cache has no tile for exactly this data and style."""
+    cache = cache_of(site)
+    return cache.fetch(cache.key(datasets, tms_id, z, row, col, fmt, *extra), make)

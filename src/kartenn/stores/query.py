@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from typing import Any
 
 import pyogrio
@@ -88,3 +90,42 @@ def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer
             cur.execute(query, params)
             row = cur.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
+
+
+def distinct_values(store: FeatureStore, storage: str, field: str, limit: int) -> list[Any]:
+    """Up to ``limit`` distinct non-null values of ``field``, sorted (a time dimension's extent)."""
+    if isinstance(store, GeoPackageStore):
+        column = '"' + field.replace('"', '""') + '"'
+        with closing(sqlite3.connect(store.path(storage).resolve().as_uri() + "?mode=ro", uri=True)) as conn:
+            rows = conn.execute(f"SELECT DISTINCT {column} FROM {LAYER} WHERE {column} IS NOT NULL "  # noqa: S608
+                                f"ORDER BY julianday({column}) LIMIT ?", (limit,)).fetchall()
+        return [r[0] for r in rows]
+    if isinstance(store, PostGISStore):
+        query = sql.SQL("SELECT DISTINCT {col} FROM {table} WHERE {col} IS NOT NULL ORDER BY 1 LIMIT %s").format(
+            col=sql.Identifier(field), table=sql.Identifier(SCHEMA, storage))
+        with store.engine.connect() as conn:
+            with conn.connection.driver_connection.cursor() as cur:
+                cur.execute(query, (limit,))
+                return [r[0] for r in cur.fetchall()]
+    raise TypeError(f"unknown feature store {type(store).__name__}")
+
+
+def value_range(store: FeatureStore, storage: str, field: str) -> tuple[Any, Any]:
+    """(lowest, highest) non-null value of a date or date-time ``field``."""
+    if isinstance(store, GeoPackageStore):
+        column = '"' + field.replace('"', '""') + '"'
+        with closing(sqlite3.connect(store.path(storage).resolve().as_uri() + "?mode=ro", uri=True)) as conn:
+            low = conn.execute(f"SELECT {column} FROM {LAYER} WHERE {column} IS NOT NULL "  # noqa: S608
+                               f"ORDER BY julianday({column}) LIMIT 1").fetchone()
+            high = conn.execute(f"SELECT {column} FROM {LAYER} WHERE {column} IS NOT NULL "  # noqa: S608
+                                f"ORDER BY julianday({column}) DESC LIMIT 1").fetchone()
+        return (low[0] if low else None, high[0] if high else None)
+    if isinstance(store, PostGISStore):
+        query = sql.SQL("SELECT min({col}), max({col}) FROM {table}").format(
+            col=sql.Identifier(field), table=sql.Identifier(SCHEMA, storage))
+        with store.engine.connect() as conn:
+            with conn.connection.driver_connection.cursor() as cur:
+                cur.execute(query)
+                low, high = cur.fetchone()
+        return low, high
+    raise TypeError(f"unknown feature store {type(store).__name__}")

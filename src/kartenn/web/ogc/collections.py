@@ -61,6 +61,10 @@ def landing(request: Request, site: Annotated[Site, Depends(get_site)]) -> Any:
             {"rel": "service-desc", "href": f"{base}/ogc/api", "type": "application/vnd.oai.openapi+json;version=3.0"},
             {"rel": "conformance", "href": f"{base}/ogc/conformance", "type": "application/json"},
             {"rel": "data", "href": f"{base}/ogc/collections", "type": "application/json"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "href": f"{base}/ogc/tiles",
+             "type": "application/json", "title": "Vector tiles of all collections"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "href": f"{base}/ogc/tileMatrixSets",
+             "type": "application/json"},
         ],
     }
 

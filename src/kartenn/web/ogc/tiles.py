@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.errors import InvalidInput, NotFound
-from kartenn.services import render, styles, tiles
+from kartenn.services import render, styles, tiles, timedim
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
@@ -99,28 +99,132 @@ def tilejson(collection_id: str, tms_id: str, request: Request,
 @router.get("/collections/{collection_id}/tiles/{tms_id}/{z}/{row}/{col}")
 async def tile(collection_id: str, tms_id: str, z: int, row: int, col: int, request: Request,
                site: Annotated[Site, Depends(get_site)],
-               f: Annotated[str | None, Query(pattern="^(mvt|pbf|png|webp)$")] = None) -> Response:
+               f: Annotated[str | None, Query(pattern="^(mvt|pbf|png|webp)$")] = None,
+               datetime: Annotated[str | None, Query()] = None) -> Response:
     def work() -> Response:
         ds = site.catalog.get_dataset(collection_id)
+        when = timedim.time_filter(ds, datetime) if datetime and ds.kind == "vector" else None
         fmt = f or ("mvt" if ds.kind == "vector" else "png")
         if (fmt in ("mvt", "pbf")) != (ds.kind == "vector"):
             raise InvalidInput(f"{ds.id} is {ds.kind} data: f={fmt} does not apply")
         style = None if ds.kind == "vector" else render.style_for(ds, None)
-        tag = tiles.etag(ds, style, tms_id, z, row, col, fmt)
+        tag = tiles.etag(ds, style, tms_id, z, row, col, fmt, when.key if when else "")
         headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
         if tag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
         if ds.kind == "vector":
-            body = tiles.vector_tile(site, ds, tms_id, z, row, col)
+            body, hit = tiles.cached(site, [ds], tms_id, z, row, col, "mvt", (when.key if when else "",),
+                                     lambda: tiles.vector_tile(site, ds, tms_id, z, row, col, when))
+            headers["X-Cache"] = "hit" if hit else "miss"
             if not body:
                 return Response(status_code=204, headers=headers)
             return Response(body, media_type=MVT, headers=headers)
         assert style is not None
-        try:
-            body = tiles.raster_tile(site, ds, style, tms_id, z, row, col, fmt)
-        except NotFound:
+        tiles.check_tile(tiles.tile_matrix_set(tms_id), z, row, col)
+
+        def make() -> bytes:
+            try:
+                return tiles.raster_tile(site, ds, style, tms_id, z, row, col, fmt)
+            except NotFound:
+                return b""  # outside the raster: kept as empty, answered 204
+
+        body, hit = tiles.cached(site, [ds], tms_id, z, row, col, fmt, (style.digest(),), make)
+        headers["X-Cache"] = "hit" if hit else "miss"
+        if not body:
             return Response(status_code=204, headers=headers)
         return Response(body, media_type=f"image/{fmt}", headers=headers)
+
+    return await run_in_threadpool(work)
+
+
+# dataset tiles: one MVT, one layer per collection ------------------------------------------------------------
+
+
+def _vector_collections(site: Site, collections: str | None) -> list[Any]:
+    """The vector datasets named in ``collections`` (all visible vector datasets when absent)."""
+    if not collections:
+        return [d for d in site.catalog.list_datasets() if d.kind == "vector"]
+    found = []
+    for name in dict.fromkeys(n.strip() for n in collections.split(",") if n.strip()):
+        ds = site.catalog.get_dataset(name)
+        if ds.kind != "vector":
+            raise InvalidInput(f"{ds.id} is raster data: dataset vector tiles take vector collections",
+                               locator="collections")
+        found.append(ds)
+    return found
+
+
+def _dataset_tileset(site: Site, tms_id: str, base: str) -> dict[str, Any]:
+    tms = tiles.tile_matrix_set(tms_id)
+    href = f"{base}/ogc/tiles/{tms_id}"
+    datasets = _vector_collections(site, None)
+    boxes = [d.extent_wgs84 for d in datasets if d.extent_wgs84]
+    data: dict[str, Any] = {
+        "title": f"{site.settings.title}: all vector collections", "tileMatrixSetURI": tms.uri,
+        "crs": str(tms.crs.root), "dataType": "vector",
+        "links": [{"rel": "self", "href": href, "type": "application/json"},
+                  {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                   "href": f"{base}/ogc/tileMatrixSets/{tms_id}", "type": "application/json"},
+                  {"rel": "alternate", "href": f"{href}/tilejson", "type": "application/json", "title": "TileJSON"},
+                  {"rel": "item", "href": f"{href}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}", "type": MVT,
+                   "templated": True}],
+        "layers": [{"id": d.id, "title": d.title, "dataType": "vector",
+                    "geometryDimension": _dimension(d.geometry_type)} for d in datasets]}
+    if boxes:
+        data["boundingBox"] = {"lowerLeft": [min(b[0] for b in boxes), min(b[1] for b in boxes)],
+                               "upperRight": [max(b[2] for b in boxes), max(b[3] for b in boxes)], "crs": CRS84}
+    return data
+
+
+@router.get("/tiles")
+def dataset_tilesets(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    base = base_url(request)
+    return {"tilesets": [_dataset_tileset(site, t, base) for t in tiles.TILE_MATRIX_SETS]}
+
+
+@router.get("/tiles/{tms_id}")
+def dataset_tileset(tms_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    return _dataset_tileset(site, tms_id, base_url(request))
+
+
+@router.get("/tiles/{tms_id}/tilejson")
+def dataset_tilejson(tms_id: str, request: Request, site: Annotated[Site, Depends(get_site)],
+                     collections: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+    tms = tiles.tile_matrix_set(tms_id)
+    datasets = _vector_collections(site, collections)
+    query = f"?collections={','.join(d.id for d in datasets)}" if collections else ""
+    data: dict[str, Any] = {"tilejson": "3.0.0", "name": site.settings.title, "scheme": "xyz",
+                            "tiles": [f"{base_url(request)}/ogc/tiles/{tms_id}/{{z}}/{{y}}/{{x}}{query}"],
+                            "minzoom": tms.minzoom, "maxzoom": tms.maxzoom,
+                            "vector_layers": [{"id": d.id, "fields": {f.name: f.type for f in d.fields}}
+                                              for d in datasets]}
+    boxes = [d.extent_wgs84 for d in datasets if d.extent_wgs84]
+    if boxes:
+        data["bounds"] = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                          max(b[3] for b in boxes)]
+    return data
+
+
+@router.get("/tiles/{tms_id}/{z}/{row}/{col}")
+async def dataset_tile(tms_id: str, z: int, row: int, col: int, request: Request,
+                       site: Annotated[Site, Depends(get_site)],
+                       collections: Annotated[str | None, Query()] = None) -> Response:
+    """One MVT with a layer per collection the caller may view (Mapbox Vector Tiles concatenate as layers)."""
+    def work() -> Response:
+        datasets = _vector_collections(site, collections)
+        tiles.check_tile(tiles.tile_matrix_set(tms_id), z, row, col)
+        headers = {"Cache-Control": CACHE_CONTROL}
+        if not datasets:
+            return Response(status_code=204, headers=headers)
+        headers["ETag"] = tag = tiles.etag(datasets[0], None, *(tiles.etag(d, None) for d in datasets[1:]),
+                                           tms_id, z, row, col)
+        if tag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        body, hit = tiles.cached(site, datasets, tms_id, z, row, col, "mvt", (), lambda: b"".join(
+            tiles.vector_tile(site, ds, tms_id, z, row, col) for ds in datasets))
+        headers["X-Cache"] = "hit" if hit else "miss"
+        return Response(body, media_type=MVT, headers=headers) if body else Response(status_code=204,
+                                                                                        headers=headers)
 
     return await run_in_threadpool(work)
 
@@ -131,9 +235,11 @@ async def collection_map(collection_id: str, site: Annotated[Site, Depends(get_s
                          width: Annotated[int, Query(ge=1)] = 512, height: Annotated[int, Query(ge=1)] = 512,
                          crs: Annotated[str, Query()] = "CRS:84",
                          f: Annotated[str, Query(pattern="^(png|jpeg|webp)$")] = "png",
-                         transparent: bool = True, style: str | None = None) -> Response:
+                         transparent: bool = True, style: str | None = None,
+                         datetime: Annotated[str | None, Query()] = None) -> Response:
     """OGC API – Maps: ``bbox`` in ``crs`` (x/y order; CRS84 by default), the whole extent when absent;
-    ``style`` names one of the collection's styles (the default one when absent)."""
+    ``style`` names one of the collection's styles (the default one when absent); ``datetime`` filters a
+    time-enabled collection."""
     def work() -> Response:
         ds = site.catalog.get_dataset(collection_id)
         cap = site.settings.map_max_size
@@ -154,7 +260,8 @@ async def collection_map(collection_id: str, site: Annotated[Site, Depends(get_s
             box = ds.extent_wgs84
         else:
             raise InvalidInput("give a bbox")
-        image = render.render_map(site, [render.MapLayer(ds, styles.style_for(site, ds, style))], code,
+        when = timedim.time_filter(ds, datetime) if datetime else None
+        image = render.render_map(site, [render.MapLayer(ds, styles.style_for(site, ds, style), when)], code,
                                   box, width, height, f, transparent=transparent)  # type: ignore[arg-type]
         return Response(image, media_type=render.MEDIA_TYPES[f])
 

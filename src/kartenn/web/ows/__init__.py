@@ -11,10 +11,10 @@ from lxml import etree
 from starlette.responses import Response
 
 from kartenn.errors import KartennError
-from kartenn.web.ows import csw, registry, wfs, wms
+from kartenn.web.ows import csw, registry, wfs, wms, wmts
 from kartenn.xml import parse_xml
 
-SERVICES = [wms, wfs, csw]
+SERVICES = [wms, wfs, csw, wmts]
 
 router = APIRouter(tags=["ows"])
 for _module in SERVICES:

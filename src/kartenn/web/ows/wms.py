@@ -27,6 +27,7 @@ from kartenn.formats import sld
 from kartenn.formats.sld_import import from_sld, named_styles
 from kartenn.services import legend, render, styles
 from kartenn.services.featureinfo import feature_info
+from kartenn.services.timedim import time_extent, time_field, time_filter
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
@@ -203,7 +204,14 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
             style = inline.get(ds.id) or styles.style_for(site, ds, style_name.strip())
         except NotFound as exc:
             raise WMSError("StyleNotDefined", exc.message, "styles") from None
-        layers.append(render.MapLayer(ds, style))
+        # TIME applies to the layers that have a time dimension; the others ignore it.
+        when = None
+        if params.get("time") and time_field(ds):
+            try:
+                when = time_filter(ds, params["time"])
+            except KartennError as exc:
+                raise WMSError("InvalidDimensionValue", exc.message, "time") from None
+        layers.append(render.MapLayer(ds, style, when))
     crs_key = "crs" if version == "1.3.0" else "srs"
     crs = _required(params, crs_key).strip().upper()
     if render.parse_crs(crs) is None:
@@ -283,9 +291,15 @@ def get_feature_info(site: Site, params: dict[str, str], version: str) -> Respon
     if info_format not in INFO_FORMATS and not info_format.startswith("application/vnd.ogc.gml"):
         raise WMSError("InvalidFormat", f"unsupported INFO_FORMAT {info_format!r}", "info_format")
     features = []
+    times = {layer.dataset.id: layer.time for layer in req.layers}
     for ds in queried:
-        features += feature_info(site, ds, req.crs, req.bbox, req.width, req.height, i, j, count=count,
-                                 tolerance=site.settings.map_pixel_tolerance)
+        found = feature_info(site, ds, req.crs, req.bbox, req.width, req.height, i, j,
+                             count=count if times.get(ds.id) is None else 1000,
+                             tolerance=site.settings.map_pixel_tolerance)
+        when = times.get(ds.id)
+        if when is not None:
+            found = [f for f in found if when.contains(f["properties"].get(when.field))][:count]
+        features += found
     if info_format in ("application/json", "application/geo+json"):
         body = orjson.dumps({"type": "FeatureCollection", "features": features})
         return Response(body, media_type=info_format)
@@ -503,6 +517,14 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
                 attrs = {"CRS" if v130 else "SRS": code, "minx": _n(box[0]), "miny": _n(box[1]),
                          "maxx": _n(box[2]), "maxy": _n(box[3])}
                 sub(layer, "BoundingBox", **attrs)
+        extent = time_extent(site, ds)
+        if extent is not None:
+            values, default = extent
+            if v130:
+                sub(layer, "Dimension", values, name="time", units="ISO8601", default=default)
+            else:
+                sub(layer, "Dimension", name="time", units="ISO8601")
+                sub(layer, "Extent", values, name="time", default=default)
         named = all_styles.get(ds.id)
         if named is None:
             continue
