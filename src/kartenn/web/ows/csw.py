@@ -19,9 +19,10 @@ from pygeofilter.parsers.ecql import parse as parse_cql
 from pygeofilter.parsers.fes.v11 import FES11Parser
 
 from kartenn import __version__
-from kartenn.errors import InvalidInput, KartennError, NotFound
+from kartenn.errors import Forbidden, InvalidInput, KartennError, NotFound, Unauthorized
 from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
 from kartenn.formats.iso19139 import GMD, build_iso19139
+from kartenn.services import record_edits
 from kartenn.services import records as service
 from kartenn.site import Site
 from kartenn.stores.record_filter import COLUMNS, queryable
@@ -37,6 +38,7 @@ XLINK = "http://www.w3.org/1999/xlink"
 NSMAP = {"csw": CSW, "dc": DC, "dct": DCT, "ows": OWS, "ogc": OGC, "gmd": GMD, "gml": GML, "xsi": XSI,
          "xlink": XLINK}
 SCHEMA_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-discovery.xsd"
+PUBLICATION_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-publication.xsd"
 OUTPUT_SCHEMAS = {CSW: "csw", "csw:Record": "csw", GMD: "gmd", "http://www.isotc211.org/2005/gmd": "gmd"}
 ELEMENT_SETS = ("brief", "summary", "full")
 TYPE_NAMES = {"csw:record", "gmd:md_metadata", "record", "md_metadata"}
@@ -154,7 +156,7 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
         if etree.QName(root).namespace != CSW:
             raise CSWError("InvalidParameterValue", "not a CSW 2.0.2 request", "request")
         name = etree.QName(root).localname
-        if name not in OPERATIONS:
+        if name not in OPERATIONS and name != "Transaction":
             raise CSWError("OperationNotSupported", f"operation {name!r} is not supported", "request")
         if root.get("service", "CSW") != "CSW":
             raise CSWError("InvalidParameterValue", "service must be CSW", "service")
@@ -164,6 +166,8 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
             raise CSWError("InvalidParameterValue", "only version 2.0.2 is offered", "version")
         if name == "DescribeRecord":
             return _xml(describe_record())
+        if name == "Transaction":
+            return _xml(transaction(site, root))
         if name == "GetDomain":
             return _xml(get_domain(site, root.findtext(f"{{{CSW}}}PropertyName"),
                                    root.findtext(f"{{{CSW}}}ParameterName")))
@@ -193,6 +197,8 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
                                 limit=_int(root.get("maxRecords"), 10, "maxRecords"), sort=sort))
     except CSWError as exc:
         return 400, exception_report(exc.code, exc.message, exc.locator)
+    except (Unauthorized, Forbidden) as exc:
+        return exc.status, exception_report("NoApplicableCode", exc.message, exc.locator)
     except KartennError as exc:
         return 400, exception_report("InvalidParameterValue" if exc.status < 500 else "NoApplicableCode",
                                      exc.message, exc.locator)
@@ -387,6 +393,63 @@ def get_domain(site: Site, property_name: str | None, parameter_name: str | None
     return root
 
 
+def _constraint(holder: etree._Element) -> Any:
+    constraint = holder.find(f"{{{CSW}}}Constraint")
+    if constraint is None:
+        raise CSWError("MissingParameterValue", "an update or a delete needs a csw:Constraint", "Constraint")
+    flt = constraint.find(f"{{{OGC}}}Filter")
+    if flt is not None:
+        return _fes(flt)
+    return _cql(constraint.findtext(f"{{{CSW}}}CqlText") or "")
+
+
+def transaction(site: Site, root: etree._Element) -> etree._Element:
+    """csw:Transaction: Insert, Update (a whole record, or csw:RecordProperty) and Delete, all or nothing."""
+    record_edits.require_editor(site)  # before reading the records: who may not write learns nothing more
+    tx = record_edits.Transaction()
+    actions = [a for a in root.iterchildren() if isinstance(a.tag, str)]
+    if not actions:
+        raise CSWError("MissingParameterValue", "the transaction has no Insert, Update or Delete", "Transaction")
+    for action in actions:
+        kind = etree.QName(action).localname if etree.QName(action).namespace == CSW else ""
+        if kind == "Insert":
+            found = record_edits.records_of(action)
+            if not found:
+                raise CSWError("MissingParameterValue", "csw:Insert holds no record", "Insert")
+            tx.inserts += found
+        elif kind == "Update":
+            found = record_edits.records_of(action)
+            if len(found) > 1:
+                raise CSWError("InvalidParameterValue", "one record per csw:Update", "Update")
+            if found:
+                tx.updates.append(record_edits.Update(record=found[0]))
+                continue
+            properties = {}
+            for prop in action.iterfind(f"{{{CSW}}}RecordProperty"):
+                prop_name = (prop.findtext(f"{{{CSW}}}Name") or "").strip()
+                if not prop_name:
+                    raise CSWError("MissingParameterValue", "csw:RecordProperty needs a csw:Name", "RecordProperty")
+                properties[prop_name] = prop.findtext(f"{{{CSW}}}Value") or ""
+            if not properties:
+                raise CSWError("MissingParameterValue", "csw:Update needs a record or csw:RecordProperty", "Update")
+            tx.updates.append(record_edits.Update(properties=properties, where=_constraint(action)))
+        elif kind == "Delete":
+            tx.deletes.append(_constraint(action))
+        else:
+            raise CSWError("InvalidParameterValue", f"<{etree.QName(action).localname}> is not a transaction action",
+                           "Transaction")
+    result = record_edits.transact(site, tx)
+    summary = csw.TransactionSummary(csw.totalInserted(str(len(result.inserted))),
+                                     csw.totalUpdated(str(result.updated)), csw.totalDeleted(str(result.deleted)))
+    if root.get("requestId"):
+        summary.set("requestId", root.get("requestId"))
+    response = csw.TransactionResponse(summary, version="2.0.2")
+    if result.inserted:
+        response.append(csw.InsertResult(*[render_csw_record(r, "brief") for r in result.inserted]))
+    response.set(f"{{{XSI}}}schemaLocation", PUBLICATION_LOCATION)
+    return response
+
+
 def describe_record() -> etree._Element:
     xs = "http://www.w3.org/2001/XMLSchema"
     schema = etree.Element(f"{{{xs}}}schema", nsmap={"xs": xs}, targetNamespace=CSW, elementFormDefault="qualified")
@@ -420,6 +483,7 @@ def capabilities(url: str) -> etree._Element:
         operation("GetRecordById", outputSchema=[CSW, GMD], outputFormat=["application/xml"],
                   ElementSetName=list(ELEMENT_SETS)),
         operation("GetDomain", ParameterName=sorted(PARAMETER_DOMAINS)),
+        operation("Transaction", TypeName=["csw:Record", "gmd:MD_Metadata", "mdb:MD_Metadata"]),
         ows.Parameter(ows.Value("CSW"), name="service"),
         ows.Parameter(ows.Value("2.0.2"), name="version"),
         ows.Constraint(ows.Value(str(MAX_RECORDS)), name="MaxRecordDefault"),
@@ -450,7 +514,8 @@ XML_MEDIA = "application/xml; charset=UTF-8"
 
 
 def _respond(result: tuple[int, bytes]) -> Response:
-    return Response(result[1], status_code=result[0], media_type=XML_MEDIA)
+    headers = {"WWW-Authenticate": 'Basic realm="Kartenn", Bearer'} if result[0] == 401 else None
+    return Response(result[1], status_code=result[0], media_type=XML_MEDIA, headers=headers)
 
 
 @router.get("/csw", include_in_schema=False)
