@@ -20,6 +20,7 @@ from pygeofilter.parsers.fes.v11 import FES11Parser
 
 from kartenn import __version__
 from kartenn.errors import Forbidden, InvalidInput, KartennError, NotFound, Unauthorized
+from kartenn.formats.atom import render_atom_entry
 from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
 from kartenn.formats.iso19139 import GMD, build_iso19139
 from kartenn.services import record_edits
@@ -39,7 +40,10 @@ NSMAP = {"csw": CSW, "dc": DC, "dct": DCT, "ows": OWS, "ogc": OGC, "gmd": GMD, "
          "xlink": XLINK}
 SCHEMA_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-discovery.xsd"
 PUBLICATION_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-publication.xsd"
-OUTPUT_SCHEMAS = {CSW: "csw", "csw:Record": "csw", GMD: "gmd", "http://www.isotc211.org/2005/gmd": "gmd"}
+ATOM = "http://www.w3.org/2005/Atom"
+OUTPUT_SCHEMAS = {CSW: "csw", "csw:Record": "csw", GMD: "gmd", "http://www.isotc211.org/2005/gmd": "gmd",
+                  ATOM: "atom"}
+RECORD_SCHEMAS = {"csw": CSW, "gmd": GMD, "atom": ATOM}
 ELEMENT_SETS = ("brief", "summary", "full")
 TYPE_NAMES = {"csw:record", "gmd:md_metadata", "record", "md_metadata"}
 OPERATIONS = ("GetCapabilities", "DescribeRecord", "GetRecords", "GetRecordById", "GetDomain")
@@ -51,12 +55,12 @@ DOMAIN_FIELDS = {"type": "type", "format": "format", "subject": "keyword", "keyw
 PARAMETER_DOMAINS = {
     "getrecords.resulttype": ["hits", "results", "validate"],
     "getrecords.elementsetname": list(ELEMENT_SETS),
-    "getrecords.outputschema": [CSW, GMD],
+    "getrecords.outputschema": [CSW, GMD, ATOM],
     "getrecords.typenames": ["csw:Record", "gmd:MD_Metadata"],
     "getrecords.constraintlanguage": ["CQL_TEXT", "FILTER"],
     "getrecords.outputformat": ["application/xml"],
     "getrecordbyid.elementsetname": list(ELEMENT_SETS),
-    "getrecordbyid.outputschema": [CSW, GMD],
+    "getrecordbyid.outputschema": [CSW, GMD, ATOM],
     "describerecord.typename": ["csw:Record", "gmd:MD_Metadata"],
 }
 
@@ -124,7 +128,8 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
     if "version" not in p:
         raise CSWError("MissingParameterValue", "missing parameter version", "version")
     if request == "DescribeRecord":
-        return _xml(describe_record())
+        return _xml(describe_record([n for n in (p.get("typename") or "").split(",") if n.strip()],
+                                    p.get("schemalanguage"), p.get("outputformat")))
     if request == "GetDomain":
         return _xml(get_domain(site, p.get("propertyname"), p.get("parametername")))
     schema = _output_schema(p.get("outputschema"))
@@ -134,7 +139,7 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
         if not p.get("id"):
             raise CSWError("MissingParameterValue", "missing parameter id", "id")
         return _xml(get_record_by_id(site, [i.strip() for i in p["id"].split(",") if i.strip()], schema,
-                                     element_set))
+                                     element_set, url))
     where = None
     if p.get("constraint"):
         language = p.get("constraintlanguage", "").upper()
@@ -147,7 +152,7 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
                             result_type=p.get("resulttype", "hits"), start=_int(p.get("startposition"), 1,
                                                                                "startposition"),
                             limit=_int(p.get("maxrecords"), 10, "maxrecords"),
-                            sort=_kvp_sort(p.get("sortby"))))
+                            sort=_kvp_sort(p.get("sortby")), url=url))
 
 
 def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
@@ -165,7 +170,8 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
         if root.get("version", "2.0.2") != "2.0.2":
             raise CSWError("InvalidParameterValue", "only version 2.0.2 is offered", "version")
         if name == "DescribeRecord":
-            return _xml(describe_record())
+            return _xml(describe_record([e.text or "" for e in root.iterfind(f"{{{CSW}}}TypeName")],
+                                        root.get("schemaLanguage"), root.get("outputFormat")))
         if name == "Transaction":
             return _xml(transaction(site, root))
         if name == "GetDomain":
@@ -175,7 +181,8 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
         _output_format(root.get("outputFormat"))
         if name == "GetRecordById":
             ids = [(e.text or "").strip() for e in root.iterfind(f"{{{CSW}}}Id")]
-            return _xml(get_record_by_id(site, ids, schema, _element_set(root.findtext(f"{{{CSW}}}ElementSetName"))))
+            return _xml(get_record_by_id(site, ids, schema, _element_set(root.findtext(f"{{{CSW}}}ElementSetName")),
+                                         url))
         query = root.find(f"{{{CSW}}}Query")
         if query is None:
             raise CSWError("MissingParameterValue", "GetRecords needs a csw:Query", "Query")
@@ -194,7 +201,7 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
                                 element_set=_element_set(query.findtext(f"{{{CSW}}}ElementSetName")),
                                 result_type=root.get("resultType", "hits"),
                                 start=_int(root.get("startPosition"), 1, "startPosition"),
-                                limit=_int(root.get("maxRecords"), 10, "maxRecords"), sort=sort))
+                                limit=_int(root.get("maxRecords"), 10, "maxRecords"), sort=sort, url=url))
     except CSWError as exc:
         return 400, exception_report(exc.code, exc.message, exc.locator)
     except (Unauthorized, Forbidden) as exc:
@@ -287,11 +294,41 @@ def _swap_lat_lon(flt: etree._Element) -> None:
         geom.set("srsName", "EPSG:4326")
 
 
+class _Parser(FES11Parser):
+    """pygeofilter's OGC Filter 1.1 parser, keeping matchCase="false" of comparisons (``nocase``)."""
+
+    def comparison(self, node: etree._Element, lhs: Any, rhs: Any) -> Any:
+        from pygeofilter import ast
+
+        kind = {"PropertyIsEqualTo": ast.Equal, "PropertyIsNotEqualTo": ast.NotEqual,
+                "PropertyIsLessThan": ast.LessThan, "PropertyIsGreaterThan": ast.GreaterThan,
+                "PropertyIsLessThanOrEqualTo": ast.LessEqual,
+                "PropertyIsGreaterThanOrEqualTo": ast.GreaterEqual}[etree.QName(node).localname]
+        out = kind(lhs, rhs)
+        out.nocase = node.get("matchCase", "true").lower() == "false"
+        return out
+
+
+_Parser.comparison.subiter = True  # type: ignore[attr-defined]
+# pygeofilter's parser class maps tags to handlers when the class is made, from its direct bases only
+_Parser.tag_map = {**FES11Parser.tag_map, **{f"{{{OGC}}}{tag}": _Parser.comparison for tag in (
+    "PropertyIsEqualTo", "PropertyIsNotEqualTo", "PropertyIsLessThan", "PropertyIsGreaterThan",
+    "PropertyIsLessThanOrEqualTo", "PropertyIsGreaterThanOrEqualTo")}}
+_Parser.namespace_map = dict(FES11Parser.namespace_map)
+
+
 def _fes(flt: etree._Element) -> Any:
     flt = etree.fromstring(etree.tostring(flt))
     _swap_lat_lon(flt)
+    for name in flt.iterfind(f".//{{{OGC}}}PropertyName"):
+        parent = name.getparent()
+        if queryable(name.text or "") == "spatial" and parent is not None and etree.QName(parent).localname in (
+                "BBOX", "Intersects", "Within", "Contains", "Disjoint", "Equals", "Overlaps", "Touches", "Crosses"):
+            # the CSW record's spatial queryable is ows:BoundingBox; dct:spatial is a text element
+            raise CSWError("InvalidParameterValue", "use ows:BoundingBox in spatial filters, not dct:spatial",
+                           "constraint")
     try:
-        node = FES11Parser().parse(flt)
+        node = _Parser().parse(flt)
     except Exception as exc:  # the parser raises many kinds for malformed filters
         raise CSWError("InvalidParameterValue", f"invalid OGC filter: {exc}", "constraint") from None
     _check_properties(node)
@@ -326,7 +363,9 @@ def _check_properties(node: Any) -> None:
 # operations -----------------------------------------------------------------------------------------------
 
 
-def _record_element(rec: Any, schema: str, element_set: str) -> etree._Element:
+def _record_element(rec: Any, schema: str, element_set: str, url: str = "") -> etree._Element:
+    if schema == "atom":
+        return render_atom_entry(rec, url)
     if schema == "gmd":
         if rec.schema == "iso19139" and rec.xml:
             return parse_xml(rec.xml)
@@ -335,7 +374,7 @@ def _record_element(rec: Any, schema: str, element_set: str) -> etree._Element:
 
 
 def get_records(site: Site, *, where: Any, schema: str, element_set: str, result_type: str, start: int,
-                limit: int, sort: list[tuple[str, bool]]) -> etree._Element:
+                limit: int, sort: list[tuple[str, bool]], url: str = "") -> etree._Element:
     if result_type not in ("hits", "results", "validate"):
         raise CSWError("InvalidParameterValue", f"resultType {result_type!r}: use hits or results", "resulttype")
     limit = min(limit, MAX_RECORDS)
@@ -349,15 +388,15 @@ def get_records(site: Site, *, where: Any, schema: str, element_set: str, result
     following = start + returned if result_type == "results" and start + returned <= result.matched else 0
     results = csw.SearchResults(numberOfRecordsMatched=str(result.matched), numberOfRecordsReturned=str(returned),
                                 nextRecord=str(following), elementSet=element_set,
-                                recordSchema=CSW if schema == "csw" else GMD)
+                                recordSchema=RECORD_SCHEMAS[schema])
     for rec in result.records:
-        results.append(_record_element(rec, schema, element_set))
+        results.append(_record_element(rec, schema, element_set, url))
     root = csw.GetRecordsResponse(csw.SearchStatus(timestamp=_now()), results, version="2.0.2")
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     return root
 
 
-def get_record_by_id(site: Site, ids: list[str], schema: str, element_set: str) -> etree._Element:
+def get_record_by_id(site: Site, ids: list[str], schema: str, element_set: str, url: str = "") -> etree._Element:
     root = csw.GetRecordByIdResponse()
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     if ids:
@@ -365,7 +404,7 @@ def get_record_by_id(site: Site, ids: list[str], schema: str, element_set: str) 
         by_id = {r.id: r for r in found.records}
         for record_id in ids:
             if record_id in by_id:
-                root.append(_record_element(by_id[record_id], schema, element_set))
+                root.append(_record_element(by_id[record_id], schema, element_set, url))
     return root
 
 
@@ -450,7 +489,19 @@ def transaction(site: Site, root: etree._Element) -> etree._Element:
     return response
 
 
-def describe_record() -> etree._Element:
+SCHEMA_LANGUAGES = {"http://www.w3.org/XML/Schema", "http://www.w3.org/2001/XMLSchema", "XMLSCHEMA"}
+
+
+def describe_record(type_names: list[str] | None = None, schema_language: str | None = None,
+                    output_format: str | None = None) -> etree._Element:
+    if schema_language and schema_language.strip() not in SCHEMA_LANGUAGES:
+        raise CSWError("InvalidParameterValue", f"schemaLanguage {schema_language!r}: only XML Schema",
+                       "schemalanguage")
+    _output_format(output_format)
+    for type_name in type_names or []:
+        if ":" not in type_name.strip():
+            raise CSWError("InvalidParameterValue", f"typeName {type_name.strip()!r} must be qualified (csw:Record)",
+                           "typename")
     xs = "http://www.w3.org/2001/XMLSchema"
     schema = etree.Element(f"{{{xs}}}schema", nsmap={"xs": xs}, targetNamespace=CSW, elementFormDefault="qualified")
     etree.SubElement(schema, f"{{{xs}}}include", schemaLocation="http://schemas.opengis.net/csw/2.0.2/record.xsd")
@@ -478,9 +529,9 @@ def capabilities(url: str) -> etree._Element:
         operation("DescribeRecord", typeName=["csw:Record", "gmd:MD_Metadata"], outputFormat=["application/xml"],
                   schemaLanguage=["http://www.w3.org/XML/Schema"]),
         operation("GetRecords", typeNames=["csw:Record", "gmd:MD_Metadata"], outputFormat=["application/xml"],
-                  outputSchema=[CSW, GMD], resultType=["hits", "results", "validate"],
+                  outputSchema=[CSW, GMD, ATOM], resultType=["hits", "results", "validate"],
                   ElementSetName=list(ELEMENT_SETS), CONSTRAINTLANGUAGE=["FILTER", "CQL_TEXT"]),
-        operation("GetRecordById", outputSchema=[CSW, GMD], outputFormat=["application/xml"],
+        operation("GetRecordById", outputSchema=[CSW, GMD, ATOM], outputFormat=["application/xml"],
                   ElementSetName=list(ELEMENT_SETS)),
         operation("GetDomain", ParameterName=sorted(PARAMETER_DOMAINS)),
         operation("Transaction", TypeName=["csw:Record", "gmd:MD_Metadata", "mdb:MD_Metadata"]),
