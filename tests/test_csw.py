@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from lxml import etree
 from owslib.csw import CatalogueServiceWeb
 from owslib.fes import BBox, PropertyIsLike
 
@@ -125,3 +126,19 @@ def test_cite_replay(cite_server):
     total = len(post_cases()) + len(get_cases())
     assert total == 68
     assert set(differences) == KNOWN_DIFFERENCES, differences
+
+
+def test_gmd_element_sets(iso_server):
+    gmd = "http://www.isotc211.org/2005/gmd"
+    parts = {}
+    with iso_server.client() as http:
+        for esn in ("brief", "summary", "full"):
+            r = http.get("/csw", params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
+                                         "id": BRETAGNE, "outputschema": gmd, "elementsetname": esn})
+            md = etree.fromstring(r.content).find(f"{{{gmd}}}MD_Metadata")
+            parts[esn] = {etree.QName(e).localname for e in md.iter() if isinstance(e.tag, str)}
+    assert {"fileIdentifier", "title", "EX_GeographicBoundingBox"} <= parts["brief"]
+    assert not {"abstract", "contact", "dataQualityInfo"} & parts["brief"]
+    assert {"abstract", "contact", "descriptiveKeywords", "distributionInfo"} <= parts["summary"]
+    assert "dataQualityInfo" not in parts["summary"] and "dataQualityInfo" in parts["full"]
+    assert parts["brief"] < parts["summary"] < parts["full"]

@@ -363,13 +363,45 @@ def _check_properties(node: Any) -> None:
 # operations -----------------------------------------------------------------------------------------------
 
 
+# gmd brief and summary element sets keep these parts of the full record (as pycsw and GeoNetwork do)
+GMD_KEEP = {
+    "brief": ({"fileIdentifier", "hierarchyLevel", "identificationInfo"},
+              {"citation", "extent", "graphicOverview", "serviceType", "serviceTypeVersion"}, {"title"}),
+    "summary": ({"fileIdentifier", "language", "characterSet", "parentIdentifier", "hierarchyLevel",
+                 "hierarchyLevelName", "contact", "dateStamp", "metadataStandardName", "metadataStandardVersion",
+                 "referenceSystemInfo", "identificationInfo", "distributionInfo"},
+                {"citation", "abstract", "pointOfContact", "graphicOverview", "descriptiveKeywords",
+                 "resourceConstraints", "spatialRepresentationType", "spatialResolution", "language",
+                 "topicCategory", "extent", "serviceType", "serviceTypeVersion", "couplingType", "containsOperations"},
+                None),
+}
+
+
+def _gmd_subset(md: etree._Element, element_set: str) -> etree._Element:
+    if element_set not in GMD_KEEP:
+        return md
+    top, ident_parts, citation_parts = GMD_KEEP[element_set]
+
+    def prune(parent: etree._Element, keep: set[str]) -> None:
+        for child in list(parent):
+            if isinstance(child.tag, str) and etree.QName(child).localname not in keep:
+                parent.remove(child)
+
+    prune(md, top)
+    for ident in md.iterfind(f"{{{GMD}}}identificationInfo/*"):
+        prune(ident, ident_parts)
+        if citation_parts is not None:
+            for citation in ident.iterfind(f"{{{GMD}}}citation/*"):
+                prune(citation, citation_parts)
+    return md
+
+
 def _record_element(rec: Any, schema: str, element_set: str, url: str = "") -> etree._Element:
     if schema == "atom":
         return render_atom_entry(rec, url)
     if schema == "gmd":
-        if rec.schema == "iso19139" and rec.xml:
-            return parse_xml(rec.xml)
-        return build_iso19139(rec)
+        md = parse_xml(rec.xml) if rec.schema == "iso19139" and rec.xml else build_iso19139(rec)
+        return _gmd_subset(md, element_set)
     return render_csw_record(rec, element_set)
 
 
