@@ -84,6 +84,16 @@ def get_record(record_id: str, request: Request, site: Annotated[Site, Depends(g
     return record_json(service.get_record(site, record_id), base_url(request))
 
 
+@router.get("/records/{record_id}/validation")
+def validation(record_id: str, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    """XML Schema errors and INSPIRE warnings of a record, for those who may edit it."""
+    from kartenn.services.validation import validate
+
+    rec = site.catalog.get_record(record_id)  # 404 for those who may not see it
+    site.require("edit", *(("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)))
+    return validate(rec)
+
+
 @router.get("/records/{record_id}/{schema}.xml")
 def export(record_id: str, schema: str, site: Annotated[Site, Depends(get_site)]) -> Response:
     data = service.export_record(service.get_record(site, record_id), schema)
