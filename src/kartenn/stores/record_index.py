@@ -220,7 +220,7 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
 
 def values(conn: Connection, column: str, *, is_postgres: bool, visible: Any = None) -> list[tuple[str, int]]:
     """Distinct values of a field with counts (CSW GetDomain), over the records ``visible`` allows."""
-    shown = [records.c.state == "published", *([visible] if visible is not None else [])]
+    shown = [visible] if visible is not None else [records.c.state == "published"]  # visible knows states
     if column in FACETS:
         q = (select(record_terms.c.value, func.count())
              .where(record_terms.c.facet == column, record_terms.c.record_id.in_(select(records.c.id).where(*shown)))

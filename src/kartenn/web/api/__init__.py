@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from kartenn.web.api import admin, datasets, jobs, records, uploads
+from kartenn.web.api import admin, datasets, jobs, records, thesauri, uploads
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(datasets.router)
@@ -10,3 +10,4 @@ router.include_router(jobs.router)
 router.include_router(uploads.router)
 router.include_router(records.router)
 router.include_router(admin.router)
+router.include_router(thesauri.router)
