@@ -219,7 +219,9 @@ def test_api_import_and_read(server, editor_token):
         xml = http.get("/api/v1/records/955c3e47-411e-4969-b61b-3556d1b9f879/iso19139.xml")
         assert canonical(parse_xml(xml.content)) == canonical(parse_xml(record))
         found = http.get("/api/v1/records", params={"q": "cadastrale", "bbox": "-5,47,-1,49"}).json()
-        assert found["matched"] == 1 and found["facets"]["theme"] == [{"value": "Parcelles cadastrales", "count": 1}]
+        assert found["matched"] == 1 and found["facets"]["theme"] == [{
+            "value": "Parcelles cadastrales", "count": 1, "uri": "http://inspire.ec.europa.eu/theme/cp",
+            "label": "Cadastral parcels"}]
         assert http.get("/api/v1/records", params={"bbox": "a,b"}).status_code == 400
         assert http.get("/api/v1/records/nope").status_code == 404
 

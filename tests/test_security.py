@@ -334,3 +334,25 @@ def test_users_and_roles_through_api_and_cli(tokens, server, settings):
     listed = dict(line.split("\t", 1) for line in cli(settings, "user", "list").splitlines())
     assert listed["marc"] == "lille:reviewer" and listed["olga"] == "lille:member\tdisabled"
     assert listed["root"] == "\tadmin"
+
+
+def test_record_editing_endpoints_apply_the_rights(tokens, server, site):
+    """Validation, versions, edits (JSON API and CSW-T) of the private dataset's record; thesauri for all."""
+    record_id = site.catalog.get_dataset(SECRET).record_id
+    update = ('<csw:Transaction xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" xmlns:ogc="http://www.opengis.net/ogc"'
+              ' service="CSW" version="2.0.2"><csw:Update><csw:RecordProperty><csw:Name>dc:title</csw:Name>'
+              f'<csw:Value>{TITLE}</csw:Value></csw:RecordProperty><csw:Constraint version="1.1.0"><ogc:Filter>'
+              '<ogc:PropertyIsEqualTo><ogc:PropertyName>dc:identifier</ogc:PropertyName>'
+              f'<ogc:Literal>{record_id}</ogc:Literal></ogc:PropertyIsEqualTo></ogc:Filter></csw:Constraint>'
+              '</csw:Update></csw:Transaction>')
+    for who in WHO:
+        with server.client(tokens[who]) as http:
+            expected = 200 if EDITS[who] else 404 if not SEES[who] else 401 if who == "anonymous" else 403
+            for path in ("validation", "versions"):
+                assert http.get(f"/api/v1/records/{record_id}/{path}").status_code == expected, (who, path)
+            assert http.put(f"/api/v1/records/{record_id}", json={"title": TITLE}).status_code == expected, who
+            r = http.post("/csw", content=update)
+            assert r.status_code == (200 if EDITS[who] else 401 if who == "anonymous" else 403), (who, r.text)
+            if r.status_code == 200:
+                assert b"<csw:totalUpdated>1<" in r.content
+            assert http.get("/api/v1/thesauri").status_code == 200

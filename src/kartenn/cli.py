@@ -245,6 +245,36 @@ token_app = typer.Typer(help="Personal API tokens (for scripts, QGIS and other c
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+thesaurus_app = typer.Typer(help="Thesauri for keywords (SKOS): the INSPIRE themes ship; import others.",
+                            no_args_is_help=True)
+app.add_typer(thesaurus_app, name="thesaurus")
+
+
+@thesaurus_app.command("import")
+def thesaurus_import(path: Annotated[Path, typer.Argument(help="A SKOS file: RDF/XML (.rdf) or Turtle (.ttl).")],
+                     data_dir: DataDir = Path("site"),
+                     thesaurus_id: Annotated[str | None, typer.Option("--id", help="Default: from the file name.")]
+                     = None) -> None:
+    """Import (or replace) a SKOS thesaurus, e.g. GEMET."""
+    from kartenn.services.thesauri import import_skos
+
+    try:
+        site = _site(data_dir)
+        if not path.is_file():
+            raise _fail(f"{path}: no such file")
+        ident = import_skos(site, path, thesaurus_id)
+        site.accounts.log("cli", "thesaurus.import", f"thesaurus:{ident}", file=path.name)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    out.print(f"Thesaurus {ident} imported", highlight=False)
+
+
+@thesaurus_app.command("list")
+def thesaurus_list(data_dir: DataDir = Path("site")) -> None:
+    from kartenn.services.thesauri import list_thesauri
+
+    for t in list_thesauri(_site(data_dir)):
+        typer.echo(f"{t['id']}\t{t['concepts']}\t{t['title']}")
 
 
 @org_app.command("add")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, true
 
 from kartenn.domain import Dataset, Record
 from kartenn.domain.security import Identity, Sharing
@@ -53,9 +53,18 @@ class PolicyCatalog:
     def get_record(self, record_id: str, conn: Any = None) -> Record:
         record = self._catalog.get_record(record_id, conn)
         kind, key = ("dataset", record.dataset_id) if record.dataset_id else ("record", record.id)
-        if not policy.allowed(self._identity, "view", kind, key, self._site.accounts):
+        if record.state == "published":
+            seen = policy.allowed(self._identity, "view", kind, key, self._site.accounts)
+        else:
+            ids = policy.unpublished_permitted(self._identity, kind)
+            seen = ids is None or key in self._ids(ids)
+        if not seen:
             raise NotFound(f"no record {record_id!r}")
         return record
+
+    def _ids(self, query: Any) -> set[str]:
+        with self._catalog.engine.connect() as conn:
+            return {row[0] for row in conn.execute(query)}
 
 
 class SiteView:
@@ -70,13 +79,24 @@ class SiteView:
         return getattr(self._site, name)
 
     def records_visibility(self) -> Any:
-        """A SQL condition on the records table: the records this identity may view (None: all)."""
+        """A SQL condition on the records table: the records this identity may view, published or not
+        (None: all)."""
         datasets = policy.permitted(self.identity, "view", "dataset", self._site.accounts)
         standalone = policy.permitted(self.identity, "view", "record", self._site.accounts)
-        if datasets is None and standalone is None:
+        draft_datasets = policy.unpublished_permitted(self.identity, "dataset")
+        draft_records = policy.unpublished_permitted(self.identity, "record")
+        if datasets is None and standalone is None and draft_datasets is None and draft_records is None:
             return None
-        return or_(and_(records.c.dataset_id.is_not(None), records.c.dataset_id.in_(datasets)),
-                   and_(records.c.dataset_id.is_(None), records.c.id.in_(standalone)))
+
+        def among(dataset_ids: Any, record_ids: Any) -> Any:
+            if dataset_ids is None and record_ids is None:
+                return true()
+            return or_(and_(records.c.dataset_id.is_not(None), records.c.dataset_id.in_(dataset_ids)),
+                       and_(records.c.dataset_id.is_(None), records.c.id.in_(record_ids)))
+
+        published = records.c.state == "published"
+        return or_(and_(published, among(datasets, standalone)),
+                   and_(records.c.state != "published", among(draft_datasets, draft_records)))
 
     def may(self, action: str, kind: str, resource_id: str) -> bool:
         return policy.allowed(self.identity, action, kind, resource_id, self._site.accounts)

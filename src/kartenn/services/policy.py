@@ -5,6 +5,11 @@ Rules: platform admins may do everything. A grant to the public, an organisation
 action and the weaker ones (publish ⊃ edit ⊃ download ⊃ view). The owning user, and the owning
 organisation's members, see a resource; its editors and admins edit it. Edits need a write scope.
 
+Catalogue records have a status (draft → submitted → published). Only published records are seen through
+grants; records not published are seen by their owning user and by the editors, reviewers and admins of
+their owning organisation (``unpublished_permitted``); a reviewer or admin of that organisation approves
+them (``may_review``).
+
 >>> allowed(ANONYMOUS, "view", "dataset", "regions", accounts)   # doctest: +SKIP
 True
 """
@@ -14,12 +19,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from kartenn.domain.security import ANONYMOUS, Identity
-from kartenn.stores.accounts import Accounts
+from kartenn.stores.accounts import Accounts, owners
 
-__all__ = ["ANONYMOUS", "allowed", "permitted"]
+__all__ = ["ANONYMOUS", "allowed", "permitted", "unpublished_permitted", "may_review", "WORKFLOW_ROLES"]
+
+WORKFLOW_ROLES = ("editor", "reviewer", "admin")  # who sees an organisation's records before publication
+REVIEW_ROLES = ("reviewer", "admin")
 
 # Answers are kept a moment: a page of tiles or features asks the same question many times a second.
 # A grant given or taken back takes effect within CACHE_SECONDS.
@@ -51,3 +59,27 @@ def allowed(identity: Identity, action: str, kind: str, resource_id: str, accoun
         _recent.clear()
     _recent[key] = (now, found is not None)
     return found is not None
+
+
+def unpublished_permitted(identity: Identity, kind: str) -> Any:
+    """None when ``identity`` sees every record that is not published; else a SELECT of the ids of the
+    ``kind`` resources (record, or dataset for the records of datasets) whose drafts it sees."""
+    if identity.admin:
+        return None
+    if identity.user is None:
+        return select(owners.c.resource_id).where(False)
+    orgs = [o for o, r in identity.roles.items() if r in WORKFLOW_ROLES]
+    mine = [owners.c.user_id == identity.user]
+    if orgs:
+        mine.append(owners.c.org_id.in_(orgs))
+    return select(owners.c.resource_id).where(and_(owners.c.kind == kind, or_(*mine)))
+
+
+def may_review(identity: Identity, kind: str, resource_id: str, accounts: Accounts) -> bool:
+    """Whether ``identity`` may approve (publish) or reject a submitted record."""
+    if identity.user is None or identity.scope != "write":
+        return False
+    if identity.admin:
+        return True
+    owner = accounts.owner_of(kind, resource_id)
+    return bool(owner and owner.get("org_id") and identity.roles.get(owner["org_id"]) in REVIEW_ROLES)

@@ -44,15 +44,18 @@ class ImportReport:
         return {"imported": self.imported, "errors": self.errors}
 
 
-def import_bytes(site: Site, data: bytes, *, source: str = "request", sharing: Sharing | None = None) -> list[Record]:
+def import_bytes(site: Site, data: bytes, *, source: str = "request", sharing: Sharing | None = None,
+                 draft: bool = False) -> list[Record]:
     """Import every record of one XML document, all or nothing. Raises InvalidInput.
-    New records without a dataset get ``sharing`` (default: public)."""
+    New records without a dataset get ``sharing`` (default: public); ``draft`` ones wait for review."""
     found = read_records(data)
     new = []
     with site.catalog.begin() as conn:
         for rec in found:
             if not _keep_link_to_dataset(site, conn, rec) and rec.dataset_id is None:
                 new.append(rec.id)
+                if draft:
+                    rec.state = "draft"
             site.catalog.put_record(conn, rec)
         sharing = sharing or Sharing()
         for record_id in new:
@@ -118,18 +121,25 @@ def _zip_documents(site: Site, path: Path) -> Iterable[tuple[str, bytes]]:
             yield f"{path.name}:{info.filename}", archive.read(info)
 
 
+WORKFLOW_STATES = ("draft", "submitted", "published", "retired")
+
+
 def get_record(site: Site, record_id: str) -> Record:
+    """A record the caller may see: published ones, and the drafts its organisation's workflow shows it."""
     rec = site.catalog.get_record(record_id)
-    if rec.state != "published":
+    if rec.state != "published" and getattr(site, "records_visibility", None) is None:
         raise NotFound(f"no record {record_id!r}")
     return rec
 
 
 def search_records(site: Site, query: RecordQuery) -> SearchResult:
-    """Only what the caller may view is searched, counted and faceted (a SiteView carries the caller)."""
+    """Only what the caller may view is searched, counted and faceted (a SiteView carries the caller):
+    published records it may view, and the drafts and submitted records of its organisations."""
     visibility = getattr(site, "records_visibility", None)
     if visibility is not None and query.visible is None:
         query.visible = visibility()
+        if query.states == ("published",):
+            query.states = WORKFLOW_STATES
     with site.engine.connect() as conn:
         return record_index.search(conn, query, is_postgres=site.catalog.is_postgres)
 

@@ -176,6 +176,8 @@ class Catalog:
         with self.engine.begin() as conn:
             if self.is_postgres:
                 conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+            from kartenn.stores import record_versions, thesauri  # noqa: F401  (their tables join the metadata)
+
             metadata.create_all(conn)
             from kartenn.stores import record_index
 

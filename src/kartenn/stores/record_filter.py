@@ -145,7 +145,8 @@ def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
         sub = node.sub_node
         if isinstance(sub, ast.GeometryDisjoint):  # OGC BBOX is parsed as NOT DISJOINT
             return _spatial(sub, "intersects")
-        return not_(to_sql(sub, is_postgres))
+        # a record without the property does not match the inner filter, so it matches its negation
+        return not_(func.coalesce(to_sql(sub, is_postgres), false()))
     if isinstance(node, ast.And):
         return and_(to_sql(node.lhs, is_postgres), to_sql(node.rhs, is_postgres))
     if isinstance(node, ast.Or):
@@ -159,12 +160,16 @@ def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
         if not isinstance(lhs, ast.Attribute):
             raise InvalidInput("a comparison needs a property name", locator="constraint")
         name = queryable(lhs.name)
+        # OGC Filter's matchCase="false" (the parser marks such nodes ``nocase``)
+        nocase = getattr(node, "nocase", False) and isinstance(_value(rhs), str)
+        value = _value(rhs).lower() if nocase else _value(rhs)
         if name in TERM_FACETS and type(node) in (ast.Equal, ast.NotEqual):
+            term = func.lower(record_terms.c.value) if nocase else record_terms.c.value
             found = exists(select(record_terms.c.record_id).where(
-                record_terms.c.record_id == c.id, record_terms.c.facet == TERM_FACETS[name],
-                record_terms.c.value == _value(rhs)))
+                record_terms.c.record_id == c.id, record_terms.c.facet == TERM_FACETS[name], term == value))
             return found if isinstance(node, ast.Equal) else not_(found)
-        return getattr(column(lhs), COMPARE[type(node)])(_value(rhs))  # type: ignore[no-any-return]
+        col = func.lower(column(lhs)) if nocase else column(lhs)
+        return getattr(col, COMPARE[type(node)])(value)  # type: ignore[no-any-return]
     if isinstance(node, ast.Like):
         return _like(node, is_postgres)
     if isinstance(node, ast.Between):

@@ -203,7 +203,9 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
             continue
         column = SORTABLE[name]
         order.append(column.asc().nulls_last() if ascending else column.desc().nulls_last())
-    order.append(records.c.id.asc())
+    # ties in the order of the last sort key (as pycsw does): a reversed sort reverses them too
+    last_ascending = next((asc for name, asc in reversed(query.sort) if name != "relevance"), True)
+    order.append(records.c.id.asc() if last_ascending else records.c.id.desc())
     page = select(records).where(*where).order_by(*order).limit(query.limit).offset(query.offset)
     found = [to_record(row) for row in conn.execute(page)] if query.limit > 0 else []
     facets: dict[str, list[tuple[str, int]]] = {}
@@ -221,7 +223,7 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
 
 def values(conn: Connection, column: str, *, is_postgres: bool, visible: Any = None) -> list[tuple[str, int]]:
     """Distinct values of a field with counts (CSW GetDomain), over the records ``visible`` allows."""
-    shown = [records.c.state == "published", *([visible] if visible is not None else [])]
+    shown = [visible] if visible is not None else [records.c.state == "published"]  # visible knows states
     if column in FACETS:
         q = (select(record_terms.c.value, func.count())
              .where(record_terms.c.facet == column, record_terms.c.record_id.in_(select(records.c.id).where(*shown)))

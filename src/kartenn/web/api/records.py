@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
@@ -12,6 +13,7 @@ from starlette.datastructures import UploadFile
 from kartenn.domain import Record
 from kartenn.errors import InvalidInput, NotFound, TooLarge
 from kartenn.services import records as service
+from kartenn.services import workflow
 from kartenn.services.record_exports import catalogue_dcat, record_document
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
@@ -63,7 +65,8 @@ async def import_records(request: Request, site: Annotated[Site, Depends(get_sit
     body = await request.body()
     if len(body) > MAX_XML:
         raise TooLarge(f"XML body above {MAX_XML} bytes; upload a zip instead")
-    found = service.import_bytes(site, body, sharing=sharing)
+    draft = request.query_params.get("draft", "").lower() in ("1", "true", "yes")
+    found = service.import_bytes(site, body, sharing=sharing, draft=draft)
     return {"imported": [r.id for r in found], "errors": []}
 
 
@@ -71,23 +74,102 @@ async def import_records(request: Request, site: Annotated[Site, Depends(get_sit
 def search(request: Request, site: Annotated[Site, Depends(get_site)], q: str | None = None,
            bbox: str | None = None, datetime: str | None = None, type: str | None = None,
            sortby: str | None = None, limit: Annotated[int, Query(ge=0, le=1000)] = 10,
-           offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+           offset: Annotated[int, Query(ge=0)] = 0, state: str | None = None,
+           lang: str | None = None) -> dict[str, Any]:
     from kartenn.web.params import parse_bbox, parse_datetime, parse_sortby
 
     start, end = parse_datetime(datetime)
     result = service.search_records(site, service.RecordQuery(
         q=q, bbox=parse_bbox(bbox), start=start, end=end, types=[type] if type else [],
-        sort=parse_sortby(sortby), limit=limit, offset=offset, facets=True))
+        sort=parse_sortby(sortby), limit=limit, offset=offset, facets=True,
+        **({"states": (_state(state),)} if state else {})))
     base = base_url(request)
+    facets = {k: [{"value": v, "count": n} for v, n in vs] for k, vs in result.facets.items()}
+    if facets.get("theme"):  # INSPIRE themes in the request's language, with their URIs
+        from kartenn.services.thesauri import theme_labels
+        from kartenn.web.api.thesauri import request_language
+
+        labels = theme_labels(site, [f["value"] for f in facets["theme"]], request_language(request, lang))
+        for f in facets["theme"]:
+            f.update(labels.get(f["value"], {}))
     return {"matched": result.matched, "records": [record_json(with_service_links(site, r, base), base)
                                                    for r in result.records],
-            "facets": {k: [{"value": v, "count": n} for v, n in vs] for k, vs in result.facets.items()}}
+            "facets": facets}
 
 
 @router.get("/records/{record_id}")
 def get_record(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
     base = base_url(request)
     return record_json(with_service_links(site, service.get_record(site, record_id), base), base)
+
+
+def _state(value: str) -> str:
+    if value not in service.WORKFLOW_STATES:
+        raise InvalidInput(f"state must be one of {', '.join(service.WORKFLOW_STATES)}")
+    return value
+
+
+@router.put("/records/{record_id}")
+async def edit_record(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    """A new version: JSON ``{"title": …, "abstract": …, "comment": …}`` or the whole record as XML."""
+    body = await request.body()
+    if len(body) > MAX_XML:
+        raise TooLarge(f"body above {MAX_XML} bytes")
+    if request.headers.get("content-type", "").split(";")[0].strip().endswith("json"):
+        try:
+            fields = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise InvalidInput("malformed JSON body") from None
+        if not isinstance(fields, dict):
+            raise InvalidInput("send a JSON object of fields")
+        comment = str(fields.pop("comment", "") or "")
+        rec = workflow.edit(site, record_id, fields=fields, comment=comment)
+    else:
+        rec = workflow.edit(site, record_id, xml=body, comment=request.query_params.get("comment", ""))
+    return record_json(rec, base_url(request))
+
+
+async def _comment(request: Request) -> str:
+    body = await request.body()
+    if not body.strip():
+        return ""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("send {\"comment\": \"…\"} as JSON") from None
+    return str(data.get("comment") or "") if isinstance(data, dict) else ""
+
+
+@router.post("/records/{record_id}/submit")
+def submit_record(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    return record_json(workflow.submit(site, record_id), base_url(request))
+
+
+@router.post("/records/{record_id}/approve")
+async def approve_record(record_id: str, request: Request,
+                         site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    return record_json(workflow.approve(site, record_id, await _comment(request)), base_url(request))
+
+
+@router.post("/records/{record_id}/reject")
+async def reject_record(record_id: str, request: Request,
+                        site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    return record_json(workflow.reject(site, record_id, await _comment(request)), base_url(request))
+
+
+@router.get("/records/{record_id}/versions")
+def record_versions(record_id: str, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    return {"versions": workflow.versions(site, record_id)}
+
+
+@router.get("/records/{record_id}/validation")
+def validation(record_id: str, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    """XML Schema errors and INSPIRE warnings of a record, for those who may edit it."""
+    from kartenn.services.validation import validate
+
+    rec = site.catalog.get_record(record_id)  # 404 for those who may not see it
+    site.require("edit", *(("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)))
+    return validate(rec)
 
 
 @router.get("/records/{record_id}/{schema}.xml")

@@ -19,9 +19,11 @@ from pygeofilter.parsers.ecql import parse as parse_cql
 from pygeofilter.parsers.fes.v11 import FES11Parser
 
 from kartenn import __version__
-from kartenn.errors import InvalidInput, KartennError, NotFound
+from kartenn.errors import Forbidden, InvalidInput, KartennError, NotFound, Unauthorized
+from kartenn.formats.atom import render_atom_entry
 from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
 from kartenn.formats.iso19139 import GMD, build_iso19139
+from kartenn.services import record_edits
 from kartenn.services import records as service
 from kartenn.site import Site
 from kartenn.stores.record_filter import COLUMNS, queryable
@@ -37,7 +39,11 @@ XLINK = "http://www.w3.org/1999/xlink"
 NSMAP = {"csw": CSW, "dc": DC, "dct": DCT, "ows": OWS, "ogc": OGC, "gmd": GMD, "gml": GML, "xsi": XSI,
          "xlink": XLINK}
 SCHEMA_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-discovery.xsd"
-OUTPUT_SCHEMAS = {CSW: "csw", "csw:Record": "csw", GMD: "gmd", "http://www.isotc211.org/2005/gmd": "gmd"}
+PUBLICATION_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-publication.xsd"
+ATOM = "http://www.w3.org/2005/Atom"
+OUTPUT_SCHEMAS = {CSW: "csw", "csw:Record": "csw", GMD: "gmd", "http://www.isotc211.org/2005/gmd": "gmd",
+                  ATOM: "atom"}
+RECORD_SCHEMAS = {"csw": CSW, "gmd": GMD, "atom": ATOM}
 ELEMENT_SETS = ("brief", "summary", "full")
 TYPE_NAMES = {"csw:record", "gmd:md_metadata", "record", "md_metadata"}
 OPERATIONS = ("GetCapabilities", "DescribeRecord", "GetRecords", "GetRecordById", "GetDomain")
@@ -49,12 +55,12 @@ DOMAIN_FIELDS = {"type": "type", "format": "format", "subject": "keyword", "keyw
 PARAMETER_DOMAINS = {
     "getrecords.resulttype": ["hits", "results", "validate"],
     "getrecords.elementsetname": list(ELEMENT_SETS),
-    "getrecords.outputschema": [CSW, GMD],
+    "getrecords.outputschema": [CSW, GMD, ATOM],
     "getrecords.typenames": ["csw:Record", "gmd:MD_Metadata"],
     "getrecords.constraintlanguage": ["CQL_TEXT", "FILTER"],
     "getrecords.outputformat": ["application/xml"],
     "getrecordbyid.elementsetname": list(ELEMENT_SETS),
-    "getrecordbyid.outputschema": [CSW, GMD],
+    "getrecordbyid.outputschema": [CSW, GMD, ATOM],
     "describerecord.typename": ["csw:Record", "gmd:MD_Metadata"],
 }
 
@@ -122,7 +128,8 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
     if "version" not in p:
         raise CSWError("MissingParameterValue", "missing parameter version", "version")
     if request == "DescribeRecord":
-        return _xml(describe_record())
+        return _xml(describe_record([n for n in (p.get("typename") or "").split(",") if n.strip()],
+                                    p.get("schemalanguage"), p.get("outputformat")))
     if request == "GetDomain":
         return _xml(get_domain(site, p.get("propertyname"), p.get("parametername")))
     schema = _output_schema(p.get("outputschema"))
@@ -132,7 +139,7 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
         if not p.get("id"):
             raise CSWError("MissingParameterValue", "missing parameter id", "id")
         return _xml(get_record_by_id(site, [i.strip() for i in p["id"].split(",") if i.strip()], schema,
-                                     element_set))
+                                     element_set, url))
     where = None
     if p.get("constraint"):
         language = p.get("constraintlanguage", "").upper()
@@ -145,7 +152,7 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
                             result_type=p.get("resulttype", "hits"), start=_int(p.get("startposition"), 1,
                                                                                "startposition"),
                             limit=_int(p.get("maxrecords"), 10, "maxrecords"),
-                            sort=_kvp_sort(p.get("sortby"))))
+                            sort=_kvp_sort(p.get("sortby")), url=url))
 
 
 def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
@@ -154,7 +161,7 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
         if etree.QName(root).namespace != CSW:
             raise CSWError("InvalidParameterValue", "not a CSW 2.0.2 request", "request")
         name = etree.QName(root).localname
-        if name not in OPERATIONS:
+        if name not in OPERATIONS and name != "Transaction":
             raise CSWError("OperationNotSupported", f"operation {name!r} is not supported", "request")
         if root.get("service", "CSW") != "CSW":
             raise CSWError("InvalidParameterValue", "service must be CSW", "service")
@@ -163,7 +170,10 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
         if root.get("version", "2.0.2") != "2.0.2":
             raise CSWError("InvalidParameterValue", "only version 2.0.2 is offered", "version")
         if name == "DescribeRecord":
-            return _xml(describe_record())
+            return _xml(describe_record([e.text or "" for e in root.iterfind(f"{{{CSW}}}TypeName")],
+                                        root.get("schemaLanguage"), root.get("outputFormat")))
+        if name == "Transaction":
+            return _xml(transaction(site, root))
         if name == "GetDomain":
             return _xml(get_domain(site, root.findtext(f"{{{CSW}}}PropertyName"),
                                    root.findtext(f"{{{CSW}}}ParameterName")))
@@ -171,7 +181,8 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
         _output_format(root.get("outputFormat"))
         if name == "GetRecordById":
             ids = [(e.text or "").strip() for e in root.iterfind(f"{{{CSW}}}Id")]
-            return _xml(get_record_by_id(site, ids, schema, _element_set(root.findtext(f"{{{CSW}}}ElementSetName"))))
+            return _xml(get_record_by_id(site, ids, schema, _element_set(root.findtext(f"{{{CSW}}}ElementSetName")),
+                                         url))
         query = root.find(f"{{{CSW}}}Query")
         if query is None:
             raise CSWError("MissingParameterValue", "GetRecords needs a csw:Query", "Query")
@@ -190,9 +201,11 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
                                 element_set=_element_set(query.findtext(f"{{{CSW}}}ElementSetName")),
                                 result_type=root.get("resultType", "hits"),
                                 start=_int(root.get("startPosition"), 1, "startPosition"),
-                                limit=_int(root.get("maxRecords"), 10, "maxRecords"), sort=sort))
+                                limit=_int(root.get("maxRecords"), 10, "maxRecords"), sort=sort, url=url))
     except CSWError as exc:
         return 400, exception_report(exc.code, exc.message, exc.locator)
+    except (Unauthorized, Forbidden) as exc:
+        return exc.status, exception_report("NoApplicableCode", exc.message, exc.locator)
     except KartennError as exc:
         return 400, exception_report("InvalidParameterValue" if exc.status < 500 else "NoApplicableCode",
                                      exc.message, exc.locator)
@@ -281,11 +294,41 @@ def _swap_lat_lon(flt: etree._Element) -> None:
         geom.set("srsName", "EPSG:4326")
 
 
+class _Parser(FES11Parser):
+    """pygeofilter's OGC Filter 1.1 parser, keeping matchCase="false" of comparisons (``nocase``)."""
+
+    def comparison(self, node: etree._Element, lhs: Any, rhs: Any) -> Any:
+        from pygeofilter import ast
+
+        kind = {"PropertyIsEqualTo": ast.Equal, "PropertyIsNotEqualTo": ast.NotEqual,
+                "PropertyIsLessThan": ast.LessThan, "PropertyIsGreaterThan": ast.GreaterThan,
+                "PropertyIsLessThanOrEqualTo": ast.LessEqual,
+                "PropertyIsGreaterThanOrEqualTo": ast.GreaterEqual}[etree.QName(node).localname]
+        out = kind(lhs, rhs)
+        out.nocase = node.get("matchCase", "true").lower() == "false"
+        return out
+
+
+_Parser.comparison.subiter = True  # type: ignore[attr-defined]
+# pygeofilter's parser class maps tags to handlers when the class is made, from its direct bases only
+_Parser.tag_map = {**FES11Parser.tag_map, **{f"{{{OGC}}}{tag}": _Parser.comparison for tag in (
+    "PropertyIsEqualTo", "PropertyIsNotEqualTo", "PropertyIsLessThan", "PropertyIsGreaterThan",
+    "PropertyIsLessThanOrEqualTo", "PropertyIsGreaterThanOrEqualTo")}}
+_Parser.namespace_map = dict(FES11Parser.namespace_map)
+
+
 def _fes(flt: etree._Element) -> Any:
     flt = etree.fromstring(etree.tostring(flt))
     _swap_lat_lon(flt)
+    for name in flt.iterfind(f".//{{{OGC}}}PropertyName"):
+        parent = name.getparent()
+        if queryable(name.text or "") == "spatial" and parent is not None and etree.QName(parent).localname in (
+                "BBOX", "Intersects", "Within", "Contains", "Disjoint", "Equals", "Overlaps", "Touches", "Crosses"):
+            # the CSW record's spatial queryable is ows:BoundingBox; dct:spatial is a text element
+            raise CSWError("InvalidParameterValue", "use ows:BoundingBox in spatial filters, not dct:spatial",
+                           "constraint")
     try:
-        node = FES11Parser().parse(flt)
+        node = _Parser().parse(flt)
     except Exception as exc:  # the parser raises many kinds for malformed filters
         raise CSWError("InvalidParameterValue", f"invalid OGC filter: {exc}", "constraint") from None
     _check_properties(node)
@@ -320,16 +363,50 @@ def _check_properties(node: Any) -> None:
 # operations -----------------------------------------------------------------------------------------------
 
 
-def _record_element(rec: Any, schema: str, element_set: str) -> etree._Element:
+# gmd brief and summary element sets keep these parts of the full record (as pycsw and GeoNetwork do)
+GMD_KEEP = {
+    "brief": ({"fileIdentifier", "hierarchyLevel", "identificationInfo"},
+              {"citation", "extent", "graphicOverview", "serviceType", "serviceTypeVersion"}, {"title"}),
+    "summary": ({"fileIdentifier", "language", "characterSet", "parentIdentifier", "hierarchyLevel",
+                 "hierarchyLevelName", "contact", "dateStamp", "metadataStandardName", "metadataStandardVersion",
+                 "referenceSystemInfo", "identificationInfo", "distributionInfo"},
+                {"citation", "abstract", "pointOfContact", "graphicOverview", "descriptiveKeywords",
+                 "resourceConstraints", "spatialRepresentationType", "spatialResolution", "language",
+                 "topicCategory", "extent", "serviceType", "serviceTypeVersion", "couplingType", "containsOperations"},
+                None),
+}
+
+
+def _gmd_subset(md: etree._Element, element_set: str) -> etree._Element:
+    if element_set not in GMD_KEEP:
+        return md
+    top, ident_parts, citation_parts = GMD_KEEP[element_set]
+
+    def prune(parent: etree._Element, keep: set[str]) -> None:
+        for child in list(parent):
+            if isinstance(child.tag, str) and etree.QName(child).localname not in keep:
+                parent.remove(child)
+
+    prune(md, top)
+    for ident in md.iterfind(f"{{{GMD}}}identificationInfo/*"):
+        prune(ident, ident_parts)
+        if citation_parts is not None:
+            for citation in ident.iterfind(f"{{{GMD}}}citation/*"):
+                prune(citation, citation_parts)
+    return md
+
+
+def _record_element(rec: Any, schema: str, element_set: str, url: str = "") -> etree._Element:
+    if schema == "atom":
+        return render_atom_entry(rec, url)
     if schema == "gmd":
-        if rec.schema == "iso19139" and rec.xml:
-            return parse_xml(rec.xml)
-        return build_iso19139(rec)
+        md = parse_xml(rec.xml) if rec.schema == "iso19139" and rec.xml else build_iso19139(rec)
+        return _gmd_subset(md, element_set)
     return render_csw_record(rec, element_set)
 
 
 def get_records(site: Site, *, where: Any, schema: str, element_set: str, result_type: str, start: int,
-                limit: int, sort: list[tuple[str, bool]]) -> etree._Element:
+                limit: int, sort: list[tuple[str, bool]], url: str = "") -> etree._Element:
     if result_type not in ("hits", "results", "validate"):
         raise CSWError("InvalidParameterValue", f"resultType {result_type!r}: use hits or results", "resulttype")
     limit = min(limit, MAX_RECORDS)
@@ -343,15 +420,15 @@ def get_records(site: Site, *, where: Any, schema: str, element_set: str, result
     following = start + returned if result_type == "results" and start + returned <= result.matched else 0
     results = csw.SearchResults(numberOfRecordsMatched=str(result.matched), numberOfRecordsReturned=str(returned),
                                 nextRecord=str(following), elementSet=element_set,
-                                recordSchema=CSW if schema == "csw" else GMD)
+                                recordSchema=RECORD_SCHEMAS[schema])
     for rec in result.records:
-        results.append(_record_element(rec, schema, element_set))
+        results.append(_record_element(rec, schema, element_set, url))
     root = csw.GetRecordsResponse(csw.SearchStatus(timestamp=_now()), results, version="2.0.2")
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     return root
 
 
-def get_record_by_id(site: Site, ids: list[str], schema: str, element_set: str) -> etree._Element:
+def get_record_by_id(site: Site, ids: list[str], schema: str, element_set: str, url: str = "") -> etree._Element:
     root = csw.GetRecordByIdResponse()
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     if ids:
@@ -359,7 +436,7 @@ def get_record_by_id(site: Site, ids: list[str], schema: str, element_set: str) 
         by_id = {r.id: r for r in found.records}
         for record_id in ids:
             if record_id in by_id:
-                root.append(_record_element(by_id[record_id], schema, element_set))
+                root.append(_record_element(by_id[record_id], schema, element_set, url))
     return root
 
 
@@ -387,7 +464,76 @@ def get_domain(site: Site, property_name: str | None, parameter_name: str | None
     return root
 
 
-def describe_record() -> etree._Element:
+def _constraint(holder: etree._Element) -> Any:
+    constraint = holder.find(f"{{{CSW}}}Constraint")
+    if constraint is None:
+        raise CSWError("MissingParameterValue", "an update or a delete needs a csw:Constraint", "Constraint")
+    flt = constraint.find(f"{{{OGC}}}Filter")
+    if flt is not None:
+        return _fes(flt)
+    return _cql(constraint.findtext(f"{{{CSW}}}CqlText") or "")
+
+
+def transaction(site: Site, root: etree._Element) -> etree._Element:
+    """csw:Transaction: Insert, Update (a whole record, or csw:RecordProperty) and Delete, all or nothing."""
+    record_edits.require_editor(site)  # before reading the records: who may not write learns nothing more
+    tx = record_edits.Transaction()
+    actions = [a for a in root.iterchildren() if isinstance(a.tag, str)]
+    if not actions:
+        raise CSWError("MissingParameterValue", "the transaction has no Insert, Update or Delete", "Transaction")
+    for action in actions:
+        kind = etree.QName(action).localname if etree.QName(action).namespace == CSW else ""
+        if kind == "Insert":
+            found = record_edits.records_of(action)
+            if not found:
+                raise CSWError("MissingParameterValue", "csw:Insert holds no record", "Insert")
+            tx.inserts += found
+        elif kind == "Update":
+            found = record_edits.records_of(action)
+            if len(found) > 1:
+                raise CSWError("InvalidParameterValue", "one record per csw:Update", "Update")
+            if found:
+                tx.updates.append(record_edits.Update(record=found[0]))
+                continue
+            properties = {}
+            for prop in action.iterfind(f"{{{CSW}}}RecordProperty"):
+                prop_name = (prop.findtext(f"{{{CSW}}}Name") or "").strip()
+                if not prop_name:
+                    raise CSWError("MissingParameterValue", "csw:RecordProperty needs a csw:Name", "RecordProperty")
+                properties[prop_name] = prop.findtext(f"{{{CSW}}}Value") or ""
+            if not properties:
+                raise CSWError("MissingParameterValue", "csw:Update needs a record or csw:RecordProperty", "Update")
+            tx.updates.append(record_edits.Update(properties=properties, where=_constraint(action)))
+        elif kind == "Delete":
+            tx.deletes.append(_constraint(action))
+        else:
+            raise CSWError("InvalidParameterValue", f"<{etree.QName(action).localname}> is not a transaction action",
+                           "Transaction")
+    result = record_edits.transact(site, tx)
+    summary = csw.TransactionSummary(csw.totalInserted(str(len(result.inserted))),
+                                     csw.totalUpdated(str(result.updated)), csw.totalDeleted(str(result.deleted)))
+    if root.get("requestId"):
+        summary.set("requestId", root.get("requestId"))
+    response = csw.TransactionResponse(summary, version="2.0.2")
+    if result.inserted:
+        response.append(csw.InsertResult(*[render_csw_record(r, "brief") for r in result.inserted]))
+    response.set(f"{{{XSI}}}schemaLocation", PUBLICATION_LOCATION)
+    return response
+
+
+SCHEMA_LANGUAGES = {"http://www.w3.org/XML/Schema", "http://www.w3.org/2001/XMLSchema", "XMLSCHEMA"}
+
+
+def describe_record(type_names: list[str] | None = None, schema_language: str | None = None,
+                    output_format: str | None = None) -> etree._Element:
+    if schema_language and schema_language.strip() not in SCHEMA_LANGUAGES:
+        raise CSWError("InvalidParameterValue", f"schemaLanguage {schema_language!r}: only XML Schema",
+                       "schemalanguage")
+    _output_format(output_format)
+    for type_name in type_names or []:
+        if ":" not in type_name.strip():
+            raise CSWError("InvalidParameterValue", f"typeName {type_name.strip()!r} must be qualified (csw:Record)",
+                           "typename")
     xs = "http://www.w3.org/2001/XMLSchema"
     schema = etree.Element(f"{{{xs}}}schema", nsmap={"xs": xs}, targetNamespace=CSW, elementFormDefault="qualified")
     etree.SubElement(schema, f"{{{xs}}}include", schemaLocation="http://schemas.opengis.net/csw/2.0.2/record.xsd")
@@ -415,11 +561,12 @@ def capabilities(url: str) -> etree._Element:
         operation("DescribeRecord", typeName=["csw:Record", "gmd:MD_Metadata"], outputFormat=["application/xml"],
                   schemaLanguage=["http://www.w3.org/XML/Schema"]),
         operation("GetRecords", typeNames=["csw:Record", "gmd:MD_Metadata"], outputFormat=["application/xml"],
-                  outputSchema=[CSW, GMD], resultType=["hits", "results", "validate"],
+                  outputSchema=[CSW, GMD, ATOM], resultType=["hits", "results", "validate"],
                   ElementSetName=list(ELEMENT_SETS), CONSTRAINTLANGUAGE=["FILTER", "CQL_TEXT"]),
-        operation("GetRecordById", outputSchema=[CSW, GMD], outputFormat=["application/xml"],
+        operation("GetRecordById", outputSchema=[CSW, GMD, ATOM], outputFormat=["application/xml"],
                   ElementSetName=list(ELEMENT_SETS)),
         operation("GetDomain", ParameterName=sorted(PARAMETER_DOMAINS)),
+        operation("Transaction", TypeName=["csw:Record", "gmd:MD_Metadata", "mdb:MD_Metadata"]),
         ows.Parameter(ows.Value("CSW"), name="service"),
         ows.Parameter(ows.Value("2.0.2"), name="version"),
         ows.Constraint(ows.Value(str(MAX_RECORDS)), name="MaxRecordDefault"),
@@ -450,7 +597,8 @@ XML_MEDIA = "application/xml; charset=UTF-8"
 
 
 def _respond(result: tuple[int, bytes]) -> Response:
-    return Response(result[1], status_code=result[0], media_type=XML_MEDIA)
+    headers = {"WWW-Authenticate": 'Basic realm="Kartenn", Bearer'} if result[0] == 401 else None
+    return Response(result[1], status_code=result[0], media_type=XML_MEDIA, headers=headers)
 
 
 @router.get("/csw", include_in_schema=False)
