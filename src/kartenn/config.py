@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     map_max_size: int = 4096  # largest WIDTH or HEIGHT of a rendered map, in pixels
     map_pixel_tolerance: int = 4  # how near a click must be to a feature for GetFeatureInfo, in pixels
     title: str = "Kartenn"
+    basemap_url: str | None = None  # XYZ tiles (OSM, IGN…) under the viewer's layers; offline Natural Earth if unset
+    basemap_attribution: str = ""  # shown on the map with basemap_url, e.g. "© OpenStreetMap contributors"
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
