@@ -27,7 +27,7 @@ const result = await esbuild.build({
 const manifest = {};
 for (const [file, info] of Object.entries(result.metafile.outputs)) {
   if (!info.entryPoint) continue;
-  const name = basename(info.entryPoint);
+  const name = basename(file).replace(/-[A-Z0-9]+\.(js|css)$/, ".$1"); // portal-3FZ2K.js → portal.js
   manifest[name] = relative(out, join(here, file)).replaceAll("\\", "/");
 }
 for (const name of readdirSync(join(here, "public"))) {

@@ -88,6 +88,9 @@ def visible(http: httpx.Client) -> dict[str, bool]:
     search = http.get("/api/v1/records", params={"q": "confidentielles", "facets": "true"}).json()
     seen["api records"] = search["matched"] == 1
     seen["portal"] = TITLE in http.get("/").text
+    seen["portal search"] = TITLE in http.get("/search", params={"q": "confidentielles"}).text
+    seen["portal dataset"] = http.get(f"/datasets/{SECRET}").status_code == 200
+    seen["portal organisation"] = TITLE in http.get("/organisations/iuem").text
     return seen
 
 

@@ -113,17 +113,17 @@ def search(request: Request, site: Site, q: str | None = None, bbox: str | None 
                 pages=pages, thumbnail=thumbnail)
 
 
-def _services(request: Request, dataset: Dataset, base: str) -> list[tuple[str, str]]:
-    paths = {getattr(r, "path", "") for r in request.app.routes}
+def _services(dataset: Dataset, base: str) -> list[tuple[str, str]]:
+    """The addresses a GIS client needs; OGC web services only when this server has them."""
+    from kartenn.web.ows.registry import HANDLERS
+
     found = [("OGC API", f"{base}/ogc/collections/{dataset.id}")]
-    if dataset.kind == "vector" and "/ogc/collections/{collection_id}/tiles/{tms_id}/tilejson" in paths:
+    if dataset.kind == "vector":
         found.append(("TileJSON", f"{base}/ogc/collections/{dataset.id}/tiles/WebMercatorQuad/tilejson"))
-    found.append(("WMS", f"{base}/wms?service=WMS&request=GetCapabilities"))
-    if dataset.kind == "vector" and "/wfs" in paths:
-        found.append(("WFS", f"{base}/wfs?service=WFS&request=GetCapabilities"))
-    if "/wmts" in paths:
-        found.append(("WMTS", f"{base}/wmts?service=WMTS&request=GetCapabilities"))
-    if "/csw" in paths:
+    for name in ("WMS", "WFS", "WMTS"):
+        if name in HANDLERS and (name != "WFS" or dataset.kind == "vector"):
+            found.append((name, f"{base}/{name.lower()}?service={name}&request=GetCapabilities"))
+    if "CSW" in HANDLERS and dataset.record_id:
         found.append(("CSW", f"{base}/csw?service=CSW&version=2.0.2&request=GetRecordById&elementSetName=full"
                              f"&outputSchema=http://www.isotc211.org/2005/gmd&id={dataset.record_id}"))
     return found
@@ -158,7 +158,7 @@ def dataset_page(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
         downloads = [(DOWNLOAD_LABELS.get(f, f), f"/ogc/collections/{dataset.id}/download?f={f}") for f in FORMATS]
     return page(request, site, "dataset.html", dataset=dataset, record=record,
                 organisation=portal.owner_organisation(site, dataset.id), downloads=downloads,
-                services=_services(request, dataset, base), json_ld=_json_ld(record, dataset, base),
+                services=_services(dataset, base), json_ld=_json_ld(record, dataset, base),
                 thumbnail=thumbnail)
 
 
