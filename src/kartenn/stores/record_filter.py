@@ -16,7 +16,7 @@ from typing import Any
 
 import shapely.geometry
 from pygeofilter import ast, values
-from sqlalchemy import and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import and_, false, func, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from kartenn.errors import InvalidInput
@@ -159,9 +159,12 @@ def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
             raise InvalidInput("a comparison needs a property name", locator="constraint")
         name = queryable(lhs.name)
         if name in TERM_FACETS and type(node) in (ast.Equal, ast.NotEqual):
-            found = exists(select(record_terms.c.record_id).where(
-                record_terms.c.record_id == c.id, record_terms.c.facet == TERM_FACETS[name],
-                record_terms.c.value == _value(rhs)))
+            # An uncorrelated IN, on an alias: read once through the (facet, value) index. A correlated EXISTS
+            # was run per record (seconds with 10,000 records), and would correlate with the facet count's own
+            # record_terms.
+            terms = record_terms.alias()
+            found = c.id.in_(select(terms.c.record_id).where(terms.c.facet == TERM_FACETS[name],
+                                                               terms.c.value == _value(rhs)))
             return found if isinstance(node, ast.Equal) else not_(found)
         return getattr(column(lhs), COMPARE[type(node)])(_value(rhs))  # type: ignore[no-any-return]
     if isinstance(node, ast.Like):
