@@ -99,3 +99,18 @@ def test_built_front_end_is_served_with_long_cache(server):
         basemap = http.get("/static/basemap-countries-50m.topojson")
         assert basemap.status_code == 200 and basemap.json()["type"] == "Topology"
         assert "immutable" not in basemap.headers["cache-control"]
+
+
+@pytest.fixture
+def online_basemap(site, settings):
+    conf = settings.data_dir / "kartenn.toml"
+    conf.write_text(conf.read_text() + 'basemap_url = "https://{a-c}.tile.openstreetmap.org/{z}/{x}/{y}.png"\n'
+                    'basemap_attribution = "© OpenStreetMap contributors"\n')
+
+
+def test_configured_basemap_is_allowed_by_the_page(online_basemap, server):
+    with server.client() as http:
+        viewer = http.get("/map")
+        assert 'data-basemap-url="https://{a-c}.tile.openstreetmap.org/{z}/{x}/{y}.png"' in viewer.text
+        assert "img-src 'self' https://*.tile.openstreetmap.org" in viewer.headers["content-security-policy"]
+        assert "script-src 'self';" in viewer.headers["content-security-policy"]

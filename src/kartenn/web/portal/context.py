@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from kartenn.errors import InvalidInput
 from kartenn.web.deps import base_url
 from kartenn.web.portal.i18n import LANGUAGES, STRINGS, pick_language, translator
 
@@ -43,7 +44,10 @@ def asset(name: str) -> str:
 
 def language(request: Request) -> str:
     """``?lang=`` first, then the language chosen before (cookie), then the browser's."""
-    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    asked = request.query_params.get("lang")
+    if asked is not None and asked not in LANGUAGES:
+        raise InvalidInput(f"lang must be one of {', '.join(LANGUAGES)}", locator="lang")
+    asked = asked or request.cookies.get(LANG_COOKIE)
     return pick_language(request.headers.get("accept-language"), asked)
 
 
