@@ -4,7 +4,7 @@ Fills a fresh site with N catalogue entries (dataset rows, their records with ke
 public, some private to an organisation), then asks each portal page REPEAT times through the ASGI app and
 reports the median and the slowest, for an anonymous visitor and for a member of the organisation.
 
-    python bench/portal.py [--datasets 10000] [--repeat 15] [--database-url postgresql://…]
+    python bench/portal.py [--datasets 10000] [--repeat 15] [--postgis | --database-url postgresql://…]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from kartenn.config import Settings
 from kartenn.domain import Dataset, Field, Record
 from kartenn.services.identity import create_token
 from kartenn.site import Site
+from kartenn.testing.postgres import TemporaryCluster
 
 WORDS = ["routes", "lacs", "rivières", "bâtiments", "cadastre", "forêts", "communes", "écoles", "ports", "phares",
          "dunes", "marais", "sentiers", "éoliennes", "captages", "zones humides", "haies", "ponts"]
@@ -65,8 +66,18 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--postgis", action="store_true", help="on a throwaway PostGIS cluster")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the filled site here (reused when there)")
     args = parser.parse_args()
+    if args.postgis:
+        with TemporaryCluster() as cluster:
+            args.database_url = cluster.create_database("portal")
+            run(args)
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data_dir or Path(tmp) / "site"
         fresh = not (data_dir / "kartenn.toml").exists()

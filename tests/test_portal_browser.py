@@ -162,6 +162,9 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
         browser.shot(page, "upload")
         result.get_by_role("link", name="See the dataset").click()
         sync_api.expect(page.locator("h1")).to_have_text("lakes of the world")
+        sync_api.expect(page.locator(".attribute-table .status")).to_have_text("Features 1–10 of 25")
+        sync_api.expect(page.locator("#preview-map canvas").first).to_be_visible()
+        page.wait_for_timeout(1000)  # the preview's basemap and WMS image drawn
         browser.shot(page, "uploaded-dataset")
     finally:
         browser.close()

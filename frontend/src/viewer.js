@@ -19,7 +19,7 @@ export function viewer(node) {
   const measureSource = new VectorSource();
   const measureLayer = new VectorLayer({ source: measureSource, zIndex: 1000,
     style: new Style({ stroke: new Stroke({ color: "#c62828", width: 2, lineDash: [6, 4] }) }) });
-  const map = new Map({ target: node, layers: [...basemap, measureLayer],
+  const map = new Map({ target: node, layers: [...basemap, measureLayer], keyboardEventTarget: node,
     controls: defaultControls({ rotate: false }).extend([new ScaleLine()]),
     view: new View({ center: fromLonLat([2.5, 46.5]), zoom: 5 }) });
   const entries = []; // {dataset, mode, opacity, layer, query, item}, bottom first
