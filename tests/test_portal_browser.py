@@ -153,6 +153,11 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
         sync_api.expect(page.locator("#upload-name")).to_contain_text("lakes_of_the_world.geojson")
         sync_api.expect(page.get_by_label("Title (optional)")).to_have_value("lakes of the world")
         page.get_by_label("Public (everyone may view and download)").check()
+        # Writes carry the page's CSRF token (filled by the session code) as X-CSRF-Token.
+        page.evaluate("document.querySelector('meta[name=csrf-token]').content = 'token-of-the-page'")
+        writes: list[tuple[str, str | None]] = []
+        page.on("request", lambda r: writes.append((r.url, r.headers.get("x-csrf-token"))) if r.method == "POST"
+                else None)
         page.get_by_role("button", name="Publish", exact=True).click()
         sync_api.expect(page.locator("#upload-status")).to_have_text("Published.", timeout=60_000)
         sync_api.expect(page.locator("#upload-progress")).to_have_attribute("value", "100")
@@ -160,6 +165,7 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
         sync_api.expect(result).to_contain_text("EPSG:4326")
         sync_api.expect(result).to_contain_text("Features")
         browser.shot(page, "upload")
+        assert writes == [(f"{server.url}/api/v1/uploads", "token-of-the-page")], writes
         result.get_by_role("link", name="See the dataset").click()
         sync_api.expect(page.locator("h1")).to_have_text("lakes of the world")
         sync_api.expect(page.locator(".attribute-table .status")).to_have_text("Features 1–10 of 25")
