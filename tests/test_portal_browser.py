@@ -8,6 +8,7 @@ Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,7 +94,12 @@ def test_search_dataset_viewer_feature_info(regions, server, browser):
     page.get_by_label("Search the catalogue").fill("régions")
     page.keyboard.press("Enter")
     page.wait_for_url("**/search?q=*")
+    sync_api.expect(page.locator("#extent-map canvas").first).to_be_visible()
     browser.shot(page, "search")
+    # Search within the extent map's view: the bbox goes in the address, the regions are still found.
+    page.get_by_role("button", name="Search in this extent").click()
+    page.wait_for_url("**bbox=*")
+    sync_api.expect(page.locator("#results-h")).to_have_text("1 results")
     page.get_by_role("link", name="Régions de France").click()
     page.wait_for_url(f"**/datasets/{regions.id}")
     # The attribute table pages through OGC API items.
@@ -123,6 +129,14 @@ def test_search_dataset_viewer_feature_info(regions, server, browser):
     assert name in {"Centre-Val de Loire", "Île-de-France", "Bourgogne-Franche-Comté", "Auvergne-Rhône-Alpes",
                     "Nouvelle-Aquitaine", "Pays de la Loire"}, name
     browser.shot(page, "viewer-feature-info")
+
+    # Measure a distance: two clicks and a double-click.
+    page.get_by_role("button", name="Measure a distance").click()
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5
+    page.mouse.click(x, y)
+    page.mouse.dblclick(x + 200, y)
+    sync_api.expect(page.locator("#measure-result")).to_contain_text(re.compile(r"Length: [\d.]+ km"))
+    page.get_by_role("button", name="Measure a distance").click()
 
     # Legend from GetLegendGraphic, opacity, and the export to PNG.
     page.locator("li.layer summary").click()
