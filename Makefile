@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DIR ?= demo-site
 
-.PHONY: install demo serve test test-deps bench bench-features lint clean
+.PHONY: install assets demo serve test test-deps bench bench-features lint clean
 
 $(BIN)/kartenn: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,7 +14,15 @@ $(BIN)/kartenn: pyproject.toml
 	$(BIN)/pip install -q -e ".[test,dev]"
 	touch $(BIN)/kartenn
 
-install: $(BIN)/kartenn
+install: $(BIN)/kartenn assets
+
+# The portal's front end (OpenLayers, bundled by esbuild) into src/kartenn/web/static; rebuilt only when
+# its sources are newer than the build.
+STATIC := src/kartenn/web/static/manifest.json
+$(STATIC): $(shell find frontend -path frontend/node_modules -prune -o -type f -print)
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+assets: $(STATIC)
 
 demo: install
 	$(BIN)/kartenn demo --data-dir $(DEMO_DIR) --host $(HOST) --port $(PORT)

@@ -19,5 +19,5 @@ def test_home_page_in_both_languages(site, server):
         for href in set(re.findall(r'href="(http[^"]+)"', fr.text)):
             assert http.get(href.replace("&amp;", "&")).status_code == 200, href
         en = http.get("/?lang=en", headers={"Accept-Language": "fr"})
-        assert '<html lang="en">' in en.text and "Datasets" in en.text and "13 features" in en.text
+        assert '<html lang="en">' in en.text and "Recent datasets" in en.text and "13 features" in en.text
         assert http.get("/?lang=xx").status_code == 400

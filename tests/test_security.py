@@ -113,6 +113,9 @@ def visible(http: httpx.Client, record_id: str | None = None) -> dict[str, bool]
         seen["ogc record"] = http.get(f"/ogc/collections/catalog/items/{record_id}").status_code == 200
         for export in ("dc.xml", "dcat.rdf", "schemaorg.jsonld"):
             seen[export] = http.get(f"/api/v1/records/{record_id}/{export}").status_code == 200
+    seen["portal search"] = TITLE in http.get("/search", params={"q": "confidentielles"}).text
+    seen["portal dataset"] = http.get(f"/datasets/{SECRET}").status_code == 200
+    seen["portal organisation"] = TITLE in http.get("/organisations/iuem").text
     return seen
 
 

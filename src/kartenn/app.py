@@ -17,6 +17,7 @@ from kartenn.services.jobs import JobRunner
 from kartenn.site import Site
 from kartenn.web import api, auth, errors, ogc, ows, portal
 from kartenn.web.ogc import tiles as ogc_tiles
+from kartenn.web.portal.context import static_files
 from kartenn.web.responses import JSONResponse
 from kartenn.web.security import SecurityHeaders
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(ows.router)
     app.include_router(ogc_tiles.router)
+    app.mount("/static", static_files(), name="static")  # the portal's built front end
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

@@ -16,7 +16,7 @@ from typing import Any
 
 import shapely.geometry
 from pygeofilter import ast, values
-from sqlalchemy import and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import and_, false, func, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from kartenn.errors import InvalidInput
@@ -164,9 +164,12 @@ def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
         nocase = getattr(node, "nocase", False) and isinstance(_value(rhs), str)
         value = _value(rhs).lower() if nocase else _value(rhs)
         if name in TERM_FACETS and type(node) in (ast.Equal, ast.NotEqual):
-            term = func.lower(record_terms.c.value) if nocase else record_terms.c.value
-            found = exists(select(record_terms.c.record_id).where(
-                record_terms.c.record_id == c.id, record_terms.c.facet == TERM_FACETS[name], term == value))
+            # An uncorrelated IN, on an alias: read once through the (facet, value) index. A correlated EXISTS
+            # was run per record (seconds with 10,000 records), and would correlate with the facet count's own
+            # record_terms.
+            terms = record_terms.alias()
+            term = func.lower(terms.c.value) if nocase else terms.c.value
+            found = c.id.in_(select(terms.c.record_id).where(terms.c.facet == TERM_FACETS[name], term == value))
             return found if isinstance(node, ast.Equal) else not_(found)
         col = func.lower(column(lhs)) if nocase else column(lhs)
         return getattr(col, COMPARE[type(node)])(value)  # type: ignore[no-any-return]

@@ -5,7 +5,9 @@ A plain ASGI middleware, so streamed responses (downloads, GetFeature) stay stre
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
@@ -13,6 +15,17 @@ OPEN_PATHS = ("/ogc", "/wms", "/wfs", "/wmts", "/ows", "/csw")  # read by web ma
 PREFLIGHT = [(b"access-control-allow-origin", b"*"), (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
              (b"access-control-allow-headers", b"Accept, Accept-Language, Content-Type, Authorization"),
              (b"access-control-max-age", b"86400")]
+
+
+def page_csp(scope: dict[str, Any]) -> bytes:
+    """The CSP of a page: images may also come from the configured basemap's tile server."""
+    site = getattr(getattr(scope.get("app"), "state", None), "site", None)
+    url = getattr(getattr(site, "settings", None), "basemap_url", None)
+    if not url:
+        return CSP.encode()
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{re.sub(r'[{][^}]*[}]', '*', parts.netloc)}"  # {a-c}.tile.… → *.tile.…
+    return CSP.replace("img-src 'self'", f"img-src 'self' {origin}").encode()
 
 
 class SecurityHeaders:
@@ -39,7 +52,7 @@ class SecurityHeaders:
                          (b"referrer-policy", b"strict-origin-when-cross-origin")]
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html") and not path.startswith("/api/v1/docs"):
-                    extra += [(b"content-security-policy", CSP.encode()), (b"x-frame-options", b"SAMEORIGIN")]
+                    extra += [(b"content-security-policy", page_csp(scope)), (b"x-frame-options", b"SAMEORIGIN")]
                 if cors:
                     extra.append((b"access-control-allow-origin", b"*"))
                     extra.append((b"access-control-expose-headers", b"Content-Crs, Location, Link"))

@@ -1,36 +1,196 @@
-"""Home page: the published datasets with their services."""
+"""The portal's pages: home, search, datasets, organisations, the map viewer, upload and administration.
+
+Every page gets its site through ``web.deps.get_site``: what the caller may not view is absent or a 404.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+import importlib
+import logging
+import math
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from pygeofilter import ast
 
-from kartenn.site import Site
+from kartenn.domain import Dataset
+from kartenn.errors import KartennError, NotFound
+from kartenn.services import portal
+from kartenn.services.access import SiteView
+from kartenn.services.exports import FORMATS
+from kartenn.services.records import RecordQuery, search_records
 from kartenn.web.deps import base_url, get_site
-from kartenn.web.portal.i18n import pick_language, translator
+from kartenn.web.portal.context import page, templates
 
+__all__ = ["router", "templates"]
+log = logging.getLogger("kartenn")
 router = APIRouter(include_in_schema=False)
-ITEMS_ROUTE = "/ogc/collections/{collection_id}/items"
-templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
+Site = Annotated[SiteView, Depends(get_site)]
+PAGE_SIZE = 10
+FILTER_FACETS = ("organisation", "keyword", "type", "format")  # facets that can narrow a search
+DOWNLOAD_LABELS = {"gpkg": "GeoPackage", "shp": "Shapefile (zip)", "fgb": "FlatGeobuf", "geojson": "GeoJSON",
+                   "csv": "CSV"}
+
+
+def thumbnail(dataset: Dataset | None, extent: Any = None, width: int = 240, height: int = 160) -> str | None:
+    """A WMS GetMap URL of the dataset over its extent, padded to the image's shape (lon/lat, WMS 1.1.1)."""
+    box = (dataset.extent_wgs84 if dataset else None) or extent
+    if dataset is None or not box:
+        return None
+    w, s, e, n = box
+    dx, dy = max(e - w, 1e-4), max(n - s, 1e-4)
+    cx, cy = (w + e) / 2, (s + n) / 2
+    # Degrees of longitude shrink with latitude: widen by 1/cos to keep shapes right near the poles.
+    aspect = width / height / max(math.cos(math.radians(max(min(cy, 80), -80))), 0.2)
+    if dx / dy < aspect:
+        dx = dy * aspect
+    else:
+        dy = dx / aspect
+    dx, dy = dx * 1.1, dy * 1.1
+    bbox = ",".join(f"{v:.6f}" for v in (cx - dx / 2, cy - dy / 2, cx + dx / 2, cy + dy / 2))
+    return "/wms?" + urlencode({"service": "WMS", "version": "1.1.1", "request": "GetMap", "layers": dataset.id,
+                                "styles": "", "srs": "EPSG:4326", "bbox": bbox, "width": width, "height": height,
+                                "format": "image/png", "transparent": "true"})
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, site: Annotated[Site, Depends(get_site)],
-         lang: Annotated[str | None, Query(pattern="^(fr|en)$")] = None) -> HTMLResponse:
-    language = pick_language(request.headers.get("accept-language"), lang)
-    context = {
-        "lang": language,
-        "other": "en" if language == "fr" else "fr",
-        "t": translator(language),
-        "title": site.settings.title,
-        "datasets": site.catalog.list_datasets(),
-        "base": base_url(request),
-        # Links only to services this server has (feature items come with OGC API Features).
-        "has_items": any(getattr(r, "path", "") == ITEMS_ROUTE for r in request.app.routes),
-    }
-    return templates.TemplateResponse(request, "home.html", context,
-                                      headers={"Content-Language": language, "Vary": "Accept-Language"})
+def home(request: Request, site: Site) -> HTMLResponse:
+    recent = portal.recent_datasets(site, limit=9)
+    return page(request, site, "home.html", datasets=recent, total=portal.count_datasets(site),
+                organisations=[o for o in portal.organisations(site) if o["datasets"]],
+                thumbnail=thumbnail)
+
+
+def _filters(request: Request) -> dict[str, list[str]]:
+    return {name: request.query_params.getlist(name) for name in FILTER_FACETS if request.query_params.getlist(name)}
+
+
+def _where(filters: dict[str, list[str]]) -> Any:
+    node = None
+    for name, values in filters.items():
+        if name == "type":
+            continue
+        for value in values:
+            test = ast.Equal(ast.Attribute(name), value)
+            node = test if node is None else ast.And(node, test)
+    return node
+
+
+def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    try:
+        values = [float(v) for v in (raw or "").split(",")]
+    except ValueError:
+        return None
+    if len(values) != 4 or values[0] >= values[2] or values[1] >= values[3]:
+        return None
+    w, s, e, n = values
+    return max(w, -180.0), max(s, -90.0), min(e, 180.0), min(n, 90.0)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request, site: Site, q: str | None = None, bbox: str | None = None,
+           page_number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1) -> HTMLResponse:
+    filters = _filters(request)
+    box = _bbox(bbox)
+    query = RecordQuery(q=q, bbox=box, types=filters.get("type", []), where=_where(filters), limit=PAGE_SIZE,
+                        offset=(page_number - 1) * PAGE_SIZE, facets=True)
+    result = search_records(site, query)
+    data = portal.datasets_by_id(site, [r.dataset_id for r in result.records if r.dataset_id])
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "lang")]
+
+    def href(add: tuple[str, str] | None = None, drop: tuple[str, str] | None = None, to_page: int = 1) -> str:
+        kept = [p for p in params if p != drop and p != add] + ([add] if add else [])
+        if to_page > 1:
+            kept.append(("page", str(to_page)))
+        return "/search?" + urlencode(kept) if kept else "/search"
+
+    pages = max(1, math.ceil(result.matched / PAGE_SIZE))
+    facets = {name: result.facets.get(name, []) for name in FILTER_FACETS}
+    return page(request, site, "search.html", q=q or "", bbox=bbox if box else "",
+                result=result, data=data, facets=facets, filters=filters, href=href, page_number=page_number,
+                pages=pages, thumbnail=thumbnail)
+
+
+def _services(dataset: Dataset, base: str) -> list[tuple[str, str]]:
+    """The addresses a GIS client needs; OGC web services only when this server has them."""
+    from kartenn.web.ows.registry import HANDLERS
+
+    found = [("OGC API", f"{base}/ogc/collections/{dataset.id}")]
+    if dataset.kind == "vector":
+        found.append(("TileJSON", f"{base}/ogc/collections/{dataset.id}/tiles/WebMercatorQuad/tilejson"))
+    for name in ("WMS", "WFS", "WMTS"):
+        if name in HANDLERS and (name != "WFS" or dataset.kind == "vector"):
+            found.append((name, f"{base}/{name.lower()}?service={name}&request=GetCapabilities"))
+    if "CSW" in HANDLERS and dataset.record_id:
+        found.append(("CSW", f"{base}/csw?service=CSW&version=2.0.2&request=GetRecordById&elementSetName=full"
+                             f"&outputSchema=http://www.isotc211.org/2005/gmd&id={dataset.record_id}"))
+    return found
+
+
+def _json_ld(record: Any, dataset: Dataset, base: str) -> Any:
+    """schema.org Dataset description, when the formats module for it is installed."""
+    try:
+        module = importlib.import_module("kartenn.formats.schema_org")
+    except ImportError:
+        return None
+    try:
+        return module.schema_org(record, dataset, base)
+    except Exception:  # a description that fails must not take the page down
+        log.exception("schema.org description of %s failed", dataset.id)
+        return None
+
+
+@router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
+def dataset_page(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
+    try:
+        dataset = site.catalog.get_dataset(dataset_id)
+    except NotFound:
+        return page(request, site, "not_found.html", status_code=404, what=dataset_id)
+    try:
+        record = site.catalog.get_record(dataset.record_id) if dataset.record_id else None
+    except KartennError:
+        record = None
+    base = base_url(request)
+    downloads = []
+    if dataset.kind == "vector" and site.may("download", "dataset", dataset.id):
+        downloads = [(DOWNLOAD_LABELS.get(f, f), f"/ogc/collections/{dataset.id}/download?f={f}") for f in FORMATS]
+    return page(request, site, "dataset.html", dataset=dataset, record=record,
+                organisation=portal.owner_organisation(site, dataset.id), downloads=downloads,
+                services=_services(dataset, base), json_ld=_json_ld(record, dataset, base),
+                thumbnail=thumbnail)
+
+
+@router.get("/organisations", response_class=HTMLResponse)
+def organisations(request: Request, site: Site) -> HTMLResponse:
+    return page(request, site, "organisations.html", organisations=portal.organisations(site))
+
+
+@router.get("/organisations/{org_id}", response_class=HTMLResponse)
+def organisation(org_id: str, request: Request, site: Site,
+                 page_number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1) -> HTMLResponse:
+    try:
+        org = portal.organisation(site, org_id)
+    except NotFound:
+        return page(request, site, "not_found.html", status_code=404, what=org_id)
+    total, found = portal.organisation_datasets(site, org_id, limit=PAGE_SIZE * 2,
+                                                offset=(page_number - 1) * PAGE_SIZE * 2)
+    return page(request, site, "organisation.html", org=org, total=total, datasets=found, page_number=page_number,
+                pages=max(1, math.ceil(total / (PAGE_SIZE * 2))), thumbnail=thumbnail)
+
+
+@router.get("/map", response_class=HTMLResponse)
+def viewer(request: Request, site: Site) -> HTMLResponse:
+    return page(request, site, "map.html", basemap_url=site.settings.basemap_url or "",
+                basemap_attribution=site.settings.basemap_attribution)
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload(request: Request, site: Site) -> HTMLResponse:
+    return page(request, site, "upload.html")
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin(request: Request, site: Site) -> HTMLResponse:
+    return page(request, site, "admin.html", status_code=200 if site.identity.admin else 403)

@@ -1,0 +1,40 @@
+// Catalogue datasets as map layers: a WMS image, or vector tiles for vector data.
+import ImageLayer from "ol/layer/Image.js";
+import ImageWMS from "ol/source/ImageWMS.js";
+import VectorTileLayer from "ol/layer/VectorTile.js";
+import VectorTileSource from "ol/source/VectorTile.js";
+import MVT from "ol/format/MVT.js";
+import { Circle as CircleStyle, Fill, Stroke, Style } from "ol/style.js";
+
+const COLOURS = ["#1f6fb2", "#b4451f", "#2e7d32", "#7b1fa2", "#c77700", "#00838f"];
+
+export function wmsSource(id, extra = {}) {
+  return new ImageWMS({ url: "/wms", params: { LAYERS: id, STYLES: "", FORMAT: "image/png", TRANSPARENT: true, ...extra },
+    ratio: 1.2, crossOrigin: "anonymous" });
+}
+
+function vectorStyle(index) {
+  const colour = COLOURS[index % COLOURS.length];
+  const stroke = new Stroke({ color: colour, width: 1.4 });
+  const fill = new Fill({ color: colour + "40" });
+  return new Style({ stroke, fill, image: new CircleStyle({ radius: 4, fill: new Fill({ color: colour }),
+    stroke: new Stroke({ color: "#fff", width: 1 }) }) });
+}
+
+/** An OpenLayers layer showing ``dataset`` (the JSON of /api/v1/datasets/{id}) in ``mode`` wms or mvt. */
+export function datasetLayer(dataset, mode, index = 0) {
+  if (mode === "mvt" && dataset.kind === "vector") {
+    return new VectorTileLayer({
+      source: new VectorTileSource({ format: new MVT(),
+        url: `/ogc/collections/${encodeURIComponent(dataset.id)}/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt` }),
+      style: vectorStyle(index), declutter: false,
+    });
+  }
+  return new ImageLayer({ source: wmsSource(dataset.id) });
+}
+
+export function legendUrl(id) {
+  const q = new URLSearchParams({ service: "WMS", version: "1.3.0", request: "GetLegendGraphic", format: "image/png",
+    layer: id, sld_version: "1.1.0" });
+  return `/wms?${q}`;
+}

@@ -1,0 +1,230 @@
+// The map viewer (/map): catalogue layers over the offline basemap, order, opacity, legend, feature info,
+// measure, PNG export and a time slider; the map's state lives in the URL (?layers=…&view=…).
+import Map from "ol/Map.js";
+import View from "ol/View.js";
+import VectorLayer from "ol/layer/Vector.js";
+import VectorSource from "ol/source/Vector.js";
+import Draw from "ol/interaction/Draw.js";
+import ScaleLine from "ol/control/ScaleLine.js";
+import { defaults as defaultControls } from "ol/control/defaults.js";
+import { fromLonLat, toLonLat, transformExtent } from "ol/proj.js";
+import { getLength } from "ol/sphere.js";
+import { Stroke, Style } from "ol/style.js";
+import { api, el, t } from "./api.js";
+import { basemapLayers, OCEAN } from "./basemap.js";
+import { datasetLayer, legendUrl, wmsSource } from "./layers.js";
+
+export function viewer(node) {
+  const basemap = basemapLayers(node.dataset.basemapUrl, node.dataset.basemapAttribution);
+  const measureSource = new VectorSource();
+  const measureLayer = new VectorLayer({ source: measureSource, zIndex: 1000,
+    style: new Style({ stroke: new Stroke({ color: "#c62828", width: 2, lineDash: [6, 4] }) }) });
+  const map = new Map({ target: node, layers: [...basemap, measureLayer], keyboardEventTarget: node,
+    controls: defaultControls({ rotate: false }).extend([new ScaleLine()]),
+    view: new View({ center: fromLonLat([2.5, 46.5]), zoom: 5 }) });
+  const entries = []; // {dataset, mode, opacity, layer, query, item}, bottom first
+  const list = document.getElementById("layers");
+  const empty = document.getElementById("no-layers");
+
+  const params = new URLSearchParams(location.search);
+  const viewParam = (params.get("view") || "").split(",").map(Number);
+  const hasView = viewParam.length === 3 && viewParam.every(Number.isFinite);
+  if (hasView) map.getView().setCenter(fromLonLat(viewParam.slice(0, 2))), map.getView().setZoom(viewParam[2]);
+
+  function saveState() {
+    const q = new URLSearchParams(location.search);
+    q.delete("lang");
+    const layers = entries.map((e) => [e.dataset.id, e.mode, e.opacity === 1 ? "" : e.opacity.toFixed(2)]
+      .filter(Boolean).join("~"));
+    if (layers.length) q.set("layers", layers.join(",")); else q.delete("layers");
+    const [lon, lat] = toLonLat(map.getView().getCenter());
+    q.set("view", [lon.toFixed(5), lat.toFixed(5), (map.getView().getZoom() || 0).toFixed(2)].join(","));
+    history.replaceState(null, "", `${location.pathname}?${q}`);
+  }
+
+  function redraw() {
+    entries.forEach((e, i) => e.layer.setZIndex(10 + i));
+    list.replaceChildren(...entries.slice().reverse().map((e) => e.item));
+    empty.hidden = entries.length > 0;
+    saveState();
+  }
+
+  function layerItem(entry) {
+    const id = entry.dataset.id;
+    const opacity = el("input", { type: "range", min: "0", max: "1", step: "0.05", value: String(entry.opacity),
+      id: `opacity-${id}`, oninput: (ev) => { entry.opacity = Number(ev.target.value); entry.layer.setOpacity(entry.opacity); saveState(); } });
+    const move = (delta) => () => {
+      const i = entries.indexOf(entry);
+      const j = i + delta;
+      if (j < 0 || j >= entries.length) return;
+      entries.splice(i, 1); entries.splice(j, 0, entry); redraw();
+    };
+    const modeSelect = entry.dataset.kind === "vector" ? el("select", { id: `mode-${id}`, onchange: (ev) => {
+      entry.mode = ev.target.value; replaceLayer(entry); saveState(); } },
+      el("option", { value: "wms", selected: entry.mode === "wms" }, t("mode.wms")),
+      el("option", { value: "mvt", selected: entry.mode === "mvt" }, t("mode.mvt"))) : null;
+    const time = timeControl(entry);
+    return el("li", { class: "layer", "data-layer": id },
+      el("div", { class: "layer-head" }, el("strong", {}, el("a", { href: `/datasets/${encodeURIComponent(id)}` }, entry.dataset.title)),
+        el("span", { class: "layer-buttons" },
+          el("button", { type: "button", title: t("up"), "aria-label": `${t("up")}: ${entry.dataset.title}`, onclick: move(1) }, "▲"),
+          el("button", { type: "button", title: t("down"), "aria-label": `${t("down")}: ${entry.dataset.title}`, onclick: move(-1) }, "▼"),
+          el("button", { type: "button", title: t("remove"), "aria-label": `${t("remove")}: ${entry.dataset.title}`, onclick: () => removeLayer(entry) }, "✕"))),
+      el("label", { for: `opacity-${id}` }, t("opacity")), opacity,
+      modeSelect ? el("label", { for: `mode-${id}` }, t("mode")) : null, modeSelect, time,
+      el("details", {}, el("summary", {}, t("legend")), el("img", { src: legendUrl(id), alt: `${t("legend")}: ${entry.dataset.title}`, loading: "lazy" })));
+  }
+
+  function timeControl(entry) {
+    const values = entry.dataset.time?.values || [];
+    if (!values.length) return null;
+    const label = el("output", { id: `time-out-${entry.dataset.id}` }, values[values.length - 1]);
+    const slider = el("input", { type: "range", min: "0", max: String(values.length - 1), step: "1",
+      value: String(values.length - 1), id: `time-${entry.dataset.id}`, oninput: (ev) => {
+        const value = values[Number(ev.target.value)];
+        label.textContent = value;
+        entry.query.updateParams({ TIME: value });
+        const source = entry.layer.getSource();
+        if (source.updateParams) source.updateParams({ TIME: value });
+      } });
+    return el("div", { class: "time" }, el("label", { for: slider.id }, t("time")), slider, label);
+  }
+
+  function replaceLayer(entry) {
+    map.removeLayer(entry.layer);
+    entry.layer = datasetLayer(entry.dataset, entry.mode, entries.indexOf(entry));
+    entry.layer.setOpacity(entry.opacity);
+    map.addLayer(entry.layer);
+    redraw();
+  }
+
+  function removeLayer(entry) {
+    map.removeLayer(entry.layer);
+    entries.splice(entries.indexOf(entry), 1);
+    redraw();
+  }
+
+  async function addLayer(id, mode, opacity = 1, fitTo = false) {
+    if (entries.some((e) => e.dataset.id === id)) return;
+    const dataset = await api(`/api/v1/datasets/${encodeURIComponent(id)}`);
+    const entry = { dataset, mode: mode || (dataset.kind === "vector" ? "mvt" : "wms"), opacity, query: wmsSource(id) };
+    if (entry.mode === "mvt" && dataset.kind !== "vector") entry.mode = "wms";
+    entry.layer = datasetLayer(dataset, entry.mode, entries.length);
+    entry.layer.setOpacity(opacity);
+    entry.item = layerItem(entry);
+    entries.push(entry);
+    map.addLayer(entry.layer);
+    redraw();
+    if (fitTo && dataset.extent_wgs84) {
+      map.getView().fit(transformExtent(dataset.extent_wgs84, "EPSG:4326", "EPSG:3857"), { padding: [30, 30, 30, 30], maxZoom: 16 });
+    }
+  }
+
+  // Layers from the URL: ?layers=id~mode~opacity,…
+  const initial = (params.get("layers") || "").split(",").filter(Boolean).map((part) => part.split("~"));
+  Promise.all(initial.map(([id, mode, opacity]) =>
+    addLayer(id, mode, opacity ? Number(opacity) : 1, !hasView && initial.length === 1).catch(() => null)))
+    .then(() => node.setAttribute("data-ready", "true"));
+  map.on("moveend", saveState);
+
+  // Adding layers from the catalogue.
+  const results = document.getElementById("layer-results");
+  document.getElementById("layer-search").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const q = document.getElementById("layer-q").value;
+    results.replaceChildren(el("li", { class: "meta" }, t("loading")));
+    try {
+      const found = await api(`/api/v1/records?${new URLSearchParams({ q, limit: "10" })}`);
+      const items = found.records.filter((r) => r.dataset_id).map((r) => el("li", {},
+        el("span", {}, r.title || r.id),
+        el("button", { type: "button", "aria-label": `${t("add")}: ${r.title || r.id}`,
+          onclick: () => addLayer(r.dataset_id, null, 1, true).catch((e) => alert(e.message)) }, t("add"))));
+      results.replaceChildren(...(items.length ? items : [el("li", { class: "meta" }, t("no_result"))]));
+    } catch (error) {
+      results.replaceChildren(el("li", { class: "meta" }, t("error", { msg: error.message })));
+    }
+  });
+
+  // Feature info on click: WMS GetFeatureInfo (JSON) on every layer, top first.
+  const panel = document.getElementById("info-panel");
+  const info = document.getElementById("info-body");
+  document.getElementById("info-close").addEventListener("click", () => { panel.hidden = true; });
+  let measuring = false;
+  map.on("singleclick", async (ev) => {
+    if (measuring || !entries.length) return;
+    const resolution = map.getView().getResolution();
+    const shown = entries.slice().reverse();
+    panel.hidden = false;
+    info.replaceChildren(el("p", {}, t("loading")));
+    const answers = await Promise.all(shown.map(async (entry) => {
+      const url = entry.query.getFeatureInfoUrl(ev.coordinate, resolution, "EPSG:3857",
+        { INFO_FORMAT: "application/json", FEATURE_COUNT: 5 });
+      try {
+        return { entry, features: (await api(url)).features || [] };
+      } catch (error) {
+        return { entry, features: [], error };
+      }
+    }));
+    const blocks = answers.filter((a) => a.features.length).flatMap(({ entry, features }) => features.map((f) =>
+      el("table", { class: "feature", "data-layer": entry.dataset.id },
+        el("caption", {}, `${entry.dataset.title} — ${f.id ?? ""}`),
+        el("tbody", {}, Object.entries(f.properties || {}).map(([k, v]) =>
+          el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, v === null ? "" : String(v))))))));
+    info.replaceChildren(...(blocks.length ? blocks : [el("p", {}, t("no_feature"))]));
+  });
+
+  // Measure a distance.
+  const measureButton = document.getElementById("measure");
+  const measureResult = document.getElementById("measure-result");
+  let draw = null;
+  measureButton.addEventListener("click", () => {
+    measuring = !measuring;
+    measureButton.setAttribute("aria-pressed", String(measuring));
+    if (measuring) {
+      measureSource.clear();
+      draw = new Draw({ source: measureSource, type: "LineString" });
+      draw.on("drawend", (e) => {
+        const metres = getLength(e.feature.getGeometry());
+        measureResult.textContent = t("length", { d: metres > 10000 ? `${(metres / 1000).toFixed(2)} km` : `${metres.toFixed(1)} m` });
+      });
+      map.addInteraction(draw);
+      measureResult.textContent = t("measure_hint");
+    } else if (draw) {
+      map.removeInteraction(draw);
+      draw = null;
+    }
+  });
+
+  // Export the map as a PNG image.
+  document.getElementById("export-png").addEventListener("click", () => {
+    map.once("rendercomplete", () => {
+      const [width, height] = map.getSize();
+      const ratio = window.devicePixelRatio || 1;
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.round(width * ratio);
+      canvas.height = Math.round(height * ratio);
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = OCEAN;
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      for (const layerCanvas of map.getViewport().querySelectorAll(".ol-layer canvas, canvas.ol-layer")) {
+        if (!layerCanvas.width) continue;
+        const opacity = layerCanvas.parentNode.style.opacity || layerCanvas.style.opacity;
+        ctx.globalAlpha = opacity === "" ? 1 : Number(opacity);
+        const transform = layerCanvas.style.transform;
+        const matrix = transform && transform.startsWith("matrix(")
+          ? transform.slice(7, -1).split(",").map(Number)
+          : [parseFloat(layerCanvas.style.width) / layerCanvas.width, 0, 0, parseFloat(layerCanvas.style.height) / layerCanvas.height, 0, 0];
+        ctx.setTransform(matrix[0] * ratio, matrix[1], matrix[2], matrix[3] * ratio, matrix[4] * ratio, matrix[5] * ratio);
+        ctx.drawImage(layerCanvas, 0, 0);
+      }
+      ctx.globalAlpha = 1;
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      const link = el("a", { href: canvas.toDataURL("image/png"), download: "map.png" });
+      document.body.append(link);
+      link.click();
+      link.remove();
+    });
+    map.renderSync();
+  });
+  return map;
+}

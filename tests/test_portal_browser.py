@@ -1,0 +1,250 @@
+"""The portal in a real browser: Debian's Chromium, headless, driven by Playwright, against a live server.
+
+Flows: search → dataset page → viewer → click a feature → its attributes; upload a file by drag and drop
+and watch it publish; switch language; administration. Every request outside 127.0.0.1 fails the test.
+Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from conftest import shared
+from kartenn.services.publish import publish_file
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: make install")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+STATIC = Path(__file__).resolve().parents[1] / "src" / "kartenn" / "web" / "static" / "manifest.json"
+
+
+class Browser:
+    """One Chromium profile; every page it opens may only talk to 127.0.0.1."""
+
+    def __init__(self, playwright, profile: Path, store: str, **options) -> None:
+        self.store = store
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, args=ARGS, viewport={"width": 1280, "height": 860},
+            accept_downloads=True, **options)
+        self.context.route("**/*", self._only_local)
+
+    def _only_local(self, route) -> None:
+        host = urlparse(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def page(self):
+        page = self.context.pages[0] if self.context.pages else self.context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" and "favicon" not in m.text
+                and "404" not in m.text and "403" not in m.text else None)
+        return page
+
+    def shot(self, page, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{self.store}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.outside, f"requests outside 127.0.0.1: {self.outside}"
+        assert not self.errors, f"errors in the browser: {self.errors}"
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: scripts/install-test-deps.sh installs it")
+    if not STATIC.exists():
+        pytest.fail("the front end is not built: make assets")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def browser(playwright, tmp_path, store) -> Iterator[Browser]:
+    b = Browser(playwright, tmp_path / "chromium", store, locale="en-GB")
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def regions(site):
+    outcome = publish_file(site, shared("france-admin-express-2018/regions.geojson"), title="Régions de France")[0]
+    assert not outcome.error
+    return outcome.dataset
+
+
+def test_search_dataset_viewer_feature_info(regions, server, browser):
+    page = browser.page()
+    page.goto(f"{server.url}/?lang=en")
+    page.get_by_label("Search the catalogue").fill("régions")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search?q=*")
+    sync_api.expect(page.locator("#extent-map canvas").first).to_be_visible()
+    browser.shot(page, "search")
+    # Search within the extent map's view: the bbox goes in the address, the regions are still found.
+    page.get_by_role("button", name="Search in this extent").click()
+    page.wait_for_url("**bbox=*")
+    sync_api.expect(page.locator("#results-h")).to_have_text("1 results")
+    page.get_by_role("link", name="Régions de France").click()
+    page.wait_for_url(f"**/datasets/{regions.id}")
+    # The attribute table pages through OGC API items.
+    table = page.locator(".attribute-table")
+    sync_api.expect(table.locator(".status")).to_have_text("Features 1–10 of 13")
+    sync_api.expect(table.locator("tbody tr")).to_have_count(10)
+    table.get_by_role("button", name="Next").click()
+    sync_api.expect(table.locator(".status")).to_have_text("Features 11–13 of 13")
+    sync_api.expect(page.locator("#preview-map canvas").first).to_be_visible()
+    page.wait_for_timeout(500)
+    browser.shot(page, "dataset")
+
+    page.get_by_role("link", name="Open in the map viewer").click()
+    page.wait_for_url("**/map?layers=*")
+    sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
+    sync_api.expect(page.locator("li.layer")).to_have_count(1)
+    page.wait_for_timeout(1500)  # tiles and basemap drawn
+    # The map's state is in the URL.
+    assert "view=" in page.url and f"layers={regions.id}" in page.url
+    # Click the middle of the map: France's centre, in a region; its attributes show in the panel.
+    box = page.locator("#viewer-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    info = page.locator("#info-body table.feature").first
+    sync_api.expect(info).to_be_visible(timeout=15_000)
+    sync_api.expect(info.locator("th", has_text="nom")).to_have_count(1)
+    name = info.locator("tr", has=page.locator("th", has_text="nom")).locator("td").inner_text()
+    assert name in {"Centre-Val de Loire", "Île-de-France", "Bourgogne-Franche-Comté", "Auvergne-Rhône-Alpes",
+                    "Nouvelle-Aquitaine", "Pays de la Loire"}, name
+    browser.shot(page, "viewer-feature-info")
+
+    # Measure a distance: two clicks and a double-click.
+    page.get_by_role("button", name="Measure a distance").click()
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5
+    page.mouse.click(x, y)
+    page.mouse.dblclick(x + 200, y)
+    sync_api.expect(page.locator("#measure-result")).to_contain_text(re.compile(r"Length: [\d.]+ km"))
+    page.get_by_role("button", name="Measure a distance").click()
+
+    # Legend from GetLegendGraphic, opacity, and the export to PNG.
+    page.locator("li.layer summary").click()
+    legend = page.locator("li.layer details img")
+    sync_api.expect(legend).to_be_visible()
+    assert legend.evaluate("img => img.naturalWidth") > 0
+    page.locator(f"#opacity-{regions.id}").fill("0.5")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export as PNG").click()
+    png = Path(download.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwright, tmp_path, store):
+    # Login pages are not part of this test: the browser sends the editor's API token on every request.
+    browser = Browser(playwright, tmp_path / "chromium", store, locale="en-GB",
+                      extra_http_headers={"Authorization": f"Bearer {editor_token}"})
+    try:
+        page = browser.page()
+        page.goto(f"{server.url}/upload?lang=en")
+        sync_api.expect(page.get_by_role("link", name="Publish")).to_be_visible()  # editors see the menu entry
+        lakes = shared("natural-earth/ne_110m_lakes.geojson").read_text(encoding="utf-8")
+        transfer = page.evaluate_handle(
+            "text => { const t = new DataTransfer();"
+            " t.items.add(new File([text], 'lakes_of_the_world.geojson', {type: 'application/geo+json'}));"
+            " return t; }", lakes)
+        page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+        sync_api.expect(page.locator("#upload-name")).to_contain_text("lakes_of_the_world.geojson")
+        sync_api.expect(page.get_by_label("Title (optional)")).to_have_value("lakes of the world")
+        page.get_by_label("Public (everyone may view and download)").check()
+        # Writes carry the page's CSRF token (filled by the session code) as X-CSRF-Token.
+        page.evaluate("document.querySelector('meta[name=csrf-token]').content = 'token-of-the-page'")
+        writes: list[tuple[str, str | None]] = []
+        page.on("request", lambda r: writes.append((r.url, r.headers.get("x-csrf-token"))) if r.method == "POST"
+                else None)
+        page.get_by_role("button", name="Publish", exact=True).click()
+        sync_api.expect(page.locator("#upload-status")).to_have_text("Published.", timeout=60_000)
+        sync_api.expect(page.locator("#upload-progress")).to_have_attribute("value", "100")
+        result = page.locator("#upload-result .published")
+        sync_api.expect(result).to_contain_text("EPSG:4326")
+        sync_api.expect(result).to_contain_text("Features")
+        browser.shot(page, "upload")
+        assert writes == [(f"{server.url}/api/v1/uploads", "token-of-the-page")], writes
+        result.get_by_role("link", name="See the dataset").click()
+        sync_api.expect(page.locator("h1")).to_have_text("lakes of the world")
+        sync_api.expect(page.locator(".attribute-table .status")).to_have_text("Features 1–10 of 25")
+        sync_api.expect(page.locator("#preview-map canvas").first).to_be_visible()
+        page.wait_for_timeout(1000)  # the preview's basemap and WMS image drawn
+        browser.shot(page, "uploaded-dataset")
+    finally:
+        browser.close()
+    # Published for everyone: an anonymous client finds it.
+    with server.client() as http:
+        assert any(d["title"] == "lakes of the world" for d in http.get("/api/v1/datasets").json()["datasets"])
+
+
+def test_language_switch_keeps_the_page(regions, server, browser):
+    page = browser.page()
+    page.goto(f"{server.url}/datasets/{regions.id}")
+    sync_api.expect(page.locator("html")).to_have_attribute("lang", "en")  # the browser's language
+    sync_api.expect(page.get_by_role("heading", name="Attribute table")).to_be_visible()
+    page.get_by_role("link", name="Français").click()
+    page.wait_for_url(f"**/datasets/{regions.id}?lang=fr")
+    sync_api.expect(page.locator("html")).to_have_attribute("lang", "fr")
+    sync_api.expect(page.get_by_role("heading", name="Table attributaire")).to_be_visible()
+    sync_api.expect(page.locator(".attribute-table .status")).to_have_text("Objets 1 à 10 sur 13")
+    # The choice holds on the next pages, and the skip link leads to the content by keyboard.
+    page.get_by_role("link", name="Visualiseur", exact=True).click()
+    sync_api.expect(page.locator("html")).to_have_attribute("lang", "fr")
+    page.keyboard.press("Tab")
+    sync_api.expect(page.locator("a.skip")).to_be_focused()
+    sync_api.expect(page.locator("a.skip")).to_have_text("Aller au contenu")
+    browser.shot(page, "viewer-fr")
+    page.get_by_role("link", name="English").click()
+    sync_api.expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert urlparse(page.url).path == "/map"
+
+
+def test_admin_page_and_every_page_stays_local(site, server, playwright, tmp_path, store):
+    from kartenn.services.identity import hash_password
+
+    site.accounts.add_organisation("iuem", "IUEM")
+    site.accounts.add_user("root", admin=True, password_hash=hash_password("a long admin password"))
+    # HTTP Basic with the local password, on every request (the server accepts it, as OWS clients send it).
+    basic = base64.b64encode(b"root:a long admin password").decode()
+    browser = Browser(playwright, tmp_path / "chromium", store, locale="fr-FR",
+                      extra_http_headers={"Authorization": f"Basic {basic}"})
+    try:
+        page = browser.page()
+        page.goto(f"{server.url}/admin")
+        sync_api.expect(page.locator("#admin")).to_have_attribute("data-ready", "true")
+        sync_api.expect(page.locator("#admin-orgs")).to_contain_text("IUEM")
+        page.get_by_label("Nom").first.fill("Université de Lille")
+        page.locator("#org-id").fill("lille")
+        page.get_by_role("button", name="Ajouter l'organisme").click()
+        sync_api.expect(page.locator("#admin-orgs")).to_contain_text("Université de Lille")
+        browser.shot(page, "admin")
+        for path in ("/", "/search", "/organisations", "/organisations/lille", "/map", "/upload"):
+            page.goto(f"{server.url}{path}")
+            page.wait_for_load_state("networkidle")
+    finally:
+        browser.close()
+    assert site.accounts.has_organisation("lille")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_artifacts() -> None:
+    if ARTIFACTS.exists():
+        for old in ARTIFACTS.glob("*-embedded.png"):
+            old.unlink()
+    shutil.os.makedirs(ARTIFACTS, exist_ok=True)
