@@ -15,11 +15,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from playwright import sync_api  # noqa: E402  (the test extra; make install)
 
 from conftest import shared
 from kartenn.services.publish import publish_file
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: make install")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -191,6 +191,46 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
     # Published for everyone: an anonymous client finds it.
     with server.client() as http:
         assert any(d["title"] == "lakes of the world" for d in http.get("/api/v1/datasets").json()["datasets"])
+
+
+def test_log_in_publish_and_log_out(site, server, browser):
+    """The whole way through the login form: the session cookie, then a publication that carries the session's
+    CSRF token, private to the editor's organisation; then logging out."""
+    from kartenn.services.identity import hash_password
+
+    site.accounts.add_organisation("iuem", "IUEM")
+    site.accounts.add_user("anne", password_hash=hash_password("correct horse battery"))
+    site.accounts.set_membership("anne", "iuem", "editor")
+    page = browser.page()
+    page.goto(f"{server.url}/upload?lang=en")
+    page.locator("header a.login").click()
+    page.wait_for_url("**/auth/login?next=*")
+    page.get_by_label("User name").fill("anne")
+    page.get_by_label("Password").fill("wrong password!")
+    page.get_by_role("button", name="Log in").click()
+    sync_api.expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{server.url}/upload?lang=en")  # back where the visitor was
+    sync_api.expect(page.locator("header .user")).to_contain_text("anne")
+    cookie = next(c for c in browser.context.cookies() if c["name"] == "kartenn_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    token = page.locator("meta[name=csrf-token]").get_attribute("content")
+    assert token and len(token) > 20
+    lakes = shared("natural-earth/ne_110m_lakes.geojson").read_text(encoding="utf-8")
+    transfer = page.evaluate_handle(
+        "text => { const t = new DataTransfer();"
+        " t.items.add(new File([text], 'private_lakes.geojson', {type: 'application/geo+json'})); return t; }", lakes)
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+    page.get_by_role("button", name="Publish", exact=True).click()
+    sync_api.expect(page.locator("#upload-status")).to_have_text("Published.", timeout=60_000)
+    browser.shot(page, "logged-in-upload")
+    with server.client() as http:  # private to IUEM: anonymous visitors do not see it
+        assert not any(d["title"] == "private lakes" for d in http.get("/api/v1/datasets").json()["datasets"])
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{server.url}/")
+    sync_api.expect(page.locator("header a.login")).to_be_visible()
+    assert not [c for c in browser.context.cookies() if c["name"] == "kartenn_session"]
 
 
 def test_language_switch_keeps_the_page(regions, server, browser):

@@ -154,7 +154,8 @@ def login(request: Request, username: Annotated[str, Form(max_length=80)] = "",
         identity = authenticate_password(site, username, password)
     except Unauthorized:
         sessions.note_failure(site, ip)
-        return _page(request, "login", status=401, failed=True, username=username)
+        # The form again, with the message (200, as a page the browser shows, not an HTTP challenge).
+        return _page(request, "login", failed=True, username=username, next=safe_next(next))
     site.accounts.log(identity.name, "login", f"user:{identity.user}", method="password", ip=ip)
     return _start_session(request, username, next)
 

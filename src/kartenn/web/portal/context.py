@@ -67,7 +67,7 @@ def page(request: Request, site: Any, template: str, status_code: int = 200, **c
         "base": base_url(request), "path": request.url.path, "login_next": urlencode({"next": path}),
         "switch_href": switch_href(request, other), "user": identity.user, "is_admin": identity.admin,
         "is_editor": identity.admin or any(r in ("editor", "admin") for r in identity.roles.values()),
-        "csrf_token": getattr(request.state, "csrf_token", ""), "asset": asset,
+        "csrf_token": (getattr(request.state, "session", None) or {}).get("csrf", ""), "asset": asset,
         "js_strings": {k: v for k, v in STRINGS[lang].items() if k.startswith("js.")},
         **context,
     }
