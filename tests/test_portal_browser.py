@@ -193,7 +193,7 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
         assert any(d["title"] == "lakes of the world" for d in http.get("/api/v1/datasets").json()["datasets"])
 
 
-def test_log_in_publish_and_log_out(site, server, browser):
+def test_log_in_publish_and_log_out(site, server, browser, regions):
     """The whole way through the login form: the session cookie, then a publication that carries the session's
     CSRF token, private to the editor's organisation; then logging out."""
     from kartenn.services.identity import hash_password
@@ -227,10 +227,34 @@ def test_log_in_publish_and_log_out(site, server, browser):
     browser.shot(page, "logged-in-upload")
     with server.client() as http:  # private to IUEM: anonymous visitors do not see it
         assert not any(d["title"] == "private lakes" for d in http.get("/api/v1/datasets").json()["datasets"])
+    dataset_id = page.get_by_role("link", name="See the dataset").get_attribute("href").rsplit("/", 1)[-1]
+
+    # A saved map, public, with the private layer and a public one.
+    page.goto(f"{server.url}/map?lang=en&layers={dataset_id},regions~wms")
+    sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
+    sync_api.expect(page.locator("li.layer")).to_have_count(2)
+    page.get_by_label("Title of this map").fill("Lakes and regions")
+    page.get_by_label("Public (everyone may open it)").check()
+    page.get_by_role("button", name="Save this map").click()
+    saved = page.locator("#saved-link")
+    sync_api.expect(saved).to_be_visible()
+    saved_url = saved.get_attribute("href")
+    page.goto(saved_url)
+    sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
+    sync_api.expect(page.locator("li.layer")).to_have_count(2)
+    sync_api.expect(page.locator(".saved-maps")).to_contain_text("Lakes and regions")
+    page.wait_for_timeout(1500)  # tiles and WMS images drawn
+    browser.shot(page, "saved-map")
+
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(f"{server.url}/")
     sync_api.expect(page.locator("header a.login")).to_be_visible()
     assert not [c for c in browser.context.cookies() if c["name"] == "kartenn_session"]
+    # Anyone may open the public map, without the layer they may not see.
+    page.goto(saved_url)
+    sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
+    sync_api.expect(page.locator("li.layer")).to_have_count(1)
+    sync_api.expect(page.locator("#save-map")).to_have_count(0)  # saving needs an account
 
 
 def test_language_switch_keeps_the_page(regions, server, browser):

@@ -120,11 +120,54 @@ export function viewer(node) {
     }
   }
 
-  // Layers from the URL: ?layers=id~mode~opacity,…
-  const initial = (params.get("layers") || "").split(",").filter(Boolean).map((part) => part.split("~"));
-  Promise.all(initial.map(([id, mode, opacity]) =>
-    addLayer(id, mode, opacity ? Number(opacity) : 1, !hasView && initial.length === 1).catch(() => null)))
-    .then(() => node.setAttribute("data-ready", "true"));
+  // Layers from the URL (?layers=id~mode~opacity,…) or from a saved map (?saved=ID); one at a time, so the
+  // order is kept.
+  async function restore() {
+    const saved = params.get("saved");
+    if (saved) {
+      const found = await api(`/api/v1/maps/${encodeURIComponent(saved)}`).catch(() => null);
+      if (found) {
+        for (const layer of found.map.layers) {
+          await addLayer(layer.dataset, layer.kind === "vector" ? "mvt" : "wms", layer.opacity).catch(() => null);
+        }
+        if (!hasView && found.map.extent) {
+          map.getView().fit(transformExtent(found.map.extent, "EPSG:4326", "EPSG:3857"), { padding: [10, 10, 10, 10] });
+        }
+        return;
+      }
+    }
+    const initial = (params.get("layers") || "").split(",").filter(Boolean).map((part) => part.split("~"));
+    for (const [id, mode, opacity] of initial) {
+      await addLayer(id, mode, opacity ? Number(opacity) : 1, !hasView && initial.length === 1).catch(() => null);
+    }
+  }
+  restore().then(() => node.setAttribute("data-ready", "true"));
+
+  // Saving the map for others ("map templates"): layers, opacity and extent.
+  const saveForm = document.getElementById("save-map");
+  if (saveForm) {
+    saveForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const result = document.getElementById("save-result");
+      const org = document.getElementById("save-org");
+      const extent = transformExtent(map.getView().calculateExtent(map.getSize()), "EPSG:3857", "EPSG:4326");
+      const body = {
+        title: document.getElementById("save-title").value,
+        org: org && org.value ? org.value : null,
+        public: document.getElementById("save-public").checked,
+        map: { layers: entries.map((e) => ({ dataset: e.dataset.id, kind: e.mode === "mvt" ? "vector" : "wms",
+          opacity: e.opacity })), extent },
+      };
+      try {
+        const saved = await api("/api/v1/maps", { method: "POST", body: JSON.stringify(body),
+          headers: { "Content-Type": "application/json" } });
+        const url = `${location.origin}/map?saved=${encodeURIComponent(saved.id)}`;
+        result.replaceChildren(t("map_saved", { url: "" }), el("a", { href: url, id: "saved-link" }, url));
+      } catch (error) {
+        result.textContent = t("map_save_failed", { error: error.message });
+      }
+    });
+  }
   map.on("moveend", saveState);
 
   // Adding layers from the catalogue.

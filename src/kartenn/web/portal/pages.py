@@ -182,8 +182,12 @@ def organisation(org_id: str, request: Request, site: Site,
 
 @router.get("/map", response_class=HTMLResponse)
 def viewer(request: Request, site: Site) -> HTMLResponse:
+    from kartenn.services import policy
+
+    saved = site.maps.list(policy.permitted(site.identity, "view", "map", site.accounts), limit=50, offset=0)
     return page(request, site, "map.html", basemap_url=site.settings.basemap_url or "",
-                basemap_attribution=site.settings.basemap_attribution)
+                basemap_attribution=site.settings.basemap_attribution, saved_maps=saved,
+                organisations=sorted(site.identity.roles))
 
 
 @router.get("/upload", response_class=HTMLResponse)
