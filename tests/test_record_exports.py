@@ -110,6 +110,12 @@ def test_published_dataset_exports_list_its_services(catalogue, server):
         assert any(d["contentUrl"].endswith("f=gpkg") for d in org["distribution"])
         s, w, n, e = map(float, org["spatialCoverage"]["geo"]["box"].split())
         assert -180 <= w < e <= 180 and -90 <= s < n <= 90
+        # CSW harvesters see the same services: in csw:Record (dct:references) and in gmd.
+        for schema, expected in (("http://www.opengis.net/cat/csw/2.0.2", f"{server.url}/wms".encode()),
+                                 ("http://www.isotc211.org/2005/gmd", b"OGC:WMS")):
+            csw = http.get("/csw", params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
+                                           "id": record_id, "elementSetName": "full", "outputSchema": schema})
+            assert csw.status_code == 200 and expected in csw.content, (schema, csw.text[:2000])
 
 
 def test_dcat_catalogue_pages(catalogue, server):

@@ -25,6 +25,7 @@ from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
 from kartenn.formats.iso19139 import GMD, build_iso19139
 from kartenn.services import record_edits
 from kartenn.services import records as service
+from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
 from kartenn.stores.record_filter import COLUMNS, queryable
 from kartenn.web.deps import base_url, get_site
@@ -405,6 +406,12 @@ def _record_element(rec: Any, schema: str, element_set: str, url: str = "") -> e
     return render_csw_record(rec, element_set)
 
 
+def _linked(site: Site, rec: Any, url: str) -> Any:
+    """A dataset's record with its services (OGC API, WMS, WFS, downloads) among its links; ``url`` is the
+    service's address, under the site's base URL."""
+    return with_service_links(site, rec, url.rsplit("/", 1)[0]) if url else rec
+
+
 def get_records(site: Site, *, where: Any, schema: str, element_set: str, result_type: str, start: int,
                 limit: int, sort: list[tuple[str, bool]], url: str = "") -> etree._Element:
     if result_type not in ("hits", "results", "validate"):
@@ -422,7 +429,7 @@ def get_records(site: Site, *, where: Any, schema: str, element_set: str, result
                                 nextRecord=str(following), elementSet=element_set,
                                 recordSchema=RECORD_SCHEMAS[schema])
     for rec in result.records:
-        results.append(_record_element(rec, schema, element_set, url))
+        results.append(_record_element(_linked(site, rec, url), schema, element_set, url))
     root = csw.GetRecordsResponse(csw.SearchStatus(timestamp=_now()), results, version="2.0.2")
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     return root
@@ -436,7 +443,7 @@ def get_record_by_id(site: Site, ids: list[str], schema: str, element_set: str, 
         by_id = {r.id: r for r in found.records}
         for record_id in ids:
             if record_id in by_id:
-                root.append(_record_element(by_id[record_id], schema, element_set, url))
+                root.append(_record_element(_linked(site, by_id[record_id], url), schema, element_set, url))
     return root
 
 
