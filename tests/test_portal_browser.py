@@ -257,6 +257,49 @@ def test_log_in_publish_and_log_out(site, server, browser, regions):
     sync_api.expect(page.locator("#save-map")).to_have_count(0)  # saving needs an account
 
 
+def test_editors_see_validation_and_share_the_dataset(site, server, browser):
+    from kartenn.domain.security import Sharing
+    from kartenn.services.identity import hash_password
+
+    site.accounts.add_organisation("iuem", "IUEM")
+    site.accounts.add_organisation("lille", "Lille")
+    site.accounts.add_user("anne", password_hash=hash_password("correct horse battery"))
+    site.accounts.set_membership("anne", "iuem", "editor")
+    outcome = publish_file(site, shared("natural-earth/ne_110m_lakes.geojson"), title="Lacs",
+                           sharing=Sharing(org="iuem", user="anne", public=False))[0]
+    assert not outcome.error
+    page = browser.page()
+    page.goto(f"{server.url}/auth/login?lang=en&next=/datasets/{outcome.dataset.id}")
+    page.get_by_label("User name").fill("anne")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**/datasets/{outcome.dataset.id}")
+    section = page.locator("#editing")
+    sync_api.expect(section.get_by_role("heading", name="Validation report")).to_be_visible()
+    sync_api.expect(page.locator("#validation-summary")).to_contain_text("warnings (INSPIRE)")
+    sync_api.expect(section).not_to_contain_text("no resource locator")  # its services are its locators
+    sync_api.expect(page.locator("#record-state")).to_have_text("published")
+    page.get_by_label("Who", exact=True).select_option("org")
+    page.get_by_placeholder("organisation or user").fill("lille")
+    page.get_by_label("May", exact=True).select_option("view")
+    page.get_by_role("button", name="Give").click()
+    row = page.locator("table.grants tbody tr", has_text="lille")
+    sync_api.expect(row).to_have_count(1)
+    browser.shot(page, "editing")
+    assert {"principal": "org", "principal_id": "lille", "action": "view"}.items() <= \
+        next(g for g in site.accounts.grants_of("dataset", outcome.dataset.id) if g["principal"] == "org").items()
+    row.get_by_role("button", name="Take back").click()
+    sync_api.expect(page.locator("table.grants tbody tr", has_text="lille")).to_have_count(0)
+    # A member of IUEM sees the dataset, not its editing section.
+    site.accounts.add_user("marc")
+    site.accounts.set_membership("marc", "iuem", "member")
+    from kartenn.services.identity import create_token
+
+    with server.client(create_token(site, "marc")) as http:
+        text = http.get(f"/datasets/{outcome.dataset.id}").text
+        assert "Lacs" in text and 'id="editing"' not in text
+
+
 def test_language_switch_keeps_the_page(regions, server, browser):
     page = browser.page()
     page.goto(f"{server.url}/datasets/{regions.id}")

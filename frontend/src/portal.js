@@ -5,6 +5,7 @@ import { extentMap, previewMap } from "./preview.js";
 import { viewer } from "./viewer.js";
 import { uploadWizard } from "./upload.js";
 import { adminPage } from "./admin.js";
+import { editingPanel } from "./editing.js";
 
 function start() {
   copyButtons();
@@ -20,6 +21,8 @@ function start() {
   if (upload) uploadWizard(upload);
   const admin = document.getElementById("admin");
   if (admin) adminPage(admin);
+  const editing = document.getElementById("editing");
+  if (editing) editingPanel(editing);
   document.documentElement.dataset.ready = "true";
 }
 

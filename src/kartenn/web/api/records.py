@@ -163,13 +163,13 @@ def record_versions(record_id: str, site: Annotated[Site, Depends(get_site)]) ->
 
 
 @router.get("/records/{record_id}/validation")
-def validation(record_id: str, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
-    """XML Schema errors and INSPIRE warnings of a record, for those who may edit it."""
+def validation(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    """XML Schema errors and INSPIRE warnings of a record (with its dataset's services), for its editors."""
     from kartenn.services.validation import validate
 
     rec = site.catalog.get_record(record_id)  # 404 for those who may not see it
     site.require("edit", *(("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)))
-    return validate(rec)
+    return validate(with_service_links(site, rec, base_url(request)))
 
 
 @router.get("/records/{record_id}/{schema}.xml")

@@ -159,7 +159,24 @@ def dataset_page(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
     return page(request, site, "dataset.html", dataset=dataset, record=record,
                 organisation=portal.owner_organisation(site, dataset.id), downloads=downloads,
                 services=_services(dataset, base), json_ld=_json_ld(record, dataset, base),
-                thumbnail=thumbnail)
+                thumbnail=thumbnail, editing=_editing(site, dataset, record, base))
+
+
+def _editing(site: Site, dataset: Any, record: Any, base: str) -> dict[str, Any] | None:
+    """What the dataset's editors see: the record's validation report and state, and the dataset's grants."""
+    if site.identity.user is None or not site.may("edit", "dataset", dataset.id):
+        return None
+    from kartenn.services import policy
+    from kartenn.services.service_links import with_service_links
+    from kartenn.services.validation import validate
+
+    report = validate(with_service_links(site, record, base)) if record is not None else None
+    return {"report": report, "state": record.state if record is not None else None,
+            "record_id": record.id if record is not None else None,
+            "may_review": policy.may_review(site.identity, "dataset", dataset.id, site.accounts),
+            "may_publish": site.may("publish", "dataset", dataset.id),
+            "grants": site.accounts.grants_of("dataset", dataset.id) if site.may("publish", "dataset", dataset.id)
+            else []}
 
 
 @router.get("/organisations", response_class=HTMLResponse)

@@ -1,0 +1,34 @@
+// The dataset page's editing section: workflow buttons and the rights panel, through /api/v1; the page is
+// reloaded after each change so what is shown comes from the server.
+import { api, t } from "./api.js";
+
+export function editingPanel(root) {
+  const dataset = encodeURIComponent(root.dataset.dataset);
+  const record = encodeURIComponent(root.dataset.record);
+  const status = document.getElementById("editing-status");
+  const run = async (call) => {
+    try { await call(); location.reload(); } catch (error) { status.textContent = t("error", { msg: error.message }); }
+  };
+  for (const button of root.querySelectorAll("[data-workflow]")) {
+    button.addEventListener("click", () => run(() => {
+      const comment = document.getElementById("reject-comment");
+      return api(`/api/v1/records/${record}/${button.dataset.workflow}`, { method: "POST",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify({ comment: comment ? comment.value : "" }) });
+    }));
+  }
+  for (const button of root.querySelectorAll("[data-revoke]")) {
+    const [principal, id, action] = button.dataset.revoke.split("|");
+    button.addEventListener("click", () => run(() => api(
+      `/api/v1/datasets/${dataset}/grants?${new URLSearchParams({ principal, id, action })}`, { method: "DELETE" })));
+  }
+  const form = document.getElementById("grant-form");
+  if (form) {
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const body = { principal: document.getElementById("grant-principal").value,
+        id: document.getElementById("grant-id").value.trim(), action: document.getElementById("grant-action").value };
+      run(() => api(`/api/v1/datasets/${dataset}/grants`, { method: "POST",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }));
+    });
+  }
+}
