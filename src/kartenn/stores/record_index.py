@@ -81,8 +81,11 @@ def _terms(rec: Record) -> set[tuple[str, str]]:
     return {(f, v[:500]) for f, v in terms if v}
 
 
-def write(conn: Connection, rec: Record, *, is_postgres: bool) -> None:
-    delete_rows(conn, rec.id, is_postgres=is_postgres)
+def write(conn: Connection, rec: Record, *, is_postgres: bool, replace: bool = True) -> None:
+    """Insert the rows of ``rec``; ``replace=False`` when it is known to be new: deleting from the FTS5 table by
+    its unindexed id scans the whole table, which made imports quadratic."""
+    if replace:
+        delete_rows(conn, rec.id, is_postgres=is_postgres)
     text = _anytext(rec)
     body = " ".join(sorted(stems(text)))
     bbox = rec.extent_wgs84 or (None, None, None, None)
