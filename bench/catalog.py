@@ -115,6 +115,14 @@ def wait_loaded(process: subprocess.Popen | None, marker: Path, log: Path) -> No
     marker.write_text(datetime.now(UTC).isoformat())
 
 
+def upgrade(data_dir: Path, env: dict[str, str]) -> None:
+    """Open the site once with this Kartenn: what it adds to an existing catalogue is made before timing."""
+    code = "import sys; from kartenn.config import Settings; from kartenn.site import Site; " \
+           "import os; Site.open(Settings.load(sys.argv[1], database_url=os.environ.get('KARTENN_DATABASE_URL')))" \
+           ".close()"
+    subprocess.run([sys.executable, "-c", code, str(data_dir)], env=env, check=True)
+
+
 def pg_tool(name: str) -> str:
     return str(pg_bin() / name)
 
@@ -142,7 +150,6 @@ maxrecords=10
 loglevel=ERROR
 logfile={logfile}
 pretty_print=false
-gzip_compresslevel=0
 domainquerytype=list
 domaincounts=false
 profiles=apiso
@@ -182,6 +189,8 @@ table=records
 
 
 def start_pycsw(db: Path, workers: int) -> Server:
+    """pycsw's WSGI app under gunicorn. No gzip_compresslevel in the configuration: pycsw 2.6 sends the length of
+    the uncompressed body with a gzipped one, which clients asking for gzip (httpx does) read truncated."""
     bin_ = venv("pycsw", PYCSW_PACKAGES)
     port = free_port()
     home = next((bin_.parent / "lib").glob("python3*/site-packages/pycsw"))
@@ -343,7 +352,14 @@ def run(args: argparse.Namespace) -> dict:
                 if process is not None:
                     load_seconds[name] = round(time.monotonic() - started)
                     if name == "kartenn-postgis":
+                        upgrade(pg_dir, env_pg)  # indexes a newer Kartenn adds at start-up go into the dump
                         subprocess.run([pg_tool("pg_dump"), "-Fc", "-f", str(dump), db_url], check=True)
+            if args.load_only:
+                return {}
+            for name, data_dir, env in (("kartenn-sqlite", embedded_dir, env_embedded),
+                                        ("kartenn-postgis", pg_dir, env_pg)):
+                if name in peers:
+                    upgrade(data_dir, env)  # once, not in every worker at the same time
             if "kartenn-sqlite" in peers:
                 servers.append(start_kartenn("kartenn-sqlite", embedded_dir, args.workers, env_embedded))
             if "kartenn-postgis" in peers:
@@ -469,6 +485,10 @@ if __name__ == "__main__":
                         help="Kartenn's records search route (falls back to /api/v1/records)")
     parser.add_argument("--sample", type=int, default=5, help="URLs per case compared across peers")
     parser.add_argument("--seed", type=int, default=1)
-    report = run(parser.parse_args())
+    parser.add_argument("--load-only", action="store_true", help="generate and load the records, then stop")
+    arguments = parser.parse_args()
+    report = run(arguments)
+    if arguments.load_only:
+        raise SystemExit(0)
     write(report)
     print((RESULTS / "catalog.md").read_text())
