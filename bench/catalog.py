@@ -91,6 +91,14 @@ def kartenn_site(folder: Path, total: int, env: dict[str, str], name: str) -> su
     result = subprocess.run([*KARTENN, "init", str(data_dir)], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"kartenn init failed:\n{result.stdout}\n{result.stderr}")
+    if env.get("KARTENN_DATABASE_URL"):
+        # Bulk load: the GIN indexes (text search, trigrams) are built once afterwards by upgrade(), not
+        # updated row by row.
+        import psycopg
+
+        with psycopg.connect(env["KARTENN_DATABASE_URL"], autocommit=True) as pgc:
+            pgc.execute("DROP INDEX IF EXISTS kartenn.records_search")
+            pgc.execute("DROP INDEX IF EXISTS kartenn.records_anytext_trgm")
     log = open(WORK / f"load-{name}.log", "wb")  # noqa: SIM115 - the child owns it
     return subprocess.Popen([sys.executable, __file__, "--load-into", str(data_dir), str(folder)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
