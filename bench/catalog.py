@@ -58,6 +58,29 @@ CSW_NS = "http://www.opengis.net/cat/csw/2.0.2"
 BATCH = 500
 
 
+NOTES = [
+    "Notes:",
+    "- Loading: Kartenn through the records service in-process (`services.records.import_bytes`, what `kartenn "
+    "records import` and the JSON API run), 500 records per document and transaction — the CLI commits per file; "
+    "on PostGIS the GIN indexes (text search, trigrams) are built once after the load. pycsw with its own parser and "
+    "model (bench/pycsw_load.py), 1,000 records per commit instead of one.",
+    "- csw: both servers receive the same KVP GetRecords with an OGC Filter (CONSTRAINTLANGUAGE=FILTER). The query "
+    "words occur only in the generated title, abstract and keywords, in plain ASCII, so a substring match finds the "
+    "same records in Kartenn's anytext (the record's texts, accent-folded) and in pycsw's (every text node). "
+    "Remaining difference: pycsw stores boxes rounded to 2 decimals (4.9287 → 4.93), so a record whose box ends "
+    "0.003° from the query box can touch it in pycsw and not in Kartenn (1 record in 99 on one sample).",
+    "- q: pycsw 2.6 has no OGC API Records, so Kartenn's records full-text search (`q=word`, French and English "
+    "stems, accents folded, ranked by relevance, with facet counts when served by /api/v1/records) is compared "
+    "with pycsw's closest search, CSW csw:AnyText PropertyIsLike '%word%' (substring, no ranking, no facets). "
+    "Counts differ by design: stems match other forms of a word (captage/captages, water/waters) and substrings "
+    "match inside longer words (capt → captage); pycsw 3's OGC API Records (another virtualenv) was not "
+    "tried in this run.",
+    "- The machine's 2 cores were shared with other benchmarks and test suites during the run (see the load "
+    "averages): absolute latencies are inflated several times; the ratios, measured in the same run with "
+    "interleaved peers, are the figures that count.",
+]
+
+
 # Loading ---------------------------------------------------------------------------------------------------
 
 
@@ -422,7 +445,7 @@ def run(args: argparse.Namespace) -> dict:
         "warmup": args.warmup, "seconds": args.seconds, "concurrency": concurrencies,
         "cases": {c: CASES[c] for c in cases}, "words": word_list, "urls_per_case": {"csw": len(boxes),
                                                                                      "q": len(word_list)},
-        "sanity": checks, "results": figures, "ratios": ratios,
+        "sanity": checks, "results": figures, "ratios": ratios, "notes": NOTES,
     }
 
 
