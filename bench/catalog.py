@@ -120,7 +120,7 @@ def kartenn_site(folder: Path, total: int, env: dict[str, str], name: str) -> su
         import psycopg
 
         with psycopg.connect(env["KARTENN_DATABASE_URL"], autocommit=True) as pgc:
-            pgc.execute("DROP INDEX IF EXISTS kartenn.records_search")
+            pgc.execute("DROP INDEX IF EXISTS kartenn.records_search_vector")
             pgc.execute("DROP INDEX IF EXISTS kartenn.records_anytext_trgm")
     log = open(WORK / f"load-{name}.log", "wb")  # noqa: SIM115 - the child owns it
     return subprocess.Popen([sys.executable, __file__, "--load-into", str(data_dir), str(folder)], env=env,
