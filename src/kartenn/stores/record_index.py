@@ -12,7 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, Text, and_, delete, func, insert, literal_column, select
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ColumnElement
@@ -62,8 +75,12 @@ def create(conn: Connection, *, is_postgres: bool) -> None:
     conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_terms_cover ON {terms} (record_id, facet, value)")
     if is_postgres:
         # A stored vector: ranking read it instead of computing to_tsvector() again for every matching record.
-        conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.records ADD COLUMN IF NOT EXISTS search_vector tsvector "
-                             "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED")
+        has_vector = conn.execute(sql_text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s "
+                                       "AND table_name = 'records' AND column_name = 'search_vector'"),
+                                  {"s": SCHEMA}).first()
+        if has_vector is None:  # ALTER TABLE locks the table even when there is nothing to add
+            conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.records ADD COLUMN IF NOT EXISTS search_vector tsvector "
+                                 "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED")
         conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS records_search_vector ON {SCHEMA}.records "
                              "USING gin (search_vector)")
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {SCHEMA}.records_search")
