@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DIR ?= demo-site
 
-.PHONY: install assets demo serve test test-deps bench bench-features lint clean
+.PHONY: install assets demo serve test test-deps bench bench-features bench-catalog lint clean
 
 $(BIN)/kartenn: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: install test-deps
 # OGC API Features / WFS against tipg and pygeoapi (each in its own virtualenv under bench/work).
 bench-features: install test-deps
 	$(BIN)/python bench/features.py $(BENCH_ARGS)
+
+# CSW GetRecords and records full-text search against pycsw 2.6.2 (own virtualenv under bench/work);
+# e.g. BENCH_ARGS="--records 10000" for a shorter load.
+bench-catalog: install test-deps
+	$(BIN)/python bench/catalog.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, true
+from sqlalchemy import and_, exists, literal, or_, select, true
 
 from kartenn.domain import Dataset, Record
 from kartenn.domain.security import Identity, Sharing
@@ -89,10 +89,8 @@ class SiteView:
             return None
 
         def among(dataset_ids: Any, record_ids: Any) -> Any:
-            if dataset_ids is None and record_ids is None:
-                return true()
-            return or_(and_(records.c.dataset_id.is_not(None), records.c.dataset_id.in_(dataset_ids)),
-                       and_(records.c.dataset_id.is_(None), records.c.id.in_(record_ids)))
+            return or_(and_(records.c.dataset_id.is_not(None), _member(records.c.dataset_id, dataset_ids)),
+                       and_(records.c.dataset_id.is_(None), _member(records.c.id, record_ids)))
 
         published = records.c.state == "published"
         return or_(and_(published, among(datasets, standalone)),
@@ -133,3 +131,15 @@ class SiteView:
     def may_see_job(self, params: dict[str, Any]) -> bool:
         me = self.identity
         return me.admin or (me.user is not None and params.get("created_by") == me.user)
+
+
+def _member(column: Any, ids: Any) -> Any:
+    """``column`` among ``ids`` (a SELECT of ids; None: every id)."""
+    return true() if ids is None else _among(column, ids)
+
+
+def _among(column: Any, ids: Any) -> Any:
+    """``column`` is one of the ids the SELECT ``ids`` yields, as a correlated EXISTS: the database probes the
+    grants index for each candidate record, where IN listed every permitted id again for each search."""
+    sub = ids.subquery()
+    return exists(select(literal(1)).select_from(sub).where(list(sub.c)[0] == column))

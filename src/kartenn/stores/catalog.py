@@ -303,7 +303,7 @@ class Catalog:
         rec.updated = now
         exists = conn.execute(select(records.c.created).where(records.c.id == rec.id)).first()
         rec.created = exists[0] if exists else now
-        record_index.write(conn, rec, is_postgres=self.is_postgres)
+        record_index.write(conn, rec, is_postgres=self.is_postgres, replace=exists is not None)
 
     def delete_record(self, conn: Connection, record_id: str) -> None:
         from kartenn.stores import record_index

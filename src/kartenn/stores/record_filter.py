@@ -21,6 +21,7 @@ from sqlalchemy.sql import ColumnElement
 
 from kartenn.errors import InvalidInput
 from kartenn.stores.catalog import record_terms, records
+from kartenn.text import fold
 
 c = records.c
 COLUMNS: dict[str, Any] = {
@@ -90,11 +91,22 @@ def _like(node: ast.Like, is_postgres: bool) -> ColumnElement[bool]:
     sql_pattern = "".join(out)
     col = column(node.lhs)
     if queryable(node.lhs.name) in ("anytext", "q"):
-        from kartenn.text import fold
-
-        sql_pattern = fold(sql_pattern)
-    expr = func.lower(col).like(func.lower(sql_pattern), escape="\\")
+        expr = _anytext_like(fold(sql_pattern), is_postgres)
+    else:
+        expr = func.lower(col).like(func.lower(sql_pattern), escape="\\")
     return not_(expr) if node.not_ else expr
+
+
+def _anytext_like(pattern: str, is_postgres: bool) -> ColumnElement[bool]:
+    """anytext is stored folded (lower case, no accents) and the pattern is folded alike, so no lower() is
+    needed: the bare comparison is what PostgreSQL's trigram index (records_anytext_trgm) serves; on SQLite the
+    FTS5 trigram table records_anytext serves LIKE (without an ESCAPE clause, which it cannot use)."""
+    from kartenn.stores.record_index import records_anytext
+
+    escape = "\\" if "\\" in pattern else None
+    if is_postgres:
+        return c.anytext.like(pattern, escape=escape)
+    return c.id.in_(select(records_anytext.c.id).where(records_anytext.c.anytext.like(pattern, escape=escape)))
 
 
 def _bounds(geom: Any) -> tuple[float, float, float, float]:

@@ -12,9 +12,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, Text, and_, delete, func, insert, literal_column, or_, select
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.expression import ColumnClause
 
 from kartenn.domain import Field, Record
 from kartenn.stores.catalog import SCHEMA, _aware, _bounds, record_terms, records
@@ -23,6 +39,8 @@ from kartenn.text import fold, query_terms, stems
 FACETS = ("keyword", "organisation", "type", "format", "year", "theme")
 # SQLite only, outside the translated schema: the FTS5 table of stems.
 records_fts = Table("records_fts", MetaData(), Column("id", String), Column("body", Text))
+# SQLite only: an FTS5 trigram index of anytext, so LIKE '%word%' on it reads the index, not every record.
+records_anytext = Table("records_anytext", MetaData(), Column("id", String), Column("anytext", Text))
 DETAILS = ("keyword_sets", "contacts", "dates", "formats", "links", "constraints", "themes", "topics")
 
 
@@ -54,12 +72,35 @@ class SearchResult:
 
 
 def create(conn: Connection, *, is_postgres: bool) -> None:
+    # Facet counts read (facet, value) of each matching record from the index alone.
+    terms = f"{SCHEMA}.record_terms" if is_postgres else "record_terms"
+    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_terms_cover ON {terms} (record_id, facet, value)")
     if is_postgres:
-        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS records_search ON {SCHEMA}.records "
-                             "USING gin (to_tsvector('simple', search_text))")
-    else:
-        conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5("
-                             "id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 2')")
+        # A stored vector: ranking read it instead of computing to_tsvector() again for every matching record.
+        has_vector = conn.execute(sql_text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s "
+                                       "AND table_name = 'records' AND column_name = 'search_vector'"),
+                                  {"s": SCHEMA}).first()
+        if has_vector is None:  # ALTER TABLE locks the table even when there is nothing to add
+            conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.records ADD COLUMN IF NOT EXISTS search_vector tsvector "
+                                 "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED")
+        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS records_search_vector ON {SCHEMA}.records "
+                             "USING gin (search_vector)")
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {SCHEMA}.records_search")
+        # Trigrams make substring filters (csw:AnyText LIKE '%word%') use an index instead of reading every row.
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+                conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS records_anytext_trgm ON {SCHEMA}.records "
+                                     "USING gin (anytext public.gin_trgm_ops)")
+        except DBAPIError:
+            pass  # no pg_trgm on this server: the same filters scan the table
+        return
+    conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5("
+                         "id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 2')")
+    if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'records_anytext'").first() is None:
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE records_anytext USING fts5(id UNINDEXED, anytext, "
+                             "tokenize = 'trigram')")
+        conn.exec_driver_sql("INSERT INTO records_anytext (id, anytext) SELECT id, anytext FROM records")
 
 
 def _anytext(rec: Record) -> str:
@@ -82,10 +123,13 @@ def _terms(rec: Record) -> set[tuple[str, str]]:
     return {(f, v[:500]) for f, v in terms if v}
 
 
-def write(conn: Connection, rec: Record, *, is_postgres: bool) -> None:
-    delete_rows(conn, rec.id, is_postgres=is_postgres)
+def write(conn: Connection, rec: Record, *, is_postgres: bool, replace: bool = True) -> None:
+    """Insert the rows of ``rec``; ``replace=False`` when it is known to be new: deleting from the FTS5 table by
+    its unindexed id scans the whole table, which made imports quadratic."""
+    if replace:
+        delete_rows(conn, rec.id, is_postgres=is_postgres)
     text = _anytext(rec)
-    body = " ".join(sorted(stems(text)))
+    body, anytext = " ".join(sorted(stems(text))), fold(text)
     bbox = rec.extent_wgs84 or (None, None, None, None)
     conn.execute(insert(records).values(
         id=rec.id, dataset_id=rec.dataset_id, title=rec.title or None, abstract=rec.abstract or "",
@@ -97,13 +141,14 @@ def write(conn: Connection, rec: Record, *, is_postgres: bool) -> None:
         organisation=rec.organisation, format_text=", ".join(rec.formats), time_begin=rec.time_begin,
         time_end=rec.time_end, modified=rec.modified, parent_id=rec.parent_id,
         details={k: getattr(rec, k) for k in DETAILS},
-        xml=rec.xml.decode("utf-8") if rec.xml else None, anytext=fold(text), search_text=body,
+        xml=rec.xml.decode("utf-8") if rec.xml else None, anytext=anytext, search_text=body,
         created=rec.created, updated=rec.updated))
     terms = _terms(rec)
     if terms:
         conn.execute(insert(record_terms), [{"record_id": rec.id, "facet": f, "value": v} for f, v in terms])
     if not is_postgres:
         conn.execute(insert(records_fts).values(id=rec.id, body=body))
+        conn.execute(insert(records_anytext).values(id=rec.id, anytext=anytext))
 
 
 def delete_rows(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
@@ -111,6 +156,7 @@ def delete_rows(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
     conn.execute(delete(record_terms).where(record_terms.c.record_id == record_id))
     if not is_postgres:
         conn.execute(delete(records_fts).where(records_fts.c.id == record_id))
+        conn.execute(delete(records_anytext).where(records_anytext.c.id == record_id))
 
 
 def remove(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
@@ -134,36 +180,41 @@ def to_record(row: Any) -> Record:
 # search ---------------------------------------------------------------------------------------------------
 
 
-def _text_match(q: str, is_postgres: bool) -> tuple[ColumnElement[bool], ColumnElement[Any]] | None:
-    """(condition, relevance) for the words of ``q``; relevance grows with the match."""
+def _text_match(q: str, is_postgres: bool) -> tuple[ColumnElement[bool] | None, ColumnElement[Any], Any] | None:
+    """(condition, relevance, FROM clause) for the words of ``q``; relevance grows with the match.
+
+    On SQLite the records are joined to the FTS5 matches: ranking with a subquery correlated to each record
+    ran the MATCH once per matching record."""
     groups = query_terms(q)
     if not groups:
         return None
     if is_postgres:
         tsquery = func.to_tsquery("simple", " & ".join("(" + " | ".join(g) + ")" for g in groups))
-        vector = func.to_tsvector("simple", records.c.search_text)
-        return vector.op("@@")(tsquery), func.ts_rank(vector, tsquery)
+        vector = ColumnClause("search_vector", _selectable=records)  # see create()
+        return vector.op("@@")(tsquery), func.ts_rank(vector, tsquery), records
     expr = " AND ".join("(" + " OR ".join(f'"{s}"' for s in g) + ")" for g in groups)
     fts = (select(records_fts.c.id, literal_column("-bm25(records_fts)").label("rank"))
            .where(literal_column("records_fts").op("MATCH")(expr)).subquery())
-    rank = select(fts.c.rank).where(fts.c.id == records.c.id).scalar_subquery()
-    return records.c.id.in_(select(fts.c.id)), rank
+    return None, fts.c.rank, records.join(fts, fts.c.id == records.c.id)
 
 
-def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[Any] | None]:
+def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[Any] | None,
+                                                                  Any]:
+    """(conditions, relevance or None, FROM clause: the records table, or it joined to text matches)."""
     from kartenn.stores.record_filter import to_sql
 
     where: list[ColumnElement[bool]] = [records.c.state.in_(query.states)]
     if query.visible is not None:
         where.append(query.visible)
-    rank = None
+    rank, source = None, records
     if query.q and query.q.strip():
         match = _text_match(query.q, is_postgres)
         if match is None:
             where.append(records.c.id.is_(None))  # only stop words: nothing to find
         else:
-            where.append(match[0])
-            rank = match[1]
+            if match[0] is not None:
+                where.append(match[0])
+            rank, source = match[1], match[2]
     if query.bbox:
         w, s, e, n = query.bbox
         where.append(and_(records.c.minx <= e, records.c.maxx >= w, records.c.miny <= n, records.c.maxy >= s))
@@ -182,7 +233,7 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
         where.append(or_(records.c.id.in_(query.external_ids), records.c.dataset_id.in_(query.external_ids)))
     if query.where is not None:
         where.append(to_sql(query.where, is_postgres))
-    return where, rank
+    return where, rank, source
 
 
 SORTABLE = {"title": func.lower(records.c.title), "modified": records.c.modified, "date": records.c.modified,
@@ -193,8 +244,8 @@ SORTABLE = {"title": func.lower(records.c.title), "modified": records.c.modified
 
 
 def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> SearchResult:
-    where, rank = conditions(query, is_postgres)
-    matched = conn.execute(select(func.count()).select_from(records).where(*where)).scalar_one()
+    where, rank, source = conditions(query, is_postgres)
+    matched = conn.execute(select(func.count()).select_from(source).where(*where)).scalar_one()
     order = []
     for name, ascending in query.sort or ([("relevance", False)] if rank is not None else []):
         if name == "relevance":
@@ -206,11 +257,16 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
     # ties in the order of the last sort key (as pycsw does): a reversed sort reverses them too
     last_ascending = next((asc for name, asc in reversed(query.sort) if name != "relevance"), True)
     order.append(records.c.id.asc() if last_ascending else records.c.id.desc())
-    page = select(records).where(*where).order_by(*order).limit(query.limit).offset(query.offset)
-    found = [to_record(row) for row in conn.execute(page)] if query.limit > 0 else []
+    found = []
+    if query.limit > 0:
+        # Ids first, rows after: sorting whole rows (with their XML) of every match was most of a search's time.
+        page = select(records.c.id).select_from(source).where(*where).order_by(*order).limit(query.limit)
+        ids = [row[0] for row in conn.execute(page.offset(query.offset))]
+        rows = {row.id: row for row in conn.execute(select(records).where(records.c.id.in_(ids)))} if ids else {}
+        found = [to_record(rows[i]) for i in ids if i in rows]
     facets: dict[str, list[tuple[str, int]]] = {}
     if query.facets:
-        ids = select(records.c.id).where(*where)
+        ids = select(records.c.id).select_from(source).where(*where)
         counts = (select(record_terms.c.facet, record_terms.c.value, func.count().label("n"))
                   .where(record_terms.c.record_id.in_(ids))
                   .group_by(record_terms.c.facet, record_terms.c.value))
