@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DIR ?= demo-site
 
-.PHONY: install demo serve test test-deps bench bench-features lint clean
+.PHONY: install demo serve test test-deps bench bench-features bench-maps lint clean
 
 $(BIN)/kartenn: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: install test-deps
 # OGC API Features / WFS against tipg and pygeoapi (each in its own virtualenv under bench/work).
 bench-features: install test-deps
 	$(BIN)/python bench/features.py $(BENCH_ARGS)
+
+# WMS GetMap against MapServer, MVT tiles against tipg and raw ST_AsMVT (bench/setup.sh installs MapServer).
+bench-maps: install test-deps
+	$(BIN)/python bench/maps.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

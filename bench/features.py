@@ -121,14 +121,15 @@ def publish(source: Path, data_dir: Path, env: dict[str, str]) -> tuple[str, str
 # Peers -----------------------------------------------------------------------------------------------------
 
 
-def venv(name: str, packages: list[str], python: str = sys.executable) -> Path:
+def venv(name: str, packages: list[str], python: str = sys.executable, system_site_packages: bool = False) -> Path:
     """A virtualenv under bench/work with ``packages``, made once."""
     root = WORK / f"venv-{name}"
     marker = root / ".installed"
     wanted = " ".join(packages)
     if not marker.exists() or marker.read_text() != wanted:
         shutil.rmtree(root, ignore_errors=True)
-        subprocess.run([python, "-m", "venv", str(root)], check=True)
+        system = ["--system-site-packages"] if system_site_packages else []
+        subprocess.run([python, "-m", "venv", *system, str(root)], check=True)
         result = subprocess.run([str(root / "bin" / "pip"), "install", "-q", *packages], capture_output=True,
                                 text=True)
         if result.returncode != 0:
