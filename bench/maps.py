@@ -318,7 +318,8 @@ def run(args: argparse.Namespace) -> dict:
                 ms_pg, ms_gpkg = start_mapserver(pg.port, pg_storage, gpkg, args.workers)
                 servers += [s for s in (ms_pg, ms_gpkg) if s.name in peers]
             if "tipg" in peers:
-                servers.append(start_tipg(db_url, pg_storage, args.workers))
+                # No cap on features per tile: every peer puts all of a zoom-6 tile's polygons in it.
+                servers.append(start_tipg(db_url, pg_storage, args.workers, max_features=1_000_000))
             if "st_asmvt" in peers:
                 servers.append(start_floor(db_url, pg_storage, args.workers))
             print("servers: " + ", ".join(f"{s.name} {s.base}" for s in servers), flush=True)
