@@ -340,11 +340,18 @@ def run(args: argparse.Namespace) -> dict:
                         load([url_for(server, case, s) for s in specs[case]], args.workers, args.warmup,
                              f"warmup-{server.name}")
                 for concurrency in concurrencies:
-                    for server in timed:  # peers interleaved within a case: drift hits them alike
-                        key = f"{case}/c{concurrency}/{server.name}"
-                        figures[key] = load([url_for(server, case, s) for s in specs[case]], concurrency,
-                                            args.seconds, f"{case}-{server.name}")
-                        show(key, figures[key])
+                    for round_ in range(args.rounds):
+                        for server in timed:  # peers interleaved within a case: drift hits them alike
+                            key = f"{case}/c{concurrency}/{server.name}"
+                            got = load([url_for(server, case, s) for s in specs[case]], concurrency, args.seconds,
+                                       f"{case}-{server.name}")
+                            # Best of the rounds: other work on the machine only ever slows a run down.
+                            if key not in figures or got["req_per_s"] > figures[key]["req_per_s"]:
+                                figures[key] = {**got, "rounds": [*figures.get(key, {}).get("rounds", []),
+                                                                  got["req_per_s"]]}
+                            else:
+                                figures[key]["rounds"].append(got["req_per_s"])
+                            show(f"{key} (round {round_ + 1})", got)
         finally:
             for server in servers:
                 stop(server.process)
@@ -391,6 +398,7 @@ def report(args: argparse.Namespace, count: int, cases: list[str], concurrencies
                   "tipg": TIPG, "st_asmvt": "bench/peers/mvt_floor.py: one ST_AsMVT query per tile, psycopg async "
                   "pool, bare ASGI under uvicorn"},
         "workers": args.workers, "warmup": args.warmup, "seconds": args.seconds, "cold_seconds": args.cold_seconds,
+        "rounds": args.rounds,
         "concurrency": concurrencies, "cases": {c: CASES[c] for c in cases},
         "urls_per_case": {c: len(specs[c]) for c in cases}, "sanity": checks, "results": figures, "ratios": ratios,
     }
@@ -410,7 +418,8 @@ def write(report: dict) -> None:
         "# Maps and tiles: Kartenn vs MapServer, tipg and raw ST_AsMVT", "",
         f"{report['date']} · {report['machine']['cores']} cores, {report['machine']['memory_gb']} GB · "
         f"Python {report['machine']['python']} · every server with {report['workers']} worker processes · "
-        f"{report['seconds']} s per run after {report['warmup']} s of warm-up per case · "
+        f"{report['seconds']} s per run after {report['warmup']} s of warm-up per case, best of {report['rounds']} "
+        "interleaved rounds (cold14: one run over tiles never asked before) · "
         "client: shared bench/load.py (httpx, closed loop) on the same machine · load average at the end "
         f"{report['machine']['loadavg_at_end']} (the 2 cores are shared with other work: read ratios, not "
         "absolute figures)", "",
@@ -444,6 +453,15 @@ def write(report: dict) -> None:
         for c in report["concurrency"] if case != "cold14" else [1]:
             cells = [str(report["ratios"].get(f"{case}/c{c}/{a}:{b}", "")) for a, b in pairs]
             lines.append(f"| {case} | {c} | " + " | ".join(cells) + " |")
+    lines += ["", "Mean bytes per answer (c1):", "", "| case | " + " | ".join(peers) + " |",
+              "| --- |" + " --- |" * len(peers)]
+    for case in report["cases"]:
+        cells = []
+        for p in peers:
+            f = report["results"].get(f"{case}/c1/{p}", {})
+            cells.append(str(round(f["bytes"] / f["requests"])) if f.get("requests") else "")
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    lines += ["", "Targets:", ""] + [f"- {t}" for t in targets(report)]
     lines += ["", "Sanity check before timing (share of drawn pixels per image, or features per tile, on sample "
               "URLs):", ""]
     for case, verdicts in report["sanity"].items():
@@ -452,12 +470,39 @@ def write(report: dict) -> None:
     (RESULTS / "maps.md").write_text("\n".join(lines) + "\n")
 
 
+def targets(report: dict) -> list[str]:
+    """The issue's targets, each with the figures that meet or miss it."""
+    r, out = report["ratios"], []
+
+    def verdict(keys: list[str], floor: float) -> str:
+        values = [r[k] for k in keys if k in r]
+        if not values:
+            return "not measured"
+        return ("met" if min(values) >= floor else "missed") + " (" + ", ".join(f"{v}" for v in values) + ")"
+
+    wms = [k for k in r if k.startswith("wms") and k.endswith(("kartenn-postgis:mapserver-postgis",
+                                                                 "kartenn-gpkg:mapserver-gpkg"))]
+    out.append(f"WMS req/s at least MapServer's, same store, every size and concurrency: {verdict(wms, 1.0)}")
+    mvt = [k for k in r if k.startswith("mvt") and "kartenn-postgis:" in k]
+    out.append("MVT on PostGIS at least tipg's req/s: "
+               + verdict([k for k in mvt if k.endswith(":tipg")], 1.0))
+    out.append("MVT on PostGIS at least 60% of raw ST_AsMVT's req/s: "
+               + verdict([k for k in mvt if k.endswith(":st_asmvt")], 0.6))
+    for peer in ("kartenn-postgis", "kartenn-gpkg"):
+        f = report["results"].get(f"cold14/c1/{peer}", {})
+        if "p95_ms" in f:
+            out.append(f"first zoom-14 tile never asked before, p95 under 50 ms ({peer}): "
+                       f"{'met' if f['p95_ms'] < 50 else 'missed'} ({f['p95_ms']} ms)")
+    return out
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="length of each timed run")
     parser.add_argument("--cold-seconds", type=float, default=8, help="length of the run over never-asked tiles")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, among {','.join(CASES)}")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated, among {','.join(PEERS)}")
+    parser.add_argument("--rounds", type=int, default=2, help="timed runs per peer and case; the best is kept")
     parser.add_argument("--concurrency", default="1,8", help="comma-separated client concurrencies")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of every server")
     parser.add_argument("--warmup", type=float, default=2, help="untimed seconds of load per server and case")
