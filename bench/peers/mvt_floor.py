@@ -19,7 +19,8 @@ QUERY = sql.SQL(
     " SELECT ST_AsMVT(rows.*, 'layer', 4096, 'mvt_geom', 'fid') FROM rows WHERE mvt_geom IS NOT NULL"
 ).format(attrs=sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(f)) for f in FIELDS),
          table=sql.Identifier(SCHEMA, TABLE))
-pool = AsyncConnectionPool(os.environ["DATABASE_URL"], min_size=1, max_size=8, open=False)
+# Autocommit: a connection goes back to the pool with no rollback to wait for.
+pool = AsyncConnectionPool(os.environ["DATABASE_URL"], min_size=4, max_size=8, kwargs={"autocommit": True}, open=False)
 
 
 async def app(scope, receive, send):
