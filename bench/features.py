@@ -194,7 +194,7 @@ def start_tipg(db_url: str, storage: str, workers: int, max_features: int = 1000
     collection = f"kartenn_data.{storage}"
     server = Server("tipg", f"http://127.0.0.1:{port}/collections/{collection}", collection=collection)
     env = clean_env(DATABASE_URL=db_url, TIPG_DB_SCHEMAS='["kartenn_data"]',
-                    TIPG_MAX_FEATURES_PER_QUERY=str(max_features))
+                    TIPG_MAX_FEATURES_PER_QUERY=str(max_features), TIPG_MAX_FEATURES_PER_TILE=str(max_features))
     server.process = start([str(bin_ / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1", "--port", str(port),
                             "--workers", str(workers)], env, log)
     wait_ready(server, server.base, log)
