@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DIR ?= demo-site
 
-.PHONY: install assets demo serve test test-deps bench bench-features bench-catalog lint clean
+.PHONY: install assets demo serve test test-deps bench bench-features bench-catalog bench-maps lint clean
 
 $(BIN)/kartenn: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench-features: install test-deps
 # e.g. BENCH_ARGS="--records 10000" for a shorter load.
 bench-catalog: install test-deps
 	$(BIN)/python bench/catalog.py $(BENCH_ARGS)
+
+# WMS GetMap against MapServer, MVT tiles against tipg and raw ST_AsMVT (bench/setup.sh installs MapServer).
+bench-maps: install test-deps
+	$(BIN)/python bench/maps.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

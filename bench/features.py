@@ -121,14 +121,15 @@ def publish(source: Path, data_dir: Path, env: dict[str, str]) -> tuple[str, str
 # Peers -----------------------------------------------------------------------------------------------------
 
 
-def venv(name: str, packages: list[str], python: str = sys.executable) -> Path:
+def venv(name: str, packages: list[str], python: str = sys.executable, system_site_packages: bool = False) -> Path:
     """A virtualenv under bench/work with ``packages``, made once."""
     root = WORK / f"venv-{name}"
     marker = root / ".installed"
     wanted = " ".join(packages)
     if not marker.exists() or marker.read_text() != wanted:
         shutil.rmtree(root, ignore_errors=True)
-        subprocess.run([python, "-m", "venv", str(root)], check=True)
+        system = ["--system-site-packages"] if system_site_packages else []
+        subprocess.run([python, "-m", "venv", *system, str(root)], check=True)
         result = subprocess.run([str(root / "bin" / "pip"), "install", "-q", *packages], capture_output=True,
                                 text=True)
         if result.returncode != 0:
@@ -186,13 +187,14 @@ def start_kartenn(name: str, data_dir: Path, dataset_id: str, workers: int, env:
     return server
 
 
-def start_tipg(db_url: str, storage: str, workers: int) -> Server:
+def start_tipg(db_url: str, storage: str, workers: int, max_features: int = 10000) -> Server:
     bin_ = venv("tipg", [TIPG, "uvicorn[standard]"])
     port = free_port()
     log = WORK / "tipg.log"
     collection = f"kartenn_data.{storage}"
     server = Server("tipg", f"http://127.0.0.1:{port}/collections/{collection}", collection=collection)
-    env = clean_env(DATABASE_URL=db_url, TIPG_DB_SCHEMAS='["kartenn_data"]', TIPG_MAX_FEATURES_PER_QUERY="10000")
+    env = clean_env(DATABASE_URL=db_url, TIPG_DB_SCHEMAS='["kartenn_data"]',
+                    TIPG_MAX_FEATURES_PER_QUERY=str(max_features), TIPG_MAX_FEATURES_PER_TILE=str(max_features))
     server.process = start([str(bin_ / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1", "--port", str(port),
                             "--workers", str(workers)], env, log)
     wait_ready(server, server.base, log)

@@ -100,4 +100,6 @@ class Site:
             log.warning("removed leftovers of interrupted work: %s", ", ".join(swept + orphans))
 
     def close(self) -> None:
+        if isinstance(self.features, PostGISStore):
+            self.features.close()
         self.engine.dispose()

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 
 from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
@@ -36,6 +36,24 @@ PG_TYPES = {
 class PostGISStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reader: Engine | None = None
+
+    @property
+    def reader(self) -> Engine:
+        """Autocommit connections with no ping on checkout, for one-query reads on hot paths (vector tiles).
+
+        The catalogue's pool pings every connection it lends and rolls back every one it takes back: two round
+        trips that cost more than a zoom-14 tile. A read that finds its connection dead invalidates it and
+        tries once more (``stores.query.read_one``).
+        """
+        if self._reader is None:
+            self._reader = create_engine(self.engine.url, pool_size=8, max_overflow=8,
+                                         isolation_level="AUTOCOMMIT")
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.dispose()
 
     def create_schema(self) -> None:
         with self.engine.begin() as conn:

@@ -11,6 +11,7 @@ import sqlite3
 from contextlib import closing
 from typing import Any
 
+import psycopg
 import pyogrio
 from psycopg import sql
 
@@ -74,21 +75,15 @@ def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer
         "  ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(tile_srid)s), %(extent)s, %(buffer)s, true) AS mvt_geom,"
         "  t.{fid}{attrs}"
         " FROM {table} t"
-        " WHERE t.{geom} && ST_MakeEnvelope(%(n0)s, %(n1)s, %(n2)s, %(n3)s,"
-        "  (SELECT Find_SRID(%(schema)s, %(table_name)s, %(geom_name)s)))"
+        " WHERE t.{geom} && ST_MakeEnvelope(%(n0)s, %(n1)s, %(n2)s, %(n3)s, %(native_srid)s)"
         ") SELECT ST_AsMVT(rows.*, %(layer)s, %(extent)s, 'mvt_geom', %(fid_name)s) FROM rows"
         " WHERE mvt_geom IS NOT NULL"
     ).format(geom=sql.Identifier(GEOMETRY_COLUMN), fid=sql.Identifier(FID), attrs=attrs,
              table=sql.Identifier(SCHEMA, storage))
     params = {"tile_srid": tile_srid, "x0": tile_bounds[0], "y0": tile_bounds[1], "x1": tile_bounds[2],
               "y1": tile_bounds[3], "extent": extent, "buffer": buffer, "n0": native_box[0], "n1": native_box[1],
-              "n2": native_box[2], "n3": native_box[3], "schema": SCHEMA, "table_name": storage,
-              "geom_name": GEOMETRY_COLUMN, "layer": layer, "fid_name": FID}
-    with store.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            cur.execute(query, params)
-            row = cur.fetchone()
+              "n2": native_box[2], "n3": native_box[3], "layer": layer, "fid_name": FID}
+    row = read_one(store, query, params, storage)
     return bytes(row[0]) if row and row[0] is not None else b""
 
 
@@ -129,3 +124,39 @@ def value_range(store: FeatureStore, storage: str, field: str) -> tuple[Any, Any
                 low, high = cur.fetchone()
         return low, high
     raise TypeError(f"unknown feature store {type(store).__name__}")
+
+
+def read_one(store: PostGISStore, query: sql.Composable, params: dict[str, Any], storage: str) -> tuple | None:
+    """The first row of one read-only query on the store's reader pool (``native_srid`` filled in for ``storage``).
+
+    One round trip: no ping, no transaction. A connection that died since its last use (server restart) is
+    dropped and the query tried once more on a fresh one.
+    """
+    for attempt in (1, 2):
+        with store.reader.connect() as conn:
+            raw = conn.connection.driver_connection
+            try:
+                with raw.cursor() as cur:
+                    params["native_srid"] = _column_srid(cur, storage)
+                    cur.execute(query, params)
+                    return cur.fetchone()
+            except psycopg.OperationalError:
+                conn.invalidate()
+                if attempt == 2 or not raw.closed:
+                    raise
+    return None
+
+
+_SRIDS: dict[str, int] = {}
+
+
+def _column_srid(cur: Any, storage: str) -> int:
+    """The SRID of a table's geometry column, asked once per table: Find_SRID costs more than a zoom-14 tile.
+
+    A storage name belongs to one table for its whole life (republishing makes a new one), so the answer keeps.
+    """
+    srid = _SRIDS.get(storage)
+    if srid is None:
+        cur.execute("SELECT Find_SRID(%s, %s, %s)", (SCHEMA, storage, GEOMETRY_COLUMN))
+        srid = _SRIDS[storage] = int(cur.fetchone()[0])
+    return srid
