@@ -300,6 +300,28 @@ def test_editors_see_validation_and_share_the_dataset(site, server, browser):
         assert "Lacs" in text and 'id="editing"' not in text
 
 
+def test_time_slider_on_a_time_enabled_layer(site, server, browser):
+    (outcome,) = publish_file(site, shared("timeseries/mapserver-obs.csv"))
+    assert not outcome.error
+    ds = outcome.dataset.id
+    with server.client() as http:
+        times = http.get(f"/api/v1/datasets/{ds}").json()["time"]["values"]
+    assert times == sorted(times) and "2001-10-30T14:24:55Z" in times and len(times) > 3
+    page = browser.page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "GetMap" in r.url else None)
+    page.goto(f"{server.url}/map?lang=en&layers={ds}~wms")
+    sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
+    slider = page.locator(f"#time-{ds}")
+    sync_api.expect(slider).to_be_visible()
+    slider.fill("0")
+    sync_api.expect(page.locator(f"#time-out-{ds}")).to_have_text(times[0])
+    page.wait_for_timeout(1000)
+    first = times[0].replace(":", "%3A")
+    assert any(f"TIME={first}" in url or f"TIME={times[0]}" in url for url in asked), asked
+    browser.shot(page, "time-slider")
+
+
 def test_language_switch_keeps_the_page(regions, server, browser):
     page = browser.page()
     page.goto(f"{server.url}/datasets/{regions.id}")

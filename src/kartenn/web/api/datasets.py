@@ -10,6 +10,7 @@ from kartenn.domain import Dataset
 from kartenn.errors import Forbidden
 from kartenn.services.access import SiteView
 from kartenn.services.publish import delete_dataset
+from kartenn.services.timedim import time_extent, time_field
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
@@ -45,6 +46,14 @@ def get_dataset(dataset_id: str, request: Request, site: Annotated[Site, Depends
     record = site.catalog.get_record(dataset.record_id)
     data["record"] = {"id": record.id, "title": record.title, "abstract": record.abstract,
                       "state": record.state, "lineage": record.lineage, "keywords": record.keywords}
+    extent = time_extent(site, dataset)
+    if extent is not None:  # a time-enabled dataset: its times (for the viewer's slider) or their range
+        field, (values, default) = time_field(dataset), extent
+        data["time"] = {"field": field, "default": default}
+        if values.endswith("/0"):
+            data["time"]["start"], data["time"]["end"] = values.split("/")[:2]
+        else:
+            data["time"]["values"] = values.split(",")
     return data
 
 
