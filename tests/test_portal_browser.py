@@ -279,6 +279,15 @@ def test_editors_see_validation_and_share_the_dataset(site, server, browser):
     sync_api.expect(page.locator("#validation-summary")).to_contain_text("warnings (INSPIRE)")
     sync_api.expect(section).not_to_contain_text("no resource locator")  # its services are its locators
     sync_api.expect(page.locator("#record-state")).to_have_text("published")
+    # The metadata form saves a new version of the record; the validation report follows.
+    sync_api.expect(section).to_contain_text("no resource abstract")
+    page.get_by_label("Abstract").fill("Les grands lacs du monde, d'après Natural Earth.")
+    page.get_by_label("Keywords (separated by commas)").fill("lacs, hydrographie")
+    page.get_by_role("button", name="Save a new version").click()
+    sync_api.expect(page.get_by_label("Abstract")).to_have_value("Les grands lacs du monde, d'après Natural Earth.")
+    sync_api.expect(section).not_to_contain_text("no resource abstract")
+    record = site.catalog.get_record(outcome.dataset.record_id)
+    assert record.keywords == ["lacs", "hydrographie"] and record.abstract.startswith("Les grands lacs")
     page.get_by_label("Who", exact=True).select_option("org")
     page.get_by_placeholder("organisation or user").fill("lille")
     page.get_by_label("May", exact=True).select_option("view")

@@ -21,6 +21,17 @@ export function editingPanel(root) {
     button.addEventListener("click", () => run(() => api(
       `/api/v1/datasets/${dataset}/grants?${new URLSearchParams({ principal, id, action })}`, { method: "DELETE" })));
   }
+  const metadata = document.getElementById("metadata-form");
+  if (metadata) {
+    metadata.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const value = (id) => document.getElementById(id).value;
+      const body = { abstract: value("md-abstract"), lineage: value("md-lineage"),
+        keywords: value("md-keywords").split(",").map((k) => k.trim()).filter(Boolean) };
+      run(() => api(`/api/v1/records/${record}`, { method: "PUT",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }));
+    });
+  }
   const form = document.getElementById("grant-form");
   if (form) {
     form.addEventListener("submit", (ev) => {
