@@ -153,3 +153,18 @@ def test_owslib_reports_refusals(server):
     cat = CatalogueServiceWeb(f"{server.url}/csw", timeout=60)
     with pytest.raises((ServiceException, Exception)):
         cat.transaction(ttype="insert", typename="csw:Record", record=DC)
+
+
+def test_two_updates_of_one_record_both_hold(server, editor_token):
+    def prop(name: str, value: str) -> str:
+        return (f"<csw:Update><csw:RecordProperty><csw:Name>{name}</csw:Name><csw:Value>{value}</csw:Value>"
+                f"</csw:RecordProperty>{by_id(DC_ID)}</csw:Update>")
+
+    with server.client(editor_token) as http:
+        assert http.post("/csw", content=transaction(insert(DC))).status_code == 200
+        r = http.post("/csw", content=transaction(prop("dc:title", "Titre neuf"), prop("dct:abstract", "Résumé neuf")))
+        assert r.status_code == 200, r.text
+        assert totals(r.content) == (0, 2, 0)
+        record = http.get("/csw", params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
+                                          "id": DC_ID, "elementSetName": "full"}).content
+        assert b"Titre neuf" in record and "Résumé neuf".encode() in record  # the second kept the first

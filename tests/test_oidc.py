@@ -20,6 +20,7 @@ import pytest
 
 from conftest import LiveServer, shared
 from kartenn.domain.security import Sharing
+from kartenn.services.identity import hash_password
 from kartenn.services.publish import publish_file
 from kartenn.testing.postgres import free_port
 
@@ -195,6 +196,11 @@ def test_browser_login_with_the_provider(site, settings):
                                       "root")
                 assert done.status_code == 200 and browser.get("/auth/me").json()["admin"]  # realm role
 
+            # A local account (with its own password) is never taken over by a provider login of the same name.
+            site.accounts.add_user("marie", password_hash=hash_password("marie's own password"))
+            with httpx.Client(base_url=server.url, timeout=30) as browser:
+                assert provider_login(browser, browser.get("/auth/oidc"), "marie").status_code == 403
+                assert browser.get("/auth/me").json()["user"] is None
             with httpx.Client(base_url=server.url, timeout=30) as browser:
                 # A callback this browser did not start (login CSRF) is refused, and so is a made-up state.
                 start = browser.get("/auth/oidc")

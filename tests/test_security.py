@@ -243,6 +243,8 @@ def test_administration_through_the_api(tokens, server):
         assert r.status_code == 201, r.text
         assert "yann" in {u["id"] for u in admin.get("/api/v1/users").json()["users"]}
         assert admin.post("/api/v1/users", json={"id": "x", "org": "nowhere"}).status_code == 400
+        assert admin.post("/api/v1/users", json={"id": "x", "org": "brest", "password": 12345678901}
+                          ).status_code == 400
     for who in ("anonymous", "member", "editor"):
         with server.client(tokens[who]) as http:
             assert http.get("/api/v1/users").status_code == (401 if who == "anonymous" else 403), who

@@ -163,6 +163,8 @@ def test_signup_needs_approval(people, server, settings):
         pending = http.get("/api/v1/signups").json()["signups"]
         assert [(p["id"], p["org"], p["message"]) for p in pending] == [("yann", "iuem", "Drone surveys")]
         assert "password" not in pending[0]
+        r = http.post("/api/v1/signups/yann/approve", json={"org": "nowhere"})
+        assert r.status_code == 400 and len(http.get("/api/v1/signups").json()["signups"]) == 1  # still pending
         r = http.post("/api/v1/signups/yann/approve", json={"role": "editor"})
         assert r.status_code == 201 and r.json() == {"id": "yann", "org": "iuem", "role": "editor"}
         assert http.post("/api/v1/signups/yann/approve", json={}).status_code == 404

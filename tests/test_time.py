@@ -63,8 +63,9 @@ def test_time_dimension(site, server):
         assert not painted(later, -75, 45) and painted(later, -79, 43)
         instant = http.get("/wms", params={**getmap, "time": "2002-10-30T18:31:38Z"}).content
         assert painted(instant, -75, 45) and not painted(instant, -79, 43)
-        bad = http.get("/wms", params={**getmap, "time": "yesterday"})
-        assert bad.status_code == 400 and b"InvalidDimensionValue" in bad.content
+        for wrong in ("yesterday", "2020-01-01/9999-12-31", "0001-01-01T00:00:00+01:00"):
+            bad = http.get("/wms", params={**getmap, "time": wrong})
+            assert bad.status_code == 400 and b"InvalidDimensionValue" in bad.content, wrong
 
         # GetFeatureInfo at 45N 75W: both observations without TIME, only 2002's with TIME=2002.
         col = int((-75 - BBOX[0]) / (BBOX[2] - BBOX[0]) * WIDTH)

@@ -21,7 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from kartenn.domain.security import Identity
-from kartenn.errors import InvalidInput, NotFound, Unauthorized
+from kartenn.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 HASHER = PasswordHasher()  # argon2id with the library's current parameters
 LOCK_AFTER = 5  # failed logins in a row
@@ -95,8 +95,19 @@ def _active(site: Any, user_id: str, scope: str) -> Identity:
 
 def approve_signup(site: Any, signup_id: str, actor: str, *, org: str | None = None, role: str = "member") -> dict:
     """Turn a sign-up request into an account, a member (or ``role``) of ``org`` or of the organisation asked."""
+    if not site.accounts.has_signup(signup_id):
+        raise NotFound(f"no sign-up request {signup_id!r}")
+    if org and not site.accounts.has_organisation(org):
+        raise InvalidInput(f"no organisation {org!r}", locator="org")
+    try:
+        site.accounts.get_user(signup_id)
+        raise Conflict(f"a user {signup_id!r} exists already; reject the request")
+    except NotFound:
+        pass
     request = site.accounts.take_signup(signup_id)
     org = org or request["org"]
+    if org and not site.accounts.has_organisation(org):
+        org = None  # the organisation asked for has gone since: the account starts without one
     site.accounts.add_user(signup_id, name=request["name"], email=request["email"], password_hash=request["password"])
     if org:
         site.accounts.set_membership(signup_id, org, role)

@@ -122,7 +122,9 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
     result = TransactionResult()
     sharing = site.publishing(None, True) if tx.inserts else None
     # Decide everything before writing: what each update and delete touches, and whether the caller may.
-    replaced: list[Record] = []
+    # Updates build on each other: a record changed twice in one transaction keeps both changes.
+    pending: dict[str, Record] = {}
+    updates = 0
     for update in tx.updates:
         if update.record is not None:
             try:
@@ -131,14 +133,17 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
                 raise InvalidInput(f"no record {update.record.id!r} to update", locator="Update") from None
             _require_edit(site, previous)
             update.record.dataset_id, update.record.state = previous.dataset_id, previous.state
-            replaced.append(update.record)
+            pending[update.record.id] = update.record
+            updates += 1
         else:
             if not update.properties:
                 raise InvalidInput("an update needs a record or a csw:RecordProperty", locator="Update")
             _check_properties(update.properties)
             for rec in _matching(site, update.where):
                 _require_edit(site, rec)
-                replaced.append(set_properties(site.catalog.get_record(rec.id), update.properties))
+                current = pending.get(rec.id) or site.catalog.get_record(rec.id)
+                pending[rec.id] = set_properties(current, update.properties)
+                updates += 1
     removed: list[Record] = []
     for where in tx.deletes:
         for rec in _matching(site, where):
@@ -162,10 +167,10 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
                 site.accounts.grant(conn, "record", rec.id, "public", "", "view")
             record_versions.save(conn, rec, site.identity.name, "insert")
             result.inserted.append(rec)
-        for rec in replaced:
+        for rec in pending.values():
             site.catalog.put_record(conn, rec)
             record_versions.save(conn, rec, site.identity.name, "update")
-            result.updated += 1
+        result.updated = updates
         for rec in {r.id: r for r in removed}.values():
             site.catalog.delete_record(conn, rec.id)
             site.accounts.forget(conn, "record", rec.id)
@@ -173,7 +178,7 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
     who = site.identity.name
     for rec in result.inserted:
         site.accounts.log(who, "record.insert", f"record:{rec.id}")
-    for rec in replaced:
+    for rec in pending.values():
         site.accounts.log(who, "record.update", f"record:{rec.id}")
     for rec in removed:
         site.accounts.log(who, "record.delete", f"record:{rec.id}")

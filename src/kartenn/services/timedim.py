@@ -84,13 +84,17 @@ def _bound(text: str, end: bool) -> datetime | None:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            value = datetime(day.year, day.month, day.day, tzinfo=UTC)
             # A day as an end covers the whole day.
-            return start + timedelta(days=1) - timedelta(microseconds=1000) if end else start
-        value = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
+            value = value + timedelta(days=1) - timedelta(microseconds=1000) if end else value
+        else:
+            value = datetime.fromisoformat(text.replace("z", "Z"))
+            value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(f"{text!r} is not an ISO 8601 date or date-time", locator="time") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not 1000 <= value.year <= 9998:  # four-digit years, with room to move between time zones
+        raise InvalidInput(f"{text!r} is outside the years 1000 to 9998", locator="time")
+    return value
 
 
 def time_filter(dataset: Dataset, value: str | None) -> TimeFilter | None:

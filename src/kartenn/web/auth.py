@@ -204,6 +204,11 @@ def oidc_callback(request: Request) -> Response:
         site.accounts.add_user(user_id, name=str(claims.get("name") or user_id), email=str(claims.get("email") or ""))
         site.accounts.log(user_id, "user.create", f"user:{user_id}", source="oidc")
         user = site.accounts.get_user(user_id)
+    if user["password"] is not None:
+        # A local account of the same name (its own password, perhaps a sign-up): never taken over from outside.
+        site.accounts.log(user_id, "login.failed", f"user:{user_id}", reason="name of a local account",
+                          ip=_ip(request))
+        return _page(request, "message", status=403, message_key="error")
     if not user["active"]:
         site.accounts.log(user_id, "login.failed", f"user:{user_id}", reason="disabled", ip=_ip(request))
         return _page(request, "message", status=403, message_key="error")

@@ -64,6 +64,8 @@ def add_user(site: Site, body: Annotated[dict[str, Any], Body()]) -> dict[str, A
         raise InvalidInput("org is required for a member, editor or reviewer", locator="org")
     if org and not site.accounts.has_organisation(org):
         raise InvalidInput(f"no organisation {org!r}", locator="org")
+    if body.get("password") is not None and not isinstance(body["password"], str):
+        raise InvalidInput("password must be a string", locator="password")
     password = hash_password(body["password"]) if body.get("password") else None
     site.accounts.add_user(user_id, email=str(body.get("email") or ""), password_hash=password, admin=role == "admin")
     if org:
