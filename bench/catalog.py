@@ -40,7 +40,7 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalog_data import generate, query_boxes  # noqa: E402
-from features import KARTENN, LOAD, WORK, Server, clean_env, start, stop, venv, wait_ready  # noqa: E402
+from features import KARTENN, WORK, Server, clean_env, load, start, stop, venv, wait_ready  # noqa: E402
 
 from kartenn.testing.postgres import TemporaryCluster, free_port, pg_bin  # noqa: E402
 
@@ -324,16 +324,6 @@ def sanity(urls: dict[str, list[str]], sample: int) -> dict[str, dict]:
     return out
 
 
-def run_load(urls: list[str], concurrency: int, seconds: float, name: str) -> dict:
-    urls_file = WORK / f"urls-{name}.txt"
-    urls_file.write_text("\n".join(urls) + "\n")
-    result = subprocess.run([sys.executable, str(LOAD), "--concurrency", str(concurrency), "--seconds",
-                             str(seconds), "--urls-file", str(urls_file)], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"load.py failed: {result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 # Run -------------------------------------------------------------------------------------------------------
 
 
@@ -408,7 +398,7 @@ def run(args: argparse.Namespace) -> dict:
                                               checks[case].items()), flush=True)
                 for server in servers:  # untimed: imports, caches
                     if args.warmup > 0 and checks[case][server.name]["status"] == "ok":
-                        run_load(urls[case][server.name], args.workers, args.warmup, f"warmup-{server.name}")
+                        load(urls[case][server.name], args.workers, args.warmup, f"warmup-{server.name}")
                 for concurrency in concurrencies:
                     for server in servers:
                         key = f"{case}/c{concurrency}/{server.name}"
@@ -416,7 +406,7 @@ def run(args: argparse.Namespace) -> dict:
                             figures[key] = {"n/a": checks[case][server.name]["why"]}
                             continue
                         load_before = os.getloadavg()[0]
-                        figures[key] = run_load(urls[case][server.name], concurrency, args.seconds,
+                        figures[key] = load(urls[case][server.name], concurrency, args.seconds,
                                                 f"{case}-{server.name}")
                         figures[key]["loadavg_1min_before"] = round(load_before, 2)
                         f = figures[key]
