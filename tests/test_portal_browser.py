@@ -169,19 +169,46 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
         page.get_by_label("Public (everyone may view and download)").check()
         # Writes carry the page's CSRF token (filled by the session code) as X-CSRF-Token.
         page.evaluate("document.querySelector('meta[name=csrf-token]').content = 'token-of-the-page'")
-        writes: list[tuple[str, str | None]] = []
-        page.on("request", lambda r: writes.append((r.url, r.headers.get("x-csrf-token"))) if r.method == "POST"
-                else None)
+        writes: list[tuple[str, str, str | None]] = []
+        page.on("request", lambda r: writes.append((r.method, r.url, r.headers.get("x-csrf-token")))
+                if r.method not in ("GET", "HEAD") else None)
         page.get_by_role("button", name="Publish", exact=True).click()
         sync_api.expect(page.locator("#upload-status")).to_have_text("Published.", timeout=60_000)
         sync_api.expect(page.locator("#upload-progress")).to_have_attribute("value", "100")
+        # What was detected: the CRS, geometry, count, extent and the attribute schema with types.
         result = page.locator("#upload-result .published")
-        sync_api.expect(result).to_contain_text("EPSG:4326")
-        sync_api.expect(result).to_contain_text("Features")
+        detected = result.locator("dl.detected")
+        sync_api.expect(detected).to_contain_text("EPSG:4326")
+        sync_api.expect(detected).to_contain_text("Polygon")
+        sync_api.expect(detected.locator("dt", has_text="Features")).to_have_count(1)
+        sync_api.expect(detected.locator("dd").nth(2)).to_have_text("25")
+        schema = result.get_by_role("table", name="Attributes")
+        sync_api.expect(schema.locator("tr", has_text="scalerank")).to_contain_text("integer")
+        sync_api.expect(schema.locator("tr", has_text="name_alt")).to_contain_text("string")
+        # The description, prefilled from the dataset's record, saved as a new version of it.
+        sync_api.expect(result.get_by_label("Title", exact=True)).to_have_value("lakes of the world")
+        sync_api.expect(result.get_by_label("Title", exact=True)).to_be_focused()
+        result.get_by_label("Abstract").fill("The large lakes of the world, from Natural Earth.")
+        keywords = result.get_by_label("Keywords (separated by commas)")
+        keywords.fill(", ".join(filter(None, [keywords.input_value(), "hydrography"])))
+        result.get_by_label("Lineage").fill("Natural Earth 1:110m physical vectors.")
+        result.get_by_label("Inland waters").check()
+        result.get_by_label("Language of the data").select_option("eng")
+        sync_api.expect(result.get_by_role("button", name="Submit for review")).to_be_hidden()  # published already
+        result.get_by_role("button", name="Save the description").click()
+        sync_api.expect(result.locator(".describe-status")).to_have_text("Description saved.")
         browser.shot(page, "upload")
-        assert writes == [(f"{server.url}/api/v1/uploads", "token-of-the-page")], writes
+        dataset_id = result.get_attribute("data-dataset")
+        record = site.catalog.get_record(site.catalog.get_dataset(dataset_id).record_id)
+        assert record.abstract == "The large lakes of the world, from Natural Earth."
+        assert "hydrography" in record.keywords and record.topics == ["inlandWaters"] and record.language == "eng"
+        assert writes == [("POST", f"{server.url}/api/v1/uploads", "token-of-the-page"),
+                          ("PUT", f"{server.url}/api/v1/records/{record.id}", "token-of-the-page")], writes
         result.get_by_role("link", name="See the dataset").click()
         sync_api.expect(page.locator("h1")).to_have_text("lakes of the world")
+        sync_api.expect(page.locator("p.abstract")).to_have_text("The large lakes of the world, from Natural Earth.")
+        sync_api.expect(page.locator("a.tag", has_text="hydrography")).to_have_count(1)
+        sync_api.expect(page.locator("dl.facts")).to_contain_text("Natural Earth 1:110m physical vectors.")
         sync_api.expect(page.locator(".attribute-table .status")).to_have_text("Features 1–10 of 25")
         sync_api.expect(page.locator("#preview-map canvas").first).to_be_visible()
         page.wait_for_timeout(1000)  # the preview's basemap and WMS image drawn
