@@ -284,6 +284,36 @@ def test_log_in_publish_and_log_out(site, server, browser, regions):
     sync_api.expect(page.locator("#save-map")).to_have_count(0)  # saving needs an account
 
 
+def test_login_and_signup_pages_are_in_the_portal_frame(site, server, browser):
+    """Same header, menu, language switch and skip link as every page; the switch keeps where to go back to,
+    never somewhere else."""
+    page = browser.page()
+    page.goto(f"{server.url}/auth/login?lang=en&next=/upload")
+    sync_api.expect(page.locator("header.site nav").get_by_role("link", name="Search")).to_be_visible()
+    sync_api.expect(page.get_by_role("heading", name="Log in", level=1)).to_be_visible()
+    page.keyboard.press("Tab")
+    sync_api.expect(page.locator("a.skip")).to_be_focused()
+    page.keyboard.press("Enter")
+    sync_api.expect(page.locator("main")).to_be_focused()
+    page.get_by_role("link", name="Français").click()
+    page.wait_for_url("**/auth/login?lang=fr&next=%2Fupload")
+    sync_api.expect(page.locator("html")).to_have_attribute("lang", "fr")
+    sync_api.expect(page.get_by_role("heading", name="Se connecter", level=1)).to_be_visible()
+    sync_api.expect(page.locator("input[name=next]")).to_have_value("/upload")
+    # The language chosen holds on the portal's pages; the sign-up page has the same frame.
+    page.get_by_role("link", name="Demander un compte").click()
+    sync_api.expect(page.locator("html")).to_have_attribute("lang", "fr")
+    sync_api.expect(page.locator("header.site nav").get_by_role("link", name="Visualiseur")).to_be_visible()
+    sync_api.expect(page.get_by_label("Identifiant")).to_be_visible()
+    assert page.locator("form[action='/auth/signup'] input[name=csrf_token]").input_value()
+    # Somewhere else to go back to is dropped, in the form and in the language switch.
+    page.goto(f"{server.url}/auth/login?lang=en&next=//evil.example/x")
+    sync_api.expect(page.locator("input[name=next]")).to_have_value("/")
+    assert "evil" not in page.get_by_role("link", name="Français").get_attribute("href")
+    assert "evil" not in page.locator("header a.login").get_attribute("href")
+    browser.shot(page, "login")
+
+
 def test_editors_see_validation_and_share_the_dataset(site, server, browser):
     from kartenn.domain.security import Sharing
     from kartenn.services.identity import hash_password
