@@ -25,6 +25,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 STATIC = Path(__file__).resolve().parents[1] / "src" / "kartenn" / "web" / "static" / "manifest.json"
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 class Browser:
@@ -57,6 +58,22 @@ class Browser:
     def shot(self, page, name: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}-{self.store}.png"), full_page=True)
+
+    def check_accessibility(self, page, name: str) -> None:
+        """axe-core on the page as it is now: no serious or critical WCAG 2 A/AA violation (contrast included)."""
+        if not AXE.exists():
+            pytest.fail("axe-core is missing: scripts/install-test-deps.sh installs it")
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.evaluate(AXE.read_text(encoding="utf-8"))  # run by the debugger: the page's own policy allows none
+        found = page.evaluate("""async () => {
+            const r = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa"]},
+                                               resultTypes: ["violations"]});
+            return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " — " + n.failureSummary)}));
+        }""")
+        assert not found, f"accessibility of {name} ({page.url}):\n" + "\n".join(
+            f"{v['impact']} {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in found)
 
     def close(self) -> None:
         self.context.close()
@@ -129,6 +146,7 @@ def test_search_dataset_viewer_feature_info(regions, server, browser):
     assert name in {"Centre-Val de Loire", "Île-de-France", "Bourgogne-Franche-Comté", "Auvergne-Rhône-Alpes",
                     "Nouvelle-Aquitaine", "Pays de la Loire"}, name
     browser.shot(page, "viewer-feature-info")
+    browser.check_accessibility(page, "the viewer with feature information")
 
     # Measure a distance: two clicks and a double-click.
     page.get_by_role("button", name="Measure a distance").click()
@@ -198,6 +216,7 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
         result.get_by_role("button", name="Save the description").click()
         sync_api.expect(result.locator(".describe-status")).to_have_text("Description saved.")
         browser.shot(page, "upload")
+        browser.check_accessibility(page, "the upload wizard's last step")
         dataset_id = result.get_attribute("data-dataset")
         record = site.catalog.get_record(site.catalog.get_dataset(dataset_id).record_id)
         assert record.abstract == "The large lakes of the world, from Natural Earth."
@@ -435,6 +454,49 @@ def test_admin_page_and_every_page_stays_local(site, server, playwright, tmp_pat
     finally:
         browser.close()
     assert site.accounts.has_organisation("lille")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_main_pages_pass_wcag_2_aa(site, server, playwright, tmp_path, store, lang, regions):
+    """axe-core in every main page, in both languages, as an administrator (who sees every part of them)."""
+    from kartenn.services.identity import hash_password
+
+    site.accounts.add_organisation("iuem", "IUEM")
+    site.accounts.add_user("root", admin=True, password_hash=hash_password("a long admin password"))
+    basic = base64.b64encode(b"root:a long admin password").decode()
+    admin = Browser(playwright, tmp_path / "admin", store, locale="en-GB",
+                    extra_http_headers={"Authorization": f"Basic {basic}"})
+    visitor = Browser(playwright, tmp_path / "visitor", store, locale="en-GB")
+    try:
+        page = admin.page()
+        for path, ready in (("/", None), (f"/search?q={regions.title.split()[0]}", "#extent-map canvas"),
+                            (f"/datasets/{regions.id}", ".attribute-table tbody tr:nth-child(10)"),
+                            (f"/map?layers={regions.id}", "#viewer-map[data-ready=true]"),
+                            ("/upload", None), ("/admin", "#admin[data-ready=true]"), ("/organisations", None)):
+            page.goto(f"{server.url}{path}{'&' if '?' in path else '?'}lang={lang}")
+            if ready:
+                page.locator(ready).first.wait_for()
+            page.wait_for_load_state("networkidle")
+            admin.check_accessibility(page, path)
+        sync_api.expect(page.locator("html")).to_have_attribute("lang", lang)
+        # The check sees what it should: grey text on white fails it.
+        page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend',"
+                      " '<p style=\"color:#aaa;background:#fff\">pale</p>')")
+        with pytest.raises(AssertionError, match="color-contrast"):
+            admin.check_accessibility(page, "pale text")
+        page = visitor.page()
+        for path in ("/auth/login?next=/upload", "/auth/signup"):
+            page.goto(f"{server.url}{path}&lang={lang}" if "?" in path else f"{server.url}{path}?lang={lang}")
+            visitor.check_accessibility(page, path)
+        page.goto(f"{server.url}/auth/login?lang={lang}")
+        page.locator("#username").fill("nobody")
+        page.locator("#password").fill("not the password")
+        page.get_by_role("button", name="Se connecter" if lang == "fr" else "Log in").click()
+        sync_api.expect(page.get_by_role("alert")).to_be_visible()
+        visitor.check_accessibility(page, "failed login")
+    finally:
+        admin.close()
+        visitor.close()
 
 
 @pytest.fixture(autouse=True, scope="module")
