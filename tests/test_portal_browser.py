@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright import sync_api  # noqa: E402  (the test extra; make install)
 
-from conftest import shared
+from conftest import LiveServer, kartenn, shared
 from kartenn.services.publish import publish_file
 
 CHROMIUM = "/usr/bin/chromium"
@@ -497,6 +497,45 @@ def test_main_pages_pass_wcag_2_aa(site, server, playwright, tmp_path, store, la
     finally:
         admin.close()
         visitor.close()
+
+
+def test_demo_site_search_dataset_viewer_feature_info(settings, browser):
+    """The site `make demo` makes, loaded by the same command (`kartenn demo`, here without serving), then the
+    visitor's way through it in French: search → dataset page → viewer → a feature's attributes."""
+    from kartenn.demo import TITLES
+
+    loaded = kartenn("demo", "--no-serve", "--data-dir", str(settings.data_dir), settings=settings, check=True)
+    assert "error" not in loaded.stdout + loaded.stderr, loaded.stdout + loaded.stderr
+    again = kartenn("demo", "--no-serve", "--data-dir", str(settings.data_dir), settings=settings, check=True)
+    assert "published" not in again.stdout + again.stderr  # loading twice publishes nothing more
+    server = LiveServer(settings).start()
+    try:
+        page = browser.page()
+        page.goto(f"{server.url}/?lang=fr")
+        sync_api.expect(page.locator("main")).to_contain_text(f"{len(TITLES)} jeux de données")
+        page.get_by_label("Rechercher dans le catalogue").fill("régions")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/search?q=*")
+        page.get_by_role("link", name="Régions de France (IGN Admin Express 2018)").click()
+        page.wait_for_url("**/datasets/*")
+        sync_api.expect(page.locator(".attribute-table .status")).to_have_text("Objets 1 à 10 sur 13")
+        sync_api.expect(page.locator("#preview-map canvas").first).to_be_visible()
+        page.get_by_role("link", name="Ouvrir dans le visualiseur").click()
+        page.wait_for_url("**/map?layers=*")
+        sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
+        sync_api.expect(page.locator("li.layer")).to_have_count(1)
+        page.wait_for_timeout(1500)  # tiles and basemap drawn
+        box = page.locator("#viewer-map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        info = page.locator("#info-body table.feature").first
+        sync_api.expect(info).to_be_visible(timeout=15_000)
+        name = info.locator("tr", has=page.locator("th", has_text="nom")).locator("td").inner_text()
+        assert name in {"Centre-Val de Loire", "Île-de-France", "Bourgogne-Franche-Comté", "Auvergne-Rhône-Alpes",
+                        "Nouvelle-Aquitaine", "Pays de la Loire"}, name
+        sync_api.expect(info.locator("tr", has=page.locator("th", has_text="code")).locator("td")).not_to_be_empty()
+        browser.shot(page, "demo-viewer")
+    finally:
+        server.stop()
 
 
 @pytest.fixture(autouse=True, scope="module")
