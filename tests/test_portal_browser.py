@@ -25,6 +25,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 STATIC = Path(__file__).resolve().parents[1] / "src" / "kartenn" / "web" / "static" / "manifest.json"
+DEMO = Path(__file__).resolve().parents[1] / "demo" / "data"
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 
@@ -237,6 +238,34 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
     # Published for everyone: an anonymous client finds it.
     with server.client() as http:
         assert any(d["title"] == "lakes of the world" for d in http.get("/api/v1/datasets").json()["datasets"])
+
+
+def test_upload_wizard_shows_a_rasters_bands_in_french(site, server, editor_token, playwright, tmp_path, store):
+    browser = Browser(playwright, tmp_path / "chromium", store, locale="fr-FR",
+                      extra_http_headers={"Authorization": f"Bearer {editor_token}"})
+    try:
+        page = browser.page()
+        page.goto(f"{server.url}/upload")
+        page.get_by_label("Choisir un fichier").set_input_files(str(DEMO / "opengeos-dtm.tif"))
+        sync_api.expect(page.get_by_label("Titre (facultatif)")).to_have_value("opengeos dtm")
+        page.get_by_role("button", name="Publier", exact=True).click()
+        sync_api.expect(page.locator("#upload-status")).to_have_text("Publié.", timeout=60_000)
+        detected = page.locator("#upload-result .published dl.detected")
+        sync_api.expect(detected).to_contain_text("EPSG:26918")
+        sync_api.expect(detected.locator("dt", has_text="Taille")).to_have_count(1)
+        sync_api.expect(detected).to_contain_text("283 × 259 pixels")
+        sync_api.expect(detected.locator("dt", has_text="Bandes")).to_have_count(1)
+        sync_api.expect(detected).to_contain_text("1 · float32")
+        sync_api.expect(page.get_by_role("table", name="Attributs")).to_be_hidden()
+        page.get_by_label("Résumé").fill("Modèle numérique de terrain issu d'un levé lidar.")
+        page.get_by_label("Altitude").check()
+        page.get_by_role("button", name="Enregistrer la description").click()
+        sync_api.expect(page.locator(".describe-status")).to_have_text("Description enregistrée.")
+        browser.check_accessibility(page, "the upload wizard, raster, in French")
+        page.get_by_role("link", name="Voir le jeu de données").click()
+        sync_api.expect(page.locator("p.abstract")).to_have_text("Modèle numérique de terrain issu d'un levé lidar.")
+    finally:
+        browser.close()
 
 
 def test_log_in_publish_and_log_out(site, server, browser, regions):
