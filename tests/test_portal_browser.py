@@ -299,10 +299,20 @@ def test_log_in_publish_and_log_out(site, server, browser, regions):
     page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
     page.get_by_role("button", name="Publish", exact=True).click()
     sync_api.expect(page.locator("#upload-status")).to_have_text("Published.", timeout=60_000)
+    # The description is saved with the session's cookie and its CSRF token; without the token it is refused.
+    page.get_by_label("Abstract").fill("Lakes, for IUEM only.")
+    page.get_by_role("button", name="Save the description").click()
+    sync_api.expect(page.locator(".describe-status")).to_have_text("Description saved.")
+    page.evaluate("document.querySelector('meta[name=csrf-token]').content = 'forged'")
+    page.get_by_label("Abstract").fill("Changed from elsewhere.")
+    page.get_by_role("button", name="Save the description").click()
+    sync_api.expect(page.locator(".describe-status")).to_contain_text("Error")
+    page.evaluate(f"document.querySelector('meta[name=csrf-token]').content = {token!r}")
     browser.shot(page, "logged-in-upload")
     with server.client() as http:  # private to IUEM: anonymous visitors do not see it
         assert not any(d["title"] == "private lakes" for d in http.get("/api/v1/datasets").json()["datasets"])
     dataset_id = page.get_by_role("link", name="See the dataset").get_attribute("href").rsplit("/", 1)[-1]
+    assert site.catalog.get_record(site.catalog.get_dataset(dataset_id).record_id).abstract == "Lakes, for IUEM only."
 
     # A saved map, public, with the private layer and a public one.
     page.goto(f"{server.url}/map?lang=en&layers={dataset_id},regions~wms")
