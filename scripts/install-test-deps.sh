@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages when it is missing:
 # PostgreSQL 15 with PostGIS 3 (a throwaway cluster is started by the tests), GDAL's tools, Node.js for the
-# OpenID provider the tests run (tests/oidc, from the npm registry), and SpatiaLite for the benchmarks.
+# OpenID provider the tests run (tests/oidc, from the npm registry) and the accessibility checker (tests/axe),
+# and SpatiaLite for the benchmarks.
 set -euo pipefail
 need=()
 [ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
@@ -24,3 +25,5 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # MapLibre's style validator (gl-style-validate), at the version the lock file pins.
 [ -d "$here/tests/maplibre/node_modules/@maplibre/maplibre-gl-style-spec" ] || \
   npm ci --prefix "$here/tests/maplibre" --no-audit --no-fund
+# axe-core, the accessibility checker the portal's browser tests run in each page, at the version the lock pins.
+[ -f "$here/tests/axe/node_modules/axe-core/axe.min.js" ] || npm ci --prefix "$here/tests/axe" --no-audit --no-fund

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright import sync_api  # noqa: E402  (the test extra; make install)
 
-from conftest import shared
+from conftest import LiveServer, kartenn, shared
 from kartenn.services.publish import publish_file
 
 CHROMIUM = "/usr/bin/chromium"
@@ -25,6 +25,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 STATIC = Path(__file__).resolve().parents[1] / "src" / "kartenn" / "web" / "static" / "manifest.json"
+DEMO = Path(__file__).resolve().parents[1] / "demo" / "data"
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 class Browser:
@@ -57,6 +59,22 @@ class Browser:
     def shot(self, page, name: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}-{self.store}.png"), full_page=True)
+
+    def check_accessibility(self, page, name: str) -> None:
+        """axe-core on the page as it is now: no serious or critical WCAG 2 A/AA violation (contrast included)."""
+        if not AXE.exists():
+            pytest.fail("axe-core is missing: scripts/install-test-deps.sh installs it")
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.evaluate(AXE.read_text(encoding="utf-8"))  # run by the debugger: the page's own policy allows none
+        found = page.evaluate("""async () => {
+            const r = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa"]},
+                                               resultTypes: ["violations"]});
+            return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " — " + n.failureSummary)}));
+        }""")
+        assert not found, f"accessibility of {name} ({page.url}):\n" + "\n".join(
+            f"{v['impact']} {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in found)
 
     def close(self) -> None:
         self.context.close()
@@ -129,6 +147,7 @@ def test_search_dataset_viewer_feature_info(regions, server, browser):
     assert name in {"Centre-Val de Loire", "Île-de-France", "Bourgogne-Franche-Comté", "Auvergne-Rhône-Alpes",
                     "Nouvelle-Aquitaine", "Pays de la Loire"}, name
     browser.shot(page, "viewer-feature-info")
+    browser.check_accessibility(page, "the viewer with feature information")
 
     # Measure a distance: two clicks and a double-click.
     page.get_by_role("button", name="Measure a distance").click()
@@ -169,19 +188,47 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
         page.get_by_label("Public (everyone may view and download)").check()
         # Writes carry the page's CSRF token (filled by the session code) as X-CSRF-Token.
         page.evaluate("document.querySelector('meta[name=csrf-token]').content = 'token-of-the-page'")
-        writes: list[tuple[str, str | None]] = []
-        page.on("request", lambda r: writes.append((r.url, r.headers.get("x-csrf-token"))) if r.method == "POST"
-                else None)
+        writes: list[tuple[str, str, str | None]] = []
+        page.on("request", lambda r: writes.append((r.method, r.url, r.headers.get("x-csrf-token")))
+                if r.method not in ("GET", "HEAD") else None)
         page.get_by_role("button", name="Publish", exact=True).click()
         sync_api.expect(page.locator("#upload-status")).to_have_text("Published.", timeout=60_000)
         sync_api.expect(page.locator("#upload-progress")).to_have_attribute("value", "100")
+        # What was detected: the CRS, geometry, count, extent and the attribute schema with types.
         result = page.locator("#upload-result .published")
-        sync_api.expect(result).to_contain_text("EPSG:4326")
-        sync_api.expect(result).to_contain_text("Features")
+        detected = result.locator("dl.detected")
+        sync_api.expect(detected).to_contain_text("EPSG:4326")
+        sync_api.expect(detected).to_contain_text("Polygon")
+        sync_api.expect(detected.locator("dt", has_text="Features")).to_have_count(1)
+        sync_api.expect(detected.locator("dd").nth(2)).to_have_text("25")
+        schema = result.get_by_role("table", name="Attributes")
+        sync_api.expect(schema.locator("tr", has_text="scalerank")).to_contain_text("integer")
+        sync_api.expect(schema.locator("tr", has_text="name_alt")).to_contain_text("string")
+        # The description, prefilled from the dataset's record, saved as a new version of it.
+        sync_api.expect(result.get_by_label("Title", exact=True)).to_have_value("lakes of the world")
+        sync_api.expect(result.get_by_label("Title", exact=True)).to_be_focused()
+        result.get_by_label("Abstract").fill("The large lakes of the world, from Natural Earth.")
+        keywords = result.get_by_label("Keywords (separated by commas)")
+        keywords.fill(", ".join(filter(None, [keywords.input_value(), "hydrography"])))
+        result.get_by_label("Lineage").fill("Natural Earth 1:110m physical vectors.")
+        result.get_by_label("Inland waters").check()
+        result.get_by_label("Language of the data").select_option("eng")
+        sync_api.expect(result.get_by_role("button", name="Submit for review")).to_be_hidden()  # published already
+        result.get_by_role("button", name="Save the description").click()
+        sync_api.expect(result.locator(".describe-status")).to_have_text("Description saved.")
         browser.shot(page, "upload")
-        assert writes == [(f"{server.url}/api/v1/uploads", "token-of-the-page")], writes
+        browser.check_accessibility(page, "the upload wizard's last step")
+        dataset_id = result.get_attribute("data-dataset")
+        record = site.catalog.get_record(site.catalog.get_dataset(dataset_id).record_id)
+        assert record.abstract == "The large lakes of the world, from Natural Earth."
+        assert "hydrography" in record.keywords and record.topics == ["inlandWaters"] and record.language == "eng"
+        assert writes == [("POST", f"{server.url}/api/v1/uploads", "token-of-the-page"),
+                          ("PUT", f"{server.url}/api/v1/records/{record.id}", "token-of-the-page")], writes
         result.get_by_role("link", name="See the dataset").click()
         sync_api.expect(page.locator("h1")).to_have_text("lakes of the world")
+        sync_api.expect(page.locator("p.abstract")).to_have_text("The large lakes of the world, from Natural Earth.")
+        sync_api.expect(page.locator("a.tag", has_text="hydrography")).to_have_count(1)
+        sync_api.expect(page.locator("dl.facts")).to_contain_text("Natural Earth 1:110m physical vectors.")
         sync_api.expect(page.locator(".attribute-table .status")).to_have_text("Features 1–10 of 25")
         sync_api.expect(page.locator("#preview-map canvas").first).to_be_visible()
         page.wait_for_timeout(1000)  # the preview's basemap and WMS image drawn
@@ -191,6 +238,34 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
     # Published for everyone: an anonymous client finds it.
     with server.client() as http:
         assert any(d["title"] == "lakes of the world" for d in http.get("/api/v1/datasets").json()["datasets"])
+
+
+def test_upload_wizard_shows_a_rasters_bands_in_french(site, server, editor_token, playwright, tmp_path, store):
+    browser = Browser(playwright, tmp_path / "chromium", store, locale="fr-FR",
+                      extra_http_headers={"Authorization": f"Bearer {editor_token}"})
+    try:
+        page = browser.page()
+        page.goto(f"{server.url}/upload")
+        page.get_by_label("Choisir un fichier").set_input_files(str(DEMO / "opengeos-dtm.tif"))
+        sync_api.expect(page.get_by_label("Titre (facultatif)")).to_have_value("opengeos dtm")
+        page.get_by_role("button", name="Publier", exact=True).click()
+        sync_api.expect(page.locator("#upload-status")).to_have_text("Publié.", timeout=60_000)
+        detected = page.locator("#upload-result .published dl.detected")
+        sync_api.expect(detected).to_contain_text("EPSG:26918")
+        sync_api.expect(detected.locator("dt", has_text="Taille")).to_have_count(1)
+        sync_api.expect(detected).to_contain_text("283 × 259 pixels")
+        sync_api.expect(detected.locator("dt", has_text="Bandes")).to_have_count(1)
+        sync_api.expect(detected).to_contain_text("1 · float32")
+        sync_api.expect(page.get_by_role("table", name="Attributs")).to_be_hidden()
+        page.get_by_label("Résumé").fill("Modèle numérique de terrain issu d'un levé lidar.")
+        page.get_by_label("Altitude").check()
+        page.get_by_role("button", name="Enregistrer la description").click()
+        sync_api.expect(page.locator(".describe-status")).to_have_text("Description enregistrée.")
+        browser.check_accessibility(page, "the upload wizard, raster, in French")
+        page.get_by_role("link", name="Voir le jeu de données").click()
+        sync_api.expect(page.locator("p.abstract")).to_have_text("Modèle numérique de terrain issu d'un levé lidar.")
+    finally:
+        browser.close()
 
 
 def test_log_in_publish_and_log_out(site, server, browser, regions):
@@ -224,10 +299,20 @@ def test_log_in_publish_and_log_out(site, server, browser, regions):
     page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
     page.get_by_role("button", name="Publish", exact=True).click()
     sync_api.expect(page.locator("#upload-status")).to_have_text("Published.", timeout=60_000)
+    # The description is saved with the session's cookie and its CSRF token; without the token it is refused.
+    page.get_by_label("Abstract").fill("Lakes, for IUEM only.")
+    page.get_by_role("button", name="Save the description").click()
+    sync_api.expect(page.locator(".describe-status")).to_have_text("Description saved.")
+    page.evaluate("document.querySelector('meta[name=csrf-token]').content = 'forged'")
+    page.get_by_label("Abstract").fill("Changed from elsewhere.")
+    page.get_by_role("button", name="Save the description").click()
+    sync_api.expect(page.locator(".describe-status")).to_contain_text("Error")
+    page.evaluate(f"document.querySelector('meta[name=csrf-token]').content = {token!r}")
     browser.shot(page, "logged-in-upload")
     with server.client() as http:  # private to IUEM: anonymous visitors do not see it
         assert not any(d["title"] == "private lakes" for d in http.get("/api/v1/datasets").json()["datasets"])
     dataset_id = page.get_by_role("link", name="See the dataset").get_attribute("href").rsplit("/", 1)[-1]
+    assert site.catalog.get_record(site.catalog.get_dataset(dataset_id).record_id).abstract == "Lakes, for IUEM only."
 
     # A saved map, public, with the private layer and a public one.
     page.goto(f"{server.url}/map?lang=en&layers={dataset_id},regions~wms")
@@ -255,6 +340,36 @@ def test_log_in_publish_and_log_out(site, server, browser, regions):
     sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
     sync_api.expect(page.locator("li.layer")).to_have_count(1)
     sync_api.expect(page.locator("#save-map")).to_have_count(0)  # saving needs an account
+
+
+def test_login_and_signup_pages_are_in_the_portal_frame(site, server, browser):
+    """Same header, menu, language switch and skip link as every page; the switch keeps where to go back to,
+    never somewhere else."""
+    page = browser.page()
+    page.goto(f"{server.url}/auth/login?lang=en&next=/upload")
+    sync_api.expect(page.locator("header.site nav").get_by_role("link", name="Search")).to_be_visible()
+    sync_api.expect(page.get_by_role("heading", name="Log in", level=1)).to_be_visible()
+    page.keyboard.press("Tab")
+    sync_api.expect(page.locator("a.skip")).to_be_focused()
+    page.keyboard.press("Enter")
+    sync_api.expect(page.locator("main")).to_be_focused()
+    page.get_by_role("link", name="Français").click()
+    page.wait_for_url("**/auth/login?lang=fr&next=%2Fupload")
+    sync_api.expect(page.locator("html")).to_have_attribute("lang", "fr")
+    sync_api.expect(page.get_by_role("heading", name="Se connecter", level=1)).to_be_visible()
+    sync_api.expect(page.locator("input[name=next]")).to_have_value("/upload")
+    # The language chosen holds on the portal's pages; the sign-up page has the same frame.
+    page.get_by_role("link", name="Demander un compte").click()
+    sync_api.expect(page.locator("html")).to_have_attribute("lang", "fr")
+    sync_api.expect(page.locator("header.site nav").get_by_role("link", name="Visualiseur")).to_be_visible()
+    sync_api.expect(page.get_by_label("Identifiant")).to_be_visible()
+    assert page.locator("form[action='/auth/signup'] input[name=csrf_token]").input_value()
+    # Somewhere else to go back to is dropped, in the form and in the language switch.
+    page.goto(f"{server.url}/auth/login?lang=en&next=//evil.example/x")
+    sync_api.expect(page.locator("input[name=next]")).to_have_value("/")
+    assert "evil" not in page.get_by_role("link", name="Français").get_attribute("href")
+    assert "evil" not in page.locator("header a.login").get_attribute("href")
+    browser.shot(page, "login")
 
 
 def test_editors_see_validation_and_share_the_dataset(site, server, browser):
@@ -378,6 +493,88 @@ def test_admin_page_and_every_page_stays_local(site, server, playwright, tmp_pat
     finally:
         browser.close()
     assert site.accounts.has_organisation("lille")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_main_pages_pass_wcag_2_aa(site, server, playwright, tmp_path, store, lang, regions):
+    """axe-core in every main page, in both languages, as an administrator (who sees every part of them)."""
+    from kartenn.services.identity import hash_password
+
+    site.accounts.add_organisation("iuem", "IUEM")
+    site.accounts.add_user("root", admin=True, password_hash=hash_password("a long admin password"))
+    basic = base64.b64encode(b"root:a long admin password").decode()
+    admin = Browser(playwright, tmp_path / "admin", store, locale="en-GB",
+                    extra_http_headers={"Authorization": f"Basic {basic}"})
+    visitor = Browser(playwright, tmp_path / "visitor", store, locale="en-GB")
+    try:
+        page = admin.page()
+        for path, ready in (("/", None), (f"/search?q={regions.title.split()[0]}", "#extent-map canvas"),
+                            (f"/datasets/{regions.id}", ".attribute-table tbody tr:nth-child(10)"),
+                            (f"/map?layers={regions.id}", "#viewer-map[data-ready=true]"),
+                            ("/upload", None), ("/admin", "#admin[data-ready=true]"), ("/organisations", None)):
+            page.goto(f"{server.url}{path}{'&' if '?' in path else '?'}lang={lang}")
+            if ready:
+                page.locator(ready).first.wait_for()
+            page.wait_for_load_state("networkidle")
+            admin.check_accessibility(page, path)
+        sync_api.expect(page.locator("html")).to_have_attribute("lang", lang)
+        # The check sees what it should: grey text on white fails it.
+        page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend',"
+                      " '<p style=\"color:#aaa;background:#fff\">pale</p>')")
+        with pytest.raises(AssertionError, match="color-contrast"):
+            admin.check_accessibility(page, "pale text")
+        page = visitor.page()
+        for path in ("/auth/login?next=/upload", "/auth/signup"):
+            page.goto(f"{server.url}{path}&lang={lang}" if "?" in path else f"{server.url}{path}?lang={lang}")
+            visitor.check_accessibility(page, path)
+        page.goto(f"{server.url}/auth/login?lang={lang}")
+        page.locator("#username").fill("nobody")
+        page.locator("#password").fill("not the password")
+        page.get_by_role("button", name="Se connecter" if lang == "fr" else "Log in").click()
+        sync_api.expect(page.get_by_role("alert")).to_be_visible()
+        visitor.check_accessibility(page, "failed login")
+    finally:
+        admin.close()
+        visitor.close()
+
+
+def test_demo_site_search_dataset_viewer_feature_info(settings, browser):
+    """The site `make demo` makes, loaded by the same command (`kartenn demo`, here without serving), then the
+    visitor's way through it in French: search → dataset page → viewer → a feature's attributes."""
+    from kartenn.demo import TITLES
+
+    loaded = kartenn("demo", "--no-serve", "--data-dir", str(settings.data_dir), settings=settings, check=True)
+    assert "error" not in loaded.stdout + loaded.stderr, loaded.stdout + loaded.stderr
+    again = kartenn("demo", "--no-serve", "--data-dir", str(settings.data_dir), settings=settings, check=True)
+    assert "published" not in again.stdout + again.stderr  # loading twice publishes nothing more
+    server = LiveServer(settings).start()
+    try:
+        page = browser.page()
+        page.goto(f"{server.url}/?lang=fr")
+        sync_api.expect(page.locator("main")).to_contain_text(f"{len(TITLES)} jeux de données")
+        page.get_by_label("Rechercher dans le catalogue").fill("régions")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/search?q=*")
+        page.get_by_role("link", name="Régions de France (IGN Admin Express 2018)").click()
+        page.wait_for_url("**/datasets/*")
+        sync_api.expect(page.locator(".attribute-table .status")).to_have_text("Objets 1 à 10 sur 13")
+        sync_api.expect(page.locator("#preview-map canvas").first).to_be_visible()
+        page.get_by_role("link", name="Ouvrir dans le visualiseur").click()
+        page.wait_for_url("**/map?layers=*")
+        sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
+        sync_api.expect(page.locator("li.layer")).to_have_count(1)
+        page.wait_for_timeout(1500)  # tiles and basemap drawn
+        box = page.locator("#viewer-map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        info = page.locator("#info-body table.feature").first
+        sync_api.expect(info).to_be_visible(timeout=15_000)
+        name = info.locator("tr", has=page.locator("th", has_text="nom")).locator("td").inner_text()
+        assert name in {"Centre-Val de Loire", "Île-de-France", "Bourgogne-Franche-Comté", "Auvergne-Rhône-Alpes",
+                        "Nouvelle-Aquitaine", "Pays de la Loire"}, name
+        sync_api.expect(info.locator("tr", has=page.locator("th", has_text="code")).locator("td")).not_to_be_empty()
+        browser.shot(page, "demo-viewer")
+    finally:
+        server.stop()
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,5 +1,6 @@
 // The upload wizard: drop or choose a file, send it with a progress bar, follow the ingest job,
-// then show what was detected (CRS, fields) and link to the new dataset.
+// then show what was detected (CRS, geometry, extent, attributes or bands) and a form that completes the
+// dataset's record through the record API, and link to the new dataset.
 import { api, el, t, writeHeaders } from "./api.js";
 
 export function uploadWizard(form) {
@@ -80,16 +81,95 @@ export function uploadWizard(form) {
 
   async function showResult(job) {
     const ids = job.result?.datasets || [];
-    const cards = await Promise.all(ids.map(async (id) => {
-      const d = await api(`/api/v1/datasets/${encodeURIComponent(id)}`);
-      return el("section", { class: "published", "data-dataset": d.id },
-        el("h2", {}, d.title),
-        el("dl", { class: "facts" },
-          el("dt", {}, t("crs")), el("dd", {}, d.srid ? `EPSG:${d.srid}` : d.crs),
-          d.kind === "vector" ? [el("dt", {}, t("count")), el("dd", {}, String(d.count))] : null,
-          d.fields?.length ? [el("dt", {}, t("fields")), el("dd", {}, d.fields.map((f) => `${f.name} (${f.type})`).join(", "))] : null),
-        el("p", {}, el("a", { class: "button", href: `/datasets/${encodeURIComponent(d.id)}` }, t("view"))));
-    }));
+    const cards = await Promise.all(ids.map((id, index) => published(id, index)));
     result.replaceChildren(...cards);
+    const first = result.querySelector("form.describe [data-field=title]");
+    if (first) first.focus();
   }
+}
+
+const fixed = (v) => Number(v).toFixed(4);
+
+/** What was detected in one published dataset, and the form that completes its record. */
+async function published(id, index) {
+  const d = await api(`/api/v1/datasets/${encodeURIComponent(id)}`);
+  const rec = d.record ? await api(`/api/v1/records/${encodeURIComponent(d.record.id)}`) : null;
+  const node = document.getElementById("published-template").content.firstElementChild.cloneNode(true);
+  node.dataset.dataset = d.id;
+  const heading = node.querySelector(".published-title");
+  heading.id = `published-${index}`;
+  heading.textContent = d.title;
+  node.setAttribute("aria-labelledby", heading.id);
+  const facts = [[t("crs"), d.srid ? `EPSG:${d.srid}` : d.crs]];
+  if (d.kind === "vector") {
+    facts.push([t("geometry"), d.geometry_type || "—"], [t("count"), String(d.count ?? 0)]);
+  } else if (d.raster) {
+    facts.push([t("size"), t("pixels", { w: d.raster.width, h: d.raster.height })]);
+    facts.push([t("bands"), `${d.raster.bands}${d.raster.dtype ? ` · ${d.raster.dtype}` : ""}`]);
+  }
+  if (d.extent_wgs84) facts.push([t("extent"), d.extent_wgs84.map(fixed).join(", ")]);
+  node.querySelector("dl.detected").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  const fields = d.fields || [];
+  node.querySelector("table.schema tbody").replaceChildren(
+    ...fields.map((f) => el("tr", {}, el("td", {}, el("code", {}, f.name)), el("td", {}, f.type))));
+  if (!fields.length) {
+    node.querySelector(".schema-wrap").hidden = true;
+    node.querySelector(".no-fields").hidden = false;
+  }
+  const link = node.querySelector("a.view");
+  link.href = `/datasets/${encodeURIComponent(d.id)}`;
+  link.textContent = t("view");
+  const form = node.querySelector("form.describe");
+  if (!rec) { form.hidden = true; return node; }
+  describeForm(form, rec, index);
+  return node;
+}
+
+function describeForm(form, rec, index) {
+  const field = (name) => form.querySelector(`[data-field=${name}]`);
+  for (const label of form.querySelectorAll("label[data-for]")) {
+    const input = field(label.dataset.for);
+    input.id = `md-${label.dataset.for}-${index}`;
+    label.htmlFor = input.id;
+  }
+  field("title").value = rec.title || "";
+  field("abstract").value = rec.abstract || "";
+  field("keywords").value = (rec.keywords || []).join(", ");
+  field("lineage").value = rec.lineage || "";
+  const language = field("language");
+  if (rec.language && ![...language.options].some((o) => o.value === rec.language)) {
+    language.append(el("option", { value: rec.language }, rec.language));
+  }
+  language.value = rec.language || language.options[0].value;
+  const topics = new Set(rec.topics || []);
+  for (const box of form.querySelectorAll("input[name=topics]")) {
+    box.id = `md-topic-${box.value}-${index}`;
+    box.checked = topics.has(box.value);
+  }
+  const status = form.querySelector(".describe-status");
+  const review = form.querySelector(".submit-review");
+  const url = `/api/v1/records/${encodeURIComponent(rec.id)}`;
+  review.hidden = rec.state !== "draft";
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = {
+      title: field("title").value.trim(), abstract: field("abstract").value, lineage: field("lineage").value,
+      keywords: field("keywords").value.split(",").map((k) => k.trim()).filter(Boolean),
+      language: language.value,
+      topics: [...form.querySelectorAll("input[name=topics]:checked")].map((b) => b.value),
+    };
+    try {
+      const saved = await api(url, { method: "PUT", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body) });
+      review.hidden = saved.state !== "draft";
+      status.textContent = t("described");
+    } catch (error) { status.textContent = t("error", { msg: error.message }); }
+  });
+  review.addEventListener("click", async () => {
+    try {
+      const saved = await api(`${url}/submit`, { method: "POST" });
+      review.hidden = saved.state !== "draft";
+      status.textContent = t("submitted");
+    } catch (error) { status.textContent = t("error", { msg: error.message }); }
+  });
 }

@@ -19,23 +19,22 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from kartenn.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from kartenn.services import oidc, sessions
 from kartenn.services.identity import authenticate_password, hash_password
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_identity
-from kartenn.web.portal.i18n import pick_language, translator
+from kartenn.web.portal.context import base_values, language, remember_language
+from kartenn.web.portal.context import templates as portal_templates
+from kartenn.web.portal.i18n import translator
 
 router = APIRouter(prefix="/auth", include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 FORM_COOKIE = "kartenn_form"  # double-submit CSRF token for forms shown before a session exists
 FLOW_SECONDS = 600
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,79}$")
@@ -95,9 +94,10 @@ def _cookie(response: Response, request: Request, name: str, value: str, *, max_
 
 
 def _page(request: Request, mode: str, status: int = 200, **extra: Any) -> HTMLResponse:
-    """The auth page in ``mode`` (login, logout, signup, message), with a fresh form token when needed."""
+    """The auth page in ``mode`` (login, logout, signup, message), in the portal's frame (header, menu, language
+    switch), with a fresh form token when needed."""
     site = _site(request)
-    lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    lang = language(request)
     base_t, table = translator(lang), STRINGS[lang]
 
     def t(key: str, **values: object) -> str:
@@ -105,12 +105,15 @@ def _page(request: Request, mode: str, status: int = 200, **extra: Any) -> HTMLR
 
     session = getattr(request.state, "session", None)
     form_token = session["csrf"] if session else secrets.token_urlsafe(32)
-    context = {"lang": lang, "other": "en" if lang == "fr" else "fr", "t": t, "title": site.settings.title,
-               "mode": mode, "csrf": form_token, "next": safe_next(request.query_params.get("next")),
+    next_path = safe_next(extra.pop("next", None) or request.query_params.get("next"))
+    context = {**base_values(request, site.settings.title, get_identity(request), lang, next_path=next_path),
+               "t": t, "mode": mode, "csrf": form_token, "next": next_path,
                "oidc": oidc.browser_login(site.settings), "signup": site.settings.signup,
                "organisations": site.accounts.list_organisations() if mode == "signup" else [], **extra}
-    response = templates.TemplateResponse(request, "auth.html", context, status_code=status,
-                                          headers={"Cache-Control": "no-store", "Content-Language": lang})
+    response = portal_templates.TemplateResponse(request, "auth.html", context, status_code=status,
+                                                 headers={"Cache-Control": "no-store", "Content-Language": lang,
+                                                          "Vary": "Accept-Language, Cookie"})
+    remember_language(request, response, lang)
     if not session:
         _cookie(response, request, FORM_COOKIE, form_token, max_age=3600, path="/auth", same_site="strict")
     return response

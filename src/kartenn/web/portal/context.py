@@ -57,24 +57,38 @@ def switch_href(request: Request, lang: str) -> str:
     return f"{request.url.path}?{urlencode(query)}"
 
 
-def page(request: Request, site: Any, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    lang = language(request)
+def base_values(request: Request, title: str, identity: Any, lang: str, next_path: str | None = None) -> dict[str, Any]:
+    """What base.html needs on every page: language, header (menu, language switch, who is logged in), CSRF.
+
+    ``next_path``: where the header's login link and language switch lead back to (the auth pages pass theirs).
+    """
     other = "en" if lang == "fr" else "fr"
-    identity = site.identity
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    values = {
-        "lang": lang, "other": other, "t": translator(lang), "title": site.settings.title,
-        "base": base_url(request), "path": request.url.path, "login_next": urlencode({"next": path}),
-        "switch_href": switch_href(request, other), "user": identity.user, "is_admin": identity.admin,
+    switch = switch_href(request, other) if next_path is None else \
+        f"{request.url.path}?{urlencode({'lang': other, 'next': next_path})}"
+    return {
+        "lang": lang, "other": other, "t": translator(lang), "title": title,
+        "base": base_url(request), "path": request.url.path,
+        "login_next": urlencode({"next": next_path if next_path is not None else path}),
+        "switch_href": switch, "user": identity.user, "is_admin": identity.admin,
         "is_editor": identity.admin or any(r in ("editor", "admin") for r in identity.roles.values()),
         "csrf_token": (getattr(request.state, "session", None) or {}).get("csrf", ""), "asset": asset,
         "js_strings": {k: v for k, v in STRINGS[lang].items() if k.startswith("js.")},
-        **context,
     }
-    response = templates.TemplateResponse(request, template, values, status_code=status_code,
-                                          headers={"Content-Language": lang, "Vary": "Accept-Language, Cookie"})
+
+
+def remember_language(request: Request, response: HTMLResponse, lang: str) -> None:
+    """A language asked for in the address holds on the next pages (cookie)."""
     if request.query_params.get("lang") in LANGUAGES and request.cookies.get(LANG_COOKIE) != lang:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+
+
+def page(request: Request, site: Any, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    lang = language(request)
+    values = {**base_values(request, site.settings.title, site.identity, lang), **context}
+    response = templates.TemplateResponse(request, template, values, status_code=status_code,
+                                          headers={"Content-Language": lang, "Vary": "Accept-Language, Cookie"})
+    remember_language(request, response, lang)
     return response
 
 

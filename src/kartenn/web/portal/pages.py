@@ -32,6 +32,12 @@ PAGE_SIZE = 10
 FILTER_FACETS = ("organisation", "keyword", "type", "format")  # facets that can narrow a search
 DOWNLOAD_LABELS = {"gpkg": "GeoPackage", "shp": "Shapefile (zip)", "fgb": "FlatGeobuf", "geojson": "GeoJSON",
                    "csv": "CSV"}
+# ISO 19115 MD_TopicCategoryCode, and the languages the upload wizard offers for a dataset (ISO 639-2/B)
+TOPICS = ("farming", "biota", "boundaries", "climatologyMeteorologyAtmosphere", "economy", "elevation",
+          "environment", "geoscientificInformation", "health", "imageryBaseMapsEarthCover", "intelligenceMilitary",
+          "inlandWaters", "location", "oceans", "planningCadastre", "society", "structure", "transportation",
+          "utilitiesCommunication")
+DATA_LANGUAGES = ("fre", "eng", "bre", "ger", "spa", "ita")
 
 
 def thumbnail(dataset: Dataset | None, extent: Any = None, width: int = 240, height: int = 160) -> str | None:
@@ -209,7 +215,7 @@ def viewer(request: Request, site: Site) -> HTMLResponse:
 
 @router.get("/upload", response_class=HTMLResponse)
 def upload(request: Request, site: Site) -> HTMLResponse:
-    return page(request, site, "upload.html")
+    return page(request, site, "upload.html", topics=TOPICS, data_languages=DATA_LANGUAGES)
 
 
 @router.get("/admin", response_class=HTMLResponse)
