@@ -25,8 +25,11 @@ SOURCE = "owner"
 
 def owner_contacts(site: Any, conn: Connection, dataset_id: str) -> list[dict[str, Any]]:
     """The resource and metadata points of contact for the owner of ``dataset_id`` (empty: nobody to name)."""
-    row = conn.execute(select(organisations.c.name).join(owners, owners.c.org_id == organisations.c.id).where(
-        and_(owners.c.kind == "dataset", owners.c.resource_id == dataset_id))).first()
+    row = conn.execute(
+        select(organisations.c.name)
+        .join(owners, owners.c.org_id == organisations.c.id)
+        .where(and_(owners.c.kind == "dataset", owners.c.resource_id == dataset_id))
+    ).first()
     s = site.settings
     if row is not None:
         party = {"organisation": row.name}
