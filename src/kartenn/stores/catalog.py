@@ -305,6 +305,29 @@ class Catalog:
         rec.created = exists[0] if exists else now
         record_index.write(conn, rec, is_postgres=self.is_postgres, replace=exists is not None)
 
+    def put_records(self, conn: Connection, recs: list[Record]) -> None:
+        """Insert or replace many records (a bulk import's batch) with a few statements; the last of the
+        records sharing an id wins, as if they were put one after the other."""
+        from kartenn.stores import record_index
+
+        last = list({rec.id: rec for rec in recs}.values())
+        created = self.record_origins(conn, [rec.id for rec in last])
+        now = _now()
+        for rec in last:
+            rec.updated = now
+            rec.created = created[rec.id][0] if rec.id in created else now
+        record_index.write_many(conn, last, is_postgres=self.is_postgres, replaced=list(created))
+
+    def record_origins(self, conn: Connection, ids: list[str]) -> dict[str, tuple[datetime, str | None]]:
+        """(created, dataset id) of those of ``ids`` that are stored."""
+        found: dict[str, tuple[datetime, str | None]] = {}
+        unique = list(dict.fromkeys(ids))
+        for i in range(0, len(unique), 500):
+            query = select(records.c.id, records.c.created, records.c.dataset_id).where(
+                records.c.id.in_(unique[i:i + 500]))
+            found.update({row.id: (row.created, row.dataset_id) for row in conn.execute(query)})
+        return found
+
     def delete_record(self, conn: Connection, record_id: str) -> None:
         from kartenn.stores import record_index
 

@@ -34,7 +34,7 @@ from sqlalchemy.sql.expression import ColumnClause
 
 from kartenn.domain import Field, Record
 from kartenn.stores.catalog import SCHEMA, _aware, _bounds, record_terms, records
-from kartenn.text import fold, query_terms, stems
+from kartenn.text import fold, query_terms, stems_of_folded
 
 FACETS = ("keyword", "organisation", "type", "format", "year", "theme")
 # SQLite only, outside the translated schema: the FTS5 table of stems.
@@ -126,29 +126,57 @@ def _terms(rec: Record) -> set[tuple[str, str]]:
 def write(conn: Connection, rec: Record, *, is_postgres: bool, replace: bool = True) -> None:
     """Insert the rows of ``rec``; ``replace=False`` when it is known to be new: deleting from the FTS5 table by
     its unindexed id scans the whole table, which made imports quadratic."""
-    if replace:
-        delete_rows(conn, rec.id, is_postgres=is_postgres)
-    text = _anytext(rec)
-    body, anytext = " ".join(sorted(stems(text))), fold(text)
+    write_many(conn, [rec], is_postgres=is_postgres, replaced=[rec.id] if replace else [])
+
+
+def _row(rec: Record) -> tuple[dict[str, Any], str]:
+    """(records row, stems) of a record."""
+    anytext = fold(_anytext(rec))
+    body = " ".join(sorted(stems_of_folded(anytext)))
     bbox = rec.extent_wgs84 or (None, None, None, None)
-    conn.execute(insert(records).values(
-        id=rec.id, dataset_id=rec.dataset_id, title=rec.title or None, abstract=rec.abstract or "",
-        state=rec.state, language=rec.language or "", type=rec.type or "", schema=rec.schema or "",
-        keywords=rec.keywords, keyword_text=", ".join(rec.keywords),
-        extent_wgs84=list(rec.extent_wgs84) if rec.extent_wgs84 else None,
-        minx=bbox[0], miny=bbox[1], maxx=bbox[2], maxy=bbox[3], crs=rec.crs,
-        attributes=[{"name": f.name, "type": f.type} for f in rec.attributes], lineage=rec.lineage or "",
-        organisation=rec.organisation, format_text=", ".join(rec.formats), time_begin=rec.time_begin,
-        time_end=rec.time_end, modified=rec.modified, parent_id=rec.parent_id,
-        details={k: getattr(rec, k) for k in DETAILS},
-        xml=rec.xml.decode("utf-8") if rec.xml else None, anytext=anytext, search_text=body,
-        created=rec.created, updated=rec.updated))
-    terms = _terms(rec)
-    if terms:
-        conn.execute(insert(record_terms), [{"record_id": rec.id, "facet": f, "value": v} for f, v in terms])
+    return {
+        "id": rec.id, "dataset_id": rec.dataset_id, "title": rec.title or None, "abstract": rec.abstract or "",
+        "state": rec.state, "language": rec.language or "", "type": rec.type or "", "schema": rec.schema or "",
+        "keywords": rec.keywords, "keyword_text": ", ".join(rec.keywords),
+        "extent_wgs84": list(rec.extent_wgs84) if rec.extent_wgs84 else None,
+        "minx": bbox[0], "miny": bbox[1], "maxx": bbox[2], "maxy": bbox[3], "crs": rec.crs,
+        "attributes": [{"name": f.name, "type": f.type} for f in rec.attributes], "lineage": rec.lineage or "",
+        "organisation": rec.organisation, "format_text": ", ".join(rec.formats), "time_begin": rec.time_begin,
+        "time_end": rec.time_end, "modified": rec.modified, "parent_id": rec.parent_id,
+        "details": {k: getattr(rec, k) for k in DETAILS},
+        "xml": rec.xml.decode("utf-8") if rec.xml else None, "anytext": anytext, "search_text": body,
+        "created": rec.created, "updated": rec.updated}, body
+
+
+def write_many(conn: Connection, recs: list[Record], *, is_postgres: bool, replaced: list[str]) -> None:
+    """Insert the rows of many records with one statement per table (``replaced``: the ids already stored,
+    whose rows go first). Ids must be unique in ``recs``."""
+    for chunk in _chunks(replaced):
+        delete_rows_of(conn, chunk, is_postgres=is_postgres)
+    rows, terms, fts, anytexts = [], [], [], []
+    for rec in recs:
+        row, body = _row(rec)
+        rows.append(row)
+        terms += [{"record_id": rec.id, "facet": f, "value": v} for f, v in _terms(rec)]
+        if not is_postgres:
+            fts.append({"id": rec.id, "body": body})
+            anytexts.append({"id": rec.id, "anytext": row["anytext"]})
+    for table, values in ((records, rows), (record_terms, terms), (records_fts, fts), (records_anytext, anytexts)):
+        if values:
+            conn.execute(insert(table), values)
+
+
+def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def delete_rows_of(conn: Connection, ids: list[str], *, is_postgres: bool) -> None:
+    """Delete the rows of several records (one scan of the FTS5 tables for all of them)."""
+    conn.execute(delete(records).where(records.c.id.in_(ids)))
+    conn.execute(delete(record_terms).where(record_terms.c.record_id.in_(ids)))
     if not is_postgres:
-        conn.execute(insert(records_fts).values(id=rec.id, body=body))
-        conn.execute(insert(records_anytext).values(id=rec.id, anytext=anytext))
+        conn.execute(delete(records_fts).where(records_fts.c.id.in_(ids)))
+        conn.execute(delete(records_anytext).where(records_anytext.c.id.in_(ids)))
 
 
 def delete_rows(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
