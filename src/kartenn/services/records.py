@@ -45,6 +45,7 @@ class ImportReport:
 
 
 BATCH = 500  # records written per transaction by a bulk import
+ANALYZE_AFTER = 1000  # records imported at once after which the planner's statistics are refreshed
 
 
 def import_bytes(site: Site, data: bytes, *, source: str = "request", sharing: Sharing | None = None,
@@ -113,6 +114,8 @@ def import_paths(site: Site, paths: Iterable[Path], sharing: Sharing | None = No
                 size = 0
     if batch:
         flush()
+    if len(report.imported) >= ANALYZE_AFTER:
+        site.catalog.analyze()  # searches are planned from statistics that knew a much smaller catalogue
     return report
 
 
