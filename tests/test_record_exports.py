@@ -259,3 +259,13 @@ def test_dataset_record_names_its_organisation(site, settings):
     site.settings.publisher_name = None
     bare = publish_file(site, shared("natural-earth/ne_110m_lakes.geojson"), title="Lacs 3")[0].dataset
     assert site.catalog.get_record(bare.record_id).contacts == []
+
+    # the publisher set in kartenn.toml afterwards: one command names it in the records that need it
+    conf = settings.data_dir / "kartenn.toml"
+    conf.write_text(conf.read_text(encoding="utf-8") + '\npublisher_name = "GIP Bretagne"\n', encoding="utf-8")
+    done = kartenn("records", "contacts", "--data-dir", str(settings.data_dir), settings=settings, check=True)
+    assert "2 record(s) updated" in done.stdout  # "Lacs 2" and "Lacs 3"; the SHOM's stays as it is
+    assert site.catalog.get_record(bare.record_id).organisation == "GIP Bretagne"
+    assert site.catalog.get_record(rec.id).contacts[0] == {"organisation": "GIP Bretagne", "role": "pointOfContact",
+                                                           "scope": "resource", "source": "owner"}
+    assert site.catalog.get_record(dataset.record_id).organisation == "SHOM"

@@ -49,12 +49,15 @@ def with_owner_contacts(site: Any, conn: Connection, rec: Record) -> Record:
     return replace(rec, contacts=owner_contacts(site, conn, rec.dataset_id) + own)
 
 
-def sync_owner(site: Any, conn: Connection, dataset_id: str) -> None:
-    """Rewrite the record of ``dataset_id`` when its owner contacts changed (after a change of owner)."""
+def sync_owner(site: Any, conn: Connection, dataset_id: str) -> bool:
+    """Rewrite the record of ``dataset_id`` when its owner contacts changed (after a change of owner); True if
+    it did."""
     try:
         rec = site.catalog.get_record(site.catalog.get_dataset(dataset_id, conn).record_id, conn)
     except NotFound:
-        return
+        return False
     fresh = with_owner_contacts(site, conn, rec)
-    if fresh.contacts != rec.contacts:
-        site.catalog.put_record(conn, fresh)
+    if fresh.contacts == rec.contacts:
+        return False
+    site.catalog.put_record(conn, fresh)
+    return True
