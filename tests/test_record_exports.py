@@ -203,3 +203,69 @@ def test_command_line_exports(catalogue, settings):
     assert "<gmd:URL>https://geo.example.org/wfs</gmd:URL>" in iso
     bad = kartenn(*args, "--format", "pdf", settings=settings)
     assert bad.returncode != 0 and "unknown export format" in bad.stderr + bad.stdout
+
+
+def test_dataset_record_names_its_organisation(site, settings):
+    from kartenn.domain.security import Sharing
+    from kartenn.formats.ogc_record import record_feature
+    from kartenn.services.publish import publish_file, share
+    from kartenn.services.record_exports import record_document
+    from kartenn.services.records import RecordQuery, export_record, search_records
+
+    site.accounts.add_organisation("iuem", "Institut Universitaire Européen de la Mer")
+    site.accounts.add_organisation("shom", "SHOM")
+    kartenn("ingest", "--data-dir", str(settings.data_dir), str(shared("natural-earth/ne_110m_lakes.geojson")),
+            "--org", "iuem", settings=settings, check=True)
+    dataset = site.catalog.list_datasets()[0]
+    name = "Institut Universitaire Européen de la Mer"
+    assert search_records(site, RecordQuery(facets=True)).facets["organisation"] == [(name, 1)]
+    assert [r.id for r in search_records(site, RecordQuery(q="Européen")).records] == [dataset.record_id]
+    rec = site.catalog.get_record(dataset.record_id)
+    iso = export_record(rec, "iso19139")
+    assert_valid(iso, "iso/19139/20060504/gmd/gmd.xsd")
+    root = parse_xml(iso)
+    poc = root.find(f"{GMD}identificationInfo/*/{GMD}pointOfContact/{GMD}CI_ResponsibleParty")
+    assert poc.findtext(f"{GMD}organisationName/{GCO}CharacterString") == name
+    assert poc.find(f"{GMD}role/{GMD}CI_RoleCode").get("codeListValue") == "pointOfContact"
+    assert root.findtext(f"{GMD}contact/*/{GMD}organisationName/{GCO}CharacterString") == name
+    base = "https://geo.example.org"
+    graph = graph_of(record_document(site, rec, base, "dcat.rdf")[0], "xml")
+    ds = URIRef(f"{base}/ogc/collections/catalog/items/{rec.id}")
+    assert graph.value(graph.value(ds, DCTERMS.publisher), FOAF.name) == Literal(name)
+    assert orjson.loads(record_document(site, rec, base, "schemaorg.jsonld")[0])["publisher"]["name"] == name
+    assert record_feature(rec, base)["properties"]["contacts"][0]["organization"] == name
+    dc = parse_xml(record_document(site, rec, base, "dc")[0])
+    assert dc.findtext("{http://purl.org/dc/elements/1.1/}creator") == name
+
+    # a new owner: the record follows, and the facet counts the dataset once, under its new owner
+    share(site, "dataset", dataset.id, Sharing(org="shom"))
+    assert search_records(site, RecordQuery(facets=True)).facets["organisation"] == [("SHOM", 1)]
+    assert [c["organisation"] for c in site.catalog.get_record(rec.id).contacts] == ["SHOM", "SHOM"]
+
+    # no owning organisation: the site's publisher, with its e-mail and web site
+    site.settings.publisher_name, site.settings.publisher_email = "Région Bretagne", "sig@bretagne.bzh"
+    site.settings.publisher_url = "https://bretagne.bzh"
+    other = publish_file(site, shared("natural-earth/ne_110m_lakes.geojson"), title="Lacs 2")[0].dataset
+    rec = site.catalog.get_record(other.record_id)
+    assert rec.organisation == "Région Bretagne"
+    iso = export_record(rec, "iso19139")
+    assert_valid(iso, "iso/19139/20060504/gmd/gmd.xsd")
+    party = parse_xml(iso).find(f"{GMD}identificationInfo/*/{GMD}pointOfContact/{GMD}CI_ResponsibleParty")
+    assert party.findtext(f"{GMD}contactInfo//{GMD}electronicMailAddress/{GCO}CharacterString") == "sig@bretagne.bzh"
+    assert party.findtext(f"{GMD}contactInfo//{GMD}linkage/{GMD}URL") == "https://bretagne.bzh"
+    schema = orjson.loads(record_document(site, rec, base, "schemaorg.jsonld")[0])
+    assert schema["publisher"] == {"@type": "Organization", "name": "Région Bretagne", "email": "sig@bretagne.bzh",
+                                   "url": "https://bretagne.bzh"}
+    site.settings.publisher_name = None
+    bare = publish_file(site, shared("natural-earth/ne_110m_lakes.geojson"), title="Lacs 3")[0].dataset
+    assert site.catalog.get_record(bare.record_id).contacts == []
+
+    # the publisher set in kartenn.toml afterwards: one command names it in the records that need it
+    conf = settings.data_dir / "kartenn.toml"
+    conf.write_text(conf.read_text(encoding="utf-8") + '\npublisher_name = "GIP Bretagne"\n', encoding="utf-8")
+    done = kartenn("records", "contacts", "--data-dir", str(settings.data_dir), settings=settings, check=True)
+    assert "2 record(s) updated" in done.stdout  # "Lacs 2" and "Lacs 3"; the SHOM's stays as it is
+    assert site.catalog.get_record(bare.record_id).organisation == "GIP Bretagne"
+    assert site.catalog.get_record(rec.id).contacts[0] == {"organisation": "GIP Bretagne", "role": "pointOfContact",
+                                                           "scope": "resource", "source": "owner"}
+    assert site.catalog.get_record(dataset.record_id).organisation == "SHOM"

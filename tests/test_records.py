@@ -10,6 +10,7 @@ from lxml import etree
 from conftest import kartenn, shared
 from kartenn.domain import Record
 from kartenn.errors import InvalidInput
+from kartenn.formats.iso19139 import render_iso19139
 from kartenn.formats.records import read_records
 from kartenn.services.records import RecordQuery, export_record, import_paths, search_records
 from kartenn.xml import parse_xml
@@ -236,3 +237,30 @@ def test_same_results_on_both_stores(catalogue):
                              "437ae0a2-06e2-4015-b296-a66e7f407bf2", "75a7eb5e-336e-453d-ab06-209b1070d396",
                              "a7308c0a-b748-48e2-bab7-0a608a51d416"]
 
+
+
+def test_bulk_import_batches_as_one_document_at_a_time(site, tmp_path, monkeypatch):
+    """Batched writes give what one document after the other gives: the last copy of an id wins, a bad
+    document is named and skipped, a dataset's record stays attached to its data."""
+    from kartenn.services import records as service
+    from kartenn.services.publish import publish_file
+
+    monkeypatch.setattr(service, "BATCH", 2)
+    dataset = publish_file(site, shared("natural-earth/ne_110m_lakes.geojson"))[0].dataset
+    made = Record(id=dataset.record_id, title="Lacs, décrits ailleurs", keywords=["eau"])
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, title in enumerate(["Premier", "Deuxième", "Troisième"]):
+        (folder / f"a{i}.xml").write_bytes(render_iso19139(Record(id="same" if i != 1 else "other", title=title)))
+    (folder / "b.xml").write_bytes(b"<nope/>")
+    (folder / "c.xml").write_bytes(render_iso19139(made))
+    report = import_paths(site, [folder])
+    assert report.imported == ["same", "other", "same", dataset.record_id]
+    assert len(report.errors) == 1 and report.errors[0].startswith("b.xml: ")
+    assert site.catalog.get_record("same").title == "Troisième"
+    again = site.catalog.get_record(dataset.record_id)
+    assert (again.title, again.dataset_id) == ("Lacs, décrits ailleurs", dataset.id)
+    assert [r.id for r in search_records(site, RecordQuery(q="troisieme")).records] == ["same"]
+    assert search_records(site, RecordQuery(q="premier")).matched == 0
+    assert site.accounts.grants_of("record", "same") == [{"kind": "record", "resource_id": "same",
+                                                          "principal": "public", "principal_id": "", "action": "view"}]

@@ -219,6 +219,22 @@ def records_import(
         raise typer.Exit(code=1)
 
 
+@records_app.command("contacts")
+def records_contacts(data_dir: DataDir = Path("site")) -> None:
+    """Name each dataset's owning organisation (else the site's publisher) in its record: for datasets
+    published before records named them, or after publisher_name changed in kartenn.toml."""
+    from kartenn.services.record_owner import sync_owner
+
+    try:
+        site = _site(data_dir)
+        with site.catalog.begin() as conn:
+            changed = sum(sync_owner(site, conn, dataset_id) for dataset_id in sorted(site.catalog.dataset_ids(conn)))
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+    site.close()
+    out.print(f"{changed} record(s) updated", highlight=False, soft_wrap=True)
+
+
 @records_app.command("export")
 def records_export(
     record_id: Annotated[str, typer.Argument(help="Identifier of the record.")],

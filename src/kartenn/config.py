@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     tile_cache: bool = True  # keep rendered and vector tiles under data_dir/cache/tiles
     tile_cache_max_mb: int = 2048  # the cache's size cap; the oldest tiles go first
     title: str = "Kartenn"
+    publisher_name: str | None = None  # who publishes datasets that no organisation owns (their records' contact)
+    publisher_email: str | None = None
+    publisher_url: str | None = None
     basemap_url: str | None = None  # XYZ tiles (OSM, IGN…) under the viewer's layers; offline Natural Earth if unset
     basemap_attribution: str = ""  # shown on the map with basemap_url, e.g. "© OpenStreetMap contributors"
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -12,6 +12,7 @@ French and the English Snowball stemmers: "Routes départementales" matches "rou
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from functools import lru_cache
 
@@ -28,10 +29,17 @@ _FRENCH = snowballstemmer.stemmer("french")
 _ENGLISH = snowballstemmer.stemmer("english")
 
 
+@lru_cache(maxsize=1)
+def _combining() -> dict[int, None]:
+    # every combining mark, for str.translate: removing them one character at a time in Python was most of fold()
+    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))}
+
+
 def fold(text: str) -> str:
     """Lower case without accents: ``fold("Ñunç Élément") == "nunc element"``."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKD", text).translate(_combining()).lower()
 
 
 def words(text: str) -> list[str]:
@@ -45,10 +53,14 @@ def _stems_of(word: str) -> tuple[str, ...]:
 
 def stems(text: str) -> set[str]:
     """Every stem of every word of ``text`` (both languages), stop words left out."""
+    return stems_of_folded(fold(text))
+
+
+def stems_of_folded(folded: str) -> set[str]:
+    """``stems`` of a text already folded."""
     out: set[str] = set()
-    for word in words(text):
-        if word not in STOP_WORDS:
-            out.update(_stems_of(word))
+    for word in set(_WORD.findall(folded)) - STOP_WORDS:
+        out.update(_stems_of(word))
     return out
 
 

@@ -142,6 +142,11 @@ def add_dataset(graph: Graph, rec: Record, base: str) -> URIRef:
         graph.add((ds, DCTERMS.publisher, publisher))
         graph.add((publisher, RDF.type, FOAF.Agent))
         graph.add((publisher, FOAF.name, Literal(rec.organisation)))
+        named = next((c for c in rec.contacts if c.get("organisation") == rec.organisation), {})
+        if named.get("email"):
+            graph.add((publisher, FOAF.mbox, URIRef(f"mailto:{named['email']}")))
+        if named.get("url"):
+            graph.add((publisher, FOAF.homepage, URIRef(named["url"])))
     for contact in rec.contacts:
         if contact.get("scope") != "resource" or not (contact.get("organisation") or contact.get("individual")):
             continue
@@ -151,6 +156,8 @@ def add_dataset(graph: Graph, rec: Record, base: str) -> URIRef:
         graph.add((point, VCARD.fn, Literal(contact.get("organisation") or contact.get("individual"))))
         if contact.get("email"):
             graph.add((point, VCARD.hasEmail, URIRef(f"mailto:{contact['email']}")))
+        if contact.get("url"):
+            graph.add((point, VCARD.hasURL, URIRef(contact["url"])))
     if rec.extent_wgs84:
         place = BNode()
         graph.add((ds, DCTERMS.spatial, place))

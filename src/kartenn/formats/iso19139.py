@@ -70,9 +70,13 @@ def _contact(contact: dict) -> etree._Element:
         party.append(g.individualName(_cs(contact["individual"])))
     if contact.get("organisation"):
         party.append(g.organisationName(_cs(contact["organisation"])))
+    info = g.CI_Contact()
     if contact.get("email"):
-        party.append(g.contactInfo(g.CI_Contact(g.address(g.CI_Address(
-            g.electronicMailAddress(_cs(contact["email"])))))))
+        info.append(g.address(g.CI_Address(g.electronicMailAddress(_cs(contact["email"])))))
+    if contact.get("url"):
+        info.append(g.onlineResource(g.CI_OnlineResource(g.linkage(g.URL(contact["url"])))))
+    if len(info):
+        party.append(g.contactInfo(info))
     party.append(g.role(_code("CI_RoleCode", contact.get("role") or "pointOfContact")))
     return party
 

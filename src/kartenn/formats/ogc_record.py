@@ -66,6 +66,8 @@ def _contacts(rec: Record) -> list[dict[str, Any]]:
             continue
         if c.get("email"):
             contact["emails"] = [{"value": c["email"]}]
+        if c.get("url"):
+            contact["links"] = [{"href": c["url"], "rel": "about", "type": "text/html"}]
         contact["roles"] = [c.get("role") or "pointOfContact"]
         if c.get("scope") == "metadata":
             contact["roles"].append("metadataContact")

@@ -15,10 +15,12 @@ from kartenn.formats.ogc_record import language_code, licence
 from kartenn.formats.online_resources import dataset_links
 
 
-def _organisation(name: str, email: str | None = None) -> dict[str, Any]:
+def _organisation(name: str, email: str | None = None, url: str | None = None) -> dict[str, Any]:
     org: dict[str, Any] = {"@type": "Organization", "name": name}
     if email:
         org["email"] = email
+    if url:
+        org["url"] = url
     return org
 
 
@@ -51,10 +53,12 @@ def schema_org(record: Record, dataset: Dataset | None, base_url: str) -> dict[s
         doc["dateModified"] = modified
     creators = [c for c in record.contacts if c.get("scope") == "resource" and c.get("organisation")]
     if creators:
-        doc["creator"] = [_organisation(c["organisation"], c.get("email")) for c in creators]
+        doc["creator"] = [_organisation(c["organisation"], c.get("email"), c.get("url")) for c in creators]
     publisher = next((c for c in creators if c.get("role") in ("publisher", "distributor")), None)
+    publisher = publisher or next((c for c in record.contacts if c.get("organisation") == record.organisation), None)
     if publisher or record.organisation:
-        doc["publisher"] = _organisation(publisher["organisation"] if publisher else record.organisation or "")
+        doc["publisher"] = _organisation(publisher["organisation"], publisher.get("email"), publisher.get("url")) \
+            if publisher else _organisation(record.organisation or "")
     found = licence(record)
     if found:
         doc["license"] = found

@@ -29,6 +29,7 @@ from kartenn.domain.security import Sharing
 from kartenn.errors import InvalidInput, KartennError
 from kartenn.services.geometry import GeometryStats, conform, target_type
 from kartenn.services.readers import Source, discover
+from kartenn.services.record_owner import owner_contacts, sync_owner
 from kartenn.services.styles import default_raster_style, default_vector_style
 from kartenn.site import Site
 from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
@@ -99,6 +100,8 @@ def share(site: Site, kind: str, resource_id: str, sharing: Sharing) -> None:
         if sharing.public:
             for action in ("view", "download"):
                 site.accounts.grant(conn, kind, resource_id, "public", "", action)
+        if kind == "dataset":
+            sync_owner(site, conn, resource_id)
 
 
 def delete_dataset(site: Site, dataset_id: str) -> Dataset:
@@ -340,11 +343,13 @@ def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime
         attributes=dataset.fields,
         lineage=f"Ingested from {dataset.source} on {now.date().isoformat()}",
         keywords=[],
+        contacts=owner_contacts(site, conn, dataset.id),
     )
     if old:
         previous = site.catalog.get_record(old.record_id)
         record.abstract, record.keywords, record.language = previous.abstract, previous.keywords, previous.language
         record.state = previous.state
+        record.contacts += [c for c in previous.contacts if c.get("source") != "owner"]
         site.catalog.update_dataset(conn, dataset)
     else:
         site.catalog.add_dataset(conn, dataset)

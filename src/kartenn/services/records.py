@@ -44,46 +44,78 @@ class ImportReport:
         return {"imported": self.imported, "errors": self.errors}
 
 
+BATCH = 500  # records written per transaction by a bulk import
+ANALYZE_AFTER = 1000  # records imported at once after which the planner's statistics are refreshed
+
+
 def import_bytes(site: Site, data: bytes, *, source: str = "request", sharing: Sharing | None = None,
                  draft: bool = False) -> list[Record]:
     """Import every record of one XML document, all or nothing. Raises InvalidInput.
     New records without a dataset get ``sharing`` (default: public); ``draft`` ones wait for review."""
     found = read_records(data)
-    new = []
     with site.catalog.begin() as conn:
-        for rec in found:
-            if not _keep_link_to_dataset(site, conn, rec) and rec.dataset_id is None:
-                new.append(rec.id)
-                if draft:
-                    rec.state = "draft"
-            site.catalog.put_record(conn, rec)
-        sharing = sharing or Sharing()
-        for record_id in new:
-            site.accounts.set_owner(conn, "record", record_id, sharing.org, sharing.user)
-            if sharing.public:
-                site.accounts.grant(conn, "record", record_id, "public", "", "view")
+        _save(site, conn, found, sharing, draft)
     return found
 
 
-def _keep_link_to_dataset(site: Site, conn, rec: Record) -> bool:  # type: ignore[no-untyped-def]
-    """True when the record existed: re-importing the record of a dataset must not detach it from its data."""
-    try:
-        previous = site.catalog.get_record(rec.id, conn)
-    except NotFound:
-        return False
-    rec.dataset_id = previous.dataset_id
-    return True
+def _save(site: Site, conn, found: list[Record], sharing: Sharing | None, draft: bool) -> None:  # type: ignore[no-untyped-def]
+    """Write records as if one after the other: re-importing the record of a dataset must not detach it
+    from its data; new records get an owner and, when public, a public view grant."""
+    stored = {i: dataset_id for i, (_, dataset_id) in site.catalog.record_origins(conn, [r.id for r in found]).items()}
+    new = []
+    for rec in found:
+        if rec.id in stored:
+            rec.dataset_id = stored[rec.id]
+        elif rec.dataset_id is None:
+            new.append(rec.id)
+            if draft:
+                rec.state = "draft"
+        stored.setdefault(rec.id, rec.dataset_id)
+    site.catalog.put_records(conn, found)
+    sharing = sharing or Sharing()
+    site.accounts.set_owners(conn, "record", new, sharing.org, sharing.user)
+    if sharing.public:
+        site.accounts.grant_many(conn, "record", new, "public", "", "view")
 
 
 def import_paths(site: Site, paths: Iterable[Path], sharing: Sharing | None = None) -> ImportReport:
-    """Import files, folders (recursively), zips and MEF archives; one bad document does not stop the rest."""
+    """Import files, folders (recursively), zips and MEF archives; one bad document does not stop the rest.
+    Documents are parsed first and written BATCH records per transaction."""
     report = ImportReport()
+    batch: list[tuple[str, list[Record]]] = []
+
+    def flush() -> None:
+        try:
+            with site.catalog.begin() as conn:
+                _save(site, conn, [rec for _, found in batch for rec in found], sharing, False)
+            report.imported += [rec.id for _, found in batch for rec in found]
+        except KartennError:  # again one document at a time, so the report names the one that failed
+            for name, found in batch:
+                try:
+                    with site.catalog.begin() as conn:
+                        _save(site, conn, found, sharing, False)
+                    report.imported += [rec.id for rec in found]
+                except KartennError as exc:
+                    report.errors.append(f"{name}: {exc.message}")
+        batch.clear()
+
+    size = 0
     for path in paths:
         for name, data in _documents(site, path, report):
             try:
-                report.imported += [r.id for r in import_bytes(site, data, source=name, sharing=sharing)]
+                found = read_records(data)
             except KartennError as exc:
                 report.errors.append(f"{name}: {exc.message}")
+                continue
+            batch.append((name, found))
+            size += len(found)
+            if size >= BATCH:
+                flush()
+                size = 0
+    if batch:
+        flush()
+    if len(report.imported) >= ANALYZE_AFTER:
+        site.catalog.analyze()  # searches are planned from statistics that knew a much smaller catalogue
     return report
 
 

@@ -249,6 +249,28 @@ class Accounts:
         conn.execute(delete(owners).where(and_(owners.c.kind == kind, owners.c.resource_id == resource_id)))
         conn.execute(insert(owners).values(kind=kind, resource_id=resource_id, org_id=org_id, user_id=user_id))
 
+    def set_owners(self, conn: Connection, kind: str, resource_ids: list[str], org_id: str | None,
+                   user_id: str | None) -> None:
+        """``set_owner`` of many resources at once."""
+        for i in range(0, len(resource_ids), 500):
+            chunk = resource_ids[i:i + 500]
+            conn.execute(delete(owners).where(and_(owners.c.kind == kind, owners.c.resource_id.in_(chunk))))
+            conn.execute(insert(owners), [{"kind": kind, "resource_id": r, "org_id": org_id, "user_id": user_id}
+                                          for r in chunk])
+
+    def grant_many(self, conn: Connection, kind: str, resource_ids: list[str], principal: str, principal_id: str,
+                   action: str) -> None:
+        """``grant`` of one right on many resources at once."""
+        for i in range(0, len(resource_ids), 500):
+            chunk = list(dict.fromkeys(resource_ids[i:i + 500]))
+            held = set(conn.execute(select(grants.c.resource_id).where(and_(
+                grants.c.kind == kind, grants.c.resource_id.in_(chunk), grants.c.principal == principal,
+                grants.c.principal_id == principal_id, grants.c.action == action))).scalars())
+            missing = [{"kind": kind, "resource_id": r, "principal": principal, "principal_id": principal_id,
+                        "action": action} for r in chunk if r not in held]
+            if missing:
+                conn.execute(insert(grants), missing)
+
     def grant(self, conn: Connection, kind: str, resource_id: str, principal: str, principal_id: str,
               action: str) -> None:
         key = and_(grants.c.kind == kind, grants.c.resource_id == resource_id, grants.c.principal == principal,

@@ -16,7 +16,7 @@ from typing import Any
 
 import shapely.geometry
 from pygeofilter import ast, values
-from sqlalchemy import and_, false, func, not_, or_, select, true
+from sqlalchemy import and_, false, func, literal_column, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from kartenn.errors import InvalidInput
@@ -106,6 +106,12 @@ def _anytext_like(pattern: str, is_postgres: bool) -> ColumnElement[bool]:
     escape = "\\" if "\\" in pattern else None
     if is_postgres:
         return c.anytext.like(pattern, escape=escape)
+    inner = pattern[1:-1]
+    if len(pattern) >= 5 and pattern[0] == pattern[-1] == "%" and not any(ch in inner for ch in "%_\\"):
+        # '%word%' is a phrase of the word's trigrams: the index answers it alone, where LIKE reads the text of
+        # every candidate again to check it (most of the time of a common word's search)
+        phrase = '"' + inner.replace('"', '""') + '"'
+        return c.id.in_(select(records_anytext.c.id).where(literal_column("records_anytext").op("MATCH")(phrase)))
     return c.id.in_(select(records_anytext.c.id).where(records_anytext.c.anytext.like(pattern, escape=escape)))
 
 

@@ -34,7 +34,7 @@ from sqlalchemy.sql.expression import ColumnClause
 
 from kartenn.domain import Field, Record
 from kartenn.stores.catalog import SCHEMA, _aware, _bounds, record_terms, records
-from kartenn.text import fold, query_terms, stems
+from kartenn.text import fold, query_terms, stems_of_folded
 
 FACETS = ("keyword", "organisation", "type", "format", "year", "theme")
 # SQLite only, outside the translated schema: the FTS5 table of stems.
@@ -95,6 +95,10 @@ def create(conn: Connection, *, is_postgres: bool) -> None:
         except DBAPIError:
             pass  # no pg_trgm on this server: the same filters scan the table
         return
+    # What searches test of every candidate record (workflow state, dataset, box), readable from the index alone:
+    # the rows themselves are large (the original XML), and reading them was half the time of a count.
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS records_filter ON records (id, state, dataset_id, minx, maxx, "
+                         "miny, maxy)")
     conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5("
                          "id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 2')")
     if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'records_anytext'").first() is None:
@@ -126,29 +130,57 @@ def _terms(rec: Record) -> set[tuple[str, str]]:
 def write(conn: Connection, rec: Record, *, is_postgres: bool, replace: bool = True) -> None:
     """Insert the rows of ``rec``; ``replace=False`` when it is known to be new: deleting from the FTS5 table by
     its unindexed id scans the whole table, which made imports quadratic."""
-    if replace:
-        delete_rows(conn, rec.id, is_postgres=is_postgres)
-    text = _anytext(rec)
-    body, anytext = " ".join(sorted(stems(text))), fold(text)
+    write_many(conn, [rec], is_postgres=is_postgres, replaced=[rec.id] if replace else [])
+
+
+def _row(rec: Record) -> tuple[dict[str, Any], str]:
+    """(records row, stems) of a record."""
+    anytext = fold(_anytext(rec))
+    body = " ".join(sorted(stems_of_folded(anytext)))
     bbox = rec.extent_wgs84 or (None, None, None, None)
-    conn.execute(insert(records).values(
-        id=rec.id, dataset_id=rec.dataset_id, title=rec.title or None, abstract=rec.abstract or "",
-        state=rec.state, language=rec.language or "", type=rec.type or "", schema=rec.schema or "",
-        keywords=rec.keywords, keyword_text=", ".join(rec.keywords),
-        extent_wgs84=list(rec.extent_wgs84) if rec.extent_wgs84 else None,
-        minx=bbox[0], miny=bbox[1], maxx=bbox[2], maxy=bbox[3], crs=rec.crs,
-        attributes=[{"name": f.name, "type": f.type} for f in rec.attributes], lineage=rec.lineage or "",
-        organisation=rec.organisation, format_text=", ".join(rec.formats), time_begin=rec.time_begin,
-        time_end=rec.time_end, modified=rec.modified, parent_id=rec.parent_id,
-        details={k: getattr(rec, k) for k in DETAILS},
-        xml=rec.xml.decode("utf-8") if rec.xml else None, anytext=anytext, search_text=body,
-        created=rec.created, updated=rec.updated))
-    terms = _terms(rec)
-    if terms:
-        conn.execute(insert(record_terms), [{"record_id": rec.id, "facet": f, "value": v} for f, v in terms])
+    return {
+        "id": rec.id, "dataset_id": rec.dataset_id, "title": rec.title or None, "abstract": rec.abstract or "",
+        "state": rec.state, "language": rec.language or "", "type": rec.type or "", "schema": rec.schema or "",
+        "keywords": rec.keywords, "keyword_text": ", ".join(rec.keywords),
+        "extent_wgs84": list(rec.extent_wgs84) if rec.extent_wgs84 else None,
+        "minx": bbox[0], "miny": bbox[1], "maxx": bbox[2], "maxy": bbox[3], "crs": rec.crs,
+        "attributes": [{"name": f.name, "type": f.type} for f in rec.attributes], "lineage": rec.lineage or "",
+        "organisation": rec.organisation, "format_text": ", ".join(rec.formats), "time_begin": rec.time_begin,
+        "time_end": rec.time_end, "modified": rec.modified, "parent_id": rec.parent_id,
+        "details": {k: getattr(rec, k) for k in DETAILS},
+        "xml": rec.xml.decode("utf-8") if rec.xml else None, "anytext": anytext, "search_text": body,
+        "created": rec.created, "updated": rec.updated}, body
+
+
+def write_many(conn: Connection, recs: list[Record], *, is_postgres: bool, replaced: list[str]) -> None:
+    """Insert the rows of many records with one statement per table (``replaced``: the ids already stored,
+    whose rows go first). Ids must be unique in ``recs``."""
+    for chunk in _chunks(replaced):
+        delete_rows_of(conn, chunk, is_postgres=is_postgres)
+    rows, terms, fts, anytexts = [], [], [], []
+    for rec in recs:
+        row, body = _row(rec)
+        rows.append(row)
+        terms += [{"record_id": rec.id, "facet": f, "value": v} for f, v in _terms(rec)]
+        if not is_postgres:
+            fts.append({"id": rec.id, "body": body})
+            anytexts.append({"id": rec.id, "anytext": row["anytext"]})
+    for table, values in ((records, rows), (record_terms, terms), (records_fts, fts), (records_anytext, anytexts)):
+        if values:
+            conn.execute(insert(table), values)
+
+
+def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def delete_rows_of(conn: Connection, ids: list[str], *, is_postgres: bool) -> None:
+    """Delete the rows of several records (one scan of the FTS5 tables for all of them)."""
+    conn.execute(delete(records).where(records.c.id.in_(ids)))
+    conn.execute(delete(record_terms).where(record_terms.c.record_id.in_(ids)))
     if not is_postgres:
-        conn.execute(insert(records_fts).values(id=rec.id, body=body))
-        conn.execute(insert(records_anytext).values(id=rec.id, anytext=anytext))
+        conn.execute(delete(records_fts).where(records_fts.c.id.in_(ids)))
+        conn.execute(delete(records_anytext).where(records_anytext.c.id.in_(ids)))
 
 
 def delete_rows(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
@@ -245,7 +277,6 @@ SORTABLE = {"title": func.lower(records.c.title), "modified": records.c.modified
 
 def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> SearchResult:
     where, rank, source = conditions(query, is_postgres)
-    matched = conn.execute(select(func.count()).select_from(source).where(*where)).scalar_one()
     order = []
     for name, ascending in query.sort or ([("relevance", False)] if rank is not None else []):
         if name == "relevance":
@@ -257,13 +288,21 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
     # ties in the order of the last sort key (as pycsw does): a reversed sort reverses them too
     last_ascending = next((asc for name, asc in reversed(query.sort) if name != "relevance"), True)
     order.append(records.c.id.asc() if last_ascending else records.c.id.desc())
-    found = []
+    found, matched = [], None
     if query.limit > 0:
         # Ids first, rows after: sorting whole rows (with their XML) of every match was most of a search's time.
-        page = select(records.c.id).select_from(source).where(*where).order_by(*order).limit(query.limit)
-        ids = [row[0] for row in conn.execute(page.offset(query.offset))]
+        # On SQLite the page counts the matches as it goes (one pass over them, not one for the count and one
+        # for the page); PostgreSQL plans the two better apart (the page alone stops early on an index).
+        counted = [] if is_postgres else [func.count().over().label("matched")]
+        page = select(records.c.id, *counted).select_from(source).where(*where).order_by(*order).limit(query.limit)
+        hits = conn.execute(page.offset(query.offset)).all()
+        ids = [row[0] for row in hits]
+        if not is_postgres:
+            matched = hits[0][1] if hits else (0 if query.offset == 0 else None)
         rows = {row.id: row for row in conn.execute(select(records).where(records.c.id.in_(ids)))} if ids else {}
         found = [to_record(rows[i]) for i in ids if i in rows]
+    if matched is None:
+        matched = conn.execute(select(func.count()).select_from(source).where(*where)).scalar_one()
     facets: dict[str, list[tuple[str, int]]] = {}
     if query.facets:
         ids = select(records.c.id).select_from(source).where(*where)
