@@ -102,4 +102,5 @@ class Site:
     def close(self) -> None:
         if isinstance(self.features, PostGISStore):
             self.features.close()
+        self.catalog.close()
         self.engine.dispose()
