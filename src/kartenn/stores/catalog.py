@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -175,10 +175,13 @@ _TIME_COLUMNS = {c.name for c in datasets.columns if isinstance(c.type, DateTime
 
 
 class Catalog:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reader: Callable[[], Engine] | None = None) -> None:
+        """``reader`` gives the autocommit engine to read with on PostgreSQL (the feature store's, when it is in the
+        same database: one pool of such connections per process); one of its own is made otherwise."""
         self.engine = engine
         self.is_postgres = engine.dialect.name == "postgresql"
         self._reader: Engine | None = None
+        self._shared_reader = reader
         names = ", ".join(DATASET_COLUMNS)
         table = f"{SCHEMA}.datasets" if self.is_postgres else "datasets"
         self._dataset_sql = f"SELECT {names} FROM {table} WHERE id = {'%s' if self.is_postgres else '?'}"  # noqa: S608
@@ -188,8 +191,10 @@ class Catalog:
         """PostgreSQL: autocommit connections with no ping on checkout, for one-query reads on hot paths (a tile,
         a map asks for its dataset every time). The main pool pings every connection it lends and rolls back every
         one it takes back: three round trips for one row."""
+        if self._shared_reader is not None:
+            return self._shared_reader()
         if self._reader is None:
-            self._reader = create_engine(self.engine.url, pool_size=4, max_overflow=16, isolation_level="AUTOCOMMIT")
+            self._reader = create_engine(self.engine.url, pool_size=4, max_overflow=8, isolation_level="AUTOCOMMIT")
         return self._reader
 
     def close(self) -> None:
