@@ -40,12 +40,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.ready = False
     app.add_middleware(SecurityHeaders)
     errors.install(app)
+    # Tiles and the OGC web services first: the router tries routes in order, and these answer most requests
+    # (no path of theirs is one of the others').
+    app.include_router(ogc_tiles.router)
+    app.include_router(ows.router)
     app.include_router(api.router)
     app.include_router(ogc.router)
     app.include_router(portal.router)
     app.include_router(auth.router)
-    app.include_router(ows.router)
-    app.include_router(ogc_tiles.router)
     app.mount("/static", static_files(), name="static")  # the portal's built front end
 
     @app.get("/healthz", include_in_schema=False)

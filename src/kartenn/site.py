@@ -36,16 +36,18 @@ class Site:
         self.settings = settings
         self.staging = StagingArea(settings.staging_dir)
         self.engine = create_engine_for(settings.catalog_url)
-        self.catalog = Catalog(self.engine)
+        self.features: FeatureStore
+        if settings.uses_postgis:
+            store = PostGISStore(self.engine)
+            self.features = store
+            self.catalog = Catalog(self.engine, reader=lambda: store.reader)  # one reader pool for both
+        else:
+            self.features = GeoPackageStore(settings.features_dir, self.staging)
+            self.catalog = Catalog(self.engine)
         self.accounts = Accounts(self.engine)
         self.maps = Maps(self.engine)
         self.files = FileStore(settings.files_dir, self.staging)
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-        self.features: FeatureStore
-        if settings.uses_postgis:
-            self.features = PostGISStore(self.engine)
-        else:
-            self.features = GeoPackageStore(settings.features_dir, self.staging)
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Site:
@@ -102,4 +104,5 @@ class Site:
     def close(self) -> None:
         if isinstance(self.features, PostGISStore):
             self.features.close()
+        self.catalog.close()
         self.engine.dispose()

@@ -10,7 +10,6 @@ import hashlib
 from collections.abc import Callable
 from functools import lru_cache
 
-import mapbox_vector_tile
 import morecantile
 import numpy as np
 import shapely
@@ -23,13 +22,13 @@ from rio_tiler.models import ImageData
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style
 from kartenn.errors import InvalidInput, NotFound
+from kartenn.formats import mvt
 from kartenn.services import render
-from kartenn.services.featureinfo import plain
 from kartenn.services.tile_cache import TileCache
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
 from kartenn.stores.postgis import PostGISStore
-from kartenn.stores.query import features_in_box, mvt_from_postgis
+from kartenn.stores.query import columns_in_box, mvt_from_postgis
 
 EXTENT = 4096  # MVT grid
 BUFFER = 64  # pixels of the grid kept around a tile, so strokes do not stop at its edge
@@ -106,24 +105,19 @@ def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col
 def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[float, float, float, float],
                    padded: tuple[float, float, float, float], box: tuple[float, float, float, float],
                    fields: list[str], time: TimeFilter | None = None) -> bytes:
-    rows = features_in_box(site.features, dataset.storage, fields, box, MAX_FEATURES)
+    """The tile from the rows in ``box``, encoded here (formats.mvt: shapely and numpy over the whole layer)."""
+    fids, columns, wkb = columns_in_box(site.features, dataset.storage, fields, box, MAX_FEATURES)
     if time is not None:
-        rows = [r for r in rows if time.contains(r["properties"].get(time.field))]
-    if not rows:
+        keep = [i for i, v in enumerate(columns.get(time.field, [])) if time.contains(v)]
+        fids, wkb = [fids[i] for i in keep], [wkb[i] for i in keep]
+        columns = {name: [values[i] for i in keep] for name, values in columns.items()}
+    if not fids:
         return b""
-    geoms = shapely.from_wkb([r["wkb"] for r in rows])
+    geoms = shapely.from_wkb(wkb)
     to_tms = transformer(_native(dataset), tms_crs)
-    geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_tms.transform(xy[:, 0], xy[:, 1])))
-    geoms = shapely.clip_by_rect(geoms, *padded)
-    keep = ~shapely.is_empty(geoms)
-    features = [{"geometry": g, "id": r["fid"], "properties": {k: plain(v) for k, v in r["properties"].items()
-                                                                if v is not None}}
-                for g, r, k in zip(geoms, rows, keep, strict=True) if k]
-    if not features:
-        return b""
-    return mapbox_vector_tile.encode([{"name": dataset.id, "features": features}],
-                                     default_options={"quantize_bounds": bounds, "extents": EXTENT,
-                                                      "y_coord_down": False})
+    same = to_tms.source_crs == to_tms.target_crs
+    grid = mvt.on_grid(geoms, bounds, EXTENT, BUFFER, None if same else to_tms.transform)
+    return mvt.encode_layer(dataset.id, grid, fids, columns, EXTENT)
 
 
 def _colormap(style: Style) -> tuple[float, float, dict[int, tuple[int, int, int, int]]]:

@@ -8,11 +8,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -172,10 +174,37 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+DATASET_COLUMNS = [c.name for c in datasets.columns]
+_JSON_COLUMNS = {c.name for c in datasets.columns if isinstance(c.type, JSON)}
+_TIME_COLUMNS = {c.name for c in datasets.columns if isinstance(c.type, DateTime)}
+
+
 class Catalog:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reader: Callable[[], Engine] | None = None) -> None:
+        """``reader`` gives the autocommit engine to read with on PostgreSQL (the feature store's, when it is in the
+        same database: one pool of such connections per process); one of its own is made otherwise."""
         self.engine = engine
         self.is_postgres = engine.dialect.name == "postgresql"
+        self._reader: Engine | None = None
+        self._shared_reader = reader
+        names = ", ".join(DATASET_COLUMNS)
+        table = f"{SCHEMA}.datasets" if self.is_postgres else "datasets"
+        self._dataset_sql = f"SELECT {names} FROM {table} WHERE id = {'%s' if self.is_postgres else '?'}"  # noqa: S608
+
+    @property
+    def reader(self) -> Engine:
+        """PostgreSQL: autocommit connections with no ping on checkout, for one-query reads on hot paths (a tile,
+        a map asks for its dataset every time). The main pool pings every connection it lends and rolls back every
+        one it takes back: three round trips for one row."""
+        if self._shared_reader is not None:
+            return self._shared_reader()
+        if self._reader is None:
+            self._reader = create_engine(self.engine.url, pool_size=4, max_overflow=8, isolation_level="AUTOCOMMIT")
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.dispose()
 
     def create_schema(self) -> None:
         with self.engine.begin() as conn:
@@ -212,11 +241,54 @@ class Catalog:
             self.delete_record(conn, record_id)
 
     def get_dataset(self, dataset_id: str, conn: Connection | None = None) -> Dataset:
-        query = select(datasets).where(datasets.c.id == dataset_id)
-        row = self._first(query, conn)
+        if conn is None:
+            found = self._read_dataset(dataset_id)
+            if found is None:
+                raise NotFound(f"no dataset {dataset_id!r}")
+            return self._dataset_of(found)
+        row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
         if row is None:
             raise NotFound(f"no dataset {dataset_id!r}")
         return self._dataset(row)
+
+    def _read_dataset(self, dataset_id: str) -> dict[str, Any] | None:
+        """The row of one dataset, as committed now, in one query on the driver (no ORM layer, no transaction).
+
+        Nothing is cached: every process sees a replace or an edit at once. On PostgreSQL a connection that died
+        since its last use (server restart) is dropped and the query tried once more."""
+        if not self.is_postgres:
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                try:
+                    row = cur.execute(self._dataset_sql, (dataset_id,)).fetchone()
+                finally:
+                    cur.close()
+            finally:
+                raw.close()
+            if row is None:
+                return None
+            found = dict(zip(DATASET_COLUMNS, row, strict=True))
+            for name in _JSON_COLUMNS:
+                if found[name] is not None:
+                    found[name] = json.loads(found[name])
+            for name in _TIME_COLUMNS:
+                if found[name] is not None:
+                    found[name] = datetime.fromisoformat(found[name])
+            return found
+        for attempt in (1, 2):
+            with self.reader.connect() as conn:
+                raw = conn.connection.driver_connection
+                try:
+                    with raw.cursor() as cur:
+                        cur.execute(self._dataset_sql, (dataset_id,), prepare=True)
+                        row = cur.fetchone()
+                    return dict(zip(DATASET_COLUMNS, row, strict=True)) if row is not None else None
+                except psycopg.OperationalError:
+                    conn.invalidate()
+                    if attempt == 2 or not raw.closed:
+                        raise
+        return None
 
     def list_datasets(self, *, limit: int | None = None, offset: int = 0) -> list[Dataset]:
         query = select(datasets).order_by(datasets.c.created, datasets.c.id).offset(offset)
@@ -245,7 +317,10 @@ class Catalog:
 
     @staticmethod
     def _dataset(row: Any) -> Dataset:
-        m = row._mapping
+        return Catalog._dataset_of(row._mapping)
+
+    @staticmethod
+    def _dataset_of(m: Any) -> Dataset:
         return Dataset(
             id=m["id"],
             title=m["title"],

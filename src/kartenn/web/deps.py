@@ -13,6 +13,7 @@ import base64
 import binascii
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from kartenn.domain.security import ANONYMOUS, Identity
 from kartenn.errors import Forbidden, Unauthorized
@@ -91,6 +92,14 @@ def _origin(request: Request) -> str:
 def get_site(request: Request) -> SiteView:
     site: Site = request.app.state.site
     return site.seen_by(get_identity(request))
+
+
+async def site_for(request: Request) -> SiteView:
+    """``get_site`` as an async dependency for hot read paths (tiles, maps): a caller with no credentials and no
+    session cookie is anonymous without any I/O, so it is answered here rather than through a worker thread."""
+    if "authorization" not in request.headers and sessions.COOKIE not in request.cookies:
+        return get_site(request)
+    return await run_in_threadpool(get_site, request)
 
 
 def get_jobs(request: Request) -> JobRunner:

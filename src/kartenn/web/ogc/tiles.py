@@ -11,7 +11,7 @@ from starlette.responses import Response
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.services import render, styles, tiles, timedim
 from kartenn.site import Site
-from kartenn.web.deps import base_url, get_site
+from kartenn.web.deps import base_url, get_site, site_for
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -98,7 +98,7 @@ def tilejson(collection_id: str, tms_id: str, request: Request,
 
 @router.get("/collections/{collection_id}/tiles/{tms_id}/{z}/{row}/{col}")
 async def tile(collection_id: str, tms_id: str, z: int, row: int, col: int, request: Request,
-               site: Annotated[Site, Depends(get_site)],
+               site: Annotated[Site, Depends(site_for)],
                f: Annotated[str | None, Query(pattern="^(mvt|pbf|png|webp)$")] = None,
                datetime: Annotated[str | None, Query()] = None) -> Response:
     def work() -> Response:
@@ -207,7 +207,7 @@ def dataset_tilejson(tms_id: str, request: Request, site: Annotated[Site, Depend
 
 @router.get("/tiles/{tms_id}/{z}/{row}/{col}")
 async def dataset_tile(tms_id: str, z: int, row: int, col: int, request: Request,
-                       site: Annotated[Site, Depends(get_site)],
+                       site: Annotated[Site, Depends(site_for)],
                        collections: Annotated[str | None, Query()] = None) -> Response:
     """One MVT with a layer per collection the caller may view (Mapbox Vector Tiles concatenate as layers)."""
     def work() -> Response:
@@ -230,7 +230,7 @@ async def dataset_tile(tms_id: str, z: int, row: int, col: int, request: Request
 
 
 @router.get("/collections/{collection_id}/map")
-async def collection_map(collection_id: str, site: Annotated[Site, Depends(get_site)],
+async def collection_map(collection_id: str, site: Annotated[Site, Depends(site_for)],
                          bbox: Annotated[str | None, Query()] = None,
                          width: Annotated[int, Query(ge=1)] = 512, height: Annotated[int, Query(ge=1)] = 512,
                          crs: Annotated[str, Query()] = "CRS:84",
