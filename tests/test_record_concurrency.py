@@ -53,17 +53,25 @@ def test_stale_if_match_is_refused_and_changes_nothing(server, people, draft):
         assert r.status_code == 412, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["status"] == 412 and r.json()["title"] == "PreconditionFailed"
-        for step, http in (("submit", editor), ("approve", reviewer), ("reject", reviewer)):
-            r = http.post(f"/api/v1/records/{RID}/{step}", json={"comment": "non"}, headers={"If-Match": tag})
-            assert r.status_code == 412, (step, r.text)
+        assert editor.post(f"/api/v1/records/{RID}/submit", headers={"If-Match": tag}).status_code == 412
         now = editor.get(f"/api/v1/records/{RID}")
         assert now.json()["title"] == "Cadastre revu" and now.json()["state"] == "draft"
         assert now.headers["etag"] == fresh and _versions(editor) == before
-        # Workflow steps with the current tag, and "*" (any version).
+        # Rights and state come first: an editor may not approve, whatever the tag (403, not 412).
+        assert editor.post(f"/api/v1/records/{RID}/approve", headers={"If-Match": tag}).status_code == 403
+        # Workflow steps with the current tag; the reviewer's steps with an old one are refused.
         r = editor.post(f"/api/v1/records/{RID}/submit", headers={"If-Match": fresh})
         assert r.status_code == 200 and r.json()["state"] == "submitted", r.text
-        r = reviewer.post(f"/api/v1/records/{RID}/approve", headers={"If-Match": "*"})
+        submitted = r.headers["etag"]
+        for step in ("approve", "reject"):
+            r = reviewer.post(f"/api/v1/records/{RID}/{step}", json={"comment": "non"}, headers={"If-Match": fresh})
+            assert r.status_code == 412, (step, r.text)
+        now = editor.get(f"/api/v1/records/{RID}")
+        assert now.json()["state"] == "submitted" and now.headers["etag"] == submitted
+        r = reviewer.post(f"/api/v1/records/{RID}/approve", headers={"If-Match": f'"other", {submitted}'})
         assert r.status_code == 200 and r.json()["state"] == "published", r.text
+        r = editor.put(f"/api/v1/records/{RID}", json={"title": "Cadastre"}, headers={"If-Match": "*"})
+        assert r.status_code == 200 and r.json()["state"] == "published", r.text  # "*": any version
         assert r.headers["etag"] == editor.get(f"/api/v1/records/{RID}").headers["etag"]
         # Without If-Match, as before: the change is made.
         r = editor.put(f"/api/v1/records/{RID}", json={"abstract": "Sans condition."})

@@ -43,9 +43,9 @@ def etag(rec: Record) -> str:
     return f'"{rec.state[:1]}{micros:x}"'
 
 
-def _matches(if_match: str, rec: Record) -> bool:
+def _matches(if_match: str, current: str) -> bool:
     tags = [t.strip() for t in if_match.split(",") if t.strip()]
-    return "*" in tags or etag(rec) in tags
+    return "*" in tags or current in tags
 
 
 def _owner(rec: Record) -> tuple[str, str]:
@@ -77,10 +77,10 @@ def _change(site: Any, record_id: str, if_match: str | None,
     if nobody wrote it meanwhile; else 412 with ``if_match``, or once more on the newer version without."""
     for attempt in range(RETRIES):
         rec = _load(site, record_id)
-        if if_match is not None and not _matches(if_match, rec):
+        expected, read = rec.updated, etag(rec)
+        new, action, comment = change(rec)  # rights and state first: a refusal is not hidden behind a 412
+        if if_match is not None and not _matches(if_match, read):
             raise PreconditionFailed(f"record {record_id!r} was changed since you read it: read it again")
-        expected = rec.updated
-        new, action, comment = change(rec)
         try:
             return _write(site, new, action, comment, expected=expected)
         except PreconditionFailed:
