@@ -53,7 +53,7 @@ class Browser:
         page = self.context.pages[0] if self.context.pages else self.context.new_page()
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" and "favicon" not in m.text
-                and "404" not in m.text and "403" not in m.text else None)
+                and "404" not in m.text and "403" not in m.text and "412" not in m.text else None)
         return page
 
     def shot(self, page, name: str) -> None:
@@ -422,6 +422,81 @@ def test_editors_see_validation_and_share_the_dataset(site, server, browser):
     with server.client(create_token(site, "marc")) as http:
         text = http.get(f"/datasets/{outcome.dataset.id}").text
         assert "Lacs" in text and 'id="editing"' not in text
+
+
+def _drop_lakes(page, server) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{server.url}/upload?lang=en")
+    lakes = shared("natural-earth/ne_110m_lakes.geojson").read_text(encoding="utf-8")
+    transfer = page.evaluate_handle(
+        "text => { const t = new DataTransfer();"
+        " t.items.add(new File([text], 'lakes.geojson', {type: 'application/geo+json'})); return t; }", lakes)
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+    page.get_by_role("button", name="Publish", exact=True).click()
+
+
+def test_a_change_made_meanwhile_is_not_overwritten(site, server, editor_token, playwright, tmp_path, store):
+    """The wizard's description and the dataset page's metadata form change only the version they showed
+    (If-Match): when someone else changed the record meanwhile, nothing is saved and the editor is told, in
+    English and in French."""
+    from kartenn.services import workflow
+
+    elsewhere = site.seen_by(site.accounts.identity("editor"))
+    browser = Browser(playwright, tmp_path / "chromium", store, locale="en-GB",
+                      extra_http_headers={"Authorization": f"Bearer {editor_token}"})
+    try:
+        page = browser.page()
+        conditions: list[str | None] = []
+        page.on("request", lambda r: conditions.append(r.headers.get("if-match")) if r.method == "PUT" else None)
+        _drop_lakes(page, server)
+        sync_api.expect(page.locator("#upload-status")).to_have_text("Published.", timeout=60_000)
+        result = page.locator("#upload-result .published")
+        record_id = site.catalog.get_dataset(result.get_attribute("data-dataset")).record_id
+        result.get_by_label("Abstract").fill("First description.")
+        result.get_by_role("button", name="Save the description").click()
+        sync_api.expect(result.locator(".describe-status")).to_have_text("Description saved.")
+        workflow.edit(elsewhere, record_id, fields={"abstract": "Changed elsewhere."})
+        result.get_by_label("Abstract").fill("Second description.")
+        result.get_by_role("button", name="Save the description").click()
+        sync_api.expect(result.locator(".describe-status")).to_have_text(
+            "Someone else changed this description meanwhile: nothing was saved. Their version is on the "
+            "dataset's page.")
+        assert site.catalog.get_record(record_id).abstract == "Changed elsewhere."
+        assert len(conditions) == 2 and all(conditions) and conditions[0] != conditions[1], conditions
+        # The dataset page, in French: its form changes the version it shows, or nothing.
+        dataset_id = result.get_attribute("data-dataset")
+        page.goto(f"{server.url}/datasets/{dataset_id}?lang=fr")
+        sync_api.expect(page.locator("#md-abstract")).to_have_value("Changed elsewhere.")
+        workflow.edit(elsewhere, record_id, fields={"abstract": "Changed elsewhere again."})
+        page.locator("#md-abstract").fill("Troisième description.")
+        page.get_by_role("button", name="Enregistrer une nouvelle version").click()
+        sync_api.expect(page.locator("#editing-status")).to_have_text(
+            "Quelqu'un d'autre a modifié cette fiche entre-temps : rien n'a été enregistré. Rechargez la page pour "
+            "voir sa version, puis refaites votre modification.")
+        assert site.catalog.get_record(record_id).abstract == "Changed elsewhere again."
+        page.reload()
+        page.locator("#md-abstract").fill("Troisième description.")
+        with page.expect_navigation():  # saved: the page is shown again, from the server
+            page.get_by_role("button", name="Enregistrer une nouvelle version").click()
+        sync_api.expect(page.locator("#md-abstract")).to_have_value("Troisième description.")
+        assert site.catalog.get_record(record_id).abstract == "Troisième description."
+    finally:
+        browser.close()
+
+
+def test_upload_wizard_says_when_reading_the_result_fails(site, server, editor_token, playwright, tmp_path, store):
+    """A failure after the ingest (here, reading the new record) is shown, not left as a silent stop."""
+    browser = Browser(playwright, tmp_path / "chromium", store, locale="en-GB",
+                      extra_http_headers={"Authorization": f"Bearer {editor_token}"})
+    try:
+        page = browser.page()
+        page.route("**/api/v1/records/*", lambda route: route.abort() if route.request.method == "GET"
+                   else route.continue_())
+        _drop_lakes(page, server)
+        sync_api.expect(page.locator("#upload-status")).to_contain_text("Error: ", timeout=60_000)
+        sync_api.expect(page.locator("#upload-result .published")).to_have_count(0)
+        browser.errors.clear()  # the aborted request, on the console
+    finally:
+        browser.close()
 
 
 def test_time_slider_on_a_time_enabled_layer(site, server, browser):

@@ -14,6 +14,12 @@ export function writeHeaders(headers = {}) {
 
 /** fetch() for the portal: same-origin cookies always, the CSRF token on non-GET requests. */
 export async function api(url, options = {}) {
+  return (await versioned(url, options)).body;
+}
+
+/** api(), and the response's ETag: `{ body, etag }`. Send the ETag back as If-Match to change only that version;
+ * when someone else changed it meanwhile, the error thrown has `status` 412. */
+export async function versioned(url, options = {}) {
   const method = (options.method || "GET").toUpperCase();
   const headers = { Accept: "application/json", ...(options.headers || {}) };
   const init = { ...options, method, credentials: "same-origin",
@@ -29,9 +35,10 @@ export async function api(url, options = {}) {
     error.status = response.status;
     throw error;
   }
-  if (response.status === 204) return null;
+  const etag = response.headers.get("etag");
+  if (response.status === 204) return { body: null, etag };
   const type = response.headers.get("content-type") || "";
-  return type.includes("json") ? response.json() : response.text();
+  return { body: await (type.includes("json") ? response.json() : response.text()), etag };
 }
 
 const stringsNode = document.getElementById("strings");
@@ -41,6 +48,11 @@ const strings = stringsNode ? JSON.parse(stringsNode.textContent) : {};
 export function t(key, values = {}) {
   const text = strings["js." + key] || key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
+}
+
+/** The message for a failed change: someone else's change meanwhile (412, the `stale` string), or the server's. */
+export function problemText(error, stale = "stale") {
+  return error.status === 412 ? t(stale) : t("error", { msg: error.message });
 }
 
 /** An element with attributes and children, without innerHTML. */

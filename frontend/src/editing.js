@@ -1,19 +1,21 @@
 // The dataset page's editing section: workflow buttons and the rights panel, through /api/v1; the page is
 // reloaded after each change so what is shown comes from the server.
-import { api, t } from "./api.js";
+import { api, problemText } from "./api.js";
 
 export function editingPanel(root) {
   const dataset = encodeURIComponent(root.dataset.dataset);
   const record = encodeURIComponent(root.dataset.record);
   const status = document.getElementById("editing-status");
+  // The version of the record the page shows: a change is made only to it (If-Match), never over another's.
+  const version = root.dataset.etag ? { "If-Match": root.dataset.etag } : {};
   const run = async (call) => {
-    try { await call(); location.reload(); } catch (error) { status.textContent = t("error", { msg: error.message }); }
+    try { await call(); location.reload(); } catch (error) { status.textContent = problemText(error); }
   };
   for (const button of root.querySelectorAll("[data-workflow]")) {
     button.addEventListener("click", () => run(() => {
       const comment = document.getElementById("reject-comment");
       return api(`/api/v1/records/${record}/${button.dataset.workflow}`, { method: "POST",
-        headers: { "Content-Type": "application/json" }, body: JSON.stringify({ comment: comment ? comment.value : "" }) });
+        headers: { "Content-Type": "application/json", ...version }, body: JSON.stringify({ comment: comment ? comment.value : "" }) });
     }));
   }
   for (const button of root.querySelectorAll("[data-revoke]")) {
@@ -29,7 +31,7 @@ export function editingPanel(root) {
       const body = { abstract: value("md-abstract"), lineage: value("md-lineage"),
         keywords: value("md-keywords").split(",").map((k) => k.trim()).filter(Boolean) };
       run(() => api(`/api/v1/records/${record}`, { method: "PUT",
-        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }));
+        headers: { "Content-Type": "application/json", ...version }, body: JSON.stringify(body) }));
     });
   }
   const form = document.getElementById("grant-form");

@@ -1,7 +1,7 @@
 // The upload wizard: drop or choose a file, send it with a progress bar, follow the ingest job,
 // then show what was detected (CRS, geometry, extent, attributes or bands) and a form that completes the
 // dataset's record through the record API, and link to the new dataset.
-import { api, el, t, writeHeaders } from "./api.js";
+import { api, el, problemText, t, versioned, writeHeaders } from "./api.js";
 
 export function uploadWizard(form) {
   const zone = document.getElementById("drop-zone");
@@ -60,6 +60,11 @@ export function uploadWizard(form) {
   });
 
   async function follow(url) {
+    // A failure while following the job or reading what it published is said, never left as a silent stop.
+    try { await followJob(url); } catch (error) { status.textContent = t("error", { msg: error.message }); }
+  }
+
+  async function followJob(url) {
     const path = new URL(url, location.href).pathname;
     for (;;) {
       const job = await api(path);
@@ -93,7 +98,8 @@ const fixed = (v) => Number(v).toFixed(4);
 /** What was detected in one published dataset, and the form that completes its record. */
 async function published(id, index) {
   const d = await api(`/api/v1/datasets/${encodeURIComponent(id)}`);
-  const rec = d.record ? await api(`/api/v1/records/${encodeURIComponent(d.record.id)}`) : null;
+  const read = d.record ? await versioned(`/api/v1/records/${encodeURIComponent(d.record.id)}`) : null;
+  const rec = read ? read.body : null;
   const node = document.getElementById("published-template").content.firstElementChild.cloneNode(true);
   node.dataset.dataset = d.id;
   const heading = node.querySelector(".published-title");
@@ -121,11 +127,11 @@ async function published(id, index) {
   link.textContent = t("view");
   const form = node.querySelector("form.describe");
   if (!rec) { form.hidden = true; return node; }
-  describeForm(form, rec, index);
+  describeForm(form, rec, read.etag, index);
   return node;
 }
 
-function describeForm(form, rec, index) {
+function describeForm(form, rec, etag, index) {
   const field = (name) => form.querySelector(`[data-field=${name}]`);
   for (const label of form.querySelectorAll("label[data-for]")) {
     const input = field(label.dataset.for);
@@ -150,6 +156,14 @@ function describeForm(form, rec, index) {
   const review = form.querySelector(".submit-review");
   const url = `/api/v1/records/${encodeURIComponent(rec.id)}`;
   review.hidden = rec.state !== "draft";
+  // Each change is made to the version read (If-Match), and the next one to the version it made.
+  let version = etag;
+  const send = async (target, init) => {
+    const done = await versioned(target, { ...init, headers: { ...(init.headers || {}),
+      ...(version ? { "If-Match": version } : {}) } });
+    version = done.etag || version;
+    return done.body;
+  };
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const body = {
@@ -159,17 +173,17 @@ function describeForm(form, rec, index) {
       topics: [...form.querySelectorAll("input[name=topics]:checked")].map((b) => b.value),
     };
     try {
-      const saved = await api(url, { method: "PUT", headers: { "Content-Type": "application/json" },
+      const saved = await send(url, { method: "PUT", headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body) });
       review.hidden = saved.state !== "draft";
       status.textContent = t("described");
-    } catch (error) { status.textContent = t("error", { msg: error.message }); }
+    } catch (error) { status.textContent = problemText(error, "stale_describe"); }
   });
   review.addEventListener("click", async () => {
     try {
-      const saved = await api(`${url}/submit`, { method: "POST" });
+      const saved = await send(`${url}/submit`, { method: "POST" });
       review.hidden = saved.state !== "draft";
       status.textContent = t("submitted");
-    } catch (error) { status.textContent = t("error", { msg: error.message }); }
+    } catch (error) { status.textContent = problemText(error, "stale_describe"); }
   });
 }

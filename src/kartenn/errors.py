@@ -44,6 +44,13 @@ class Conflict(KartennError):
     code = "Conflict"
 
 
+class PreconditionFailed(KartennError):
+    """A conditional write (``If-Match``) on a resource that changed since the caller read it."""
+
+    status = 412
+    code = "PreconditionFailed"
+
+
 class TooLarge(KartennError):
     status = 413
     code = "PayloadTooLarge"

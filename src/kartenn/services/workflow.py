@@ -7,24 +7,45 @@ publishes it or sends it back to draft with a comment. Rights come from services
 'submitted'
 >>> approve(reviewer_view, "lacs").state  # doctest: +SKIP
 'published'
+
+Every change is optimistic: it is written only if the record is still the version it was read as (one
+conditional UPDATE, see Catalog.put_record). ``if_match`` is the entity tag the caller read (``etag(rec)``):
+when the record changed since, PreconditionFailed (412) and nothing is written. Without it, a change that lost
+the race is done again on the record as it is now, so an approval racing an edit neither undoes the edit nor is
+undone by it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kartenn.domain import Record
-from kartenn.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from kartenn.errors import Conflict, Forbidden, InvalidInput, PreconditionFailed, Unauthorized
 from kartenn.formats.records import read_records
 from kartenn.services import policy
 from kartenn.services.record_edits import set_properties
 from kartenn.stores import record_versions
 
-__all__ = ["submit", "approve", "reject", "edit", "versions", "EDITABLE_FIELDS"]
+__all__ = ["submit", "approve", "reject", "edit", "versions", "etag", "EDITABLE_FIELDS"]
 
 # fields a PUT may set directly; title and abstract also change the original document
 EDITABLE_FIELDS = {"title": str, "abstract": str, "lineage": str, "keywords": list, "topics": list,
                    "language": str}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+RETRIES = 5  # a change without If-Match that lost a race is done again on the newer version, this many times
+
+
+def etag(rec: Record) -> str:
+    """The record's entity tag (strong, quoted): it changes with every write of the record."""
+    micros = (rec.updated - EPOCH) // timedelta(microseconds=1) if rec.updated else 0
+    return f'"{rec.state[:1]}{micros:x}"'
+
+
+def _matches(if_match: str, current: str) -> bool:
+    tags = [t.strip() for t in if_match.split(",") if t.strip()]
+    return "*" in tags or current in tags
 
 
 def _owner(rec: Record) -> tuple[str, str]:
@@ -35,9 +56,9 @@ def _load(site: Any, record_id: str) -> Record:
     return site.catalog.get_record(record_id)  # the caller's view: 404 for what it may not see
 
 
-def _write(site: Any, rec: Record, action: str, comment: str = "") -> Record:
+def _write(site: Any, rec: Record, action: str, comment: str = "", expected: Any = None) -> Record:
     with site.catalog.begin() as conn:
-        site.catalog.put_record(conn, rec)
+        site.catalog.put_record(conn, rec, expected=expected)
         version = record_versions.save(conn, rec, site.identity.name, action, comment)
     site.accounts.log(site.identity.name, f"record.{action}", f"record:{rec.id}", state=rec.state,
                       version=version, **({"comment": comment} if comment else {}))
@@ -50,13 +71,33 @@ def _require_edit(site: Any, rec: Record) -> None:
     site.require("edit", *_owner(rec))
 
 
-def submit(site: Any, record_id: str) -> Record:
-    rec = _load(site, record_id)
-    _require_edit(site, rec)
-    if rec.state != "draft":
-        raise Conflict(f"record {record_id!r} is {rec.state}: only drafts are submitted")
-    rec.state = "submitted"
-    return _write(site, rec, "submit")
+def _change(site: Any, record_id: str, if_match: str | None,
+            change: Callable[[Record], tuple[Record, str, str]]) -> Record:
+    """Read the record, check ``if_match``, ``change`` it (→ the new record, the action, the comment) and write it
+    if nobody wrote it meanwhile; else 412 with ``if_match``, or once more on the newer version without."""
+    for attempt in range(RETRIES):
+        rec = _load(site, record_id)
+        expected, read = rec.updated, etag(rec)
+        new, action, comment = change(rec)  # rights and state first: a refusal is not hidden behind a 412
+        if if_match is not None and not _matches(if_match, read):
+            raise PreconditionFailed(f"record {record_id!r} was changed since you read it: read it again")
+        try:
+            return _write(site, new, action, comment, expected=expected)
+        except PreconditionFailed:
+            if if_match is not None or attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def submit(site: Any, record_id: str, if_match: str | None = None) -> Record:
+    def change(rec: Record) -> tuple[Record, str, str]:
+        _require_edit(site, rec)
+        if rec.state != "draft":
+            raise Conflict(f"record {record_id!r} is {rec.state}: only drafts are submitted")
+        rec.state = "submitted"
+        return rec, "submit", ""
+
+    return _change(site, record_id, if_match, change)
 
 
 def _require_review(site: Any, rec: Record) -> None:
@@ -68,30 +109,37 @@ def _require_review(site: Any, rec: Record) -> None:
         raise Forbidden(f"only reviewers of the record's organisation review {rec.id!r}")
 
 
-def approve(site: Any, record_id: str, comment: str = "") -> Record:
-    rec = _load(site, record_id)
-    _require_review(site, rec)
-    if rec.state != "submitted":
-        raise Conflict(f"record {record_id!r} is {rec.state}: only submitted records are published")
-    rec.state = "published"
-    return _write(site, rec, "publish", comment)
+def approve(site: Any, record_id: str, comment: str = "", if_match: str | None = None) -> Record:
+    def change(rec: Record) -> tuple[Record, str, str]:
+        _require_review(site, rec)
+        if rec.state != "submitted":
+            raise Conflict(f"record {record_id!r} is {rec.state}: only submitted records are published")
+        rec.state = "published"
+        return rec, "publish", comment
+
+    return _change(site, record_id, if_match, change)
 
 
-def reject(site: Any, record_id: str, comment: str) -> Record:
-    rec = _load(site, record_id)
-    _require_review(site, rec)
-    if not comment.strip():
-        raise InvalidInput("say why the record goes back to draft (comment)")
-    if rec.state != "submitted":
-        raise Conflict(f"record {record_id!r} is {rec.state}: only submitted records are rejected")
-    rec.state = "draft"
-    return _write(site, rec, "reject", comment)
+def reject(site: Any, record_id: str, comment: str, if_match: str | None = None) -> Record:
+    def change(rec: Record) -> tuple[Record, str, str]:
+        _require_review(site, rec)
+        if not comment.strip():
+            raise InvalidInput("say why the record goes back to draft (comment)")
+        if rec.state != "submitted":
+            raise Conflict(f"record {record_id!r} is {rec.state}: only submitted records are rejected")
+        rec.state = "draft"
+        return rec, "reject", comment
+
+    return _change(site, record_id, if_match, change)
 
 
 def edit(site: Any, record_id: str, *, fields: dict[str, Any] | None = None, xml: bytes | None = None,
-         comment: str = "") -> Record:
+         comment: str = "", if_match: str | None = None) -> Record:
     """A new version of a record from a whole document (``xml``) and/or some ``fields``; its state stays."""
-    rec = _load(site, record_id)
+    return _change(site, record_id, if_match, lambda rec: (_edited(site, rec, fields, xml), "update", comment))
+
+
+def _edited(site: Any, rec: Record, fields: dict[str, Any] | None, xml: bytes | None) -> Record:
     _require_edit(site, rec)
     if site.identity.scope != "write":
         raise Forbidden("this token is read-only")
@@ -120,7 +168,7 @@ def edit(site: Any, record_id: str, *, fields: dict[str, Any] | None = None, xml
         setattr(rec, name, value)
     if not (fields or xml):
         raise InvalidInput("send fields to change (JSON) or the whole record (XML)")
-    return _write(site, rec, "update", comment)
+    return rec
 
 
 def versions(site: Any, record_id: str) -> list[dict[str, Any]]:

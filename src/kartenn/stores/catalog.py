@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from kartenn.domain import Dataset, Field, Job, JobState, Record
-from kartenn.errors import NotFound
+from kartenn.errors import NotFound, PreconditionFailed
 
 SCHEMA = "kartenn"
 metadata = MetaData(schema=SCHEMA)
@@ -375,11 +375,24 @@ class Catalog:
 
     # records ----------------------------------------------------------------------------------------
 
-    def put_record(self, conn: Connection, rec: Record) -> None:
-        """Insert or replace a record with its search index (see stores/record_index.py)."""
+    def put_record(self, conn: Connection, rec: Record, expected: datetime | None = None) -> None:
+        """Insert or replace a record with its search index (see stores/record_index.py).
+
+        ``expected``: the ``updated`` time the record had when it was read; the write then happens only if it
+        still has it — one conditional UPDATE, the transaction's first write, so of two writers that read the same
+        version one succeeds and the other gets PreconditionFailed (the row lock in PostgreSQL, the database
+        lock in SQLite make the second wait for the first, then find the time changed).
+        """
         from kartenn.stores import record_index
 
         now = _now()
+        if expected is not None:
+            expected = _aware(expected)
+            now = max(now, expected + timedelta(microseconds=1))  # always a new version, even in the same tick
+            done = conn.execute(records.update().where(records.c.id == rec.id, records.c.updated == expected)
+                                .values(updated=now))
+            if done.rowcount != 1:
+                raise PreconditionFailed(f"record {rec.id!r} was changed meanwhile; read it again")
         rec.updated = now
         exists = conn.execute(select(records.c.created).where(records.c.id == rec.id)).first()
         rec.created = exists[0] if exists else now

@@ -97,10 +97,25 @@ def search(request: Request, site: Annotated[Site, Depends(get_site)], q: str | 
             "facets": facets}
 
 
+def _versioned(rec: Record, response: Response) -> Record:
+    """``rec``, with its entity tag on ``response``: sent back as ``If-Match``, it makes a change conditional."""
+    response.headers["ETag"] = workflow.etag(rec)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return rec
+
+
+def _if_match(request: Request) -> str | None:
+    """The ``If-Match`` header, if any (RFC 9110: the write happens only if the record is still that version)."""
+    value = request.headers.get("if-match")
+    return value if value is not None and value.strip() else None
+
+
 @router.get("/records/{record_id}")
-def get_record(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+def get_record(record_id: str, request: Request, response: Response,
+               site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
     base = base_url(request)
-    return record_json(with_service_links(site, service.get_record(site, record_id), base), base)
+    return record_json(with_service_links(site, _versioned(service.get_record(site, record_id), response), base),
+                       base)
 
 
 def _state(value: str) -> str:
@@ -110,8 +125,11 @@ def _state(value: str) -> str:
 
 
 @router.put("/records/{record_id}")
-async def edit_record(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
-    """A new version: JSON ``{"title": …, "abstract": …, "comment": …}`` or the whole record as XML."""
+async def edit_record(record_id: str, request: Request, response: Response,
+                      site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    """A new version: JSON ``{"title": …, "abstract": …, "comment": …}`` or the whole record as XML.
+
+    With ``If-Match`` (the ETag of a GET), only if the record has not changed since: else 412."""
     body = await request.body()
     if len(body) > MAX_XML:
         raise TooLarge(f"body above {MAX_XML} bytes")
@@ -123,10 +141,11 @@ async def edit_record(record_id: str, request: Request, site: Annotated[Site, De
         if not isinstance(fields, dict):
             raise InvalidInput("send a JSON object of fields")
         comment = str(fields.pop("comment", "") or "")
-        rec = workflow.edit(site, record_id, fields=fields, comment=comment)
+        rec = workflow.edit(site, record_id, fields=fields, comment=comment, if_match=_if_match(request))
     else:
-        rec = workflow.edit(site, record_id, xml=body, comment=request.query_params.get("comment", ""))
-    return record_json(rec, base_url(request))
+        rec = workflow.edit(site, record_id, xml=body, comment=request.query_params.get("comment", ""),
+                            if_match=_if_match(request))
+    return record_json(_versioned(rec, response), base_url(request))
 
 
 async def _comment(request: Request) -> str:
@@ -141,20 +160,24 @@ async def _comment(request: Request) -> str:
 
 
 @router.post("/records/{record_id}/submit")
-def submit_record(record_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
-    return record_json(workflow.submit(site, record_id), base_url(request))
+def submit_record(record_id: str, request: Request, response: Response,
+                  site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    rec = workflow.submit(site, record_id, if_match=_if_match(request))
+    return record_json(_versioned(rec, response), base_url(request))
 
 
 @router.post("/records/{record_id}/approve")
-async def approve_record(record_id: str, request: Request,
+async def approve_record(record_id: str, request: Request, response: Response,
                          site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
-    return record_json(workflow.approve(site, record_id, await _comment(request)), base_url(request))
+    rec = workflow.approve(site, record_id, await _comment(request), if_match=_if_match(request))
+    return record_json(_versioned(rec, response), base_url(request))
 
 
 @router.post("/records/{record_id}/reject")
-async def reject_record(record_id: str, request: Request,
+async def reject_record(record_id: str, request: Request, response: Response,
                         site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
-    return record_json(workflow.reject(site, record_id, await _comment(request)), base_url(request))
+    rec = workflow.reject(site, record_id, await _comment(request), if_match=_if_match(request))
+    return record_json(_versioned(rec, response), base_url(request))
 
 
 @router.get("/records/{record_id}/versions")

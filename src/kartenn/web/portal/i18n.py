@@ -227,6 +227,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "js.no_feature": "No feature here.",
         "js.loading": "Loading…",
         "js.error": "Error: {msg}",
+        "js.stale": "Someone else changed this record meanwhile: nothing was saved. Reload the page to see their "
+                    "version, then make your change again.",
+        "js.stale_describe": "Someone else changed this description meanwhile: nothing was saved. Their version is on "
+                             "the dataset's page.",
         "js.copied": "Copied",
         "js.shown": "Features {from}–{to} of {n}",
         "js.uploading": "Sending the file…",
@@ -462,6 +466,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "js.no_feature": "Aucun objet ici.",
         "js.loading": "Chargement…",
         "js.error": "Erreur : {msg}",
+        "js.stale": "Quelqu'un d'autre a modifié cette fiche entre-temps : rien n'a été enregistré. Rechargez la page "
+                    "pour voir sa version, puis refaites votre modification.",
+        "js.stale_describe": "Quelqu'un d'autre a modifié cette description entre-temps : rien n'a été enregistré. "
+                             "Sa version est sur la page du jeu de données.",
         "js.copied": "Copié",
         "js.shown": "Objets {from} à {to} sur {n}",
         "js.uploading": "Envoi du fichier…",

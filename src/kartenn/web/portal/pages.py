@@ -172,13 +172,14 @@ def _editing(site: Site, dataset: Any, record: Any, base: str) -> dict[str, Any]
     """What the dataset's editors see: the record's validation report and state, and the dataset's grants."""
     if site.identity.user is None or not site.may("edit", "dataset", dataset.id):
         return None
-    from kartenn.services import policy
+    from kartenn.services import policy, workflow
     from kartenn.services.service_links import with_service_links
     from kartenn.services.validation import validate
 
     report = validate(with_service_links(site, record, base)) if record is not None else None
     return {"report": report, "state": record.state if record is not None else None,
             "record_id": record.id if record is not None else None,
+            "etag": workflow.etag(record) if record is not None else "",  # the version shown: changes send it back
             "may_review": policy.may_review(site.identity, "dataset", dataset.id, site.accounts),
             "may_publish": site.may("publish", "dataset", dataset.id),
             "grants": site.accounts.grants_of("dataset", dataset.id) if site.may("publish", "dataset", dataset.id)
