@@ -632,6 +632,8 @@ def test_demo_site_search_dataset_viewer_feature_info(settings, browser):
         page.wait_for_url("**/search?q=*")
         page.get_by_role("link", name="Régions de France (IGN Admin Express 2018)").click()
         page.wait_for_url("**/datasets/*")
+        sync_api.expect(page.locator("main")).to_contain_text("Les 13 régions de France métropolitaine")
+        sync_api.expect(page.locator("main")).to_contain_text("Kartenn demo")
         sync_api.expect(page.locator(".attribute-table .status")).to_have_text("Objets 1 à 10 sur 13")
         sync_api.expect(page.locator("#preview-map canvas").first).to_be_visible()
         page.get_by_role("link", name="Ouvrir dans le visualiseur").click()

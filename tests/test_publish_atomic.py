@@ -188,3 +188,33 @@ def test_replace_vector_by_raster(site: Site) -> None:
     state = store_state(site)
     assert state["files"] == [after.storage] and state["features"] == []
     assert state.get("tables", []) == []
+
+
+def test_replace_keeps_what_people_wrote(site: Site) -> None:
+    """A new version of the data refreshes what the data says (extent, attributes, lineage made here) and keeps the
+    description people wrote; the record's dates and formats make the year and format facets count it."""
+    from dataclasses import replace
+
+    from kartenn.services.records import search_records
+    from kartenn.stores.record_index import RecordQuery
+
+    first = publish_file(site, REGIONS)[0].dataset
+    assert first is not None
+    record = site.catalog.get_record(first.record_id)
+    today = record.dates["creation"]
+    assert record.dates["revision"] == today and record.year == int(today[:4])
+    assert "GeoPackage" in record.formats
+    written = replace(record, abstract="Les régions.", keywords=["régions", "limites"], topics=["boundaries"],
+                      lineage="Admin Express 2018, simplifié.", language="fre", constraints=["Licence Ouverte"])
+    with site.catalog.engine.begin() as conn:
+        site.catalog.put_record(conn, written)
+    outcome = publish_file(site, shared("france-admin-express-2018/departements.geojson"), replace=first.id)[0]
+    assert outcome.error is None
+    after = site.catalog.get_record(first.record_id)
+    assert (after.abstract, after.keywords, after.topics, after.lineage, after.constraints) == (
+        "Les régions.", ["régions", "limites"], ["boundaries"], "Admin Express 2018, simplifié.", ["Licence Ouverte"])
+    assert after.dates["creation"] == today and site.catalog.get_dataset(first.id).count == 96
+    facets = search_records(site, RecordQuery(facets=True)).facets
+    assert ("GeoPackage", 1) in facets["format"]
+    assert facets["year"] == [(today[:4], 1)]
+    assert ("régions", 1) in facets["keyword"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
+from kartenn.domain.security import Sharing
 from kartenn.services.publish import publish_file
 from kartenn.site import Site
 
@@ -20,6 +22,56 @@ TITLES = {
     "naturalearth_countries.zip": "Countries of the world (Natural Earth)",
     "ne_110m_lakes.geojson": "Lakes of the world (Natural Earth)",
 }
+# The description of each demo dataset (from demo/data/LICENCES.md): abstract, keywords, ISO topic categories,
+# licence and lineage, so that search, facets and the dataset pages have something to show.
+DESCRIPTIONS: dict[str, dict] = {
+    "regions-france.geojson": {
+        "abstract": "Les 13 régions de France métropolitaine, limites simplifiées d'Admin Express COG 2018.",
+        "keywords": ["limites administratives", "régions", "France"], "topics": ["boundaries"],
+        "licence": "Licence Ouverte / Open Licence (Etalab) — IGN, INSEE 2018", "language": "fre",
+        "lineage": "IGN Admin Express COG 2018, simplified (github gregoiredavid/france-geojson).",
+    },
+    "poi_portugal.gpkg": {
+        "abstract": "8,107 OpenStreetMap points of interest in Portugal: shops, amenities, tourism.",
+        "keywords": ["points of interest", "OpenStreetMap", "Portugal"], "topics": ["location"],
+        "licence": "ODbL 1.0 — © OpenStreetMap contributors", "language": "eng",
+        "lineage": "OpenStreetMap extract, from the pygeoapi test data.",
+    },
+    "boulder_buildings.zip": {
+        "abstract": "13,491 building footprints of Boulder, Colorado, with their year of construction.",
+        "keywords": ["buildings", "footprints", "Boulder"], "topics": ["structure"],
+        "licence": "MIT — © 2022 Johannes H. Uhl", "language": "eng",
+        "lineage": "MTBF-33 building footprints (Uhl & Leyk 2022), from github opengeos/data.",
+    },
+    "opengeos-dtm.tif": {
+        "abstract": "Digital terrain model at 2 m resolution derived from airborne lidar (EPSG:26918).",
+        "keywords": ["elevation", "lidar", "DTM"], "topics": ["elevation"],
+        "licence": "MIT", "language": "eng", "lineage": "Lidar DTM, from github opengeos/data (elevation/dtm.tif).",
+    },
+    "landsat-rgb.tif": {
+        "abstract": "A subset of a Landsat 7 ETM+ scene in natural colours (red, green, blue bands; EPSG:32618).",
+        "keywords": ["imagery", "Landsat", "satellite"], "topics": ["imageryBaseMapsEarthCover"],
+        "licence": "CC0", "language": "eng", "lineage": "Landsat 7 ETM+ subset, from the rasterio test data.",
+    },
+    "wmo-stations.csv": {
+        "abstract": "78 WMO weather observing stations with their WIGOS identifiers.",
+        "keywords": ["meteorology", "weather stations", "WMO"], "topics": ["climatologyMeteorologyAtmosphere"],
+        "licence": "Apache-2.0", "language": "eng", "lineage": "wis2box station list, from the pygeoapi test data.",
+    },
+    "naturalearth_countries.zip": {
+        "abstract": "177 countries of the world at 1:110 million scale, with population and GDP estimates.",
+        "keywords": ["countries", "boundaries", "world"], "topics": ["boundaries"],
+        "licence": "Public domain — Made with Natural Earth", "language": "eng",
+        "lineage": "Natural Earth 1:110m admin 0 countries (geopandas naturalearth_lowres).",
+    },
+    "ne_110m_lakes.geojson": {
+        "abstract": "The 25 largest lakes of the world at 1:110 million scale.",
+        "keywords": ["hydrography", "lakes", "world"], "topics": ["inlandWaters"],
+        "licence": "Public domain — Made with Natural Earth", "language": "eng",
+        "lineage": "Natural Earth 1:110m lakes, from the pygeoapi test data.",
+    },
+}
+DEMO_ORG = ("demo", "Kartenn demo")  # owns the demo datasets (they stay public)
 
 
 def load_demo(site: Site, console: Console) -> None:
@@ -27,12 +79,23 @@ def load_demo(site: Site, console: Console) -> None:
     if not DEMO_DATA.exists():
         console.print(f"demo data not found in {DEMO_DATA}")
         return
+    if DEMO_ORG[0] not in {o["id"] for o in site.accounts.list_organisations()}:
+        site.accounts.add_organisation(*DEMO_ORG)
     done = {d.source.split("/")[0] for d in site.catalog.list_datasets()}
     for name, title in TITLES.items():
         if name in done:
             continue
-        for outcome in publish_file(site, DEMO_DATA / name, title=title):
+        for outcome in publish_file(site, DEMO_DATA / name, title=title, sharing=Sharing(org=DEMO_ORG[0])):
             if outcome.error:
                 console.print(f"[red]error:[/red] {outcome.source}: {outcome.error}")
             else:
+                describe(site, outcome.dataset.record_id, DESCRIPTIONS[name])
                 console.print(f"published {outcome.dataset.id}: {outcome.dataset.title}", highlight=False)
+
+
+def describe(site: Site, record_id: str, text: dict) -> None:
+    record = site.catalog.get_record(record_id)
+    described = replace(record, abstract=text["abstract"], keywords=text["keywords"], topics=text["topics"],
+                        constraints=[text["licence"]], language=text["language"], lineage=text["lineage"])
+    with site.catalog.engine.begin() as conn:
+        site.catalog.put_record(conn, described)

@@ -27,6 +27,7 @@ from pyproj import CRS, Transformer
 from kartenn.domain import Dataset, Field, Record
 from kartenn.domain.security import Sharing
 from kartenn.errors import InvalidInput, KartennError
+from kartenn.formats.online_resources import dataset_links
 from kartenn.services.geometry import GeometryStats, conform, target_type
 from kartenn.services.readers import Source, discover
 from kartenn.services.record_owner import owner_contacts, sync_owner
@@ -333,7 +334,13 @@ def _raster_info(r: rasterio.DatasetReader) -> dict:
 # shared -------------------------------------------------------------------------------------------------
 
 
+INGESTED = "Ingested from"  # how lineage written here starts
+
+
 def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    """The dataset's row and its record. A replace keeps what people wrote in the record (abstract, keywords,
+    lineage, topics, language, constraints, other contacts, its creation date) and refreshes what the data says."""
+    today = now.date().isoformat()
     record = Record(
         id=dataset.record_id,
         title=dataset.title,
@@ -341,14 +348,22 @@ def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime
         extent_wgs84=dataset.extent_wgs84,
         crs=dataset.crs,
         attributes=dataset.fields,
-        lineage=f"Ingested from {dataset.source} on {now.date().isoformat()}",
+        lineage=f"{INGESTED} {dataset.source} on {today}",
         keywords=[],
         contacts=owner_contacts(site, conn, dataset.id),
+        dates={"creation": today, "revision": today},
+        modified=today,
+        # stored, so the format facet counts dataset records (the links themselves are made when read)
+        formats=[link["format"] for link in dataset_links(dataset, "") if link.get("format")],
     )
     if old:
         previous = site.catalog.get_record(old.record_id)
         record.abstract, record.keywords, record.language = previous.abstract, previous.keywords, previous.language
-        record.state = previous.state
+        record.keyword_sets, record.topics, record.themes = previous.keyword_sets, previous.topics, previous.themes
+        record.constraints, record.state = previous.constraints, previous.state
+        if previous.lineage and not previous.lineage.startswith(INGESTED):
+            record.lineage = previous.lineage
+        record.dates["creation"] = previous.dates.get("creation", today)
         record.contacts += [c for c in previous.contacts if c.get("source") != "owner"]
         site.catalog.update_dataset(conn, dataset)
     else:
