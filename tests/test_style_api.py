@@ -229,6 +229,19 @@ def test_raster_styles_from_sld(site, server, editor_token):
     colours = {tuple(int(v) for v in p[:3]) for p in pixels if p[3] > 0}
     dem = {(0xAA, 0xFF, 0xAA), (0x00, 0xFF, 0x00), (0xFF, 0xFF, 0x00), (0xFF, 0x7F, 0x00)}
     assert colours and colours <= dem, colours  # intervals: only the colour map's own colours
+    # Raster tiles draw the default style, whichever named style it is.
+    import morecantile
+
+    tile = morecantile.tms.get("WebMercatorQuad").tile((west + east) / 2, (south + north) / 2, 14)
+    path = f"/ogc/collections/{ds}/tiles/WebMercatorQuad/14/{tile.y}/{tile.x}"
+    with server.client(editor_token) as http:
+        before = http.get(path)
+        assert http.post(f"/api/v1/datasets/{ds}/styles/dem/default").status_code in (200, 204)
+        after = http.get(path)
+    assert before.status_code == after.status_code == 200 and before.headers["ETag"] != after.headers["ETag"]
+    pixels = np.asarray(Image.open(io.BytesIO(after.content)).convert("RGBA")).reshape(-1, 4)
+    colours = {tuple(int(v) for v in p[:3]) for p in pixels if p[3] > 0}
+    assert colours and colours <= dem, colours
 
 
 def test_getmap_with_an_inline_sld(site, server):

@@ -23,8 +23,8 @@ from pyproj.exceptions import CRSError
 from sqlalchemy.engine import make_url
 
 from kartenn.domain import Dataset
-from kartenn.domain.style import Style, parse_style
-from kartenn.errors import InvalidInput, NotFound
+from kartenn.domain.style import Style
+from kartenn.errors import InvalidInput
 from kartenn.formats.mapnik_style import LayerXml, map_xml
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
@@ -66,37 +66,6 @@ class MapLayer:
         updated = self.dataset.updated.isoformat() if self.dataset.updated else ""
         time = self.time.key if self.time else ""
         return (self.dataset.id, self.dataset.storage, updated, self.style.digest(), time)
-
-
-_STYLES: OrderedDict[tuple[str, str], dict[str, Style]] = OrderedDict()
-_STYLES_LOCK = threading.Lock()
-
-
-def styles_of(dataset: Dataset) -> dict[str, Style]:
-    """The named styles of a dataset, the first its default; parsed once per (dataset, updated)."""
-    key = (dataset.id, dataset.updated.isoformat() if dataset.updated else repr(dataset.style))
-    with _STYLES_LOCK:
-        found = _STYLES.get(key)
-        if found is not None:
-            _STYLES.move_to_end(key)
-            return found
-    style = parse_style(dataset.style or {"name": "default", "rules": []})
-    styles = {style.name: style}
-    with _STYLES_LOCK:
-        _STYLES[key] = styles
-        while len(_STYLES) > 512:
-            _STYLES.popitem(last=False)
-    return styles
-
-
-def style_for(dataset: Dataset, name: str | None) -> Style:
-    """The style called ``name`` (empty or "default": the default style); NotFound otherwise."""
-    styles = styles_of(dataset)
-    if not name or name == "default":
-        return next(iter(styles.values()))
-    if name not in styles:
-        raise NotFound(f"layer {dataset.id!r} has no style {name!r}")
-    return styles[name]
 
 
 def layer_srs(dataset: Dataset) -> str:

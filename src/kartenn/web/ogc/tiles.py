@@ -107,7 +107,7 @@ async def tile(collection_id: str, tms_id: str, z: int, row: int, col: int, requ
         fmt = f or ("mvt" if ds.kind == "vector" else "png")
         if (fmt in ("mvt", "pbf")) != (ds.kind == "vector"):
             raise InvalidInput(f"{ds.id} is {ds.kind} data: f={fmt} does not apply")
-        style = None if ds.kind == "vector" else render.style_for(ds, None)
+        style = None if ds.kind == "vector" else styles.style_for(site, ds, None)  # the default named style
         tag = tiles.etag(ds, style, tms_id, z, row, col, fmt, when.key if when else "")
         headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
         if tag in request.headers.get("if-none-match", ""):
