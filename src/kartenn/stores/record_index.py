@@ -75,6 +75,7 @@ def create(conn: Connection, *, is_postgres: bool) -> None:
     # Facet counts read (facet, value) of each matching record from the index alone.
     terms = f"{SCHEMA}.record_terms" if is_postgres else "record_terms"
     conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_terms_cover ON {terms} (record_id, facet, value)")
+    _count_changes(conn, is_postgres=is_postgres)
     if is_postgres:
         # A stored vector: ranking read it instead of computing to_tsvector() again for every matching record.
         has_vector = conn.execute(sql_text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s "
@@ -105,6 +106,59 @@ def create(conn: Connection, *, is_postgres: bool) -> None:
         conn.exec_driver_sql("CREATE VIRTUAL TABLE records_anytext USING fts5(id UNINDEXED, anytext, "
                              "tokenize = 'trigram')")
         conn.exec_driver_sql("INSERT INTO records_anytext (id, anytext) SELECT id, anytext FROM records")
+
+
+# What decides which records a caller sees: the records' ids, states and datasets, their owners and grants.
+WATCHED = {"records": "INSERT OR DELETE OR UPDATE OF id, state, dataset_id", "grants": "INSERT OR DELETE OR UPDATE",
+           "owners": "INSERT OR DELETE OR UPDATE"}
+
+
+def _count_changes(conn: Connection, *, is_postgres: bool) -> None:
+    """A counter, ``catalog_changes``, that every write to what decides visibility increments in its own
+    transaction (triggers): what is derived from visibility can be kept while the counter stays the same."""
+    table = f"{SCHEMA}.catalog_changes" if is_postgres else "catalog_changes"
+    conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
+    if is_postgres:
+        conn.exec_driver_sql(f"INSERT INTO {table} (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
+        conn.exec_driver_sql(f"CREATE OR REPLACE FUNCTION {SCHEMA}.catalog_changed() RETURNS trigger "
+                             f"LANGUAGE plpgsql AS $$ BEGIN UPDATE {table} SET n = n + 1 WHERE id = 1; "
+                             "RETURN NULL; END $$")
+        for name, events in WATCHED.items():
+            # once per statement: a bulk import of thousands of rows counts one change per statement
+            conn.exec_driver_sql(f"CREATE OR REPLACE TRIGGER {name}_changed AFTER {events} OR TRUNCATE "
+                                 f"ON {SCHEMA}.{name} FOR EACH STATEMENT EXECUTE FUNCTION "
+                                 f"{SCHEMA}.catalog_changed()")
+        return
+    conn.exec_driver_sql(f"INSERT OR IGNORE INTO {table} (id, n) VALUES (1, 0)")
+    for name, events in WATCHED.items():
+        for event in events.split(" OR "):
+            trigger = f"{name}_changed_{event.split()[0].lower()}"
+            conn.exec_driver_sql(f"CREATE TRIGGER IF NOT EXISTS {trigger} AFTER {event} ON {name} "
+                                 f"BEGIN UPDATE {table} SET n = n + 1 WHERE id = 1; END")
+
+
+def changes(conn: Connection, *, is_postgres: bool) -> int:
+    """The ``catalog_changes`` counter (see _count_changes)."""
+    table = f"{SCHEMA}.catalog_changes" if is_postgres else "catalog_changes"
+    return int(conn.exec_driver_sql(f"SELECT n FROM {table} WHERE id = 1").scalar_one())
+
+
+def visibility_extent(conn: Connection, visible: Any) -> str:
+    """What a visibility condition amounts to on the records stored now: "all" (it holds for every record),
+    "published" (for exactly the published ones) or "some" (neither)."""
+    from sqlalchemy import case
+
+    def n(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    published = records.c.state == "published"
+    total, n_published, n_visible, n_both = conn.execute(select(
+        func.count(), n(published), n(visible), n(and_(visible, published)))).one()
+    if n_visible == total:
+        return "all"
+    if n_visible == n_published == n_both:
+        return "published"
+    return "some"
 
 
 def _anytext(rec: Record) -> str:
