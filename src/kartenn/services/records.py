@@ -181,7 +181,8 @@ def search_records(site: Site, query: RecordQuery) -> SearchResult:
 
 
 # Per process and engine: visibility condition -> (catalogue change counter, what the condition amounts to).
-_extents: weakref.WeakKeyDictionary[Any, dict[tuple[str, tuple], tuple[int, str]]] = weakref.WeakKeyDictionary()
+_extents: weakref.WeakKeyDictionary[Any, dict[tuple[str, tuple], tuple[int, str, frozenset[str]]]] = \
+    weakref.WeakKeyDictionary()
 
 
 def _simplify_visibility(site: Site, conn: Any, query: RecordQuery) -> None:
@@ -195,14 +196,15 @@ def _simplify_visibility(site: Site, conn: Any, query: RecordQuery) -> None:
     extents = _extents.setdefault(site.engine, {})
     known = extents.get(key)
     if known is not None and known[0] == counter:
-        extent = known[1]
+        extent, states = known[1], known[2]
     else:
-        extent = record_index.visibility_extent(conn, query.visible)
+        extent, states = record_index.visibility_extent(conn, query.visible)
         if len(extents) > 1000:
             extents.clear()
-        extents[key] = (counter, extent)
+        extents[key] = (counter, extent, states)
     if extent == "all":
         query.visible = None
+        query.every_record = states <= set(query.states)
     elif extent == "published":
         query.visible = None
         query.states = tuple(s for s in query.states if s == "published")
