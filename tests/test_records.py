@@ -264,3 +264,37 @@ def test_bulk_import_batches_as_one_document_at_a_time(site, tmp_path, monkeypat
     assert search_records(site, RecordQuery(q="premier")).matched == 0
     assert site.accounts.grants_of("record", "same") == [{"kind": "record", "resource_id": "same",
                                                           "principal": "public", "principal_id": "", "action": "view"}]
+
+
+def test_anonymous_searches_follow_every_change_of_visibility(catalogue):
+    """What anonymous callers see of a public catalogue is known without testing each record's grants, until
+    a grant, an owner or a record's state changes: then the very next search sees the change."""
+    from sqlalchemy import update
+
+    from kartenn.domain.security import ANONYMOUS
+    from kartenn.stores.catalog import records
+
+    anonymous = catalogue.seen_by(ANONYMOUS)
+    everyone = search_records(anonymous, RecordQuery(q="aerial photo", sort=[("identifier", True)]))
+    unfiltered = search_records(catalogue, RecordQuery(q="aerial photo", sort=[("identifier", True)]))
+    assert everyone.matched == 5 and ids(everyone) == ids(unfiltered)
+    for q, limit, offset in (("aerial photo", 3, 0), ("aerial photo", 2, 3), ("ocean", 10, 0), ("nothing", 5, 0)):
+        seen = search_records(anonymous, RecordQuery(q=q, limit=limit, offset=offset))
+        whole = search_records(catalogue, RecordQuery(q=q, limit=limit, offset=offset))
+        assert (seen.matched, ids(seen)) == (whole.matched, ids(whole)), q
+    hidden = ids(everyone)[1]
+    with catalogue.catalog.begin() as conn:
+        for action in ("view", "download"):
+            catalogue.accounts.revoke(conn, "record", hidden, "public", "", action)
+    after = search_records(anonymous, RecordQuery(q="aerial photo", sort=[("identifier", True)]))
+    assert after.matched == 4 and hidden not in ids(after)
+    ranked = search_records(anonymous, RecordQuery(q="aerial photo"))
+    assert ranked.matched == 4 and sorted(ids(ranked)) == ids(after)
+    with catalogue.catalog.begin() as conn:
+        catalogue.accounts.grant(conn, "record", hidden, "public", "", "view")
+        conn.execute(update(records).where(records.c.id == ids(everyone)[2]).values(state="draft"))
+    again = search_records(anonymous, RecordQuery(q="aerial photo", sort=[("identifier", True)]))
+    assert again.matched == 4 and ids(again) == [i for i in ids(everyone) if i != ids(everyone)[2]]
+    with catalogue.catalog.begin() as conn:
+        conn.execute(update(records).where(records.c.id == ids(everyone)[2]).values(state="published"))
+    assert ids(search_records(anonymous, RecordQuery(q="aerial photo", sort=[("identifier", True)]))) == ids(everyone)
