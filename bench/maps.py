@@ -305,7 +305,10 @@ def run(args: argparse.Namespace) -> dict:
         try:
             db_url = pg.create_database("kartenn")
             embedded_dir, postgis_dir = WORK / "site-maps", WORK / "site-maps-pg"
-            env_embedded, env_pg = clean_env(), clean_env(KARTENN_DATABASE_URL=db_url)
+            # Without its tile cache Kartenn makes every tile for its request, as the peers do; with it (--tile-cache)
+            # the warm cases measure the cache.
+            cache = {"KARTENN_TILE_CACHE": "true" if args.tile_cache else "false"}
+            env_embedded, env_pg = clean_env(**cache), clean_env(KARTENN_DATABASE_URL=db_url, **cache)
             print(f"publishing {count} polygons into both stores…", flush=True)
             gpkg_id, gpkg_storage = publish(source, embedded_dir, env_embedded)
             pg_id, pg_storage = publish(source, postgis_dir, env_pg)
@@ -397,7 +400,8 @@ def report(args: argparse.Namespace, count: int, cases: list[str], concurrencies
                   "mapfile parsed once per process; PostGIS layer with CLOSE_CONNECTION=DEFER; GeoPackage via OGR)",
                   "tipg": TIPG, "st_asmvt": "bench/peers/mvt_floor.py: one ST_AsMVT query per tile, psycopg async "
                   "pool, bare ASGI under uvicorn"},
-        "workers": args.workers, "warmup": args.warmup, "seconds": args.seconds, "cold_seconds": args.cold_seconds,
+        "workers": args.workers, "tile_cache": args.tile_cache, "warmup": args.warmup, "seconds": args.seconds,
+        "cold_seconds": args.cold_seconds,
         "rounds": args.rounds,
         "concurrency": concurrencies, "cases": {c: CASES[c] for c in cases},
         "urls_per_case": {c: len(specs[c]) for c in cases}, "sanity": checks, "results": figures, "ratios": ratios,
@@ -419,7 +423,9 @@ def write(report: dict) -> None:
         f"{report['date']} · {report['machine']['cores']} cores, {report['machine']['memory_gb']} GB · "
         f"Python {report['machine']['python']} · every server with {report['workers']} worker processes · "
         f"{report['seconds']} s per run after {report['warmup']} s of warm-up per case, best of {report['rounds']} "
-        "interleaved rounds (cold14: one run over tiles never asked before) · "
+        "interleaved rounds (cold14: one run over tiles never asked before) · Kartenn's tile cache "
+        + ("on (warm cases answered from it)" if report.get("tile_cache") else "off (every tile made for its request)")
+        + " · "
         "client: shared bench/load.py (httpx, closed loop) on the same machine · load average at the end "
         f"{report['machine']['loadavg_at_end']} (the 2 cores are shared with other work: read ratios, not "
         "absolute figures)", "",
@@ -510,6 +516,7 @@ if __name__ == "__main__":
     parser.add_argument("--cold", type=int, default=6000, help="never-asked zoom-14 tiles, shared among the peers")
     parser.add_argument("--sample", type=int, default=5, help="URLs per case checked on every peer")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tile-cache", action="store_true", help="serve Kartenn's tiles from its tile cache")
     report = run(parser.parse_args())
     write(report)
     print((RESULTS / "maps.md").read_text())
