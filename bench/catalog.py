@@ -75,9 +75,8 @@ NOTES = [
     "Counts differ by design: stems match other forms of a word (captage/captages, water/waters) and substrings "
     "match inside longer words (capt → captage); pycsw 3's OGC API Records (another virtualenv) was not "
     "tried in this run.",
-    "- The machine's 2 cores were shared with other benchmarks and test suites during the run (see the load "
-    "averages): absolute latencies are inflated several times; the ratios, measured in the same run with "
-    "interleaved peers, are the figures that count.",
+    "- Servers, databases and the load generator share the machine's 2 cores (the load averages above count "
+    "them all): the ratios, measured in the same run with interleaved peers, are the figures that count.",
 ]
 
 
@@ -449,7 +448,7 @@ def write(report: dict) -> None:
     peers = sorted({k.split("/")[2] for k in report["results"]}, key=PEERS.index)
     lines = [
         "# Catalogue search: Kartenn vs pycsw", "",
-        f"{report['date']} · {report['machine']['cores']} cores (shared), {report['machine']['memory_gb']} GB · "
+        f"{report['date']} · {report['machine']['cores']} cores, {report['machine']['memory_gb']} GB · "
         f"Python {report['machine']['python']} · every server with {report['workers']} worker processes · "
         f"{report['seconds']} s per run after {report['warmup']} s of warm-up per case · "
         f"client: shared bench/load.py (httpx, closed loop) · load average at the end "
