@@ -616,7 +616,7 @@ def test_main_pages_pass_wcag_2_aa(site, server, playwright, tmp_path, store, la
 def test_demo_site_search_dataset_viewer_feature_info(settings, browser):
     """The site `make demo` makes, loaded by the same command (`kartenn demo`, here without serving), then the
     visitor's way through it in French: search → dataset page → viewer → a feature's attributes."""
-    from kartenn.demo import TITLES
+    from kartenn.demo import DESCRIPTIONS
 
     loaded = kartenn("demo", "--no-serve", "--data-dir", str(settings.data_dir), settings=settings, check=True)
     assert "error" not in loaded.stdout + loaded.stderr, loaded.stdout + loaded.stderr
@@ -626,7 +626,7 @@ def test_demo_site_search_dataset_viewer_feature_info(settings, browser):
     try:
         page = browser.page()
         page.goto(f"{server.url}/?lang=fr")
-        sync_api.expect(page.locator("main")).to_contain_text(f"{len(TITLES)} jeux de données")
+        sync_api.expect(page.locator("main")).to_contain_text(f"{len(DESCRIPTIONS)} jeux de données")
         page.get_by_label("Rechercher dans le catalogue").fill("régions")
         page.keyboard.press("Enter")
         page.wait_for_url("**/search?q=*")

@@ -12,59 +12,57 @@ from kartenn.services.publish import publish_file
 from kartenn.site import Site
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "demo" / "data"
-TITLES = {
-    "regions-france.geojson": "Régions de France (IGN Admin Express 2018)",
-    "poi_portugal.gpkg": "Points of interest, Portugal (OpenStreetMap)",
-    "boulder_buildings.zip": "Building footprints, Boulder",
-    "opengeos-dtm.tif": "Lidar terrain model (DTM, 2 m)",
-    "landsat-rgb.tif": "Landsat 7 RGB scene",
-    "wmo-stations.csv": "WMO weather stations",
-    "naturalearth_countries.zip": "Countries of the world (Natural Earth)",
-    "ne_110m_lakes.geojson": "Lakes of the world (Natural Earth)",
-}
-# The description of each demo dataset (from demo/data/LICENCES.md): abstract, keywords, ISO topic categories,
-# licence and lineage, so that search, facets and the dataset pages have something to show.
+# Each demo file and its description (from demo/data/LICENCES.md): title, abstract, keywords, ISO topic
+# categories, licence and lineage, so that search, facets and the dataset pages have something to show.
 DESCRIPTIONS: dict[str, dict] = {
     "regions-france.geojson": {
+        "title": "Régions de France (IGN Admin Express 2018)",
         "abstract": "Les 13 régions de France métropolitaine, limites simplifiées d'Admin Express COG 2018.",
         "keywords": ["limites administratives", "régions", "France"], "topics": ["boundaries"],
         "licence": "Licence Ouverte / Open Licence (Etalab) — IGN, INSEE 2018", "language": "fre",
         "lineage": "IGN Admin Express COG 2018, simplified (github gregoiredavid/france-geojson).",
     },
     "poi_portugal.gpkg": {
+        "title": "Points of interest, Portugal (OpenStreetMap)",
         "abstract": "8,107 OpenStreetMap points of interest in Portugal: shops, amenities, tourism.",
         "keywords": ["points of interest", "OpenStreetMap", "Portugal"], "topics": ["location"],
         "licence": "ODbL 1.0 — © OpenStreetMap contributors", "language": "eng",
         "lineage": "OpenStreetMap extract, from the pygeoapi test data.",
     },
     "boulder_buildings.zip": {
+        "title": "Building footprints, Boulder",
         "abstract": "13,491 building footprints of Boulder, Colorado, with their year of construction.",
         "keywords": ["buildings", "footprints", "Boulder"], "topics": ["structure"],
         "licence": "MIT — © 2022 Johannes H. Uhl", "language": "eng",
         "lineage": "MTBF-33 building footprints (Uhl & Leyk 2022), from github opengeos/data.",
     },
     "opengeos-dtm.tif": {
+        "title": "Lidar terrain model (DTM, 2 m)",
         "abstract": "Digital terrain model at 2 m resolution derived from airborne lidar (EPSG:26918).",
         "keywords": ["elevation", "lidar", "DTM"], "topics": ["elevation"],
         "licence": "MIT", "language": "eng", "lineage": "Lidar DTM, from github opengeos/data (elevation/dtm.tif).",
     },
     "landsat-rgb.tif": {
+        "title": "Landsat 7 RGB scene",
         "abstract": "A subset of a Landsat 7 ETM+ scene in natural colours (red, green, blue bands; EPSG:32618).",
         "keywords": ["imagery", "Landsat", "satellite"], "topics": ["imageryBaseMapsEarthCover"],
         "licence": "CC0", "language": "eng", "lineage": "Landsat 7 ETM+ subset, from the rasterio test data.",
     },
     "wmo-stations.csv": {
+        "title": "WMO weather stations",
         "abstract": "78 WMO weather observing stations with their WIGOS identifiers.",
         "keywords": ["meteorology", "weather stations", "WMO"], "topics": ["climatologyMeteorologyAtmosphere"],
         "licence": "Apache-2.0", "language": "eng", "lineage": "wis2box station list, from the pygeoapi test data.",
     },
     "naturalearth_countries.zip": {
+        "title": "Countries of the world (Natural Earth)",
         "abstract": "177 countries of the world at 1:110 million scale, with population and GDP estimates.",
         "keywords": ["countries", "boundaries", "world"], "topics": ["boundaries"],
         "licence": "Public domain — Made with Natural Earth", "language": "eng",
         "lineage": "Natural Earth 1:110m admin 0 countries (geopandas naturalearth_lowres).",
     },
     "ne_110m_lakes.geojson": {
+        "title": "Lakes of the world (Natural Earth)",
         "abstract": "The 25 largest lakes of the world at 1:110 million scale.",
         "keywords": ["hydrography", "lakes", "world"], "topics": ["inlandWaters"],
         "licence": "Public domain — Made with Natural Earth", "language": "eng",
@@ -82,14 +80,14 @@ def load_demo(site: Site, console: Console) -> None:
     if DEMO_ORG[0] not in {o["id"] for o in site.accounts.list_organisations()}:
         site.accounts.add_organisation(*DEMO_ORG)
     done = {d.source.split("/")[0] for d in site.catalog.list_datasets()}
-    for name, title in TITLES.items():
+    for name, text in DESCRIPTIONS.items():
         if name in done:
             continue
-        for outcome in publish_file(site, DEMO_DATA / name, title=title, sharing=Sharing(org=DEMO_ORG[0])):
+        for outcome in publish_file(site, DEMO_DATA / name, title=text["title"], sharing=Sharing(org=DEMO_ORG[0])):
             if outcome.error:
                 console.print(f"[red]error:[/red] {outcome.source}: {outcome.error}")
             else:
-                describe(site, outcome.dataset.record_id, DESCRIPTIONS[name])
+                describe(site, outcome.dataset.record_id, text)
                 console.print(f"published {outcome.dataset.id}: {outcome.dataset.title}", highlight=False)
 
 
