@@ -38,9 +38,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20000, help="the generated set the words come from")
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/kartenn-catalog-import"))
+    parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parent / "work")
     args = parser.parse_args()
-    folder, words = generate(args.work / f"records-{args.load or args.records}", args.load or args.records)
+    folder, words = generate(args.work / f"catalog-records-{args.load or args.records}", args.load or args.records)
     settings = Settings.load(args.data_dir, database_url=args.database_url)
     if args.load:
         site = Site.open(settings, create=True)

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-_WORD = re.compile(r"[^\W_]+")
+WORD = re.compile(r"[^\W_]+")
 STOP_WORDS = frozenset("""
 a an and are as at be by for from has in is it its of on or that the this to was were will with
 au aux avec ce ces dans de des du elle en et eux il je la le les leur lui ma mais me meme mes moi mon
@@ -43,7 +43,7 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
+    return WORD.findall(fold(text))
 
 
 @lru_cache(maxsize=65536)
@@ -59,7 +59,7 @@ def stems(text: str) -> set[str]:
 def stems_of_folded(folded: str) -> set[str]:
     """``stems`` of a text already folded."""
     out: set[str] = set()
-    for word in set(_WORD.findall(folded)) - STOP_WORDS:
+    for word in set(WORD.findall(folded)) - STOP_WORDS:
         out.update(_stems_of(word))
     return out
 

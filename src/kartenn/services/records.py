@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -169,6 +169,7 @@ def get_record(site: Site, record_id: str) -> Record:
 def search_records(site: Site, query: RecordQuery) -> SearchResult:
     """Only what the caller may view is searched, counted and faceted (a SiteView carries the caller):
     published records it may view, and the drafts and submitted records of its organisations."""
+    query = replace(query)  # the caller's query stays as it was
     visibility = getattr(site, "records_visibility", None)
     if visibility is not None and query.visible is None:
         query.visible = visibility()

@@ -99,20 +99,30 @@ def _like(node: ast.Like, is_postgres: bool) -> ColumnElement[bool]:
 
 def _anytext_like(pattern: str, is_postgres: bool) -> ColumnElement[bool]:
     """anytext is stored folded (lower case, no accents) and the pattern is folded alike, so no lower() is
-    needed: the bare comparison is what PostgreSQL's trigram index (records_anytext_trgm) serves; on SQLite the
-    FTS5 trigram table records_anytext serves LIKE (without an ESCAPE clause, which it cannot use)."""
-    from kartenn.stores.record_index import records_anytext
+    needed. '%word%' (word characters only) is read from indexes of record_keys: on PostgreSQL the stored
+    words containing it (a trigram index of every word), then the records having one of them; on SQLite the
+    phrase of its trigrams in the FTS5 table record_trigrams. Other patterns test anytext itself."""
+    from kartenn.stores.record_index import WORD, record_keys, record_trigrams, record_words
 
     escape = "\\" if "\\" in pattern else None
-    if is_postgres:
-        return c.anytext.like(pattern, escape=escape)
     inner = pattern[1:-1]
+    word = len(pattern) >= 3 and pattern[0] == pattern[-1] == "%" and WORD.fullmatch(inner) is not None
+    if is_postgres:
+        if word:
+            having = select(record_words.c.word).where(record_words.c.word.like(pattern)).scalar_subquery()
+            return record_keys.c.words.overlap(func.array(having))
+        return c.anytext.like(pattern, escape=escape)
+    number = literal_column("rowid")
     if len(pattern) >= 5 and pattern[0] == pattern[-1] == "%" and not any(ch in inner for ch in "%_\\"):
-        # '%word%' is a phrase of the word's trigrams: the index answers it alone, where LIKE reads the text of
-        # every candidate again to check it (most of the time of a common word's search)
+        # the phrase of the pattern's trigrams: the index answers it alone, where LIKE reads the text of every
+        # candidate again to check it
         phrase = '"' + inner.replace('"', '""') + '"'
-        return c.id.in_(select(records_anytext.c.id).where(literal_column("records_anytext").op("MATCH")(phrase)))
-    return c.id.in_(select(records_anytext.c.id).where(records_anytext.c.anytext.like(pattern, escape=escape)))
+        found = select(number).select_from(record_trigrams).where(
+            literal_column("record_trigrams").op("MATCH")(phrase))
+    else:
+        found = select(number).select_from(record_trigrams).where(record_trigrams.c.anytext.like(pattern,
+                                                                                                  escape=escape))
+    return record_keys.c.n.in_(found)
 
 
 def _bounds(geom: Any) -> tuple[float, float, float, float]:

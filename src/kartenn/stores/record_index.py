@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
+    Float,
+    Integer,
     MetaData,
     String,
     Table,
     Text,
     and_,
+    case,
+    cast,
     delete,
     func,
     insert,
@@ -27,20 +32,39 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import ColumnElement
-from sqlalchemy.sql.expression import ColumnClause
+from sqlalchemy.sql import ColumnElement, visitors
 
 from kartenn.domain import Field, Record
 from kartenn.stores.catalog import SCHEMA, _aware, _bounds, record_terms, records
-from kartenn.text import fold, query_terms, stems_of_folded
+from kartenn.text import WORD, fold, query_terms, stems_of_folded
 
 FACETS = ("keyword", "organisation", "type", "format", "year", "theme")
-# SQLite only, outside the translated schema: the FTS5 table of stems.
-records_fts = Table("records_fts", MetaData(), Column("id", String), Column("body", Text))
-# SQLite only: an FTS5 trigram index of anytext, so LIKE '%word%' on it reads the index, not every record.
-records_anytext = Table("records_anytext", MetaData(), Column("id", String), Column("anytext", Text))
+# What searches test of every record, in a narrow table: matching and counting read these rows, not the wide
+# records rows (with their XML). ``n`` numbers records in the order they were written; the text indexes are keyed
+# by it. PostgreSQL only: ``stems`` (full-text search), ``title_stems`` (relevance) and ``words`` (every word of
+# anytext, for substring filters), GIN-indexed arrays kept out of line so the rows stay small.
+record_keys = Table(
+    "record_keys", MetaData(schema=SCHEMA),
+    Column("n", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(255), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("dataset_id", String(80)),
+    Column("minx", Float), Column("miny", Float), Column("maxx", Float), Column("maxy", Float),
+    Column("stems", ARRAY(Text)), Column("title_stems", ARRAY(Text)), Column("words", ARRAY(Text)),
+)
+KEY_COLUMNS = ("id", "state", "dataset_id", "minx", "miny", "maxx", "maxy")
+# PostgreSQL only: the words of every record's anytext, once or a few times each (no unique constraint, so
+# concurrent imports never wait for each other), trigram-indexed: LIKE '%word%' finds the words containing the
+# pattern here, then the records having one of them through record_keys.words.
+record_words = Table("record_words", MetaData(schema=SCHEMA), Column("word", Text))
+# SQLite only, outside the translated schema, rowid = record_keys.n: FTS5 tables of the stems (title, all) and of
+# anytext's trigrams (LIKE '%word%' reads the index, not every record).
+record_stems = Table("record_stems", MetaData(), Column("rowid", Integer), Column("title", Text),
+                     Column("body", Text))
+record_trigrams = Table("record_trigrams", MetaData(), Column("rowid", Integer), Column("anytext", Text))
 DETAILS = ("keyword_sets", "contacts", "dates", "formats", "links", "constraints", "themes", "topics")
 
 
@@ -79,36 +103,87 @@ def create(conn: Connection, *, is_postgres: bool) -> None:
     terms = f"{SCHEMA}.record_terms" if is_postgres else "record_terms"
     conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_terms_cover ON {terms} (record_id, facet, value)")
     _count_changes(conn, is_postgres=is_postgres)
+    fresh = _create_keys_pg(conn) if is_postgres else _create_keys_sqlite(conn)
+    _follow_updates(conn, is_postgres=is_postgres)
+    if fresh:
+        _fill_keys(conn, is_postgres=is_postgres)
+
+
+def _follow_updates(conn: Connection, *, is_postgres: bool) -> None:
+    """A trigger that copies to record_keys what an UPDATE of records changes of its columns (records are
+    written by write_many, but an UPDATE of a state or an id must not leave record_keys behind)."""
+    changed = ", ".join(KEY_COLUMNS)
+    assign = ", ".join(f"{name} = NEW.{name}" for name in KEY_COLUMNS)
     if is_postgres:
-        # A stored vector: ranking read it instead of computing to_tsvector() again for every matching record.
-        has_vector = conn.execute(sql_text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s "
-                                       "AND table_name = 'records' AND column_name = 'search_vector'"),
-                                  {"s": SCHEMA}).first()
-        if has_vector is None:  # ALTER TABLE locks the table even when there is nothing to add
-            conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.records ADD COLUMN IF NOT EXISTS search_vector tsvector "
-                                 "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED")
-        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS records_search_vector ON {SCHEMA}.records "
-                             "USING gin (search_vector)")
-        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {SCHEMA}.records_search")
-        # Trigrams make substring filters (csw:AnyText LIKE '%word%') use an index instead of reading every row.
-        try:
-            with conn.begin_nested():
-                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
-                conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS records_anytext_trgm ON {SCHEMA}.records "
-                                     "USING gin (anytext public.gin_trgm_ops)")
-        except DBAPIError:
-            pass  # no pg_trgm on this server: the same filters scan the table
+        conn.exec_driver_sql(f"CREATE OR REPLACE FUNCTION {SCHEMA}.record_keys_follow() RETURNS trigger "
+                             f"LANGUAGE plpgsql AS $$ BEGIN UPDATE {SCHEMA}.record_keys SET {assign} "
+                             "WHERE id = OLD.id; RETURN NULL; END $$")
+        conn.exec_driver_sql(f"CREATE OR REPLACE TRIGGER records_keys_follow AFTER UPDATE OF {changed} ON "
+                             f"{SCHEMA}.records FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.record_keys_follow()")
         return
-    # What searches test of every candidate record (workflow state, dataset, box), readable from the index alone:
-    # the rows themselves are large (the original XML), and reading them was half the time of a count.
-    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS records_filter ON records (id, state, dataset_id, minx, maxx, "
-                         "miny, maxy)")
-    conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5("
-                         "id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 2')")
-    if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'records_anytext'").first() is None:
-        conn.exec_driver_sql("CREATE VIRTUAL TABLE records_anytext USING fts5(id UNINDEXED, anytext, "
-                             "tokenize = 'trigram')")
-        conn.exec_driver_sql("INSERT INTO records_anytext (id, anytext) SELECT id, anytext FROM records")
+    conn.exec_driver_sql(f"CREATE TRIGGER IF NOT EXISTS records_keys_follow AFTER UPDATE OF {changed} ON records "
+                         f"BEGIN UPDATE record_keys SET {assign} WHERE id = OLD.id; END")
+
+
+def _create_keys_pg(conn: Connection) -> bool:
+    """The narrow table and its indexes; True when it is new (to be filled from the records stored)."""
+    exists = conn.execute(sql_text("SELECT to_regclass(:t)"), {"t": f"{SCHEMA}.record_keys"}).scalar()
+    if exists is None:
+        conn.exec_driver_sql(
+            f"CREATE TABLE {SCHEMA}.record_keys (n BIGSERIAL PRIMARY KEY, id VARCHAR(255) NOT NULL UNIQUE, "
+            "state VARCHAR(16) NOT NULL, dataset_id VARCHAR(80), minx FLOAT8, miny FLOAT8, maxx FLOAT8, "
+            "maxy FLOAT8, stems TEXT[] NOT NULL, title_stems TEXT[] NOT NULL, words TEXT[] NOT NULL) "
+            "WITH (toast_tuple_target = 128)")
+        conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.record_keys ALTER stems SET STORAGE EXTERNAL, "
+                             "ALTER words SET STORAGE EXTERNAL, ALTER title_stems SET STORAGE MAIN")
+        conn.exec_driver_sql(f"CREATE INDEX record_keys_stems ON {SCHEMA}.record_keys USING gin (stems)")
+        conn.exec_driver_sql(f"CREATE INDEX record_keys_words ON {SCHEMA}.record_keys USING gin (words)")
+        conn.exec_driver_sql(f"CREATE TABLE {SCHEMA}.record_words (word TEXT NOT NULL)")
+        conn.exec_driver_sql(f"CREATE INDEX record_words_word ON {SCHEMA}.record_words (word)")
+    # Trigrams make substring filters (LIKE '%word%') use an index instead of reading every row.
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_words_trgm ON {SCHEMA}.record_words "
+                                 "USING gin (word public.gin_trgm_ops)")
+            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS records_anytext_trgm ON {SCHEMA}.records "
+                                 "USING gin (anytext public.gin_trgm_ops)")
+    except DBAPIError:
+        pass  # no pg_trgm on this server: the same filters scan the table
+    # the stored vector of earlier versions, which record_keys.stems replaces (ALTER TABLE locks the table even
+    # when there is nothing to drop)
+    if conn.execute(sql_text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND "
+                             "table_name = 'records' AND column_name = 'search_vector'"), {"s": SCHEMA}).first():
+        conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.records DROP COLUMN search_vector")
+    return exists is None
+
+
+def _create_keys_sqlite(conn: Connection) -> bool:
+    exists = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'record_keys'").first()
+    if exists is not None:
+        return False
+    conn.exec_driver_sql("CREATE TABLE record_keys (n INTEGER PRIMARY KEY, id VARCHAR(255) NOT NULL UNIQUE, "
+                         "state VARCHAR(16) NOT NULL, dataset_id VARCHAR(80), minx FLOAT, miny FLOAT, "
+                         "maxx FLOAT, maxy FLOAT)")
+    conn.exec_driver_sql("CREATE VIRTUAL TABLE record_stems USING fts5(title, body, "
+                         "tokenize = 'unicode61 remove_diacritics 2')")
+    conn.exec_driver_sql("CREATE VIRTUAL TABLE record_trigrams USING fts5(anytext, tokenize = 'trigram')")
+    for old in ("records_fts", "records_anytext"):  # keyed by id in earlier versions
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {old}")
+    conn.exec_driver_sql("DROP INDEX IF EXISTS records_filter")
+    return True
+
+
+def _fill_keys(conn: Connection, *, is_postgres: bool) -> None:
+    """Index the records already stored (a catalogue made by an earlier version), in order of their ids."""
+    last = ""
+    columns = [records.c[name] for name in (*KEY_COLUMNS, "title", "anytext", "search_text")]
+    while True:
+        rows = conn.execute(select(*columns).where(records.c.id > last).order_by(records.c.id).limit(2000)).all()
+        if not rows:
+            return
+        _insert_keys(conn, [(row._mapping, row.search_text) for row in rows], is_postgres=is_postgres)
+        last = rows[-1].id
 
 
 # What decides which records a caller sees: the records' ids, states and datasets, their owners and grants.
@@ -215,17 +290,48 @@ def write_many(conn: Connection, recs: list[Record], *, is_postgres: bool, repla
     whose rows go first). Ids must be unique in ``recs``."""
     for chunk in _chunks(replaced):
         delete_rows_of(conn, chunk, is_postgres=is_postgres)
-    rows, terms, fts, anytexts = [], [], [], []
+    rows, terms, keyed = [], [], []
     for rec in recs:
         row, body = _row(rec)
         rows.append(row)
+        keyed.append((row, body))
         terms += [{"record_id": rec.id, "facet": f, "value": v} for f, v in _terms(rec)]
-        if not is_postgres:
-            fts.append({"id": rec.id, "body": body})
-            anytexts.append({"id": rec.id, "anytext": row["anytext"]})
-    for table, values in ((records, rows), (record_terms, terms), (records_fts, fts), (records_anytext, anytexts)):
+    for table, values in ((records, rows), (record_terms, terms)):
         if values:
             conn.execute(insert(table), values)
+    if keyed:
+        _insert_keys(conn, keyed, is_postgres=is_postgres)
+
+
+def _insert_keys(conn: Connection, keyed: list[tuple[Any, str]], *, is_postgres: bool) -> None:
+    """record_keys rows (and, on SQLite, the text indexes' rows) of records rows and their stems."""
+    keys = [{name: row[name] for name in KEY_COLUMNS} for row, _ in keyed]
+    if is_postgres:
+        words: set[str] = set()
+        for key, (row, body) in zip(keys, keyed, strict=True):
+            key["stems"] = body.split()
+            key["title_stems"] = sorted(stems_of_folded(fold(row["title"] or "")))
+            key["words"] = sorted(set(WORD.findall(row["anytext"])))
+            words.update(key["words"])
+        conn.execute(insert(record_keys), keys)
+        # new words only; two imports at once may both add a word, which does no harm
+        new = sql_text(f"INSERT INTO {SCHEMA}.record_words (word) SELECT w FROM unnest(CAST(:words AS text[])) "
+                       f"AS w WHERE NOT EXISTS (SELECT 1 FROM {SCHEMA}.record_words v WHERE v.word = w)")
+        conn.execute(new, {"words": sorted(words)})
+        return
+    conn.execute(insert(record_keys), keys)
+    numbers = {}
+    for chunk in _chunks([key["id"] for key in keys]):
+        numbers.update(conn.execute(select(record_keys.c.id, record_keys.c.n)
+                                    .where(record_keys.c.id.in_(chunk))).all())
+    stems, trigrams = [], []
+    for row, body in keyed:
+        n = numbers[row["id"]]
+        stems.append({"rowid": n, "title": " ".join(sorted(stems_of_folded(fold(row["title"] or "")))),
+                      "body": body})
+        trigrams.append({"rowid": n, "anytext": row["anytext"]})
+    conn.execute(insert(record_stems), stems)
+    conn.execute(insert(record_trigrams), trigrams)
 
 
 def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
@@ -233,20 +339,18 @@ def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
 
 
 def delete_rows_of(conn: Connection, ids: list[str], *, is_postgres: bool) -> None:
-    """Delete the rows of several records (one scan of the FTS5 tables for all of them)."""
+    """Delete the rows of several records."""
+    if not is_postgres:
+        numbers = select(record_keys.c.n).where(record_keys.c.id.in_(ids)).scalar_subquery()
+        conn.execute(delete(record_stems).where(literal_column("rowid").in_(numbers)))
+        conn.execute(delete(record_trigrams).where(literal_column("rowid").in_(numbers)))
+    conn.execute(delete(record_keys).where(record_keys.c.id.in_(ids)))
     conn.execute(delete(records).where(records.c.id.in_(ids)))
     conn.execute(delete(record_terms).where(record_terms.c.record_id.in_(ids)))
-    if not is_postgres:
-        conn.execute(delete(records_fts).where(records_fts.c.id.in_(ids)))
-        conn.execute(delete(records_anytext).where(records_anytext.c.id.in_(ids)))
 
 
 def delete_rows(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
-    conn.execute(delete(records).where(records.c.id == record_id))
-    conn.execute(delete(record_terms).where(record_terms.c.record_id == record_id))
-    if not is_postgres:
-        conn.execute(delete(records_fts).where(records_fts.c.id == record_id))
-        conn.execute(delete(records_anytext).where(records_anytext.c.id == record_id))
+    delete_rows_of(conn, [record_id], is_postgres=is_postgres)
 
 
 def remove(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
@@ -270,27 +374,29 @@ def to_record(row: Any) -> Record:
 # search ---------------------------------------------------------------------------------------------------
 
 
-def _text_match(q: str, is_postgres: bool) -> tuple[ColumnElement[bool] | None, ColumnElement[Any], Any] | None:
-    """(condition, relevance, FROM clause) for the words of ``q``; relevance grows with the match.
+def _fts(groups: list[list[str]]) -> str:
+    """The FTS5 query of groups of stems (any stem of each group; every group)."""
+    return " AND ".join("(" + " OR ".join(f'"{s}"' for s in g) + ")" for g in groups)
 
-    On SQLite the records are joined to the FTS5 matches: ranking with a subquery correlated to each record
-    ran the MATCH once per matching record."""
-    groups = query_terms(q)
-    if not groups:
-        return None
+
+def _stems_matching(expr: str) -> Any:
+    """The numbers (record_keys.n) of the records whose stems match an FTS5 query (SQLite)."""
+    return select(literal_column("rowid")).select_from(record_stems).where(
+        literal_column("record_stems").op("MATCH")(expr))
+
+
+def _text_match(groups: list[list[str]], is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[Any]]:
+    """(conditions, relevance) of the words of a query: every word (any of its stems) must occur; relevance is 1
+    when they all occur in the title, else 0 (ties: the records written last first)."""
+    k = record_keys.c
     if is_postgres:
-        tsquery = func.to_tsquery("simple", " & ".join("(" + " | ".join(g) + ")" for g in groups))
-        vector = ColumnClause("search_vector", _selectable=records)  # see create()
-        return vector.op("@@")(tsquery), func.ts_rank(vector, tsquery), records
-    fts = (select(records_fts.c.id, literal_column("-bm25(records_fts)").label("rank"))
-           .where(_fts_match(groups)).subquery())
-    return None, fts.c.rank, records.join(fts, fts.c.id == records.c.id)
-
-
-def _fts_match(groups: list[list[str]]) -> ColumnElement[bool]:
-    """The FTS5 MATCH of records_fts for groups of stems (any stem of each group; every group)."""
-    expr = " AND ".join("(" + " OR ".join(f'"{s}"' for s in g) + ")" for g in groups)
-    return literal_column("records_fts").op("MATCH")(expr)
+        found = [k.stems.overlap(cast(g, ARRAY(Text))) for g in groups]
+        in_title = and_(*[k.title_stems.overlap(cast(g, ARRAY(Text))) for g in groups])
+    else:
+        expr = _fts(groups)
+        found = [k.n.in_(_stems_matching(expr))]
+        in_title = k.n.in_(_stems_matching(f"title : ({expr})"))
+    return found, case((in_title, 1), else_=0)
 
 
 def _text_alone(query: RecordQuery) -> bool:
@@ -300,26 +406,38 @@ def _text_alone(query: RecordQuery) -> bool:
             and query.where is None and all(name == "relevance" for name, _ in query.sort))
 
 
-def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[Any] | None,
-                                                                  Any]:
-    """(conditions, relevance or None, FROM clause: the records table, or it joined to text matches)."""
+def _on_keys(expr: Any) -> Any:
+    """``expr`` with the records columns that record_keys also has taken from record_keys."""
+    def swap(element: Any, **_: Any) -> Any:
+        if isinstance(element, Column) and element.table is records and element.name in KEY_COLUMNS:
+            return record_keys.c[element.name]
+        return None
+    return visitors.replacement_traverse(expr, {}, swap)
+
+
+def _columns_of(exprs: list[Any], table: Table) -> set[str]:
+    return {e.name for x in exprs for e in visitors.iterate(x) if isinstance(e, Column) and e.table is table}
+
+
+def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[Any] | None]:
+    """(conditions on record_keys, and on records where record_keys has not the column; relevance or None)."""
     from kartenn.stores.record_filter import to_sql
 
-    where: list[ColumnElement[bool]] = [records.c.state.in_(query.states)]
+    k = record_keys.c
+    where: list[ColumnElement[bool]] = [k.state.in_(query.states)]
     if query.visible is not None:
         where.append(query.visible)
-    rank, source = None, records
+    rank = None
     if query.q and query.q.strip():
-        match = _text_match(query.q, is_postgres)
-        if match is None:
-            where.append(records.c.id.is_(None))  # only stop words: nothing to find
+        groups = query_terms(query.q)
+        if not groups:
+            where.append(k.id.is_(None))  # only stop words: nothing to find
         else:
-            if match[0] is not None:
-                where.append(match[0])
-            rank, source = match[1], match[2]
+            found, rank = _text_match(groups, is_postgres)
+            where += found
     if query.bbox:
         w, s, e, n = query.bbox
-        where.append(and_(records.c.minx <= e, records.c.maxx >= w, records.c.miny <= n, records.c.maxy >= s))
+        where.append(and_(k.minx <= e, k.maxx >= w, k.miny <= n, k.maxy >= s))
     if query.start or query.end:
         begin = func.coalesce(records.c.time_begin, records.c.time_end, records.c.modified)
         end = func.coalesce(records.c.time_end, records.c.time_begin, records.c.modified)
@@ -330,24 +448,32 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
     if query.types:
         where.append(records.c.type.in_(query.types))
     if query.ids:
-        where.append(records.c.id.in_(query.ids))
+        where.append(k.id.in_(query.ids))
     if query.external_ids:
-        where.append(or_(records.c.id.in_(query.external_ids), records.c.dataset_id.in_(query.external_ids)))
+        where.append(or_(k.id.in_(query.external_ids), k.dataset_id.in_(query.external_ids)))
     if query.where is not None:
         where.append(to_sql(query.where, is_postgres))
-    return where, rank, source
+    return [_on_keys(w) for w in where], rank
 
 
 SORTABLE = {"title": func.lower(records.c.title), "modified": records.c.modified, "date": records.c.modified,
-            "identifier": records.c.id, "id": records.c.id, "type": records.c.type,
+            "identifier": record_keys.c.id, "id": record_keys.c.id, "type": records.c.type,
             "organisation": records.c.organisation, "format": records.c.format_text,
             "abstract": records.c.abstract, "created": records.c.created, "updated": records.c.updated,
             "language": records.c.language, "time_begin": records.c.time_begin, "time_end": records.c.time_end}
 
 
+def _rows(conn: Connection, ids: list[str]) -> list[Record]:
+    """The records of ``ids``, in that order (rows read last: sorting whole rows of every match was most of a
+    search's time)."""
+    rows = {row.id: row for row in conn.execute(select(records).where(records.c.id.in_(ids)))} if ids else {}
+    return [to_record(rows[i]) for i in ids if i in rows]
+
+
 def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> SearchResult:
-    where, rank, source = conditions(query, is_postgres)
-    order = []
+    k = record_keys.c
+    where, rank = conditions(query, is_postgres)
+    order, last_ascending = [], True
     for name, ascending in query.sort or ([("relevance", False)] if rank is not None else []):
         if name == "relevance":
             if rank is not None:
@@ -355,45 +481,47 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
             continue
         column = SORTABLE[name]
         order.append(column.asc().nulls_last() if ascending else column.desc().nulls_last())
-    # ties in the order of the last sort key (as pycsw does): a reversed sort reverses them too
-    last_ascending = next((asc for name, asc in reversed(query.sort) if name != "relevance"), True)
-    order.append(records.c.id.asc() if last_ascending else records.c.id.desc())
-    found, matched = [], None
-    full_text = is_postgres and rank is not None
-    if full_text:
-        # Matches found through the GIN index read only their own rows: a sequential scan, what the planner
-        # picks when a word is common, unpacks every record's vector to test it (ten times slower).
+        last_ascending = ascending
+    if rank is not None and all(name == "relevance" for name, _ in query.sort):
+        order.append(k.n.desc())  # equally relevant: the records written last first
+    else:
+        # ties in the order of the last sort key (as pycsw does): a reversed sort reverses them too
+        order.append(k.id.asc() if last_ascending else k.id.desc())
+    source: Any = record_keys
+    if _columns_of([*where, *order], records):
+        source = record_keys.join(records, records.c.id == k.id)
+    arrays = is_postgres and bool(_columns_of(where, record_keys) & {"stems", "words"})
+    if arrays:
+        # Matches found through the GIN indexes read only their own narrow rows: a sequential scan, what the
+        # planner may pick for a common word, would unpack every record's arrays to test them.
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    found, matched = [], None
     if not is_postgres and rank is not None and _text_alone(query):
-        # Every stored record passes the other tests: FTS5 counts the matches from its index alone (under a
-        # millisecond, where joining each to its record took tens), and ranks them without the join.
-        match = _fts_match(query_terms(query.q or ""))
-        matched = conn.execute(select(func.count()).select_from(records_fts).where(match)).scalar_one()
+        # Every stored record passes the other tests: FTS5 counts and ranks the matches from its index alone.
+        expr = _fts(query_terms(query.q or ""))
+        match = literal_column("record_stems").op("MATCH")(expr)
+        matched = conn.execute(select(func.count()).select_from(record_stems).where(match)).scalar_one()
         if query.limit > 0:
-            page = (select(records_fts.c.id).where(match)
-                    .order_by(literal_column("bm25(records_fts)").asc(), records_fts.c.id.asc()))
-            ids = list(conn.execute(page.limit(query.limit).offset(query.offset)).scalars())
-            rows = {row.id: row for row in conn.execute(select(records).where(records.c.id.in_(ids)))} if ids else {}
-            found = [to_record(rows[i]) for i in ids if i in rows]
+            number = literal_column("rowid")
+            page = (select(number).select_from(record_stems).where(match)
+                    .order_by(number.in_(_stems_matching(f"title : ({expr})")).desc(), number.desc()))
+            numbers = list(conn.execute(page.limit(query.limit).offset(query.offset)).scalars())
+            ids = dict(conn.execute(select(k.n, k.id).where(k.n.in_(numbers))).all()) if numbers else {}
+            found = _rows(conn, [ids[n] for n in numbers if n in ids])
     elif query.limit > 0:
-        # Ids first, rows after: sorting whole rows (with their XML) of every match was most of a search's time.
-        # On SQLite the page counts the matches as it goes (one pass over them, not one for the count and one
-        # for the page); PostgreSQL plans the two better apart (the page alone stops early on an index).
-        counted = [] if is_postgres else [func.count().over().label("matched")]
-        page = select(records.c.id, *counted).select_from(source).where(*where).order_by(*order).limit(query.limit)
+        # The page counts the matches as it goes: one pass over them, not one for the count and one for the page.
+        counted = func.count().over().label("matched")
+        page = select(k.id, counted).select_from(source).where(*where).order_by(*order).limit(query.limit)
         hits = conn.execute(page.offset(query.offset)).all()
-        ids = [row[0] for row in hits]
-        if not is_postgres:
-            matched = hits[0][1] if hits else (0 if query.offset == 0 else None)
-        rows = {row.id: row for row in conn.execute(select(records).where(records.c.id.in_(ids)))} if ids else {}
-        found = [to_record(rows[i]) for i in ids if i in rows]
+        matched = hits[0][1] if hits else (0 if query.offset == 0 else None)
+        found = _rows(conn, [row[0] for row in hits])
     if matched is None:
         matched = conn.execute(select(func.count()).select_from(source).where(*where)).scalar_one()
-    if full_text:
+    if arrays:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = on")
     facets: dict[str, list[tuple[str, int]]] = {}
     if query.facets:
-        ids = select(records.c.id).select_from(source).where(*where)
+        ids = select(k.id).select_from(source).where(*where)
         counts = (select(record_terms.c.facet, record_terms.c.value, func.count().label("n"))
                   .where(record_terms.c.record_id.in_(ids))
                   .group_by(record_terms.c.facet, record_terms.c.value))
