@@ -11,7 +11,10 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 
 from conftest import kartenn, shared
 from kartenn.domain import Dataset, Record
+from kartenn.formats.iso19115_3 import parse_iso19115_3
+from kartenn.formats.iso19139 import parse_iso19139
 from kartenn.formats.schema_org import schema_org
+from kartenn.services.validation import xsd_errors
 from kartenn.xml import parse_xml
 from xsd import assert_valid
 
@@ -90,6 +93,20 @@ def test_published_dataset_exports_list_its_services(catalogue, server):
         assert online["OGC:API-Features"][0] == f"{server.url}/ogc/collections/{dataset_id}"
         assert online["WWW:DOWNLOAD-1.0-http--download"][0].startswith(f"{server.url}/ogc/collections/{dataset_id}/")
         assert b'codeListValue="download"' in iso
+        # ISO 19115-3 (mdb 2.0) of the same record: valid against the ISO 19115-3 schemas, and read back alike
+        mdb = http.get(f"/api/v1/records/{record_id}/iso19115-3.xml")
+        assert mdb.status_code == 200 and mdb.headers["content-type"].startswith("application/vnd.iso.19115-3+xml")
+        root = etree.fromstring(mdb.content)
+        assert root.tag == "{http://standards.iso.org/iso/19115/-3/mdb/2.0}MD_Metadata"
+        assert xsd_errors(root) == []
+        again, original = parse_iso19115_3(root), parse_iso19139(etree.fromstring(iso))
+        for name in ("id", "title", "abstract", "keywords", "extent_wgs84", "language", "type", "lineage",
+                     "constraints", "topics", "formats"):
+            assert getattr(again, name) == getattr(original, name), name
+        assert {(link["url"], link.get("protocol")) for link in again.links} == \
+            {(link["url"], link.get("protocol")) for link in original.links}
+        assert [(c.get("organisation"), c.get("role")) for c in again.contacts] == \
+            [(c.get("organisation"), c.get("role")) for c in original.contacts]
         # the JSON API's record carries the same links
         api = http.get(f"/api/v1/records/{record_id}").json()
         assert {"OGC:WMS", "OGC:WFS", "OGC:API-Features"} <= {link["protocol"] for link in api["links"]}

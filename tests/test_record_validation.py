@@ -8,13 +8,16 @@ RECORDS = shared("iso-metadata-records")
 GOOD = "pycsw-apiso/T_aerfo_RAS_1991_GR800P001800000012.xml"
 SERVICE = "pycsw-apiso/3e9a8c05.xml"  # an extent where the 2006 schema does not allow one
 GEOBRETAGNE = "owslib-real-records/csw_geobretagne_mdmetadata.xml"
+CATCHMENTS = "pycsw-iso19115-3/metawal.wallonie.be-catchments.xml"  # ISO 19115-3, mdb 2.0, valid
+MODEL = "pycsw-iso19115-3/auscope-3d-model.xml"  # ISO 19115-3: a CI_Date without its dateType
+WALLONIE_SERVICE = "pycsw-iso19115-3/metawal.wallonie.be-srv.xml"  # with a data quality (ISO 19157-2) part
 
 
 def test_validation_report(server, site, editor_token):
     from kartenn.services.identity import create_token
 
     with server.client(editor_token) as http:
-        for name in (GOOD, SERVICE, GEOBRETAGNE):
+        for name in (GOOD, SERVICE, GEOBRETAGNE, CATCHMENTS, MODEL, WALLONIE_SERVICE):
             r = http.post("/api/v1/records", content=(RECORDS / name).read_bytes(),
                           headers={"Content-Type": "application/xml"})
             assert r.status_code == 201, r.text
@@ -30,6 +33,18 @@ def test_validation_report(server, site, editor_token):
         warnings = {e["message"] for e in bretagne["errors"] if e["level"] == "warning"}
         assert all(set(e) == {"level", "path", "message"} for e in bretagne["errors"])
         assert not any("title" in w or "abstract" in w for w in warnings)  # the record has both
+        # ISO 19115-3 records against the ISO 19115-3 schemas
+        catchments = http.get("/api/v1/records/74f81503-8d39-4ec8-a49a-c76e0cd74946/validation").json()
+        assert catchments["valid"] is True, catchments
+        model = http.get("/api/v1/records/5ebc3cb7-a3b5-4760-a8ff-851d5d5beb32/validation").json()
+        assert model["valid"] is False
+        error = next(e for e in model["errors"] if e["level"] == "error")
+        assert "CI_Date" in error["message"] and "dateType" in error["message"], error
+        assert error["path"].startswith("MD_Metadata/identificationInfo")
+        service_id = site.catalog.get_record("1714cd1e-6685-4dea-a6f4-b51612a15ed0").id
+        wallonie = http.get(f"/api/v1/records/{service_id}/validation").json()
+        assert any("data quality (ISO 19157-2) part is not checked" in e["message"] for e in wallonie["errors"]
+                   if e["level"] == "warning")
         assert http.get("/api/v1/records/nothing/validation").status_code == 404
     # only those who may edit the record
     site.accounts.add_user("marc")

@@ -239,6 +239,25 @@ def test_same_results_on_both_stores(catalogue):
 
 
 
+def test_relevance_puts_title_matches_first_then_the_newest(site):
+    """The same order on both stores: every word in the title first, then the records written last; paging
+    crosses from one tier to the other; the words' other filters and a sort by title still apply."""
+    texts = [("r1", "Lacs de Bretagne", "Inventaire."), ("r2", "Cours d'eau", "Les lacs et rivières."),
+             ("r3", "Zones humides", "Mares et lacs."), ("r4", "Lacs alpins", "Altitude."),
+             ("r5", "Forêts", "Sans rapport.")]
+    for rid, title, abstract in texts:  # one transaction each: r5 is the last written
+        with site.catalog.begin() as conn:
+            site.catalog.put_record(conn, Record(id=rid, title=title, abstract=abstract,
+                                                 extent_wgs84=(-5.0, 47.0, -1.0, 49.0) if rid != "r4" else None))
+    ranked = search_records(site, RecordQuery(q="lac"))
+    assert ranked.matched == 4 and ids(ranked) == ["r4", "r1", "r3", "r2"]
+    pages = [ids(search_records(site, RecordQuery(q="lac", limit=1, offset=i))) for i in range(5)]
+    assert pages == [["r4"], ["r1"], ["r3"], ["r2"], []]
+    assert ids(search_records(site, RecordQuery(q="lac", limit=2, offset=1))) == ["r1", "r3"]
+    assert ids(search_records(site, RecordQuery(q="lac", bbox=(-4, 48, -3, 48.5)))) == ["r1", "r3", "r2"]
+    assert ids(search_records(site, RecordQuery(q="lac", sort=[("title", True)]))) == ["r2", "r4", "r1", "r3"]
+    assert search_records(site, RecordQuery(q="lacs bretagne")).matched == 1
+
 def test_bulk_import_batches_as_one_document_at_a_time(site, tmp_path, monkeypatch):
     """Batched writes give what one document after the other gives: the last copy of an id wins, a bad
     document is named and skipped, a dataset's record stays attached to its data."""

@@ -20,6 +20,7 @@ from kartenn.domain import Record
 from kartenn.domain.security import Sharing
 from kartenn.errors import InvalidInput, KartennError, NotFound
 from kartenn.formats.dublin_core import render_csw_record
+from kartenn.formats.iso19115_3 import render_iso19115_3
 from kartenn.formats.iso19139 import render_iso19139
 from kartenn.formats.records import read_records
 from kartenn.services.archives import check_zip
@@ -231,16 +232,14 @@ EXPORTS = {"iso19139", "dc", "iso19115-3"}
 
 
 def export_record(rec: Record, schema: str) -> bytes:
-    """The record as a document: ``iso19139`` (the original for imported ISO 19139), ``iso19115-3``
-    (only for records imported in it), ``dc`` (csw:Record)."""
+    """The record as a document: ``iso19139`` (the original for imported ISO 19139), ``iso19115-3`` (the
+    original for imported ISO 19115-3, else written in mdb 2.0), ``dc`` (csw:Record)."""
     if schema == "iso19139":
         if rec.schema == "iso19115-3":
             raise InvalidInput("records imported as ISO 19115-3 are exported in ISO 19115-3 only")
         return render_iso19139(rec)
     if schema == "iso19115-3":
-        if rec.schema == "iso19115-3" and rec.xml:
-            return rec.xml
-        raise InvalidInput("ISO 19115-3 export is available for records imported in ISO 19115-3")
+        return render_iso19115_3(rec)
     if schema == "dc":
         return to_bytes(render_csw_record(rec, "full"))
     raise InvalidInput(f"unknown export format {schema!r}; use one of {', '.join(sorted(EXPORTS))}")

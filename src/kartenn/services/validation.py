@@ -1,5 +1,5 @@
-"""A record's validation report: XML Schema errors of its ISO 19139 document, and the INSPIRE essentials
-(metadata regulation 1205/2008) as warnings, which never block publishing.
+"""A record's validation report: XML Schema errors of its ISO 19139 or ISO 19115-3 document, and the INSPIRE
+essentials (metadata regulation 1205/2008) as warnings, which never block publishing.
 
 Schemas are the copies shipped in ``kartenn/schemas``, loaded with network access off.
 
@@ -24,27 +24,78 @@ __all__ = ["validate", "xsd_errors"]
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 GMD_XSD = SCHEMAS / "iso19139" / "all.xsd"  # gmd, gmx and srv
+MDB_XSD = SCHEMAS / "iso19115-3"  # one folder per namespace and version, as at standards.iso.org/iso/19115/-3/
 GMD = "http://www.isotc211.org/2005/gmd"
+MDB = "http://standards.iso.org/iso/19115/-3/mdb/"
 MAX_XSD_ERRORS = 50
+# Namespaces the ISO 19115-3 schemas import whose schemas are not shipped (ISO 19157-2 data quality, ISO 19110
+# feature catalogues): their property types accept any content, which is then not checked.
+UNCHECKED = {
+    "19157/-2/dqc/1.0/dqc.xsd": ("http://standards.iso.org/iso/19157/-2/dqc/1.0",
+                                 ("Abstract_DataQuality_PropertyType", "Abstract_QualityElement_PropertyType")),
+    "19157/-2/mdq/1.0/mdq.xsd": ("http://standards.iso.org/iso/19157/-2/mdq/1.0", ()),
+    "19110/fcc/1.0/fcc.xsd": ("http://standards.iso.org/iso/19110/fcc/1.0",
+                              ("Abstract_FeatureCatalogue_PropertyType",)),
+}
+XS = "http://www.w3.org/2001/XMLSchema"
+
+
+def _open_schema(namespace: str, types: tuple[str, ...]) -> str:
+    any_content = ('<sequence><any processContents="lax" minOccurs="0" maxOccurs="unbounded"/></sequence>'
+                   '<anyAttribute processContents="lax"/>')
+    body = "".join(f'<complexType name="{name}">{any_content}</complexType>' for name in types)
+    return f'<schema xmlns="{XS}" targetNamespace="{namespace}" elementFormDefault="qualified">{body}</schema>'
 
 
 class _LocalSchemas(etree.Resolver):
-    """The schemas' references to xlink and xml go to the local copies; nothing is fetched."""
+    """The schemas' references go to the local copies (kartenn/schemas); nothing is fetched. The ISO 19115-3
+    schemas refer to each other by their paths at standards.iso.org (``../../../../19115/-3/mcc/1.0/mcc.xsd``),
+    to GML 3.2.1 as ``others/ISO19136/gml.xsd``; GML 3.2.1 refers to ISO 19139 and to SMIL."""
 
     def resolve(self, url: str, pubid: Any, context: Any) -> Any:
         for name in ("xlink.xsd", "xml.xsd"):
             if url.endswith("/" + name) or url == name:
                 return self.resolve_filename(str(SCHEMAS / name), context)
+        if "/19115/-3/" in url:
+            return self.resolve_filename(str(MDB_XSD / url.rsplit("/19115/-3/", 1)[1]), context)
+        if url.endswith("/ISO19136/gml.xsd"):
+            return self.resolve_filename(str(SCHEMAS / "gml-3.2.1" / "gml.xsd"), context)
+        if url.endswith("/20070417/gmd/gmd.xsd"):
+            return self.resolve_filename(str(SCHEMAS / "iso19139" / "gmd" / "gmd.xsd"), context)
+        if url.endswith(("/smil20.xsd", "/smil20-language.xsd")):
+            return self.resolve_filename(str(SCHEMAS / "smil" / url.rsplit("/", 1)[1]), context)
+        for tail, (namespace, types) in UNCHECKED.items():
+            if url.endswith("/" + tail):
+                return self.resolve_string(_open_schema(namespace, types), context)
         if url.startswith(("http://", "https://", "ftp://")):
             return self.resolve_string("", context)  # unknown remote schema: refuse to fetch it
         return None
 
 
-@cache
-def _gmd_schema() -> etree.XMLSchema:
+def _parser() -> etree.XMLParser:
     parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
     parser.resolvers.add(_LocalSchemas())
-    return etree.XMLSchema(etree.parse(str(GMD_XSD), parser))
+    return parser
+
+
+@cache
+def _gmd_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(GMD_XSD), _parser()))
+
+
+@cache
+def _mdb_schema() -> etree.XMLSchema:
+    """Every namespace and version of ISO 19115-3 in one schema (mdb 1.0 and 2.0 records alike): a document's
+    extension elements (gcx:Anchor…) are known only when their namespace is loaded."""
+    imports = []
+    for folder in sorted(MDB_XSD.glob("*/*/")):
+        package, version = folder.parent.name, folder.name
+        main = folder / f"{package}.xsd"
+        if main.exists() and package not in ("mds", "md1", "md2"):  # wrappers of the others
+            imports.append(f'<import namespace="http://standards.iso.org/iso/19115/-3/{package}/{version}" '
+                           f'schemaLocation="{main.as_uri()}"/>')
+    wrapper = f'<schema xmlns="{XS}" targetNamespace="urn:x-kartenn:iso19115-3">{"".join(imports)}</schema>'
+    return etree.XMLSchema(etree.fromstring(wrapper, _parser(), base_url=(MDB_XSD / "all.xsd").as_uri()))
 
 
 def _short(path: str | None) -> str:
@@ -55,12 +106,24 @@ def _short(path: str | None) -> str:
 
 
 def xsd_errors(document: etree._Element) -> list[dict[str, str]]:
-    """The XML Schema errors of one gmd:MD_Metadata element (an empty list when it is valid)."""
-    schema = _gmd_schema()
+    """The XML Schema errors of one gmd:MD_Metadata or mdb:MD_Metadata element (an empty list when it is
+    valid)."""
+    schema = _mdb_schema() if etree.QName(document).namespace.startswith(MDB) else _gmd_schema()
     if schema.validate(document):
         return []
     return [{"level": "error", "path": _short(e.path), "message": e.message}
             for e in list(schema.error_log)[:MAX_XSD_ERRORS]]
+
+
+def _unchecked(document: etree._Element) -> list[dict[str, str]]:
+    """A warning for each part of a 19115-3 document whose schema is not shipped."""
+    found = {etree.QName(e).namespace for e in document.iter() if isinstance(e.tag, str)}
+    names = {"http://standards.iso.org/iso/19157/-2/mdq/1.0": "data quality (ISO 19157-2)",
+             "http://standards.iso.org/iso/19110/fcc/1.0": "feature catalogue (ISO 19110)",
+             "http://standards.iso.org/iso/19110/gfc/1.1": "feature catalogue (ISO 19110)"}
+    return [{"level": "warning", "path": "", "message": f"the {part} part is not checked against its XML schema "
+                                                        "(not shipped)"}
+            for part in sorted({names[n] for n in found if n in names})]
 
 
 def _any(root: etree._Element, *paths: str) -> bool:
@@ -116,10 +179,9 @@ def _inspire(rec: Record, root: etree._Element) -> list[dict[str, str]]:
 def validate(rec: Record) -> dict[str, Any]:
     """{valid, errors: [{level: error|warning, path, message}]}: valid means no errors (warnings are fine)."""
     errors: list[dict[str, str]] = []
-    if rec.schema == "iso19115-3":
-        root = parse_xml(rec.xml) if rec.xml else build_iso19139(rec)
-        errors.append({"level": "warning", "path": "",
-                       "message": "ISO 19115-3 records are not checked against an XML schema here"})
+    if rec.schema == "iso19115-3" and rec.xml:
+        root = parse_xml(rec.xml)
+        errors += xsd_errors(root) + _unchecked(root)
     else:
         root = parse_xml(rec.xml) if rec.schema == "iso19139" and rec.xml else build_iso19139(rec)
         if etree.QName(root).namespace == GMD:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    not_,
     or_,
     select,
 )
@@ -140,6 +141,9 @@ def _create_keys_pg(conn: Connection) -> bool:
         conn.exec_driver_sql(f"CREATE INDEX record_keys_words ON {SCHEMA}.record_keys USING gin (words)")
         conn.exec_driver_sql(f"CREATE TABLE {SCHEMA}.record_words (word TEXT NOT NULL)")
         conn.exec_driver_sql(f"CREATE INDEX record_words_word ON {SCHEMA}.record_words (word)")
+    # the first tier of relevance (every word in the title) is read from this index, not from every match
+    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_keys_title ON {SCHEMA}.record_keys "
+                         "USING gin (title_stems)")
     # Trigrams make substring filters (LIKE '%word%') use an index instead of reading every row.
     try:
         with conn.begin_nested():
@@ -470,6 +474,27 @@ def _rows(conn: Connection, ids: list[str]) -> list[Record]:
     return [to_record(rows[i]) for i in ids if i in rows]
 
 
+def _tiered_page(conn: Connection, query: RecordQuery, where: list[ColumnElement[bool]]) -> tuple[int, list[Record]]:
+    """(matches, page) of a PostgreSQL search ranked by relevance alone (see _text_match): the count, then the
+    page from the first tier and, when it runs out, from the second."""
+    k = record_keys.c
+    groups = query_terms(query.q or "")
+    in_title = and_(*[k.title_stems.overlap(cast(g, ARRAY(Text))) for g in groups])
+    matched = conn.execute(select(func.count()).select_from(record_keys).where(*where)).scalar_one()
+    if query.limit <= 0 or query.offset >= matched:
+        return matched, []
+    first = conn.execute(select(func.count()).select_from(record_keys).where(*where, in_title)).scalar_one()
+    ids: list[str] = []
+    if query.offset < first:
+        page = select(k.id).where(*where, in_title).order_by(k.n.desc()).limit(query.limit).offset(query.offset)
+        ids = list(conn.execute(page).scalars())
+    if len(ids) < query.limit:
+        rest = (select(k.id).where(*where, not_(in_title)).order_by(k.n.desc()).limit(query.limit - len(ids))
+                .offset(max(0, query.offset - first)))
+        ids += list(conn.execute(rest).scalars())
+    return matched, _rows(conn, ids)
+
+
 def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> SearchResult:
     k = record_keys.c
     where, rank = conditions(query, is_postgres)
@@ -496,7 +521,12 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
         # planner may pick for a common word, would unpack every record's arrays to test them.
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     found, matched = [], None
-    if not is_postgres and rank is not None and _text_alone(query):
+    ranked_alone = rank is not None and all(name == "relevance" for name, _ in query.sort)
+    if is_postgres and ranked_alone and source is record_keys:
+        # Relevance has two tiers: the page is read from the records with every word in the title (a small set,
+        # through its own index), then from the others, each newest first, instead of ranking every match.
+        matched, found = _tiered_page(conn, query, where)
+    elif not is_postgres and rank is not None and _text_alone(query):
         # Every stored record passes the other tests: FTS5 counts and ranks the matches from its index alone.
         expr = _fts(query_terms(query.q or ""))
         match = literal_column("record_stems").op("MATCH")(expr)
