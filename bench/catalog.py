@@ -114,13 +114,14 @@ def kartenn_site(folder: Path, total: int, env: dict[str, str], name: str) -> su
     if result.returncode != 0:
         raise RuntimeError(f"kartenn init failed:\n{result.stdout}\n{result.stderr}")
     if env.get("KARTENN_DATABASE_URL"):
-        # Bulk load: the GIN indexes (text search, trigrams) are built once afterwards by upgrade(), not
+        # Bulk load: the GIN indexes (stems, words, trigrams) are built once afterwards by upgrade(), not
         # updated row by row.
         import psycopg
 
         with psycopg.connect(env["KARTENN_DATABASE_URL"], autocommit=True) as pgc:
-            pgc.execute("DROP INDEX IF EXISTS kartenn.records_search_vector")
-            pgc.execute("DROP INDEX IF EXISTS kartenn.records_anytext_trgm")
+            for index in ("record_keys_stems", "record_keys_words", "record_keys_title", "record_words_trgm",
+                          "records_anytext_trgm"):
+                pgc.execute(f"DROP INDEX IF EXISTS kartenn.{index}")
     log = open(WORK / f"load-{name}.log", "wb")  # noqa: SIM115 - the child owns it
     return subprocess.Popen([sys.executable, __file__, "--load-into", str(data_dir), str(folder)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)

@@ -137,13 +137,13 @@ def _create_keys_pg(conn: Connection) -> bool:
             "WITH (toast_tuple_target = 128)")
         conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.record_keys ALTER stems SET STORAGE EXTERNAL, "
                              "ALTER words SET STORAGE EXTERNAL, ALTER title_stems SET STORAGE MAIN")
-        conn.exec_driver_sql(f"CREATE INDEX record_keys_stems ON {SCHEMA}.record_keys USING gin (stems)")
-        conn.exec_driver_sql(f"CREATE INDEX record_keys_words ON {SCHEMA}.record_keys USING gin (words)")
         conn.exec_driver_sql(f"CREATE TABLE {SCHEMA}.record_words (word TEXT NOT NULL)")
         conn.exec_driver_sql(f"CREATE INDEX record_words_word ON {SCHEMA}.record_words (word)")
-    # the first tier of relevance (every word in the title) is read from this index, not from every match
-    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_keys_title ON {SCHEMA}.record_keys "
-                         "USING gin (title_stems)")
+    # (IF NOT EXISTS: a bulk load may drop the GIN indexes and have them built here once, afterwards)
+    for name, column in (("stems", "stems"), ("words", "words"), ("title", "title_stems")):
+        # title: the first tier of relevance (every word in the title) is read from its index
+        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_keys_{name} ON {SCHEMA}.record_keys "
+                             f"USING gin ({column})")
     # Trigrams make substring filters (LIKE '%word%') use an index instead of reading every row.
     try:
         with conn.begin_nested():
