@@ -1,4 +1,4 @@
-"""pygeofilter AST (OGC Filter 1.1, CQL, CQL2) → SQLAlchemy condition on the records table, both stores.
+"""pygeofilter AST (OGC Filter 1.1, CQL, CQL2) → SQLAlchemy condition on the records tables, both stores.
 
 Properties are queryables of CSW (``dc:title``, ``csw:AnyText``, ``apiso:OrganisationName``…) and of
 OGC API Records (``title``, ``q``…); prefixes and a leading ``/`` are ignored. Records have bounding
@@ -21,14 +21,17 @@ from sqlalchemy.sql import ColumnElement
 
 from kartenn.errors import InvalidInput
 from kartenn.stores.catalog import record_terms, records
+from kartenn.stores.record_index import WORD, record_keys, record_trigrams, record_words
 from kartenn.text import fold
 
-c = records.c
+# The columns searches test most are read from record_keys (a narrow table), the others from records, which a
+# search then joins.
+c, k = records.c, record_keys.c
 COLUMNS: dict[str, Any] = {
     "anytext": c.anytext, "q": c.anytext,
     "title": c.title, "abstract": c.abstract, "description": c.abstract,
     "subject": c.keyword_text, "keywords": c.keyword_text, "keyword": c.keyword_text,
-    "identifier": c.id, "id": c.id, "fileidentifier": c.id, "externalid": c.id,
+    "identifier": k.id, "id": k.id, "fileidentifier": k.id, "externalid": k.id,
     "type": c.type, "hierarchylevelname": c.type, "format": c.format_text,
     "modified": c.modified, "date": c.modified, "datestamp": c.modified, "updated": c.modified,
     "revisiondate": c.modified, "creationdate": c.modified, "publicationdate": c.modified,
@@ -38,7 +41,7 @@ COLUMNS: dict[str, Any] = {
     "tempextent_begin": c.time_begin, "time_begin": c.time_begin,
     "tempextent_end": c.time_end, "time_end": c.time_end,
     "parentidentifier": c.parent_id, "relation": c.parent_id, "lineage": c.lineage,
-    "crs": c.crs, "referencesystem": c.crs, "state": c.state,
+    "crs": c.crs, "referencesystem": c.crs, "state": k.state,
 }
 SPATIAL = {"boundingbox", "bbox", "geometry", "envelope", "footprint", "spatial"}
 # Keyword equality looks for the exact keyword among the record's terms.
@@ -102,8 +105,6 @@ def _anytext_like(pattern: str, is_postgres: bool) -> ColumnElement[bool]:
     needed. '%word%' (word characters only) is read from indexes of record_keys: on PostgreSQL the stored
     words containing it (a trigram index of every word), then the records having one of them; on SQLite the
     phrase of its trigrams in the FTS5 table record_trigrams. Other patterns test anytext itself."""
-    from kartenn.stores.record_index import WORD, record_keys, record_trigrams, record_words
-
     escape = "\\" if "\\" in pattern else None
     inner = pattern[1:-1]
     word = len(pattern) >= 3 and pattern[0] == pattern[-1] == "%" and WORD.fullmatch(inner) is not None
@@ -133,24 +134,31 @@ def _bounds(geom: Any) -> tuple[float, float, float, float]:
     raise InvalidInput("a spatial operator needs a geometry or an envelope", locator="constraint")
 
 
-def _spatial(node: Any, kind: str) -> ColumnElement[bool]:
+def box_overlap(cols: Any, w: float, s: float, e: float, n: float) -> ColumnElement[bool]:
+    """PostgreSQL: the same test as the four comparisons of an intersection, in the form of the GiST index of
+    record_keys' boxes (``record_keys_box``), which can then narrow the candidates of the other indexes."""
+    return func.box(func.point(cols.minx, cols.miny), func.point(cols.maxx, cols.maxy)).op("&&")(
+        func.box(func.point(w, s), func.point(e, n)))
+
+
+def _spatial(node: Any, kind: str, is_postgres: bool) -> ColumnElement[bool]:
     lhs, rhs = node.lhs, node.rhs
     if isinstance(lhs, (values.Geometry, values.Envelope)):
         lhs, rhs = rhs, lhs
     if lhs is not None and isinstance(lhs, ast.Attribute) and queryable(lhs.name) not in SPATIAL:
         raise InvalidInput(f"{lhs.name!r} is not a spatial property", locator="constraint")
     w, s, e, n = _bounds(rhs)
-    has = c.minx.is_not(None)
-    intersects = and_(has, c.minx <= e, c.maxx >= w, c.miny <= n, c.maxy >= s)
+    has = k.minx.is_not(None)
+    intersects = and_(has, k.minx <= e, k.maxx >= w, k.miny <= n, k.maxy >= s)
     if kind == "intersects":
-        return intersects
+        return and_(intersects, box_overlap(k, w, s, e, n)) if is_postgres else intersects
     if kind == "disjoint":
         return and_(has, not_(intersects))
     if kind == "within":
-        return and_(has, c.minx >= w, c.maxx <= e, c.miny >= s, c.maxy <= n)
+        return and_(has, k.minx >= w, k.maxx <= e, k.miny >= s, k.maxy <= n)
     if kind == "contains":
-        return and_(has, c.minx <= w, c.maxx >= e, c.miny <= s, c.maxy >= n)
-    return and_(has, c.minx == w, c.maxx == e, c.miny == s, c.maxy == n)
+        return and_(has, k.minx <= w, k.maxx >= e, k.miny <= s, k.maxy >= n)
+    return and_(has, k.minx == w, k.maxx == e, k.miny == s, k.maxy == n)
 
 
 SPATIAL_OPS = {ast.GeometryIntersects: "intersects", ast.GeometryOverlaps: "intersects",
@@ -172,7 +180,7 @@ def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
     if isinstance(node, ast.Not):
         sub = node.sub_node
         if isinstance(sub, ast.GeometryDisjoint):  # OGC BBOX is parsed as NOT DISJOINT
-            return _spatial(sub, "intersects")
+            return _spatial(sub, "intersects", is_postgres)
         # a record without the property does not match the inner filter, so it matches its negation
         return not_(func.coalesce(to_sql(sub, is_postgres), false()))
     if isinstance(node, ast.And):
@@ -197,7 +205,7 @@ def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
             # record_terms.
             terms = record_terms.alias()
             term = func.lower(terms.c.value) if nocase else terms.c.value
-            found = c.id.in_(select(terms.c.record_id).where(terms.c.facet == TERM_FACETS[name], term == value))
+            found = k.id.in_(select(terms.c.record_id).where(terms.c.facet == TERM_FACETS[name], term == value))
             return found if isinstance(node, ast.Equal) else not_(found)
         col = func.lower(column(lhs)) if nocase else column(lhs)
         return getattr(col, COMPARE[type(node)])(value)  # type: ignore[no-any-return]
@@ -214,9 +222,9 @@ def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
         return not_(expr) if node.not_ else expr
     if isinstance(node, ast.BBox):
         return _spatial(ast.GeometryIntersects(node.lhs, values.Envelope(node.minx, node.maxx, node.miny,
-                                                                          node.maxy)), "intersects")
+                                                                          node.maxy)), "intersects", is_postgres)
     if type(node) in SPATIAL_OPS:
-        return _spatial(node, SPATIAL_OPS[type(node)])
+        return _spatial(node, SPATIAL_OPS[type(node)], is_postgres)
     if isinstance(node, ast.TemporalPredicate):
         return _temporal(node)
     raise InvalidInput(f"unsupported filter operation {type(node).__name__}", locator="constraint")

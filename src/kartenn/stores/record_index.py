@@ -144,6 +144,8 @@ def _create_keys_pg(conn: Connection) -> bool:
         # title: the first tier of relevance (every word in the title) is read from its index
         conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_keys_{name} ON {SCHEMA}.record_keys "
                              f"USING gin ({column})")
+    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_keys_box ON {SCHEMA}.record_keys "
+                         "USING gist (box(point(minx, miny), point(maxx, maxy)))")
     # Trigrams make substring filters (LIKE '%word%') use an index instead of reading every row.
     try:
         with conn.begin_nested():
@@ -425,12 +427,12 @@ def _columns_of(exprs: list[Any], table: Table) -> set[str]:
 
 def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[Any] | None]:
     """(conditions on record_keys, and on records where record_keys has not the column; relevance or None)."""
-    from kartenn.stores.record_filter import to_sql
+    from kartenn.stores.record_filter import box_overlap, to_sql
 
     k = record_keys.c
     where: list[ColumnElement[bool]] = [k.state.in_(query.states)]
-    if query.visible is not None:
-        where.append(query.visible)
+    if query.visible is not None:  # a condition on records: what record_keys has is read from it
+        where.append(_on_keys(query.visible))
     rank = None
     if query.q and query.q.strip():
         groups = query_terms(query.q)
@@ -442,6 +444,8 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
     if query.bbox:
         w, s, e, n = query.bbox
         where.append(and_(k.minx <= e, k.maxx >= w, k.miny <= n, k.maxy >= s))
+        if is_postgres:
+            where.append(box_overlap(k, w, s, e, n))
     if query.start or query.end:
         begin = func.coalesce(records.c.time_begin, records.c.time_end, records.c.modified)
         end = func.coalesce(records.c.time_end, records.c.time_begin, records.c.modified)
@@ -457,7 +461,7 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
         where.append(or_(k.id.in_(query.external_ids), k.dataset_id.in_(query.external_ids)))
     if query.where is not None:
         where.append(to_sql(query.where, is_postgres))
-    return [_on_keys(w) for w in where], rank
+    return where, rank
 
 
 SORTABLE = {"title": func.lower(records.c.title), "modified": records.c.modified, "date": records.c.modified,
@@ -547,8 +551,8 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
         found = _rows(conn, [row[0] for row in hits])
     if matched is None:
         matched = conn.execute(select(func.count()).select_from(source).where(*where)).scalar_one()
-    if arrays:
-        conn.exec_driver_sql("SET LOCAL enable_seqscan = on")
+    if arrays and query.facets:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = on")  # else the transaction ends with the search
     facets: dict[str, list[tuple[str, int]]] = {}
     if query.facets:
         ids = select(k.id).select_from(source).where(*where)
