@@ -301,6 +301,17 @@ class Accounts:
             rows = conn.execute(select(grants).where(and_(grants.c.kind == kind, grants.c.resource_id == resource_id)))
             return [dict(r._mapping) for r in rows]
 
+    def owners_and_public(self, kind: str, ids: list[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """For many resources at once: their owners by id, and the ids of those granted to the public."""
+        if not ids:
+            return {}, set()
+        with self.engine.connect() as conn:
+            owned = {row.resource_id: dict(row._mapping) for row in conn.execute(
+                select(owners).where(owners.c.kind == kind, owners.c.resource_id.in_(ids)))}
+            public = set(conn.execute(select(grants.c.resource_id).where(
+                grants.c.kind == kind, grants.c.resource_id.in_(ids), grants.c.principal == "public")).scalars())
+        return owned, public
+
     def owner_of(self, kind: str, resource_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(owners).where(and_(owners.c.kind == kind,

@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection
 from kartenn.domain import Field
 
 GEOMETRY_COLUMN = "geom"
+# PostgreSQL: the advisory lock held while a process creates or upgrades the schemas, one process at a time
+SCHEMA_LOCK = 0x6B617274
 
 
 @dataclass

@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from kartenn.domain import Dataset, Field, Job, JobState, Record
 from kartenn.errors import NotFound, PreconditionFailed
+from kartenn.stores.base import SCHEMA_LOCK
 
 SCHEMA = "kartenn"
 metadata = MetaData(schema=SCHEMA)
@@ -209,6 +210,9 @@ class Catalog:
     def create_schema(self) -> None:
         with self.engine.begin() as conn:
             if self.is_postgres:
+                # One process at a time: the worker processes of a server start together, and two running the
+                # same DDL at once fail ("tuple concurrently updated" on CREATE OR REPLACE FUNCTION).
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
                 conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
             from kartenn.stores import record_versions, thesauri  # noqa: F401  (their tables join the metadata)
 

@@ -16,7 +16,7 @@ from psycopg import sql
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 
-from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
+from kartenn.stores.base import GEOMETRY_COLUMN, SCHEMA_LOCK, LayerSpec
 from kartenn.stores.ewkb import ewkb_hex
 
 SCHEMA = "kartenn_data"
@@ -57,6 +57,7 @@ class PostGISStore:
 
     def create_schema(self) -> None:
         with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
 

@@ -59,9 +59,11 @@ def _visible_body(site: SiteView, body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "layers": layers}
 
 
-def _json(site: SiteView, row: dict[str, Any], base: str) -> dict[str, Any]:
-    owner = site.accounts.owner_of("map", row["id"]) or {}
-    public = any(g["principal"] == "public" for g in site.accounts.grants_of("map", row["id"]))
+def _json(site: SiteView, row: dict[str, Any], base: str,
+          known: tuple[dict[str, dict[str, Any]], set[str]] | None = None) -> dict[str, Any]:
+    """A saved map as JSON; ``known``: owners and public ids read for a whole list (see owners_and_public)."""
+    owned, public_ids = known or site.accounts.owners_and_public("map", [row["id"]])
+    owner, public = owned.get(row["id"]) or {}, row["id"] in public_ids
     data = {k: row[k] for k in ("id", "title", "abstract", "created_by", "created", "updated")}
     data.update(org=owner.get("org_id"), public=public,
                 links=[{"rel": "self", "href": f"{base}/api/v1/maps/{row['id']}", "type": "application/json"},
@@ -84,7 +86,8 @@ def list_maps(request: Request, site: Site, limit: Annotated[int, Query(ge=1, le
     visible = policy.permitted(site.identity, "view", "map", site.accounts)
     rows = site.maps.list(visible, limit=limit, offset=offset)
     base = base_url(request)
-    return {"maps": [_json(site, r, base) for r in rows], "numberReturned": len(rows)}
+    known = site.accounts.owners_and_public("map", [r["id"] for r in rows])  # two queries for the whole page
+    return {"maps": [_json(site, r, base, known) for r in rows], "numberReturned": len(rows)}
 
 
 @router.post("/maps", status_code=201)
