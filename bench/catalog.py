@@ -62,8 +62,8 @@ NOTES = [
     "Notes:",
     "- Loading: Kartenn through the records service in-process (`services.records.import_bytes`, what `kartenn "
     "records import` and the JSON API run), 500 records per document and transaction — the CLI commits per file; "
-    "on PostGIS the GIN indexes (text search, trigrams) are built once after the load. pycsw with its own parser and "
-    "model (bench/pycsw_load.py), 1,000 records per commit instead of one.",
+    "on PostGIS the GIN and GiST indexes (stems, words, trigrams, boxes) are built once after the load. pycsw "
+    "with its own parser and model (bench/pycsw_load.py), 1,000 records per commit instead of one.",
     "- csw: both servers receive the same KVP GetRecords with an OGC Filter (CONSTRAINTLANGUAGE=FILTER). The query "
     "words occur only in the generated title, abstract and keywords, in plain ASCII, so a substring match finds the "
     "same records in Kartenn's anytext (the record's texts, accent-folded) and in pycsw's (every text node). "
@@ -119,8 +119,8 @@ def kartenn_site(folder: Path, total: int, env: dict[str, str], name: str) -> su
         import psycopg
 
         with psycopg.connect(env["KARTENN_DATABASE_URL"], autocommit=True) as pgc:
-            for index in ("record_keys_stems", "record_keys_words", "record_keys_title", "record_words_trgm",
-                          "records_anytext_trgm"):
+            for index in ("record_keys_stems", "record_keys_words", "record_keys_title", "record_keys_box",
+                          "record_words_trgm", "records_anytext_trgm"):
                 pgc.execute(f"DROP INDEX IF EXISTS kartenn.{index}")
     log = open(WORK / f"load-{name}.log", "wb")  # noqa: SIM115 - the child owns it
     return subprocess.Popen([sys.executable, __file__, "--load-into", str(data_dir), str(folder)], env=env,

@@ -30,3 +30,29 @@ def test_upload_publishes(server, editor_token):
         dataset = http.get(f"/api/v1/datasets/{job['result']['datasets'][0]}").json()
         assert dataset["title"] == "Lakes" and dataset["count"] == 25
         assert dataset["record"]["lineage"].startswith("Ingested from lakes.geojson on ")
+
+
+def test_processes_create_the_postgres_schema_one_at_a_time(pg_cluster, tmp_path):
+    """A server's worker processes open the site together: each takes the schema lock first, so one waits while
+    another creates or upgrades the schema (running the same DDL at once fails)."""
+    import threading
+
+    import psycopg
+
+    from kartenn.config import Settings
+    from kartenn.site import Site
+    from kartenn.stores.base import SCHEMA_LOCK
+
+    url = pg_cluster.create_database("schema_lock")
+    opened: list[Site] = []
+    with psycopg.connect(url) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))  # another process, mid-upgrade
+        opener = threading.Thread(target=lambda: opened.append(
+            Site.open(Settings.load(tmp_path / "site", database_url=url), create=True)))
+        opener.start()
+        opener.join(2)
+        assert opener.is_alive() and not opened  # waiting for the lock
+        holder.rollback()  # the other process is done
+        opener.join(60)
+    assert len(opened) == 1
+    opened[0].close()

@@ -168,6 +168,7 @@ def serve(
     except KartennError as exc:
         raise _fail(exc.message) from None
     os.environ["KARTENN_DATA_DIR"] = str(settings.data_dir)
+    os.environ["KARTENN_WORKERS"] = str(workers)  # each process draws maps on its share of the cores
     console.print(f"Serving {settings.data_dir} on http://{host}:{port}", highlight=False, soft_wrap=True)
     uvicorn.run("kartenn.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=True)

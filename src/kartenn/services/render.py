@@ -189,6 +189,17 @@ def color(value: str | None, default: str = "#ffffff") -> Any:
         raise InvalidInput(f"invalid colour {value!r}") from None
 
 
+def _render_slots() -> int:
+    """How many maps a process draws at once: its share of the machine's cores (``KARTENN_WORKERS``, set by
+    ``kartenn serve``, is how many processes share them). Mapnik draws without the GIL, so more would only
+    make every map wait for the others, as GeoServer's control-flow and MapServer's process pools avoid."""
+    workers = max(1, int(os.environ.get("KARTENN_WORKERS", "1") or 1))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+RENDERING = threading.BoundedSemaphore(_render_slots())
+
+
 def render_map(site: Site, layers: list[MapLayer], crs: str, bbox: tuple[float, float, float, float],
                width: int, height: int, fmt: str = "png", *, transparent: bool = True,
                bgcolor: str | None = None) -> bytes:
@@ -196,7 +207,7 @@ def render_map(site: Site, layers: list[MapLayer], crs: str, bbox: tuple[float, 
     if fmt not in ENCODERS:
         raise InvalidInput(f"unsupported image format {fmt!r}")
     key = (tuple(layer.key for layer in layers),)
-    with POOL.map(key, lambda: compiled_xml(site, layers)) as m:
+    with RENDERING, POOL.map(key, lambda: compiled_xml(site, layers)) as m:
         m.srs = mapnik_srs(crs)
         m.resize(width, height)
         # Transparency in JPEG is meaningless: it gets the background colour.
@@ -205,7 +216,7 @@ def render_map(site: Site, layers: list[MapLayer], crs: str, bbox: tuple[float, 
         m.zoom_to_box(mapnik.Box2d(*bbox))
         image = mapnik.Image(width, height)
         mapnik.render(m, image)
-    return image.to_string(ENCODERS[fmt])
+        return image.to_string(ENCODERS[fmt])  # encoding is drawing's last step: within the same slot
 
 
 def blank_image(width: int, height: int, fmt: str, *, transparent: bool = True, bgcolor: str | None = None) -> bytes:

@@ -107,15 +107,11 @@ def _from_postgis(store: PostGISStore, storage: str, fields: list[str], bbox: Bo
 
 def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer: str, tile_srid: int,
                      tile_bounds: Box, native_box: Box, extent: int, buffer: int) -> bytes:
-    """One MVT layer built by PostGIS (ST_AsMVTGeom + ST_AsMVT), for a tile in ``tile_srid``.
-
-    Geometries are first simplified in their own CRS under a quarter of a tile grid unit, keeping those that
-    collapse: what ST_AsMVTGeom snaps to the grid is then the same, with fewer vertices to transform and clip
-    (most of a low zoom's time: a zoom-6 tile of communes holds millions of them)."""
+    """One MVT layer built by PostGIS (ST_AsMVTGeom + ST_AsMVT), for a tile in ``tile_srid``."""
     attrs = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(f)) for f in fields)
     query = sql.SQL(
         "WITH rows AS ("
-        " SELECT ST_AsMVTGeom(ST_Transform(ST_Simplify(t.{geom}, %(tolerance)s, true), %(tile_srid)s),"
+        " SELECT ST_AsMVTGeom(ST_Transform(t.{geom}, %(tile_srid)s),"
         "  ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(tile_srid)s), %(extent)s, %(buffer)s, true) AS mvt_geom,"
         "  t.{fid}{attrs}"
         " FROM {table} t"
@@ -126,8 +122,7 @@ def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer
              table=sql.Identifier(SCHEMA, storage))
     params = {"tile_srid": tile_srid, "x0": tile_bounds[0], "y0": tile_bounds[1], "x1": tile_bounds[2],
               "y1": tile_bounds[3], "extent": extent, "buffer": buffer, "n0": native_box[0], "n1": native_box[1],
-              "n2": native_box[2], "n3": native_box[3], "layer": layer, "fid_name": FID,
-              "tolerance": min(native_box[2] - native_box[0], native_box[3] - native_box[1]) / extent / 4}
+              "n2": native_box[2], "n3": native_box[3], "layer": layer, "fid_name": FID}
     row = read_one(store, query, params, storage)
     return bytes(row[0]) if row and row[0] is not None else b""
 
