@@ -1,7 +1,8 @@
-"""Records rows, their facet terms and their full-text index, on SQLite (FTS5) and PostgreSQL (tsvector).
+"""Records rows, their facet terms and their search index, on SQLite (FTS5) and PostgreSQL (GIN arrays).
 
-Stems come from kartenn.text on both stores, so both find the same records for the same words:
-SQLite matches them with FTS5 (unicode61, diacritics removed), PostgreSQL with a GIN-indexed tsvector.
+Searches match, count and page on ``record_keys``, a narrow table of what they test, and read the records rows
+of the page only. Stems come from kartenn.text on both stores, so both find the same records for the same
+words, and rank them alike: every word in the title first, then the records written last.
 
 >>> result = search(conn, RecordQuery(q="routes", bbox=(-5, 47, -1, 49)), is_postgres=False)  # doctest: +SKIP
 >>> result.matched, [r.id for r in result.records], result.facets["keyword"]                  # doctest: +SKIP
