@@ -414,9 +414,9 @@ def mapserver_version() -> str:
     return result.stdout.strip() or "?"
 
 
-def write(report: dict) -> None:
+def write(report: dict, name: str = "maps") -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "maps.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     peers = [p for p in PEERS if any(k.split("/")[2] == p for k in report["results"])]
     lines = [
         "# Maps and tiles: Kartenn vs MapServer, tipg and raw ST_AsMVT", "",
@@ -473,7 +473,7 @@ def write(report: dict) -> None:
     for case, verdicts in report["sanity"].items():
         for peer, v in verdicts.items():
             lines.append(f"- {case} · {peer}: **{v['status']}** {v['why']} — {v['samples']}")
-    (RESULTS / "maps.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
 
 
 def targets(report: dict) -> list[str]:
@@ -517,6 +517,8 @@ if __name__ == "__main__":
     parser.add_argument("--sample", type=int, default=5, help="URLs per case checked on every peer")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tile-cache", action="store_true", help="serve Kartenn's tiles from its tile cache")
-    report = run(parser.parse_args())
-    write(report)
-    print((RESULTS / "maps.md").read_text())
+    parser.add_argument("--name", default="maps", help="results file names: bench/results/NAME.{md,json}")
+    args = parser.parse_args()
+    report = run(args)
+    write(report, args.name)
+    print((RESULTS / f"{args.name}.md").read_text())
