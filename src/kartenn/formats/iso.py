@@ -200,3 +200,22 @@ def record_from_iso(root: etree._Element, *, schema: str, identifier: str | None
         topics=[t for t in (text(c) for c in ident.iterfind("{*}topicCategory/{*}MD_TopicCategoryCode")) if t],
         parent_id=parent,
     )
+
+
+def extent_element(rec: Record, ex: Any, decimal: Any, gml: Any, gml_ns: str) -> etree._Element | None:
+    """The EX_Extent of a record (box and time period), None when it has neither. ISO 19139 and ISO 19115-3 name
+    its elements alike in their own namespaces: ``ex`` makes the extent elements (gmd or gex), ``decimal`` the
+    gco Decimal, ``gml`` the GML ones (of namespace ``gml_ns``)."""
+    if not (rec.extent_wgs84 or rec.time_begin or rec.time_end):
+        return None
+    extent = ex.EX_Extent()
+    if rec.extent_wgs84:
+        w, s, e, n = rec.extent_wgs84
+        extent.append(ex.geographicElement(ex.EX_GeographicBoundingBox(
+            ex.westBoundLongitude(decimal(repr(w))), ex.eastBoundLongitude(decimal(repr(e))),
+            ex.southBoundLatitude(decimal(repr(s))), ex.northBoundLatitude(decimal(repr(n))))))
+    if rec.time_begin or rec.time_end:
+        period = gml.TimePeriod(gml.beginPosition(rec.time_begin or ""), gml.endPosition(rec.time_end or ""))
+        period.set(f"{{{gml_ns}}}id", "T1")
+        extent.append(ex.temporalElement(ex.EX_TemporalExtent(ex.extent(period))))
+    return extent

@@ -14,7 +14,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from kartenn.domain import Record
-from kartenn.formats.iso import code, first_text, record_from_iso
+from kartenn.formats.iso import code, extent_element, first_text, record_from_iso
 from kartenn.xml import to_bytes
 
 
@@ -146,17 +146,8 @@ def _identification(rec: Record, stamp: str) -> etree._Element:
         ident.append(mri.pointOfContact(_responsibility(contact)))
     for topic in rec.topics:
         ident.append(mri.topicCategory(mri.MD_TopicCategoryCode(topic)))
-    if rec.extent_wgs84 or rec.time_begin or rec.time_end:
-        extent = gex.EX_Extent()
-        if rec.extent_wgs84:
-            w, s, e, n = rec.extent_wgs84
-            extent.append(gex.geographicElement(gex.EX_GeographicBoundingBox(
-                gex.westBoundLongitude(gco.Decimal(repr(w))), gex.eastBoundLongitude(gco.Decimal(repr(e))),
-                gex.southBoundLatitude(gco.Decimal(repr(s))), gex.northBoundLatitude(gco.Decimal(repr(n))))))
-        if rec.time_begin or rec.time_end:
-            period = gml.TimePeriod(gml.beginPosition(rec.time_begin or ""), gml.endPosition(rec.time_end or ""))
-            period.set(f"{{{NS['gml']}}}id", "T1")
-            extent.append(gex.temporalElement(gex.EX_TemporalExtent(gex.extent(period))))
+    extent = extent_element(rec, gex, gco.Decimal, gml, NS["gml"])
+    if extent is not None:
         ident.append(mri.extent(extent))
     for kw in rec.keyword_sets or ([{"keywords": rec.keywords}] if rec.keywords else []):
         block = mri.MD_Keywords(*[mri.keyword(_cs(k)) for k in kw["keywords"]])

@@ -14,7 +14,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from kartenn.domain import Record
-from kartenn.formats.iso import code, first_text, record_from_iso
+from kartenn.formats.iso import code, extent_element, first_text, record_from_iso
 from kartenn.xml import to_bytes
 
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -157,17 +157,7 @@ def _identification(rec: Record, stamp: str) -> etree._Element:
     ident.append(g.language(_code("LanguageCode", rec.language or "fre")))
     for topic in rec.topics:
         ident.append(g.topicCategory(g.MD_TopicCategoryCode(topic)))
-    if rec.extent_wgs84 or rec.time_begin or rec.time_end:
-        extent = g.EX_Extent()
-        if rec.extent_wgs84:
-            w, s, e, n = rec.extent_wgs84
-            extent.append(g.geographicElement(g.EX_GeographicBoundingBox(
-                g.westBoundLongitude(c.Decimal(repr(w))), g.eastBoundLongitude(c.Decimal(repr(e))),
-                g.southBoundLatitude(c.Decimal(repr(s))), g.northBoundLatitude(c.Decimal(repr(n))))))
-        if rec.time_begin or rec.time_end:
-            gml = ElementMaker(namespace=GML, nsmap=NSMAP)
-            period = gml.TimePeriod(gml.beginPosition(rec.time_begin or ""), gml.endPosition(rec.time_end or ""))
-            period.set(f"{{{GML}}}id", "T1")
-            extent.append(g.temporalElement(g.EX_TemporalExtent(g.extent(period))))
+    extent = extent_element(rec, g, c.Decimal, ElementMaker(namespace=GML, nsmap=NSMAP), GML)
+    if extent is not None:
         ident.append(g.extent(extent))
     return ident
