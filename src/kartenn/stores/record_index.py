@@ -485,10 +485,11 @@ def _tiered_page(conn: Connection, query: RecordQuery, where: list[ColumnElement
     k = record_keys.c
     groups = query_terms(query.q or "")
     in_title = and_(*[k.title_stems.overlap(cast(g, ARRAY(Text))) for g in groups])
-    matched = conn.execute(select(func.count()).select_from(record_keys).where(*where)).scalar_one()
+    # both counts in one pass over the matches (the title test reads a small array kept in the row)
+    matched, first = conn.execute(select(func.count(), func.count().filter(in_title))
+                                  .select_from(record_keys).where(*where)).one()
     if query.limit <= 0 or query.offset >= matched:
         return matched, []
-    first = conn.execute(select(func.count()).select_from(record_keys).where(*where, in_title)).scalar_one()
     ids: list[str] = []
     if query.offset < first:
         page = select(k.id).where(*where, in_title).order_by(k.n.desc()).limit(query.limit).offset(query.offset)
