@@ -134,11 +134,14 @@ def _bounds(geom: Any) -> tuple[float, float, float, float]:
     raise InvalidInput("a spatial operator needs a geometry or an envelope", locator="constraint")
 
 
-def box_overlap(cols: Any, w: float, s: float, e: float, n: float) -> ColumnElement[bool]:
-    """PostgreSQL: the same test as the four comparisons of an intersection, in the form of the GiST index of
+def box_intersects(w: float, s: float, e: float, n: float, is_postgres: bool) -> ColumnElement[bool]:
+    """Records whose box touches (w, s, e, n). On PostgreSQL the same test also in the form of the GiST index of
     record_keys' boxes (``record_keys_box``), which can then narrow the candidates of the other indexes."""
-    return func.box(func.point(cols.minx, cols.miny), func.point(cols.maxx, cols.maxy)).op("&&")(
-        func.box(func.point(w, s), func.point(e, n)))
+    test = and_(k.minx <= e, k.maxx >= w, k.miny <= n, k.maxy >= s)
+    if not is_postgres:
+        return test
+    return and_(test, func.box(func.point(k.minx, k.miny), func.point(k.maxx, k.maxy)).op("&&")(
+        func.box(func.point(w, s), func.point(e, n))))
 
 
 def _spatial(node: Any, kind: str, is_postgres: bool) -> ColumnElement[bool]:
@@ -149,11 +152,10 @@ def _spatial(node: Any, kind: str, is_postgres: bool) -> ColumnElement[bool]:
         raise InvalidInput(f"{lhs.name!r} is not a spatial property", locator="constraint")
     w, s, e, n = _bounds(rhs)
     has = k.minx.is_not(None)
-    intersects = and_(has, k.minx <= e, k.maxx >= w, k.miny <= n, k.maxy >= s)
     if kind == "intersects":
-        return and_(intersects, box_overlap(k, w, s, e, n)) if is_postgres else intersects
+        return and_(has, box_intersects(w, s, e, n, is_postgres))
     if kind == "disjoint":
-        return and_(has, not_(intersects))
+        return and_(has, not_(box_intersects(w, s, e, n, False)))
     if kind == "within":
         return and_(has, k.minx >= w, k.maxx <= e, k.miny >= s, k.maxy <= n)
     if kind == "contains":

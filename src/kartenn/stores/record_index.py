@@ -313,11 +313,12 @@ def write_many(conn: Connection, recs: list[Record], *, is_postgres: bool, repla
 def _insert_keys(conn: Connection, keyed: list[tuple[Any, str]], *, is_postgres: bool) -> None:
     """record_keys rows (and, on SQLite, the text indexes' rows) of records rows and their stems."""
     keys = [{name: row[name] for name in KEY_COLUMNS} for row, _ in keyed]
+    titles = [sorted(stems_of_folded(fold(row["title"] or ""))) for row, _ in keyed]
     if is_postgres:
         words: set[str] = set()
-        for key, (row, body) in zip(keys, keyed, strict=True):
+        for key, title, (row, body) in zip(keys, titles, keyed, strict=True):
             key["stems"] = body.split()
-            key["title_stems"] = sorted(stems_of_folded(fold(row["title"] or "")))
+            key["title_stems"] = title
             key["words"] = sorted(set(WORD.findall(row["anytext"])))
             words.update(key["words"])
         conn.execute(insert(record_keys), keys)
@@ -332,10 +333,9 @@ def _insert_keys(conn: Connection, keyed: list[tuple[Any, str]], *, is_postgres:
         numbers.update(conn.execute(select(record_keys.c.id, record_keys.c.n)
                                     .where(record_keys.c.id.in_(chunk))).all())
     stems, trigrams = [], []
-    for row, body in keyed:
+    for title, (row, body) in zip(titles, keyed, strict=True):
         n = numbers[row["id"]]
-        stems.append({"rowid": n, "title": " ".join(sorted(stems_of_folded(fold(row["title"] or "")))),
-                      "body": body})
+        stems.append({"rowid": n, "title": " ".join(title), "body": body})
         trigrams.append({"rowid": n, "anytext": row["anytext"]})
     conn.execute(insert(record_stems), stems)
     conn.execute(insert(record_trigrams), trigrams)
@@ -392,9 +392,9 @@ def _stems_matching(expr: str) -> Any:
         literal_column("record_stems").op("MATCH")(expr))
 
 
-def _text_match(groups: list[list[str]], is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[Any]]:
-    """(conditions, relevance) of the words of a query: every word (any of its stems) must occur; relevance is 1
-    when they all occur in the title, else 0 (ties: the records written last first)."""
+def _text_match(groups: list[list[str]], is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[bool]]:
+    """(conditions, title test) of the words of a query: every word (any of its stems) must occur; relevance is
+    1 when they all occur in the title (the title test), else 0 (ties: the records written last first)."""
     k = record_keys.c
     if is_postgres:
         found = [k.stems.overlap(cast(g, ARRAY(Text))) for g in groups]
@@ -403,7 +403,7 @@ def _text_match(groups: list[list[str]], is_postgres: bool) -> tuple[list[Column
         expr = _fts(groups)
         found = [k.n.in_(_stems_matching(expr))]
         in_title = k.n.in_(_stems_matching(f"title : ({expr})"))
-    return found, case((in_title, 1), else_=0)
+    return found, in_title
 
 
 def _text_alone(query: RecordQuery) -> bool:
@@ -426,27 +426,25 @@ def _columns_of(exprs: list[Any], table: Table) -> set[str]:
     return {e.name for x in exprs for e in visitors.iterate(x) if isinstance(e, Column) and e.table is table}
 
 
-def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[Any] | None]:
-    """(conditions on record_keys, and on records where record_keys has not the column; relevance or None)."""
-    from kartenn.stores.record_filter import box_overlap, to_sql
+def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[bool] | None]:
+    """(conditions on record_keys, and on records where record_keys has not the column; the title test of the
+    query's words, or None without words)."""
+    from kartenn.stores.record_filter import box_intersects, to_sql
 
     k = record_keys.c
     where: list[ColumnElement[bool]] = [k.state.in_(query.states)]
     if query.visible is not None:  # a condition on records: what record_keys has is read from it
         where.append(_on_keys(query.visible))
-    rank = None
+    in_title = None
     if query.q and query.q.strip():
         groups = query_terms(query.q)
         if not groups:
             where.append(k.id.is_(None))  # only stop words: nothing to find
         else:
-            found, rank = _text_match(groups, is_postgres)
+            found, in_title = _text_match(groups, is_postgres)
             where += found
     if query.bbox:
-        w, s, e, n = query.bbox
-        where.append(and_(k.minx <= e, k.maxx >= w, k.miny <= n, k.maxy >= s))
-        if is_postgres:
-            where.append(box_overlap(k, w, s, e, n))
+        where.append(box_intersects(*query.bbox, is_postgres))
     if query.start or query.end:
         begin = func.coalesce(records.c.time_begin, records.c.time_end, records.c.modified)
         end = func.coalesce(records.c.time_end, records.c.time_begin, records.c.modified)
@@ -462,7 +460,7 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
         where.append(or_(k.id.in_(query.external_ids), k.dataset_id.in_(query.external_ids)))
     if query.where is not None:
         where.append(to_sql(query.where, is_postgres))
-    return where, rank
+    return where, in_title
 
 
 SORTABLE = {"title": func.lower(records.c.title), "modified": records.c.modified, "date": records.c.modified,
@@ -479,12 +477,11 @@ def _rows(conn: Connection, ids: list[str]) -> list[Record]:
     return [to_record(rows[i]) for i in ids if i in rows]
 
 
-def _tiered_page(conn: Connection, query: RecordQuery, where: list[ColumnElement[bool]]) -> tuple[int, list[Record]]:
+def _tiered_page(conn: Connection, query: RecordQuery, where: list[ColumnElement[bool]],
+                 in_title: ColumnElement[bool]) -> tuple[int, list[Record]]:
     """(matches, page) of a PostgreSQL search ranked by relevance alone (see _text_match): the count, then the
     page from the first tier and, when it runs out, from the second."""
     k = record_keys.c
-    groups = query_terms(query.q or "")
-    in_title = and_(*[k.title_stems.overlap(cast(g, ARRAY(Text))) for g in groups])
     # both counts in one pass over the matches (the title test reads a small array kept in the row)
     matched, first = conn.execute(select(func.count(), func.count().filter(in_title))
                                   .select_from(record_keys).where(*where)).one()
@@ -503,7 +500,9 @@ def _tiered_page(conn: Connection, query: RecordQuery, where: list[ColumnElement
 
 def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> SearchResult:
     k = record_keys.c
-    where, rank = conditions(query, is_postgres)
+    where, in_title = conditions(query, is_postgres)
+    rank = None if in_title is None else case((in_title, 1), else_=0)
+    ranked_alone = rank is not None and all(name == "relevance" for name, _ in query.sort)
     order, last_ascending = [], True
     for name, ascending in query.sort or ([("relevance", False)] if rank is not None else []):
         if name == "relevance":
@@ -513,7 +512,7 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
         column = SORTABLE[name]
         order.append(column.asc().nulls_last() if ascending else column.desc().nulls_last())
         last_ascending = ascending
-    if rank is not None and all(name == "relevance" for name, _ in query.sort):
+    if ranked_alone:
         order.append(k.n.desc())  # equally relevant: the records written last first
     else:
         # ties in the order of the last sort key (as pycsw does): a reversed sort reverses them too
@@ -527,11 +526,10 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
         # planner may pick for a common word, would unpack every record's arrays to test them.
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     found, matched = [], None
-    ranked_alone = rank is not None and all(name == "relevance" for name, _ in query.sort)
     if is_postgres and ranked_alone and source is record_keys:
         # Relevance has two tiers: the page is read from the records with every word in the title (a small set,
         # through its own index), then from the others, each newest first, instead of ranking every match.
-        matched, found = _tiered_page(conn, query, where)
+        matched, found = _tiered_page(conn, query, where, in_title)
     elif not is_postgres and rank is not None and _text_alone(query):
         # Every stored record passes the other tests: FTS5 counts and ranks the matches from its index alone.
         expr = _fts(query_terms(query.q or ""))
