@@ -3,6 +3,7 @@ and imported styles drawn by the renderer on both stores."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,13 @@ def test_styles_from_the_command_line(site, settings):
     assert listed[1].startswith("default\t")
     sld = kartenn("style", "get", ds, "by_code", *where, settings=settings, check=True).stdout
     assert "<ogc:PropertyIsLike" in sld and from_sld(sld.encode()).styles[0].name == "by_code"
+    # A site without the internet names its own fonts server for MapLibre labels.
+    conf = settings.data_dir / "kartenn.toml"
+    conf.write_text('glyphs_url = "https://fonts.example.org/{fontstack}/{range}.pbf"\n' + conf.read_text())
+    kartenn("style", "put", ds, "labels", str(SLDS / "legacy-latin1.sld"), *where, settings=settings, check=True)
+    mapbox = json.loads(kartenn("style", "get", ds, "labels", "--format", "mapbox", *where, settings=settings,
+                                check=True).stdout)
+    assert mapbox["glyphs"] == "https://fonts.example.org/{fontstack}/{range}.pbf"
     bad = kartenn("style", "put", ds, "x", str(SLDS / "boroughs-graduated.sld"), *where, settings=settings)
     assert bad.returncode == 1 and "unknown attributes" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert kartenn("style", "delete", ds, "by_code", *where, settings=settings).returncode == 1  # the default

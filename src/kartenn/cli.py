@@ -569,7 +569,8 @@ def style_get(
         site = _styles_site(data_dir)
         ds = site.catalog.get_dataset(dataset)
         base = (site.settings.base_url or "http://127.0.0.1:8000").rstrip("/")  # serve's default address
-        body, _ = styles.export_style(ds, styles.style_for(site, ds, name), format, base)
+        body, _ = styles.export_style(ds, styles.style_for(site, ds, name), format, base,
+                                     site.settings.glyphs_url)
     except KartennError as exc:
         raise _fail(exc.message) from None
     sys.stdout.buffer.write(body + b"\n")

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     publisher_url: str | None = None
     basemap_url: str | None = None  # XYZ tiles (OSM, IGN…) under the viewer's layers; offline Natural Earth if unset
     basemap_attribution: str = ""  # shown on the map with basemap_url, e.g. "© OpenStreetMap contributors"
+    glyphs_url: str | None = None  # MapLibre styles' fonts ({fontstack}/{range}.pbf); MapLibre's demo server if unset
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from uuid import uuid4
 
@@ -138,7 +139,7 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
     def batches() -> Iterator[pa.RecordBatch]:
         if first is None:
             return
-        for batch in _chain(first, raw):
+        for batch in chain([first], raw):
             parsed = shapely.from_wkb(_wkb(batch))
             geoms = conform(parsed, geometry_type, stats, stats.count)
             if has_z:  # 2D features in a 3D layer get z = 0: PostGIS refuses mixed dimensions
@@ -247,10 +248,6 @@ def _normalise(column: pa.Array, kind: str) -> pa.Array:
             return pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
     return column.cast(target)
 
-
-def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    yield first
-    yield from rest
 
 
 # raster -------------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from pyproj import CRS
+import numpy as np
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from sqlalchemy.engine import make_url
 
@@ -28,8 +29,10 @@ from kartenn.errors import InvalidInput
 from kartenn.formats.mapnik_style import LayerXml, map_xml
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
+from kartenn.stores import display
 from kartenn.stores.geopackage import LAYER, GeoPackageStore
 from kartenn.stores.postgis import FID, SCHEMA
+from kartenn.stores.query import levels_of
 
 
 def _import_mapnik() -> Any:
@@ -72,8 +75,9 @@ def layer_srs(dataset: Dataset) -> str:
     return f"epsg:{dataset.srid}" if dataset.srid else dataset.crs
 
 
-def datasource(site: Site, dataset: Dataset, style: Style, time: TimeFilter | None = None) -> dict[str, Any]:
-    """Mapnik datasource parameters for a dataset on this site's stores."""
+def datasource(site: Site, dataset: Dataset, style: Style, time: TimeFilter | None = None,
+               level: int = 0) -> dict[str, Any]:
+    """Mapnik datasource parameters for a dataset on this site's stores, drawn from its generalised ``level``."""
     if dataset.kind == "raster":
         params: dict[str, Any] = {"type": "gdal", "file": str(site.files.path(dataset.storage))}
         if style.kind == "ramp":
@@ -87,17 +91,24 @@ def datasource(site: Site, dataset: Dataset, style: Style, time: TimeFilter | No
     extent = ",".join(repr(v) for v in dataset.extent) if dataset.extent else None
     if isinstance(site.features, GeoPackageStore):
         # The ogr plugin reads GeoPackage geometry blobs; the sqlite plugin expects SpatiaLite/WKB and draws nothing.
-        params = {"type": "ogr", "file": str(site.features.path(dataset.storage)), "layer": LAYER}
+        table = display.table(LAYER, level)
+        params = {"type": "ogr", "file": str(site.features.path(dataset.storage)), "layer": table}
         if time:
             del params["layer"]
-            params["layer_by_sql"] = f"SELECT * FROM {LAYER} WHERE {time.sqlite_where()}"
+            params["layer_by_sql"] = f"SELECT * FROM {table} WHERE {time.sqlite_where()}"
         return params
     url = make_url(site.settings.database_url or "")
+    source, geometry = f'"{SCHEMA}"."{dataset.storage}"', "geom"
+    if level or time:
+        # A level's column is read where the originals' index finds the features (Mapnik puts the map's box in
+        # for !bbox! and adds no filter of its own).
+        conditions = ['"geom" && !bbox!' if level else "true", time.postgres_where() if time else "true"]
+        drawn = f', "{display.column(level)}" AS display_geom' if level else ""
+        source = f"(SELECT *{drawn} FROM {source} WHERE {' AND '.join(conditions)}) AS t"
+        geometry = "display_geom" if level else "geom"
     params = {"type": "postgis", "host": url.host or "", "port": url.port or 5432, "dbname": url.database or "",
               "user": url.username or "", "password": url.password or "",
-              "table": f'"{SCHEMA}"."{dataset.storage}"' if time is None else
-              f'(SELECT * FROM "{SCHEMA}"."{dataset.storage}" WHERE {time.postgres_where()}) AS t',
-              "geometry_field": "geom", "key_field": FID,
+              "table": source, "geometry_field": geometry, "key_field": FID,
               "srid": dataset.srid or 0, "estimate_extent": "false", "max_size": 8, "persist_connection": "true"}
     if extent:
         params["extent"] = extent
@@ -147,10 +158,33 @@ class MapPool:
 POOL = MapPool()
 
 
-def compiled_xml(site: Site, layers: list[MapLayer]) -> bytes:
+def compiled_xml(site: Site, layers: list[MapLayer], levels: tuple[int, ...] | None = None) -> bytes:
+    levels = levels or (0,) * len(layers)
     return map_xml([LayerXml(layer.dataset.id, layer_srs(layer.dataset),
-                             datasource(site, layer.dataset, layer.style, layer.time), layer.style)
-                    for layer in layers])
+                             datasource(site, layer.dataset, layer.style, layer.time, level), layer.style)
+                    for layer, level in zip(layers, levels, strict=True)])
+
+
+@lru_cache(maxsize=64)
+def transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+
+
+def level(site: Site, dataset: Dataset, crs: str, bbox: tuple[float, float, float, float], width: int,
+          height: int) -> int:
+    """The generalised level a map of ``dataset`` over ``bbox`` (in ``crs``) draws from: 0 unless one differs from
+    the originals by less than half a pixel (stores/display.py)."""
+    if dataset.kind != "vector" or not display.applies(dataset.geometry_type or ""):
+        return 0
+    tolerances = levels_of(site.features, dataset.storage).tolerances
+    if not tolerances:
+        return 0
+    try:
+        x0, y0, x1, y1 = transformer(mapnik_srs(crs), layer_srs(dataset)).transform_bounds(*bbox, densify_pts=5)
+    except Exception:
+        return 0
+    pixel = min((x1 - x0) / width, (y1 - y0) / height)
+    return display.level_for(tolerances, pixel) if np.isfinite(pixel) and pixel > 0 else 0
 
 
 @lru_cache(maxsize=256)
@@ -206,8 +240,9 @@ def render_map(site: Site, layers: list[MapLayer], crs: str, bbox: tuple[float, 
     """An encoded image of ``layers`` over ``bbox`` (x/y order, in ``crs``)."""
     if fmt not in ENCODERS:
         raise InvalidInput(f"unsupported image format {fmt!r}")
-    key = (tuple(layer.key for layer in layers),)
-    with RENDERING, POOL.map(key, lambda: compiled_xml(site, layers)) as m:
+    levels = tuple(level(site, layer.dataset, crs, bbox, width, height) for layer in layers)
+    key = (tuple(layer.key for layer in layers), levels)
+    with RENDERING, POOL.map(key, lambda: compiled_xml(site, layers, levels)) as m:
         m.srs = mapnik_srs(crs)
         m.resize(width, height)
         # Transparency in JPEG is meaningless: it gets the background colour.

@@ -13,7 +13,7 @@ import orjson
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style, parse_style
 from kartenn.errors import Conflict, InvalidInput, NotFound, UnsupportedFormat
-from kartenn.formats.maplibre_style import to_maplibre
+from kartenn.formats.maplibre_style import GLYPHS, to_maplibre
 from kartenn.formats.sld import to_sld
 from kartenn.formats.sld_import import from_sld
 
@@ -204,16 +204,16 @@ def read_style(dataset: Dataset, name: str, data: bytes, media_type: str) -> tup
     return parse_style({**value, "name": name}, list(fields)), []
 
 
-def export_style(dataset: Dataset, style: Style, f: str, base: str) -> tuple[bytes, str]:
+def export_style(dataset: Dataset, style: Style, f: str, base: str, glyphs: str | None = None) -> tuple[bytes, str]:
     """(document, media type) of a style as ``f``: json (the model), sld (SLD 1.0) or mapbox (MapLibre style
-    JSON over the collection's vector tiles, served under ``base``)."""
+    JSON over the collection's vector tiles, served under ``base``; its labels' fonts from ``glyphs``)."""
     if f == "sld":
         return to_sld(dataset.id, style), SLD_TYPE
     if f == "mapbox":
         if dataset.kind != "vector":
             raise UnsupportedFormat(f"{dataset.id} is raster data: its styles have no MapLibre encoding", locator="f")
         tilejson = f"{base}/ogc/collections/{dataset.id}/tiles/WebMercatorQuad/tilejson"
-        doc, warnings = to_maplibre(style, dataset.id, tilejson, title=dataset.title)
+        doc, warnings = to_maplibre(style, dataset.id, tilejson, title=dataset.title, glyphs=glyphs or GLYPHS)
         if warnings:
             doc["metadata"]["kartenn:warnings"] = warnings
         return orjson.dumps(doc), MAPLIBRE_TYPE

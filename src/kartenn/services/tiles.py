@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from functools import lru_cache
 
 import morecantile
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from rio_tiler.colormap import cmap
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
@@ -27,8 +26,9 @@ from kartenn.services import render
 from kartenn.services.tile_cache import TileCache
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
+from kartenn.stores import display
 from kartenn.stores.postgis import PostGISStore
-from kartenn.stores.query import columns_in_box, mvt_from_postgis
+from kartenn.stores.query import columns_in_box, levels_of, mvt_from_postgis
 
 EXTENT = 4096  # MVT grid
 BUFFER = 64  # pixels of the grid kept around a tile, so strokes do not stop at its edge
@@ -65,9 +65,7 @@ def etag(dataset: Dataset, style: Style | None, *parts: object) -> str:
     return '"' + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:24] + '"'
 
 
-@lru_cache(maxsize=64)
-def transformer(src: str, dst: str) -> Transformer:
-    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+transformer = render.transformer
 
 
 def _native(dataset: Dataset) -> str:
@@ -96,17 +94,27 @@ def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col
         return b""
     fields = [f.name for f in dataset.fields]
     tms_epsg = tms.crs._pyproj_crs.to_epsg() or (4326 if tms_id == "WorldCRS84Quad" else None)
+    level = tile_level(site, dataset, box)
     if isinstance(site.features, PostGISStore) and tms_epsg and dataset.srid and time is None:
         return mvt_from_postgis(site.features, dataset.storage, fields, dataset.id, tms_epsg, bounds, box,
-                                EXTENT, BUFFER)
-    return _mvt_from_rows(site, dataset, tms_crs, bounds, padded, box, fields, time)
+                                EXTENT, BUFFER, level)
+    return _mvt_from_rows(site, dataset, tms_crs, bounds, padded, box, fields, time, level)
+
+
+def tile_level(site: Site, dataset: Dataset, box: tuple[float, float, float, float]) -> int:
+    """The generalised level of a tile covering ``box`` (native CRS, buffer included): one within a quarter of a
+    grid unit, since the encoder simplifies again by half a unit."""
+    if not display.applies(dataset.geometry_type or ""):
+        return 0
+    unit = min(box[2] - box[0], box[3] - box[1]) / (EXTENT + 2 * BUFFER)
+    return display.level_for(levels_of(site.features, dataset.storage).tolerances, unit / 2)
 
 
 def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[float, float, float, float],
                    padded: tuple[float, float, float, float], box: tuple[float, float, float, float],
-                   fields: list[str], time: TimeFilter | None = None) -> bytes:
+                   fields: list[str], time: TimeFilter | None = None, level: int = 0) -> bytes:
     """The tile from the rows in ``box``, encoded here (formats.mvt: shapely and numpy over the whole layer)."""
-    fids, columns, wkb = columns_in_box(site.features, dataset.storage, fields, box, MAX_FEATURES)
+    fids, columns, wkb = columns_in_box(site.features, dataset.storage, fields, box, MAX_FEATURES, level)
     if time is not None:
         keep = [i for i, v in enumerate(columns.get(time.field, [])) if time.contains(v)]
         fids, wkb = [fids[i] for i in keep], [wkb[i] for i in keep]

@@ -3,7 +3,9 @@ count and extent. WFS-T uses it.
 
 GeoPackage: plain sqlite3 writes; the R-tree triggers GDAL created call ST_IsEmpty/ST_MinX…, which are
 registered here (on the blob's own envelope), and geometries are written as GeoPackage blobs (header
-with the envelope, then ISO WKB). PostGIS: bound WKB, fids from the table's maximum under a lock.
+with the envelope, then ISO WKB). The generalised levels' rows of the features touched are written anew in the
+same transaction. PostGIS: bound WKB, fids from the table's maximum under a lock; PostgreSQL computes the
+levels' generated columns itself.
 
 >>> new_fids = apply_edits(site.features, dataset, FeatureEdits(inserts=[({"nom": "x"}, point)]))  # doctest: +SKIP
 """
@@ -18,6 +20,7 @@ from typing import Any
 import shapely
 
 from kartenn.domain import Dataset
+from kartenn.stores import display
 from kartenn.stores.base import GEOMETRY_COLUMN, FeatureStore
 from kartenn.stores.geopackage import LAYER, GeoPackageStore
 from kartenn.stores.items import _gpkg_wkb
@@ -145,6 +148,27 @@ def _connect(store: GeoPackageStore, ds: Dataset) -> sqlite3.Connection:
     return conn
 
 
+def _sync_levels(conn: sqlite3.Connection, ds: Dataset, tolerances: tuple[float, ...], fids: list[int],
+                 srs_id: int) -> None:
+    """The generalised levels' rows of ``fids``: removed, then made again from the features that are left."""
+    if not tolerances or not fids:
+        return
+    names = [row[1] for row in conn.execute(f"PRAGMA table_info({LAYER})")]
+    at = names.index(GEOMETRY_COLUMN)
+    columns = ", ".join(map(_quote, names))
+    for start in range(0, len(fids), 500):
+        part = sorted(set(fids[start:start + 500]))
+        marks = ", ".join("?" * len(part))
+        rows = conn.execute(f"SELECT {columns} FROM {LAYER} WHERE fid IN ({marks})", part).fetchall()  # noqa: S608
+        geoms = shapely.from_wkb([_gpkg_wkb(row[at]) for row in rows])
+        for level, tolerance in enumerate(tolerances, start=1):
+            table = display.table(LAYER, level)
+            conn.execute(f"DELETE FROM {table} WHERE fid IN ({marks})", part)  # noqa: S608
+            drawn = display.simplified(geoms, tolerance, ds.geometry_type or "")
+            conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(names))})",  # noqa: S608
+                             [(*row[:at], _blob(g, srs_id), *row[at + 1:]) for row, g in zip(rows, drawn, strict=True)])
+
+
 def _geopackage(store: GeoPackageStore, ds: Dataset, edits: FeatureEdits) -> EditResult:
     conn = _connect(store, ds)
     inserted: list[int] = []
@@ -172,12 +196,17 @@ def _geopackage(store: GeoPackageStore, ds: Dataset, edits: FeatureEdits) -> Edi
             part = edits.deletes[start:start + 500]
             cursor = conn.execute(f"DELETE FROM {LAYER} WHERE fid IN ({', '.join('?' * len(part))})", part)
             deleted += cursor.rowcount
+        touched = [*inserted, *(fid for fids, _, _ in edits.updates for fid in fids), *edits.deletes]
+        tolerances = display.geopackage_levels(store.path(ds.storage), LAYER).tolerances
+        _sync_levels(conn, ds, tolerances, touched, srs_id)
         count = conn.execute(f"SELECT count(*) FROM {LAYER}").fetchone()[0]
         box = conn.execute(f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM rtree_{LAYER}_{GEOMETRY_COLUMN}"
                            ).fetchone()
         if box and box[0] is not None:
-            conn.execute("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, "
-                         "last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE table_name = ?", [*box, LAYER])
+            # Readers (GDAL, Mapnik) clip their requests to these extents: every level's follows the features'.
+            for table in [LAYER, *(display.table(LAYER, k) for k in range(1, len(tolerances) + 1))]:
+                conn.execute("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, "
+                             "last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE table_name = ?", [*box, table])
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

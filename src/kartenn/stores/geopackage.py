@@ -1,19 +1,28 @@
-"""The embedded feature store: one GeoPackage file per dataset, written by GDAL through pyogrio's Arrow API."""
+"""The embedded feature store: one GeoPackage file per dataset, written by GDAL through pyogrio's Arrow API.
+
+Beside the ``features`` table, the file holds the generalised levels of line and polygon data (stores/display.py).
+"""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import closing
+from itertools import chain
 from pathlib import Path
 
 import pyarrow as pa
 import pyogrio
+import shapely
 from sqlalchemy.engine import Connection
 
+from kartenn.stores import display
 from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
 from kartenn.stores.files import StagingArea
 
 LAYER = "features"
+LEVEL_CHUNK = 50_000  # features read and simplified at once while the levels are written
 
 
 class GeoPackageStore:
@@ -35,7 +44,7 @@ class GeoPackageStore:
             schema = pa.schema([(f.name, pa.string()) for f in spec.fields] + [(GEOMETRY_COLUMN, pa.binary())])
             reader = pa.RecordBatchReader.from_batches(schema, iter(()))
         else:
-            reader = pa.RecordBatchReader.from_batches(first.schema, _chain(first, iterator))
+            reader = pa.RecordBatchReader.from_batches(first.schema, chain([first], iterator))
         with self.staging.area(spec.storage) as work:
             tmp = work / "data.gpkg"
             try:
@@ -46,6 +55,7 @@ class GeoPackageStore:
                 if failures:
                     raise failures[0] from None
                 raise
+            self._write_levels(tmp, spec)
             os.replace(tmp, self.path(spec.storage))
 
     @staticmethod
@@ -61,6 +71,29 @@ class GeoPackageStore:
             layer_options={"SPATIAL_INDEX": "YES", "FID": "fid"},
             dataset_options={"VERSION": "1.4"},
         )
+
+    @staticmethod
+    def _write_levels(tmp: Path, spec: LayerSpec) -> None:
+        """The generalised levels, read back from the written features a chunk at a time."""
+        if not display.applies(spec.geometry_type):
+            return
+        _, sample = pyogrio.read_arrow(tmp, layer=LAYER, columns=[], max_features=display.SAMPLE)
+        tolerances = display.choose(shapely.from_wkb(sample.column(GEOMETRY_COLUMN).to_numpy(zero_copy_only=False)))
+        with closing(sqlite3.connect(tmp)) as conn:
+            last = conn.execute(f"SELECT coalesce(max(fid), 0) FROM {LAYER}").fetchone()[0]  # noqa: S608
+        for start in range(0, last, LEVEL_CHUNK):
+            _, chunk = pyogrio.read_arrow(tmp, layer=LAYER, where=f"fid > {start} AND fid <= {start + LEVEL_CHUNK}")
+            geoms = shapely.from_wkb(chunk.column(GEOMETRY_COLUMN).to_numpy(zero_copy_only=False))
+            at = chunk.column_names.index(GEOMETRY_COLUMN)
+            for level, tolerance in enumerate(tolerances, start=1):
+                drawn = display.simplified(geoms, tolerance, spec.geometry_type)
+                wkb = pa.array(shapely.to_wkb(drawn), type=pa.binary())
+                options = {} if start else {"SPATIAL_INDEX": "YES", "FID": "fid", "DESCRIPTION": repr(tolerance)}
+                pyogrio.write_arrow(chunk.set_column(at, GEOMETRY_COLUMN, wkb), tmp,
+                                    layer=display.table(LAYER, level), driver="GPKG", geometry_name=GEOMETRY_COLUMN,
+                                    geometry_type=spec.geometry_type,
+                                    crs=f"EPSG:{spec.srid}" if spec.srid else spec.crs_wkt,
+                                    append=bool(start), layer_options=options)
 
     def discard(self, storage: str) -> None:
         self.path(storage).unlink(missing_ok=True)
@@ -84,8 +117,4 @@ def _remember_failure(batches: Iterator[pa.RecordBatch], failures: list[BaseExce
         failures.append(exc)
         raise
 
-
-def _chain(first: pa.RecordBatch, rest: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
-    yield first
-    yield from rest
 

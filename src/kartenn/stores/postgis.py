@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from itertools import chain
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import shapely
 from psycopg import sql
+from pyproj import CRS
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 
+from kartenn.stores import display
 from kartenn.stores.base import GEOMETRY_COLUMN, SCHEMA_LOCK, LayerSpec
 from kartenn.stores.ewkb import ewkb_hex
 
@@ -60,6 +64,7 @@ class PostGISStore:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+            conn.exec_driver_sql(display.WEB_MERCATOR_FUNCTION.format(schema=SCHEMA))
 
     def load(self, conn: Connection, spec: LayerSpec, batches: Iterable[pa.RecordBatch]) -> None:
         raw = conn.connection.driver_connection
@@ -75,15 +80,24 @@ class PostGISStore:
                 sql.Identifier(GEOMETRY_COLUMN), sql.SQL(geom_type), sql.Literal(srid)
             )
         )
+        batches = iter(batches)
+        first = next(batches, None)
+        tolerances: list[float] = []
+        if first is not None and display.applies(spec.geometry_type):
+            tolerances = display.choose(shapely.from_wkb(
+                first.column(GEOMETRY_COLUMN)[:display.SAMPLE].to_numpy(zero_copy_only=False)))
+            columns += display.postgis_columns(SCHEMA, GEOMETRY_COLUMN, srid, _geographic(srid), tolerances)
         names = [FID, *(f.name for f in spec.fields), GEOMETRY_COLUMN]
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             table, sql.SQL(", ").join(map(sql.Identifier, names))
         )
         with raw.cursor() as cur:
             cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(columns)))
+            for comment in display.postgis_comments(table, GEOMETRY_COLUMN, tolerances):
+                cur.execute(comment)
             next_fid = 1
             with cur.copy(copy_sql) as copy:
-                for batch in batches:
+                for batch in ([] if first is None else chain([first], batches)):
                     copy.write(_csv_rows(batch, spec, srid, next_fid))
                     next_fid += batch.num_rows
             index = sql.Identifier(f"{spec.storage}_geom_idx"[:63])
@@ -124,6 +138,14 @@ class PostGISStore:
             text("SELECT 1 FROM spatial_ref_sys WHERE srid = :srid"), {"srid": srid}
         ).first()
         return srid if found else 0
+
+
+def _geographic(srid: int) -> bool:
+    try:
+        return bool(srid) and CRS.from_epsg(srid).is_geographic
+    except Exception:
+        return False
+
 
 
 def _csv_rows(batch: pa.RecordBatch, spec: LayerSpec, srid: int, first_fid: int) -> bytes:

@@ -15,6 +15,7 @@ import psycopg
 import pyogrio
 from psycopg import sql
 
+from kartenn.stores import display
 from kartenn.stores.base import GEOMETRY_COLUMN, FeatureStore
 from kartenn.stores.geopackage import LAYER, GeoPackageStore
 from kartenn.stores.postgis import FID, SCHEMA, PostGISStore
@@ -32,13 +33,22 @@ def features_in_box(store: FeatureStore, storage: str, fields: list[str], bbox: 
     raise TypeError(f"unknown feature store {type(store).__name__}")
 
 
-def columns_in_box(store: FeatureStore, storage: str, fields: list[str], bbox: Box,
-                   limit: int) -> tuple[list[int], dict[str, list[Any]], list[bytes | None]]:
-    """``features_in_box`` by column: (fids, {field: values}, WKB geometries), for code that works on them all at
-    once (vector tiles). On a GeoPackage the R-tree is read directly with SQLite: opening the file through GDAL
-    costs more than a zoom-14 tile."""
+def levels_of(store: FeatureStore, storage: str) -> display.Levels:
+    """The display copies a published table has (stores/display.py)."""
     if isinstance(store, GeoPackageStore):
-        found = _geopackage_columns(store, storage, fields, bbox, limit)
+        return display.geopackage_levels(store.path(storage), LAYER)
+    if isinstance(store, PostGISStore):
+        return display.postgis_levels(store.engine, SCHEMA, storage)
+    return display.Levels()
+
+
+def columns_in_box(store: FeatureStore, storage: str, fields: list[str], bbox: Box, limit: int,
+                   level: int = 0) -> tuple[list[int], dict[str, list[Any]], list[bytes | None]]:
+    """``features_in_box`` by column: (fids, {field: values}, WKB geometries), for code that works on them all at
+    once (vector tiles), with the geometries of a generalised ``level`` (GeoPackage). On a GeoPackage the R-tree is
+    read directly with SQLite: opening the file through GDAL costs more than a zoom-14 tile."""
+    if isinstance(store, GeoPackageStore):
+        found = _geopackage_columns(store, storage, fields, bbox, limit, display.table(LAYER, level))
         if found is not None:
             return found
     rows = features_in_box(store, storage, fields, bbox, limit)
@@ -50,12 +60,12 @@ def columns_in_box(store: FeatureStore, storage: str, fields: list[str], bbox: B
 _ENVELOPE = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
 
-def _geopackage_columns(store: GeoPackageStore, storage: str, fields: list[str], bbox: Box,
-                        limit: int) -> tuple[list[int], dict[str, list[Any]], list[bytes | None]] | None:
+def _geopackage_columns(store: GeoPackageStore, storage: str, fields: list[str], bbox: Box, limit: int,
+                        table: str = LAYER) -> tuple[list[int], dict[str, list[Any]], list[bytes | None]] | None:
     """None when the file has no R-tree of the expected name (then GDAL reads it)."""
-    rtree = f"rtree_{LAYER}_{GEOMETRY_COLUMN}"
+    rtree = f"rtree_{table}_{GEOMETRY_COLUMN}"
     columns = ", ".join(['f."fid"', *('f."' + f.replace('"', '""') + '"' for f in fields), f'f."{GEOMETRY_COLUMN}"'])
-    query = (f"SELECT {columns} FROM {LAYER} f JOIN {rtree} r ON f.fid = r.id "  # noqa: S608 - quoted names
+    query = (f"SELECT {columns} FROM {table} f JOIN {rtree} r ON f.fid = r.id "  # noqa: S608 - quoted names
              "WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? LIMIT ?")
     uri = store.path(storage).resolve().as_uri() + "?mode=ro"
     with closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
@@ -106,19 +116,23 @@ def _from_postgis(store: PostGISStore, storage: str, fields: list[str], bbox: Bo
 
 
 def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer: str, tile_srid: int,
-                     tile_bounds: Box, native_box: Box, extent: int, buffer: int) -> bytes:
-    """One MVT layer built by PostGIS (ST_AsMVTGeom + ST_AsMVT), for a tile in ``tile_srid``."""
+                     tile_bounds: Box, native_box: Box, extent: int, buffer: int, level: int = 0) -> bytes:
+    """One MVT layer built by PostGIS (ST_AsMVTGeom + ST_AsMVT), for a tile in ``tile_srid``, from the geometries
+    of a generalised ``level``, or from their Web Mercator copy when there is one for the tile."""
     attrs = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(f)) for f in fields)
+    drawn = sql.SQL("ST_Transform(t.{}, %(tile_srid)s)").format(sql.Identifier(display.column(level)))
+    if level == 0 and tile_srid == display.WEB_MERCATOR and levels_of(store, storage).web_mercator:
+        drawn = sql.SQL("t.{}").format(sql.Identifier(f"{GEOMETRY_COLUMN}_{display.WEB_MERCATOR}"))
     query = sql.SQL(
         "WITH rows AS ("
-        " SELECT ST_AsMVTGeom(ST_Transform(t.{geom}, %(tile_srid)s),"
+        " SELECT ST_AsMVTGeom({drawn},"
         "  ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(tile_srid)s), %(extent)s, %(buffer)s, true) AS mvt_geom,"
         "  t.{fid}{attrs}"
         " FROM {table} t"
         " WHERE t.{geom} && ST_MakeEnvelope(%(n0)s, %(n1)s, %(n2)s, %(n3)s, %(native_srid)s)"
         ") SELECT ST_AsMVT(rows.*, %(layer)s, %(extent)s, 'mvt_geom', %(fid_name)s) FROM rows"
         " WHERE mvt_geom IS NOT NULL"
-    ).format(geom=sql.Identifier(GEOMETRY_COLUMN), fid=sql.Identifier(FID), attrs=attrs,
+    ).format(drawn=drawn, geom=sql.Identifier(GEOMETRY_COLUMN), fid=sql.Identifier(FID), attrs=attrs,
              table=sql.Identifier(SCHEMA, storage))
     params = {"tile_srid": tile_srid, "x0": tile_bounds[0], "y0": tile_bounds[1], "x1": tile_bounds[2],
               "y1": tile_bounds[3], "extent": extent, "buffer": buffer, "n0": native_box[0], "n1": native_box[1],

@@ -51,9 +51,9 @@ def style_links(dataset: Dataset, name: str, base: str) -> list[dict[str, Any]]:
     return links
 
 
-def encode(dataset: Dataset, style: Style, f: str, base: str) -> Response:
+def encode(dataset: Dataset, style: Style, f: str, base: str, glyphs: str | None = None) -> Response:
     """The style in one encoding, with its revision as the ETag."""
-    body, media = styles.export_style(dataset, style, f, base)
+    body, media = styles.export_style(dataset, style, f, base, glyphs)
     return Response(body, media_type=media, headers={"ETag": etag(dataset, style, f)})
 
 
@@ -91,7 +91,7 @@ def get_style(dataset_id: str, name: str, request: Request, site: Annotated[Site
     tag = etag(dataset, style, fmt)
     if tag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers={"ETag": tag})
-    return encode(dataset, style, fmt, base_url(request))
+    return encode(dataset, style, fmt, base_url(request), site.settings.glyphs_url)
 
 
 @router.put("/datasets/{dataset_id}/styles/{name}", openapi_extra=BODY)

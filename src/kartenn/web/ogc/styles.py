@@ -41,7 +41,7 @@ def collection_style(collection_id: str, style_id: str, request: Request,
     style = styles.style_for(site, dataset, style_id)
     accept = request.headers.get("accept", "")
     fmt = encoding(f, accept) if f or "application/json" in accept or "mapbox" in accept else "sld"
-    return encode(dataset, style, fmt, base_url(request))
+    return encode(dataset, style, fmt, base_url(request), site.settings.glyphs_url)
 
 
 @router.get("/collections/{collection_id}/styles/{style_id}/metadata")
