@@ -99,13 +99,15 @@ def datasource(site: Site, dataset: Dataset, style: Style, time: TimeFilter | No
         return params
     url = make_url(site.settings.database_url or "")
     source, geometry = f'"{SCHEMA}"."{dataset.storage}"', "geom"
-    if level or time:
-        # A level's column is read where the originals' index finds the features (Mapnik puts the map's box in
-        # for !bbox! and adds no filter of its own).
-        conditions = ['"geom" && !bbox!' if level else "true", time.postgres_where() if time else "true"]
-        drawn = f', "{display.column(level)}" AS display_geom' if level else ""
+    conditions = [time.postgres_where()] if time else []
+    drawn = ""
+    if level:
+        # A level's column, read where the originals' index finds the features: Mapnik puts the map's box in
+        # for !bbox! and adds no filter of its own.
+        conditions.append('"geom" && !bbox!')
+        drawn, geometry = f', "{display.column(level)}" AS display_geom', "display_geom"
+    if conditions:
         source = f"(SELECT *{drawn} FROM {source} WHERE {' AND '.join(conditions)}) AS t"
-        geometry = "display_geom" if level else "geom"
     params = {"type": "postgis", "host": url.host or "", "port": url.port or 5432, "dbname": url.database or "",
               "user": url.username or "", "password": url.password or "",
               "table": source, "geometry_field": geometry, "key_field": FID,
