@@ -162,6 +162,8 @@ def serve(
     """Serve the portal, the OGC APIs, OWS services and the JSON API."""
     import uvicorn
 
+    from kartenn.serving import APP, serve_workers, uvicorn_options
+
     try:
         settings = Settings.load(data_dir)
         _site(data_dir).close()
@@ -170,8 +172,15 @@ def serve(
     os.environ["KARTENN_DATA_DIR"] = str(settings.data_dir)
     os.environ["KARTENN_WORKERS"] = str(workers)  # each process draws maps on its share of the cores
     console.print(f"Serving {settings.data_dir} on http://{host}:{port}", highlight=False, soft_wrap=True)
-    uvicorn.run("kartenn.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="info", proxy_headers=True)
+    if workers > 1:  # a listening socket per process: the kernel spreads connections across them
+        try:
+            status = serve_workers(workers, host, port)
+        except OSError as exc:
+            raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        if status:
+            raise _fail("a worker process could not start: see the messages above")
+        return
+    uvicorn.run(APP, host=host, port=port, **uvicorn_options())
 
 
 @app.command()

@@ -1,0 +1,79 @@
+"""HTTP worker processes, each listening on its own socket bound to the same port (SO_REUSEPORT).
+
+With one socket shared by every worker (uvicorn's ``--workers``), the first process to wake takes all the
+connections waiting: eight keep-alive clients, or a proxy's eight upstream connections, could all land on one
+process while the others idle. With a socket per process, the kernel spreads new connections across them, as
+nginx's ``reuseport`` does. The parent restarts a worker that dies and stops them all on SIGINT or SIGTERM.
+
+>>> serve_workers(2, "127.0.0.1", 8000)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+APP = "kartenn.app:app_from_env"
+STARTUP_GRACE = 10.0  # a worker that dies sooner than this after its start is not restarted: it would again
+
+
+def uvicorn_options() -> dict[str, Any]:
+    return {"factory": True, "log_level": "info", "proxy_headers": True}
+
+
+def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(host: str, port: int) -> None:
+    sock = listening_socket(host, port, reuse_port=True)
+    uvicorn.Server(uvicorn.Config(APP, **uvicorn_options())).run(sockets=[sock])
+
+
+def serve_workers(workers: int, host: str, port: int) -> int:
+    """Run ``workers`` processes until a signal; the exit status (1: a worker could not start)."""
+    # Bound once here first: a port in use is reported before any worker starts.
+    listening_socket(host, port, reuse_port=True).close()
+    context = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def start() -> tuple[Any, float]:
+        process = context.Process(target=_worker, args=(host, port), daemon=False)
+        process.start()
+        return process, time.monotonic()
+
+    running = [start() for _ in range(workers)]
+    status = 0
+    while not stop.wait(0.5):
+        for i, (process, started) in enumerate(running):
+            if process.is_alive():
+                continue
+            if time.monotonic() - started < STARTUP_GRACE:
+                status = 1
+                stop.set()
+                break
+            running[i] = start()
+    for process, _ in running:
+        if process.is_alive():
+            process.terminate()
+    for process, _ in running:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
+    return status
