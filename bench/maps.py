@@ -75,6 +75,8 @@ CASES = {
     "mvt14": "MVT tile, WebMercatorQuad zoom 14",
     "cold14": "MVT tile at zoom 14 never asked before (concurrency 1, every URL once)",
 }
+KARTENN_SERVER = ("`kartenn serve --workers N`: a listening socket per process (SO_REUSEPORT); tipg and the bare "
+                  "ST_AsMVT app run under `uvicorn --workers N`, one socket shared by the processes")
 WMS_PEERS = {"kartenn-gpkg", "kartenn-postgis", "mapserver-gpkg", "mapserver-postgis"}
 MVT_PEERS = {"kartenn-gpkg", "kartenn-postgis", "tipg", "st_asmvt"}
 RATIOS = {"wms": [("kartenn-postgis", "mapserver-postgis"), ("kartenn-gpkg", "mapserver-gpkg"),
@@ -396,7 +398,8 @@ def report(args: argparse.Namespace, count: int, cases: list[str], concurrencies
                     "loadavg_at_end": [round(load1, 2), round(load5, 2), round(load15, 2)]},
         "input": f"Admin Express 2018 communes (35,357 polygons) and {len(OFFSETS) - 1} offset copies on a grid "
                  f"of whole-degree shifts {OFFSETS}: {count} polygons, 3 attributes (code, nom, copy), EPSG:4326",
-        "peers": {"mapserver": f"MapServer {mapserver_version()} (Debian python3-mapscript under {GUNICORN}, "
+        "peers": {"kartenn": KARTENN_SERVER,
+                  "mapserver": f"MapServer {mapserver_version()} (Debian python3-mapscript under {GUNICORN}, "
                   "mapfile parsed once per process; PostGIS layer with CLOSE_CONNECTION=DEFER; GeoPackage via OGR)",
                   "tipg": TIPG, "st_asmvt": "bench/peers/mvt_floor.py: one ST_AsMVT query per tile, psycopg async "
                   "pool, bare ASGI under uvicorn"},

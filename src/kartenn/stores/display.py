@@ -130,10 +130,8 @@ def postgis_columns(schema: str, geom: str, srid: int, geographic: bool, toleran
     columns = [sql.SQL("{} geometry GENERATED ALWAYS AS (ST_Force2D(ST_Simplify({}, {}))) STORED")
                .format(sql.Identifier(f"{geom}_{k}"), source, sql.Literal(t)) for k, t in enumerate(tolerances, 1)]
     if srid and srid != WEB_MERCATOR:
-        clipped = (sql.SQL("ST_ClipByBox2D({}, ST_MakeEnvelope(-180, {}, 180, {}))").format(
-            source, sql.Literal(-MERCATOR_LAT), sql.Literal(MERCATOR_LAT)) if geographic else source)
-        columns.append(sql.SQL("{} geometry GENERATED ALWAYS AS ({}.web_mercator({})) STORED").format(
-            sql.Identifier(f"{geom}_{WEB_MERCATOR}"), sql.Identifier(schema), clipped))
+        columns.append(sql.SQL("{} geometry GENERATED ALWAYS AS ({}.web_mercator({}, {})) STORED").format(
+            sql.Identifier(f"{geom}_{WEB_MERCATOR}"), sql.Identifier(schema), source, sql.Literal(geographic)))
     return columns
 
 
@@ -143,11 +141,15 @@ def postgis_comments(table: Any, geom: str, tolerances: list[float]) -> list[Any
             for k, t in enumerate(tolerances, 1)]
 
 
-# ST_Transform raises on what the target cannot hold (a pole in Mercator): such a geometry has no copy.
-WEB_MERCATOR_FUNCTION = """
-CREATE OR REPLACE FUNCTION {schema}.web_mercator(g geometry) RETURNS geometry
+# Geographic data is clipped at Mercator's latitude limit first. What ST_Transform still cannot take has no copy
+# (NULL) rather than failing the publication.
+WEB_MERCATOR_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {{schema}}.web_mercator(g geometry, geographic boolean) RETURNS geometry
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 BEGIN
+  IF geographic THEN
+    g := ST_ClipByBox2D(g, ST_MakeEnvelope(-180, {-MERCATOR_LAT}, 180, {MERCATOR_LAT}));
+  END IF;
   RETURN ST_Transform(g, 3857);
 EXCEPTION WHEN OTHERS THEN
   RETURN NULL;
