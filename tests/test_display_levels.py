@@ -176,17 +176,35 @@ def test_edits_keep_the_levels_in_step(site, tmp_path):
         assert sorted(table.column("name").to_pylist()) == ["a2", "c"]
 
 
-def test_points_get_no_levels_and_polar_shapes_publish(site, tmp_path):
-    points = tmp_path / "points.geojson"
-    points.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"n": i}, "geometry": {"type": "Point", "coordinates": [i, i]}}
-        for i in range(50)]}))
-    assert levels_of(site.features, publish(site, points).storage) == display.Levels()
-    polar = tmp_path / "polar.geojson"
-    ring = shapely.Polygon([(-180, -90), (180, -90), (180, -60), (-180, -60)]).segmentize(0.5)
-    polar.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"n": 1}, "geometry": shapely.geometry.mapping(ring)}]}))
-    dataset = publish(site, polar)
-    body = tiles.vector_tile(site, dataset, "WebMercatorQuad", 0, 0, 0)
-    layer = mapbox_vector_tile.decode(body)[dataset.id]
-    assert len(layer["features"]) == 1
+def test_levels_are_left_out_or_kept_apart_where_they_must(site, tmp_path):
+    def publish_features(name: str, features: list[tuple[dict, shapely.Geometry]]):
+        path = tmp_path / f"{name}.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": p, "geometry": shapely.geometry.mapping(g)} for p, g in features]}))
+        return publish(site, path)
+
+    # Points have no levels.
+    points = publish_features("points", [({"n": i}, shapely.Point(i, i)) for i in range(50)])
+    assert levels_of(site.features, points.storage) == display.Levels()
+    # Attributes named like the levels' columns are renamed: they cannot be taken for them.
+    disc = shapely.Point(2, 47).buffer(1, quad_segs=256)
+    named = publish_features("named", [({"geom_1": "a", "geom_3857": 7}, disc)])
+    assert [f.name for f in named.fields] == ["geom_1_1", "geom_3857_1"]
+    assert len(levels_of(site.features, named.storage).tolerances) >= 1
+    tms = morecantile.tms.get("WebMercatorQuad")
+    tile = tms.tile(2, 47, 5)
+    found = mapbox_vector_tile.decode(tiles.vector_tile(site, named, "WebMercatorQuad", 5, tile.y, tile.x))
+    assert found[named.id]["features"][0]["properties"] == {"geom_1_1": "a", "geom_3857_1": 7}
+    # A shape reaching the pole publishes, and a whole-world tile from a level draws it up to Mercator's limit.
+    polar = publish_features("polar", [({"n": 1}, shapely.box(-180, -90, 180, -60).segmentize(0.01))])
+    box = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True).transform_bounds(*tms.xy_bounds(0, 0, 0))
+    assert tiles.tile_level(site, polar, box) > 0
+    layer = mapbox_vector_tile.decode(tiles.vector_tile(site, polar, "WebMercatorQuad", 0, 0, 0))[polar.id]
+    (feature,) = layer["features"]
+    ys = [y for ring in feature["geometry"]["coordinates"] for _, y in ring]
+    # y up: from the tile's bottom edge and buffer (Mercator's limit) to 60° S, 1189 units up
+    assert min(ys) == -tiles.BUFFER and 1180 < max(ys) < 1200
+    if site.settings.database_url:
+        with site.features.engine.connect() as conn:
+            top = conn.exec_driver_sql(f'SELECT ST_YMin("geom_3857") FROM kartenn_data."{polar.storage}"').scalar()
+        assert -20037508.35 <= top < -20037508.0  # the copy is clipped at Mercator's latitude limit

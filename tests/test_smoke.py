@@ -120,3 +120,18 @@ def test_worker_processes_each_listen_and_share_the_connections(settings, site):
         proc.terminate()
         assert proc.wait(timeout=60) == 0
     assert all(not os.path.exists(f"/proc/{pid}") for pid in children)
+
+
+def test_worker_processes_refuse_a_port_in_use(settings, site):
+    """Even a port held with SO_REUSEPORT (another server's workers) is refused before any worker starts."""
+    port = free_port()
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    try:
+        result = kartenn("serve", "--data-dir", str(settings.data_dir), "--port", str(port), "--workers", "2",
+                         settings=settings, timeout=60)
+    finally:
+        holder.close()
+    assert result.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr

@@ -10,6 +10,7 @@ nginx's ``reuseport`` does. The parent restarts a worker that dies and stops the
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import signal
 import socket
@@ -20,7 +21,8 @@ from typing import Any
 import uvicorn
 
 APP = "kartenn.app:app_from_env"
-STARTUP_GRACE = 10.0  # a worker that dies sooner than this after its start is not restarted: it would again
+STARTUP_GRACE = 10.0  # a first worker that dies sooner than this after its start stops the server: it would again
+PR_SET_PDEATHSIG = 1
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -40,39 +42,49 @@ def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 
 def _worker(host: str, port: int) -> None:
+    _stop_with_parent()
     sock = listening_socket(host, port, reuse_port=True)
     uvicorn.Server(uvicorn.Config(APP, **uvicorn_options())).run(sockets=[sock])
 
 
+def _stop_with_parent() -> None:
+    """Linux: this process gets SIGTERM when its parent dies, even by SIGKILL: no worker is left on the port."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def serve_workers(workers: int, host: str, port: int) -> int:
     """Run ``workers`` processes until a signal; the exit status (1: a worker could not start)."""
-    # Bound once here first: a port in use is reported before any worker starts.
-    listening_socket(host, port, reuse_port=True).close()
+    # Bound once here first, without SO_REUSEPORT: a port in use, even by another server's workers, is reported
+    # before any worker starts.
+    listening_socket(host, port, reuse_port=False).close()
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
-    def start() -> tuple[Any, float]:
+    def start() -> Any:
         process = context.Process(target=_worker, args=(host, port), daemon=False)
         process.start()
-        return process, time.monotonic()
+        return process
 
     running = [start() for _ in range(workers)]
-    status = 0
+    began, status = time.monotonic(), 0
     while not stop.wait(0.5):
-        for i, (process, started) in enumerate(running):
+        for i, process in enumerate(running):
             if process.is_alive():
                 continue
-            if time.monotonic() - started < STARTUP_GRACE:
+            if time.monotonic() - began < STARTUP_GRACE:  # the site or the port is unusable: restarts would fail
                 status = 1
                 stop.set()
                 break
-            running[i] = start()
-    for process, _ in running:
+            running[i] = start()  # a worker that died while serving (killed, out of memory) is replaced
+    for process in running:
         if process.is_alive():
             process.terminate()
-    for process, _ in running:
+    for process in running:
         process.join(timeout=30)
         if process.is_alive():
             process.kill()

@@ -39,6 +39,7 @@ from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
 # (done, total or None, message) — total is a feature count for vectors
 Progress = Callable[[int, int | None, str], None]
 RESERVED = {"fid", GEOMETRY_COLUMN}
+DISPLAY_COLUMN = re.compile(rf"{GEOMETRY_COLUMN}_\d+")  # PostGIS's generalised levels and Web Mercator copy
 
 
 @dataclass
@@ -200,7 +201,7 @@ def _fields(schema: pa.Schema, columns: list[str]) -> tuple[list[Field], dict[st
     fields, renames, seen = [], {}, set()
     for name in columns:
         clean = name.strip()[:60] or "field"
-        while clean.lower() in RESERVED or clean.lower() in seen:
+        while clean.lower() in RESERVED or DISPLAY_COLUMN.fullmatch(clean.lower()) or clean.lower() in seen:
             clean = f"{clean}_1"
         seen.add(clean.lower())
         if clean != name:

@@ -120,7 +120,7 @@ def datasource(site: Site, dataset: Dataset, style: Style, time: TimeFilter | No
 class MapPool:
     """Compiled Mapnik maps by key, each key with a few ready ``Map`` objects; least recently used keys go."""
 
-    def __init__(self, max_keys: int = 128, per_key: int = 8) -> None:
+    def __init__(self, max_keys: int = 256, per_key: int = 8) -> None:
         self.max_keys, self.per_key = max_keys, per_key
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple, tuple[bytes, list[Any]]] = OrderedDict()
@@ -157,7 +157,7 @@ class MapPool:
             self._entries.clear()
 
 
-POOL = MapPool()
+POOL = MapPool()  # keys: a map's layers, styles and generalised levels
 
 
 def compiled_xml(site: Site, layers: list[MapLayer], levels: tuple[int, ...] | None = None) -> bytes:

@@ -143,9 +143,11 @@ def postgis_comments(table: Any, geom: str, tolerances: list[float]) -> list[Any
 
 # Geographic data is clipped at Mercator's latitude limit first. What ST_Transform still cannot take has no copy
 # (NULL) rather than failing the publication.
+# Its own search_path: a restore (pg_restore runs with an empty one) computes the column again. An EXCEPTION block
+# makes a function parallel unsafe; it only runs when rows are written.
 WEB_MERCATOR_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION {{schema}}.web_mercator(g geometry, geographic boolean) RETURNS geometry
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE SET search_path = {{postgis}}, pg_catalog AS $$
 BEGIN
   IF geographic THEN
     g := ST_ClipByBox2D(g, ST_MakeEnvelope(-180, {-MERCATOR_LAT}, 180, {MERCATOR_LAT}));
@@ -161,8 +163,8 @@ def postgis_levels(engine: Engine, schema: str, storage: str) -> Levels:
     """What display copies a table has (read once per table: they are made with it)."""
     with engine.connect() as conn:
         rows = conn.execute(text(
-            "SELECT attname, col_description(attrelid, attnum) FROM pg_attribute "
-            "WHERE attrelid = to_regclass(:name) AND attname LIKE 'geom\\_%' AND NOT attisdropped"),
+            "SELECT attname, col_description(attrelid, attnum) FROM pg_attribute WHERE attrelid = to_regclass(:name) "
+            "AND attname LIKE 'geom\\_%' AND attgenerated = 's' AND NOT attisdropped"),
             {"name": f'"{schema}"."{storage}"'}).all()
     found = {name: comment for name, comment in rows}
     tolerances = []
@@ -174,15 +176,19 @@ def postgis_levels(engine: Engine, schema: str, storage: str) -> Levels:
 # GeoPackage -------------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1024)
-def _geopackage_levels(path: Path, layer: str) -> Levels:
-    with closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)) as conn:
-        rows = conn.execute("SELECT table_name, description FROM gpkg_contents").fetchall()
-    found = dict(rows)
+def geopackage_levels_in(conn: sqlite3.Connection, layer: str) -> Levels:
+    """The levels of the GeoPackage open on ``conn``."""
+    found = dict(conn.execute("SELECT table_name, description FROM gpkg_contents").fetchall())
     tolerances = []
     while table(layer, len(tolerances) + 1) in found:
         tolerances.append(float(found[table(layer, len(tolerances) + 1)]))
     return Levels(tuple(tolerances))
+
+
+@lru_cache(maxsize=1024)
+def _geopackage_levels(path: Path, layer: str) -> Levels:
+    with closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)) as conn:
+        return geopackage_levels_in(conn, layer)
 
 
 def geopackage_levels(path: Path, layer: str) -> Levels:

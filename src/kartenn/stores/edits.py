@@ -175,6 +175,7 @@ def _geopackage(store: GeoPackageStore, ds: Dataset, edits: FeatureEdits) -> Edi
     updated = deleted = 0
     try:
         srs_id = conn.execute("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name = ?", [LAYER]).fetchone()[0]
+        tolerances = display.geopackage_levels_in(conn, LAYER).tolerances  # on this connection: nothing waits
         conn.execute("BEGIN IMMEDIATE")
         for props, geometry in edits.inserts:
             names = [_quote(GEOMETRY_COLUMN), *(_quote(n) for n in props)]
@@ -197,7 +198,6 @@ def _geopackage(store: GeoPackageStore, ds: Dataset, edits: FeatureEdits) -> Edi
             cursor = conn.execute(f"DELETE FROM {LAYER} WHERE fid IN ({', '.join('?' * len(part))})", part)
             deleted += cursor.rowcount
         touched = [*inserted, *(fid for fids, _, _ in edits.updates for fid in fids), *edits.deletes]
-        tolerances = display.geopackage_levels(store.path(ds.storage), LAYER).tolerances
         _sync_levels(conn, ds, tolerances, touched, srs_id)
         count = conn.execute(f"SELECT count(*) FROM {LAYER}").fetchone()[0]
         box = conn.execute(f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM rtree_{LAYER}_{GEOMETRY_COLUMN}"

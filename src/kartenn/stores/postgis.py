@@ -64,7 +64,9 @@ class PostGISStore:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-            conn.exec_driver_sql(display.WEB_MERCATOR_FUNCTION.format(schema=SCHEMA))
+            postgis = conn.execute(text("SELECT extnamespace::regnamespace::text FROM pg_extension "
+                                        "WHERE extname = 'postgis'")).scalar_one()
+            conn.exec_driver_sql(display.WEB_MERCATOR_FUNCTION.format(schema=SCHEMA, postgis=postgis))
 
     def load(self, conn: Connection, spec: LayerSpec, batches: Iterable[pa.RecordBatch]) -> None:
         raw = conn.connection.driver_connection

@@ -120,8 +120,11 @@ def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer
     """One MVT layer built by PostGIS (ST_AsMVTGeom + ST_AsMVT), for a tile in ``tile_srid``, from the geometries
     of a generalised ``level``, or from their Web Mercator copy when there is one for the tile."""
     attrs = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(f)) for f in fields)
-    drawn = sql.SQL("ST_Transform(t.{}, %(tile_srid)s)").format(sql.Identifier(display.column(level)))
-    if level == 0 and tile_srid == display.WEB_MERCATOR and levels_of(store, storage).web_mercator:
+    drawn = sql.SQL("ST_Transform(t.{}, %(tile_srid)s)").format(sql.Identifier(GEOMETRY_COLUMN))
+    if level:  # clipped to the tile's box first: fewer points to project, and none beyond the tile's CRS (a pole)
+        drawn = sql.SQL("ST_Transform(ST_ClipByBox2D(t.{}, ST_MakeEnvelope(%(n0)s, %(n1)s, %(n2)s, %(n3)s, "
+                        "%(native_srid)s)), %(tile_srid)s)").format(sql.Identifier(display.column(level)))
+    elif tile_srid == display.WEB_MERCATOR and levels_of(store, storage).web_mercator:
         drawn = sql.SQL("t.{}").format(sql.Identifier(f"{GEOMETRY_COLUMN}_{display.WEB_MERCATOR}"))
     query = sql.SQL(
         "WITH rows AS ("

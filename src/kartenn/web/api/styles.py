@@ -7,6 +7,7 @@ model or SLD), delete, make the default.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -54,11 +55,15 @@ def style_links(dataset: Dataset, name: str, base: str) -> list[dict[str, Any]]:
 def encode(dataset: Dataset, style: Style, f: str, base: str, glyphs: str | None = None) -> Response:
     """The style in one encoding, with its revision as the ETag."""
     body, media = styles.export_style(dataset, style, f, base, glyphs)
-    return Response(body, media_type=media, headers={"ETag": etag(dataset, style, f)})
+    return Response(body, media_type=media, headers={"ETag": etag(dataset, style, f, glyphs)})
 
 
-def etag(dataset: Dataset, style: Style, f: str) -> str:
-    return f'"{styles.style_revision(dataset, style)}-{f}"'
+def etag(dataset: Dataset, style: Style, f: str, glyphs: str | None = None) -> str:
+    """Changes with the style, and for MapLibre styles with the fonts server they name."""
+    fonts = ""
+    if glyphs and f == "mapbox":
+        fonts = "-" + hashlib.sha1(glyphs.encode(), usedforsecurity=False).hexdigest()[:8]
+    return f'"{styles.style_revision(dataset, style)}-{f}{fonts}"'
 
 
 
@@ -88,7 +93,7 @@ def get_style(dataset_id: str, name: str, request: Request, site: Annotated[Site
     dataset = site.catalog.get_dataset(dataset_id)
     style = styles.style_for(site, dataset, name)
     fmt = encoding(f, request.headers.get("accept", ""))
-    tag = etag(dataset, style, fmt)
+    tag = etag(dataset, style, fmt, site.settings.glyphs_url)
     if tag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers={"ETag": tag})
     return encode(dataset, style, fmt, base_url(request), site.settings.glyphs_url)
