@@ -34,12 +34,12 @@ from kartenn.services.readers import Source, discover
 from kartenn.services.record_owner import owner_contacts, sync_owner
 from kartenn.services.styles import default_raster_style, default_vector_style
 from kartenn.site import Site
+from kartenn.stores import display
 from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
 
 # (done, total or None, message) — total is a feature count for vectors
 Progress = Callable[[int, int | None, str], None]
 RESERVED = {"fid", GEOMETRY_COLUMN}
-DISPLAY_COLUMN = re.compile(rf"{GEOMETRY_COLUMN}_\d+")  # PostGIS's generalised levels and Web Mercator copy
 
 
 @dataclass
@@ -201,7 +201,7 @@ def _fields(schema: pa.Schema, columns: list[str]) -> tuple[list[Field], dict[st
     fields, renames, seen = [], {}, set()
     for name in columns:
         clean = name.strip()[:60] or "field"
-        while clean.lower() in RESERVED or DISPLAY_COLUMN.fullmatch(clean.lower()) or clean.lower() in seen:
+        while clean.lower() in RESERVED or display.COLUMN_NAMES.fullmatch(clean.lower()) or clean.lower() in seen:
             clean = f"{clean}_1"
         seen.add(clean.lower())
         if clean != name:

@@ -24,6 +24,7 @@ originals by less than a pixel, from far fewer vertices: GeoServer's pregenerali
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -37,23 +38,27 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from kartenn.stores.base import GEOMETRY_COLUMN
+
 MAX_LEVELS = 3
 GAIN = 1.5  # a level must leave this many times fewer vertices than the one before it
 SAMPLE = 5000  # features the tolerances are chosen from
 WEB_MERCATOR = 3857
 # Web Mercator's latitude limit: geographic data is clipped there before it is projected.
 MERCATOR_LAT = 85.0511287798066
+WEB_MERCATOR_COLUMN = f"{GEOMETRY_COLUMN}_{WEB_MERCATOR}"
+COLUMN_NAMES = re.compile(rf"{GEOMETRY_COLUMN}_\d+")  # the copies' PostGIS columns: no attribute may take them
 
 
 @dataclass(frozen=True)
 class Levels:
     tolerances: tuple[float, ...] = ()  # level k (1-based) is tolerances[k - 1], in the dataset's CRS units
-    web_mercator: bool = False  # PostGIS: a geom_3857 column
+    web_mercator: bool = False  # PostGIS: a WEB_MERCATOR_COLUMN
 
 
 def column(level: int) -> str:
     """The PostGIS column of a level (0: the originals)."""
-    return "geom" if level == 0 else f"geom_{level}"
+    return GEOMETRY_COLUMN if level == 0 else f"{GEOMETRY_COLUMN}_{level}"
 
 
 def table(layer: str, level: int) -> str:
@@ -124,19 +129,19 @@ def simplified(geoms: Any, tolerance: float, geometry_type: str = "") -> Any:
 # PostGIS ----------------------------------------------------------------------------------------------------
 
 
-def postgis_columns(schema: str, geom: str, srid: int, geographic: bool, tolerances: list[float]) -> list[Any]:
+def postgis_columns(schema: str, srid: int, geographic: bool, tolerances: list[float]) -> list[Any]:
     """Column definitions (psycopg ``sql``) of the display copies, for CREATE TABLE."""
-    source = sql.Identifier(geom)
+    source = sql.Identifier(GEOMETRY_COLUMN)
     columns = [sql.SQL("{} geometry GENERATED ALWAYS AS (ST_Force2D(ST_Simplify({}, {}))) STORED")
-               .format(sql.Identifier(f"{geom}_{k}"), source, sql.Literal(t)) for k, t in enumerate(tolerances, 1)]
+               .format(sql.Identifier(column(k)), source, sql.Literal(t)) for k, t in enumerate(tolerances, 1)]
     if srid and srid != WEB_MERCATOR:
         columns.append(sql.SQL("{} geometry GENERATED ALWAYS AS ({}.web_mercator({}, {})) STORED").format(
-            sql.Identifier(f"{geom}_{WEB_MERCATOR}"), sql.Identifier(schema), source, sql.Literal(geographic)))
+            sql.Identifier(WEB_MERCATOR_COLUMN), sql.Identifier(schema), source, sql.Literal(geographic)))
     return columns
 
 
-def postgis_comments(table: Any, geom: str, tolerances: list[float]) -> list[Any]:
-    return [sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(table, sql.Identifier(f"{geom}_{k}"),
+def postgis_comments(table: Any, tolerances: list[float]) -> list[Any]:
+    return [sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(table, sql.Identifier(column(k)),
                                                             sql.Literal(f"tolerance {t!r}"))
             for k, t in enumerate(tolerances, 1)]
 
@@ -168,9 +173,9 @@ def postgis_levels(engine: Engine, schema: str, storage: str) -> Levels:
             {"name": f'"{schema}"."{storage}"'}).all()
     found = {name: comment for name, comment in rows}
     tolerances = []
-    while f"geom_{len(tolerances) + 1}" in found:
-        tolerances.append(float((found[f"geom_{len(tolerances) + 1}"] or "").removeprefix("tolerance ")))
-    return Levels(tuple(tolerances), f"geom_{WEB_MERCATOR}" in found)
+    while column(len(tolerances) + 1) in found:
+        tolerances.append(float((found[column(len(tolerances) + 1)] or "").removeprefix("tolerance ")))
+    return Levels(tuple(tolerances), WEB_MERCATOR_COLUMN in found)
 
 
 # GeoPackage -------------------------------------------------------------------------------------------------

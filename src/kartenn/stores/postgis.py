@@ -88,14 +88,14 @@ class PostGISStore:
         if first is not None and display.applies(spec.geometry_type):
             tolerances = display.choose(shapely.from_wkb(
                 first.column(GEOMETRY_COLUMN)[:display.SAMPLE].to_numpy(zero_copy_only=False)))
-            columns += display.postgis_columns(SCHEMA, GEOMETRY_COLUMN, srid, _geographic(srid), tolerances)
+            columns += display.postgis_columns(SCHEMA, srid, _geographic(srid), tolerances)
         names = [FID, *(f.name for f in spec.fields), GEOMETRY_COLUMN]
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             table, sql.SQL(", ").join(map(sql.Identifier, names))
         )
         with raw.cursor() as cur:
             cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(columns)))
-            for comment in display.postgis_comments(table, GEOMETRY_COLUMN, tolerances):
+            for comment in display.postgis_comments(table, tolerances):
                 cur.execute(comment)
             next_fid = 1
             with cur.copy(copy_sql) as copy:

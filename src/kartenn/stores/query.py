@@ -125,7 +125,7 @@ def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer
         drawn = sql.SQL("ST_Transform(ST_ClipByBox2D(t.{}, ST_MakeEnvelope(%(n0)s, %(n1)s, %(n2)s, %(n3)s, "
                         "%(native_srid)s)), %(tile_srid)s)").format(sql.Identifier(display.column(level)))
     elif tile_srid == display.WEB_MERCATOR and levels_of(store, storage).web_mercator:
-        drawn = sql.SQL("t.{}").format(sql.Identifier(f"{GEOMETRY_COLUMN}_{display.WEB_MERCATOR}"))
+        drawn = sql.SQL("t.{}").format(sql.Identifier(display.WEB_MERCATOR_COLUMN))
     query = sql.SQL(
         "WITH rows AS ("
         " SELECT ST_AsMVTGeom({drawn},"
