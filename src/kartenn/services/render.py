@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from sqlalchemy.engine import make_url
@@ -32,7 +31,7 @@ from kartenn.site import Site
 from kartenn.stores import display
 from kartenn.stores.geopackage import LAYER, GeoPackageStore
 from kartenn.stores.postgis import FID, SCHEMA
-from kartenn.stores.query import levels_of
+from kartenn.stores.query import level_for_view, levels_of
 
 
 def _import_mapnik() -> Any:
@@ -176,17 +175,13 @@ def level(site: Site, dataset: Dataset, crs: str, bbox: tuple[float, float, floa
           height: int) -> int:
     """The generalised level a map of ``dataset`` over ``bbox`` (in ``crs``) draws from: 0 unless one differs from
     the originals by less than half a pixel (stores/display.py)."""
-    if dataset.kind != "vector" or not display.applies(dataset.geometry_type or ""):
-        return 0
-    tolerances = levels_of(site.features, dataset.storage).tolerances
-    if not tolerances:
-        return 0
+    if dataset.kind != "vector" or not levels_of(site.features, dataset.storage).tolerances:
+        return 0  # nothing to choose: no box to project
     try:
-        x0, y0, x1, y1 = transformer(mapnik_srs(crs), layer_srs(dataset)).transform_bounds(*bbox, densify_pts=5)
+        box = transformer(mapnik_srs(crs), layer_srs(dataset)).transform_bounds(*bbox, densify_pts=5)
     except Exception:
         return 0
-    pixel = min((x1 - x0) / width, (y1 - y0) / height)
-    return display.level_for(tolerances, pixel) if np.isfinite(pixel) and pixel > 0 else 0
+    return level_for_view(site.features, dataset.storage, box, width, height)
 
 
 @lru_cache(maxsize=256)

@@ -26,9 +26,8 @@ from kartenn.services import render
 from kartenn.services.tile_cache import TileCache
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
-from kartenn.stores import display
 from kartenn.stores.postgis import PostGISStore
-from kartenn.stores.query import columns_in_box, levels_of, mvt_from_postgis
+from kartenn.stores.query import columns_in_box, level_for_view, mvt_from_postgis
 
 EXTENT = 4096  # MVT grid
 BUFFER = 64  # pixels of the grid kept around a tile, so strokes do not stop at its edge
@@ -103,11 +102,9 @@ def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col
 
 def tile_level(site: Site, dataset: Dataset, box: tuple[float, float, float, float]) -> int:
     """The generalised level of a tile covering ``box`` (native CRS, buffer included): one within a quarter of a
-    grid unit, since the encoder simplifies again by half a unit."""
-    if not display.applies(dataset.geometry_type or ""):
-        return 0
-    unit = min(box[2] - box[0], box[3] - box[1]) / (EXTENT + 2 * BUFFER)
-    return display.level_for(levels_of(site.features, dataset.storage).tolerances, unit / 2)
+    grid unit, since the encoder simplifies again by half a unit; so within half a pixel of a grid twice as fine."""
+    cells = 2 * (EXTENT + 2 * BUFFER)
+    return level_for_view(site.features, dataset.storage, box, cells, cells)
 
 
 def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[float, float, float, float],

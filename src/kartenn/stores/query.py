@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from contextlib import closing
 from typing import Any
@@ -40,6 +41,15 @@ def levels_of(store: FeatureStore, storage: str) -> display.Levels:
     if isinstance(store, PostGISStore):
         return display.postgis_levels(store.engine, SCHEMA, storage)
     return display.Levels()
+
+
+def level_for_view(store: FeatureStore, storage: str, box: Box, width: float, height: float) -> int:
+    """The generalised level (0: the originals) a view of ``box`` (native CRS) on ``width`` × ``height`` pixels
+    draws from: the coarsest within half a pixel (stores/display.py)."""
+    pixel = min((box[2] - box[0]) / width, (box[3] - box[1]) / height)
+    if not (math.isfinite(pixel) and pixel > 0):
+        return 0
+    return display.level_for(levels_of(store, storage).tolerances, pixel)
 
 
 def columns_in_box(store: FeatureStore, storage: str, fields: list[str], bbox: Box, limit: int,
