@@ -162,7 +162,7 @@ def serve(
     """Serve the portal, the OGC APIs, OWS services and the JSON API."""
     import uvicorn
 
-    from kartenn.serving import APP, serve_workers, uvicorn_options
+    from kartenn.serving import APP, UVICORN_OPTIONS, serve_workers
 
     try:
         settings = Settings.load(data_dir)
@@ -180,7 +180,7 @@ def serve(
         if status:
             raise _fail("a worker process could not start: see the messages above")
         return
-    uvicorn.run(APP, host=host, port=port, **uvicorn_options())
+    uvicorn.run(APP, host=host, port=port, **UVICORN_OPTIONS)
 
 
 @app.command()

@@ -21,12 +21,9 @@ from typing import Any
 import uvicorn
 
 APP = "kartenn.app:app_from_env"
+UVICORN_OPTIONS: dict[str, Any] = {"factory": True, "log_level": "info", "proxy_headers": True}
 STARTUP_GRACE = 10.0  # a first worker that dies sooner than this after its start stops the server: it would again
 PR_SET_PDEATHSIG = 1
-
-
-def uvicorn_options() -> dict[str, Any]:
-    return {"factory": True, "log_level": "info", "proxy_headers": True}
 
 
 def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -44,7 +41,7 @@ def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
 def _worker(host: str, port: int) -> None:
     _stop_with_parent()
     sock = listening_socket(host, port, reuse_port=True)
-    uvicorn.Server(uvicorn.Config(APP, **uvicorn_options())).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(APP, **UVICORN_OPTIONS)).run(sockets=[sock])
 
 
 def _stop_with_parent() -> None:

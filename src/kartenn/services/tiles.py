@@ -64,8 +64,6 @@ def etag(dataset: Dataset, style: Style | None, *parts: object) -> str:
     return '"' + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:24] + '"'
 
 
-transformer = render.transformer
-
 
 def _native(dataset: Dataset) -> str:
     return f"EPSG:{dataset.srid}" if dataset.srid else dataset.crs
@@ -86,7 +84,7 @@ def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col
     padded = (b.left - pad_x, b.bottom - pad_y, b.right + pad_x, b.top + pad_y)
     tms_crs = tms.crs._pyproj_crs.to_string()
     try:
-        box = transformer(tms_crs, _native(dataset)).transform_bounds(*padded, densify_pts=5)
+        box = render.transformer(tms_crs, _native(dataset)).transform_bounds(*padded, densify_pts=5)
     except Exception:
         return b""  # the tile lies where the dataset's CRS is undefined
     if not all(np.isfinite(box)):
@@ -119,7 +117,7 @@ def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[flo
     if not fids:
         return b""
     geoms = shapely.from_wkb(wkb)
-    to_tms = transformer(_native(dataset), tms_crs)
+    to_tms = render.transformer(_native(dataset), tms_crs)
     same = to_tms.source_crs == to_tms.target_crs
     grid = mvt.on_grid(geoms, bounds, EXTENT, BUFFER, None if same else to_tms.transform)
     return mvt.encode_layer(dataset.id, grid, fids, columns, EXTENT)
