@@ -67,23 +67,27 @@ class GeoPackageStore:
             driver="GPKG",
             geometry_name=GEOMETRY_COLUMN,
             geometry_type=spec.geometry_type + (" Z" if spec.has_z else ""),
-            crs=f"EPSG:{spec.srid}" if spec.srid else spec.crs_wkt,
+            crs=_crs(spec),
             layer_options={"SPATIAL_INDEX": "YES", "FID": "fid"},
             dataset_options={"VERSION": "1.4"},
         )
 
     @staticmethod
     def _write_levels(tmp: Path, spec: LayerSpec) -> None:
-        """The generalised levels, read back from the written features a chunk at a time."""
+        """The generalised levels, read back from the written features a chunk at a time; the tolerances are chosen
+        from the first chunk, as PostGIS chooses them from the first batch."""
         if not display.applies(spec.geometry_type):
             return
-        _, sample = pyogrio.read_arrow(tmp, layer=LAYER, columns=[], max_features=display.SAMPLE)
-        tolerances = display.choose(shapely.from_wkb(sample.column(GEOMETRY_COLUMN).to_numpy(zero_copy_only=False)))
         with closing(sqlite3.connect(tmp)) as conn:
             last = conn.execute(f"SELECT coalesce(max(fid), 0) FROM {LAYER}").fetchone()[0]  # noqa: S608
+        tolerances: list[float] = []
         for start in range(0, last, LEVEL_CHUNK):
             _, chunk = pyogrio.read_arrow(tmp, layer=LAYER, where=f"fid > {start} AND fid <= {start + LEVEL_CHUNK}")
             geoms = shapely.from_wkb(chunk.column(GEOMETRY_COLUMN).to_numpy(zero_copy_only=False))
+            if not start:
+                tolerances = display.choose(geoms)
+                if not tolerances:  # generalising would not pay: no level, and the file is not read again
+                    return
             at = chunk.column_names.index(GEOMETRY_COLUMN)
             for level, tolerance in enumerate(tolerances, start=1):
                 drawn = display.simplified(geoms, tolerance, spec.geometry_type)
@@ -92,8 +96,7 @@ class GeoPackageStore:
                 pyogrio.write_arrow(chunk.set_column(at, GEOMETRY_COLUMN, wkb), tmp,
                                     layer=display.table(LAYER, level), driver="GPKG", geometry_name=GEOMETRY_COLUMN,
                                     geometry_type=spec.geometry_type,
-                                    crs=f"EPSG:{spec.srid}" if spec.srid else spec.crs_wkt,
-                                    append=bool(start), layer_options=options)
+                                    crs=_crs(spec), append=bool(start), layer_options=options)
 
     def discard(self, storage: str) -> None:
         self.path(storage).unlink(missing_ok=True)
@@ -108,6 +111,10 @@ class GeoPackageStore:
                 path.unlink()
                 removed.append(path.stem)
         return removed
+
+
+def _crs(spec: LayerSpec) -> str:
+    return f"EPSG:{spec.srid}" if spec.srid else spec.crs_wkt
 
 
 def _remember_failure(batches: Iterator[pa.RecordBatch], failures: list[BaseException]) -> Iterator[pa.RecordBatch]:
