@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from conftest import LiveServer, kartenn, shared
+from conftest import LiveServer, kartenn, shared, wait_job
 from kartenn.domain.security import Sharing
 from kartenn.services.identity import create_token, hash_password
 from kartenn.services.publish import publish_file
@@ -81,6 +81,8 @@ def test_login_session_and_csrf(people, server):
         assert r.status_code == 403 and "another site" in r.json()["detail"]
         r = browser.post("/api/v1/uploads", files=upload, headers={"X-CSRF-Token": me["csrf"], "Origin": server.url})
         assert r.status_code == 202, r.text
+        job = wait_job(browser, r.headers["Location"])  # the job logs "publish" when it ends
+        assert job["state"] == "succeeded", job
 
         # Deleting needs the token too; then the dataset is gone for everyone.
         assert browser.delete("/api/v1/datasets/nybb").status_code == 403
