@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import pytest
 
-from conftest import LiveServer, shared
+from conftest import LiveServer, shared, wait_job
 from kartenn.domain.security import Sharing
 from kartenn.services.identity import hash_password
 from kartenn.services.publish import publish_file
@@ -81,6 +81,7 @@ def test_provider_tokens(site, settings, provider):
             with open(shared("natural-earth/ne_110m_lakes.geojson"), "rb") as f:
                 r = http.post("/api/v1/uploads", files={"file": ("lakes.geojson", f)})
             assert r.status_code == 202, r.text
+            assert wait_job(http, r.headers["Location"])["state"] == "succeeded"
         with server.client(olga) as http:
             assert http.get("/ogc/collections/nybb").status_code == 404  # another organisation
         with server.client(root) as http:
@@ -167,6 +168,7 @@ def test_browser_login_with_the_provider(site, settings):
                 assert browser.post("/api/v1/uploads", files=upload).status_code == 403  # no CSRF token
                 r = browser.post("/api/v1/uploads", files=upload, headers={"X-CSRF-Token": me["csrf"]})
                 assert r.status_code == 202, r.text
+                assert wait_job(browser, r.headers["Location"])["state"] == "succeeded"
 
                 # The same code and state again: refused (one use), nothing changes.
                 assert callback_url and browser.get(callback_url).status_code == 400
