@@ -173,4 +173,4 @@ def test_restart_fails_the_running_job_and_runs_the_queued_one(site, settings, b
 
 
 def test_healthz(server):
-    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/healthz", timeout=60).json() == {"status": "ok"}

@@ -57,8 +57,9 @@ def provider():
 
 
 def token(issuer: str, client: str, resource: str = "urn:kartenn") -> str:
-    r = httpx.post(f"{issuer}/token", data={"grant_type": "client_credentials", "client_id": client,
-                                            "client_secret": "secret", "scope": "api", "resource": resource})
+    r = httpx.post(f"{issuer}/token", timeout=60, data={"grant_type": "client_credentials", "client_id": client,
+                                                        "client_secret": "secret", "scope": "api",
+                                                        "resource": resource})
     assert r.status_code == 200, r.text
     return r.json()["access_token"]
 
@@ -207,7 +208,7 @@ def test_browser_login_with_the_provider(site, settings):
                 # A callback this browser did not start (login CSRF) is refused, and so is a made-up state.
                 start = browser.get("/auth/oidc")
                 state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
-                with httpx.Client(base_url=server.url) as other:
+                with httpx.Client(base_url=server.url, timeout=60) as other:
                     assert other.get("/auth/callback", params={"code": "x", "state": state}).status_code == 400
                 assert browser.get("/auth/callback", params={"code": "x", "state": "made-up"}).status_code == 400
                 assert browser.get("/auth/callback", params={"error": "access_denied"}).status_code == 400

@@ -61,7 +61,7 @@ def test_capabilities_describe_and_owslib_2(published, server):
     assert any("2154" in str(c) for c in regions.crsOptions)
     # Each type links its ISO record in the catalogue.
     [link] = regions.metadataUrls
-    record = etree.fromstring(httpx.get(link["url"]).content)
+    record = etree.fromstring(httpx.get(link["url"], timeout=60).content)
     assert record.find(".//{http://www.isotc211.org/2005/gmd}MD_Metadata") is not None
     assert "Regions" in record.findtext(".//{http://www.isotc211.org/2005/gmd}title/*")
     response = wfs.getfeature(typename="kartenn:regions", bbox=(-4.8, 47.8, -2.0, 48.6, "EPSG:4326"))
