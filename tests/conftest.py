@@ -114,6 +114,7 @@ class LiveServer:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
 
     def client(self, token: str | None = None) -> httpx.Client:
         """An HTTP client, sending ``token`` as a Bearer credential when given."""

@@ -107,11 +107,15 @@ def test_worker_processes_each_listen_and_share_the_connections(settings, site):
             time.sleep(0.2)
         listening = [f["listen"] for f in _sockets_by_process(port, children).values()]
         assert len(children) == 2 and all(len(s) == 1 for s in listening) and listening[0] != listening[1]
-        # A burst of 16 connections, as a proxy or a load of clients opens them, then a request on each.
-        clients = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(16)]
-        for c in clients:
-            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        assert all(c.recv(64).startswith(b"HTTP/1.1 200") for c in clients)
+        # A worker listens before its application has started: a first burst waits for both to answer.
+        # Then a burst of 16 connections, as a proxy or a load of clients opens them, then a request on each.
+        for burst in range(2):
+            for c in clients:
+                c.close()
+            clients = [socket.create_connection(("127.0.0.1", port), timeout=120) for _ in range(16)]
+            for c in clients:
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert all(c.recv(64).startswith(b"HTTP/1.1 200") for c in clients), burst
         held = {pid: len(f["established"]) for pid, f in _sockets_by_process(port, children).items()}
         assert sum(held.values()) == 16 and all(held.values()), held  # both serve (all on one: 2 ** -15)
     finally:

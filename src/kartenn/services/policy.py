@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -32,7 +33,8 @@ REVIEW_ROLES = ("reviewer", "admin")
 # Answers are kept a moment: a page of tiles or features asks the same question many times a second.
 # A grant given or taken back takes effect within CACHE_SECONDS.
 CACHE_SECONDS = 2.0
-_recent: dict[tuple, tuple[float, bool]] = {}
+# Per accounts store (a site): a store closed and another opened at the same address share nothing.
+_recent: weakref.WeakKeyDictionary[Accounts, dict[tuple, tuple[float, bool]]] = weakref.WeakKeyDictionary()
 
 
 def permitted(identity: Identity, action: str, kind: str, accounts: Accounts) -> Any:
@@ -44,9 +46,10 @@ def permitted(identity: Identity, action: str, kind: str, accounts: Accounts) ->
 
 def allowed(identity: Identity, action: str, kind: str, resource_id: str, accounts: Accounts) -> bool:
     key = (identity.user, identity.admin, tuple(sorted(identity.roles.items())), identity.scope, action, kind,
-           resource_id, id(accounts))
+           resource_id)
     now = time.monotonic()
-    hit = _recent.get(key)
+    recent = _recent.setdefault(accounts, {})
+    hit = recent.get(key)
     if hit is not None and now - hit[0] < CACHE_SECONDS:
         return hit[1]
     ids = permitted(identity, action, kind, accounts)
@@ -55,9 +58,9 @@ def allowed(identity: Identity, action: str, kind: str, resource_id: str, accoun
     subquery = ids.subquery()
     with accounts.engine.connect() as conn:
         found = conn.execute(select(subquery.c[0]).where(subquery.c[0] == resource_id).limit(1)).first()
-    if len(_recent) > 10_000:
-        _recent.clear()
-    _recent[key] = (now, found is not None)
+    if len(recent) > 10_000:
+        recent.clear()
+    recent[key] = (now, found is not None)
     return found is not None
 
 
