@@ -208,7 +208,7 @@ def test_browser_login_with_the_provider(site, settings):
                 # A callback this browser did not start (login CSRF) is refused, and so is a made-up state.
                 start = browser.get("/auth/oidc")
                 state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
-                with httpx.Client(base_url=server.url, timeout=60) as other:
+                with server.client() as other:
                     assert other.get("/auth/callback", params={"code": "x", "state": state}).status_code == 400
                 assert browser.get("/auth/callback", params={"code": "x", "state": "made-up"}).status_code == 400
                 assert browser.get("/auth/callback", params={"error": "access_denied"}).status_code == 400

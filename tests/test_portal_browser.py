@@ -514,8 +514,7 @@ def test_time_slider_on_a_time_enabled_layer(site, server, browser):
     slider = page.locator(f"#time-{ds}")
     sync_api.expect(slider).to_be_visible()
     first = times[0].replace(":", "%3A")
-    with page.expect_request(lambda r: "GetMap" in r.url and (f"TIME={first}" in r.url or f"TIME={times[0]}" in r.url),
-                             timeout=20_000):
+    with page.expect_request(lambda r: "GetMap" in r.url and (f"TIME={first}" in r.url or f"TIME={times[0]}" in r.url)):
         slider.fill("0")
     sync_api.expect(page.locator(f"#time-out-{ds}")).to_have_text(times[0])
     browser.shot(page, "time-slider")

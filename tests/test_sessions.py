@@ -47,7 +47,7 @@ def people(site):
 
 
 def test_login_session_and_csrf(people, server):
-    with httpx.Client(base_url=server.url, timeout=60) as browser:
+    with server.client() as browser:
         page = browser.get("/auth/login", params={"next": "/ogc/collections/nybb"})
         assert page.status_code == 200 and 'name="password"' in page.text
         form_cookie = set_cookie(page, "kartenn_form").lower()
@@ -109,7 +109,7 @@ def test_login_session_and_csrf(people, server):
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example",
                                     "javascript:alert(1)", "/%0d%0aSet-Cookie:x=y"])
 def test_no_open_redirect_after_login(people, server, target):
-    with httpx.Client(base_url=server.url, timeout=60) as browser:
+    with server.client() as browser:
         r = login(browser, "anne", PASSWORD, target)
         assert r.status_code == 303
         location = r.headers["location"]
@@ -128,14 +128,14 @@ def test_login_refusals(people, settings):
                             headers={"Cookie": f"kartenn_form={token}"})
 
     try:
-        with httpx.Client(base_url=server.url, timeout=60) as browser:
+        with server.client() as browser:
             assert "secure" in set_cookie(browser.get("/auth/login"), "kartenn_form").lower()
             # A form posted without the token of a page of this site is refused.
             r = browser.post("/auth/login", data={"username": "anne", "password": PASSWORD})
             assert r.status_code == 403
             r = secure_login(browser, PASSWORD)
             assert r.status_code == 303 and "secure" in set_cookie(r, "kartenn_session").lower()
-        with httpx.Client(base_url=server.url, timeout=60) as browser:
+        with server.client() as browser:
             for _ in range(3):
                 assert 'role="alert"' in secure_login(browser, "wrong password!").text
             r = secure_login(browser, PASSWORD)  # the right password, from an address that failed too often
@@ -148,7 +148,7 @@ def test_login_refusals(people, settings):
 
 def test_signup_needs_approval(people, server, settings):
     admin = create_token(people, "root", name="tests")
-    with httpx.Client(base_url=server.url, timeout=60) as browser:
+    with server.client() as browser:
         page = browser.get("/auth/signup")
         assert page.status_code == 200 and '<option value="iuem">IUEM</option>' in page.text
         fields = {"username": "yann", "name": "Yann Kervella", "email": "yann@iuem.example", "password": PASSWORD,
@@ -172,11 +172,11 @@ def test_signup_needs_approval(people, server, settings):
         assert http.post("/api/v1/signups/yann/approve", json={}).status_code == 404
     with server.client(create_token(people, "anne", name="t")) as http:
         assert http.get("/api/v1/signups").status_code == 403
-    with httpx.Client(base_url=server.url, timeout=60) as browser:
+    with server.client() as browser:
         assert login(browser, "yann", PASSWORD).status_code == 303
         assert browser.get("/auth/me").json()["roles"] == {"iuem": "editor"}
     # The command line does the same.
-    with httpx.Client(base_url=server.url, timeout=60) as browser:
+    with server.client() as browser:
         fields["username"], fields["csrf_token"] = "zoe", form_token(browser.get("/auth/signup"))
         assert browser.post("/auth/signup", data=fields).status_code == 200
     listed = kartenn("user", "requests", "--data-dir", str(settings.data_dir), settings=settings, check=True)
