@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None  # None: Secure when the site is served over https
     login_rate_limit: int = 20  # failed logins from one address in 15 minutes before a 429
     signup: bool = True  # people may ask for an account; an administrator approves it
+    filter_max_bytes: int = 65_536  # a filter's text (CQL2, JSON, FES/OGC Filter XML)
+    filter_max_terms: int = 1_000  # its conditions and the values of its IN lists
+    filter_max_depth: int = 20  # nested AND/OR/NOT (a run of the same one counts once); SQLite's parser takes ~30
     wfs_max_features: int = 1_000_000  # a GetFeature's cap; larger counts are cut to it
     map_max_size: int = 4096  # largest WIDTH or HEIGHT of a rendered map, in pixels
     map_pixel_tolerance: int = 4  # how near a click must be to a feature for GetFeatureInfo, in pixels

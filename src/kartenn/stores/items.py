@@ -136,13 +136,17 @@ class _Plan:
         or from the filter CRS in that CRS's axis order."""
         if crs_name:
             try:
-                return _to_crs(geometry, _named_crs(crs_name), self.native)
+                source = _named_crs(crs_name)
             except CRSError:
                 raise InvalidInput(f"unknown CRS {crs_name!r} in the filter", locator="filter") from None
-        source = self.q.filter_crs or CRS84
-        if _north_first(source) and not self.q.xy:
-            geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
-        return _to_crs(geometry, source, self.native)
+        else:
+            source = self.q.filter_crs or CRS84
+            if _north_first(source) and not self.q.xy:
+                geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
+        native = _to_crs(geometry, source, self.native)
+        if not np.isfinite(shapely.get_coordinates(native)).all():
+            raise InvalidInput("a geometry of the filter lies outside the area of the data's CRS", locator="filter")
+        return native
 
     def add(self, condition: str, params: list[Any]) -> None:
         self.where.append(condition)

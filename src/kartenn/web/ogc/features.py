@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput, NotFound
+from kartenn.filter_check import FilterLimits
 from kartenn.services.exports import geojson_features
 from kartenn.site import Site
 from kartenn.stores.items import ItemQuery, query_items
@@ -132,7 +133,7 @@ async def _items(collection_id: str, request: Request, site: Site, params: Any) 
     if params.get("f") in ("csv", "gpkg", "shp", "fgb") and request.method == "GET":
         return await download_response(site, dataset, request, download_format(request))
     _check_format(params.get("f"))
-    query = item_query(dataset, params, site.settings.items_max_limit)
+    query = item_query(dataset, params, site.settings.items_max_limit, limits=FilterLimits.of(site.settings))
     html = wants_html(request)
     query.geojson = not html
     page = await run_in_threadpool(query_items, site.features, dataset, query)

@@ -10,6 +10,7 @@ GetFeature streams its members.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,8 +31,9 @@ from starlette.responses import Response, StreamingResponse
 
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
+from kartenn.filter_check import FilterLimits
 from kartenn.formats import gml, srs
-from kartenn.formats.fes import parse_filter
+from kartenn.formats.fes import fid, parse_filter
 from kartenn.services.exports import geojson_features
 from kartenn.site import Site
 from kartenn.stores.items import ItemQuery, count_items, iter_items
@@ -39,7 +41,7 @@ from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
 from kartenn.web.ows.registry import register
 from kartenn.web.ows.wfs_transaction import transaction
-from kartenn.xml import parse_xml
+from kartenn.xml import parse_xml, xml_text
 
 log = logging.getLogger("kartenn.wfs")
 router = APIRouter(tags=["ows"])
@@ -167,7 +169,7 @@ def exception_report(exc: WFSError, version: str, headers: dict[str, str] | None
     node = etree.SubElement(root, f"{{{ns}}}Exception", exceptionCode=exc.code)
     if exc.locator:
         node.set("locator", exc.locator)
-    etree.SubElement(node, f"{{{ns}}}ExceptionText").text = exc.message
+    etree.SubElement(node, f"{{{ns}}}ExceptionText").text = xml_text(exc.message)
     return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=exc.status,
                     media_type="application/xml", headers=headers)
 
@@ -410,8 +412,8 @@ def _bbox_condition(text: str, default_srs: str) -> Any:
                        "bbox") from None
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4:
-        raise WFSError("InvalidParameterValue", "BBOX must be 4 numbers and an optional CRS", "bbox")
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        raise WFSError("InvalidParameterValue", "BBOX must be 4 finite numbers and an optional CRS", "bbox")
     a, b, c, d = numbers
     if _yx(name):
         a, b, c, d = b, a, d, c
@@ -451,10 +453,10 @@ def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = F
     source = req.filters[index] if req.filters and index < len(req.filters) else req.filter
     if source is not None and source != "":
         # Geometries without a CRS are in the query's srsName, else the type's default CRS (as GeoServer).
-        condition, fids = parse_filter(source, _field_names(d), srs_name)
+        condition, fids = parse_filter(source, _field_names(d), srs_name, FilterLimits.of(site.settings))
     if req.resource_ids:
-        fids = [int(number) for prefix, number in map(_split_id, req.resource_ids)
-                if number.isdigit() and prefix in ("", _type_name(d), d.id)]
+        numbers = [(prefix, fid(number)) for prefix, number in map(_split_id, req.resource_ids)]
+        fids = [n for prefix, n in numbers if n is not None and prefix in ("", _type_name(d), d.id)]
     if req.bbox:
         box = _bbox_condition(req.bbox, srs_name)
         condition = box if condition is None else ast.And(condition, box)
