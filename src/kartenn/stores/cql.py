@@ -11,6 +11,7 @@ intervals by their ends (an instant is an interval of no length), as CQL2 define
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -256,7 +257,8 @@ def _typed(name: str, kind: str, value: Any) -> Any:
             except ValueError:
                 number = None
         if isinstance(number, bool) or not isinstance(number, int | float) or not _finite(number):
-            raise InvalidInput(f"{name!r} is a number property: {value!r} is not a number", locator="filter")
+            raise InvalidInput(f"{name!r} is a number property: {value!r} is not a number it can hold",
+                               locator="filter")
         return number
     if kind == "boolean":
         if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -270,7 +272,7 @@ def _typed(name: str, kind: str, value: Any) -> Any:
 
 
 def _finite(number: int | float) -> bool:
-    return -INT64 <= number < INT64 if isinstance(number, int) else number == number and abs(number) != float("inf")
+    return -INT64 <= number < INT64 if isinstance(number, int) else math.isfinite(number)
 
 
 def _crs_name(literal: values.Geometry) -> str | None:
