@@ -74,9 +74,10 @@ def spatial_literals(node: Any) -> list[tuple[Any, str | None]]:
     return found
 
 
-def operands(node: Any, kind: type) -> list[Any]:
+def operands(node: Any, kind: type[Any]) -> list[Any]:
     """The operands of a run of ANDs (or ORs) in their order, without recursion: ``a AND (b AND c)`` → a, b, c."""
-    out, stack = [], [node]
+    out: list[Any] = []
+    stack: list[Any] = [node]
     while stack:
         item = stack.pop()
         if type(item) is kind:
