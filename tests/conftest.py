@@ -20,13 +20,13 @@ from kartenn.site import Site
 from kartenn.testing.postgres import TemporaryCluster, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
+SHARED = ROOT / "tests" / "data"  # real data, each folder with its source and licence
 STORES = ["embedded", "postgis"]
 
 
 def shared(relative: str) -> Path:
     """A file of the real test data in tests/data (each folder's README gives its source and licence)."""
-    path = DATA / relative
+    path = SHARED / relative
     if not path.exists():
         pytest.fail(f"missing test data file {path}")
     return path
