@@ -191,14 +191,22 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the demo data and stop.")] = False,
 ) -> None:
     """Create a site with the bundled demo datasets, then serve it."""
-    from kartenn.demo import load_demo
+    from kartenn.demo import DEMO_ADMIN, demo_admin, load_demo
 
     try:
         site = _site(data_dir, create=True)
         load_demo(site, console)
+        password = demo_admin(site)
         site.close()
     except KartennError as exc:
         raise _fail(exc.message) from None
+    out.print(f"\nPortal: http://{host}:{port}/  (HOST= and PORT= move it: make demo PORT=8080)", highlight=False)
+    if password:
+        out.print(f"Log in as {DEMO_ADMIN!r} with the password {password!r} (shown this once).", highlight=False)
+    else:
+        out.print(f"Log in as {DEMO_ADMIN!r}; its password was shown when {data_dir} was made. To make another "
+                  f"administrator: kartenn user add NAME --role admin --password-stdin --data-dir {data_dir}",
+                  highlight=False)
     if not no_serve:
         serve(data_dir=data_dir, host=host, port=port, workers=1)
 
