@@ -162,7 +162,7 @@ def serve(
     """Serve the portal, the OGC APIs, OWS services and the JSON API."""
     import uvicorn
 
-    from kartenn.serving import APP, UVICORN_OPTIONS, serve_workers
+    from kartenn.serving import APP, serve_workers, uvicorn_options
 
     try:
         settings = Settings.load(data_dir)
@@ -171,16 +171,17 @@ def serve(
         raise _fail(exc.message) from None
     os.environ["KARTENN_DATA_DIR"] = str(settings.data_dir)
     os.environ["KARTENN_WORKERS"] = str(workers)  # each process draws maps on its share of the cores
+    options = uvicorn_options(settings.forwarded_allow_ips)
     console.print(f"Serving {settings.data_dir} on http://{host}:{port}", highlight=False, soft_wrap=True)
     if workers > 1:  # a listening socket per process: the kernel spreads connections across them
         try:
-            status = serve_workers(workers, host, port)
+            status = serve_workers(workers, host, port, options)
         except OSError as exc:
             raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
         if status:
             raise _fail("a worker process could not start: see the messages above")
         return
-    uvicorn.run(APP, host=host, port=port, **UVICORN_OPTIONS)
+    uvicorn.run(APP, host=host, port=port, **options)
 
 
 @app.command()

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = 120  # ... and how long it lasts unused
     cookie_secure: bool | None = None  # None: Secure when the site is served over https
     login_rate_limit: int = 20  # failed logins from one address in 15 minutes before a 429
+    login_account_limit: int = 5  # ... and for one account from one address (the owner elsewhere still logs in)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed ("10.0.0.5,10.1.0.0/16", "*"); none by default
+    forwarded_allow_ips: str | None = None
     signup: bool = True  # people may ask for an account; an administrator approves it
     wfs_max_features: int = 1_000_000  # a GetFeature's cap; larger counts are cut to it
     map_max_size: int = 4096  # largest WIDTH or HEIGHT of a rendered map, in pixels
