@@ -86,5 +86,13 @@ def test_wrong_passwords_slow_the_address_not_the_account(accounts, settings):
             assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
         with client(server, OWNER) as http:
             assert form_login(http, "anne", PASSWORD).status_code == 303
+        # IPv6 callers count by /64: one subscriber's network, however many addresses it takes.
+        for n in range(5):
+            with client(server, f"2001:db8:1:2::{n + 10:x}") as http:
+                assert http.get("/ogc/collections", auth=("anne", "wrong password!")).status_code == 401
+        with client(server, "2001:db8:1:2:ffff::1") as http:
+            assert http.get("/ogc/collections", auth=("anne", PASSWORD)).status_code == 429
+        with client(server, "2001:db8:1:3::1") as http:
+            assert http.get("/ogc/collections", auth=("anne", PASSWORD)).status_code == 200
     finally:
         server.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,7 +91,7 @@ def check_rate(site: Any, ip: str, account: str | None = None) -> None:
     """TooManyRequests once ``login_rate_limit`` logins from ``ip`` failed in the last fifteen minutes, or
     ``login_account_limit`` of them for ``account``: the address that fails is slowed, never the account, whose
     owner still logs in from elsewhere."""
-    now = datetime.now(UTC)
+    now, ip = datetime.now(UTC), throttled_address(ip)
     count, oldest = site.accounts.login_failures_since(ip, now - RATE_WINDOW)
     if count >= site.settings.login_rate_limit:
         raise TooManyRequests("too many failed logins from your address; try again later",
@@ -107,4 +108,21 @@ def _wait(oldest: datetime | None, now: datetime) -> int:
 
 
 def note_failure(site: Any, ip: str, account: str | None = None) -> None:
-    site.accounts.add_login_failure(ip, account)
+    site.accounts.add_login_failure(throttled_address(ip), account)
+
+
+def throttled_address(ip: str) -> str:
+    """The address the limits count: an IPv6 caller's /64 (one subscriber's network holds 2^64 addresses).
+
+    >>> throttled_address("2001:db8:1:2:aaaa::1"), throttled_address("203.0.113.5")
+    ('2001:db8:1:2::/64', '203.0.113.5')
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

@@ -43,7 +43,7 @@ STRINGS = {
     "en": {
         "login": "Log in", "logout": "Log out", "signup": "Ask for an account", "user": "User name",
         "password": "Password", "with": "Log in with your organisation's account", "or": "or",
-        "failed": "Wrong user name or password, or the account is locked for a while.",
+        "failed": "Wrong user name or password.",
         "bye": "Log out of {site}?", "name": "Full name", "email": "E-mail", "org": "Organisation",
         "message": "Why you need an account", "send": "Send the request",
         "sent": "Your request is recorded. An administrator will approve it; you can then log in.",
@@ -53,7 +53,7 @@ STRINGS = {
     "fr": {
         "login": "Se connecter", "logout": "Se déconnecter", "signup": "Demander un compte",
         "user": "Identifiant", "password": "Mot de passe", "with": "Se connecter avec le compte de votre organisme",
-        "or": "ou", "failed": "Identifiant ou mot de passe incorrect, ou compte bloqué pour un moment.",
+        "or": "ou", "failed": "Identifiant ou mot de passe incorrect.",
         "bye": "Se déconnecter de {site} ?", "name": "Nom complet", "email": "Courriel", "org": "Organisme",
         "message": "Pourquoi vous avez besoin d'un compte", "send": "Envoyer la demande",
         "sent": "Votre demande est enregistrée. Un administrateur la validera ; vous pourrez alors vous connecter.",
