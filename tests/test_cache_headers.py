@@ -130,7 +130,7 @@ def path_values(world, style: str) -> dict[str, str]:
     return {"collection_id": secret.id, "dataset_id": secret.id, "layer": secret.id, "record_id": secret.record_id,
             "tms_id": TMS, "z": "0", "row": "0", "col": "0", "tile": "0.png", "j": "1", "point": "1.json",
             "style_id": style, "style": style, "name": style, "fid": "1", "schema": "iso19139", "fmt": "rdf",
-            "org_id": "iuem", "thesaurus_id": "inspire-themes", "job_id": "none", "map_id": "none",
+            "org_id": "iuem", "thesaurus_id": "inspire-theme", "job_id": "none", "map_id": "none",
             "upload_id": "none"}
 
 
