@@ -39,6 +39,8 @@ def http(site, settings):
 
 def test_documents_carry_validators(site, http):
     (regions,) = publish_file(site, shared("france-admin-express-2018/regions.geojson"))
+    bad = http.get(f"/ogc/collections/{regions.dataset.id}/schema?f=pdf")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     tags = {}
     for name, url in documents(regions.dataset.id).items():
         r = http.get(url)
@@ -77,3 +79,5 @@ def test_validators_follow_the_caching_rule(site, http):
     # Bad input stays a clear 4xx, untagged.
     bad = http.get("/ogc/collections/nothing-here")
     assert bad.status_code == 404 and "etag" not in bad.headers
+    bad = http.get("/ogc/tileMatrixSets/WebMercatorQuad?version=3.0")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
