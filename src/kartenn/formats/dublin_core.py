@@ -10,6 +10,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from kartenn.domain import Record
+from kartenn.formats.exportable import exportable
 from kartenn.formats.iso import text
 
 CSW = "http://www.opengis.net/cat/csw/2.0.2"
@@ -102,6 +103,7 @@ def render_csw_record(rec: Record, element_set: str = "full") -> etree._Element:
         from kartenn.xml import parse_xml
 
         return parse_xml(rec.xml)
+    rec = exportable(rec).record
     parts: list[etree._Element | None] = [d.identifier(rec.id), d.title(rec.title or "")]
     if element_set == "brief":
         parts.append(d.type(dc_type(rec)))

@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from kartenn.domain import Record
 from kartenn.errors import InvalidInput, NotFound, TooLarge
+from kartenn.formats.exportable import each_record
 from kartenn.services import records as service
 from kartenn.services import workflow
 from kartenn.services.record_exports import catalogue_dcat, record_document
@@ -92,8 +93,8 @@ def search(request: Request, site: Annotated[Site, Depends(get_site)], q: str | 
         labels = theme_labels(site, [f["value"] for f in facets["theme"]], request_language(request, lang))
         for f in facets["theme"]:
             f.update(labels.get(f["value"], {}))
-    return {"matched": result.matched, "records": [record_json(with_service_links(site, r, base), base)
-                                                   for r in result.records],
+    return {"matched": result.matched,
+            "records": each_record(result.records, lambda r: record_json(with_service_links(site, r, base), base)),
             "facets": facets}
 
 
