@@ -57,7 +57,7 @@ ODD_XML = """<?xml version="1.0" encoding="UTF-8"?>
     </gmd:keyword></gmd:MD_Keywords></gmd:descriptiveKeywords>
     <gmd:extent><gmd:EX_Extent>
       <gmd:geographicElement><gmd:EX_GeographicBoundingBox>
-        <gmd:westBoundLongitude><gco:Decimal>1e999</gco:Decimal></gmd:westBoundLongitude>
+        <gmd:westBoundLongitude><gco:Decimal>500</gco:Decimal></gmd:westBoundLongitude>
         <gmd:eastBoundLongitude><gco:Decimal>-400</gco:Decimal></gmd:eastBoundLongitude>
         <gmd:southBoundLatitude><gco:Decimal>95</gco:Decimal></gmd:southBoundLatitude>
         <gmd:northBoundLatitude><gco:Decimal>-95</gco:Decimal></gmd:northBoundLatitude>
@@ -81,7 +81,7 @@ ODD_XML = """<?xml version="1.0" encoding="UTF-8"?>
 # Records made here (no original document) with values no import would give: controls, NaN, inverted boxes.
 MADE = [
     Record(id="odd-made-1", title="Title \x01\x02 with controls ", abstract="tab\tand \x1b escape",
-           language="garbage", extent_wgs84=(math.nan, 0.0, 10.0, 5.0), dates={"publication": "32/13/2020"},
+           language="garbage", extent_wgs84=(-200.0, 0.0, 10.0, 5.0), dates={"publication": "32/13/2020"},
            modified="2020-02-30", time_begin="2020-01-01T25:00", time_end="",
            keywords=["ok", "\x1f", "bell\x07"], constraints=["Licence ouverte \x0c"],
            links=[{"url": "ftp://exa mple.org/x", "protocol": "WWW:DOWNLOAD"}, {"url": None, "name": "none"},
@@ -232,6 +232,13 @@ def test_language_codes(value, code):
                                               ("now", False), ("", False)])
 def test_dates(value, valid):
     assert valid_date(value) is valid
+
+
+def test_extents():
+    assert exportable(Record(id="a", title="", extent_wgs84=(math.nan, 0.0, 1.0, 1.0))).record.extent_wgs84 is None
+    assert exportable(Record(id="a", title="", extent_wgs84=(0.0, 0.0, math.inf, 1.0))).record.extent_wgs84 is None
+    assert exportable(Record(id="a", title="", extent_wgs84=(0.0, 5.0, 1.0, 1.0))).record.extent_wgs84 is None
+    assert exportable(Record(id="a", title="", extent_wgs84=(170.0, -1.0, -170.0, 1.0))).record.extent_wgs84
 
 
 def test_exportable_keeps_good_records_as_they_are():

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import math
+
 from lxml import etree
 from lxml.builder import ElementMaker
 
@@ -48,6 +50,8 @@ def _bbox(root: etree._Element) -> tuple[float, float, float, float] | None:
         c, d = (float(v) for v in (box.findtext(f"{{{OWS}}}UpperCorner") or "").split())
     except ValueError:
         return None
+    if not all(math.isfinite(v) for v in (a, b, c, d)):
+        return None  # NaN and infinities are no coordinates (nor JSON numbers)
     return (b, a, d, c) if lat_first else (a, b, c, d)
 
 
