@@ -124,6 +124,8 @@ def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_n
         if operation.lower() == "getstyles":
             return get_styles(site, params)
     except KartennError as exc:
+        if exc.status >= 500:  # a map that took too long to draw
+            raise WMSError(exc.code, exc.message, exc.locator, exc.status) from None
         code = "LayerNotDefined" if isinstance(exc, NotFound) else "InvalidParameterValue"
         raise WMSError(code, exc.message, exc.locator) from None
     if not operation:
