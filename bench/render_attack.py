@@ -106,9 +106,8 @@ def summary(answers: list[tuple[int, float]]) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     cluster = TemporaryCluster().start() if args.store == "postgis" else None
-    env = clean_env()
-    if args.source:
-        env["PYTHONPATH"] = str(Path(args.source).resolve())
+    # servers run from bench/work: the package they import is named by an absolute path
+    env = clean_env(PYTHONPATH=str(Path(args.source or ROOT / "src").resolve()))
     server = None
     try:
         if cluster is not None:
