@@ -240,5 +240,7 @@ def test_a_map_past_its_time_is_refused_and_its_process_ended(site, settings):
             assert r.status_code == 503 and b"ServiceException" in r.content and b"longer than" in r.content
             r = http.get(f"/ogc/collections/{ds.id}/map", params={"width": "4096", "height": "4096"})
             assert r.status_code == 503 and "longer than" in r.json()["detail"], r.text
+            r = http.get(f"/wmts/1.0.0/{ds.id}/default/WebMercatorQuad/5/11/15.png")
+            assert r.status_code == 503 and b"ExceptionReport" in r.content and b"longer than" in r.content, r.text
     finally:
         live.stop()
