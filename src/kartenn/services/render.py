@@ -265,12 +265,6 @@ class Renderers:
             raise RuntimeError(f"map drawing failed: {value}")
         return value
 
-    def stop(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for worker in idle:
-            worker.stop()
-
 
 RENDERERS = Renderers(_render_slots())
 
