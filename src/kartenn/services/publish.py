@@ -32,6 +32,7 @@ from kartenn.formats.online_resources import dataset_links
 from kartenn.services.geometry import GeometryStats, conform, target_type
 from kartenn.services.readers import Source, discover
 from kartenn.services.record_owner import owner_contacts, sync_owner
+from kartenn.services.safe_open import open_raster, raster_env
 from kartenn.services.styles import default_raster_style, default_vector_style
 from kartenn.site import Site
 from kartenn.stores import display
@@ -263,8 +264,8 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
         cog = work / "cog.tif"
         if progress:
             progress(0, None, f"{source.name}: converting to Cloud Optimized GeoTIFF")
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_HTTP_TIMEOUT="1"):
-            with rasterio.open(src_path) as src:
+        with raster_env(GDAL_NUM_THREADS="ALL_CPUS"):
+            with open_raster(src_path) as src:
                 # Small rasters get 256-pixel tiles so they still have an overview level.
                 block = "512" if max(src.width, src.height) >= 2048 else "256"
                 if src.crs is None or src.crs.to_wkt() != source.crs.to_wkt():
@@ -273,8 +274,9 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
                     with rasterio.open(tagged, "r+") as dst:
                         dst.crs = rasterio.crs.CRS.from_wkt(source.crs.to_wkt())
                     src_path = str(tagged)
-            rasterio.shutil.copy(src_path, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
-                                 BLOCKSIZE=block, BIGTIFF="IF_SAFER")
+            with open_raster(src_path) as src:
+                rasterio.shutil.copy(src, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
+                                     BLOCKSIZE=block, BIGTIFF="IF_SAFER")
         with rasterio.open(cog) as r:
             info = _raster_info(r)
             extent = tuple(float(v) for v in r.bounds)
