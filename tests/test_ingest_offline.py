@@ -103,6 +103,7 @@ class Case:
     path: Path
     refused: type[KartennError] | None = None  # None: published, with nothing from outside
     says: str = ""
+    crs: str | None = None  # the crs parameter of an upload
 
 
 def tif(path: Path, crs: str | None = "EPSG:4326") -> Path:
@@ -168,6 +169,14 @@ def cases(up: Path, url: str, outside: Path) -> dict[str, Case]:
     pyogrio.write_arrow(points, shp / "pts.shp", driver="ESRI Shapefile", geometry_name="geometry",
                         geometry_type="Point", crs="EPSG:4326")
     (shp / "pts.prj").write_text(f"{url}/prj")
+    grid = up / "grid"
+    grid.mkdir()
+    for part in shp.iterdir():
+        (grid / part.name).write_bytes(part.read_bytes())
+    (grid / "pts.prj").write_text(
+        'GEOGCS["g",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],PRIMEM["Greenwich",0],'
+        f'UNIT["degree",0.0174532925199433],EXTENSION["PROJ4","+proj=longlat +ellps=WGS84 +nadgrids={outside}/'
+        'secret.tif +wktext"]]')
     symlink = zipfile.ZipInfo("passwd.csv")
     symlink.external_attr = 0o120777 << 16
     with zipfile.ZipFile(up / "symlink.zip", "w") as z:
@@ -216,6 +225,12 @@ def cases(up: Path, url: str, outside: Path) -> dict[str, Case]:
         "GeoTIFF with an .aux.xml SRS URL": Case(zipped(up / "pam.zip", {p.name: p for p in pam.iterdir()}),
                                                  MissingCRS),
         "Shapefile .prj URL": Case(zipped(up / "shp.zip", {p.name: p for p in shp.iterdir()}), MissingCRS),
+        "Shapefile .prj naming a grid file": Case(zipped(up / "grid.zip", {p.name: p for p in grid.iterdir()}),
+                                                  InvalidInput),
+        "crs parameter naming an init file": Case(geojson("init.geojson", None), InvalidInput, "names a file",
+                                                  crs=f"+init={outside}/secret.prj:1"),
+        "crs parameter naming a grid URL": Case(geojson("grid.geojson", None), InvalidInput, "names a file",
+                                                crs=f"+proj=longlat +datum=WGS84 +nadgrids={url}/g.tif +type=crs"),
         "zip with a symlink to /etc/passwd": Case(up / "symlink.zip", UnsafeArchive, "symbolic link"),
     }
 
@@ -243,7 +258,7 @@ def test_inputs_reach_nothing_outside(site: Site, tmp_path: Path, listener: List
         for name, case in crafted.items():
             before = store_state(site)
             try:
-                outcomes = publish_file(site, case.path)
+                outcomes = publish_file(site, case.path, crs=case.crs)
                 result: object = [o.error or o.dataset for o in outcomes]
             except Exception as exc:  # anything but a KartennError is a problem below
                 result = exc

@@ -25,7 +25,16 @@ from pyproj.exceptions import CRSError
 
 from kartenn.errors import InvalidInput, MissingCRS, UnsupportedFormat
 from kartenn.services.archives import extract_zip
-from kartenn.services.safe_open import RASTER_DRIVERS, check_file, check_folder, offline, open_raster, raster_env
+from kartenn.services.safe_open import (
+    RASTER_DRIVERS,
+    check_crs_text,
+    check_file,
+    check_folder,
+    check_subdataset,
+    offline,
+    open_raster,
+    raster_env,
+)
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".nc", ".jp2", ".img", ".asc", ".hdf", ".h5", ".grib", ".grb", ".grb2"}
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -141,7 +150,10 @@ def _vector_sources(path: Path, label: str, override: CRS | None) -> list[Source
             raise UnsupportedFormat(f"{label}: the {driver} format is not accepted")
         if info.get("geometry_type") in (None, "None"):
             continue  # attribute-only tables (e.g. GeoPackage non-spatial tables)
+        check_crs_text(info.get("crs") or "", label)
         crs = override or _layer_crs(info.get("crs"))
+        if crs is not None:
+            check_crs_text(crs.to_wkt(), label)
         if crs is None:
             hint = " (its .prj is missing)" if path.suffix.lower() == ".shp" else ""
             raise MissingCRS(
@@ -391,10 +403,14 @@ def _raster_sources(path: Path, label: str, override: CRS | None) -> list[Source
     paths = subdatasets or [str(path)]
     sources = []
     for sub in paths:
+        if subdatasets:
+            check_subdataset(sub, path, label)
         name = path.stem if len(paths) == 1 else f"{path.stem}-{sub.rsplit(':', 1)[-1]}"
         with raster_env(), open_raster(sub) as src:
             crs = src.crs
         chosen = override or (CRS.from_user_input(crs.to_wkt()) if crs else None)
+        if chosen is not None:
+            check_crs_text(chosen.to_wkt(), label)
         if chosen is None and subdatasets:
             chosen = CRS.from_epsg(4326)  # CF grids without grid_mapping are longitude/latitude
         if chosen is None:
@@ -410,6 +426,7 @@ def _raster_sources(path: Path, label: str, override: CRS | None) -> list[Source
 
 
 def parse_crs(value: str) -> CRS:
+    check_crs_text(value, "crs")
     try:
         return CRS.from_user_input(value)
     except CRSError as exc:

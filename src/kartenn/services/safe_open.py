@@ -51,6 +51,8 @@ POINTERS = re.compile(
     rb"|GDAL_WMS|GDAL_WMTS|GDAL_WCS|WCS_GDAL|PAMDataset|WMS_Capabilities|WMT_MS_Capabilities|WFS_Capabilities"
     rb"|WCS_Capabilities|Capabilities)\b|(pds\.nasa\.gov/pds4)|(gdal_streamed_alg)", re.IGNORECASE)
 CRS_LINK = re.compile(rb'"crs"\s*:\s*\{(?:[^{}]|\{[^{}]*\})*"type"\s*:\s*"link"')
+# PROJ reads init files and grids by path or URL: in a CRS only the names of grids installed with it are used.
+GRID_FILE = re.compile(r'PARAMETERFILE\[\s*"[^"]*"\s*,\s*"([^"]*)"|\b(?:init|\w*grids)\s*=\s*([^\s",\]]+)', re.I)
 HEAD = 1 << 20  # GDAL drivers look at the first kilobytes; JSON crs members come early
 
 _lock = threading.Lock()
@@ -86,6 +88,24 @@ def open_raster(path: str | Path) -> DatasetReader:
     """Open an input raster (or subdataset) with only the drivers that read nothing but it; call in raster_env().
     rasterio.open takes one driver; its reader class passes a list on to GDAL as the allowed drivers."""
     return DatasetReader(str(path), driver=sorted(RASTER_DRIVERS))
+
+
+def check_crs_text(text: str, label: str) -> None:
+    """Refuse a CRS (user input, WKT or PROJ string) that names an init or grid file by path or URL."""
+    for found in GRID_FILE.finditer(text):
+        name = found.group(1) or found.group(2) or ""
+        if "/" in name or "\\" in name:
+            raise InvalidInput(f"{label}: the coordinate reference system names a file by path or URL; "
+                               "only the grids installed with PROJ can be used")
+
+
+def check_subdataset(name: str, path: Path, label: str) -> None:
+    """A subdataset the file lists must be in that file: DRIVER:"path":name, quotes optional (the name comes
+    from the file's content)."""
+    rest = name.partition(":")[2].removeprefix('"')
+    tail = rest.removeprefix(str(path)).removeprefix('"')
+    if not rest.startswith(str(path)) or not tail.startswith(":") or any(c in tail[1:] for c in ':"'):
+        raise UnsupportedFormat(f"{label}: a subdataset points outside the file")
 
 
 def check_folder(folder: Path, label: str) -> None:
