@@ -25,8 +25,10 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
+from conftest import shared
 from kartenn.errors import InvalidInput, KartennError, MissingCRS, UnsafeArchive, UnsupportedFormat
 from kartenn.services.publish import publish_file
+from kartenn.services.records import import_bytes, import_paths
 from kartenn.site import Site
 from publish_data import store_state, stored_rows
 
@@ -289,3 +291,28 @@ def test_inputs_reach_nothing_outside(site: Site, tmp_path: Path, listener: List
     assert not problems, "\n".join(problems)
     # GDAL's offline options are undone once reading ends
     assert pyogrio.get_gdal_config_option("GDAL_HTTP_PROXY") is None
+
+
+def test_record_imports_reach_nothing_outside(site: Site, tmp_path: Path, listener: Listener) -> None:
+    """Metadata records (XML, and a MEF zip) with an outside DTD, schema locations and xlinks on the listener."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "record.dtd").write_text("<!ENTITY secret 'TOPSECRET'>")
+    original = shared("iso-metadata-records/pycsw-apiso/3e9a8c05.xml").read_text(encoding="utf-8")
+    url = listener.url
+    text = original.replace("http://schemas.opengis.net/iso/19139/20060504/srv/srv.xsd", f"{url}/srv.xsd")
+    doctype = f'<!DOCTYPE gmd:MD_Metadata SYSTEM "{outside}/record.dtd">'
+    text = text.replace('<?xml version="1.0" encoding="UTF-8"?>', f'<?xml version="1.0" encoding="UTF-8"?>{doctype}')
+    text = text.replace("<gmd:fileIdentifier>", f'<gmd:fileIdentifier xlink:href="{url}/id">')
+    assert text.count(url) == 2
+    mef = zipped(tmp_path / "record.zip", {"3e9a8c05/metadata/metadata.xml": text.encode()})
+    opens = Opens(outside)
+    try:
+        found = import_bytes(site, text.encode())
+        report = import_paths(site, [mef])
+        assert not opens.seen()
+    finally:
+        opens.close()
+    assert [r.id for r in found] == ["3e9a8c05"] and not report.errors
+    assert site.catalog.get_record("3e9a8c05").title
+    assert not listener.seen()
