@@ -10,6 +10,7 @@ import ctypes
 import http.server
 import json
 import os
+import sqlite3
 import struct
 import threading
 import zipfile
@@ -185,6 +186,14 @@ def cases(up: Path, url: str, outside: Path) -> dict[str, Case]:
         z.writestr(symlink, "/etc/passwd")
         z.writestr("readme.txt", "points")
 
+    virtual = up / "virtual.sqlite"
+    with sqlite3.connect(virtual) as db:
+        db.execute("CREATE TABLE t (a)")
+        db.execute("PRAGMA writable_schema = ON")  # a VirtualOGR table, without GDAL's module at hand
+        db.execute("INSERT INTO sqlite_master VALUES ('table', 'v', 'v', 0, ?)",
+                   (f"CREATE VIRTUAL TABLE v USING VirtualOGR('{outside}/secret.geojson')",))
+    db.close()
+
     def write(name: str, text: str) -> Path:
         (up / name).write_text(text)
         return up / name
@@ -233,6 +242,7 @@ def cases(up: Path, url: str, outside: Path) -> dict[str, Case]:
                                                   crs=f"+init={outside}/secret.prj:1"),
         "crs parameter naming a grid URL": Case(geojson("grid.geojson", None), InvalidInput, "names a file",
                                                 crs=f"+proj=longlat +datum=WGS84 +nadgrids={url}/g.tif +type=crs"),
+        "SQLite VirtualOGR table": Case(virtual, UnsupportedFormat, "cannot be read"),
         "zip with a symlink to /etc/passwd": Case(up / "symlink.zip", UnsafeArchive, "symbolic link"),
     }
 
@@ -251,6 +261,8 @@ def test_inputs_reach_nothing_outside(site: Site, tmp_path: Path, listener: List
     (outside / "secret.prj").write_text('GEOGCS["outside",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.2572'
                                         '23563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]')
     tif(outside / "secret.tif")
+    (outside / "secret.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        POINT | {"properties": {"name": SECRET}}]}))
     up = tmp_path / "upload"
     up.mkdir()
     crafted = cases(up, listener.url, outside)

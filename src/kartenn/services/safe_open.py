@@ -40,6 +40,7 @@ OFFLINE = {
     "GML_DOWNLOAD_SCHEMA": "NO",
     "GML_SKIP_RESOLVE_ELEMS": "ALL",
     "LIBKML_RESOLVE_STYLE": "NO",
+    "OGR_SQLITE_STATIC_VIRTUAL_OGR": "NO",  # SQLite tables "USING VirtualOGR('any path or URL')"
 }
 # Raster drivers that read only the file they are given ("HDF5Image" opens HDF5 subdatasets).
 RASTER_DRIVERS = {"GTiff", "COG", "netCDF", "JP2OpenJPEG", "HFA", "AAIGrid", "HDF5", "HDF5Image", "GRIB"}
