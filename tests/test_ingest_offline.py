@@ -209,6 +209,8 @@ def cases(up: Path, url: str, outside: Path) -> dict[str, Case]:
         "geojson crs name path": Case(geojson("path.geojson", {"type": "name", "properties": {
             "name": str(outside / "secret.prj")}})),
         "gml xlink and schemaLocation": Case(write("links.gml", gml.replace("SRS", "EPSG:4326"))),
+        "gml schemaLocation ../outside": Case(write("relative.gml", gml.replace(
+            f"{url}/schema.xsd", "../outside/secret.xsd").replace("SRS", "EPSG:4326"))),
         "gml srsName URL": Case(write("srs.gml", gml.replace("SRS", f"{url}/srs")), MissingCRS, "no coordinate"),
         "gml srsName /vsicurl/": Case(write("vsisrs.gml", gml.replace("SRS", f"/vsicurl/{url}/srs")), MissingCRS),
         "kml NetworkLink": Case(write("net.kml", kml)),
@@ -261,6 +263,9 @@ def test_inputs_reach_nothing_outside(site: Site, tmp_path: Path, listener: List
     (outside / "secret.prj").write_text('GEOGCS["outside",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.2572'
                                         '23563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]')
     tif(outside / "secret.tif")
+    (outside / "secret.xsd").write_text('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+                                        'xmlns:ogr="http://ogr.maptools.org/" targetNamespace="http://ogr.maptools.org/">'
+                                        '<xs:element name="t"/></xs:schema>')
     (outside / "secret.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
         POINT | {"properties": {"name": SECRET}}]}))
     up = tmp_path / "upload"
