@@ -5,10 +5,12 @@ descriptors, ``/vsicurl/`` names. Readers open inputs only through these helpers
 
 - ``offline()`` and ``raster_env()`` point every HTTP request GDAL could make (its HTTP client, ``/vsicurl/``
   and the cloud ``/vsi`` handlers) at a SOCKS proxy on a Unix socket that cannot exist, so it fails at once
-  without a DNS lookup or a connection, and turn off the features that fetch or run things;
+  without a DNS lookup or a connection (curl still honours NO_PROXY: a host listed there is not covered, which
+  the checks below are for), and turn off the features that fetch, run or open other datasets;
 - ``open_raster()`` opens with the raster drivers that read only their own file;
 - ``check_file()`` refuses, before GDAL sees them, files whose format is a pointer to other data (GDAL's
   VRT and service descriptors, PDS4 labels, GDALG pipelines) and GeoJSON whose CRS is a link;
+- ``check_crs_text()`` refuses CRSs that name PROJ init or grid files by path or URL;
 - ``check_folder()`` refuses symbolic links among unpacked files.
 """
 
@@ -53,7 +55,7 @@ POINTERS = re.compile(
     rb"|WCS_Capabilities|Capabilities)\b|(pds\.nasa\.gov/pds4)|(gdal_streamed_alg)", re.IGNORECASE)
 CRS_LINK = re.compile(rb'"crs"\s*:\s*\{(?:[^{}]|\{[^{}]*\})*"type"\s*:\s*"link"')
 # PROJ reads init files and grids by path or URL: in a CRS only the names of grids installed with it are used.
-GRID_FILE = re.compile(r'PARAMETERFILE\[\s*"[^"]*"\s*,\s*"([^"]*)"|\b(?:init|\w*grids)\s*=\s*([^\s",\]]+)', re.I)
+GRID_FILE = re.compile(r'PARAMETERFILE\[\s*"[^"]*"\s*,\s*"([^"]*)"|\b(?:init|file|\w*grids)\s*=\s*([^\s",\]]+)', re.I)
 HEAD = 1 << 20  # GDAL drivers look at the first kilobytes; JSON crs members come early
 
 _lock = threading.Lock()
