@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,7 @@ class StagingArea:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.opened: Callable[[str], None] | None = None  # told the name of each new area (a job's watcher)
         root.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
@@ -26,12 +27,29 @@ class StagingArea:
         path.mkdir(parents=True, exist_ok=False)
         lock = open(self.root / f"{name}.lock", "w")  # noqa: SIM115 - held for the whole block
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if self.opened:
+            self.opened(name)
         try:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
             os.unlink(lock.name)
             lock.close()
+
+    def remove(self, name: str) -> None:
+        """Remove an area its dead holder left."""
+        shutil.rmtree(self.root / name, ignore_errors=True)
+        (self.root / f"{name}.lock").unlink(missing_ok=True)
+
+    def size(self, name: str) -> int:
+        """Bytes in an area (0 once it is gone)."""
+        total = 0
+        for path in (self.root / name).rglob("*"):
+            try:
+                total += path.stat().st_size if path.is_file() else 0
+            except OSError:
+                continue  # removed while counted
+        return total
 
     def is_active(self, name: str) -> bool:
         lock_path = self.root / f"{name}.lock"
