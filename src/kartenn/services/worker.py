@@ -66,7 +66,7 @@ class JobLimits:
             seen.add(id(exc))
             if isinstance(exc, LimitPassed):
                 return exc.message
-            if isinstance(exc, MemoryError) or (isinstance(exc, RasterioError) and "memory" in str(exc).lower()):
+            if isinstance(exc, MemoryError) or _says_memory(exc):
                 return self.memory_message
             if isinstance(exc, OSError) and exc.errno == 27:  # EFBIG: a write past RLIMIT_FSIZE
                 return self.disk_message
@@ -81,6 +81,12 @@ class JobLimits:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 10))
         signal.signal(signal.SIGXFSZ, _raiser(self.disk_message))
         signal.signal(signal.SIGXCPU, _raiser(self.time_message))
+
+
+def _says_memory(exc: BaseException) -> bool:
+    """GDAL, GEOS (std::bad_alloc) and others report a failed allocation in their own exception types."""
+    text = str(exc).lower()
+    return "bad_alloc" in text or "out of memory" in text or (isinstance(exc, RasterioError) and "memory" in text)
 
 
 _PASSED: list[str] = []  # in the job's process: the limits its signals said were reached
@@ -138,10 +144,13 @@ class Watch:
             return reason
 
     def died(self) -> str:
+        """Why the child ended without saying how its job ended."""
         code = self.proc.returncode
+        if code < 0 and -code in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGKILL):
+            # Libraries abort when an allocation fails past RLIMIT_AS.
+            return f"{self.limits.memory_message} (the job's process ended with {signal.Signals(-code).name})"
         how = signal.Signals(-code).name if code < 0 else f"exit status {code}"
-        return (f"the job's process stopped ({how}); nothing was published. Its limits are "
-                f"{self.limits.memory_mb} MB of memory and {self.limits.disk_mb} MB of disk")
+        return f"the job's process ended abnormally ({how}); the server log has the details"
 
     def clean(self) -> None:
         """After the child's death: its staging areas, and files it moved into place but never committed."""
