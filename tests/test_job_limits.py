@@ -105,11 +105,11 @@ def test_raster_band_and_feature_counts(tmp_path: Path, database_url: str | None
 
 
 def test_job_over_its_time_limit_fails_cleanly(tmp_path: Path, database_url: str | None, big_csv: Path) -> None:
-    for site in limited_site(tmp_path, database_url, job_max_seconds=3):
+    for site in limited_site(tmp_path, database_url, job_max_seconds=6):
         before = store_state(site)
         job = run_job(site, big_csv)
         assert job["state"] == "failed", job
-        assert job["message"] == "stopped: over the job time limit of 3 s (job_max_seconds)"
+        assert job["message"] == "stopped: over the job time limit of 6 s (job_max_seconds)"
         assert_left_nothing(site, before)
 
 

@@ -187,9 +187,10 @@ class JobRunner:
         self.site.catalog.save_job(job)
         watch = Watch(self.site, job_id, JobLimits.of(self.site.settings))
         with self._cond:
-            if self._stopping:
-                return
+            stopping = self._stopping
             self._procs[job_id] = watch.proc
+        if stopping:
+            watch.proc.kill()
         try:
             reason = watch.wait()
         finally:
