@@ -138,15 +138,17 @@ def tus_create(request: Request, site: Annotated[Site, Depends(get_site)]) -> Re
     if int(length) > site.settings.upload_max_bytes:
         raise TooLarge(f"upload of {length} bytes is over the {site.settings.upload_max_bytes} bytes allowed")
     meta = _metadata(request.headers.get("upload-metadata"))
+    options = {k: meta.get(k) for k in ("title", "crs", "replace")}
+    options.update(_owner(site, meta.get("org"), meta.get("public"), options.get("replace"), owner))  # nothing kept
     upload_id = secrets.token_hex(8)
     folder = site.settings.uploads_dir / "resumable" / upload_id
     folder.mkdir(parents=True)
     filename = _safe_name(meta.get("filename") or meta.get("name"))
     (folder / filename).touch()
-    options = {k: meta.get(k) for k in ("title", "crs", "replace")}
-    options.update(_owner(site, meta.get("org"), meta.get("public"), options.get("replace"), owner))
     info = {"length": int(length), "filename": filename, "options": options, "user": site.identity.user}
     (folder / "meta.json").write_text(json.dumps(info))
+    site.accounts.log(site.identity.name, "upload.start", f"upload:{upload_id}", filename=filename,
+                      org=options.get("org"), replace=options.get("replace"))
     location = f"{base_url(request)}/api/v1/uploads/resumable/{upload_id}"
     return Response(status_code=201, headers={**TUS, "Location": location, "Upload-Offset": "0"})
 
