@@ -151,3 +151,21 @@ def test_cli_writes_as_the_local_operator(site, settings, tmp_path):
         assert [(v["actor"], v["action"]) for v in history(conn, "fiche")] == [("cli", "update"), ("cli", "insert")]
     entry = _audit(site)[0]
     assert (entry["actor"], entry["event"], entry["resource"]) == ("cli", "record.update", "record:fiche")
+
+
+def test_publishing_versions_the_dataset_record(site, settings):
+    """``kartenn ingest`` and ``ingest --replace``: the dataset's record gets a version each time, by "cli"."""
+    from conftest import shared
+    from kartenn.stores.record_versions import history
+    from test_write_rights import LAKES
+
+    def cli(*args: str) -> None:
+        kartenn(*args, "--data-dir", str(settings.data_dir), settings=settings, check=True)
+
+    cli("ingest", str(shared(LAKES)))
+    dataset = site.catalog.list_datasets()[0]
+    cli("ingest", "--replace", dataset.id, str(shared(LAKES)))
+    with site.engine.connect() as conn:
+        assert [(v["actor"], v["action"]) for v in history(conn, dataset.record_id)] == [("cli", "update"),
+                                                                                        ("cli", "insert")]
+    assert [(e["actor"], e["event"]) for e in _audit(site)[:2]] == [("cli", "publish"), ("cli", "publish")]

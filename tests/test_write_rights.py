@@ -381,3 +381,13 @@ def test_write_route_applies_the_rights(world, route):
                    for e in _audit(site)[:len(_audit(site)) - audit]), (role, "no audit line")
         if write.record:
             assert _versions(site, world.ids[write.record]) == versions + 1, (role, "no new version")
+
+
+def test_resumable_upload_asks_the_rights_again(world):
+    """An editor who is no longer one cannot finish the upload it started: nothing written, no job."""
+    site = world.site
+    site.accounts.set_membership("edith", "own", "member")
+    before = fingerprint(site)
+    r = WRITES[("PATCH", "/api/v1/uploads/resumable/{upload_id}")].call(world.client("owner_editor"), world)
+    assert r.status_code == 403, r.text
+    assert fingerprint(site) == before

@@ -94,7 +94,19 @@ def publish_source(site: Site, source: Source, *, title: str | None = None, repl
         dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log)
     if old is None:
         share(site, "dataset", dataset.id, sharing or Sharing())
+    _version(site, dataset, sharing, "update" if old else "insert")
     return dataset
+
+
+def _version(site: Site, dataset: Dataset, sharing: Sharing | None, action: str) -> None:
+    """A version of the dataset's record, by whoever publishes (the uploader, else the caller, else "system")."""
+    from kartenn.stores import record_versions
+
+    caller = getattr(site, "identity", None)
+    actor = (sharing.user if sharing else None) or (caller.name if caller else "system")
+    with site.catalog.begin() as conn:
+        record_versions.save(conn, site.catalog.get_record(dataset.record_id, conn), actor, action,
+                             comment=f"data from {dataset.source}")
 
 
 def share(site: Site, kind: str, resource_id: str, sharing: Sharing) -> None:

@@ -85,6 +85,14 @@ def _owner(site: Any, org: str | None, public: str | None, replace: str | None, 
     return {"org": sharing.org, "public": "true" if sharing.public else None, "created_by": site.identity.user}
 
 
+def _still_allowed(site: Any, options: dict[str, Any]) -> None:
+    """The rights a resumable upload was started with, asked again with each part: they may have been taken back."""
+    site.publishing(options.get("org"), options.get("public") == "true")
+    if options.get("replace"):
+        site.catalog.get_dataset(options["replace"])
+        site.require("edit", "dataset", options["replace"])
+
+
 def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
@@ -179,6 +187,7 @@ async def tus_patch(upload_id: str, request: Request, site: Annotated[Site, Depe
     info = json.loads((folder / "meta.json").read_text())
     if info.get("job"):
         raise Conflict("this upload is complete")
+    _still_allowed(site, info["options"])
     target = folder / info["filename"]
     offset = target.stat().st_size
     claimed = request.headers.get("upload-offset", "")
