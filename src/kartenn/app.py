@@ -16,6 +16,7 @@ from kartenn.config import Settings
 from kartenn.services.jobs import JobRunner
 from kartenn.site import Site
 from kartenn.web import api, auth, errors, ogc, ows, portal
+from kartenn.web.caching import CachePolicy
 from kartenn.web.ogc import tiles as ogc_tiles
 from kartenn.web.portal.context import static_files
 from kartenn.web.responses import JSONResponse
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.ready = False
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(CachePolicy)
     errors.install(app)
     # Tiles and the OGC web services first: the router tries routes in order, and these answer most requests
     # (no path of theirs is one of the others').

@@ -33,6 +33,7 @@ from kartenn.services.geometry import GeometryStats, conform, target_type
 from kartenn.services.limits import IngestLimits, check_file, check_sources
 from kartenn.services.readers import Source, discover
 from kartenn.services.record_owner import owner_contacts, sync_owner
+from kartenn.services.safe_open import open_raster, raster_env
 from kartenn.services.styles import default_raster_style, default_vector_style
 from kartenn.site import Site
 from kartenn.stores import display
@@ -95,7 +96,19 @@ def publish_source(site: Site, source: Source, *, title: str | None = None, repl
         dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log)
     if old is None:
         share(site, "dataset", dataset.id, sharing or Sharing())
+    _version(site, dataset, sharing, "update" if old else "insert")
     return dataset
+
+
+def _version(site: Site, dataset: Dataset, sharing: Sharing | None, action: str) -> None:
+    """A version of the dataset's record, by whoever publishes (the uploader, else the caller, else "system")."""
+    from kartenn.stores import record_versions
+
+    caller = getattr(site, "identity", None)
+    actor = (sharing.user if sharing else None) or (caller.name if caller else "system")
+    with site.catalog.begin() as conn:
+        record_versions.save(conn, site.catalog.get_record(dataset.record_id, conn), actor, action,
+                             comment=f"data from {dataset.source}")
 
 
 def share(site: Site, kind: str, resource_id: str, sharing: Sharing) -> None:
@@ -268,8 +281,8 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
         cog = work / "cog.tif"
         if progress:
             progress(0, None, f"{source.name}: converting to Cloud Optimized GeoTIFF")
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_HTTP_TIMEOUT="1"):
-            with rasterio.open(src_path) as src:
+        with raster_env(GDAL_NUM_THREADS="ALL_CPUS"):
+            with open_raster(src_path) as src:
                 # Small rasters get 256-pixel tiles so they still have an overview level.
                 block = "512" if max(src.width, src.height) >= 2048 else "256"
                 if src.crs is None or src.crs.to_wkt() != source.crs.to_wkt():
@@ -278,8 +291,9 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
                     with rasterio.open(tagged, "r+") as dst:
                         dst.crs = rasterio.crs.CRS.from_wkt(source.crs.to_wkt())
                     src_path = str(tagged)
-            rasterio.shutil.copy(src_path, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
-                                 BLOCKSIZE=block, BIGTIFF="IF_SAFER")
+            with open_raster(src_path) as src:
+                rasterio.shutil.copy(src, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
+                                     BLOCKSIZE=block, BIGTIFF="IF_SAFER")
         with rasterio.open(cog) as r:
             info = _raster_info(r)
             extent = tuple(float(v) for v in r.bounds)

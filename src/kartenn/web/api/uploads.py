@@ -99,6 +99,14 @@ def _owner(site: Any, org: str | None, public: str | None, replace: str | None, 
     return {"org": sharing.org, "public": "true" if sharing.public else None, "created_by": site.identity.user}
 
 
+def _still_allowed(site: Any, options: dict[str, Any]) -> None:
+    """The rights a resumable upload was started with, asked again with each part: they may have been taken back."""
+    site.publishing(options.get("org"), options.get("public") == "true")
+    if options.get("replace"):
+        site.catalog.get_dataset(options["replace"])
+        site.require("edit", "dataset", options["replace"])
+
+
 def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
@@ -152,15 +160,17 @@ def tus_create(request: Request, site: Annotated[Site, Depends(get_site)]) -> Re
     if int(length) > site.settings.upload_max_bytes:
         raise TooLarge(f"upload of {length} bytes is over the {site.settings.upload_max_bytes} bytes allowed")
     meta = _metadata(request.headers.get("upload-metadata"))
+    options = {k: meta.get(k) for k in ("title", "crs", "replace")}
+    options.update(_owner(site, meta.get("org"), meta.get("public"), options.get("replace"), owner))  # nothing kept
     upload_id = secrets.token_hex(8)
     folder = site.settings.uploads_dir / "resumable" / upload_id
     folder.mkdir(parents=True)
     filename = _safe_name(meta.get("filename") or meta.get("name"))
     (folder / filename).touch()
-    options = {k: meta.get(k) for k in ("title", "crs", "replace")}
-    options.update(_owner(site, meta.get("org"), meta.get("public"), options.get("replace"), owner))
     info = {"length": int(length), "filename": filename, "options": options, "user": site.identity.user}
     (folder / "meta.json").write_text(json.dumps(info))
+    site.accounts.log(site.identity.name, "upload.start", f"upload:{upload_id}", filename=filename,
+                      org=options.get("org"), replace=options.get("replace"))
     location = f"{base_url(request)}/api/v1/uploads/resumable/{upload_id}"
     return Response(status_code=201, headers={**TUS, "Location": location, "Upload-Offset": "0"})
 
@@ -191,6 +201,7 @@ async def tus_patch(upload_id: str, request: Request, site: Annotated[Site, Depe
     info = json.loads((folder / "meta.json").read_text())
     if info.get("job") or info.get("refused"):
         raise Conflict("this upload is complete")
+    _still_allowed(site, info["options"])
     target = folder / info["filename"]
     offset = target.stat().st_size
     claimed = request.headers.get("upload-offset", "")

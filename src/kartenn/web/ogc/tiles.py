@@ -11,11 +11,11 @@ from starlette.responses import Response
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.services import render, styles, tiles, timedim
 from kartenn.site import Site
+from kartenn.web.caching import tile_headers
 from kartenn.web.deps import base_url, get_site, site_for
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 MVT = "application/vnd.mapbox-vector-tile"
-CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
@@ -109,7 +109,7 @@ async def tile(collection_id: str, tms_id: str, z: int, row: int, col: int, requ
             raise InvalidInput(f"{ds.id} is {ds.kind} data: f={fmt} does not apply")
         style = None if ds.kind == "vector" else styles.style_for(site, ds, None)  # the default named style
         tag = tiles.etag(ds, style, tms_id, z, row, col, fmt, when.key if when else "")
-        headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+        headers = {"ETag": tag, **tile_headers(request.headers)}
         if tag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
         if ds.kind == "vector":
@@ -213,7 +213,7 @@ async def dataset_tile(tms_id: str, z: int, row: int, col: int, request: Request
     def work() -> Response:
         datasets = _vector_collections(site, collections)
         tiles.check_tile(tiles.tile_matrix_set(tms_id), z, row, col)
-        headers = {"Cache-Control": CACHE_CONTROL}
+        headers = tile_headers(request.headers)
         if not datasets:
             return Response(status_code=204, headers=headers)
         headers["ETag"] = tag = tiles.etag(datasets[0], None, *(tiles.etag(d, None) for d in datasets[1:]),
