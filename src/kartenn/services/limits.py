@@ -14,6 +14,7 @@ import rasterio
 
 from kartenn.config import Settings
 from kartenn.errors import TooLarge
+from kartenn.services import safe_open
 from kartenn.services.archives import check_zip
 from kartenn.services.readers import RASTER_SUFFIXES, Source
 
@@ -47,6 +48,7 @@ def check_file(path: Path, label: str, limits: IngestLimits) -> None:
     if suffix in ZIP_SUFFIXES:
         check_zip(path, **limits.archive)
     elif suffix in RASTER_SUFFIXES:
+        safe_open.check_file(path, label)  # not a pointer to other data, before GDAL reads it
         check_raster(str(path), label, limits)
 
 
@@ -67,11 +69,13 @@ def check_sources(sources: list[Source], limits: IngestLimits) -> None:
 def check_raster(path: str, label: str, limits: IngestLimits) -> int:
     """The raster's uncompressed size in bytes, from its header; TooLarge when over the limits."""
     try:
-        with rasterio.open(path) as src:
-            paths = list(src.subdatasets) or [path]
+        with safe_open.raster_env(), safe_open.open_raster(path) as src:
+            subdatasets = list(src.subdatasets)
         shapes = []
-        for sub in paths:
-            with rasterio.open(sub) as src:
+        for sub in subdatasets or [path]:
+            if subdatasets:
+                safe_open.check_subdataset(sub, Path(path), label)
+            with safe_open.raster_env(), safe_open.open_raster(sub) as src:
                 shapes.append((src.width, src.height, src.count, src.dtypes))
     except rasterio.errors.RasterioIOError:
         return 0  # not a raster: the readers say what it is
