@@ -5,6 +5,7 @@ another user's small one. On both stores."""
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -39,13 +40,18 @@ def huge_tif(tmp_path: Path) -> Path:
     return path
 
 
+def places(folder: Path, times: int) -> Path:
+    """The geonames places written ``times`` over: 145,000 real places each time."""
+    lines = shared(CITIES).read_text(encoding="utf-8").splitlines()
+    path = folder / "places.csv"
+    path.write_text(lines[0] + "\n" + ("\n".join(lines[1:]) + "\n") * times, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def big_csv(tmp_path: Path) -> Path:
-    """About 870,000 real places: the geonames file six times over (some 20 s of work)."""
-    lines = shared(CITIES).read_text(encoding="utf-8").splitlines()
-    path = tmp_path / "places.csv"
-    path.write_text(lines[0] + "\n" + ("\n".join(lines[1:]) + "\n") * 6, encoding="utf-8")
-    return path
+    """About 870,000 places: some seconds of work."""
+    return places(tmp_path, 6)
 
 
 def limited_site(tmp_path: Path, database_url: str | None, **limits: int) -> Iterator[Site]:
@@ -104,10 +110,11 @@ def test_raster_band_and_feature_counts(tmp_path: Path, database_url: str | None
         assert_left_nothing(site, before)
 
 
-def test_job_over_its_time_limit_fails_cleanly(tmp_path: Path, database_url: str | None, big_csv: Path) -> None:
+def test_job_over_its_time_limit_fails_cleanly(tmp_path: Path, database_url: str | None) -> None:
+    # 2.2 million places take some 25 s: the job is stopped in the middle of its load.
     for site in limited_site(tmp_path, database_url, job_max_seconds=6):
         before = store_state(site)
-        job = run_job(site, big_csv)
+        job = run_job(site, places(tmp_path, 15))
         assert job["state"] == "failed", job
         assert job["message"] == "stopped: over the job time limit of 6 s (job_max_seconds)"
         assert_left_nothing(site, before)
@@ -124,10 +131,15 @@ def test_job_over_its_disk_limit_fails_cleanly(tmp_path: Path, database_url: str
 
 
 def test_job_over_its_memory_limit_fails_cleanly(tmp_path: Path, database_url: str | None) -> None:
-    # 35,000 communes in one GeoJSON do not fit in 800 MB of address space beside the libraries.
+    # A 53 MB GeoJSON (the départements 13 times over) is read whole by GDAL: it takes more than 800 MB of
+    # address space beside the libraries, and is published within the default limit.
+    data = json.loads(shared("france-admin-express-2018/departements-avec-outre-mer.geojson").read_text())
+    data["features"] *= 13
+    path = tmp_path / "departements.geojson"
+    path.write_text(json.dumps(data))
     for site in limited_site(tmp_path, database_url, job_max_memory_mb=800, job_max_seconds=120):
         before = store_state(site)
-        job = run_job(site, shared("france-admin-express-2018/communes.geojson"))
+        job = run_job(site, path)
         assert job["state"] == "failed", job
         assert job["message"].startswith("stopped: over the job memory limit of 800 MB (job_max_memory_mb)"), job
         assert_left_nothing(site, before)

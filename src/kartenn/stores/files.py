@@ -27,9 +27,9 @@ class StagingArea:
         path.mkdir(parents=True, exist_ok=False)
         lock = open(self.root / f"{name}.lock", "w")  # noqa: SIM115 - held for the whole block
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if self.opened:
-            self.opened(name)
         try:
+            if self.opened:
+                self.opened(name)
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
