@@ -77,8 +77,11 @@ class Site:
                     f.write(DEFAULT_CONFIG)
         site = cls(settings)
         try:
-            site._bind(bound, create)
+            record = site._bind(bound, create)
             site.create_schema()
+            if record:  # the file first: a site whose init stops here is finished by the next init
+                binding.write(root, record)
+                binding.set_mark(site.engine, record.site_id)
             site.reconcile()
             site.adopt_unowned()
         except BaseException:
@@ -86,18 +89,19 @@ class Site:
             raise
         return site
 
-    def _bind(self, bound: Binding | None, create: bool) -> None:
-        """Check that the catalogue holds this site's id; when making the site, record its store."""
+    def _bind(self, bound: Binding | None, create: bool) -> Binding | None:
+        """Check that the catalogue holds this site's id; when making the site, the store to record."""
         settings = self.settings
         root = settings.data_dir
         store, database = binding.configured(settings)
         where = database or str(root / "catalog.sqlite")
-        mark = binding.mark_of(self.engine, where) if database or Path(where).exists() else None
+        present = bool(database) or Path(where).exists()  # a missing SQLite catalogue is not made by looking
+        mark = binding.mark_of(self.engine, where) if present else None
         if bound and mark == bound.site_id:
-            return
+            return None
         if mark is not None and not bound and create and store == binding.EMBEDDED:
             binding.write(root, Binding(store, database, mark))  # the directory's own catalogue: its record was lost
-            return
+            return None
         if mark is not None:
             raise InvalidInput(f"the catalogue {where} belongs to another Kartenn site (id {mark}), not to {root}: "
                                "give each site its own database; nothing was opened")
@@ -110,13 +114,11 @@ class Site:
         # A new site, a site made before stores were recorded, or an init that stopped half-way: record it, unless
         # the directory holds data this catalogue does not know (then it is not the site's store).
         files = binding.data_files(settings)
-        if files and not binding.dataset_count(self.engine):
+        if files and not (present and binding.dataset_count(self.engine)):
             raise InvalidInput(f"{root} holds {len(files)} data file(s) (e.g. {files[0]}) but the catalogue {where} "
                                "lists no dataset: it is not this site's store; give the one the site was made with "
                                "(KARTENN_DATABASE_URL for PostGIS, unset for the embedded store); nothing was changed")
-        bound = bound or Binding(store, database, uuid4().hex)
-        binding.write(root, bound)
-        binding.set_mark(self.engine, bound.site_id)
+        return bound or Binding(store, database, uuid4().hex)
 
     def create_schema(self) -> None:
         if isinstance(self.features, PostGISStore):
