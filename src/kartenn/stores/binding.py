@@ -121,7 +121,8 @@ def mark_of(engine: Engine, database: str) -> str | None:
 def set_mark(engine: Engine, site_id: str) -> None:
     with engine.begin() as conn:
         site_table.create(conn, checkfirst=True)
-        conn.execute(site_table.insert().values(id=site_id))
+        if conn.execute(select(site_table.c.id)).first() is None:  # an init run twice keeps the first id
+            conn.execute(site_table.insert().values(id=site_id))
 
 
 def dataset_count(engine: Engine) -> int:
