@@ -90,10 +90,11 @@ def publish_source(site: Site, source: Source, *, title: str | None = None, repl
     old = site.catalog.get_dataset(replace) if replace else None
     dataset_id = old.id if old else _unique_id(site, source.name)
     storage = _storage_name(dataset_id)
-    if source.kind == "raster":
-        dataset = _publish_raster(site, source, dataset_id, storage, title, old, progress, log)
-    else:
-        dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log)
+    with site.staging.publishing(storage):  # clean-up in other processes leaves this storage alone until it is done
+        if source.kind == "raster":
+            dataset = _publish_raster(site, source, dataset_id, storage, title, old, progress, log)
+        else:
+            dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log)
     if old is None:
         share(site, "dataset", dataset.id, sharing or Sharing())
     _version(site, dataset, sharing, "update" if old else "insert")

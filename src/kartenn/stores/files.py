@@ -6,8 +6,10 @@ import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+
+PUBLISHING = ".publishing"  # the area held while a dataset is published (StagingArea.publishing)
 
 
 class StagingArea:
@@ -51,6 +53,14 @@ class StagingArea:
                 continue  # removed while counted
         return total
 
+    def publishing(self, storage: str) -> AbstractContextManager[Path]:
+        """Held from the first byte of a dataset's data until its catalogue entry commits: while it is, clean-up
+        leaves the data alone; if its process dies, clean-up knows the data for a leftover."""
+        return self.area(storage + PUBLISHING)
+
+    def is_busy(self, storage: str) -> bool:
+        return self.is_active(storage) or self.is_active(storage + PUBLISHING)
+
     def is_active(self, name: str) -> bool:
         lock_path = self.root / f"{name}.lock"
         if not lock_path.exists():
@@ -64,7 +74,7 @@ class StagingArea:
         return False
 
     def sweep(self) -> list[str]:
-        """Remove what dead processes left behind; return the names removed."""
+        """Remove what dead processes left behind; return the names removed (storage names, once published)."""
         removed = []
         for entry in sorted(self.root.iterdir()):
             name = entry.name.removesuffix(".lock")
@@ -74,7 +84,7 @@ class StagingArea:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
-            removed.append(name)
+            removed.append(name.removesuffix(PUBLISHING))
         return sorted(set(removed))
 
 
@@ -101,12 +111,7 @@ class FileStore:
     def delete(self, name: str) -> None:
         self.path(name).unlink(missing_ok=True)
 
-    def reconcile(self, known: set[str]) -> list[str]:
-        removed = []
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file():
-                name = str(path.relative_to(self.root))
-                if name not in known and not self.staging.is_active(Path(name).stem):
-                    path.unlink()
-                    removed.append(name)
-        return removed
+    def unreferenced(self, known: set[str]) -> list[str]:
+        """The files no catalogue entry names and no live process is publishing (``Site.reconcile`` decides)."""
+        names = (str(path.relative_to(self.root)) for path in sorted(self.root.rglob("*")) if path.is_file())
+        return [name for name in names if name not in known and not self.staging.is_busy(Path(name).stem)]
