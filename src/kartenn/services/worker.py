@@ -106,7 +106,9 @@ class Watch:
     def __init__(self, site: Site, job_id: str, limits: JobLimits) -> None:
         self.site, self.limits = site, limits
         self.areas: list[str] = []  # staging areas the child opened, as it reports them
-        env = {**os.environ, "GDAL_CACHEMAX": str(max(32, limits.memory_mb // 8)), "MALLOC_ARENA_MAX": "2"}
+        # Without NO_PROXY, every HTTP request GDAL could make while reading goes to safe_open's dead proxy.
+        env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+        env.update(GDAL_CACHEMAX=str(max(32, limits.memory_mb // 8)), MALLOC_ARENA_MAX="2")
         self.proc = subprocess.Popen([sys.executable, "-m", "kartenn.services.worker"], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         spec = {"settings": site.settings.model_dump(mode="json"), "job": job_id, "parent": os.getpid()}
