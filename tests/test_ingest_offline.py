@@ -27,6 +27,7 @@ import shapely
 from rasterio.transform import from_origin
 
 from conftest import shared
+from kartenn.domain.security import OPERATOR
 from kartenn.errors import InvalidInput, KartennError, MissingCRS, UnsafeArchive, UnsupportedFormat
 from kartenn.services.publish import publish_file
 from kartenn.services.records import import_bytes, import_paths
@@ -325,8 +326,8 @@ def test_record_imports_reach_nothing_outside(site: Site, tmp_path: Path, listen
     mef = zipped(tmp_path / "record.zip", {"3e9a8c05/metadata/metadata.xml": text.encode()})
     opens = Opens(outside)
     try:
-        found = import_bytes(site, text.encode())
-        report = import_paths(site, [mef])
+        found = import_bytes(site.seen_by(OPERATOR), text.encode())
+        report = import_paths(site.seen_by(OPERATOR), [mef])
         assert not opens.seen()
     finally:
         opens.close()
