@@ -62,6 +62,11 @@ def _map_links(d: Dataset, href: str) -> list[dict[str, Any]]:
               "title": f"{d.title}: tilesets"}]
     links += [{"rel": f"{OGC_REL}map", "href": f"{href}/map?f={f}", "type": media, "title": f"{d.title}: map"}
               for f, media in (("png", "image/png"), ("jpeg", "image/jpeg"))]
+    if kind == "vector":
+        # GDAL's OGC API driver (3.6) opens a collection through the first typed relation it finds among
+        # tiles, map and items: untyped, the tiles and map of a vector collection leave it to read the items.
+        for link in links:
+            del link["type"]
     return links
 
 
