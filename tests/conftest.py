@@ -20,15 +20,15 @@ from kartenn.site import Site
 from kartenn.testing.postgres import TemporaryCluster, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = ROOT / "tests" / "data"  # real data, each folder with its source and licence
 STORES = ["embedded", "postgis"]
 
 
 def shared(relative: str) -> Path:
-    """A file of the shared real-data folder; the test is skipped (loudly) only if the folder is absent."""
+    """A file of the real test data in tests/data (each folder's README gives its source and licence)."""
     path = SHARED / relative
     if not path.exists():
-        pytest.fail(f"missing shared data file {path}")
+        pytest.fail(f"missing test data file {path}")
     return path
 
 

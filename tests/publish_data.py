@@ -1,6 +1,6 @@
-"""Test inputs in formats the shared data folder lacks, made by converting its real files with pyogrio.
+"""Test inputs in formats the test data folder lacks, made by converting its real files with pyogrio.
 
-Nothing here is invented data: every feature comes from /work/shared/data, only the container changes.
+Nothing here is invented data: every feature comes from tests/data, only the container changes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pyproj import Transformer
 
 from kartenn.site import Site
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parent / "data"
 REGIONS = SHARED / "france-admin-express-2018" / "regions.geojson"
 DEPARTEMENTS = SHARED / "france-admin-express-2018" / "departements.geojson"
 CITIES = SHARED / "geonames-cities1000" / "rg_cities1000.csv"

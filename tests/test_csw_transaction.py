@@ -96,7 +96,7 @@ def test_several_records_in_one_request_all_or_nothing(server, editor_token):
         # the insert is fine but the delete names a record that exists: inserting it again fails the whole
         r = http.post("/csw", content=transaction("<csw:Delete typeName='csw:Record'>" + by_id(DC_ID) +
                                                   "</csw:Delete>", insert(ISO)))
-        assert r.status_code == 400 and b"exists already" in r.content
+        assert r.status_code == 400 and b"is not free" in r.content
         assert ids(http) == {"3e9a8c05", DC_ID, MDB_ID}
 
 

@@ -21,7 +21,7 @@ FRANCE_WGS84 = (-5.2, 41.3, 9.6, 51.1)
 
 @pytest.fixture(scope="session")
 def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    # Formats absent from the shared data, converted from its real files with pyogrio.
+    # Formats absent from the test data, converted from its real files with pyogrio.
     return make_all(tmp_path_factory.mktemp("made"))
 
 

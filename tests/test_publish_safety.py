@@ -18,7 +18,7 @@ from publish_data import make_all, store_state, stored_rows
 
 @pytest.fixture(scope="session")
 def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    # Formats absent from the shared data, converted from its real files with pyogrio.
+    # Formats absent from the test data, converted from its real files with pyogrio.
     return make_all(tmp_path_factory.mktemp("made"))
 
 

@@ -201,7 +201,7 @@ def cli_token(site, user: str, scope: str) -> str:
     return create_token(site, user, name="read", scope=scope)
 
 
-def test_password_login_locks_after_failures(site, settings, server):
+def test_password_failures_slow_the_address(site, settings, server):
     from kartenn.services.identity import hash_password
 
     site.accounts.add_organisation("iuem")
@@ -213,8 +213,9 @@ def test_password_login_locks_after_failures(site, settings, server):
         assert http.get("/ogc/collections", headers={"Authorization": f"Basic {good}"}).status_code == 200
         for _ in range(5):
             assert http.get("/ogc/collections", headers={"Authorization": f"Basic {bad}"}).status_code == 401
+        # This address is slowed for this account (the owner elsewhere still logs in: see test_login_throttle).
         r = http.get("/ogc/collections", headers={"Authorization": f"Basic {good}"})
-        assert r.status_code == 401 and "locked" in r.json()["detail"]
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     events = {e["event"] for e in site.accounts.audit_log()}
     assert "login.failed" in events
 

@@ -16,10 +16,12 @@ from kartenn.config import Settings
 from kartenn.services.jobs import JobRunner
 from kartenn.site import Site
 from kartenn.web import api, auth, errors, ogc, ows, portal
+from kartenn.web.caching import CachePolicy
 from kartenn.web.ogc import tiles as ogc_tiles
 from kartenn.web.portal.context import static_files
 from kartenn.web.responses import JSONResponse
 from kartenn.web.security import SecurityHeaders
+from kartenn.web.validators import Validators
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -39,6 +41,8 @@ def create_app(settings: Settings) -> FastAPI:
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.ready = False
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(Validators)
+    app.add_middleware(CachePolicy)
     errors.install(app)
     # Tiles and the OGC web services first: the router tries routes in order, and these answer most requests
     # (no path of theirs is one of the others').

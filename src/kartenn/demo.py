@@ -70,6 +70,26 @@ DESCRIPTIONS: dict[str, dict] = {
     },
 }
 DEMO_ORG = ("demo", "Kartenn demo")  # owns the demo datasets (they stay public)
+DEMO_ADMIN = "admin"
+
+
+def demo_admin(site: Site) -> str | None:
+    """Make the demo's platform administrator on the first run; its password, returned once, is kept nowhere
+    else (only its hash). None when the account exists already."""
+    import secrets
+
+    from kartenn.errors import NotFound
+    from kartenn.services.identity import hash_password
+
+    try:
+        site.accounts.get_user(DEMO_ADMIN)
+        return None
+    except NotFound:
+        pass
+    password = secrets.token_urlsafe(12)
+    site.accounts.add_user(DEMO_ADMIN, password_hash=hash_password(password), admin=True)
+    site.accounts.log("cli", "user.create", f"user:{DEMO_ADMIN}", role="admin")
+    return password
 
 
 def load_demo(site: Site, console: Console) -> None:

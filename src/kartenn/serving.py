@@ -21,9 +21,16 @@ from typing import Any
 import uvicorn
 
 APP = "kartenn.app:app_from_env"
-UVICORN_OPTIONS: dict[str, Any] = {"factory": True, "log_level": "info", "proxy_headers": True}
+UVICORN_OPTIONS: dict[str, Any] = {"factory": True, "log_level": "info"}
 STARTUP_GRACE = 10.0  # a first worker that dies sooner than this after its start stops the server: it would again
 PR_SET_PDEATHSIG = 1
+
+
+def uvicorn_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn's options: X-Forwarded-For and X-Forwarded-Proto are believed from the configured proxies only
+    (uvicorn alone would believe any client on 127.0.0.1, and so anyone behind a local proxy or tunnel)."""
+    proxies = (forwarded_allow_ips or "").strip()
+    return {**UVICORN_OPTIONS, "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
 
 
 def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -38,10 +45,10 @@ def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, options: dict[str, Any]) -> None:
     _stop_with_parent()
     sock = listening_socket(host, port, reuse_port=True)
-    uvicorn.Server(uvicorn.Config(APP, **UVICORN_OPTIONS)).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(APP, **options)).run(sockets=[sock])
 
 
 def _stop_with_parent() -> None:
@@ -52,7 +59,7 @@ def _stop_with_parent() -> None:
         pass
 
 
-def serve_workers(workers: int, host: str, port: int) -> int:
+def serve_workers(workers: int, host: str, port: int, options: dict[str, Any] | None = None) -> int:
     """Run ``workers`` processes until a signal; the exit status (1: a worker could not start)."""
     # Bound once here first, without SO_REUSEPORT: a port in use, even by another server's workers, is reported
     # before any worker starts.
@@ -63,7 +70,7 @@ def serve_workers(workers: int, host: str, port: int) -> int:
         signal.signal(sig, lambda *_: stop.set())
 
     def start() -> Any:
-        process = context.Process(target=_worker, args=(host, port), daemon=False)
+        process = context.Process(target=_worker, args=(host, port, options or uvicorn_options(None)), daemon=False)
         process.start()
         return process
 

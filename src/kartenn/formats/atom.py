@@ -12,6 +12,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from kartenn.domain import Record
+from kartenn.formats.exportable import exportable
 
 ATOM = "http://www.w3.org/2005/Atom"
 GEORSS = "http://www.georss.org/georss"
@@ -21,6 +22,7 @@ a = ElementMaker(namespace=ATOM, nsmap={"atom": ATOM, "dc": DC, "georss": GEORSS
 
 
 def render_atom_entry(rec: Record, csw_url: str) -> etree._Element:
+    rec = exportable(rec).record
     entry = a.entry(*[a.category(term=k) for k in rec.keywords])
     entry.append(a.id(rec.id))
     etree.SubElement(entry, f"{{{DC}}}identifier").text = rec.id

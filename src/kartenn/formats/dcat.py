@@ -23,6 +23,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
 from kartenn.domain import Record
+from kartenn.formats.exportable import each_record, exportable
 from kartenn.formats.ogc_record import geometry, language_code, licence
 
 LOCN = Namespace("http://www.w3.org/ns/locn#")
@@ -102,7 +103,8 @@ def new_graph() -> Graph:
 
 
 def _date(value: str) -> Literal:
-    return Literal(value, datatype=XSD.dateTime if "T" in value else XSD.date)
+    kind = XSD.dateTime if "T" in value else {4: XSD.gYear, 7: XSD.gYearMonth}.get(len(value), XSD.date)
+    return Literal(value, datatype=kind)
 
 
 def _wkt(rec: Record) -> str:
@@ -112,6 +114,7 @@ def _wkt(rec: Record) -> str:
 
 def add_dataset(graph: Graph, rec: Record, base: str) -> URIRef:
     """The record as a dcat:Dataset of ``graph`` (its links as distributions); returns its URI."""
+    rec = exportable(rec).record
     ds = dataset_uri(rec, base)
     lang = language_code(rec.language)
     graph.add((ds, RDF.type, DCAT.Dataset))
@@ -128,8 +131,8 @@ def add_dataset(graph: Graph, rec: Record, base: str) -> URIRef:
     modified = rec.dates.get("revision") or rec.modified
     if modified:
         graph.add((ds, DCTERMS.modified, _date(modified)))
-    if lang in EU_LANGUAGES:
-        graph.add((ds, DCTERMS.language, URIRef(EU_LANGUAGE + EU_LANGUAGES[lang])))
+    if lang and lang.split("-")[0] in EU_LANGUAGES:
+        graph.add((ds, DCTERMS.language, URIRef(EU_LANGUAGE + EU_LANGUAGES[lang.split("-")[0]])))
     for keyword in rec.keywords:
         graph.add((ds, DCAT.keyword, Literal(keyword, lang=lang)))
     for label in rec.themes:
@@ -224,7 +227,15 @@ def dcat_graph(records: list[Record], base: str, *, title: str | None = None, pa
     """A graph of ``records``; with ``title``, inside a dcat:Catalog (and ``page``: Hydra paging,
     with keys ``self``, ``first``, ``next``, ``prev``, ``last`` URLs and ``total``)."""
     graph = new_graph()
-    datasets = [add_dataset(graph, rec, base) for rec in records]
+
+    def add(rec: Record) -> URIRef:  # a record whose export fails adds nothing
+        part = Graph()
+        ds = add_dataset(part, rec, base)
+        for triple in part:
+            graph.add(triple)
+        return ds
+
+    datasets = each_record(records, add)
     if title is None:
         return graph
     catalog = URIRef(f"{base}/api/v1/catalog/dcat.rdf")

@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+import math
+
 from lxml import etree
 from lxml.builder import ElementMaker
 
 from kartenn.domain import Record
+from kartenn.formats.exportable import exportable
 from kartenn.formats.iso import text
 
 CSW = "http://www.opengis.net/cat/csw/2.0.2"
@@ -47,6 +50,8 @@ def _bbox(root: etree._Element) -> tuple[float, float, float, float] | None:
         c, d = (float(v) for v in (box.findtext(f"{{{OWS}}}UpperCorner") or "").split())
     except ValueError:
         return None
+    if not all(math.isfinite(v) for v in (a, b, c, d)):
+        return None  # NaN and infinities are no coordinates (nor JSON numbers)
     return (b, a, d, c) if lat_first else (a, b, c, d)
 
 
@@ -102,6 +107,7 @@ def render_csw_record(rec: Record, element_set: str = "full") -> etree._Element:
         from kartenn.xml import parse_xml
 
         return parse_xml(rec.xml)
+    rec = exportable(rec).record
     parts: list[etree._Element | None] = [d.identifier(rec.id), d.title(rec.title or "")]
     if element_set == "brief":
         parts.append(d.type(dc_type(rec)))

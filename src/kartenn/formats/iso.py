@@ -5,6 +5,7 @@ Paths use lxml's ``{*}`` namespace wildcard, so one reader serves gmd, gmi, che,
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lxml import etree
@@ -81,7 +82,7 @@ def _bbox(ident: etree._Element) -> tuple[float, float, float, float] | None:
                           ("westBoundLongitude", "eastBoundLongitude", "southBoundLatitude", "northBoundLatitude"))
         except ValueError:
             continue
-        if all(v == v for v in (w, e, s, n)):
+        if all(math.isfinite(v) for v in (w, e, s, n)):  # neither NaN nor infinite
             boxes.append((w, s, e, n))
     if not boxes:
         return None

@@ -14,6 +14,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from kartenn.domain import Record
+from kartenn.formats.exportable import exportable
 from kartenn.formats.iso import code, extent_element, first_text, record_from_iso
 from kartenn.xml import to_bytes
 
@@ -100,6 +101,7 @@ def render_iso19115_3(rec: Record) -> bytes:
 
 
 def build_iso19115_3(rec: Record) -> etree._Element:
+    rec = exportable(rec).record
     stamp = rec.modified or (rec.updated or datetime.now(UTC)).date().isoformat()
     md = mdb.MD_Metadata(mdb.metadataIdentifier(mcc.MD_Identifier(mcc.code(_cs(rec.id)))),
                          mdb.defaultLocale(_locale(rec.language)))

@@ -7,15 +7,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
 from kartenn.domain import Record
+from kartenn.formats.exportable import exportable
 
 CONFORMS = ["http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"]
 # ISO 639-2 (what ISO 19139 records say) → ISO 639-1 (what the Records schema asks)
 LANGUAGES = {"fre": "fr", "fra": "fr", "eng": "en", "ger": "de", "deu": "de", "spa": "es", "ita": "it",
-             "dut": "nl", "nld": "nl", "bre": "br", "por": "pt"}
+             "dut": "nl", "nld": "nl", "bre": "br", "por": "pt", "gre": "el", "ell": "el", "cze": "cs", "ces": "cs",
+             "pol": "pl", "swe": "sv", "dan": "da", "fin": "fi", "hun": "hu", "rum": "ro", "ron": "ro",
+             "slo": "sk", "slk": "sk", "slv": "sl", "bul": "bg", "hrv": "hr", "est": "et", "lav": "lv",
+             "lit": "lt", "gle": "ga", "mlt": "mt", "nor": "no", "cat": "ca", "baq": "eu", "eus": "eu",
+             "glg": "gl", "ltz": "lb", "oci": "oc", "cos": "co", "ice": "is", "isl": "is"}
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})*")
 TOPICS_SCHEME = "https://standards.iso.org/iso/19139/resources/gmxCodelists.xml#MD_TopicCategoryCode"
 ENCODINGS = {  # export name → (media type, title)
     "iso19139": ("application/vnd.iso.19139+xml", "ISO 19139"),
@@ -29,11 +36,14 @@ LICENCE_WORDS = ("licence", "license", "cc-by", "cc by", "odbl", "etalab", "crea
 
 
 def language_code(value: str | None) -> str | None:
-    """``fre`` → ``fr``; two-letter codes pass through."""
+    """A BCP 47 language tag: ``fre`` → ``fr``, ``eng; CAN`` → ``en``, ``fr_FR`` → ``fr-fr``; None for what
+    is not a language code."""
     if not value:
         return None
-    value = value.strip().lower()
-    return LANGUAGES.get(value, value if len(value) == 2 else value)
+    first = re.split(r"[;,/|\s]+", value.strip().lower().replace("_", "-"), maxsplit=1)[0]
+    primary, _, rest = first.partition("-")
+    first = LANGUAGES.get(primary, primary) + (f"-{rest}" if rest else "")
+    return first if LANGUAGE_TAG.fullmatch(first) else None
 
 
 def geometry(rec: Record) -> dict[str, Any] | None:
@@ -125,6 +135,7 @@ def resource_links(rec: Record) -> list[dict[str, Any]]:
 
 def record_feature(rec: Record, base: str) -> dict[str, Any]:
     """The record as OGC API Records GeoJSON, links included (self, collection, encodings, resources)."""
+    rec = exportable(rec).record
     key = quote(rec.id, safe="")
     href = f"{base}/ogc/collections/catalog/items/{key}"
     properties: dict[str, Any] = {"type": rec.type or "dataset", "title": rec.title or rec.id}

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kartenn.domain import Dataset, Record
+from kartenn.formats.exportable import exportable
 from kartenn.formats.ogc_record import language_code, licence
 from kartenn.formats.online_resources import dataset_links
 
@@ -27,6 +28,7 @@ def _organisation(name: str, email: str | None = None, url: str | None = None) -
 def schema_org(record: Record, dataset: Dataset | None, base_url: str) -> dict[str, Any]:
     """The schema.org Dataset of ``record``; the downloads and services of ``dataset`` (when the record has
     data here) become its distributions, with absolute URLs under ``base_url``."""
+    record = exportable(record).record
     base = base_url.rstrip("/")
     page = f"{base}/ogc/collections/catalog/items/{quote(record.id, safe='')}"
     doc: dict[str, Any] = {"@context": "https://schema.org/", "@type": "Dataset", "@id": page,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -70,7 +71,7 @@ def csv_chunks(store: FeatureStore, dataset: Dataset, query: ItemQuery) -> Itera
     names = [f.name for f in _fields(dataset, query)]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["fid", *names, *([] if query.skip_geometry else ["WKT"])])
+    writer.writerow(["fid", *(_csv_value(n) for n in names), *([] if query.skip_geometry else ["WKT"])])
     for rows in iter_items(store, dataset, query):
         for r in rows:
             geometry = [] if query.skip_geometry else [r["geometry"].wkt if r["geometry"] is not None else ""]
@@ -81,11 +82,19 @@ def csv_chunks(store: FeatureStore, dataset: Dataset, query: ItemQuery) -> Itera
     yield buffer.getvalue().encode("utf-8")
 
 
+# A text cell a spreadsheet would run as a formula (OWASP CSV injection), unless it is a plain number.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
 def _csv_value(value: Any) -> Any:
+    """A cell: text a spreadsheet would take for a formula gets a leading ``'``; numbers stay as they are."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
     return value
 
 

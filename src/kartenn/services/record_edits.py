@@ -155,12 +155,12 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
     seen: set[str] = set()
     for rec in tx.inserts:
         if rec.id in seen:
-            raise InvalidInput(f"record {rec.id!r} is inserted twice", locator="Insert")
+            raise _not_inserted(rec)
         seen.add(rec.id)
     with site.catalog.begin() as conn:
         for rec in tx.inserts:
             if _exists(site, conn, rec.id):
-                raise InvalidInput(f"a record {rec.id!r} exists already; update it instead", locator="Insert")
+                raise _not_inserted(rec)
             site.catalog.put_record(conn, rec)
             site.accounts.set_owner(conn, "record", rec.id, sharing.org, sharing.user)
             if sharing.public:
@@ -183,6 +183,11 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
     for rec in removed:
         site.accounts.log(who, "record.delete", f"record:{rec.id}")
     return result
+
+
+def _not_inserted(rec: Record) -> InvalidInput:
+    """One answer for an identifier already taken (by a record the caller may not see, too) or used twice."""
+    return InvalidInput(f"record {rec.id!r} cannot be inserted: its identifier is not free", locator="Insert")
 
 
 def _exists(site: Any, conn: Any, record_id: str) -> bool:

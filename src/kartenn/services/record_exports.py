@@ -8,6 +8,7 @@ whole catalogue as DCAT-AP for harvesters — each with the services of the reco
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,10 +17,12 @@ import orjson
 from kartenn.domain import Record
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.formats.dcat import dcat_graph, to_json_ld, to_rdf_xml
+from kartenn.formats.exportable import each_record
 from kartenn.formats.schema_org import schema_org
 from kartenn.services.records import RecordQuery, export_record, search_records
 from kartenn.services.service_links import with_service_links
 
+log = logging.getLogger("kartenn.exports")
 MEDIA = {"iso19139": "application/vnd.iso.19139+xml", "iso19115-3": "application/vnd.iso.19115-3+xml",
          "dc": "application/xml", "dcat.rdf": "application/rdf+xml", "dcat.jsonld": "application/ld+json",
          "schemaorg.jsonld": "application/ld+json"}
@@ -60,5 +63,14 @@ def catalogue_dcat(site: Any, base: str, *, limit: int, offset: int, fmt: str = 
     page = {"self": at(offset), "first": at(0), "last": at(last), "total": result.matched, "limit": limit,
             "next": following,
             "prev": at(max(0, offset - limit)) if offset > 0 else None}
-    graph = dcat_graph(records, base, title=site.settings.title, page=page)
-    return (to_json_ld(graph) if fmt == "jsonld" else to_rdf_xml(graph)), following
+    write = to_json_ld if fmt == "jsonld" else to_rdf_xml
+    try:
+        return write(dcat_graph(records, base, title=site.settings.title, page=page)), following
+    except Exception:  # one record's values fail the writer: find it and leave it out
+        log.exception("a DCAT catalogue page failed to serialise; leaving out the records that fail it")
+        def alone(rec: Record) -> Record:
+            write(dcat_graph([rec], base))
+            return rec
+
+        kept = each_record(records, alone)
+        return write(dcat_graph(kept, base, title=site.settings.title, page=page)), following

@@ -1,5 +1,6 @@
 """Browser sessions: a random cookie whose SHA-256 finds a row (so a stolen database holds no live cookie),
-an absolute and an idle lifetime, a CSRF token per session; and the login rate limit per client address.
+an absolute and an idle lifetime, a CSRF token per session; and the login rate limits per client address and per
+account and client address.
 
 >>> cookie = open_session(site, "anne")                    # doctest: +SKIP
 >>> session_identity(site, cookie)[0].user                 # doctest: +SKIP
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,14 +87,42 @@ def close_session(site: Any, cookie: str | None) -> dict[str, Any] | None:
 
 # Rate limit ------------------------------------------------------------------------------------------------
 
-def check_rate(site: Any, ip: str) -> None:
-    """TooManyRequests once ``login_rate_limit`` logins from ``ip`` failed in the last fifteen minutes."""
-    now = datetime.now(UTC)
+def check_rate(site: Any, ip: str, account: str | None = None) -> None:
+    """TooManyRequests once ``login_rate_limit`` logins from ``ip`` failed in the last fifteen minutes, or
+    ``login_account_limit`` of them for ``account``: the address that fails is slowed, never the account, whose
+    owner still logs in from elsewhere."""
+    now, ip = datetime.now(UTC), throttled_address(ip)
     count, oldest = site.accounts.login_failures_since(ip, now - RATE_WINDOW)
     if count >= site.settings.login_rate_limit:
-        wait = int(((oldest or now) + RATE_WINDOW - now).total_seconds()) + 1
-        raise TooManyRequests("too many failed logins from your address; try again later", retry_after=max(wait, 1))
+        raise TooManyRequests("too many failed logins from your address; try again later",
+                              retry_after=_wait(oldest, now))
+    if account:
+        count, oldest = site.accounts.login_failures_since(ip, now - RATE_WINDOW, account)
+        if count >= site.settings.login_account_limit:
+            raise TooManyRequests("too many failed logins for this account from your address; try again later",
+                                  retry_after=_wait(oldest, now))
 
 
-def note_failure(site: Any, ip: str) -> None:
-    site.accounts.add_login_failure(ip)
+def _wait(oldest: datetime | None, now: datetime) -> int:
+    return max(int(((oldest or now) + RATE_WINDOW - now).total_seconds()) + 1, 1)
+
+
+def note_failure(site: Any, ip: str, account: str | None = None) -> None:
+    site.accounts.add_login_failure(throttled_address(ip), account)
+
+
+def throttled_address(ip: str) -> str:
+    """The address the limits count: an IPv6 caller's /64 (one subscriber's network holds 2^64 addresses).
+
+    >>> throttled_address("2001:db8:1:2:aaaa::1"), throttled_address("203.0.113.5")
+    ('2001:db8:1:2::/64', '203.0.113.5')
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

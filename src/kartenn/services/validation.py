@@ -1,5 +1,6 @@
-"""A record's validation report: XML Schema errors of its ISO 19139 or ISO 19115-3 document, and the INSPIRE
-essentials (metadata regulation 1205/2008) as warnings, which never block publishing.
+"""A record's validation report: XML Schema errors of its ISO 19139 or ISO 19115-3 document, the INSPIRE
+essentials (metadata regulation 1205/2008) as warnings, which never block publishing, and the values the
+exports leave out (a language that is no language code, a date that is no date…).
 
 Schemas are the copies shipped in ``kartenn/schemas``, loaded with network access off.
 
@@ -17,6 +18,7 @@ from typing import Any
 from lxml import etree
 
 from kartenn.domain import Record
+from kartenn.formats.exportable import exportable
 from kartenn.formats.iso19139 import build_iso19139
 from kartenn.xml import parse_xml
 
@@ -189,5 +191,5 @@ def validate(rec: Record) -> dict[str, Any]:
         else:  # ISO 19115-2 (gmi) and national profiles: their schemas are not shipped
             errors.append({"level": "warning", "path": etree.QName(root).localname,
                            "message": f"no schema for {etree.QName(root).namespace} here: not checked against XSD"})
-    errors += _inspire(rec, root)
+    errors += _inspire(rec, root) + exportable(rec).left_out
     return {"valid": not any(e["level"] == "error" for e in errors), "errors": errors}

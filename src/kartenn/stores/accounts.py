@@ -122,6 +122,13 @@ login_failures = Table(  # failed logins per client address, for the rate limit
     Column("ip", String(64), nullable=False, index=True),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+account_failures = Table(  # failed logins per account and client address: the address is slowed, not the account
+    "account_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(80), nullable=False),
+    Column("ip", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
 signups = Table(  # sign-up requests waiting for an administrator
     "signups", metadata,
     Column("id", String(80), primary_key=True),  # the login name asked for
@@ -206,17 +213,13 @@ class Accounts:
             if not active:
                 conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
 
-    def record_login(self, user_id: str, ok: bool, lock_after: int, lock_until: datetime) -> None:
-        """Count failed logins; lock the account after ``lock_after`` of them in a row."""
+    def record_login(self, user_id: str, ok: bool) -> None:
+        """Count failed logins in a row (no lock: the rate limit slows the addresses that fail)."""
         with self.engine.begin() as conn:
             if ok:
                 conn.execute(update(users).where(users.c.id == user_id).values(failures=0, locked_until=None))
                 return
-            failures = conn.execute(select(users.c.failures).where(users.c.id == user_id)).scalar() or 0
-            values: dict[str, Any] = {"failures": failures + 1}
-            if failures + 1 >= lock_after:
-                values.update(failures=0, locked_until=lock_until)
-            conn.execute(update(users).where(users.c.id == user_id).values(**values))
+            conn.execute(update(users).where(users.c.id == user_id).values(failures=users.c.failures + 1))
 
     def identity(self, user_id: str, scope: str = "write") -> Identity:
         user = self.get_user(user_id)
@@ -387,16 +390,22 @@ class Accounts:
             return None
         return dict(row._mapping)
 
-    def add_login_failure(self, ip: str) -> None:
+    def add_login_failure(self, ip: str, user_id: str | None = None) -> None:
+        """A failed login from ``ip``, and for ``user_id`` from ``ip`` when an account was named."""
         with self.engine.begin() as conn:
             conn.execute(insert(login_failures).values(ip=ip, at=_now()))
+            if user_id:
+                conn.execute(insert(account_failures).values(user_id=user_id[:80], ip=ip, at=_now()))
 
-    def login_failures_since(self, ip: str, since: datetime) -> tuple[int, datetime | None]:
-        """How many failures from ``ip`` since ``since``, and the oldest of them."""
+    def login_failures_since(self, ip: str, since: datetime, user_id: str | None = None) -> tuple[int, datetime | None]:
+        """How many failures from ``ip`` (for ``user_id`` only, when given) since ``since``, and the oldest."""
+        table = account_failures if user_id else login_failures
+        where = and_(table.c.ip == ip, table.c.at >= since)
+        if user_id:
+            where = and_(where, account_failures.c.user_id == user_id[:80])
         with self.engine.begin() as conn:
-            conn.execute(delete(login_failures).where(login_failures.c.at < since))
-            row = conn.execute(select(func.count(), func.min(login_failures.c.at))
-                               .where(and_(login_failures.c.ip == ip, login_failures.c.at >= since))).first()
+            conn.execute(delete(table).where(table.c.at < since))
+            row = conn.execute(select(func.count(), func.min(table.c.at)).where(where)).first()
         return (row[0], _aware(row[1])) if row else (0, None)
 
     def add_signup(self, values: dict[str, Any]) -> None:
@@ -430,6 +439,13 @@ class Accounts:
     def log(self, actor: str, event: str, resource: str = "", **detail: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(audit).values(at=_now(), actor=actor, event=event, resource=resource, detail=detail))
+
+    def log_many(self, conn: Connection, actor: str, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Audit lines (event, resource, detail) written with the change they describe, in its transaction."""
+        if entries:
+            now = _now()
+            conn.execute(insert(audit), [{"at": now, "actor": actor, "event": e, "resource": r, "detail": d}
+                                         for e, r, d in entries])
 
     def audit_log(self, *, event: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = select(audit).order_by(audit.c.id.desc()).limit(limit)

@@ -29,7 +29,7 @@ from kartenn.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthor
 from kartenn.services import oidc, sessions
 from kartenn.services.identity import authenticate_password, hash_password
 from kartenn.site import Site
-from kartenn.web.deps import base_url, get_identity
+from kartenn.web.deps import base_url, client_ip, get_identity
 from kartenn.web.portal.context import base_values, language, remember_language
 from kartenn.web.portal.context import templates as portal_templates
 from kartenn.web.portal.i18n import translator
@@ -43,7 +43,7 @@ STRINGS = {
     "en": {
         "login": "Log in", "logout": "Log out", "signup": "Ask for an account", "user": "User name",
         "password": "Password", "with": "Log in with your organisation's account", "or": "or",
-        "failed": "Wrong user name or password, or the account is locked for a while.",
+        "failed": "Wrong user name or password.",
         "bye": "Log out of {site}?", "name": "Full name", "email": "E-mail", "org": "Organisation",
         "message": "Why you need an account", "send": "Send the request",
         "sent": "Your request is recorded. An administrator will approve it; you can then log in.",
@@ -53,7 +53,7 @@ STRINGS = {
     "fr": {
         "login": "Se connecter", "logout": "Se déconnecter", "signup": "Demander un compte",
         "user": "Identifiant", "password": "Mot de passe", "with": "Se connecter avec le compte de votre organisme",
-        "or": "ou", "failed": "Identifiant ou mot de passe incorrect, ou compte bloqué pour un moment.",
+        "or": "ou", "failed": "Identifiant ou mot de passe incorrect.",
         "bye": "Se déconnecter de {site} ?", "name": "Nom complet", "email": "Courriel", "org": "Organisme",
         "message": "Pourquoi vous avez besoin d'un compte", "send": "Envoyer la demande",
         "sent": "Votre demande est enregistrée. Un administrateur la validera ; vous pourrez alors vous connecter.",
@@ -76,10 +76,6 @@ def safe_next(value: str | None) -> str:
 
 def _site(request: Request) -> Site:
     return request.app.state.site  # type: ignore[no-any-return]
-
-
-def _ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _secure(request: Request) -> bool:
@@ -148,15 +144,15 @@ def login_form(request: Request) -> Response:
 def login(request: Request, username: Annotated[str, Form(max_length=80)] = "",
           password: Annotated[str, Form(max_length=1000)] = "", csrf_token: Annotated[str, Form()] = "",
           next: Annotated[str, Form()] = "/") -> Response:
-    site, ip = _site(request), _ip(request)
+    site, ip = _site(request), client_ip(request)
     get_identity(request)
     if not _form_ok(request, csrf_token):
         raise Forbidden("the form has expired or did not come from this site; reload the page")
-    sessions.check_rate(site, ip)
+    sessions.check_rate(site, ip, username)
     try:
         identity = authenticate_password(site, username, password)
     except Unauthorized:
-        sessions.note_failure(site, ip)
+        sessions.note_failure(site, ip, username)
         # The form again, with the message (200, as a page the browser shows, not an HTTP challenge).
         return _page(request, "login", failed=True, username=username, next=safe_next(next))
     site.accounts.log(identity.name, "login", f"user:{identity.user}", method="password", ip=ip)
@@ -190,7 +186,7 @@ def oidc_callback(request: Request) -> Response:
         if state and len(state) <= 64 else None
     if params.get("error") or not code or flow is None or not secrets.compare_digest(bound, state):
         reason = params.get("error") or ("no code" if not code else "unknown, used or foreign state")
-        site.accounts.log("anonymous", "login.failed", "oidc", reason=str(reason)[:100], ip=_ip(request))
+        site.accounts.log("anonymous", "login.failed", "oidc", reason=str(reason)[:100], ip=client_ip(request))
         response = _page(request, "message", status=400, message_key="error")
         response.delete_cookie(sessions.FLOW_COOKIE, path="/auth")
         return response
@@ -198,7 +194,7 @@ def oidc_callback(request: Request) -> Response:
         identity, claims, id_token = oidc.finish_login(site.settings, f"{base_url(request)}/auth/callback", code,
                                                        flow["verifier"], flow["nonce"])
     except Unauthorized as exc:
-        site.accounts.log("anonymous", "login.failed", "oidc", reason=exc.message, ip=_ip(request))
+        site.accounts.log("anonymous", "login.failed", "oidc", reason=exc.message, ip=client_ip(request))
         return _page(request, "message", status=401, message_key="error")
     user_id = str(identity.user)
     try:
@@ -210,12 +206,12 @@ def oidc_callback(request: Request) -> Response:
     if user["password"] is not None:
         # A local account of the same name (its own password, perhaps a sign-up): never taken over from outside.
         site.accounts.log(user_id, "login.failed", f"user:{user_id}", reason="name of a local account",
-                          ip=_ip(request))
+                          ip=client_ip(request))
         return _page(request, "message", status=403, message_key="error")
     if not user["active"]:
-        site.accounts.log(user_id, "login.failed", f"user:{user_id}", reason="disabled", ip=_ip(request))
+        site.accounts.log(user_id, "login.failed", f"user:{user_id}", reason="disabled", ip=client_ip(request))
         return _page(request, "message", status=403, message_key="error")
-    site.accounts.log(user_id, "login", f"user:{user_id}", method="oidc", ip=_ip(request))
+    site.accounts.log(user_id, "login", f"user:{user_id}", method="oidc", ip=client_ip(request))
     response = _start_session(request, user_id, flow["next"], identity=identity, id_token=id_token)
     response.delete_cookie(sessions.FLOW_COOKIE, path="/auth")
     return response
@@ -259,7 +255,7 @@ def signup(request: Request, username: Annotated[str, Form(max_length=80)] = "",
            name: Annotated[str, Form(max_length=200)] = "", email: Annotated[str, Form(max_length=200)] = "",
            password: Annotated[str, Form(max_length=1000)] = "", org: Annotated[str, Form(max_length=80)] = "",
            message: Annotated[str, Form(max_length=2000)] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
-    site, ip = _site(request), _ip(request)
+    site, ip = _site(request), client_ip(request)
     get_identity(request)
     if not site.settings.signup:
         raise Forbidden("account requests are closed on this site")

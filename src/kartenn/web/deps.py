@@ -57,12 +57,12 @@ def _identity(request: Request) -> Identity:
             if user and user != identity.user:
                 raise Unauthorized("this token belongs to another user")
             return identity
-        ip = request.client.host if request.client else "unknown"
-        sessions.check_rate(site, ip)
+        ip = client_ip(request)
+        sessions.check_rate(site, ip, user)
         try:
             return authenticate_password(site, user, password)
         except Unauthorized:
-            sessions.note_failure(site, ip)
+            sessions.note_failure(site, ip, user)
             raise
     raise Unauthorized(f"unsupported authorization scheme {scheme!r}; use Bearer or Basic")
 
@@ -87,6 +87,12 @@ def _session_identity(request: Request, site: Site) -> Identity:
 def _origin(request: Request) -> str:
     parts = base_url(request).split("/")
     return "/".join(parts[:3])
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address: the connection's, or what a proxy of ``forwarded_allow_ips`` forwarded (the server
+    resolves X-Forwarded-For from those proxies only, see serving.uvicorn_options)."""
+    return request.client.host if request.client else "unknown"
 
 
 def get_site(request: Request) -> SiteView:

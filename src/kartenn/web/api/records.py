@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from kartenn.domain import Record
-from kartenn.errors import InvalidInput, NotFound, TooLarge
+from kartenn.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from kartenn.formats.exportable import each_record
 from kartenn.services import records as service
 from kartenn.services import workflow
 from kartenn.services.record_exports import catalogue_dcat, record_document
@@ -43,7 +44,8 @@ def record_json(rec: Record, base: str) -> dict[str, Any]:
 @router.post("/records", status_code=201)
 async def import_records(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
     """Import records: an XML document as the body, or multipart files (XML, zip, MEF). Editors only;
-    the records belong to the editor's organisation (``?org=`` when several) and are public."""
+    new records belong to the editor's organisation (``?org=`` when several) and are public (``?draft=true``:
+    drafts). A record already stored is a new version of it, in its state, for those who may edit it."""
     sharing = site.publishing(request.query_params.get("org"), True)
     kind = request.headers.get("content-type", "")
     if kind.startswith("multipart/form-data"):
@@ -60,7 +62,7 @@ async def import_records(request: Request, site: Annotated[Site, Depends(get_sit
                 paths.append(target)
             report = service.import_paths(site, paths, sharing)
         if report.errors and not report.imported:
-            raise InvalidInput("; ".join(report.errors))
+            raise (Forbidden if report.refused == len(report.errors) else InvalidInput)("; ".join(report.errors))
         return report.as_dict()
     body = await request.body()
     if len(body) > MAX_XML:
@@ -92,8 +94,8 @@ def search(request: Request, site: Annotated[Site, Depends(get_site)], q: str | 
         labels = theme_labels(site, [f["value"] for f in facets["theme"]], request_language(request, lang))
         for f in facets["theme"]:
             f.update(labels.get(f["value"], {}))
-    return {"matched": result.matched, "records": [record_json(with_service_links(site, r, base), base)
-                                                   for r in result.records],
+    return {"matched": result.matched,
+            "records": each_record(result.records, lambda r: record_json(with_service_links(site, r, base), base)),
             "facets": facets}
 
 

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.filter_check import FilterLimits
+from kartenn.formats.exportable import each_record, exportable
 from kartenn.formats.ogc_record import record_feature
 from kartenn.services import records as service
 from kartenn.services.record_exports import record_document
@@ -222,7 +223,7 @@ async def _items(request: Request, site: Site, params: Any) -> Response:
     query.facets = query.facets or html  # people refine by facets
     result = await run_in_threadpool(service.search_records, site, query)
     base = base_url(request)
-    found = [with_service_links(site, rec, base) for rec in result.records]
+    found = each_record(result.records, lambda rec: exportable(with_service_links(site, rec, base)).record)
     kept = {k: v for k, v in params.items() if k != "offset"}
     href = f"{base}/ogc/collections/{CATALOG}/items"
 
@@ -242,11 +243,12 @@ async def _items(request: Request, site: Site, params: Any) -> Response:
         return render_records(request, "records", records=found, matched=result.matched,
                               facets=facet_links(result.facets, kept, href), prev_href=by_rel.get("prev"),
                               next_href=by_rel.get("next"))
+    features = each_record(found, lambda rec: record_feature(rec, base))
     body: dict[str, Any] = {
         "type": "FeatureCollection",
-        "features": [record_feature(rec, base) for rec in found],
+        "features": features,
         "numberMatched": result.matched,
-        "numberReturned": len(found),
+        "numberReturned": len(features),
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "links": links,
     }
@@ -270,7 +272,7 @@ def item(record_id: str, request: Request, site: Annotated[Site, Depends(get_sit
         raise NotFound(f"no record {record_id!r} in the catalogue") from None
     if wants_html(request):
         linked, _ = record_document(site, rec, base, "schemaorg.jsonld")
-        return render_records(request, "record", record=rec, feature=record_feature(rec, base),
+        return render_records(request, "record", record=exportable(rec).record, feature=record_feature(rec, base),
                               schema_org=orjson.loads(linked))
     return JSONResponse(record_feature(rec, base), media_type=GEOJSON)
 

@@ -23,6 +23,7 @@ from kartenn.errors import Forbidden, InvalidInput, KartennError, NotFound, Unau
 from kartenn.filter_check import FilterLimits, check_size, check_tree, check_xml
 from kartenn.formats.atom import render_atom_entry
 from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
+from kartenn.formats.exportable import each_record
 from kartenn.formats.iso19139 import GMD, build_iso19139
 from kartenn.services import record_edits
 from kartenn.services import records as service
@@ -435,13 +436,14 @@ def get_records(site: Site, *, where: Any, schema: str, element_set: str, result
     if result_type == "validate":
         ack = csw.Acknowledgement(csw.EchoedRequest(), timeStamp=_now())
         return ack
-    returned = len(result.records)
-    following = start + returned if result_type == "results" and start + returned <= result.matched else 0
-    results = csw.SearchResults(numberOfRecordsMatched=str(result.matched), numberOfRecordsReturned=str(returned),
-                                nextRecord=str(following), elementSet=element_set,
-                                recordSchema=RECORD_SCHEMAS[schema])
-    for rec in result.records:
-        results.append(_record_element(_linked(site, rec, url), schema, element_set, url))
+    elements = each_record(result.records,
+                           lambda rec: _record_element(_linked(site, rec, url), schema, element_set, url))
+    read = len(result.records)
+    following = start + read if result_type == "results" and start + read <= result.matched else 0
+    results = csw.SearchResults(numberOfRecordsMatched=str(result.matched),
+                                numberOfRecordsReturned=str(len(elements)), nextRecord=str(following),
+                                elementSet=element_set, recordSchema=RECORD_SCHEMAS[schema])
+    results.extend(elements)
     root = csw.GetRecordsResponse(csw.SearchStatus(timestamp=_now()), results, version="2.0.2")
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     return root
@@ -453,9 +455,8 @@ def get_record_by_id(site: Site, ids: list[str], schema: str, element_set: str, 
     if ids:
         found = service.search_records(site, service.RecordQuery(ids=ids, limit=len(ids)))
         by_id = {r.id: r for r in found.records}
-        for record_id in ids:
-            if record_id in by_id:
-                root.append(_record_element(_linked(site, by_id[record_id], url), schema, element_set, url))
+        root.extend(each_record([by_id[i] for i in ids if i in by_id],
+                                lambda rec: _record_element(_linked(site, rec, url), schema, element_set, url)))
     return root
 
 

@@ -23,6 +23,7 @@ from kartenn.services import render, styles, tiles
 from kartenn.services.featureinfo import feature_info
 from kartenn.services.timedim import TimeFilter, time_extent, time_filter
 from kartenn.site import Site
+from kartenn.web.caching import tile_headers
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
 from kartenn.web.ows.registry import register
@@ -41,7 +42,6 @@ EXTENSIONS = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "mv
 INFO_FORMATS = ["application/json", "text/plain"]
 INFO_EXTENSIONS = {"json": "application/json", "txt": "text/plain"}
 WELL_KNOWN = {"WebMercatorQuad": "urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible"}
-CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600"
 
 
 class WMTSError(Exception):
@@ -110,6 +110,8 @@ async def _answer(request: Request, work: Any) -> Response:
     except WMTSError as exc:
         return exception_report(exc)
     except KartennError as exc:
+        if exc.status >= 500:  # a tile that took too long to draw
+            return exception_report(WMTSError(exc.code, exc.message, exc.locator, exc.status))
         code = "InvalidParameterValue"
         return exception_report(WMTSError(code, exc.message, exc.locator, 404 if isinstance(exc, NotFound) else 400))
     except Exception:
@@ -217,7 +219,7 @@ def get_tile(site: Site, params: dict[str, str], headers: Any) -> Response:
     when = _time(ds, params)
     extra = ("mvt" if fmt == "mvt" else style.digest(), when.key if when else "")
     tag = tiles.etag(ds, None if fmt == "mvt" else style, tms.id, z, row, col, fmt, *extra)
-    head = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+    head = {"ETag": tag, **tile_headers(headers)}
     if tag in headers.get("if-none-match", ""):
         return Response(status_code=304, headers=head)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -17,6 +18,7 @@ from pygeofilter import ast
 
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
+from kartenn.formats.exportable import each_record, exportable
 from kartenn.services import portal
 from kartenn.services.access import SiteView
 from kartenn.services.exports import FORMATS
@@ -103,6 +105,7 @@ def search(request: Request, site: Site, q: str | None = None, bbox: str | None 
     query = RecordQuery(q=q, bbox=box, types=filters.get("type", []), where=_where(filters), limit=PAGE_SIZE,
                         offset=(page_number - 1) * PAGE_SIZE, facets=True)
     result = search_records(site, query)
+    result = replace(result, records=each_record(result.records, lambda r: exportable(r).record))
     data = portal.datasets_by_id(site, [r.dataset_id for r in result.records if r.dataset_id])
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "lang")]
 
