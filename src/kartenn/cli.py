@@ -156,12 +156,10 @@ def datasets(data_dir: DataDir = Path("site")) -> None:
 def delete(dataset_id: Annotated[str, typer.Argument(help="The dataset to remove.")],
            data_dir: DataDir = Path("site")) -> None:
     """Delete a dataset: its data, record and grants."""
-    from kartenn.services.publish import delete_dataset
+    from kartenn.services import datasets
 
     try:
-        site = _operator(data_dir)
-        delete_dataset(site, dataset_id)
-        site.accounts.log(site.identity.name, "delete", f"dataset:{dataset_id}")
+        datasets.remove(_operator(data_dir), dataset_id)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"Dataset {dataset_id} deleted", highlight=False)
@@ -332,10 +330,10 @@ def thesaurus_list(data_dir: DataDir = Path("site")) -> None:
 def org_add(org_id: Annotated[str, typer.Argument(help="Short name, e.g. iuem.")], data_dir: DataDir = Path("site"),
             name: Annotated[str | None, typer.Option(help="Full name.")] = None) -> None:
     """Create an organisation."""
+    from kartenn.services import accounts
+
     try:
-        site = _operator(data_dir)
-        site.accounts.add_organisation(org_id, name)
-        site.accounts.log(site.identity.name, "org.create", f"org:{org_id}")
+        accounts.add_organisation(_operator(data_dir), org_id, name)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"Organisation {org_id} created", highlight=False)
@@ -360,7 +358,7 @@ def user_add(
 ) -> None:
     """Create a user, with a role in an organisation (admin: platform administrator)."""
     from kartenn.domain.security import ROLES
-    from kartenn.services.identity import hash_password
+    from kartenn.services import accounts
 
     if role not in ROLES:
         raise _fail(f"--role must be one of {', '.join(ROLES)}")
@@ -370,11 +368,8 @@ def user_add(
         site = _operator(data_dir)
         if org and not site.accounts.has_organisation(org):
             raise _fail(f"no organisation {org!r}; create it with: kartenn org add {org}")
-        password = hash_password(sys.stdin.readline().rstrip("\n")) if password_stdin else None
-        site.accounts.add_user(user_id, email=email, password_hash=password, admin=role == "admin")
-        if org:
-            site.accounts.set_membership(user_id, org, role)
-        site.accounts.log(site.identity.name, "user.create", f"user:{user_id}", org=org, role=role)
+        password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+        accounts.add_user(site, user_id, org=org, role=role, email=email, password=password)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"User {user_id} created" + (f" ({role} of {org})" if org else f" ({role})"), highlight=False)
@@ -398,18 +393,14 @@ def user_role(
 ) -> None:
     """Set (or remove, with 'none') a user's role in an organisation."""
     from kartenn.domain.security import ROLES
+    from kartenn.services import accounts
 
     if role not in (*ROLES, "none"):
         raise _fail(f"the role must be one of {', '.join(ROLES)} or none")
     try:
         site = _operator(data_dir)
         site.accounts.get_user(user_id)
-        if role == "none":
-            site.accounts.remove_membership(user_id, org)
-        else:
-            site.accounts.set_membership(user_id, org, role)
-        site.accounts.log(site.identity.name, "role.remove" if role == "none" else "role.set", f"user:{user_id}",
-                          org=org, role=role)
+        accounts.set_role(site, user_id, org, None if role == "none" else role)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"{user_id}: {role} in {org}", highlight=False)
@@ -419,10 +410,10 @@ def user_role(
 def user_disable(user_id: Annotated[str, typer.Argument(help="The user.")], data_dir: DataDir = Path("site"),
                  enable: Annotated[bool, typer.Option("--enable", help="Enable the account again.")] = False) -> None:
     """Disable an account (its sessions end; its tokens stop working), or enable it again."""
+    from kartenn.services import accounts
+
     try:
-        site = _operator(data_dir)
-        site.accounts.set_active(user_id, enable)
-        site.accounts.log(site.identity.name, "user.enable" if enable else "user.disable", f"user:{user_id}")
+        accounts.set_active(_operator(data_dir), user_id, enable)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"{user_id} {'enabled' if enable else 'disabled'}", highlight=False)
@@ -499,6 +490,7 @@ def grant(
 ) -> None:
     """Give (or take back) a right on a dataset."""
     from kartenn.domain.security import ACTIONS
+    from kartenn.services import grants
 
     if action not in ACTIONS:
         raise _fail(f"action must be one of {', '.join(ACTIONS)}")
@@ -512,11 +504,7 @@ def grant(
             raise _fail(f"no organisation {org!r}")
         if user:
             site.accounts.get_user(user)
-        with site.catalog.begin() as conn:
-            change = site.accounts.revoke if revoke else site.accounts.grant
-            change(conn, "dataset", dataset, principal, principal_id or "", action)
-        site.accounts.log(site.identity.name, "grant.revoke" if revoke else "grant.add", f"dataset:{dataset}",
-                          principal=principal, principal_id=principal_id, action=action)
+        grants.change_grant(site, dataset, principal, principal_id or "", action, revoke=revoke)
     except KartennError as exc:
         raise _fail(exc.message) from None
     who = principal if principal == "public" else f"{principal} {principal_id}"

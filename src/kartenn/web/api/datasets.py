@@ -7,9 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kartenn.domain import Dataset
-from kartenn.errors import Forbidden
+from kartenn.services import datasets
 from kartenn.services.access import SiteView
-from kartenn.services.publish import delete_dataset
 from kartenn.services.timedim import time_extent, time_field
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
@@ -60,10 +59,5 @@ def get_dataset(dataset_id: str, request: Request, site: Annotated[Site, Depends
 @router.delete("/datasets/{dataset_id}", status_code=204)
 def remove_dataset(dataset_id: str, site: Annotated[SiteView, Depends(get_site)]) -> Response:
     """Delete a dataset and its data (those who may publish it: its organisation's editors, admins)."""
-    site.catalog.get_dataset(dataset_id)
-    site.require("publish", "dataset", dataset_id)
-    if site.identity.scope != "write":
-        raise Forbidden("this token is read-only")
-    delete_dataset(site, dataset_id)
-    site.accounts.log(site.identity.name, "delete", f"dataset:{dataset_id}")
+    datasets.remove(site, dataset_id)
     return Response(status_code=204)
