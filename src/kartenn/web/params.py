@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from kartenn.errors import InvalidInput
-from kartenn.stores.record_index import SORTABLE
+from kartenn.services.record_search import SORTABLE
 
 SORT_ALIASES = {"relevance": "relevance", "date": "modified", "recordupdated": "modified"}
 

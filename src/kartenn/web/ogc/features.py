@@ -14,9 +14,10 @@ from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.filter_check import FilterLimits
 from kartenn.formats import gml
+from kartenn.services import features
 from kartenn.services.exports import geojson_features
+from kartenn.services.features import ItemQuery
 from kartenn.site import Site
-from kartenn.stores.items import ItemQuery, query_items
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.ogc.downloads import download_format, download_response
 from kartenn.web.ogc.html import render, wants_html
@@ -147,7 +148,7 @@ async def _items(collection_id: str, request: Request, site: Site, params: Any) 
     query = item_query(dataset, params, site.settings.items_max_limit, limits=FilterLimits.of(site.settings))
     html = wants_html(request)
     query.geojson = not html
-    page = await run_in_threadpool(query_items, site.features, dataset, query)
+    page = await run_in_threadpool(features.page, site, dataset, query)
     base = f"{base_url(request)}/ogc/collections/{collection_id}"
     kept = {k: v for k, v in params.items() if k not in ("offset", "after")}
     offset, limit = query.offset, query.limit or 0
@@ -195,7 +196,7 @@ async def item(collection_id: str, fid: str, request: Request,
     query = ItemQuery(fid=int(fid), limit=1, count=False, crs=read_crs(dataset, params.get("crs"), "crs"),
                       properties=read_properties(dataset, params.get("properties")),
                       skip_geometry=read_bool(params.get("skipGeometry"), "skipGeometry"))
-    page = await run_in_threadpool(query_items, site.features, dataset, query)
+    page = await run_in_threadpool(features.page, site, dataset, query)
     if not page.rows:
         raise NotFound(f"no feature {fid!r} in {collection_id!r}")
     if wants_html(request):

@@ -19,7 +19,7 @@ from kartenn.cql2 import parse_json, parse_text
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput
 from kartenn.filter_check import FilterLimits, check_json, check_size, check_tree
-from kartenn.stores.items import ItemQuery
+from kartenn.services.features import ItemQuery
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"

@@ -27,9 +27,9 @@ from kartenn.formats.exportable import each_record, exportable
 from kartenn.formats.ogc_record import record_feature
 from kartenn.services import records as service
 from kartenn.services.record_exports import record_document
+from kartenn.services.record_search import FACETS, RecordQuery
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
-from kartenn.stores.record_index import FACETS, RecordQuery
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.ogc.html import wants_html
 from kartenn.web.ogc.params import _instant, read_bbox, read_filter, read_int

@@ -27,9 +27,9 @@ from kartenn.formats.exportable import each_record
 from kartenn.formats.iso19139 import GMD, build_iso19139
 from kartenn.services import record_edits
 from kartenn.services import records as service
+from kartenn.services.record_search import QUERYABLES, queryable
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
-from kartenn.stores.record_filter import COLUMNS, queryable
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
 from kartenn.web.ows.registry import register
@@ -265,7 +265,7 @@ def _type_names(value: str) -> None:
 def _sort_field(name: str) -> str:
     field = {"date": "modified", "organisationname": "organisation", "identifier": "identifier"}.get(
         queryable(name), queryable(name))
-    from kartenn.stores.record_index import SORTABLE
+    from kartenn.services.record_search import SORTABLE
 
     if field not in SORTABLE:
         raise CSWError("InvalidParameterValue", f"cannot sort by {name!r}", "sortby")
@@ -360,7 +360,7 @@ def _cql(text: str, limits: FilterLimits | None = None) -> Any:
 def _check_properties(node: Any) -> None:
     from pygeofilter import ast
 
-    from kartenn.stores.record_filter import SPATIAL
+    from kartenn.services.record_search import SPATIAL
 
     stack = [node]
     while stack:
@@ -368,7 +368,7 @@ def _check_properties(node: Any) -> None:
         if isinstance(item, list):
             stack += item
         elif isinstance(item, ast.Attribute):
-            if queryable(item.name) not in COLUMNS and queryable(item.name) not in SPATIAL:
+            if queryable(item.name) not in QUERYABLES and queryable(item.name) not in SPATIAL:
                 raise CSWError("InvalidParameterValue", f"unknown property {item.name!r}", "constraint")
         else:
             stack += getattr(item, "get_sub_nodes", lambda: [])() or []

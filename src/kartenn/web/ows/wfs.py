@@ -34,9 +34,10 @@ from kartenn.errors import KartennError, NotFound
 from kartenn.filter_check import FilterLimits
 from kartenn.formats import gml, srs
 from kartenn.formats.fes import fid, parse_filter
+from kartenn.services import features
 from kartenn.services.exports import geojson_features
+from kartenn.services.features import ItemQuery
 from kartenn.site import Site
-from kartenn.stores.items import ItemQuery, count_items, iter_items
 from kartenn.web.caching import has_credentials
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
@@ -538,7 +539,7 @@ def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
     count = min(req.count if req.count is not None else cap, cap)
     plans = [_plan(site, req, _dataset(site, name), count, geojson=fmt == "json", index=i)
              for i, name in enumerate(type_names)]
-    counts = [count_items(site.features, p.dataset, p.query) for p in plans]
+    counts = [features.count(site, p.dataset, p.query) for p in plans]
     matched = sum(counts)
     returned = 0 if req.result_type == "hits" else _page(plans, counts, req.start, count)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
@@ -596,7 +597,7 @@ def _gml_stream(site: Site, plans: list[_Plan], head: bytes) -> Iterator[bytes]:
     for plan in plans:
         if not plan.query.limit:
             continue
-        for rows in iter_items(site.features, plan.dataset, plan.query):
+        for rows in features.stream(site, plan.dataset, plan.query):
             geometries = gml.geometry_jsons(rows) if plan.writer.with_geometry else [None] * len(rows)
             members = b"".join(gml.member(r, g, plan.writer) for r, g in zip(rows, geometries, strict=True))
             yield gml.without_declarations(members, plan.writer)
@@ -610,7 +611,7 @@ def _json_stream(site: Site, plans: list[_Plan], matched: int, returned: int, st
     for plan in plans:
         if not plan.query.limit:
             continue
-        for rows in iter_items(site.features, plan.dataset, plan.query):
+        for rows in features.stream(site, plan.dataset, plan.query):
             chunk = b",".join(orjson.dumps(f) for f in geojson_features(rows))
             if chunk:
                 yield (b"" if first else b",") + chunk
@@ -641,7 +642,7 @@ def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
                        resource_ids=[number], output_format=req.output_format)
     geojson = _output(by_id) == "json"
     plan = _plan(site, by_id, d, 1, geojson=geojson)
-    rows = [r for chunk in iter_items(site.features, d, plan.query) for r in chunk]
+    rows = [r for chunk in features.stream(site, d, plan.query) for r in chunk]
     if not rows:
         raise WFSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
     if geojson:
@@ -666,10 +667,10 @@ def get_property_value(site: Site, req: WFSRequest, online: str) -> Response:
     plan.query.properties = [] if geometry else [name]  # type: ignore[list-item]
     plan.query.skip_geometry = not geometry
     plan.writer.with_geometry = geometry
-    matched = count_items(site.features, d, plan.query)
+    matched = features.count(site, d, plan.query)
     root = etree.Element(f"{{{WFS20}}}ValueCollection", nsmap={"wfs": WFS20, "gml": gml.GML32,
                                                                gml.PREFIX: gml.NAMESPACE})
-    rows = [r for chunk in iter_items(site.features, d, plan.query) for r in chunk]
+    rows = [r for chunk in features.stream(site, d, plan.query) for r in chunk]
     root.set("numberMatched", str(matched))
     root.set("numberReturned", str(len(rows)))
     root.set("timeStamp", datetime.now(UTC).isoformat(timespec="seconds"))

@@ -26,8 +26,8 @@ from kartenn.errors import InvalidInput
 from kartenn.formats import gml, srs
 from kartenn.formats.fes import _fix_axis_order, parse_filter
 from kartenn.formats.gml_read import GMLGeometryError, read_geometry
-from kartenn.stores.edits import KEEP, FeatureEdits, apply_edits
-from kartenn.stores.items import ItemQuery, _to_crs, iter_items
+from kartenn.services import features
+from kartenn.services.features import KEEP, FeatureEdits, ItemQuery
 
 GML_NAMESPACES = {gml.GML32, gml.GML311}
 FES_NAMESPACES = {"http://www.opengis.net/fes/2.0", "http://www.opengis.net/ogc"}
@@ -79,7 +79,7 @@ def _geometry(element: Any, dataset: Dataset, default_srs: str | None, east_nort
     name = (parsed.geometry.get("crs") or {}).get("properties", {}).get("name")
     geometry = shapely.geometry.shape(parsed.geometry)
     if name:
-        geometry = _to_crs(geometry, srs.to_crs(name), CRS.from_user_input(dataset.crs))
+        geometry = features.reproject(geometry, srs.to_crs(name), CRS.from_user_input(dataset.crs))
     if not geometry.is_valid:
         geometry = shapely.make_valid(geometry)
     return geometry
@@ -122,7 +122,7 @@ def _matching(site: Any, dataset: Dataset, action: Any) -> list[int]:
     condition, fids = parse_filter(found, _fields(dataset))
     query = ItemQuery(filter=condition, fids=fids, filter_crs=CRS.from_user_input(dataset.crs), xy=True,
                       properties=[], skip_geometry=True, limit=None, count=False)
-    return [row["fid"] for rows in iter_items(site.features, dataset, query) for row in rows]
+    return [row["fid"] for rows in features.stream(site, dataset, query) for row in rows]
 
 
 def transaction_version(root: Any) -> str:
@@ -186,27 +186,13 @@ def transaction(site: Any, root: Any, version: str, dataset_of: Any) -> Response
     totals = {"inserted": 0, "updated": 0, "deleted": 0}
     for dataset_id, edits in plans.items():
         dataset = datasets[dataset_id]
-        result = apply_edits(site.features, dataset, edits)
+        result = features.edit(site, dataset, edits)
         results[dataset_id] = result
         totals["inserted"] += len(result.inserted)
         totals["updated"] += result.updated
         totals["deleted"] += result.deleted
-        _refresh(site, dataset, result)
-        site.accounts.log(site.identity.name, "features.edit", f"dataset:{dataset_id}", inserted=len(result.inserted),
-                          updated=result.updated, deleted=result.deleted)
     inserted = [(n, f"{gml.xml_name(datasets[d].id)}.{results[d].inserted[i]}") for n, d, i in handles]
     return _response(version, totals, inserted, root)
-
-
-def _refresh(site: Any, dataset: Dataset, result: Any) -> None:
-    """The dataset's count, extents and update time follow its features (and so do tile ETags)."""
-    from kartenn.services.publish import _wgs84
-
-    dataset.count = result.count
-    dataset.extent = result.extent
-    dataset.extent_wgs84 = _wgs84(result.extent, CRS.from_user_input(dataset.crs)) if result.extent else None
-    with site.catalog.begin() as conn:
-        site.catalog.update_dataset(conn, dataset)
 
 
 def _response(version: str, totals: dict[str, int], inserted: list[tuple[int, str]], root: Any) -> Response:
