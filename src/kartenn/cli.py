@@ -118,8 +118,6 @@ def ingest(
                     for line in outcome.log:
                         console.print(f"  {outcome.source}: {line}", highlight=False, style="dim")
                     published.append(outcome.dataset)
-    for dataset in published:
-        site.accounts.log(site.identity.name, "publish", f"dataset:{dataset.id}", org=org, private=private)
     if published:
         out.print(_summary(published))
     site.close()
@@ -255,13 +253,11 @@ def records_import(
 def records_contacts(data_dir: DataDir = Path("site")) -> None:
     """Name each dataset's owning organisation (else the site's publisher) in its record: for datasets
     published before records named them, or after publisher_name changed in kartenn.toml."""
-    from kartenn.services.record_owner import sync_owner
+    from kartenn.services import datasets
 
     try:
         site = _operator(data_dir)
-        with site.catalog.begin() as conn:
-            changed = sum(sync_owner(site, conn, dataset_id) for dataset_id in sorted(site.catalog.dataset_ids(conn)))
-        site.accounts.log(site.identity.name, "record.contacts", "catalogue", changed=changed)
+        changed = datasets.sync_owners(site)
     except KartennError as exc:
         raise _fail(exc.message) from None
     site.close()
@@ -305,14 +301,13 @@ def thesaurus_import(path: Annotated[Path, typer.Argument(help="A SKOS file: RDF
                      thesaurus_id: Annotated[str | None, typer.Option("--id", help="Default: from the file name.")]
                      = None) -> None:
     """Import (or replace) a SKOS thesaurus, e.g. GEMET."""
-    from kartenn.services.thesauri import import_skos
+    from kartenn.services.thesauri import add_thesaurus
 
     try:
         site = _operator(data_dir)
         if not path.is_file():
             raise _fail(f"{path}: no such file")
-        ident = import_skos(site, path, thesaurus_id)
-        site.accounts.log(site.identity.name, "thesaurus.import", f"thesaurus:{ident}", file=path.name)
+        ident = add_thesaurus(site, path, thesaurus_id)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"Thesaurus {ident} imported", highlight=False)

@@ -18,3 +18,15 @@ def remove(site: Any, dataset_id: str) -> Dataset:
     dataset = delete_dataset(site, dataset_id)
     site.accounts.log(site.identity.name, "delete", f"dataset:{dataset_id}")
     return dataset
+
+
+def sync_owners(site: Any) -> int:
+    """Name each dataset's owning organisation in its record (administrators); how many records changed."""
+    from kartenn.services.accounts import require_admin
+    from kartenn.services.record_owner import sync_owner
+
+    require_admin(site)
+    with site.catalog.begin() as conn:
+        changed = sum(sync_owner(site, conn, dataset_id) for dataset_id in sorted(site.catalog.dataset_ids(conn)))
+    site.accounts.log(site.identity.name, "record.contacts", "catalogue", changed=changed)
+    return changed

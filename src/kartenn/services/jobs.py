@@ -69,9 +69,6 @@ def run_ingest(site: Site, job: Job, report: Reporter) -> dict[str, Any]:
             errors.append({"source": outcome.source, "error": outcome.error})
         elif outcome.dataset:
             datasets.append(outcome.dataset.id)
-    for dataset_id in datasets:
-        site.accounts.log(params.get("created_by") or "system", "publish", f"dataset:{dataset_id}",
-                          org=params.get("org"), public=params.get("public") == "true")
     if not datasets:
         raise InvalidInput(errors[0]["error"] if errors else "nothing was published")
     return {"datasets": datasets, "errors": errors}

@@ -57,7 +57,8 @@ class Outcome:
 def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str | None = None,
                  replace: str | None = None, label: str | None = None,
                  progress: Progress | None = None, sharing: Sharing | None = None) -> list[Outcome]:
-    """Publish every dataset found in ``path``; each is atomic on its own. Raises for an unreadable file."""
+    """Publish every dataset found in ``path``; each is atomic on its own, with its audit line. Raises for an
+    unreadable file."""
     if replace:
         site.catalog.get_dataset(replace)  # an unknown id is an error before any work
     limits = IngestLimits.of(site.settings)
@@ -77,8 +78,17 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
                                                  sharing=sharing)
             except KartennError as exc:
                 outcome.error = exc.message
+            else:
+                _audit_publish(site, outcome.dataset, sharing)
             outcomes.append(outcome)
         return outcomes
+
+
+def _audit_publish(site: Site, dataset: Dataset, sharing: Sharing | None) -> None:
+    caller = getattr(site, "identity", None)
+    actor = (sharing.user if sharing else None) or (caller.name if caller else "system")
+    site.accounts.log(actor, "publish", f"dataset:{dataset.id}", org=sharing.org if sharing else None,
+                      public=sharing.public if sharing else True)
 
 
 def publish_source(site: Site, source: Source, *, title: str | None = None, replace: str | None = None,

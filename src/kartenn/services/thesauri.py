@@ -23,7 +23,8 @@ from kartenn.stores import thesauri as store
 from kartenn.text import fold
 from kartenn.xml import parse_xml
 
-__all__ = ["import_skos", "list_thesauri", "concepts", "theme_labels", "INSPIRE_THEMES", "ensure_builtin"]
+__all__ = ["add_thesaurus", "import_skos", "list_thesauri", "concepts", "theme_labels", "INSPIRE_THEMES",
+           "ensure_builtin"]
 
 BUILTIN = Path(__file__).resolve().parent.parent / "thesauri"
 INSPIRE_THEMES = "inspire-theme"
@@ -49,6 +50,16 @@ def _read(data: bytes, name: str) -> rdflib.Graph:
     except Exception as exc:  # rdflib raises many kinds for malformed files
         raise InvalidInput(f"not a SKOS file rdflib can read: {str(exc).splitlines()[0][:200]}") from None
     return graph
+
+
+def add_thesaurus(site: Any, path: Path, thesaurus_id: str | None = None) -> str:
+    """Import (or replace) a thesaurus from a file, for administrators, with an audit line."""
+    from kartenn.services.accounts import require_admin
+
+    require_admin(site)
+    ident = import_skos(site, path, thesaurus_id)
+    site.accounts.log(site.identity.name, "thesaurus.import", f"thesaurus:{ident}", file=path.name)
+    return ident
 
 
 def import_skos(site: Any, source: Path | bytes, thesaurus_id: str | None = None, name: str = "") -> str:

@@ -25,9 +25,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kartenn.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from kartenn.services import oidc, sessions
-from kartenn.services.identity import authenticate_password, hash_password
+from kartenn.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from kartenn.services import logins, oidc, sessions
 from kartenn.site import Site
 from kartenn.web.deps import base_url, client_ip, get_identity
 from kartenn.web.portal.context import base_values, language, remember_language
@@ -148,14 +147,11 @@ def login(request: Request, username: Annotated[str, Form(max_length=80)] = "",
     get_identity(request)
     if not _form_ok(request, csrf_token):
         raise Forbidden("the form has expired or did not come from this site; reload the page")
-    sessions.check_rate(site, ip, username)
     try:
-        identity = authenticate_password(site, username, password)
+        logins.password_login(site, username, password, ip)
     except Unauthorized:
-        sessions.note_failure(site, ip, username)
         # The form again, with the message (200, as a page the browser shows, not an HTTP challenge).
         return _page(request, "login", failed=True, username=username, next=safe_next(next))
-    site.accounts.log(identity.name, "login", f"user:{identity.user}", method="password", ip=ip)
     return _start_session(request, username, next)
 
 
@@ -186,7 +182,7 @@ def oidc_callback(request: Request) -> Response:
         if state and len(state) <= 64 else None
     if params.get("error") or not code or flow is None or not secrets.compare_digest(bound, state):
         reason = params.get("error") or ("no code" if not code else "unknown, used or foreign state")
-        site.accounts.log("anonymous", "login.failed", "oidc", reason=str(reason)[:100], ip=client_ip(request))
+        logins.refuse_login(site, str(reason), client_ip(request))
         response = _page(request, "message", status=400, message_key="error")
         response.delete_cookie(sessions.FLOW_COOKIE, path="/auth")
         return response
@@ -194,24 +190,12 @@ def oidc_callback(request: Request) -> Response:
         identity, claims, id_token = oidc.finish_login(site.settings, f"{base_url(request)}/auth/callback", code,
                                                        flow["verifier"], flow["nonce"])
     except Unauthorized as exc:
-        site.accounts.log("anonymous", "login.failed", "oidc", reason=exc.message, ip=client_ip(request))
+        logins.refuse_login(site, exc.message, client_ip(request))
         return _page(request, "message", status=401, message_key="error")
-    user_id = str(identity.user)
     try:
-        user = site.accounts.get_user(user_id)
-    except NotFound:  # first login: the account is created from the ID token
-        site.accounts.add_user(user_id, name=str(claims.get("name") or user_id), email=str(claims.get("email") or ""))
-        site.accounts.log(user_id, "user.create", f"user:{user_id}", source="oidc")
-        user = site.accounts.get_user(user_id)
-    if user["password"] is not None:
-        # A local account of the same name (its own password, perhaps a sign-up): never taken over from outside.
-        site.accounts.log(user_id, "login.failed", f"user:{user_id}", reason="name of a local account",
-                          ip=client_ip(request))
+        user_id = logins.oidc_login(site, identity, claims, client_ip(request))
+    except Forbidden:
         return _page(request, "message", status=403, message_key="error")
-    if not user["active"]:
-        site.accounts.log(user_id, "login.failed", f"user:{user_id}", reason="disabled", ip=client_ip(request))
-        return _page(request, "message", status=403, message_key="error")
-    site.accounts.log(user_id, "login", f"user:{user_id}", method="oidc", ip=client_ip(request))
     response = _start_session(request, user_id, flow["next"], identity=identity, id_token=id_token)
     response.delete_cookie(sessions.FLOW_COOKIE, path="/auth")
     return response
@@ -234,8 +218,7 @@ def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Respons
         return RedirectResponse("/", status_code=303)
     if not (_form_ok(request, csrf_token) or sessions.csrf_ok(session, request.headers.get("x-csrf-token"))):
         raise Forbidden("the form has expired or did not come from this site; reload the page")
-    sessions.close_session(site, request.cookies.get(sessions.COOKIE))
-    site.accounts.log(identity.name, "logout", f"user:{identity.user}")
+    logins.logout(site, identity, request.cookies.get(sessions.COOKIE))
     after = f"{base_url(request)}/"
     target = oidc.logout_url(site.settings, session["id_token"], after) if session["id_token"] else None
     response = RedirectResponse(target or "/", status_code=303)
@@ -268,14 +251,11 @@ def signup(request: Request, username: Annotated[str, Form(max_length=80)] = "",
             raise InvalidInput("a user name is 2 to 80 letters, digits, '.', '_' or '-'", locator="username")
         if "@" not in email:
             raise InvalidInput("an e-mail address is needed", locator="email")
-        if org and not site.accounts.has_organisation(org):
-            raise InvalidInput(f"no organisation {org!r}", locator="org")
-        site.accounts.add_signup({"id": username, "name": name or username, "email": email,
-                                  "password": hash_password(password), "org": org or None, "message": message})
+        logins.request_account(site, username, name=name, email=email, password=password, org=org or None,
+                               message=message, ip=ip)
     except (InvalidInput, Conflict) as exc:
         return _page(request, "signup", status=exc.status, problem=exc.message, form={
             "username": username, "name": name, "email": email, "org": org, "message": message})
-    site.accounts.log(username, "signup.request", f"user:{username}", org=org or None, ip=ip)
     return _page(request, "message", message_key="sent")
 
 

@@ -16,8 +16,8 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from kartenn.domain.security import ANONYMOUS, Identity
-from kartenn.errors import Forbidden, Unauthorized
-from kartenn.services import sessions
+from kartenn.errors import Unauthorized
+from kartenn.services import logins, sessions
 from kartenn.services.access import SiteView
 from kartenn.services.identity import PREFIX, authenticate_password, authenticate_token
 from kartenn.services.jobs import JobRunner
@@ -75,12 +75,9 @@ def _session_identity(request: Request, site: Site) -> Identity:
     request.state.session = row
     if request.method not in SAFE_METHODS and not request.url.path.startswith("/auth/"):
         origin = request.headers.get("origin")
-        if origin and origin.rstrip("/") != _origin(request):
-            site.accounts.log(identity.name, "access.denied", request.url.path, reason="foreign origin")
-            raise Forbidden("this request comes from another site")
-        if not sessions.csrf_ok(row, request.headers.get("x-csrf-token")):
-            site.accounts.log(identity.name, "access.denied", request.url.path, reason="csrf")
-            raise Forbidden("missing or wrong X-CSRF-Token header (see /auth/me)")
+        logins.check_session_write(site, identity, row, request.url.path,
+                                   foreign=bool(origin) and origin.rstrip("/") != _origin(request),
+                                   csrf=request.headers.get("x-csrf-token"))
     return identity
 
 

@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
 from kartenn.errors import Conflict, InvalidInput, KartennError, NotFound, TooLarge
+from kartenn.services import uploads
 from kartenn.services.jobs import JobRunner
 from kartenn.services.limits import IngestLimits, check_file
 from kartenn.site import Site
@@ -162,15 +163,8 @@ def tus_create(request: Request, site: Annotated[Site, Depends(get_site)]) -> Re
     meta = _metadata(request.headers.get("upload-metadata"))
     options = {k: meta.get(k) for k in ("title", "crs", "replace")}
     options.update(_owner(site, meta.get("org"), meta.get("public"), options.get("replace"), owner))  # nothing kept
-    upload_id = secrets.token_hex(8)
-    folder = site.settings.uploads_dir / "resumable" / upload_id
-    folder.mkdir(parents=True)
-    filename = _safe_name(meta.get("filename") or meta.get("name"))
-    (folder / filename).touch()
-    info = {"length": int(length), "filename": filename, "options": options, "user": site.identity.user}
-    (folder / "meta.json").write_text(json.dumps(info))
-    site.accounts.log(site.identity.name, "upload.start", f"upload:{upload_id}", filename=filename,
-                      org=options.get("org"), replace=options.get("replace"))
+    upload_id = uploads.start_resumable(site, int(length), _safe_name(meta.get("filename") or meta.get("name")),
+                                        options)
     location = f"{base_url(request)}/api/v1/uploads/resumable/{upload_id}"
     return Response(status_code=201, headers={**TUS, "Location": location, "Upload-Offset": "0"})
 

@@ -22,7 +22,8 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.filter_check import FilterLimits
-from kartenn.services.exports import FORMATS, csv_chunks, geojson_chunks, write_file
+from kartenn.services import features
+from kartenn.services.exports import FORMATS
 from kartenn.site import Site
 from kartenn.web.deps import get_site
 from kartenn.web.ogc.params import item_query
@@ -60,7 +61,7 @@ async def download_response(site: Site, dataset: Dataset, request: Request, fmt:
     filename = f"{dataset.id}.{extension}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if driver is None:
-        chunks = (geojson_chunks if fmt == "geojson" else csv_chunks)(site.features, dataset, query)
+        chunks = features.download_chunks(site, dataset, query, fmt)
         return StreamingResponse(iterate_in_threadpool(chunks), media_type=media, headers=headers)
     if query.crs is None:
         query.crs = CRS.from_user_input(dataset.crs)
@@ -69,7 +70,7 @@ async def download_response(site: Site, dataset: Dataset, request: Request, fmt:
     scratch.mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="download-", dir=scratch))
     try:
-        path = await run_in_threadpool(write_file, site.features, dataset, query, fmt, folder)
+        path = await run_in_threadpool(features.download_file, site, dataset, query, fmt, folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
