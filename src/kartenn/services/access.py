@@ -20,15 +20,31 @@ from kartenn.errors import Forbidden, NotFound, Unauthorized
 from kartenn.services import policy
 from kartenn.stores.catalog import Catalog, records
 
+# What the catalogue offers a caller besides its filtered reads, each free of identity: transactions and the
+# writes that services make once they have checked the caller's rights; jobs (filtered by may_see_job); named
+# styles (of a dataset already got through get_dataset); ids and origins that callers compare, never show.
+CATALOG_SHARED = frozenset({
+    "begin", "engine", "is_postgres", "sqlite", "analyze",
+    "add_dataset", "update_dataset", "delete_dataset", "dataset_ids",
+    "put_record", "put_records", "delete_record", "record_origins",
+    "add_job", "save_job", "get_job", "list_jobs",
+    "named_styles", "named_styles_of", "put_named_style", "delete_named_style",
+})
+# What a site offers a caller as is: settings, and the stores the services read and write after their checks.
+SITE_SHARED = frozenset({"settings", "accounts", "features", "maps", "files", "staging", "engine", "close"})
+
 
 class PolicyCatalog:
-    """The catalogue's reading methods, filtered by what the identity may view; the rest passes through."""
+    """The catalogue's reading methods, filtered by what the identity may view, and the identity-free methods
+    of CATALOG_SHARED; nothing else (AttributeError)."""
 
     def __init__(self, catalog: Catalog, identity: Identity, site: Any) -> None:
         self._catalog, self._identity, self._site = catalog, identity, site
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._catalog, name)
+        if name in CATALOG_SHARED:
+            return getattr(self._catalog, name)
+        raise AttributeError(f"the catalogue seen by a caller offers no {name!r}")
 
     def _visible_ids(self, kind: str) -> set[str] | None:
         ids = policy.permitted(self._identity, "view", kind, self._site.accounts)
@@ -68,7 +84,8 @@ class PolicyCatalog:
 
 
 class SiteView:
-    """A site seen by one identity: ``catalog`` filtered, ``identity`` at hand, the rest of the site as is."""
+    """A site seen by one identity: ``catalog`` filtered, ``identity`` at hand, the parts of SITE_SHARED as they
+    are; nothing else (AttributeError)."""
 
     def __init__(self, site: Any, identity: Identity) -> None:
         self._site = site
@@ -76,7 +93,9 @@ class SiteView:
         self.catalog = PolicyCatalog(site.catalog, identity, site)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._site, name)
+        if name in SITE_SHARED:
+            return getattr(self._site, name)
+        raise AttributeError(f"a site seen by a caller offers no {name!r}")
 
     def records_visibility(self) -> Any:
         """A SQL condition on the records table: the records this identity may view, published or not
