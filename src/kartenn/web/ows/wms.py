@@ -31,12 +31,12 @@ from kartenn.services.timedim import time_extent, time_field, time_filter
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
+from kartenn.web.ows.common import WMS_111, WMS_130, OWSError, integer, kvp, report_response, required
 from kartenn.web.ows.registry import register
 
 log = logging.getLogger("kartenn.wms")
 router = APIRouter(tags=["ows"])
 
-OGC = "http://www.opengis.net/ogc"
 WMS = "http://www.opengis.net/wms"
 XLINK = "http://www.w3.org/1999/xlink"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -50,14 +50,6 @@ EXCEPTIONS_130 = {"XML": "xml", "INIMAGE": "inimage", "BLANK": "blank"}
 EXCEPTIONS_111 = {"application/vnd.ogc.se_xml": "xml", "application/vnd.ogc.se_inimage": "inimage",
                   "application/vnd.ogc.se_blank": "blank"}
 MAX_LAYERS = 50
-
-
-class WMSError(Exception):
-    """A WMS exception: its OGC code, a message for people, the parameter at fault."""
-
-    def __init__(self, code: str, message: str, locator: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.locator, self.status = code, message, locator, status
 
 
 @dataclass
@@ -82,21 +74,21 @@ async def wms_endpoint(request: Request) -> Response:
 
 
 async def handle(request: Request) -> Response:
-    params = {k.lower(): v for k, v in request.query_params.items()}
+    params = kvp(request.query_params.items())
     version = _version(params)
     online = f"{base_url(request)}{request.url.path}"
     try:
         site: Site = get_site(request)  # type: ignore[assignment]
     except KartennError as exc:
-        return exception_response(WMSError(exc.code, exc.message, status=exc.status), version, challenge(exc))
+        return exception_response(OWSError(exc.code, exc.message, status=exc.status), version, challenge(exc))
     try:
         return await run_in_threadpool(dispatch, site, params, version, online,
                                        request.headers.get("if-none-match", ""))
-    except WMSError as exc:
+    except OWSError as exc:
         return error_response(exc, params, version)
     except Exception:
         log.exception("WMS request failed: %s", params.get("request"))
-        return exception_response(WMSError("NoApplicableCode", "internal error; the server log has the details",
+        return exception_response(OWSError("NoApplicableCode", "internal error; the server log has the details",
                                            status=500), version)
 
 
@@ -125,12 +117,12 @@ def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_n
             return get_styles(site, params)
     except KartennError as exc:
         if exc.status >= 500:  # a map that took too long to draw
-            raise WMSError(exc.code, exc.message, exc.locator, exc.status) from None
+            raise OWSError(exc.code, exc.message, exc.locator, exc.status) from None
         code = "LayerNotDefined" if isinstance(exc, NotFound) else "InvalidParameterValue"
-        raise WMSError(code, exc.message, exc.locator) from None
+        raise OWSError(code, exc.message, exc.locator) from None
     if not operation:
-        raise WMSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
-    raise WMSError("OperationNotSupported", f"unknown request {operation!r}", "request")
+        raise OWSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
+    raise OWSError("OperationNotSupported", f"unknown request {operation!r}", "request")
 
 
 # parameters -----------------------------------------------------------------------------------------------
@@ -141,34 +133,15 @@ def _version(params: dict[str, str]) -> str:
     return "1.1.1" if value.startswith("1.1") else "1.3.0"
 
 
-def _required(params: dict[str, str], name: str) -> str:
-    value = params.get(name)
-    if value is None or value == "":
-        raise WMSError("MissingParameterValue", f"the {name.upper()} parameter is required", name)
-    return value
-
-
-def _int(params: dict[str, str], name: str, low: int, high: int | None = None) -> int:
-    raw = _required(params, name)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise WMSError("InvalidParameterValue", f"{name.upper()} must be an integer, not {raw!r}", name) from None
-    if value < low or (high is not None and value > high):
-        limit = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise WMSError("InvalidParameterValue", f"{name.upper()}={value} is out of range: it must be {limit}", name)
-    return value
-
-
 def _bbox(params: dict[str, str], crs: str, version: str) -> tuple[float, float, float, float]:
-    raw = _required(params, "bbox")
+    raw = required(params, "bbox")
     try:
         values = [float(v) for v in raw.split(",")]
     except ValueError:
         values = []
     if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[0] >= values[2] or \
             values[1] >= values[3]:
-        raise WMSError("InvalidParameterValue", f"BBOX must be minx,miny,maxx,maxy with min < max; got {raw!r}",
+        raise OWSError("InvalidParameterValue", f"BBOX must be minx,miny,maxx,maxy with min < max; got {raw!r}",
                        "bbox")
     a, b, c, d = values
     if version == "1.3.0" and render.lat_first(crs):
@@ -177,15 +150,15 @@ def _bbox(params: dict[str, str], crs: str, version: str) -> tuple[float, float,
 
 
 def _layers(site: Site, params: dict[str, str], name: str = "layers") -> list[Dataset]:
-    names = [n for n in _required(params, name).split(",")]
+    names = [n for n in required(params, name).split(",")]
     if len(names) > MAX_LAYERS:
-        raise WMSError("InvalidParameterValue", f"at most {MAX_LAYERS} layers per request", name)
+        raise OWSError("InvalidParameterValue", f"at most {MAX_LAYERS} layers per request", name)
     found = []
     for layer in names:
         try:
             found.append(site.catalog.get_dataset(layer.strip()))
         except NotFound:
-            raise WMSError("LayerNotDefined", f"no layer {layer!r}", name) from None
+            raise OWSError("LayerNotDefined", f"no layer {layer!r}", name) from None
     return found
 
 
@@ -194,9 +167,9 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
     styles_raw = params.get("styles", "")
     names = styles_raw.split(",") if styles_raw else [""] * len(datasets)
     if len(names) != len(datasets):
-        raise WMSError("InvalidParameterValue", "STYLES must name one style per layer (or be empty)", "styles")
+        raise OWSError("InvalidParameterValue", "STYLES must name one style per layer (or be empty)", "styles")
     if params.get("sld"):
-        raise WMSError("InvalidParameterValue", "SLD by reference is not fetched: send the document in SLD_BODY",
+        raise OWSError("InvalidParameterValue", "SLD by reference is not fetched: send the document in SLD_BODY",
                        "sld")
     inline = _inline_styles(site, datasets, params["sld_body"]) if params.get("sld_body") else {}
     layers = []
@@ -204,35 +177,35 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
         try:
             style = inline.get(ds.id) or styles.style_for(site, ds, style_name.strip())
         except NotFound as exc:
-            raise WMSError("StyleNotDefined", exc.message, "styles") from None
+            raise OWSError("StyleNotDefined", exc.message, "styles") from None
         # TIME applies to the layers that have a time dimension; the others ignore it.
         when = None
         if params.get("time") and time_field(ds):
             try:
                 when = time_filter(ds, params["time"])
             except KartennError as exc:
-                raise WMSError("InvalidDimensionValue", exc.message, "time") from None
+                raise OWSError("InvalidDimensionValue", exc.message, "time") from None
         layers.append(render.MapLayer(ds, style, when))
     crs_key = "crs" if version == "1.3.0" else "srs"
-    crs = _required(params, crs_key).strip().upper()
+    crs = required(params, crs_key).strip().upper()
     if render.parse_crs(crs) is None:
-        raise WMSError("InvalidCRS" if version == "1.3.0" else "InvalidSRS", f"unknown or unsupported CRS {crs!r}",
+        raise OWSError("InvalidCRS" if version == "1.3.0" else "InvalidSRS", f"unknown or unsupported CRS {crs!r}",
                        crs_key)
     bbox = _bbox(params, crs, version)
     cap = site.settings.map_max_size
-    width, height = _int(params, "width", 1, cap), _int(params, "height", 1, cap)
+    width, height = integer(params, "width", low=1, high=cap), integer(params, "height", low=1, high=cap)
     fmt = "png"
     if image:
         raw = params.get("format", "image/png")
         fmt = IMAGE_FORMATS.get(raw.lower().replace(" ", "").replace(";", "; "), "")
         if not fmt:
-            raise WMSError("InvalidFormat", f"unsupported FORMAT {raw!r}; use one of {', '.join(IMAGE_FORMATS)}",
+            raise OWSError("InvalidFormat", f"unsupported FORMAT {raw!r}; use one of {', '.join(IMAGE_FORMATS)}",
                            "format")
     transparent = params.get("transparent", "false").lower() == "true"
     bgcolor = params.get("bgcolor")
     if bgcolor is not None:
         if not re.fullmatch(r"(0x|#)?[0-9a-fA-F]{6}", bgcolor):
-            raise WMSError("InvalidParameterValue", f"BGCOLOR must be 0xRRGGBB, not {bgcolor!r}", "bgcolor")
+            raise OWSError("InvalidParameterValue", f"BGCOLOR must be 0xRRGGBB, not {bgcolor!r}", "bgcolor")
         bgcolor = "#" + bgcolor[-6:]
     return MapRequest(version, layers, crs, bbox, width, height, fmt, transparent, bgcolor)
 
@@ -258,11 +231,11 @@ def _inline_styles(site: Site, datasets: list[Dataset], body: str) -> dict[str, 
                 raise
             found[ds.id] = imported.styles[0]
     except NotFound as exc:
-        raise WMSError("StyleNotDefined", exc.message, "sld_body") from None
+        raise OWSError("StyleNotDefined", exc.message, "sld_body") from None
     except KartennError as exc:
-        raise WMSError("InvalidParameterValue", f"SLD_BODY: {exc.message}", "sld_body") from None
+        raise OWSError("InvalidParameterValue", f"SLD_BODY: {exc.message}", "sld_body") from None
     if not found:
-        raise WMSError("InvalidParameterValue", "SLD_BODY styles none of the LAYERS", "sld_body")
+        raise OWSError("InvalidParameterValue", "SLD_BODY styles none of the LAYERS", "sld_body")
     return found
 
 
@@ -283,15 +256,15 @@ def get_feature_info(site: Site, params: dict[str, str], version: str) -> Respon
     shown = {layer.dataset.id for layer in req.layers}
     for ds in queried:
         if ds.id not in shown:
-            raise WMSError("LayerNotQueryable", f"layer {ds.id!r} is not in LAYERS", "query_layers")
+            raise OWSError("LayerNotQueryable", f"layer {ds.id!r} is not in LAYERS", "query_layers")
     ik, jk = ("i", "j") if version == "1.3.0" else ("x", "y")
-    i, j = _int(params, ik, 0), _int(params, jk, 0)
+    i, j = integer(params, ik, low=0), integer(params, jk, low=0)
     if i >= req.width or j >= req.height:
-        raise WMSError("InvalidPoint", f"pixel ({i}, {j}) is outside the {req.width}×{req.height} map", ik)
-    count = _int(params, "feature_count", 1, 1000) if "feature_count" in params else 1
+        raise OWSError("InvalidPoint", f"pixel ({i}, {j}) is outside the {req.width}×{req.height} map", ik)
+    count = integer(params, "feature_count", low=1, high=1000) if "feature_count" in params else 1
     info_format = params.get("info_format", "text/html").lower()
     if info_format not in INFO_FORMATS and not info_format.startswith("application/vnd.ogc.gml"):
-        raise WMSError("InvalidFormat", f"unsupported INFO_FORMAT {info_format!r}", "info_format")
+        raise OWSError("InvalidFormat", f"unsupported INFO_FORMAT {info_format!r}", "info_format")
     features = []
     times = {layer.dataset.id: layer.time for layer in req.layers}
     for ds in queried:
@@ -344,10 +317,10 @@ def get_legend_graphic(site: Site, params: dict[str, str]) -> Response:
     try:
         style = styles.style_for(site, ds, params.get("style", ""))
     except NotFound as exc:
-        raise WMSError("StyleNotDefined", exc.message, "style") from None
+        raise OWSError("StyleNotDefined", exc.message, "style") from None
     fmt = IMAGE_FORMATS.get(params.get("format", "image/png").lower(), "")
     if not fmt:
-        raise WMSError("InvalidFormat", f"unsupported FORMAT {params.get('format')!r}", "format")
+        raise OWSError("InvalidFormat", f"unsupported FORMAT {params.get('format')!r}", "format")
     return Response(legend.legend_image(style, fmt), media_type=render.MEDIA_TYPES[fmt])
 
 
@@ -360,7 +333,7 @@ def get_styles(site: Site, params: dict[str, str]) -> Response:
 # exceptions -----------------------------------------------------------------------------------------------
 
 
-def error_response(exc: WMSError, params: dict[str, str], version: str) -> Response:
+def error_response(exc: OWSError, params: dict[str, str], version: str) -> Response:
     """XML by default; an image for EXCEPTIONS=INIMAGE or BLANK when the map parameters allow one."""
     table = EXCEPTIONS_130 if version == "1.3.0" else EXCEPTIONS_111
     mode = table.get(params.get("exceptions", ""), {**EXCEPTIONS_130, **EXCEPTIONS_111}.get(
@@ -384,20 +357,8 @@ def error_response(exc: WMSError, params: dict[str, str], version: str) -> Respo
     return exception_response(exc, version)
 
 
-def exception_response(exc: WMSError, version: str, headers: dict[str, str] | None = None) -> Response:
-    if version == "1.3.0":
-        root = etree.Element(f"{{{OGC}}}ServiceExceptionReport", nsmap={None: OGC, "xsi": XSI}, version="1.3.0")
-        root.set(f"{{{XSI}}}schemaLocation", f"{OGC} http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd")
-        tag, media = f"{{{OGC}}}ServiceException", "text/xml"
-    else:
-        root = etree.Element("ServiceExceptionReport", version="1.1.1")
-        tag, media = "ServiceException", "application/vnd.ogc.se_xml"
-    el = etree.SubElement(root, tag, code=exc.code)
-    if exc.locator:
-        el.set("locator", exc.locator)
-    el.text = exc.message
-    return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=exc.status,
-                    media_type=media, headers=headers)
+def exception_response(exc: OWSError, version: str, headers: dict[str, str] | None = None) -> Response:
+    return report_response(exc, WMS_130 if version == "1.3.0" else WMS_111, headers)
 
 
 # GetCapabilities ------------------------------------------------------------------------------------------
