@@ -1,7 +1,7 @@
 """WFS 2.0.0 and 1.1.0 (KVP and XML POST) at /wfs and /ows?service=WFS, over every vector dataset.
 
 Queries go through the same store layer as OGC API Features (``stores.items``): FES filters become the
-same AST as CQL2. Axis order (``formats.srs``): a CRS written as a URN or an http URI
+same AST as CQL2. Axis order (``kartenn.crs``): a CRS written as a URN or an http URI
 (urn:ogc:def:crs:EPSG::4326) follows the EPSG axis order (latitude first for 4326); the short form
 EPSG:4326 is longitude first, as GeoServer and most clients read it; GeoJSON is always longitude first.
 GetFeature streams its members.
@@ -10,7 +10,6 @@ GetFeature streams its members.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,10 +28,11 @@ from pyproj import CRS
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from kartenn.crs import canonical, north_first, parse_bbox, swap, to_crs
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
 from kartenn.filter_check import FilterLimits
-from kartenn.formats import gml, srs
+from kartenn.formats import gml
 from kartenn.formats.fes import fid, parse_filter
 from kartenn.services.exports import geojson_features
 from kartenn.site import Site
@@ -400,37 +400,15 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
 # queries --------------------------------------------------------------------------------------------------
 
 
-def _yx(name: str) -> bool:
-    """Whether coordinates written in ``name`` come latitude (northing) first (the rule of ``formats.srs``)."""
-    return srs.north_first(name)
-
-
-def _crs(name: str) -> CRS:
-    return srs.to_crs(name)
-
-
 def _bbox_condition(text: str, default_srs: str) -> Any:
-    parts = [p.strip() for p in text.split(",")]
-    name = default_srs
-    if len(parts) in (5, 7):
-        name = parts.pop()
-    try:
-        numbers = [float(v) for v in parts]
-    except ValueError:
-        raise OWSError("InvalidParameterValue", f"BBOX must be 4 numbers and an optional CRS, not {text!r}",
-                       "bbox") from None
-    if len(numbers) == 6:
-        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-        raise OWSError("InvalidParameterValue", "BBOX must be 4 finite numbers and an optional CRS", "bbox")
-    a, b, c, d = numbers
-    if _yx(name):
-        a, b, c, d = b, a, d, c
+    box, written = parse_bbox(text, with_crs=True)
+    name = default_srs if written is None else written
+    a, b, c, d = swap(box) if north_first(name) else box
     if a > c or b > d:
         raise OWSError("InvalidParameterValue", "BBOX lower corner must be below and left of the upper", "bbox")
-    _crs(name)
+    to_crs(name)
     polygon = shapely.geometry.mapping(shapely.box(a, b, c, d))
-    crs = {"type": "name", "properties": {"name": srs.canonical(name)}}  # coordinates now east/north
+    crs = {"type": "name", "properties": {"name": canonical(name)}}  # coordinates now east/north
     return ast.GeometryIntersects(ast.Attribute("geometry"), values.Geometry({**polygon, "crs": crs}))
 
 
@@ -456,7 +434,7 @@ class _Plan:
 def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = False, index: int = 0) -> _Plan:
     """How to query one feature type; GeoJSON is always east/north (RFC 7946), whatever the srsName."""
     srs_name = req.srs_name or _default_crs(d)
-    output_crs = _crs(srs_name)
+    output_crs = to_crs(srs_name)
     condition = None
     fids: list[int] | None = None
     source = req.filters[index] if req.filters and index < len(req.filters) else req.filter
@@ -480,7 +458,7 @@ def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = F
     sortby = [(_field(d, name, "sortBy"), desc) for name, desc in req.sortby]
     query = ItemQuery(filter=condition, filter_crs=CRS.from_user_input(d.crs), fids=fids, sortby=sortby,
                       properties=properties, skip_geometry=not with_geometry, crs=output_crs,
-                      xy=geojson or not _yx(srs_name), offset=req.start, limit=count)
+                      xy=geojson or not north_first(srs_name), offset=req.start, limit=count)
     fields = [(f.name, gml.xml_name(f.name)) for f in d.fields if properties is None or f.name in properties]
     return _Plan(d, query, gml.Writer(req.version, _type_name(d), fields, srs_name, with_geometry))
 

@@ -10,6 +10,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from pyproj import Transformer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from kartenn.crs import axis_north_first, parse_bbox, swap
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style, StyleLimits
 from kartenn.errors import InvalidInput, KartennError, NotFound
@@ -136,17 +138,20 @@ def _version(params: dict[str, str]) -> str:
 def _bbox(params: dict[str, str], crs: str, version: str) -> tuple[float, float, float, float]:
     raw = required(params, "bbox")
     try:
-        values = [float(v) for v in raw.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[0] >= values[2] or \
-            values[1] >= values[3]:
+        box: tuple[float, float, float, float] | None = parse_bbox(raw, heights=False)[0]
+    except InvalidInput:
+        box = None
+    if box is None or box[0] >= box[2] or box[1] >= box[3]:
         raise OWSError("InvalidParameterValue", f"BBOX must be minx,miny,maxx,maxy with min < max; got {raw!r}",
                        "bbox")
-    a, b, c, d = values
-    if version == "1.3.0" and render.lat_first(crs):
-        return b, a, d, c
-    return a, b, c, d
+    return swap(box) if version == "1.3.0" and _lat_first(crs) else box
+
+
+@lru_cache(maxsize=256)
+def _lat_first(code: str) -> bool:
+    """WMS 1.3.0 writes coordinates in the CRS's own axis order, latitude first for EPSG:4326."""
+    crs = render.parse_crs(code)
+    return crs is not None and axis_north_first(crs)
 
 
 def _layers(site: Site, params: dict[str, str], name: str = "layers") -> list[Dataset]:
@@ -475,8 +480,8 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
                 box = _bounds_in(ds, code)
                 if box is None:
                     continue
-                if v130 and render.lat_first(code):
-                    box = (box[1], box[0], box[3], box[2])
+                if v130 and _lat_first(code):
+                    box = swap(box)
                 attrs = {"CRS" if v130 else "SRS": code, "minx": _n(box[0]), "miny": _n(box[1]),
                          "maxx": _n(box[2]), "maxy": _n(box[3])}
                 sub(layer, "BoundingBox", **attrs)
