@@ -32,7 +32,7 @@ from kartenn.crs import canonical, north_first, parse_bbox, swap, to_crs
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
 from kartenn.filter_check import FilterLimits
-from kartenn.formats import gml
+from kartenn.formats import gml, output
 from kartenn.formats.fes import fid, parse_filter
 from kartenn.services.exports import geojson_features
 from kartenn.site import Site
@@ -66,7 +66,6 @@ CRS84 = CRS.from_user_input("OGC:CRS84")
 GML32_FORMATS = {"application/gml+xml;version=3.2", "application/gmlxml;version=3.2", "text/xml;subtype=gml/3.2",
                  "gml32", "gml3.2", "text/xml;subtype=gml/3.2.1"}
 GML311_FORMATS = {"text/xml;subtype=gml/3.1.1", "gml3", "gml311", "text/xml"}
-JSON_FORMATS = {"application/json", "json", "application/geo+json", "geojson"}
 OUTPUT_FORMATS = {"2.0.0": ["application/gml+xml; version=3.2", "text/xml; subtype=gml/3.2", "application/json"],
                   "1.1.0": ["text/xml; subtype=gml/3.1.1", "application/json"], "1.0.0": []}
 OPERATIONS = {"2.0.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
@@ -473,7 +472,7 @@ def _output(req: WFSRequest) -> str:
     fmt = (req.output_format or "").lower().replace(" ", "").replace('"', "")
     if not fmt:
         return "gml32" if req.version == "2.0.0" else "gml311"
-    if fmt in JSON_FORMATS:
+    if (found := output.wfs_output(fmt)) is not None and found.name == "geojson":
         return "json"
     if fmt in GML32_FORMATS and req.version == "2.0.0":
         return "gml32"
