@@ -22,7 +22,7 @@ from kartenn.domain import Dataset
 from kartenn.domain.style import Style
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.formats import mvt
-from kartenn.services import render
+from kartenn.services import boxes, render
 from kartenn.services.tile_cache import TileCache
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
@@ -83,19 +83,17 @@ def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col
     pad_x, pad_y = (b.right - b.left) * BUFFER / EXTENT, (b.top - b.bottom) * BUFFER / EXTENT
     padded = (b.left - pad_x, b.bottom - pad_y, b.right + pad_x, b.top + pad_y)
     tms_crs = tms.crs._pyproj_crs.to_string()
-    try:
-        box = render.transformer(tms_crs, _native(dataset)).transform_bounds(*padded, densify_pts=5)
-    except Exception:
+    # Kept within the matrix set (no buffer past ±180° or a pole), split where it crosses the antimeridian.
+    parts = boxes.native_boxes(tms_crs, _native(dataset), padded, tuple(tms.xy_bbox))
+    if not parts:
         return b""  # the tile lies where the dataset's CRS is undefined
-    if not all(np.isfinite(box)):
-        return b""
     fields = [f.name for f in dataset.fields]
     tms_epsg = tms.crs._pyproj_crs.to_epsg() or (4326 if tms_id == "WorldCRS84Quad" else None)
-    level = tile_level(site, dataset, box)
+    level = tile_level(site, dataset, parts[0])
     if isinstance(site.features, PostGISStore) and tms_epsg and dataset.srid and time is None:
-        return mvt_from_postgis(site.features, dataset.storage, fields, dataset.id, tms_epsg, bounds, box,
+        return mvt_from_postgis(site.features, dataset.storage, fields, dataset.id, tms_epsg, bounds, parts,
                                 EXTENT, BUFFER, level)
-    return _mvt_from_rows(site, dataset, tms_crs, bounds, padded, box, fields, time, level)
+    return _mvt_from_rows(site, dataset, tms_crs, bounds, parts, fields, time, level)
 
 
 def tile_level(site: Site, dataset: Dataset, box: tuple[float, float, float, float]) -> int:
@@ -106,10 +104,11 @@ def tile_level(site: Site, dataset: Dataset, box: tuple[float, float, float, flo
 
 
 def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[float, float, float, float],
-                   padded: tuple[float, float, float, float], box: tuple[float, float, float, float],
-                   fields: list[str], time: TimeFilter | None = None, level: int = 0) -> bytes:
-    """The tile from the rows in ``box``, encoded here (formats.mvt: shapely and numpy over the whole layer)."""
-    fids, columns, wkb = columns_in_box(site.features, dataset.storage, fields, box, MAX_FEATURES, level)
+                   parts: list[tuple[float, float, float, float]], fields: list[str], time: TimeFilter | None = None,
+                   level: int = 0) -> bytes:
+    """The tile from the rows in the boxes ``parts``, encoded here (formats.mvt: shapely and numpy over the whole
+    layer)."""
+    fids, columns, wkb = columns_in_box(site.features, dataset.storage, fields, parts, MAX_FEATURES, level)
     if time is not None:
         keep = [i for i, v in enumerate(columns.get(time.field, [])) if time.contains(v)]
         fids, wkb = [fids[i] for i in keep], [wkb[i] for i in keep]
