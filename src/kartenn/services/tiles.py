@@ -123,7 +123,7 @@ def _mvt_from_rows(site: Site, dataset: Dataset, tms_id: str, tms_crs: str, boun
     to_tms = render.transformer(_native(dataset), tms_crs)
     if to_tms.source_crs != to_tms.target_crs:
         geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_tms.transform(xy[:, 0], xy[:, 1])))
-        if tms_id in WORLD_SETS:  # what crosses the antimeridian in the dataset's CRS: on both sides of the world
+        if tms_id in WORLD_SETS and _may_cross(_native(dataset)):  # what crosses the antimeridian: on both sides
             left, _, right, _ = tile_matrix_set(tms_id).xy_bbox
             geoms = boxes.both_sides(geoms, right - left)
     grid = mvt.on_grid(geoms, bounds, EXTENT, BUFFER)
