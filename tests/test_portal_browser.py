@@ -412,8 +412,12 @@ def test_editors_see_validation_and_share_the_dataset(site, server, browser):
     page.get_by_role("button", name="Save a new version").click()
     sync_api.expect(page.get_by_label("Abstract")).to_have_value("Les grands lacs du monde, d'après Natural Earth.")
     sync_api.expect(section).not_to_contain_text("no resource abstract")
-    record = site.catalog.get_record(outcome.dataset.record_id)
+    # an editor's change of the published record: its working copy, shown and checked here, waits for review
+    sync_api.expect(page.locator("#record-state")).to_have_text("draft")
+    sync_api.expect(page.locator("#working-copy")).to_contain_text("wait for review")
+    record = _edited(site, outcome.dataset.record_id)
     assert record.keywords == ["lacs", "hydrographie"] and record.abstract.startswith("Les grands lacs")
+    assert site.catalog.get_record(record.id).abstract != record.abstract
     page.get_by_label("Who", exact=True).select_option("org")
     page.get_by_placeholder("organisation or user").fill("lille")
     page.get_by_label("May", exact=True).select_option("view")
