@@ -159,3 +159,45 @@ def test_those_who_may_publish_change_the_record_directly(site, people, path):
     history = people["root"].get(f"/api/v1/records/{RID}/versions").json()["versions"]
     assert [(v["actor"], v["action"], v["state"]) for v in history] == [
         ("eloi", "update", "published"), ("root", "update", "published"), ("cli", "insert", "published")]
+
+
+def test_each_path_builds_on_the_working_copy(site, people):
+    """A CSW-T property update and an import after a PUT change the working copy, not the published record."""
+    edith, anonymous = people["edith"], people["anonymous"]
+    assert _change(edith, "put", NEW_TITLE) == 200
+    update = _csw_update(RID, "x").decode().split("<csw:Update>")[0] + (
+        "<csw:Update><csw:RecordProperty><csw:Name>dct:abstract</csw:Name><csw:Value>Plans d'eau.</csw:Value>"
+        "</csw:RecordProperty><csw:Constraint version='1.1.0'><ogc:Filter xmlns:ogc='http://www.opengis.net/ogc'>"
+        "<ogc:PropertyIsEqualTo><ogc:PropertyName>dc:identifier</ogc:PropertyName>"
+        f"<ogc:Literal>{RID}</ogc:Literal></ogc:PropertyIsEqualTo></ogc:Filter></csw:Constraint></csw:Update>"
+        "</csw:Transaction>")
+    r = edith.post("/csw", content=update.encode())
+    assert r.status_code == 200 and b"totalUpdated>1<" in r.content, r.text
+    got = edith.get(f"/api/v1/records/{RID}").json()
+    assert (got["title"], got["abstract"], got["working_copy"]) == (NEW_TITLE, "Plans d'eau.", True)
+    assert _public(anonymous) == OLD
+    assert edith.post(f"/api/v1/records/{RID}/submit").status_code == 200
+    assert _change(edith, "import", "Lacs") == 201  # a submitted working copy is changed in place, as a record
+    got = edith.get(f"/api/v1/records/{RID}").json()
+    assert (got["title"], got["state"], got["working_copy"]) == ("Lacs", "submitted", True)
+    assert _public(anonymous) == OLD
+
+
+def test_two_working_copies_of_one_version_cannot_both_be_made(site, people):
+    """Two editors that read the same published version: the second finds a working copy made meanwhile."""
+    from kartenn.errors import PreconditionFailed
+    from kartenn.services.working_copies import save_edits
+
+    views = [site.seen_by(site.accounts.identity(user, "write")) for user in ("edith", "eloi")]
+    published = site.catalog.get_record(RID)
+    for view, title in zip(views, ("Premier", "Second"), strict=True):
+        change = site.catalog.get_record(RID)
+        change.title = title
+        if title == "Second":
+            with pytest.raises(PreconditionFailed), site.catalog.begin() as conn:
+                save_edits(view, conn, [change], {RID: published}, expected=published.updated)
+        else:
+            with site.catalog.begin() as conn:
+                save_edits(view, conn, [change], {RID: published}, expected=published.updated)
+    assert people["eloi"].get(f"/api/v1/records/{RID}").json()["title"] == "Premier"
+    assert site.catalog.get_record(RID).title == "Lacs du Finistère"

@@ -68,8 +68,11 @@ def of(conn: Connection, ids: list[str]) -> dict[str, Record]:
 
 
 def _later(expected: datetime | None) -> datetime:
+    """Now, and always after ``expected``: each write a new version, even in the same clock tick."""
     now = datetime.now(UTC)
-    return now if expected is None else max(now, _aware(expected) + timedelta(microseconds=1))
+    if expected is None:
+        return now
+    return max(now, expected.replace(tzinfo=expected.tzinfo or UTC) + timedelta(microseconds=1))
 
 
 def put(conn: Connection, rec: Record, actor: str, expected: datetime | None = None, *,
