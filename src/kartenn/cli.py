@@ -24,10 +24,15 @@ DataDir = Annotated[Path, typer.Option("--data-dir", "-d", help="The site's data
                                        envvar="KARTENN_DATA_DIR")]
 
 
-def _site(data_dir: Path, create: bool = False):  # type: ignore[no-untyped-def]
+def _site(data_dir: Path, create: bool = False, **settings: str | None):  # type: ignore[no-untyped-def]
+    """The site, or one line and a non-zero exit when it cannot be opened (e.g. with another store than its own)."""
     from kartenn.site import Site
 
-    return Site.open(Settings.load(data_dir), create=create)
+    try:
+        given = {name: value for name, value in settings.items() if value is not None}
+        return Site.open(Settings.load(data_dir, **given), create=create)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
 
 
 def _operator(data_dir: Path):  # type: ignore[no-untyped-def]
@@ -49,12 +54,14 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
-def init(data_dir: Annotated[Path, typer.Argument(help="Folder to create.")] = Path("site")) -> None:
-    """Create a data directory with its configuration and catalogue."""
-    try:
-        site = _site(data_dir, create=True)
-    except KartennError as exc:
-        raise _fail(exc.message) from None
+def init(data_dir: Annotated[Path, typer.Argument(help="Folder to create.")] = Path("site"),
+         database_url: Annotated[str | None, typer.Option(
+             help="PostGIS database (postgresql://user@host:5432/db) instead of the embedded store; default: "
+                  "KARTENN_DATABASE_URL. The password is not recorded: keep it in the variable, PGPASSWORD or "
+                  "~/.pgpass.")] = None) -> None:
+    """Create a data directory with its configuration and catalogue, and record its store (which also records the
+    store of a site made by an earlier Kartenn)."""
+    site = _site(data_dir, create=True, database_url=database_url)
     store = "PostGIS" if site.settings.uses_postgis else "SQLite + GeoPackage"
     out.print(f"Initialised {site.settings.data_dir} ({store})", highlight=False, soft_wrap=True)
 
