@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalog_data import generate  # noqa: E402
 
 from kartenn.config import Settings  # noqa: E402
+from kartenn.domain.security import OPERATOR  # noqa: E402
 from kartenn.services.records import import_paths  # noqa: E402
 from kartenn.site import Site  # noqa: E402
 from kartenn.testing.postgres import TemporaryCluster  # noqa: E402
@@ -31,7 +32,7 @@ def run(folder: Path, database_url: str | None, profile: bool) -> float:
         start = time.perf_counter()
         if profiler:
             profiler.enable()
-        report = import_paths(site, [folder])
+        report = import_paths(site.seen_by(OPERATOR), [folder])
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - start

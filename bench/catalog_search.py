@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from kartenn.app import create_app  # noqa: E402
 from kartenn.config import Settings  # noqa: E402
+from kartenn.domain.security import OPERATOR  # noqa: E402
 from kartenn.services.records import import_paths  # noqa: E402
 from kartenn.site import Site  # noqa: E402
 
@@ -45,7 +46,7 @@ def main() -> None:
     if args.load:
         site = Site.open(settings, create=True)
         start = time.perf_counter()
-        report = import_paths(site, [folder])
+        report = import_paths(site.seen_by(OPERATOR), [folder])
         print(f"loaded {len(report.imported)} records in {time.perf_counter() - start:.0f} s", flush=True)
         site.close()
     boxes = query_boxes(args.requests, seed=2)

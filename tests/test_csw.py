@@ -10,6 +10,7 @@ from owslib.fes import BBox, PropertyIsLike
 
 from cite import get_cases, post_cases, suite, summary
 from conftest import shared
+from kartenn.domain.security import OPERATOR
 from kartenn.services.records import import_paths
 from xsd import assert_valid
 
@@ -26,13 +27,13 @@ KNOWN_DIFFERENCES = {
 
 @pytest.fixture
 def cite_server(site, server):
-    assert import_paths(site, [suite() / "data"]).errors == []
+    assert import_paths(site.seen_by(OPERATOR), [suite() / "data"]).errors == []
     return server
 
 
 @pytest.fixture
 def iso_server(site, server):
-    assert import_paths(site, [shared("iso-metadata-records")]).errors == []
+    assert import_paths(site.seen_by(OPERATOR), [shared("iso-metadata-records")]).errors == []
     return server
 
 

@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from conftest import shared
 from kartenn.app import create_app
 from kartenn.domain import Record
+from kartenn.domain.security import OPERATOR
 from kartenn.formats.exportable import each_record, exportable, valid_date
 from kartenn.formats.ogc_record import encodings, language_code
 from kartenn.xml import parse_xml
@@ -99,9 +100,9 @@ def catalogue(site) -> list[str]:
     """Every shared record imported with the importer, the crafted ones, and an administrator's token."""
     from kartenn.services.records import import_bytes, import_paths
 
-    report = import_paths(site, [shared(s) for s in SOURCES])
+    report = import_paths(site.seen_by(OPERATOR), [shared(s) for s in SOURCES])
     assert report.errors == [] and len(report.imported) > 40
-    import_bytes(site, ODD_XML.encode())
+    import_bytes(site.seen_by(OPERATOR), ODD_XML.encode())
     with site.catalog.begin() as conn:
         site.catalog.put_records(conn, MADE)
         site.accounts.grant_many(conn, "record", [r.id for r in MADE], "public", "", "view")

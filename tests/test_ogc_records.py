@@ -19,10 +19,11 @@ WALLONIE_SERVICE = "1714cd1e-6685-4dea-a6f4-b51612a15ed0"  # a service record ke
 @pytest.fixture
 def catalogue(site) -> dict[str, str]:
     """The 32 real ISO records and one published dataset (Natural Earth lakes) with its record."""
+    from kartenn.domain.security import OPERATOR
     from kartenn.services.publish import publish_file
     from kartenn.services.records import import_paths
 
-    report = import_paths(site, [shared(ISO)])
+    report = import_paths(site.seen_by(OPERATOR), [shared(ISO)])
     assert report.errors == []
     lakes = publish_file(site, shared("natural-earth/ne_110m_lakes.geojson"), title="Lacs du monde")[0].dataset
     return {"dataset": lakes.id, "record": lakes.record_id}

@@ -72,9 +72,11 @@ def test_draft_submit_review_publish(server, site, editor_token):
             assert sees(http) == dict.fromkeys(("record", "search", "facets", "csw"), True), who
         # the history, for those who may edit the record
         history = editor.get(f"/api/v1/records/{RID}/versions").json()["versions"]
-        assert [v["action"] for v in history] == ["publish", "submit", "reject", "submit", "update", "update"]
+        assert [v["action"] for v in history] == ["publish", "submit", "reject", "submit", "update", "update",
+                                                  "insert"]
         assert history[2]["comment"] == "il manque la généalogie" and history[2]["actor"] == "rita"
-        assert history[-1]["title"] == "Cadastre revu" and history[-1]["version"] == 1
+        assert history[-2]["title"] == "Cadastre revu" and history[-2]["version"] == 2
+        assert (history[-1]["state"], history[-1]["version"]) == ("draft", 1)  # the import
         assert clients["anonymous"].get(f"/api/v1/records/{RID}/versions").status_code == 401
         assert clients["outsider"].get(f"/api/v1/records/{RID}/versions").status_code == 403
         events = {(e["event"], e["actor"]) for e in site.accounts.audit_log(limit=100)}

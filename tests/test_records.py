@@ -9,6 +9,7 @@ from lxml import etree
 
 from conftest import kartenn, shared
 from kartenn.domain import Record
+from kartenn.domain.security import OPERATOR
 from kartenn.errors import InvalidInput
 from kartenn.formats.iso19139 import render_iso19139
 from kartenn.formats.records import read_records
@@ -46,7 +47,7 @@ def test_unsafe_xml_refused():
 def test_every_real_record_round_trips(site):
     files = sorted(shared(ISO).rglob("*.xml"))
     assert len(files) == 33
-    report = import_paths(site, [shared(ISO)])
+    report = import_paths(site.seen_by(OPERATOR), [shared(ISO)])
     assert report.errors == [] and len(report.imported) == 33
     # Two files share one fileIdentifier: the later import replaces the earlier, as a harvest would.
     originals = {}
@@ -69,7 +70,7 @@ def test_every_real_record_round_trips(site):
 
 
 def test_fields_of_the_french_geobretagne_record(site):
-    import_paths(site, [shared(f"{ISO}/owslib-real-records/csw_geobretagne_mdmetadata.xml")])
+    import_paths(site.seen_by(OPERATOR), [shared(f"{ISO}/owslib-real-records/csw_geobretagne_mdmetadata.xml")])
     rec = site.catalog.get_record("955c3e47-411e-4969-b61b-3556d1b9f879")
     assert rec.title == "Cadastre 2018 en Bretagne" and rec.language == "fre" and rec.type == "dataset"
     assert rec.organisation == "DGFIP Bretagne"
@@ -84,7 +85,7 @@ def test_fields_of_the_french_geobretagne_record(site):
 
 
 def test_mdb_fields(site):
-    import_paths(site, [shared(f"{ISO}/pycsw-iso19115-3/metawal.wallonie.be-srv.xml")])
+    import_paths(site.seen_by(OPERATOR), [shared(f"{ISO}/pycsw-iso19115-3/metawal.wallonie.be-srv.xml")])
     rec = site.catalog.get_record("1714cd1e-6685-4dea-a6f4-b51612a15ed0")
     assert rec.schema == "iso19115-3" and rec.type == "service" and rec.language == "fre"
     assert rec.themes == ["Santé et sécurité des personnes"]
@@ -121,7 +122,7 @@ def test_published_dataset_has_an_iso_record(site):
 
 @pytest.fixture
 def catalogue(site):
-    report = import_paths(site, [shared(ISO), shared("pycsw-csw-suites/cite/data")])
+    report = import_paths(site.seen_by(OPERATOR), [shared(ISO), shared("pycsw-csw-suites/cite/data")])
     assert report.errors == []
     return site
 
@@ -273,7 +274,7 @@ def test_bulk_import_batches_as_one_document_at_a_time(site, tmp_path, monkeypat
         (folder / f"a{i}.xml").write_bytes(render_iso19139(Record(id="same" if i != 1 else "other", title=title)))
     (folder / "b.xml").write_bytes(b"<nope/>")
     (folder / "c.xml").write_bytes(render_iso19139(made))
-    report = import_paths(site, [folder])
+    report = import_paths(site.seen_by(OPERATOR), [folder])
     assert report.imported == ["same", "other", "same", dataset.record_id]
     assert len(report.errors) == 1 and report.errors[0].startswith("b.xml: ")
     assert site.catalog.get_record("same").title == "Troisième"

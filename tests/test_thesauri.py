@@ -4,6 +4,7 @@ INSPIRE theme facets in the request's language."""
 from __future__ import annotations
 
 from conftest import kartenn, shared
+from kartenn.domain.security import OPERATOR
 from kartenn.services.records import import_paths
 
 SKOS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -51,7 +52,7 @@ def test_thesauri_and_keyword_picker(site, settings, server, tmp_path):
 
 
 def test_theme_facet_in_the_request_language(site, server):
-    assert import_paths(site, [shared("iso-metadata-records/pycsw-apiso"),
+    assert import_paths(site.seen_by(OPERATOR), [shared("iso-metadata-records/pycsw-apiso"),
                                shared("iso-metadata-records/owslib-real-records/csw_geobretagne_mdmetadata.xml")]
                         ).errors == []
     with server.client() as http:

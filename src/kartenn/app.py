@@ -21,6 +21,7 @@ from kartenn.web.ogc import tiles as ogc_tiles
 from kartenn.web.portal.context import static_files
 from kartenn.web.responses import JSONResponse
 from kartenn.web.security import SecurityHeaders
+from kartenn.web.validators import Validators
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.ready = False
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(Validators)
     app.add_middleware(CachePolicy)
     errors.install(app)
     # Tiles and the OGC web services first: the router tries routes in order, and these answer most requests

@@ -24,10 +24,23 @@ DataDir = Annotated[Path, typer.Option("--data-dir", "-d", help="The site's data
                                        envvar="KARTENN_DATA_DIR")]
 
 
-def _site(data_dir: Path, create: bool = False):  # type: ignore[no-untyped-def]
+def _site(data_dir: Path, create: bool = False, **settings: str | None):  # type: ignore[no-untyped-def]
+    """The site, or one line and a non-zero exit when it cannot be opened (e.g. with another store than its own)."""
     from kartenn.site import Site
 
-    return Site.open(Settings.load(data_dir), create=create)
+    try:
+        given = {name: value for name, value in settings.items() if value is not None}
+        return Site.open(Settings.load(data_dir, **given), create=create)
+    except KartennError as exc:
+        raise _fail(exc.message) from None
+
+
+def _operator(data_dir: Path):  # type: ignore[no-untyped-def]
+    """The site as its local operator sees it, for the commands that change it: every dataset and record, every
+    right (a platform administrator, see domain.security.OPERATOR); every change is audited under that name."""
+    from kartenn.domain.security import OPERATOR
+
+    return _site(data_dir).seen_by(OPERATOR)
 
 
 def _error(message: str) -> None:
@@ -41,12 +54,14 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
-def init(data_dir: Annotated[Path, typer.Argument(help="Folder to create.")] = Path("site")) -> None:
-    """Create a data directory with its configuration and catalogue."""
-    try:
-        site = _site(data_dir, create=True)
-    except KartennError as exc:
-        raise _fail(exc.message) from None
+def init(data_dir: Annotated[Path, typer.Argument(help="Folder to create.")] = Path("site"),
+         database_url: Annotated[str | None, typer.Option(
+             help="PostGIS database (postgresql://user@host:5432/db) instead of the embedded store; default: "
+                  "KARTENN_DATABASE_URL. The password is not recorded: keep it in the variable, PGPASSWORD or "
+                  "~/.pgpass.")] = None) -> None:
+    """Create a data directory with its configuration and catalogue, and record its store (which also records the
+    store of a site made by an earlier Kartenn)."""
+    site = _site(data_dir, create=True, database_url=database_url)
     store = "PostGIS" if site.settings.uses_postgis else "SQLite + GeoPackage"
     out.print(f"Initialised {site.settings.data_dir} ({store})", highlight=False, soft_wrap=True)
 
@@ -70,7 +85,7 @@ def ingest(
     if private and not org:
         raise _fail("--private needs --org: the organisation whose members will see the data")
     try:
-        site = _site(data_dir)
+        site = _operator(data_dir)
         if org and not site.accounts.has_organisation(org):
             raise _fail(f"no organisation {org!r}; create it with: kartenn org add {org}")
     except KartennError as exc:
@@ -104,7 +119,7 @@ def ingest(
                         console.print(f"  {outcome.source}: {line}", highlight=False, style="dim")
                     published.append(outcome.dataset)
     for dataset in published:
-        site.accounts.log("cli", "publish", f"dataset:{dataset.id}", org=org, private=private)
+        site.accounts.log(site.identity.name, "publish", f"dataset:{dataset.id}", org=org, private=private)
     if published:
         out.print(_summary(published))
     site.close()
@@ -144,9 +159,9 @@ def delete(dataset_id: Annotated[str, typer.Argument(help="The dataset to remove
     from kartenn.services.publish import delete_dataset
 
     try:
-        site = _site(data_dir)
+        site = _operator(data_dir)
         delete_dataset(site, dataset_id)
-        site.accounts.log("cli", "delete", f"dataset:{dataset_id}")
+        site.accounts.log(site.identity.name, "delete", f"dataset:{dataset_id}")
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"Dataset {dataset_id} deleted", highlight=False)
@@ -226,7 +241,7 @@ def records_import(
     from kartenn.services.records import import_paths
 
     try:
-        site = _site(data_dir)
+        site = _operator(data_dir)
     except KartennError as exc:
         raise _fail(exc.message) from None
     report = import_paths(site, files)
@@ -245,9 +260,10 @@ def records_contacts(data_dir: DataDir = Path("site")) -> None:
     from kartenn.services.record_owner import sync_owner
 
     try:
-        site = _site(data_dir)
+        site = _operator(data_dir)
         with site.catalog.begin() as conn:
             changed = sum(sync_owner(site, conn, dataset_id) for dataset_id in sorted(site.catalog.dataset_ids(conn)))
+        site.accounts.log(site.identity.name, "record.contacts", "catalogue", changed=changed)
     except KartennError as exc:
         raise _fail(exc.message) from None
     site.close()
@@ -294,11 +310,11 @@ def thesaurus_import(path: Annotated[Path, typer.Argument(help="A SKOS file: RDF
     from kartenn.services.thesauri import import_skos
 
     try:
-        site = _site(data_dir)
+        site = _operator(data_dir)
         if not path.is_file():
             raise _fail(f"{path}: no such file")
         ident = import_skos(site, path, thesaurus_id)
-        site.accounts.log("cli", "thesaurus.import", f"thesaurus:{ident}", file=path.name)
+        site.accounts.log(site.identity.name, "thesaurus.import", f"thesaurus:{ident}", file=path.name)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"Thesaurus {ident} imported", highlight=False)
@@ -317,9 +333,9 @@ def org_add(org_id: Annotated[str, typer.Argument(help="Short name, e.g. iuem.")
             name: Annotated[str | None, typer.Option(help="Full name.")] = None) -> None:
     """Create an organisation."""
     try:
-        site = _site(data_dir)
+        site = _operator(data_dir)
         site.accounts.add_organisation(org_id, name)
-        site.accounts.log("cli", "org.create", f"org:{org_id}")
+        site.accounts.log(site.identity.name, "org.create", f"org:{org_id}")
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"Organisation {org_id} created", highlight=False)
@@ -351,14 +367,14 @@ def user_add(
     if role != "admin" and not org:
         raise _fail("--org is needed for a member, editor or reviewer")
     try:
-        site = _site(data_dir)
+        site = _operator(data_dir)
         if org and not site.accounts.has_organisation(org):
             raise _fail(f"no organisation {org!r}; create it with: kartenn org add {org}")
         password = hash_password(sys.stdin.readline().rstrip("\n")) if password_stdin else None
         site.accounts.add_user(user_id, email=email, password_hash=password, admin=role == "admin")
         if org:
             site.accounts.set_membership(user_id, org, role)
-        site.accounts.log("cli", "user.create", f"user:{user_id}", org=org, role=role)
+        site.accounts.log(site.identity.name, "user.create", f"user:{user_id}", org=org, role=role)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"User {user_id} created" + (f" ({role} of {org})" if org else f" ({role})"), highlight=False)
@@ -386,14 +402,14 @@ def user_role(
     if role not in (*ROLES, "none"):
         raise _fail(f"the role must be one of {', '.join(ROLES)} or none")
     try:
-        site = _site(data_dir)
+        site = _operator(data_dir)
         site.accounts.get_user(user_id)
         if role == "none":
             site.accounts.remove_membership(user_id, org)
         else:
             site.accounts.set_membership(user_id, org, role)
-        site.accounts.log("cli", "role.remove" if role == "none" else "role.set", f"user:{user_id}", org=org,
-                          role=role)
+        site.accounts.log(site.identity.name, "role.remove" if role == "none" else "role.set", f"user:{user_id}",
+                          org=org, role=role)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"{user_id}: {role} in {org}", highlight=False)
@@ -404,9 +420,9 @@ def user_disable(user_id: Annotated[str, typer.Argument(help="The user.")], data
                  enable: Annotated[bool, typer.Option("--enable", help="Enable the account again.")] = False) -> None:
     """Disable an account (its sessions end; its tokens stop working), or enable it again."""
     try:
-        site = _site(data_dir)
+        site = _operator(data_dir)
         site.accounts.set_active(user_id, enable)
-        site.accounts.log("cli", "user.enable" if enable else "user.disable", f"user:{user_id}")
+        site.accounts.log(site.identity.name, "user.enable" if enable else "user.disable", f"user:{user_id}")
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"{user_id} {'enabled' if enable else 'disabled'}", highlight=False)
@@ -433,7 +449,7 @@ def user_approve(
     if role not in ("member", "editor", "reviewer"):
         raise _fail("--role must be member, editor or reviewer")
     try:
-        done = approve_signup(_site(data_dir), user_id, "cli", org=org, role=role)
+        done = approve_signup(site := _operator(data_dir), user_id, site.identity.name, org=org, role=role)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"User {user_id} approved" + (f" ({role} of {done['org']})" if done["org"] else ""), highlight=False)
@@ -446,7 +462,7 @@ def user_reject(user_id: Annotated[str, typer.Argument(help="The name asked for.
     from kartenn.services.identity import reject_signup
 
     try:
-        reject_signup(_site(data_dir), user_id, "cli")
+        reject_signup(site := _operator(data_dir), user_id, site.identity.name)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"Request of {user_id} rejected", highlight=False)
@@ -464,7 +480,7 @@ def token_create(
     from kartenn.services.identity import create_token
 
     try:
-        token = create_token(_site(data_dir), user_id, name=name, scope=scope, days=days or None)
+        token = create_token(_operator(data_dir), user_id, name=name, scope=scope, days=days or None)
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"Token for {user_id} ({scope}); keep it secret, it is not shown again:", highlight=False)
@@ -490,7 +506,7 @@ def grant(
         raise _fail("give exactly one of --org, --user, --public")
     principal, principal_id = ("org", org) if org else ("user", user) if user else ("public", "")
     try:
-        site = _site(data_dir)
+        site = _operator(data_dir)
         site.catalog.get_dataset(dataset)
         if org and not site.accounts.has_organisation(org):
             raise _fail(f"no organisation {org!r}")
@@ -499,7 +515,7 @@ def grant(
         with site.catalog.begin() as conn:
             change = site.accounts.revoke if revoke else site.accounts.grant
             change(conn, "dataset", dataset, principal, principal_id or "", action)
-        site.accounts.log("cli", "grant.revoke" if revoke else "grant.add", f"dataset:{dataset}",
+        site.accounts.log(site.identity.name, "grant.revoke" if revoke else "grant.add", f"dataset:{dataset}",
                           principal=principal, principal_id=principal_id, action=action)
     except KartennError as exc:
         raise _fail(exc.message) from None
@@ -523,20 +539,13 @@ style_app = typer.Typer(help="Named styles of datasets: list, import (SLD or JSO
 app.add_typer(style_app, name="style")
 
 
-def _styles_site(data_dir: Path):  # type: ignore[no-untyped-def]
-    """The site as its operator sees it: every dataset, every right (changes are audited as "cli")."""
-    from kartenn.domain.security import Identity
-
-    return _site(data_dir).seen_by(Identity(user="cli", admin=True))
-
-
 @style_app.command("list")
 def style_list(dataset: Annotated[str, typer.Argument(help="Dataset id.")], data_dir: DataDir = Path("site")) -> None:
     """The dataset's styles, the default first."""
     from kartenn.services import styles
 
     try:
-        site = _styles_site(data_dir)
+        site = _operator(data_dir)
         ds = site.catalog.get_dataset(dataset)
         for style in styles.styles_of(site, ds).values():
             mark = "default" if style.name == styles.default_name(ds) else ""
@@ -557,7 +566,7 @@ def style_put(
     from kartenn.services import styles
 
     try:
-        site = _styles_site(data_dir)
+        site = _operator(data_dir)
         ds = site.catalog.get_dataset(dataset)
         media = "application/json" if file.suffix.lower() == ".json" else styles.SLD_TYPE
         style, warnings = styles.read_style(ds, name, file.read_bytes(), media)
@@ -584,7 +593,7 @@ def style_get(
     if format not in ("sld", "json", "mapbox"):
         raise _fail("--format is sld, json or mapbox")
     try:
-        site = _styles_site(data_dir)
+        site = _operator(data_dir)
         ds = site.catalog.get_dataset(dataset)
         base = (site.settings.base_url or "http://127.0.0.1:8000").rstrip("/")  # serve's default address
         body, _ = styles.export_style(ds, styles.style_for(site, ds, name), format, base,
@@ -601,7 +610,7 @@ def style_delete(dataset: Annotated[str, typer.Argument(help="Dataset id.")],
     from kartenn.services import styles
 
     try:
-        site = _styles_site(data_dir)
+        site = _operator(data_dir)
         styles.delete_style(site, site.catalog.get_dataset(dataset), name)
     except KartennError as exc:
         raise _fail(exc.message) from None

@@ -26,7 +26,14 @@ class Settings(BaseSettings):
     archive_max_ratio: int = 200  # uncompressed / compressed
     archive_max_members: int = 10_000
     ingest_batch_size: int = 20_000
-    job_workers: int = 1
+    raster_max_bytes: int = 4 * 1024**3  # a raster's declared width × height × bands × bytes per sample
+    raster_max_bands: int = 256
+    ingest_max_features: int = 50_000_000  # features of one layer, declared or read
+    job_workers: int = 2  # jobs run at once, each in its own process
+    job_user_workers: int = 1  # jobs of one user run at once; the others wait their turn
+    job_max_seconds: int = 3600  # wall-clock time of one job
+    job_max_memory_mb: int = 4096  # address space of a job's process
+    job_max_disk_mb: int = 16384  # what a job writes in the staging area, and its largest file
     items_max_limit: int = 10_000
     oidc_issuer: str | None = None  # e.g. https://sso.example.org/realms/sdi: its access tokens are accepted
     oidc_audience: str = "kartenn"  # the aud those tokens must carry
@@ -45,8 +52,16 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed ("10.0.0.5,10.1.0.0/16", "*"); none by default
     forwarded_allow_ips: str | None = None
     signup: bool = True  # people may ask for an account; an administrator approves it
+    filter_max_bytes: int = 65_536  # a filter's text (CQL2, JSON, FES/OGC Filter XML)
+    filter_max_terms: int = 1_000  # its conditions and the values of its IN lists
+    filter_max_depth: int = 20  # nested AND/OR/NOT (a run of the same one counts once); SQLite's parser takes ~30
     wfs_max_features: int = 1_000_000  # a GetFeature's cap; larger counts are cut to it
     map_max_size: int = 4096  # largest WIDTH or HEIGHT of a rendered map, in pixels
+    render_timeout: float = 30.0  # seconds a map or tile may take to draw before the request is refused (503)
+    style_max_bytes: int = 64 * 1024  # a style document given by a user (SLD_BODY, the styles API)
+    style_max_rules: int = 200  # rules of one such style
+    style_max_filter_nodes: int = 2000  # operators, listed values and LIKE wildcards of all its filters
+    style_max_filter_depth: int = 16  # how deep its filters nest
     map_pixel_tolerance: int = 4  # how near a click must be to a feature for GetFeatureInfo, in pixels
     tile_cache: bool = True  # keep rendered and vector tiles under data_dir/cache/tiles
     tile_cache_max_mb: int = 2048  # the cache's size cap; the oldest tiles go first

@@ -3,7 +3,7 @@
 pygeofilter 0.4's CQL2 readers miss parts of the standard: the function form of temporal operators
 (``T_AFTER(updated, TIMESTAMP('…'))``), ``INTERVAL`` with dates and ``'..'``, the ``BBOX(…)`` literal,
 and T_INTERSECTS (read as T_OVERLAPS). This module reuses pygeofilter's grammar and transformer, with
-those rules amended, so every filter reaches the stores as one AST.
+those rules amended (and NOT of a parenthesised condition), so every filter reaches the stores as one AST.
 
 >>> parse_text("T_INTERSECTS(day, INTERVAL('2018-01-01', '..')) AND S_INTERSECTS(geom, BBOX(-5, 47, -1, 49))")
 ... # doctest: +ELLIPSIS
@@ -39,6 +39,7 @@ AMENDMENTS = [
      '["," full_number "," full_number] ")"'),
     ('| "T_INTERSECTS"i', '| "T_INTERSECTS"i | "T_DISJOINT"i | "T_STARTS"i | "T_STARTEDBY"i | "T_FINISHES"i '
                           '| "T_FINISHEDBY"i'),
+    ('| "NOT"i "(" predicate ")"', '| "NOT"i "(" condition ")"'),  # NOT (a OR b), NOT (NOT (a))
     ('?date: "DATE" "(" "\'" DATE "\'" ")"', '?date: "DATE"i "(" SINGLE_QUOTED ")" -> date_literal'),
     ('        | envelope\n', '        | envelope\n        | bbox_literal\n'),
     ('                  | "BBOX" "(" expression "," full_number "," full_number "," full_number "," full_number '

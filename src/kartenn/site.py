@@ -8,13 +8,18 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
+from uuid import uuid4
 
 from kartenn.config import CONFIG_FILE, Settings
 from kartenn.domain.security import Identity
 from kartenn.errors import InvalidInput
 from kartenn.services.access import SiteView
+from kartenn.stores import binding
 from kartenn.stores.accounts import Accounts
 from kartenn.stores.base import FeatureStore
+from kartenn.stores.binding import Binding
 from kartenn.stores.catalog import Catalog, create_engine_for
 from kartenn.stores.files import FileStore, StagingArea
 from kartenn.stores.geopackage import GeoPackageStore
@@ -51,20 +56,69 @@ class Site:
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Site:
-        """Open a site; ``create`` makes the folder, the configuration and the database schema."""
+        """Open a site; ``create`` makes the folder, the configuration and the database schema, and records the
+        store (a site made before stores were recorded gets its record then). A site is never opened with
+        another store than its recorded one (stores/binding.py)."""
         root = settings.data_dir
+        if not create and not (root / CONFIG_FILE).exists():
+            raise InvalidInput(f"{root} is not a Kartenn data directory; create it with: kartenn init {root}")
+        bound = binding.read(root)
+        if bound:
+            binding.expect(bound, settings, root)
+        elif not create:
+            raise InvalidInput(f"{root} does not record which store it was made with (made by an earlier Kartenn): "
+                               f"record it once with kartenn init {root}, with KARTENN_DATABASE_URL set to its "
+                               "database if it is a PostGIS site; nothing was opened")
         if create:
             root.mkdir(parents=True, exist_ok=True)
             conf = root / CONFIG_FILE
-            if not conf.exists():
-                conf.write_text(DEFAULT_CONFIG, encoding="utf-8")
-        elif not (root / CONFIG_FILE).exists():
-            raise InvalidInput(f"{root} is not a Kartenn data directory; create it with: kartenn init {root}")
+            if not conf.exists():  # private: it may come to hold a database password or OIDC secret
+                with os.fdopen(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+                    f.write(DEFAULT_CONFIG)
         site = cls(settings)
-        site.create_schema()
-        site.reconcile()
-        site.adopt_unowned()
+        try:
+            record = site._bind(bound, create)
+            site.create_schema()
+            if record:  # the file first: a site whose init stops here is finished by the next init
+                binding.write(root, record)
+                binding.set_mark(site.engine, record.site_id)
+            site.reconcile()
+            site.adopt_unowned()
+        except BaseException:
+            site.close()
+            raise
         return site
+
+    def _bind(self, bound: Binding | None, create: bool) -> Binding | None:
+        """Check that the catalogue holds this site's id; when making the site, the store to record."""
+        settings = self.settings
+        root = settings.data_dir
+        store, database = binding.configured(settings)
+        where = database or str(root / "catalog.sqlite")
+        present = bool(database) or Path(where).exists()  # a missing SQLite catalogue is not made by looking
+        mark = binding.mark_of(self.engine, where) if present else None
+        if bound and mark == bound.site_id:
+            return None
+        if mark is not None and not bound and create and store == binding.EMBEDDED:
+            binding.write(root, Binding(store, database, mark))  # the directory's own catalogue: its record was lost
+            return None
+        if mark is not None:
+            raise InvalidInput(f"the catalogue {where} belongs to another Kartenn site (id {mark}), not to {root}: "
+                               "give each site its own database; nothing was opened")
+        if bound and not (create and binding.same_store(bound.database, database)):
+            if store == binding.POSTGIS:
+                raise InvalidInput(f"the database {database} is not the one {root} was made with ({bound.database}), "
+                                   "or it was emptied since: it does not hold this site's id; nothing was opened")
+            raise InvalidInput(f"the catalogue {where} does not hold this site's id: it was lost, replaced or emptied "
+                               "since the site was made; nothing was opened")
+        # A new site, a site made before stores were recorded, or an init that stopped half-way: record it, unless
+        # the directory holds data this catalogue does not know (then it is not the site's store).
+        files = binding.data_files(settings)
+        if files and not (present and binding.dataset_count(self.engine)):
+            raise InvalidInput(f"{root} holds {len(files)} data file(s) (e.g. {files[0]}) but the catalogue {where} "
+                               "lists no dataset: it is not this site's store; give the one the site was made with "
+                               "(KARTENN_DATABASE_URL for PostGIS, unset for the embedded store); nothing was changed")
+        return bound or Binding(store, database, uuid4().hex)
 
     def create_schema(self) -> None:
         if isinstance(self.features, PostGISStore):
@@ -92,14 +146,28 @@ class Site:
         return set(conn.execute(select(records.c.id).where(records.c.dataset_id.is_(None))).scalars())
 
     def reconcile(self) -> None:
-        """Remove what a killed process left behind: staging folders, unpublished tables and files."""
-        swept = self.staging.sweep()
+        """Remove what a killed process left behind: staging folders, unpublished tables and files.
+
+        Data the catalogue does not name is removed when a dead process was publishing it, or when the catalogue
+        lists datasets; beside an empty catalogue it is kept: the catalogue is then more likely lost than the data.
+        """
+        abandoned = set(self.staging.sweep())
         datasets = self.catalog.list_datasets()
         vectors = {d.storage for d in datasets if d.kind == "vector"}
         rasters = {d.storage for d in datasets if d.kind == "raster"}
-        orphans = self.features.reconcile(vectors) + self.files.reconcile(rasters)
-        if swept or orphans:
-            log.warning("removed leftovers of interrupted work: %s", ", ".join(swept + orphans))
+        removed, kept = list(abandoned), []
+        for unreferenced, remove in ((self.features.unreferenced(vectors), self.features.drop),
+                                     (self.files.unreferenced(rasters), self.files.delete)):
+            for name in unreferenced:
+                if datasets or Path(name).stem in abandoned:
+                    remove(name)
+                    removed.append(name)
+                else:
+                    kept.append(name)
+        if removed:
+            log.warning("removed leftovers of interrupted work: %s", ", ".join(sorted(removed)))
+        if kept:
+            log.warning("kept data the catalogue does not list, as it lists no dataset: %s", ", ".join(kept))
 
     def close(self) -> None:
         if isinstance(self.features, PostGISStore):

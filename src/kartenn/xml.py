@@ -10,6 +10,8 @@ kartenn.errors.InvalidInput: XML with a DOCTYPE declaring entities is refused
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from kartenn.errors import InvalidInput
@@ -45,3 +47,11 @@ def parse_xml(data: bytes | str) -> etree._Element:
 
 def to_bytes(element: etree._Element, *, declaration: bool = True) -> bytes:
     return etree.tostring(element, xml_declaration=declaration, encoding="UTF-8", pretty_print=True)
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML cannot carry (a message may quote what a client sent)."""
+    return _NOT_XML.sub("\ufffd", text)

@@ -28,6 +28,9 @@ class Identity:
 
 
 ANONYMOUS = Identity()
+# Whoever runs kartenn's commands on the site's machine (records import, ingest, style put, user add…): a
+# platform administrator, named "cli" in the audit log and in record versions.
+OPERATOR = Identity(user="cli", admin=True)
 
 
 @dataclass(frozen=True)

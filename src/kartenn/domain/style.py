@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -157,6 +158,73 @@ def parse_style(data: dict[str, Any], fields: list[str] | None = None) -> Style:
         if unknown:
             raise InvalidInput(f"the style names unknown attributes: {', '.join(sorted(unknown))}")
     return style
+
+
+@dataclass(frozen=True)
+class StyleLimits:
+    """How big a style given by a user may be: its document, its rules, its filters (their operators, listed
+    values and LIKE wildcards all count as nodes) and how deep filters nest. Every rule's filter is evaluated
+    for every feature drawn, so these bound the work of a map."""
+
+    bytes: int = 64 * 1024
+    rules: int = 200
+    nodes: int = 2000
+    depth: int = 16
+
+    @classmethod
+    def of(cls, settings: Any) -> StyleLimits:
+        return cls(settings.style_max_bytes, settings.style_max_rules, settings.style_max_filter_nodes,
+                   settings.style_max_filter_depth)
+
+    def check_size(self, size: int, what: str = "a style document") -> None:
+        if size > self.bytes:
+            raise InvalidInput(f"{what} is {size} bytes: at most {self.bytes} are accepted")
+
+    def check_depth(self, depth: int) -> None:
+        if depth > self.depth:
+            raise InvalidInput(f"a style filter nests {depth} levels deep: at most {self.depth} are accepted")
+
+    def check(self, style: Style) -> None:
+        """InvalidInput with the reason when ``style`` is over a limit.
+
+        >>> rule = {"filter": {"op": "like", "property": "n", "value": "%a%b%"}, "symbolizers": []}
+        >>> StyleLimits(nodes=3).check(parse_style({"rules": [rule]}))
+        Traceback (most recent call last):
+        kartenn.errors.InvalidInput: the style's filters have 4 nodes: at most 3 are accepted
+        """
+        if len(style.rules) > self.rules:
+            raise InvalidInput(f"the style has {len(style.rules)} rules: at most {self.rules} are accepted")
+        nodes = 0
+        for rule in style.rules:
+            if rule.filter is not None:
+                count, depth = filter_size(rule.filter)
+                self.check_depth(depth)
+                nodes += count
+        if nodes > self.nodes:
+            raise InvalidInput(f"the style's filters have {nodes} nodes: at most {self.nodes} are accepted")
+
+
+def filter_size(f: Filter) -> tuple[int, int]:
+    """(nodes, depth) of a filter: each operator, each listed value and each run of LIKE wildcards is a node."""
+    nodes, depth = 1, 1
+    if isinstance(f.value, list):
+        nodes += len(f.value)
+    elif f.op == "like" and isinstance(f.value, str):
+        nodes += len(re.findall(r"%+", f.value))
+    for arg in f.args:
+        n, d = filter_size(arg)
+        nodes, depth = nodes + n, max(depth, d + 1)
+    return nodes, depth
+
+
+def nesting(value: Any) -> int:
+    """How deep lists and dicts nest in a JSON value (read before a model recurses into it)."""
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        level = [v for item in level if isinstance(item, dict | list)
+                 for v in (item.values() if isinstance(item, dict) else item)]
+    return depth - 1
 
 
 def categorised(field: str, classes: dict[Scalar, str], template: dict[str, Any], *,

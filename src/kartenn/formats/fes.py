@@ -24,6 +24,7 @@ from pygeofilter.parsers.fes import parse as parse_fes
 from pygml.axisorder import is_crs_yx
 
 from kartenn.errors import InvalidInput
+from kartenn.filter_check import INT64, FilterLimits, check_size, check_tree, check_xml
 from kartenn.formats import srs
 from kartenn.xml import parse_xml
 
@@ -35,14 +36,19 @@ GEOMETRY_NAMES = {"geom", "geometry", "the_geom"}
 
 
 def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
-                 default_srs: str | None = None) -> tuple[Any, list[int] | None]:
+                 default_srs: str | None = None, limits: FilterLimits | None = None) -> tuple[Any, list[int] | None]:
     """(AST or None, feature ids or None). ``names`` maps the XML names of fields to the fields' names;
-    geometries without srsName are in ``default_srs`` (the feature type's CRS, in its axis order)."""
+    geometries without srsName are in ``default_srs`` (the feature type's CRS, in its axis order). The filter
+    must keep within ``limits`` (the defaults when None)."""
+    limits = limits or FilterLimits()
+    if not isinstance(source, etree._Element):
+        check_size(source, limits)
     root = source if isinstance(source, etree._Element) else parse_xml(
         source.encode("utf-8") if isinstance(source, str) else source)
     if etree.QName(root).localname != "Filter" or etree.QName(root).namespace not in (FES20, OGC):
         raise InvalidInput("the filter must be a fes:Filter (FES 2.0) or an ogc:Filter (Filter 1.1)",
                            locator="filter")
+    check_xml(root, limits)
     root = copy.deepcopy(root)  # rewritten below
     ids = _take_ids(root)
     if len(root) == 0:
@@ -58,6 +64,7 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
         envelope.getparent().replace(envelope, _polygon(envelope))
     try:
         condition = parse_fes(root)
+        check_tree(condition, limits)
         for literal in _geometries(condition):
             _fix_axis_order(literal, default_srs)
         return condition, ids
@@ -72,6 +79,12 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
         raise InvalidInput(f"cannot read the filter: {first}", locator="filter") from None
 
 
+def fid(text: str) -> int | None:
+    """A feature id's number (``regions.3`` → 3), None when it has none a feature could have."""
+    number = text.strip().rsplit(".", 1)[-1]
+    return int(number) if number.isdigit() and int(number) < INT64 else None
+
+
 def _is(element: Any, localname: str) -> bool:
     return isinstance(element.tag, str) and etree.QName(element).localname == localname and \
         etree.QName(element).namespace in GML_NAMESPACES
@@ -84,10 +97,9 @@ def _take_ids(root: etree._Element) -> list[int] | None:
     ids = []
     for element in found:
         attribute = ID_ELEMENTS[etree.QName(element).localname]
-        value = element.get(attribute) or element.get("gml:id") or ""
-        number = value.rsplit(".", 1)[-1]
-        if number.isdigit():
-            ids.append(int(number))
+        number = fid(element.get(attribute) or element.get("gml:id") or "")
+        if number is not None:
+            ids.append(number)
         element.getparent().remove(element)
     return ids
 
@@ -118,13 +130,16 @@ def _polygon(envelope: etree._Element) -> etree._Element:
 
 
 def _geometries(node: Any) -> list[values.Geometry]:
-    if isinstance(node, values.Geometry):
-        return [node]
-    if isinstance(node, ast.Node):
-        return [g for sub in node.get_sub_nodes() for g in _geometries(sub)]
-    if isinstance(node, list | tuple):
-        return [g for sub in node for g in _geometries(sub)]
-    return []
+    found, stack = [], [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, values.Geometry):
+            found.append(item)
+        elif isinstance(item, ast.Node):
+            stack += item.get_sub_nodes()
+        elif isinstance(item, list | tuple):
+            stack += item
+    return found
 
 
 def _fix_axis_order(literal: values.Geometry, default_srs: str | None) -> None:

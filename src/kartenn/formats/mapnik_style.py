@@ -209,21 +209,35 @@ def expression(f: Filter) -> str:
 
 
 def like_regex(pattern: str) -> str:
-    """An SQL LIKE pattern as an anchored regular expression.
+    """An SQL LIKE pattern as a regular expression that Mapnik matches (whole values) without backtracking.
+
+    Runs of ``%`` collapse; each part between two ``%`` is an atomic lazy group: the first place it fits is
+    kept and never tried again, which is always right since those parts have a fixed length. A value is then
+    read a bounded number of times, however many ``%`` the pattern has.
 
     >>> like_regex("Bre_%")
-    '^Bre..*$'
+    'Bre..*'
+    >>> like_regex("%a%%%b_%c")
+    '(?>.*?a)(?>.*?b.).*c'
     """
-    out, escaped = [], False
+    parts: list[list[str]] = [[]]
+    escaped = False
     for c in pattern:
         if escaped:
-            out.append(re.escape(c))
+            parts[-1].append(re.escape(c))
             escaped = False
         elif c == "\\":
             escaped = True
+        elif c == "%":
+            parts.append([])
         else:
-            out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
-    return "^" + "".join(out) + "$"
+            parts[-1].append("." if c == "_" else re.escape(c))
+    if escaped:  # a trailing escape character stands for itself
+        parts[-1].append(re.escape("\\"))
+    texts = ["".join(p) for p in parts]
+    if len(texts) == 1:
+        return texts[0]
+    return texts[0] + "".join(f"(?>.*?{m})" for m in texts[1:-1] if m) + ".*" + texts[-1]
 
 
 def _property(name: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from lxml import etree
 from pygeofilter import ast
 
-from kartenn.domain.style import COLOR, Style, parse_style
+from kartenn.domain.style import COLOR, Style, StyleLimits, parse_style
 from kartenn.errors import InvalidInput
 from kartenn.formats.fes import parse_filter
 from kartenn.xml import parse_xml
@@ -47,19 +47,23 @@ class Imported:
 
 
 def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str | None = None,
-             raster_default: dict[str, Any] | None = None, layer: str | None = None) -> Imported:
+             raster_default: dict[str, Any] | None = None, layer: str | None = None,
+             limits: StyleLimits | None = None) -> Imported:
     """Read every UserStyle of an SLD document. ``fields`` (name → type) types the filters' literals and checks
     the attributes the styles name; ``name`` renames the first style; ``raster_default`` (a raster style) is
     what a RasterSymbolizer without ColorMap or ChannelSelection draws with (a grey ramp without it);
-    ``layer`` reads only the layer of that name (and UserStyles outside any layer)."""
+    ``layer`` reads only the layer of that name (and UserStyles outside any layer). A document or a style over
+    ``limits`` is refused (InvalidInput)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    limits = limits or StyleLimits()
+    limits.check_size(len(raw), "the SLD document")
     if b"<!DOCTYPE" in raw[:4096].upper():
         raise InvalidInput("SLD with a DOCTYPE is refused")
     root = parse_xml(raw)
     if _local(root) != "StyledLayerDescriptor" or etree.QName(root).namespace != SLD:
         raise InvalidInput("not an SLD document: the root must be sld:StyledLayerDescriptor")
     _refuse_remote(root)
-    reader = _Reader(fields or {}, raster_default or {})
+    reader = _Reader(fields or {}, raster_default or {}, limits)
     styles: list[Style] = []
     # UserStyles in layers, or (as some GeoServer documents have them) right under the root
     for element in _all(root, "NamedLayer") + _all(root, "UserLayer") + [root]:
@@ -69,6 +73,7 @@ def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str 
         for user in _all(element, "UserStyle"):
             style_name = name if name and not styles else _name(_text(user, "Name") or layer_name)
             styles.append(reader.style(user, style_name, fields))
+            limits.check(styles[-1])
     if not styles:
         raise InvalidInput("the SLD document has no UserStyle" + (f" for layer {layer!r}" if layer else ""))
     return Imported(styles, reader.warnings)
@@ -127,14 +132,21 @@ def _value(el: etree._Element) -> str | None:
     return text.strip()
 
 
+def _depth(element: etree._Element) -> int:
+    depth, level = 0, [element]
+    while level:
+        depth, level = depth + 1, [c for el in level for c in el if isinstance(c.tag, str)]
+    return depth
+
+
 def _name(text: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text.strip()).strip("_")[:64]
     return cleaned or "imported"
 
 
 class _Reader:
-    def __init__(self, fields: dict[str, str], raster_default: dict[str, Any]) -> None:
-        self.fields, self.raster_default = fields, raster_default
+    def __init__(self, fields: dict[str, str], raster_default: dict[str, Any], limits: StyleLimits) -> None:
+        self.fields, self.raster_default, self.limits = fields, raster_default, limits
         self.warnings: list[str] = []
 
     def warn(self, message: str) -> None:
@@ -201,6 +213,8 @@ class _Reader:
     # filters ----------------------------------------------------------------------------------------------
 
     def filter(self, element: etree._Element) -> dict[str, Any]:
+        # Filter, its operators, their operands: refused before the parser recurses into a deeper one
+        self.limits.check_depth(_depth(element) - 2)
         element = copy.deepcopy(element)
         for el in element.iter():  # old documents leave the filter in the SLD's (default) namespace
             if isinstance(el.tag, str) and etree.QName(el).namespace in (SLD, SE, None):

@@ -103,9 +103,20 @@ class SiteView:
         """Forbidden unless the caller may ``action`` the resource (which it must be able to see: else 404)."""
         if not self.may(action, kind, resource_id):
             self._site.accounts.log(self.identity.name, "access.denied", f"{kind}:{resource_id}", action=action)
+            if action != "view" and not self._sees(kind, resource_id):
+                raise NotFound(f"no {kind} {resource_id!r}")
             if self.identity.user is None:
                 raise Unauthorized(f"log in to {action} {kind} {resource_id!r}")
             raise Forbidden(f"you may not {action} {kind} {resource_id!r}")
+
+    def _sees(self, kind: str, resource_id: str) -> bool:
+        if kind != "record":
+            return self.may("view", kind, resource_id)
+        try:
+            self.catalog.get_record(resource_id)
+        except NotFound:
+            return False
+        return True
 
     def publishing(self, org: str | None, public: bool) -> Sharing:
         """Who will own what this caller publishes. Editors publish in their organisations; new data stays

@@ -41,7 +41,9 @@ def create_token(site: Any, user_id: str, *, name: str = "", scope: str = "write
     token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
     site.accounts.add_token(token_id, user_id, _digest(secret), name or "token", scope, expires)
-    site.accounts.log(user_id, "token.create", f"token:{token_id}", scope=scope)
+    caller = getattr(site, "identity", None)  # the CLI's operator makes tokens for others
+    site.accounts.log(caller.name if caller else user_id, "token.create", f"token:{token_id}", user=user_id,
+                      scope=scope)
     return f"{PREFIX}{token_id}_{secret}"
 
 

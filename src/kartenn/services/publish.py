@@ -27,11 +27,13 @@ from pyproj import CRS, Transformer
 
 from kartenn.domain import Dataset, Field, Record
 from kartenn.domain.security import Sharing
-from kartenn.errors import InvalidInput, KartennError
+from kartenn.errors import InvalidInput, KartennError, TooLarge
 from kartenn.formats.online_resources import dataset_links
 from kartenn.services.geometry import GeometryStats, conform, target_type
+from kartenn.services.limits import IngestLimits, check_file, check_sources
 from kartenn.services.readers import Source, discover
 from kartenn.services.record_owner import owner_contacts, sync_owner
+from kartenn.services.safe_open import open_raster, raster_env
 from kartenn.services.styles import default_raster_style, default_vector_style
 from kartenn.site import Site
 from kartenn.stores import display
@@ -58,11 +60,12 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
     """Publish every dataset found in ``path``; each is atomic on its own. Raises for an unreadable file."""
     if replace:
         site.catalog.get_dataset(replace)  # an unknown id is an error before any work
-    s = site.settings
-    limits = {"max_bytes": s.archive_max_bytes, "max_ratio": s.archive_max_ratio,
-              "max_members": s.archive_max_members}
+    limits = IngestLimits.of(site.settings)
+    if path.exists():
+        check_file(path, label or path.name, limits)
     with site.staging.area(f"ingest-{secrets.token_hex(6)}") as work:
-        sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits)
+        sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits.archive)
+        check_sources(sources, limits)
         if replace and len(sources) != 1:
             raise InvalidInput(f"{label or path.name}: holds {len(sources)} datasets; --replace takes one")
         outcomes = []
@@ -87,13 +90,26 @@ def publish_source(site: Site, source: Source, *, title: str | None = None, repl
     old = site.catalog.get_dataset(replace) if replace else None
     dataset_id = old.id if old else _unique_id(site, source.name)
     storage = _storage_name(dataset_id)
-    if source.kind == "raster":
-        dataset = _publish_raster(site, source, dataset_id, storage, title, old, progress, log)
-    else:
-        dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log)
+    with site.staging.publishing(storage):  # clean-up in other processes leaves this storage alone until it is done
+        if source.kind == "raster":
+            dataset = _publish_raster(site, source, dataset_id, storage, title, old, progress, log)
+        else:
+            dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log)
     if old is None:
         share(site, "dataset", dataset.id, sharing or Sharing())
+    _version(site, dataset, sharing, "update" if old else "insert")
     return dataset
+
+
+def _version(site: Site, dataset: Dataset, sharing: Sharing | None, action: str) -> None:
+    """A version of the dataset's record, by whoever publishes (the uploader, else the caller, else "system")."""
+    from kartenn.stores import record_versions
+
+    caller = getattr(site, "identity", None)
+    actor = (sharing.user if sharing else None) or (caller.name if caller else "system")
+    with site.catalog.begin() as conn:
+        record_versions.save(conn, site.catalog.get_record(dataset.record_id, conn), actor, action,
+                             comment=f"data from {dataset.source}")
 
 
 def share(site: Site, kind: str, resource_id: str, sharing: Sharing) -> None:
@@ -136,6 +152,7 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
     spec = LayerSpec(storage=storage, fields=fields, geometry_type=geometry_type, has_z=has_z, srid=srid,
                      crs_wkt=source.crs.to_wkt())
     stats = GeometryStats()
+    max_features = site.settings.ingest_max_features
 
     def batches() -> Iterator[pa.RecordBatch]:
         if first is None:
@@ -143,6 +160,8 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
         for batch in chain([first], raw):
             parsed = shapely.from_wkb(_wkb(batch))
             geoms = conform(parsed, geometry_type, stats, stats.count)
+            if stats.count > max_features:
+                raise TooLarge(f"{source.label}: {source.name!r} has more than the {max_features} features allowed")
             if has_z:  # 2D features in a 3D layer get z = 0: PostGIS refuses mixed dimensions
                 geoms = shapely.force_3d(geoms)
             arrays = [_normalise(batch.column(c), f.type) for c, f in zip(columns, fields, strict=True)]
@@ -263,8 +282,8 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
         cog = work / "cog.tif"
         if progress:
             progress(0, None, f"{source.name}: converting to Cloud Optimized GeoTIFF")
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_HTTP_TIMEOUT="1"):
-            with rasterio.open(src_path) as src:
+        with raster_env(GDAL_NUM_THREADS="ALL_CPUS"):
+            with open_raster(src_path) as src:
                 # Small rasters get 256-pixel tiles so they still have an overview level.
                 block = "512" if max(src.width, src.height) >= 2048 else "256"
                 if src.crs is None or src.crs.to_wkt() != source.crs.to_wkt():
@@ -273,8 +292,9 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
                     with rasterio.open(tagged, "r+") as dst:
                         dst.crs = rasterio.crs.CRS.from_wkt(source.crs.to_wkt())
                     src_path = str(tagged)
-            rasterio.shutil.copy(src_path, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
-                                 BLOCKSIZE=block, BIGTIFF="IF_SAFER")
+            with open_raster(src_path) as src:
+                rasterio.shutil.copy(src, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
+                                     BLOCKSIZE=block, BIGTIFF="IF_SAFER")
         with rasterio.open(cog) as r:
             info = _raster_info(r)
             extent = tuple(float(v) for v in r.bounds)

@@ -25,6 +25,16 @@ from pyproj.exceptions import CRSError
 
 from kartenn.errors import InvalidInput, MissingCRS, UnsupportedFormat
 from kartenn.services.archives import extract_zip
+from kartenn.services.safe_open import (
+    RASTER_DRIVERS,
+    check_crs_text,
+    check_file,
+    check_folder,
+    check_subdataset,
+    offline,
+    open_raster,
+    raster_env,
+)
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".nc", ".jp2", ".img", ".asc", ".hdf", ".h5", ".grib", ".grb", ".grb2"}
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -35,7 +45,6 @@ VECTOR_DRIVERS = {
     "GPKG", "ESRI Shapefile", "GeoJSON", "GeoJSONSeq", "FlatGeobuf", "KML", "LIBKML", "GML", "GPX",
     "TopoJSON", "OpenFileGDB", "MapInfo File", "SQLite", "OSM", "JSONFG", "ODS", "XLSX", "DXF",
 }
-RASTER_DRIVERS = {"GTiff", "COG", "netCDF", "JP2OpenJPEG", "HFA", "AAIGrid", "HDF5", "GRIB"}
 OPEN_OPTIONS = {"GML": {"DOWNLOAD_SCHEMA": "NO"}}
 
 X_NAMES = ("x", "lon", "lng", "long", "longitude", "easting", "xcoord", "coord_x", "coordx", "x_coord")
@@ -72,6 +81,7 @@ def discover(path: Path, *, workdir: Path, label: str | None = None, crs: str | 
     if suffix == ".zip":
         limits = limits or {}
         folder = extract_zip(path, workdir / "unzipped", **limits)
+        check_folder(folder, label)
         return _discover_folder(folder, label, override)
     if suffix in {".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz"}:
         raise UnsupportedFormat(f"{label}: {suffix} archives are not supported; send a .zip")
@@ -121,20 +131,29 @@ def _discover_file(path: Path, label: str, override: CRS | None) -> list[Source]
 
 
 def _vector_sources(path: Path, label: str, override: CRS | None) -> list[Source]:
+    check_file(path, label)
     try:
-        layers = pyogrio.list_layers(path)
+        with offline():
+            layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
         raise UnsupportedFormat(f"{label}: not a format Kartenn can read ({_first_line(exc, path)})") from exc
     encoding = _shapefile_encoding(path) if path.suffix.lower() == ".shp" else None
     sources = []
     for layer_name, _ in layers:
-        info = pyogrio.read_info(path, layer=layer_name, encoding=encoding)
+        try:
+            with offline():
+                info = pyogrio.read_info(path, layer=layer_name, encoding=encoding)
+        except Exception as exc:
+            raise UnsupportedFormat(f"{label}: layer {layer_name!r} cannot be read ({_first_line(exc, path)})") from exc
         driver = info.get("driver") or ""
         if driver not in VECTOR_DRIVERS:
             raise UnsupportedFormat(f"{label}: the {driver} format is not accepted")
         if info.get("geometry_type") in (None, "None"):
             continue  # attribute-only tables (e.g. GeoPackage non-spatial tables)
+        check_crs_text(info.get("crs") or "", label)
         crs = override or _layer_crs(info.get("crs"))
+        if crs is not None:
+            check_crs_text(crs.to_wkt(), label)
         if crs is None:
             hint = " (its .prj is missing)" if path.suffix.lower() == ".shp" else ""
             raise MissingCRS(
@@ -167,8 +186,8 @@ def _ogr_reader(path: Path, layer: str, encoding: str | None, options: dict[str,
     def read(batch_size: int) -> Iterator[pa.RecordBatch]:
         kwargs = {"encoding": encoding} if encoding else {}
         try:
-            with pyogrio.open_arrow(path, layer=layer, batch_size=batch_size, use_pyarrow=True,
-                                    **kwargs, **(options or {})) as (meta, reader):
+            with offline(), pyogrio.open_arrow(path, layer=layer, batch_size=batch_size, use_pyarrow=True,
+                                               **kwargs, **(options or {})) as (meta, reader):
                 geom_name = meta.get("geometry_name") or "wkb_geometry"
                 for batch in reader:
                     yield _rename(batch, geom_name)
@@ -371,8 +390,9 @@ def _guess_csv_crs(label: str, rows: list[list[str]], columns: list[str], x: str
 
 
 def _raster_sources(path: Path, label: str, override: CRS | None) -> list[Source]:
+    check_file(path, label)
     try:
-        with rasterio.open(path) as src:
+        with raster_env(), open_raster(path) as src:
             driver = src.driver
             subdatasets = list(src.subdatasets)
             crs = src.crs
@@ -383,10 +403,14 @@ def _raster_sources(path: Path, label: str, override: CRS | None) -> list[Source
     paths = subdatasets or [str(path)]
     sources = []
     for sub in paths:
+        if subdatasets:
+            check_subdataset(sub, path, label)
         name = path.stem if len(paths) == 1 else f"{path.stem}-{sub.rsplit(':', 1)[-1]}"
-        with rasterio.open(sub) as src:
+        with raster_env(), open_raster(sub) as src:
             crs = src.crs
         chosen = override or (CRS.from_user_input(crs.to_wkt()) if crs else None)
+        if chosen is not None:
+            check_crs_text(chosen.to_wkt(), label)
         if chosen is None and subdatasets:
             chosen = CRS.from_epsg(4326)  # CF grids without grid_mapping are longitude/latitude
         if chosen is None:
@@ -402,6 +426,7 @@ def _raster_sources(path: Path, label: str, override: CRS | None) -> list[Source
 
 
 def parse_crs(value: str) -> CRS:
+    check_crs_text(value, "crs")
     try:
         return CRS.from_user_input(value)
     except CRSError as exc:

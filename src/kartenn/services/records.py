@@ -18,14 +18,16 @@ from typing import Any
 
 from kartenn.domain import Record
 from kartenn.domain.security import Sharing
-from kartenn.errors import InvalidInput, KartennError, NotFound
+from kartenn.errors import Conflict, Forbidden, InvalidInput, KartennError, NotFound
 from kartenn.formats.dublin_core import render_csw_record
 from kartenn.formats.iso19115_3 import render_iso19115_3
 from kartenn.formats.iso19139 import render_iso19139
 from kartenn.formats.records import read_records
+from kartenn.services.access import SiteView
 from kartenn.services.archives import check_zip
+from kartenn.services.working_copies import save_edits
 from kartenn.site import Site
-from kartenn.stores import record_index
+from kartenn.stores import record_index, record_versions
 from kartenn.stores.record_index import RecordQuery, SearchResult
 from kartenn.xml import to_bytes
 
@@ -42,6 +44,7 @@ MEF_SKIPPED = {"info.xml"}  # MEF bookkeeping, not metadata
 class ImportReport:
     imported: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    refused: int = 0  # documents refused for want of the right to write one of their records
 
     def as_dict(self) -> dict[str, object]:
         return {"imported": self.imported, "errors": self.errors}
@@ -51,52 +54,97 @@ BATCH = 500  # records written per transaction by a bulk import
 ANALYZE_AFTER = 1000  # records imported at once after which the planner's statistics are refreshed
 
 
-def import_bytes(site: Site, data: bytes, *, source: str = "request", sharing: Sharing | None = None,
+def import_bytes(site: SiteView, data: bytes, *, source: str = "request", sharing: Sharing | None = None,
                  draft: bool = False) -> list[Record]:
-    """Import every record of one XML document, all or nothing. Raises InvalidInput.
-    New records without a dataset get ``sharing`` (default: public); ``draft`` ones wait for review."""
+    """Import every record of one XML document, all or nothing. Raises InvalidInput, Forbidden.
+    New records get ``sharing`` (default: public); ``draft`` ones wait for review. A record already stored is
+    changed as an edit through PUT is, if the caller may edit it (services/working_copies.py)."""
     found = read_records(data)
+    stored = _replaced(site, found)
     with site.catalog.begin() as conn:
-        _save(site, conn, found, sharing, draft)
+        _save(site, conn, found, stored, sharing, draft, source)
     return found
 
 
-def _save(site: Site, conn, found: list[Record], sharing: Sharing | None, draft: bool) -> None:  # type: ignore[no-untyped-def]
-    """Write records as if one after the other: re-importing the record of a dataset must not detach it
-    from its data; new records get an owner and, when public, a public view grant."""
-    stored = {i: dataset_id for i, (_, dataset_id) in site.catalog.record_origins(conn, [r.id for r in found]).items()}
-    new = []
-    for rec in found:
-        if rec.id in stored:
-            rec.dataset_id = stored[rec.id]
-        elif rec.dataset_id is None:
-            new.append(rec.id)
-            if draft:
-                rec.state = "draft"
-        stored.setdefault(rec.id, rec.dataset_id)
-    site.catalog.put_records(conn, found)
+def _replaced(site: SiteView, found: list[Record]) -> dict[str, Record]:
+    """The stored records that ``found`` would replace, each checked as an edit through the workflow's rights.
+    Forbidden, with the same answer whether the caller may see the record or not, when it may not edit one."""
+    if not isinstance(site, SiteView):
+        raise TypeError("records are imported by a caller: pass site.seen_by(identity)")
+    with site.catalog.engine.connect() as conn:
+        ids = list(site.catalog.record_origins(conn, [r.id for r in found]))
+    stored = {}
+    for record_id in ids:
+        try:
+            rec = site.catalog.get_record(record_id)  # NotFound for a record the caller may not see
+            allowed = site.identity.scope == "write" and site.may("edit", *_owner(rec))
+        except NotFound:
+            allowed = False
+        if not allowed:
+            site.accounts.log(site.identity.name, "access.denied", f"record:{record_id}", action="import")
+            raise Forbidden(f"you may not import a record with identifier {record_id!r}")
+        stored[record_id] = rec
+    return stored
+
+
+def _owner(rec: Record) -> tuple[str, str]:
+    return ("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)
+
+
+def _save(site: SiteView, conn: Any, found: list[Record], stored: dict[str, Record], sharing: Sharing | None,
+          draft: bool, source: str) -> None:
+    """Write records as if one after the other (the last of those sharing an id wins). A stored record (checked by
+    ``_replaced``) is changed as an edit through PUT is (services/working_copies.py); new records get an owner
+    and, when public, a public view grant. Each record written gets a version and an audit line."""
+    if set(site.catalog.record_origins(conn, [r.id for r in found])) - set(stored):
+        raise Conflict("a record of the document was created meanwhile: import it again")
+    last = list({rec.id: rec for rec in found}.values())
+    new = [rec for rec in last if rec.id not in stored]
+    for rec in new:
+        if draft:
+            rec.state = "draft"
+    site.catalog.put_records(conn, new)
     sharing = sharing or Sharing()
-    site.accounts.set_owners(conn, "record", new, sharing.org, sharing.user)
+    ids = [rec.id for rec in new]
+    site.accounts.set_owners(conn, "record", ids, sharing.org, sharing.user)
     if sharing.public:
-        site.accounts.grant_many(conn, "record", new, "public", "", "view")
+        site.accounts.grant_many(conn, "record", ids, "public", "", "view")
+    record_versions.save_many(conn, new, site.identity.name, dict.fromkeys(ids, "insert"),
+                              comment=f"import from {source}")
+    site.accounts.log_many(conn, site.identity.name, [
+        ("record.insert", f"record:{rec.id}", {"state": rec.state, "source": source}) for rec in new])
+    save_edits(site, conn, [rec for rec in last if rec.id in stored], stored, comment=f"import from {source}",
+               detail={"source": source})
 
 
-def import_paths(site: Site, paths: Iterable[Path], sharing: Sharing | None = None) -> ImportReport:
+def import_paths(site: SiteView, paths: Iterable[Path], sharing: Sharing | None = None) -> ImportReport:
     """Import files, folders (recursively), zips and MEF archives; one bad document does not stop the rest.
     Documents are parsed first and written BATCH records per transaction."""
     report = ImportReport()
     batch: list[tuple[str, list[Record]]] = []
 
+    def checked() -> list[tuple[str, list[Record], dict[str, Record]]]:
+        ready = []
+        for name, found in batch:
+            try:
+                ready.append((name, found, _replaced(site, found)))
+            except KartennError as exc:
+                report.errors.append(f"{name}: {exc.message}")
+                report.refused += isinstance(exc, Forbidden)
+        return ready
+
     def flush() -> None:
+        ready = checked()
         try:
             with site.catalog.begin() as conn:
-                _save(site, conn, [rec for _, found in batch for rec in found], sharing, False)
-            report.imported += [rec.id for _, found in batch for rec in found]
+                _save(site, conn, [rec for _, found, _ in ready for rec in found],
+                      {k: v for _, _, stored in ready for k, v in stored.items()}, sharing, False, "import")
+            report.imported += [rec.id for _, found, _ in ready for rec in found]
         except KartennError:  # again one document at a time, so the report names the one that failed
-            for name, found in batch:
+            for name, found, stored in ready:
                 try:
                     with site.catalog.begin() as conn:
-                        _save(site, conn, found, sharing, False)
+                        _save(site, conn, found, stored, sharing, False, name)
                     report.imported += [rec.id for rec in found]
                 except KartennError as exc:
                     report.errors.append(f"{name}: {exc.message}")

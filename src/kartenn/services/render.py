@@ -2,18 +2,19 @@
 
 >>> png = render_map(site, [MapLayer(dataset, style)], "EPSG:3857", (-2e5, 5e6, 1e6, 6.5e6), 256, 256)  # doctest: +SKIP
 
-Compiled maps are kept per (datasets, styles, updated): a GetMap takes a ready ``mapnik.Map`` from a
-small pool (Mapnik maps are not shared between threads) and never parses a style again.
+Maps are drawn in worker processes, one per render slot (render_worker.py), each keeping the maps it
+compiled per (datasets, styles, updated, levels): a GetMap never parses a style again. A map that takes longer
+than ``render_timeout`` is answered with RenderTimeout and its process is ended, which frees its slot and
+stops its work (a thread cannot be stopped: Mapnik draws in C++ and has no cancel).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -24,9 +25,11 @@ from sqlalchemy.engine import make_url
 
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style
-from kartenn.errors import InvalidInput
+from kartenn.errors import InvalidInput, KartennError
 from kartenn.formats.mapnik_style import LayerXml, map_xml
+from kartenn.services import render_worker
 from kartenn.services.boxes import native_boxes
+from kartenn.services.render_worker import import_mapnik
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
 from kartenn.stores import display
@@ -34,22 +37,7 @@ from kartenn.stores.geopackage import LAYER, GeoPackageStore
 from kartenn.stores.postgis import FID, SCHEMA
 from kartenn.stores.query import level_for_view, levels_of
 
-
-def _import_mapnik() -> Any:
-    # The wheel points PROJ_LIB/GDAL_DATA at its own data on import; rasterio and pyproj need theirs, and
-    # Mapnik's PROJ has its database built in, so the process environment is put back as it was.
-    saved = {k: os.environ.get(k) for k in ("PROJ_LIB", "PROJ_DATA", "GDAL_DATA")}
-    import mapnik
-
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    return mapnik
-
-
-mapnik = _import_mapnik()
+mapnik = import_mapnik()
 
 # format name → Mapnik encoder string. zlib level 1: PNG encoding took longer than drawing (1024² of communes:
 # ~290 ms at the default level, ~150 ms at level 1, for answers ~9% larger).
@@ -117,47 +105,33 @@ def datasource(site: Site, dataset: Dataset, style: Style, time: TimeFilter | No
     return {k: v for k, v in params.items() if v != ""}
 
 
-class MapPool:
-    """Compiled Mapnik maps by key, each key with a few ready ``Map`` objects; least recently used keys go."""
+class Compiled:
+    """Mapnik XML of the maps drawn lately, by key; least recently used keys go."""
 
-    def __init__(self, max_keys: int = 256, per_key: int = 8) -> None:
-        self.max_keys, self.per_key = max_keys, per_key
+    def __init__(self, max_keys: int = 256) -> None:
+        self.max_keys = max_keys
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple, tuple[bytes, list[Any]]] = OrderedDict()
+        self._entries: OrderedDict[tuple, bytes] = OrderedDict()
 
-    @contextmanager
-    def map(self, key: tuple, build: Any) -> Iterator[Any]:
-        """Lend a Map for ``key``; ``build()`` gives the Mapnik XML the first time."""
+    def xml(self, key: tuple, build: Any) -> bytes:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
+            xml = self._entries.get(key)
+            if xml is not None:
                 self._entries.move_to_end(key)
-                m = entry[1].pop() if entry[1] else None
-                xml = entry[0]
-            else:
-                m, xml = None, None
-        if xml is None:
-            xml = build()
-        if m is None:
-            m = mapnik.Map(256, 256)
-            mapnik.load_map_from_string(m, xml)
-        try:
-            yield m
-        finally:
-            with self._lock:
-                entry = self._entries.setdefault(key, (xml, []))
-                self._entries.move_to_end(key)
-                if len(entry[1]) < self.per_key and entry[0] is xml:
-                    entry[1].append(m)
-                while len(self._entries) > self.max_keys:
-                    self._entries.popitem(last=False)
+                return xml
+        xml = build()
+        with self._lock:
+            self._entries[key] = xml
+            while len(self._entries) > self.max_keys:
+                self._entries.popitem(last=False)
+        return xml
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
 
 
-POOL = MapPool()  # keys: a map's layers, styles and generalised levels
+COMPILED = Compiled()  # keys: a map's layers, styles and generalised levels
 
 
 def compiled_xml(site: Site, layers: list[MapLayer], levels: tuple[int, ...] | None = None) -> bytes:
@@ -226,27 +200,88 @@ def _render_slots() -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
-RENDERING = threading.BoundedSemaphore(_render_slots())
+class RenderTimeout(KartennError):
+    """A map that took longer than ``render_timeout`` to draw, or waited that long for a free slot."""
+
+    status = 503
+    code = "NoApplicableCode"
+
+
+class _Worker:
+    """One drawing process and the pipe to it."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=render_worker.main, args=(child,), daemon=True,
+                                       name="kartenn-render")
+        self.process.start()
+        child.close()
+        if not self.conn.poll(60) or self.conn.recv()[0] != "ready":
+            self.stop()
+            raise RuntimeError("the map drawing process did not start")
+
+    def run(self, job: tuple, timeout: float) -> tuple[str, Any]:
+        self.conn.send(job)
+        if not self.conn.poll(timeout):
+            raise RenderTimeout(f"the map took longer than {timeout:g} s to draw: ask for a smaller area or size, "
+                                "or a simpler style")
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class Renderers:
+    """The drawing processes: at most ``size`` draw at once (the render slots), each started when first needed
+    and ended when its map runs past its time."""
+
+    def __init__(self, size: int) -> None:
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+
+    def draw(self, job: tuple, timeout: float) -> bytes:
+        if not self._slots.acquire(timeout=timeout):
+            raise RenderTimeout(f"no map slot was free within {timeout:g} s: try again later")
+        try:
+            with self._lock:
+                worker = self._idle.pop() if self._idle else None
+            worker = worker or _Worker()
+            try:
+                status, value = worker.run(job, timeout)
+            except BaseException:  # past its time, or the process died: it goes, its slot is free again
+                worker.stop()
+                raise
+            with self._lock:
+                self._idle.append(worker)
+        finally:
+            self._slots.release()
+        if status != "ok":
+            raise RuntimeError(f"map drawing failed: {value}")
+        return value
+
+
+RENDERERS = Renderers(_render_slots())
 
 
 def render_map(site: Site, layers: list[MapLayer], crs: str, bbox: tuple[float, float, float, float],
                width: int, height: int, fmt: str = "png", *, transparent: bool = True,
                bgcolor: str | None = None) -> bytes:
-    """An encoded image of ``layers`` over ``bbox`` (x/y order, in ``crs``)."""
+    """An encoded image of ``layers`` over ``bbox`` (x/y order, in ``crs``); RenderTimeout past the site's
+    ``render_timeout``."""
     if fmt not in ENCODERS:
         raise InvalidInput(f"unsupported image format {fmt!r}")
     levels = tuple(level(site, layer.dataset, crs, bbox, width, height) for layer in layers)
     key = (tuple(layer.key for layer in layers), levels)
-    with RENDERING, POOL.map(key, lambda: compiled_xml(site, layers, levels)) as m:
-        m.srs = mapnik_srs(crs)
-        m.resize(width, height)
-        # Transparency in JPEG is meaningless: it gets the background colour.
-        m.background = color("#00000000") if transparent and fmt != "jpeg" else color(bgcolor)
-        m.aspect_fix_mode = mapnik.aspect_fix_mode.RESPECT  # WMS: the image is exactly the BBOX
-        m.zoom_to_box(mapnik.Box2d(*bbox))
-        image = mapnik.Image(width, height)
-        mapnik.render(m, image)
-        return image.to_string(ENCODERS[fmt])  # encoding is drawing's last step: within the same slot
+    # Transparency in JPEG is meaningless: it gets the background colour.
+    background = "#00000000" if transparent and fmt != "jpeg" else (bgcolor or "#ffffff")
+    color(background)  # checked here, drawn there
+    xml = COMPILED.xml(key, lambda: compiled_xml(site, layers, levels))
+    job = (key, xml, mapnik_srs(crs), width, height, tuple(bbox), background, ENCODERS[fmt])
+    return RENDERERS.draw(job, site.settings.render_timeout)
 
 
 def blank_image(width: int, height: int, fmt: str, *, transparent: bool = True, bgcolor: str | None = None) -> bytes:

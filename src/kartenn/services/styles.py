@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from kartenn.domain import Dataset
-from kartenn.domain.style import Style, parse_style
+from kartenn.domain.style import Style, StyleLimits, nesting, parse_style
 from kartenn.errors import Conflict, InvalidInput, NotFound, UnsupportedFormat
 from kartenn.formats.maplibre_style import GLYPHS, to_maplibre
 from kartenn.formats.sld import to_sld
@@ -143,6 +143,7 @@ def put_style(site: Any, dataset: Dataset, style: Style, *, make_default: bool =
     if dataset.kind != "vector" and style.kind == "vector":
         raise InvalidInput(f"{dataset.id} is raster data: give it a raster style (rgb or ramp)")
     parse_style(style.model_dump(), [f.name for f in dataset.fields])  # the attributes it names exist
+    StyleLimits.of(site.settings).check(style)
     existing = styles_of(site, dataset)
     created = style.name not in existing
     data = style.model_dump(mode="json")
@@ -182,13 +183,17 @@ def delete_style(site: Any, dataset: Dataset, name: str) -> None:
 # encodings ----------------------------------------------------------------------------------------------
 
 
-def read_style(dataset: Dataset, name: str, data: bytes, media_type: str) -> tuple[Style, list[str]]:
+def read_style(dataset: Dataset, name: str, data: bytes, media_type: str,
+               limits: StyleLimits | None = None) -> tuple[Style, list[str]]:
     """(style named ``name``, warnings) from a JSON model or an SLD document (its first UserStyle), checked
-    against the dataset's attributes."""
+    against the dataset's attributes and ``limits``."""
     media = media_type.split(";")[0].strip().lower()
     fields = {f.name: f.type for f in dataset.fields}
+    limits = limits or StyleLimits()
+    limits.check_size(len(data))
     if media in SLD_BODIES:
-        imported = from_sld(data, fields, name=name, raster_default=dataset.style if dataset.kind != "vector" else None)
+        imported = from_sld(data, fields, name=name, raster_default=dataset.style if dataset.kind != "vector" else None,
+                            limits=limits)
         warnings = list(imported.warnings)
         if len(imported.styles) > 1:
             warnings.append(f"the document has {len(imported.styles)} styles: the first was kept")
@@ -201,7 +206,12 @@ def read_style(dataset: Dataset, name: str, data: bytes, media_type: str) -> tup
         raise InvalidInput("the body is not JSON") from None
     if not isinstance(value, dict):
         raise InvalidInput("a style is a JSON object")
-    return parse_style({**value, "name": name}, list(fields)), []
+    # a filter level is an object and its args list; the style, its rules and a rule add four more levels
+    if nesting(value) > 2 * limits.depth + 4:
+        limits.check_depth(nesting(value) // 2)
+    style = parse_style({**value, "name": name}, list(fields))
+    limits.check(style)
+    return style, []
 
 
 def export_style(dataset: Dataset, style: Style, f: str, base: str, glyphs: str | None = None) -> tuple[bytes, str]:

@@ -440,6 +440,13 @@ class Accounts:
         with self.engine.begin() as conn:
             conn.execute(insert(audit).values(at=_now(), actor=actor, event=event, resource=resource, detail=detail))
 
+    def log_many(self, conn: Connection, actor: str, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Audit lines (event, resource, detail) written with the change they describe, in its transaction."""
+        if entries:
+            now = _now()
+            conn.execute(insert(audit), [{"at": now, "actor": actor, "event": e, "resource": r, "detail": d}
+                                         for e, r, d in entries])
+
     def audit_log(self, *, event: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = select(audit).order_by(audit.c.id.desc()).limit(limit)
         if event:

@@ -40,5 +40,5 @@ class FeatureStore(Protocol):
     def drop(self, storage: str) -> None:
         """Remove a published table (after its catalogue entry is gone or replaced)."""
 
-    def reconcile(self, known: set[str]) -> list[str]:
-        """Remove tables that no catalogue entry knows (left by a killed process); return their names."""
+    def unreferenced(self, known: set[str]) -> list[str]:
+        """The tables no catalogue entry knows and no live process is writing (``Site.reconcile`` decides)."""

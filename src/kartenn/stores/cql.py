@@ -11,15 +11,16 @@ intervals by their ends (an instant is an interval of no length), as CQL2 define
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-import shapely
 from pygeofilter import ast, values
 
 from kartenn.errors import InvalidInput
+from kartenn.filter_check import INT64, check_geometry
 
 COMPARISONS = {ast.Equal: "=", ast.NotEqual: "<>", ast.LessThan: "<", ast.LessEqual: "<=",
                ast.GreaterThan: ">", ast.GreaterEqual: ">="}
@@ -29,6 +30,8 @@ SPATIAL = {ast.GeometryIntersects: "intersects", ast.GeometryDisjoint: "disjoint
 CONVERSE = {"contains": "within", "within": "contains"}
 GEOMETRY_NAMES = {"geometry", "geom"}
 TEMPORAL_TYPES = {"date", "datetime"}
+NUMBER_TYPES = {"integer", "number"}
+GROUP = 8  # a run of ANDs or ORs is written in groups of this many, so SQLite's parser tree stays shallow
 NEG, POS = "-inf", "+inf"  # the open ends of an interval
 Operand = Any  # (SQL, its parameters), or NEG / POS
 
@@ -61,14 +64,33 @@ def to_sql(node: Any, fields: dict[str, str], dialect: Dialect) -> tuple[str, li
 def spatial_literals(node: Any) -> list[tuple[Any, str | None]]:
     """Geometries (and their CRS names) every match must touch, from spatial predicates ANDed at the top:
     an index can prefilter with them."""
-    if isinstance(node, ast.And):
-        return spatial_literals(node.lhs) + spatial_literals(node.rhs)
-    op = SPATIAL.get(type(node))
-    if op and op != "disjoint":
-        literal = node.rhs if isinstance(node.rhs, values.Geometry) else node.lhs
-        if isinstance(literal, values.Geometry):
-            return [(shapely.geometry.shape(literal.geometry), _crs_name(literal))]
-    return []
+    found = []
+    for term in operands(node, ast.And):
+        op = SPATIAL.get(type(term))
+        if op and op != "disjoint":
+            literal = term.rhs if isinstance(term.rhs, values.Geometry) else term.lhs
+            if isinstance(literal, values.Geometry):
+                found.append((check_geometry(literal), _crs_name(literal)))
+    return found
+
+
+def operands(node: Any, kind: type[Any]) -> list[Any]:
+    """The operands of a run of ANDs (or ORs) in their order, without recursion: ``a AND (b AND c)`` → a, b, c."""
+    out: list[Any] = []
+    stack: list[Any] = [node]
+    while stack:
+        item = stack.pop()
+        if type(item) is kind:
+            stack += [item.rhs, item.lhs]
+        else:
+            out.append(item)
+    return out
+
+
+def _grouped(parts: list[str], op: str) -> str:
+    while len(parts) > 1:
+        parts = ["(" + op.join(parts[i:i + GROUP]) + ")" for i in range(0, len(parts), GROUP)]
+    return parts[0]
 
 
 @dataclass
@@ -81,7 +103,7 @@ class _Writer:
         mark = self.dialect.mark
         if isinstance(node, ast.And | ast.Or):
             op = " AND " if isinstance(node, ast.And) else " OR "
-            return f"({self.node(node.lhs)}{op}{self.node(node.rhs)})"
+            return _grouped([self.node(n) for n in operands(node, type(node))], op)
         if isinstance(node, ast.Not):
             return f"(NOT {self.node(node.sub_node)})"
         if isinstance(node, ast.Include):
@@ -101,6 +123,9 @@ class _Writer:
             return f"{column} {'NOT ' if node.not_ else ''}IN ({marks})"
         if isinstance(node, ast.Like):
             column = self.column(node.lhs)
+            if self.fields[node.lhs.name] != "string":
+                raise InvalidInput(f"LIKE compares text; {node.lhs.name!r} is a {self.fields[node.lhs.name]} property",
+                                   locator="filter")
             self.params.append(_like_pattern(node))
             return f"{column} {'NOT ' if node.not_ else ''}LIKE {mark} ESCAPE '\\'"
         if type(node) in SPATIAL:
@@ -131,7 +156,7 @@ class _Writer:
             value = value.isoformat()
         if not (isinstance(value, bool | int | float | str) or value is None):
             raise InvalidInput(f"unsupported value in filter: {value!r}", locator="filter")
-        self.params.append(value)
+        self.params.append(_typed(attribute.name, self.fields[attribute.name], value))
         return self.dialect.mark
 
     def instant(self, value: Any, kind: str) -> str:
@@ -163,10 +188,7 @@ class _Writer:
             raise InvalidInput("the second argument of a spatial operator must be a geometry", locator="filter")
         if self.dialect.spatial is None:
             raise InvalidInput("spatial filters are not available here", locator="filter")
-        try:
-            geometry = shapely.geometry.shape(rhs.geometry)
-        except Exception:  # shapely raises several kinds for bad coordinates
-            raise InvalidInput("a geometry in the filter is not valid", locator="filter") from None
+        geometry = check_geometry(rhs)
         text, params = self.dialect.spatial(op, geometry, _crs_name(rhs))
         self.params += params
         return text
@@ -223,6 +245,37 @@ class _Writer:
         return instant, instant
 
 
+def _typed(name: str, kind: str, value: Any) -> Any:
+    """A comparison's value as the property's type takes it: numbers for numbers (their text too, as OGC Filter
+    literals come), text for text; anything else is the client's mistake."""
+    if value is None:
+        raise InvalidInput(f"compare {name!r} with a value; for no value use IS NULL", locator="filter")
+    if kind in NUMBER_TYPES:
+        number = value
+        if isinstance(value, str):
+            try:
+                number = int(value) if kind == "integer" and value.strip().lstrip("+-").isdigit() else float(value)
+            except ValueError:
+                number = None
+        if isinstance(number, bool) or not isinstance(number, int | float) or not _finite(number):
+            raise InvalidInput(f"{name!r} is a number property: {value!r} is not a number it can hold",
+                               locator="filter")
+        return number
+    if kind == "boolean":
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{name!r} is a boolean property: {value!r} is not true or false", locator="filter")
+        return value
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name!r} is a {kind} property: compare it with a text, not {value!r}", locator="filter")
+    return value
+
+
+def _finite(number: int | float) -> bool:
+    return -INT64 <= number < INT64 if isinstance(number, int) else math.isfinite(number)
+
+
 def _crs_name(literal: values.Geometry) -> str | None:
     """The CRS a GML geometry named (srsName); its coordinates are then east/north. None: the filter CRS."""
     crs = literal.geometry.get("crs") if isinstance(literal.geometry, dict) else None
@@ -235,7 +288,9 @@ def _like_pattern(node: ast.Like) -> str:
     chars = iter(node.pattern)
     for ch in chars:
         if ch == node.escapechar:
-            literal = next(chars, "")
+            literal = next(chars, None)
+            if literal is None:
+                raise InvalidInput("a LIKE pattern cannot end with its escape character", locator="filter")
             out.append("\\" + literal if literal in "%_\\" else literal)
         elif ch == node.wildcard:
             out.append("%")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+
+PUBLISHING = ".publishing"  # the area held while a dataset is published (StagingArea.publishing)
 
 
 class StagingArea:
@@ -18,6 +20,7 @@ class StagingArea:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.opened: Callable[[str], None] | None = None  # told the name of each new area (a job's watcher)
         root.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
@@ -27,11 +30,36 @@ class StagingArea:
         lock = open(self.root / f"{name}.lock", "w")  # noqa: SIM115 - held for the whole block
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
+            if self.opened:
+                self.opened(name)
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
             os.unlink(lock.name)
             lock.close()
+
+    def remove(self, name: str) -> None:
+        """Remove an area its dead holder left."""
+        shutil.rmtree(self.root / name, ignore_errors=True)
+        (self.root / f"{name}.lock").unlink(missing_ok=True)
+
+    def size(self, name: str) -> int:
+        """Bytes in an area (0 once it is gone)."""
+        total = 0
+        for path in (self.root / name).rglob("*"):
+            try:
+                total += path.stat().st_size if path.is_file() else 0
+            except OSError:
+                continue  # removed while counted
+        return total
+
+    def publishing(self, storage: str) -> AbstractContextManager[Path]:
+        """Held from the first byte of a dataset's data until its catalogue entry commits: while it is, clean-up
+        leaves the data alone; if its process dies, clean-up knows the data for a leftover."""
+        return self.area(storage + PUBLISHING)
+
+    def is_busy(self, storage: str) -> bool:
+        return self.is_active(storage) or self.is_active(storage + PUBLISHING)
 
     def is_active(self, name: str) -> bool:
         lock_path = self.root / f"{name}.lock"
@@ -46,7 +74,7 @@ class StagingArea:
         return False
 
     def sweep(self) -> list[str]:
-        """Remove what dead processes left behind; return the names removed."""
+        """Remove what dead processes left behind; return the names removed (storage names, once published)."""
         removed = []
         for entry in sorted(self.root.iterdir()):
             name = entry.name.removesuffix(".lock")
@@ -56,7 +84,7 @@ class StagingArea:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
-            removed.append(name)
+            removed.append(name.removesuffix(PUBLISHING))
         return sorted(set(removed))
 
 
@@ -83,12 +111,7 @@ class FileStore:
     def delete(self, name: str) -> None:
         self.path(name).unlink(missing_ok=True)
 
-    def reconcile(self, known: set[str]) -> list[str]:
-        removed = []
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file():
-                name = str(path.relative_to(self.root))
-                if name not in known and not self.staging.is_active(Path(name).stem):
-                    path.unlink()
-                    removed.append(name)
-        return removed
+    def unreferenced(self, known: set[str]) -> list[str]:
+        """The files no catalogue entry names and no live process is publishing (``Site.reconcile`` decides)."""
+        names = (str(path.relative_to(self.root)) for path in sorted(self.root.rglob("*")) if path.is_file())
+        return [name for name in names if name not in known and not self.staging.is_busy(Path(name).stem)]

@@ -104,13 +104,9 @@ class GeoPackageStore:
     def drop(self, storage: str) -> None:
         self.discard(storage)
 
-    def reconcile(self, known: set[str]) -> list[str]:
-        removed = []
-        for path in sorted(self.root.glob("*.gpkg")):
-            if path.stem not in known and not self.staging.is_active(path.stem):
-                path.unlink()
-                removed.append(path.stem)
-        return removed
+    def unreferenced(self, known: set[str]) -> list[str]:
+        return [path.stem for path in sorted(self.root.glob("*.gpkg"))
+                if path.stem not in known and not self.staging.is_busy(path.stem)]
 
 
 def _crs(spec: LayerSpec) -> str:

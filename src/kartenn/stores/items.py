@@ -29,6 +29,7 @@ from kartenn.stores.base import GEOMETRY_COLUMN, FeatureStore
 from kartenn.stores.cql import POSTGRES, SQLITE, Dialect, spatial_literals, to_sql
 from kartenn.stores.geopackage import LAYER, GeoPackageStore
 from kartenn.stores.postgis import FID, SCHEMA, PostGISStore
+from kartenn.stores.refusals import refused_filters
 
 Box = tuple[float, float, float, float]
 ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -136,13 +137,17 @@ class _Plan:
         or from the filter CRS in that CRS's axis order."""
         if crs_name:
             try:
-                return _to_crs(geometry, _named_crs(crs_name), self.native)
+                source = _named_crs(crs_name)
             except CRSError:
                 raise InvalidInput(f"unknown CRS {crs_name!r} in the filter", locator="filter") from None
-        source = self.q.filter_crs or CRS84
-        if _north_first(source) and not self.q.xy:
-            geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
-        return _to_crs(geometry, source, self.native)
+        else:
+            source = self.q.filter_crs or CRS84
+            if _north_first(source) and not self.q.xy:
+                geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
+        native = _to_crs(geometry, source, self.native)
+        if not np.isfinite(shapely.get_coordinates(native)).all():
+            raise InvalidInput("a geometry of the filter lies outside the area of the data's CRS", locator="filter")
+        return native
 
     def add(self, condition: str, params: list[Any]) -> None:
         self.where.append(condition)
@@ -250,7 +255,7 @@ class _PostGISPlan(_Plan):
     def run_count(self) -> int:
         text = f"SELECT count(*) FROM {self.table()} WHERE {self.condition()}"
         with self.store.engine.connect() as conn:
-            with conn.connection.driver_connection.cursor() as cur:
+            with conn.connection.driver_connection.cursor() as cur, refused_filters():
                 return cur.execute(text.encode(), self.params).fetchone()[0]
 
     def stream(self, chunk: int) -> Iterator[list[dict]]:
@@ -280,7 +285,8 @@ class _PostGISPlan(_Plan):
         with self.store.engine.connect() as conn:
             raw = conn.connection.driver_connection
             with raw.cursor(name="kartenn_items") if streaming else raw.cursor() as cur:
-                cur.execute(text.encode(), params)
+                with refused_filters():
+                    cur.execute(text.encode(), params)
                 while rows := cur.fetchmany(chunk):
                     if as_json:
                         yield [self.json_row(r[0], r[1], r[2:]) for r in rows]
@@ -334,7 +340,9 @@ class _GeoPackagePlan(_Plan):
     def run_count(self) -> int:
         conn = self.connect()
         try:
-            return conn.execute(f"SELECT count(*) FROM {LAYER} f WHERE {self.condition()}", self.params).fetchone()[0]
+            with refused_filters():
+                return conn.execute(f"SELECT count(*) FROM {LAYER} f WHERE {self.condition()}",
+                                    self.params).fetchone()[0]
         finally:
             conn.close()
 
@@ -347,7 +355,8 @@ class _GeoPackagePlan(_Plan):
         transformer = self.output_transformer()
         conn = self.connect()
         try:
-            cursor = conn.execute(text, [*self.params, *keyset_params, *limit_params])
+            with refused_filters():
+                cursor = conn.execute(text, [*self.params, *keyset_params, *limit_params])
             while rows := cursor.fetchmany(chunk):
                 yield [self.row(r[0], _gpkg_wkb(r[1]), r[2:], transformer) for r in rows]
         finally:

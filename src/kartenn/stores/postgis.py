@@ -126,11 +126,8 @@ class PostGISStore:
             )
             return set(rows.scalars())
 
-    def reconcile(self, known: set[str]) -> list[str]:
-        orphans = sorted(self.tables() - known)
-        for name in orphans:
-            self.drop(name)
-        return orphans
+    def unreferenced(self, known: set[str]) -> list[str]:
+        return sorted(self.tables() - known)  # a table being loaded is not seen outside its transaction
 
     @staticmethod
     def _srid(conn: Connection, srid: int | None) -> int:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import shapely.geometry
 from pygeofilter import ast, values
-from sqlalchemy import and_, false, func, literal_column, not_, or_, select, true
+from sqlalchemy import Boolean, and_, false, func, literal_column, not_, or_, select, true, type_coerce
 from sqlalchemy.sql import ColumnElement
 
 from kartenn.errors import InvalidInput
+from kartenn.filter_check import check_geometry
 from kartenn.stores.catalog import record_terms, records
+from kartenn.stores.cql import GROUP, operands
 from kartenn.stores.record_index import WORD, record_keys, record_trigrams, record_words
 from kartenn.text import fold
 
@@ -55,19 +56,25 @@ def queryable(name: str) -> str:
 
 
 def column(node: Any) -> Any:
+    if not isinstance(node, ast.Attribute):
+        raise InvalidInput("the left side of a comparison must be a property", locator="constraint")
     name = queryable(node.name)
     if name not in COLUMNS:
         raise InvalidInput(f"unknown property {node.name!r}", locator="constraint")
     return COLUMNS[name]
 
 
-def _value(v: Any) -> Any:
+def _value(v: Any) -> str:
+    """A value as the records' columns (all text) compare it: a text, a date or a time."""
     if isinstance(v, dt.datetime):
         return v.isoformat().replace("+00:00", "Z")
     if isinstance(v, dt.date):
         return v.isoformat()
-    if isinstance(v, (int, float, str, bool)) or v is None:
+    if isinstance(v, str):
         return v
+    if isinstance(v, bool | int | float) or v is None:
+        raise InvalidInput(f"the catalogue's queryables are texts and dates: compare them with a text, not {v!r}",
+                           locator="constraint")
     if isinstance(v, values.Interval):
         raise InvalidInput("time intervals are only allowed in temporal operators", locator="constraint")
     raise InvalidInput(f"unsupported value {v!r} in filter", locator="constraint")
@@ -130,7 +137,7 @@ def _bounds(geom: Any) -> tuple[float, float, float, float]:
     if isinstance(geom, values.Envelope):
         return (min(geom.x1, geom.x2), min(geom.y1, geom.y2), max(geom.x1, geom.x2), max(geom.y1, geom.y2))
     if isinstance(geom, values.Geometry):
-        return shapely.geometry.shape(geom.geometry).bounds  # type: ignore[no-any-return]
+        return check_geometry(geom, "constraint").bounds  # type: ignore[no-any-return]
     raise InvalidInput("a spatial operator needs a geometry or an envelope", locator="constraint")
 
 
@@ -172,6 +179,8 @@ COMPARE = {ast.Equal: "__eq__", ast.NotEqual: "__ne__", ast.LessThan: "__lt__", 
 
 
 def _time_bounds(v: Any) -> tuple[str | None, str | None]:
+    if not isinstance(v, values.Interval | dt.date | str):
+        raise InvalidInput(f"a temporal operator compares dates or times, not {v!r}", locator="constraint")
     if isinstance(v, values.Interval):
         return _value(v.start) if v.start is not None else None, _value(v.end) if v.end is not None else None
     return _value(v), _value(v)
@@ -185,10 +194,14 @@ def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
             return _spatial(sub, "intersects", is_postgres)
         # a record without the property does not match the inner filter, so it matches its negation
         return not_(func.coalesce(to_sql(sub, is_postgres), false()))
-    if isinstance(node, ast.And):
-        return and_(to_sql(node.lhs, is_postgres), to_sql(node.rhs, is_postgres))
-    if isinstance(node, ast.Or):
-        return or_(to_sql(node.lhs, is_postgres), to_sql(node.rhs, is_postgres))
+    if isinstance(node, ast.And | ast.Or):
+        # a run of ANDs or ORs as one list, in groups of GROUP so that SQLite's parser tree stays shallow
+        parts = [to_sql(n, is_postgres) for n in operands(node, type(node))]
+        join = and_ if isinstance(node, ast.And) else or_
+        while len(parts) > 1:
+            parts = [type_coerce(join(*parts[i:i + GROUP]), Boolean).self_group()  # parentheses kept
+                     for i in range(0, len(parts), GROUP)]
+        return parts[0]
     if isinstance(node, ast.Include):
         return false() if node.not_ else true()
     if type(node) in COMPARE:
@@ -236,16 +249,19 @@ def _temporal(node: ast.TemporalPredicate) -> ColumnElement[bool]:
     start, end = _time_bounds(node.rhs)
     begin = func.coalesce(c.time_begin, c.modified)
     finish = func.coalesce(c.time_end, c.time_begin, c.modified)
+    # an open end (None) is beyond every time: nothing is after it, before it or equal to it
+    after = begin > end if end is not None else false()
+    before = finish < start if start is not None else false()
     if isinstance(node, ast.TimeAfter):
-        return begin > end
+        return after
     if isinstance(node, ast.TimeBefore):
-        return finish < start
+        return before
     if isinstance(node, ast.TimeDisjoint):
-        return or_(finish < start, begin > end)
+        return or_(before, after)
     if isinstance(node, ast.TimeDuring):
-        return and_(begin >= start, finish <= end)
+        return and_(begin >= start if start is not None else true(), finish <= end if end is not None else true())
     if isinstance(node, ast.TimeEquals):
-        return and_(begin == start, finish == end)
+        return and_(begin == start, finish == end) if start is not None and end is not None else false()
     # Every other relation (overlaps, meets, contains, T_INTERSECTS…) is taken as "shares some time".
     conds = []
     if end is not None:

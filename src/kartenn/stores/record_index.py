@@ -41,6 +41,7 @@ from sqlalchemy.sql import ColumnElement, visitors
 
 from kartenn.domain import Field, Record
 from kartenn.stores.catalog import SCHEMA, _aware, _bounds, record_terms, records
+from kartenn.stores.refusals import refused_filters
 from kartenn.text import WORD, fold, query_terms, stems_of_folded
 
 FACETS = ("keyword", "organisation", "type", "format", "year", "theme")
@@ -498,6 +499,7 @@ def _tiered_page(conn: Connection, query: RecordQuery, where: list[ColumnElement
     return matched, _rows(conn, ids)
 
 
+@refused_filters()
 def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> SearchResult:
     k = record_keys.c
     where, in_title = conditions(query, is_postgres)

@@ -46,6 +46,26 @@ def save(conn: Connection, rec: Record, actor: str, action: str, comment: str = 
     return number
 
 
+def save_many(conn: Connection, recs: list[Record], actor: str, actions: dict[str, str],
+              comment: str = "") -> dict[str, int]:
+    """A version of each of ``recs`` (distinct ids), ``actions[rec.id]`` the change: a bulk import's batch.
+    Returns the number of each new version."""
+    last: dict[str, int] = {}
+    ids = [rec.id for rec in recs]
+    for i in range(0, len(ids), 500):
+        query = (select(record_versions.c.record_id, func.max(record_versions.c.version))
+                 .where(record_versions.c.record_id.in_(ids[i:i + 500])).group_by(record_versions.c.record_id))
+        last.update({row[0]: int(row[1]) for row in conn.execute(query)})
+    now = datetime.now(UTC)
+    rows = [{"record_id": rec.id, "version": last.get(rec.id, 0) + 1, "at": now, "actor": actor,
+             "action": actions[rec.id], "state": rec.state, "title": rec.title or "", "comment": comment,
+             "xml": rec.xml.decode("utf-8") if isinstance(rec.xml, bytes) else rec.xml,
+             "fields": {k: getattr(rec, k) for k in FIELDS}} for rec in recs]
+    if rows:
+        conn.execute(insert(record_versions), rows)
+    return {row["record_id"]: row["version"] for row in rows}
+
+
 def history(conn: Connection, record_id: str) -> list[dict[str, Any]]:
     """The versions of a record, newest first, without their documents."""
     cols = [c for c in record_versions.c if c.name != "xml"]

@@ -11,10 +11,10 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from kartenn.domain import Record
-from kartenn.errors import InvalidInput, NotFound, TooLarge
+from kartenn.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from kartenn.formats.exportable import each_record
 from kartenn.services import records as service
-from kartenn.services import workflow
+from kartenn.services import workflow, working_copies
 from kartenn.services.record_exports import catalogue_dcat, record_document
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
@@ -35,7 +35,7 @@ def record_json(rec: Record, base: str) -> dict[str, Any]:
         "time_begin": rec.time_begin, "time_end": rec.time_end, "dates": rec.dates, "modified": rec.modified,
         "formats": rec.formats, "links": rec.links, "constraints": rec.constraints, "themes": rec.themes,
         "topics": rec.topics, "lineage": rec.lineage, "crs": rec.crs, "parent_id": rec.parent_id,
-        "dataset_id": rec.dataset_id,
+        "dataset_id": rec.dataset_id, "working_copy": rec.working_copy,
         "export": {**{k: f"{base}/api/v1/records/{rec.id}/{k}.xml" for k in MEDIA},
                    **{k: f"{base}/api/v1/records/{rec.id}/{k}" for k in LINKED_DATA}},
     }
@@ -44,7 +44,8 @@ def record_json(rec: Record, base: str) -> dict[str, Any]:
 @router.post("/records", status_code=201)
 async def import_records(request: Request, site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
     """Import records: an XML document as the body, or multipart files (XML, zip, MEF). Editors only;
-    the records belong to the editor's organisation (``?org=`` when several) and are public."""
+    new records belong to the editor's organisation (``?org=`` when several) and are public (``?draft=true``:
+    drafts). A record already stored is a new version of it, in its state, for those who may edit it."""
     sharing = site.publishing(request.query_params.get("org"), True)
     kind = request.headers.get("content-type", "")
     if kind.startswith("multipart/form-data"):
@@ -61,7 +62,7 @@ async def import_records(request: Request, site: Annotated[Site, Depends(get_sit
                 paths.append(target)
             report = service.import_paths(site, paths, sharing)
         if report.errors and not report.imported:
-            raise InvalidInput("; ".join(report.errors))
+            raise (Forbidden if report.refused == len(report.errors) else InvalidInput)("; ".join(report.errors))
         return report.as_dict()
     body = await request.body()
     if len(body) > MAX_XML:
@@ -114,9 +115,10 @@ def _if_match(request: Request) -> str | None:
 @router.get("/records/{record_id}")
 def get_record(record_id: str, request: Request, response: Response,
                site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    """The record; to those who may edit or review it, its working copy if it has one (``"working_copy": true``)."""
     base = base_url(request)
-    return record_json(with_service_links(site, _versioned(service.get_record(site, record_id), response), base),
-                       base)
+    rec = working_copies.seen(site, service.get_record(site, record_id))
+    return record_json(with_service_links(site, _versioned(rec, response), base), base)
 
 
 def _state(value: str) -> str:
@@ -193,7 +195,7 @@ def validation(record_id: str, request: Request, site: Annotated[Site, Depends(g
 
     rec = site.catalog.get_record(record_id)  # 404 for those who may not see it
     site.require("edit", *(("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)))
-    return validate(with_service_links(site, rec, base_url(request)))
+    return validate(with_service_links(site, working_copies.seen(site, rec), base_url(request)))
 
 
 @router.get("/records/{record_id}/{schema}.xml")

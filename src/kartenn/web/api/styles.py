@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from kartenn.domain import Dataset
-from kartenn.domain.style import Style
+from kartenn.domain.style import Style, StyleLimits
 from kartenn.errors import TooLarge, UnsupportedFormat
 from kartenn.services import styles
 from kartenn.services.styles import MAPLIBRE_TYPE, SLD_TYPE
@@ -106,7 +106,8 @@ async def put_style(dataset_id: str, name: str, request: Request, site: Annotate
     it the default style."""
     dataset = site.catalog.get_dataset(dataset_id)
     site.require("edit", "dataset", dataset.id)  # before reading the body
-    style, warnings = styles.read_style(dataset, name, await _body(request), request.headers.get("content-type", ""))
+    style, warnings = styles.read_style(dataset, name, await _body(request), request.headers.get("content-type", ""),
+                                        StyleLimits.of(site.settings))
     created = styles.put_style(site, dataset, style, make_default=default)
     base = base_url(request)
     body = {**summary(dataset, style, base), "warnings": warnings}

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
-from kartenn.errors import Conflict, InvalidInput, NotFound, TooLarge
+from kartenn.errors import Conflict, InvalidInput, KartennError, NotFound, TooLarge
 from kartenn.services.jobs import JobRunner
+from kartenn.services.limits import IngestLimits, check_file
 from kartenn.site import Site
 from kartenn.web.api.jobs import job_json
 from kartenn.web.deps import base_url, get_jobs, get_site
@@ -32,6 +34,17 @@ def _safe_name(name: str | None) -> str:
     base = Path((name or "upload").replace("\\", "/")).name
     base = re.sub(r"[^\w.\-]+", "_", base).strip("._") or "upload"
     return base[:120]
+
+
+async def _check(site: Site, path: Path, filename: str) -> None:
+    """Refuse at once (and forget) a file whose archive or raster header declares too much."""
+    try:
+        await run_in_threadpool(check_file, path, filename, IngestLimits.of(site.settings))
+    except KartennError:
+        shutil.rmtree(path.parent, ignore_errors=True)
+        raise
+    except Exception:  # noqa: S110 - a file the check cannot read: its job says why, as for any bad file
+        pass
 
 
 def _start_job(jobs: JobRunner, path: Path, filename: str, options: dict[str, str | None]) -> Any:
@@ -71,6 +84,7 @@ async def upload(request: Request, site: Annotated[Site, Depends(get_site)],
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    await _check(site, target, filename)
     job = _start_job(jobs, target, filename, options)
     url = f"{base_url(request)}/api/v1/jobs/{job.id}"
     return JSONResponse(job_json(job, base_url(request)), status_code=202, headers={"Location": url})
@@ -83,6 +97,14 @@ def _owner(site: Any, org: str | None, public: str | None, replace: str | None, 
         site.catalog.get_dataset(replace)
         site.require("edit", "dataset", replace)
     return {"org": sharing.org, "public": "true" if sharing.public else None, "created_by": site.identity.user}
+
+
+def _still_allowed(site: Any, options: dict[str, Any]) -> None:
+    """The rights a resumable upload was started with, asked again with each part: they may have been taken back."""
+    site.publishing(options.get("org"), options.get("public") == "true")
+    if options.get("replace"):
+        site.catalog.get_dataset(options["replace"])
+        site.require("edit", "dataset", options["replace"])
 
 
 def _text(value: Any) -> str | None:
@@ -138,15 +160,17 @@ def tus_create(request: Request, site: Annotated[Site, Depends(get_site)]) -> Re
     if int(length) > site.settings.upload_max_bytes:
         raise TooLarge(f"upload of {length} bytes is over the {site.settings.upload_max_bytes} bytes allowed")
     meta = _metadata(request.headers.get("upload-metadata"))
+    options = {k: meta.get(k) for k in ("title", "crs", "replace")}
+    options.update(_owner(site, meta.get("org"), meta.get("public"), options.get("replace"), owner))  # nothing kept
     upload_id = secrets.token_hex(8)
     folder = site.settings.uploads_dir / "resumable" / upload_id
     folder.mkdir(parents=True)
     filename = _safe_name(meta.get("filename") or meta.get("name"))
     (folder / filename).touch()
-    options = {k: meta.get(k) for k in ("title", "crs", "replace")}
-    options.update(_owner(site, meta.get("org"), meta.get("public"), options.get("replace"), owner))
     info = {"length": int(length), "filename": filename, "options": options, "user": site.identity.user}
     (folder / "meta.json").write_text(json.dumps(info))
+    site.accounts.log(site.identity.name, "upload.start", f"upload:{upload_id}", filename=filename,
+                      org=options.get("org"), replace=options.get("replace"))
     location = f"{base_url(request)}/api/v1/uploads/resumable/{upload_id}"
     return Response(status_code=201, headers={**TUS, "Location": location, "Upload-Offset": "0"})
 
@@ -175,8 +199,9 @@ async def tus_patch(upload_id: str, request: Request, site: Annotated[Site, Depe
         return Response(status_code=415, headers=TUS)
     folder = _session_dir(site, upload_id)
     info = json.loads((folder / "meta.json").read_text())
-    if info.get("job"):
+    if info.get("job") or info.get("refused"):
         raise Conflict("this upload is complete")
+    _still_allowed(site, info["options"])
     target = folder / info["filename"]
     offset = target.stat().st_size
     claimed = request.headers.get("upload-offset", "")
@@ -197,6 +222,13 @@ async def tus_patch(upload_id: str, request: Request, site: Annotated[Site, Depe
         final.mkdir()
         moved = final / info["filename"]
         shutil.move(target, moved)
+        info["offset"] = offset
+        try:
+            await _check(site, moved, info["filename"])
+        except Exception:
+            info["refused"] = True
+            (folder / "meta.json").write_text(json.dumps(info))
+            raise
         job = _start_job(jobs, moved, info["filename"], info["options"])
         info["job"] = f"{base_url(request)}/api/v1/jobs/{job.id}"
         info["offset"] = offset

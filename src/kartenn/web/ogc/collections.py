@@ -16,6 +16,7 @@ from kartenn.web.ogc.records import catalog_json
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 
 
 def collection_json(d: Dataset, base: str) -> dict[str, Any]:
@@ -26,25 +27,47 @@ def collection_json(d: Dataset, base: str) -> dict[str, Any]:
         "links": [{"rel": "self", "href": href, "type": "application/json", "title": d.title},
                   {"rel": "alternate", "href": f"{href}?f=html", "type": "text/html", "title": d.title}],
     }
-    data["links"].append({"rel": "http://www.opengis.net/def/rel/ogc/1.0/styles", "href": f"{href}/styles",
+    data["links"].append({"rel": f"{OGC_REL}styles", "href": f"{href}/styles",
                           "type": "application/json", "title": f"{d.title}: styles"})
     if d.extent_wgs84:
         data["extent"] = {"spatial": {"bbox": [list(d.extent_wgs84)], "crs": CRS84}}
+    data["links"] += _map_links(d, href)
+    if d.kind == "raster":
+        data["layerDataType"] = "Raster"  # GDAL's OGC API Features client leaves it out (no /items)
     if d.kind == "vector":
         data["itemType"] = "feature"
+        data["layerDataType"] = "Vector"
         data["crs"] = crs_list(d)
         if storage_crs(d):
             data["storageCrs"] = storage_crs(d)
         data["links"].append({"rel": "items", "href": f"{href}/items", "type": "application/geo+json",
                               "title": d.title})
-        data["links"].append({"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+        data["links"].append({"rel": f"{OGC_REL}queryables",
                               "href": f"{href}/queryables", "type": "application/schema+json"})
         for fmt, (media, _, _) in FORMATS.items():
             data["links"].append({"rel": "enclosure", "href": f"{href}/download?f={fmt}", "type": media,
                                   "title": f"{d.title} ({fmt})"})
         data["links"].append({"rel": "describedby", "href": f"{href}/schema", "type": "application/schema+json",
                               "title": f"{d.title}: schema"})
+        # GDAL (3.6 and later) types every field, 64-bit integers included, from an XML Schema under this rel.
+        data["links"].append({"rel": "describedBy", "href": f"{href}/schema?f=xml", "type": "text/xml",
+                              "title": f"{d.title}: XML schema"})
     return data
+
+
+def _map_links(d: Dataset, href: str) -> list[dict[str, Any]]:
+    """OGC API Tiles and Maps relations: the tilesets and the map of a collection."""
+    kind = "vector" if d.kind == "vector" else "map"
+    links = [{"rel": f"{OGC_REL}tilesets-{kind}", "href": f"{href}/tiles", "type": "application/json",
+              "title": f"{d.title}: tilesets"}]
+    links += [{"rel": f"{OGC_REL}map", "href": f"{href}/map?f={f}", "type": media, "title": f"{d.title}: map"}
+              for f, media in (("png", "image/png"), ("jpeg", "image/jpeg"))]
+    if kind == "vector":
+        # GDAL's OGC API driver (3.6) opens a collection through the first typed relation it finds among
+        # tiles, map and items: untyped, the tiles and map of a vector collection leave it to read the items.
+        for link in links:
+            del link["type"]
+    return links
 
 
 @router.get("")

@@ -21,6 +21,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput, NotFound
+from kartenn.filter_check import FilterLimits
 from kartenn.services.exports import FORMATS, csv_chunks, geojson_chunks, write_file
 from kartenn.site import Site
 from kartenn.web.deps import get_site
@@ -53,7 +54,8 @@ async def download(collection_id: str, request: Request, site: Annotated[Site, D
 
 async def download_response(site: Site, dataset: Dataset, request: Request, fmt: str) -> Response:
     site.require("download", "dataset", dataset.id)  # type: ignore[attr-defined]
-    query = item_query(dataset, request.query_params, MAX_DOWNLOAD, no_limit=True)
+    query = item_query(dataset, request.query_params, MAX_DOWNLOAD, no_limit=True,
+                       limits=FilterLimits.of(site.settings))
     media, extension, driver = FORMATS[fmt]
     filename = f"{dataset.id}.{extension}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}

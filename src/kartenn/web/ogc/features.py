@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput, NotFound
+from kartenn.filter_check import FilterLimits
+from kartenn.formats import gml
 from kartenn.services.exports import geojson_features
 from kartenn.site import Site
 from kartenn.stores.items import ItemQuery, query_items
@@ -20,6 +22,7 @@ from kartenn.web.ogc.downloads import download_format, download_response
 from kartenn.web.ogc.html import render, wants_html
 from kartenn.web.ogc.params import crs_header, item_query, read_bool, read_crs, read_properties
 from kartenn.web.ogc.records import CONFORMANCE as RECORDS_CONFORMANCE
+from kartenn.web.ogc.tiles import CONFORMANCE as TILES_CONFORMANCE
 from kartenn.web.responses import JSONResponse
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
@@ -50,8 +53,8 @@ CONFORMANCE = [
 def conformance(request: Request) -> Any:
     if wants_html(request):
         return render(request, "conformance", heading_key="ogc.conformance",
-                      conforms=CONFORMANCE + RECORDS_CONFORMANCE)
-    return {"conformsTo": CONFORMANCE + RECORDS_CONFORMANCE}
+                      conforms=CONFORMANCE + TILES_CONFORMANCE + RECORDS_CONFORMANCE)
+    return {"conformsTo": CONFORMANCE + TILES_CONFORMANCE + RECORDS_CONFORMANCE}
 
 
 def _feature_dataset(site: Site, collection_id: str) -> Dataset:
@@ -105,10 +108,19 @@ def queryables(collection_id: str, request: Request, site: Annotated[Site, Depen
 
 
 @router.get("/collections/{collection_id}/schema")
-def schema(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONResponse:
-    """The features' JSON Schema (OGC API – Features Part 5): clients type their fields from it."""
+def schema(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    """The features' JSON Schema (OGC API – Features Part 5), or with ``f=xml`` their GML application schema
+    (as GDAL reads it): clients type their fields from it."""
+    dataset = _feature_dataset(site, collection_id)
+    fmt = request.query_params.get("f")
+    if fmt == "xml":
+        fields = [(f.name, f.name, f.type) for f in dataset.fields]
+        body = gml.schema("2.0.0", [(gml.xml_name(dataset.id), dataset.geometry_type, fields)])
+        return Response(body, media_type="text/xml")
+    if fmt not in (None, "json"):
+        raise InvalidInput(f"unsupported format f={fmt!r}; use json or xml", locator="f")
     url = f"{base_url(request)}/ogc/collections/{collection_id}/schema"
-    return _json_schema(_feature_dataset(site, collection_id), url, with_geometry=True)
+    return _json_schema(dataset, url, with_geometry=True)
 
 
 @router.get("/collections/{collection_id}/items")
@@ -132,7 +144,7 @@ async def _items(collection_id: str, request: Request, site: Site, params: Any) 
     if params.get("f") in ("csv", "gpkg", "shp", "fgb") and request.method == "GET":
         return await download_response(site, dataset, request, download_format(request))
     _check_format(params.get("f"))
-    query = item_query(dataset, params, site.settings.items_max_limit)
+    query = item_query(dataset, params, site.settings.items_max_limit, limits=FilterLimits.of(site.settings))
     html = wants_html(request)
     query.geojson = not html
     page = await run_in_threadpool(query_items, site.features, dataset, query)

@@ -18,6 +18,7 @@ from pyproj import CRS
 from kartenn.cql2 import parse_json, parse_text
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput
+from kartenn.filter_check import FilterLimits, check_json, check_size, check_tree
 from kartenn.stores.items import ItemQuery
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -196,34 +197,41 @@ def read_bool(value: str | None, name: str) -> bool:
     return value.lower() == "true"
 
 
-def read_filter(params: Any) -> Any:
-    """The ``filter`` parameter as a pygeofilter AST (CQL2 text or JSON), or None."""
+def read_filter(params: Any, limits: FilterLimits | None = None) -> Any:
+    """The ``filter`` parameter as a pygeofilter AST (CQL2 text or JSON) within ``limits``, or None."""
     text = params.get("filter")
     if text is None:
         return None
+    limits = limits or FilterLimits()
     lang = params.get("filter-lang", "cql2-text")
+    if lang not in ("cql2-text", "cql2-json"):
+        raise InvalidInput(f"unknown filter-lang {lang!r}; use cql2-text or cql2-json", locator="filter-lang")
+    check_size(text, limits)
     try:
         if lang == "cql2-text":
-            return parse_text(text)
-        if lang == "cql2-json":
-            return parse_json(orjson.loads(text))
+            node = parse_text(text)
+        else:
+            document = orjson.loads(text)
+            check_json(document, limits)
+            node = parse_json(document)
     except InvalidInput:
         raise
     except Exception as exc:  # the parsers raise many kinds (lark, JSON, value errors)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise InvalidInput(f"malformed {lang} filter: {first}", locator="filter") from None
-    raise InvalidInput(f"unknown filter-lang {lang!r}; use cql2-text or cql2-json", locator="filter-lang")
+    check_tree(node, limits)
+    return node
 
 
 def item_query(dataset: Dataset, params: Any, max_limit: int, *, default_limit: int = 10,
-               no_limit: bool = False) -> ItemQuery:
+               no_limit: bool = False, limits: FilterLimits | None = None) -> ItemQuery:
     """Every /items parameter checked and typed; ``no_limit`` for downloads (no limit unless asked)."""
     names = {f.name for f in dataset.fields}
     unknown = [k for k in params if k not in RESERVED and k not in names]
     if unknown:
         raise InvalidInput(f"unknown parameter or property {unknown[0]!r}", locator=unknown[0])
     bbox_crs = read_crs(dataset, params.get("bbox-crs"), "bbox-crs")
-    condition = read_filter(params)
+    condition = read_filter(params, limits)
     when = read_datetime(dataset, params.get("datetime"))
     if when is not None:
         condition = when if condition is None else ast.And(condition, when)

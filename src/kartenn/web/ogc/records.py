@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.errors import InvalidInput, NotFound
+from kartenn.filter_check import FilterLimits
 from kartenn.formats.exportable import each_record, exportable
 from kartenn.formats.ogc_record import record_feature
 from kartenn.services import records as service
@@ -156,7 +157,7 @@ def _facets(value: str | None) -> bool:
     raise InvalidInput("facets must be true or false", locator="facets")
 
 
-def record_query(params: Any) -> RecordQuery:
+def record_query(params: Any, limits: FilterLimits | None = None) -> RecordQuery:
     """Every /items parameter checked and typed into a catalogue search."""
     unknown = [k for k in params if k not in PARAMETERS]
     if unknown:
@@ -167,7 +168,7 @@ def record_query(params: Any) -> RecordQuery:
     return RecordQuery(
         q=params.get("q"), bbox=read_bbox(params.get("bbox"), geographic=True), start=start, end=end,
         types=_list(params.get("type")), ids=_list(params.get("ids")),
-        external_ids=_list(params.get("externalIds")), where=read_filter(params),
+        external_ids=_list(params.get("externalIds")), where=read_filter(params, limits),
         sort=_sortby(params.get("sortby")), limit=read_int(params.get("limit"), "limit", 10, 0, MAX_LIMIT),
         offset=read_int(params.get("offset"), "offset", 0, 0, 10**9), facets=_facets(params.get("facets")))
 
@@ -217,7 +218,7 @@ async def items_by_post(request: Request, site: Annotated[Site, Depends(get_site
 
 
 async def _items(request: Request, site: Site, params: Any) -> Response:
-    query = record_query(params)
+    query = record_query(params, FilterLimits.of(site.settings))
     html = wants_html(request)
     query.facets = query.facets or html  # people refine by facets
     result = await run_in_threadpool(service.search_records, site, query)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -16,7 +17,11 @@ from kartenn.web.deps import base_url, get_site, site_for
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 MVT = "application/vnd.mapbox-vector-tile"
+_TILES, _MAPS = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf", "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf"
+CONFORMANCE = [f"{_TILES}/{c}" for c in ("core", "tileset", "tilesets-list", "geodata-tilesets", "dataset-tilesets",
+                                         "png", "mvt")] + [f"{_MAPS}/{c}" for c in ("core", "png", "jpeg")]
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 
 
 def _tms_summary(tms_id: str, base: str) -> dict[str, Any]:
@@ -32,9 +37,29 @@ def tile_matrix_sets(request: Request) -> dict[str, Any]:
 
 
 @router.get("/tileMatrixSets/{tms_id}")
-def tile_matrix_set(tms_id: str) -> Response:
+def tile_matrix_set(tms_id: str, version: Annotated[str, Query(pattern="^(1.0|2.0)$")] = "2.0") -> Response:
+    """The tile matrix set in OGC TMS 2.0, or with ``version=1.0`` in its former encoding (OGC 17-083r2), the only
+    one GDAL before 3.7 reads."""
     tms = tiles.tile_matrix_set(tms_id)
-    return Response(tms.model_dump_json(exclude_none=True, by_alias=True), media_type="application/json")
+    body = tms.model_dump_json(exclude_none=True, by_alias=True)
+    if version == "1.0":
+        data = orjson.loads(body)
+        body = orjson.dumps({
+            "type": "TileMatrixSetType", "title": data.get("title", tms_id), "identifier": tms_id,
+            "supportedCRS": data["crs"], "wellKnownScaleSet": data.get("wellKnownScaleSet"),
+            "tileMatrix": [{"type": "TileMatrixType", "identifier": m["id"], "scaleDenominator": m["scaleDenominator"],
+                            "topLeftCorner": m["pointOfOrigin"], "tileWidth": m["tileWidth"],
+                            "tileHeight": m["tileHeight"], "matrixWidth": m["matrixWidth"],
+                            "matrixHeight": m["matrixHeight"]} for m in data["tileMatrices"]]})
+    return Response(body, media_type="application/json")
+
+
+def _scheme_links(base: str, tms_id: str) -> list[dict[str, Any]]:
+    """The tiling scheme in TMS 2.0, then in TMS 1.0: clients take the first, GDAL before 3.7 the last."""
+    href = f"{base}/ogc/tileMatrixSets/{tms_id}"
+    return [{"rel": f"{OGC_REL}tiling-scheme", "href": href, "type": "application/json"},
+            {"rel": f"{OGC_REL}tiling-scheme", "href": f"{href}?version=1.0", "type": "application/json",
+             "title": "TMS 1.0 encoding"}]
 
 
 def _tileset(site: Site, collection_id: str, tms_id: str, base: str) -> dict[str, Any]:
@@ -43,14 +68,14 @@ def _tileset(site: Site, collection_id: str, tms_id: str, base: str) -> dict[str
     vector = ds.kind == "vector"
     href = f"{base}/ogc/collections/{ds.id}/tiles/{tms_id}"
     kinds = [("mvt", MVT)] if vector else [("png", "image/png"), ("webp", "image/webp")]
-    links = [{"rel": "self", "href": href, "type": "application/json"},
-             {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
-              "href": f"{base}/ogc/tileMatrixSets/{tms_id}", "type": "application/json"},
+    links = [{"rel": "self", "href": href, "type": "application/json"}, _scheme_links(base, tms_id)[0],
              {"rel": "alternate", "href": f"{href}/tilejson", "type": "application/json", "title": "TileJSON"}]
     links += [{"rel": "item", "href": f"{href}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}?f={f}", "type": media,
                "templated": True} for f, media in kinds]
+    links.append(_scheme_links(base, tms_id)[1])
     data: dict[str, Any] = {"title": ds.title, "tileMatrixSetURI": tms.uri, "crs": str(tms.crs.root),
-                            "dataType": "vector" if vector else "map", "links": links}
+                            "dataType": "vector" if vector else "map", "links": links,
+                            "tileMatrixSetLimits": _limits(tms)}
     if ds.extent_wgs84:
         data["boundingBox"] = {"lowerLeft": list(ds.extent_wgs84[:2]), "upperRight": list(ds.extent_wgs84[2:]),
                                "crs": CRS84}
@@ -59,6 +84,13 @@ def _tileset(site: Site, collection_id: str, tms_id: str, base: str) -> dict[str
                            "propertiesSchema": {"type": "object", "properties": {
                                f.name: {"type": f.type} for f in ds.fields}}}]
     return data
+
+
+def _limits(tms: Any) -> list[dict[str, Any]]:
+    """Limits that span each whole matrix: GDAL before 3.7 reads raster tiles only when limits are given, and
+    misplaces the rows of limits narrower than their matrix."""
+    return [{"tileMatrix": m.id, "minTileRow": 0, "maxTileRow": m.matrixHeight - 1, "minTileCol": 0,
+             "maxTileCol": m.matrixWidth - 1} for m in (tms.matrix(z) for z in range(tms.minzoom, tms.maxzoom + 1))]
 
 
 def _dimension(geometry_type: str | None) -> int | None:
@@ -162,12 +194,10 @@ def _dataset_tileset(site: Site, tms_id: str, base: str) -> dict[str, Any]:
     data: dict[str, Any] = {
         "title": f"{site.settings.title}: all vector collections", "tileMatrixSetURI": tms.uri,
         "crs": str(tms.crs.root), "dataType": "vector",
-        "links": [{"rel": "self", "href": href, "type": "application/json"},
-                  {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
-                   "href": f"{base}/ogc/tileMatrixSets/{tms_id}", "type": "application/json"},
+        "links": [{"rel": "self", "href": href, "type": "application/json"}, _scheme_links(base, tms_id)[0],
                   {"rel": "alternate", "href": f"{href}/tilejson", "type": "application/json", "title": "TileJSON"},
                   {"rel": "item", "href": f"{href}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}", "type": MVT,
-                   "templated": True}],
+                   "templated": True}, _scheme_links(base, tms_id)[1]],
         "layers": [{"id": d.id, "title": d.title, "dataType": "vector",
                     "geometryDimension": _dimension(d.geometry_type)} for d in datasets]}
     if boxes:

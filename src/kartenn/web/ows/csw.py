@@ -20,6 +20,7 @@ from pygeofilter.parsers.fes.v11 import FES11Parser
 
 from kartenn import __version__
 from kartenn.errors import Forbidden, InvalidInput, KartennError, NotFound, Unauthorized
+from kartenn.filter_check import FilterLimits, check_size, check_tree, check_xml
 from kartenn.formats.atom import render_atom_entry
 from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
 from kartenn.formats.exportable import each_record
@@ -32,7 +33,7 @@ from kartenn.stores.record_filter import COLUMNS, queryable
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
 from kartenn.web.ows.registry import register
-from kartenn.xml import parse_xml, to_bytes
+from kartenn.xml import parse_xml, to_bytes, xml_text
 
 OGC = "http://www.opengis.net/ogc"
 GML = "http://www.opengis.net/gml"
@@ -80,7 +81,7 @@ class CSWError(KartennError):
 
 
 def exception_report(code: str, message: str, locator: str | None = None) -> bytes:
-    exc = ows.Exception(ows.ExceptionText(message), exceptionCode=code)
+    exc = ows.Exception(ows.ExceptionText(xml_text(message)), exceptionCode=code)
     if locator:
         exc.set("locator", locator)
     report = ows.ExceptionReport(exc, version="1.2.0", language="en")
@@ -148,7 +149,9 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
         if language not in ("FILTER", "CQL_TEXT"):
             raise CSWError("MissingParameterValue" if not language else "InvalidParameterValue",
                            "constraintlanguage must be FILTER or CQL_TEXT", "constraintlanguage")
-        where = _cql(p["constraint"]) if language == "CQL_TEXT" else _fes(parse_xml(p["constraint"]))
+        limits = FilterLimits.of(site.settings)
+        check_size(p["constraint"], limits, "constraint")
+        where = _cql(p["constraint"], limits) if language == "CQL_TEXT" else _fes(parse_xml(p["constraint"]), limits)
     _type_names(p.get("typenames", "csw:Record"))
     return _xml(get_records(site, where=where, schema=schema, element_set=element_set,
                             result_type=p.get("resulttype", "hits"), start=_int(p.get("startposition"), 1,
@@ -194,7 +197,8 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
         if constraint is not None:
             flt = constraint.find(f"{{{OGC}}}Filter")
             cql = constraint.findtext(f"{{{CSW}}}CqlText")
-            where = _fes(flt) if flt is not None else _cql(cql or "")
+            limits = FilterLimits.of(site.settings)
+            where = _fes(flt, limits) if flt is not None else _cql(cql or "", limits)
         sort = []
         for prop in query.iterfind(f"{{{OGC}}}SortBy/{{{OGC}}}SortProperty"):
             sort.append((_sort_field(prop.findtext(f"{{{OGC}}}PropertyName") or ""),
@@ -319,7 +323,9 @@ _Parser.tag_map = {**FES11Parser.tag_map, **{f"{{{OGC}}}{tag}": _Parser.comparis
 _Parser.namespace_map = dict(FES11Parser.namespace_map)
 
 
-def _fes(flt: etree._Element) -> Any:
+def _fes(flt: etree._Element, limits: FilterLimits | None = None) -> Any:
+    limits = limits or FilterLimits()
+    check_xml(flt, limits, "constraint")
     flt = etree.fromstring(etree.tostring(flt))
     _swap_lat_lon(flt)
     for name in flt.iterfind(f".//{{{OGC}}}PropertyName"):
@@ -333,15 +339,20 @@ def _fes(flt: etree._Element) -> Any:
         node = _Parser().parse(flt)
     except Exception as exc:  # the parser raises many kinds for malformed filters
         raise CSWError("InvalidParameterValue", f"invalid OGC filter: {exc}", "constraint") from None
+    check_tree(node, limits, "constraint")
     _check_properties(node)
     return node
 
 
-def _cql(text: str) -> Any:
+def _cql(text: str, limits: FilterLimits | None = None) -> Any:
+    limits = limits or FilterLimits()
+    check_size(text, limits, "constraint")
     try:
         node = parse_cql(text)
     except Exception as exc:
-        raise CSWError("InvalidParameterValue", f"invalid CQL: {str(exc).splitlines()[0]}", "constraint") from None
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise CSWError("InvalidParameterValue", f"invalid CQL: {first}", "constraint") from None
+    check_tree(node, limits, "constraint")
     _check_properties(node)
     return node
 
@@ -351,15 +362,16 @@ def _check_properties(node: Any) -> None:
 
     from kartenn.stores.record_filter import SPATIAL
 
-    if isinstance(node, ast.Attribute):
-        if queryable(node.name) not in COLUMNS and queryable(node.name) not in SPATIAL:
-            raise CSWError("InvalidParameterValue", f"unknown property {node.name!r}", "constraint")
-    for child in getattr(node, "get_sub_nodes", lambda: [])() or []:
-        if isinstance(child, list):
-            for c in child:
-                _check_properties(c)
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack += item
+        elif isinstance(item, ast.Attribute):
+            if queryable(item.name) not in COLUMNS and queryable(item.name) not in SPATIAL:
+                raise CSWError("InvalidParameterValue", f"unknown property {item.name!r}", "constraint")
         else:
-            _check_properties(child)
+            stack += getattr(item, "get_sub_nodes", lambda: [])() or []
 
 
 # operations -----------------------------------------------------------------------------------------------

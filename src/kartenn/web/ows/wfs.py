@@ -10,6 +10,7 @@ GetFeature streams its members.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,16 +31,18 @@ from starlette.responses import Response, StreamingResponse
 
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
+from kartenn.filter_check import FilterLimits
 from kartenn.formats import gml, srs
-from kartenn.formats.fes import parse_filter
+from kartenn.formats.fes import fid, parse_filter
 from kartenn.services.exports import geojson_features
 from kartenn.site import Site
 from kartenn.stores.items import ItemQuery, count_items, iter_items
+from kartenn.web.caching import has_credentials
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
 from kartenn.web.ows.registry import register
-from kartenn.web.ows.wfs_transaction import transaction
-from kartenn.xml import parse_xml
+from kartenn.web.ows.wfs_transaction import transaction, transaction_version
+from kartenn.xml import parse_xml, xml_text
 
 log = logging.getLogger("kartenn.wfs")
 router = APIRouter(tags=["ows"])
@@ -56,11 +59,12 @@ GML32_FORMATS = {"application/gml+xml;version=3.2", "application/gmlxml;version=
 GML311_FORMATS = {"text/xml;subtype=gml/3.1.1", "gml3", "gml311", "text/xml"}
 JSON_FORMATS = {"application/json", "json", "application/geo+json", "geojson"}
 OUTPUT_FORMATS = {"2.0.0": ["application/gml+xml; version=3.2", "text/xml; subtype=gml/3.2", "application/json"],
-                  "1.1.0": ["text/xml; subtype=gml/3.1.1", "application/json"]}
+                  "1.1.0": ["text/xml; subtype=gml/3.1.1", "application/json"], "1.0.0": []}
 OPERATIONS = {"2.0.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
                         "ListStoredQueries", "DescribeStoredQueries"],
-              "1.1.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature"]}
-CONSTRAINTS = [("ImplementsBasicWFS", "TRUE"), ("ImplementsTransactionalWFS", "TRUE"),
+              "1.1.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature"],
+              "1.0.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature"]}
+CONSTRAINTS = [("ImplementsBasicWFS", "TRUE"), ("ImplementsTransactionalWFS", "FALSE"),
                ("ImplementsLockingWFS", "FALSE"), ("KVPEncoding", "TRUE"), ("XMLEncoding", "TRUE"),
                ("SOAPEncoding", "FALSE"), ("ImplementsInheritance", "FALSE"), ("ImplementsRemoteResolve", "FALSE"),
                ("ImplementsResultPaging", "TRUE"), ("ImplementsStandardJoins", "FALSE"),
@@ -136,6 +140,7 @@ async def handle(request: Request) -> Response:
             version = _version(root.get("version"))  # for the report, should reading fail below
             if etree.QName(root).localname == "Transaction":
                 site_: Site = get_site(request)  # type: ignore[assignment]
+                version = transaction_version(root)
                 return await run_in_threadpool(transaction, site_, root, version, lambda n: _dataset(site_, n))
             req = read_xml(root)
         else:
@@ -145,7 +150,12 @@ async def handle(request: Request) -> Response:
         version = req.version
         site: Site = get_site(request)  # type: ignore[assignment]
         online = f"{base_url(request)}{request.url.path}"
-        return await run_in_threadpool(dispatch, site, req, online)
+        response = await run_in_threadpool(dispatch, site, req, online)
+        if req.operation.lower() == "getcapabilities":
+            # What is offered (Transaction) depends on the caller: clients such as QGIS, which keep capabilities,
+            # must ask again rather than reuse an anonymous caller's for an editor.
+            response.headers["Cache-Control"] = "private, no-cache" if has_credentials(request.headers) else "no-cache"
+        return response
     except WFSError as exc:
         return exception_report(exc, version)
     except KartennError as exc:
@@ -167,7 +177,7 @@ def exception_report(exc: WFSError, version: str, headers: dict[str, str] | None
     node = etree.SubElement(root, f"{{{ns}}}Exception", exceptionCode=exc.code)
     if exc.locator:
         node.set("locator", exc.locator)
-    etree.SubElement(node, f"{{{ns}}}ExceptionText").text = exc.message
+    etree.SubElement(node, f"{{{ns}}}ExceptionText").text = xml_text(exc.message)
     return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=exc.status,
                     media_type="application/xml", headers=headers)
 
@@ -181,6 +191,17 @@ def _version(value: str | None, accept: str | None = None) -> str:
             return "2.0.0"
         if candidate and candidate.strip().startswith("1."):
             return "1.1.0"
+    return "2.0.0"
+
+
+def _capabilities_version(value: str | None, accept: str | None) -> str:
+    """The capabilities' version: 2.0.0, 1.1.0 or 1.0.0 (asked for by VERSION or first in AcceptVersions)."""
+    for candidate in [value, *((accept or "").split(","))]:
+        candidate = (candidate or "").strip()
+        if candidate.startswith("1.0"):
+            return "1.0.0"
+        if candidate.startswith(("2.0", "1.")):
+            return _version(candidate)
     return "2.0.0"
 
 
@@ -242,6 +263,8 @@ def read_kvp(p: dict[str, str]) -> WFSRequest:
         raise WFSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
     _check_version(p.get("version"), p.get("acceptversions"), operation)
     version = _version(p.get("version"), p.get("acceptversions"))
+    if operation.lower() == "getcapabilities":
+        version = _capabilities_version(p.get("version"), p.get("acceptversions"))
     if operation.lower() != "getcapabilities" and p.get("service", "WFS").upper() != "WFS":
         raise WFSError("InvalidParameterValue", "SERVICE must be WFS", "service")
     names = p.get("typenames") or p.get("typename") or ""
@@ -267,6 +290,8 @@ def read_xml(root: etree._Element) -> WFSRequest:
     accept = ",".join(root.xpath("//*[local-name()='AcceptVersions']/*[local-name()='Version']/text()"))
     _check_version(root.get("version"), accept, operation)
     version = _version(root.get("version"), accept)
+    if operation == "GetCapabilities":
+        version = _capabilities_version(root.get("version"), accept)
     req = WFSRequest(operation=operation, version=version,
                      count=_int(root.get("count") or root.get("maxFeatures"), "count"),
                      start=_int(root.get("startIndex"), "startIndex") or 0,
@@ -369,18 +394,23 @@ def _description(site: Site, d: Dataset, online: str) -> dict[str, Any]:
 
 
 def capabilities(site: Site, version: str, online: str) -> bytes:
+    """Transaction is offered (with the types' Insert, Update and Delete) to callers who may edit a type."""
     types = []
     for d in _vector(site):
         default = _default_crs(d)
         other = [_urn(c) for c in OTHER_EPSG if _urn(c) != default]
         bbox = [round(v, 6) for v in d.extent_wgs84] if d.extent_wgs84 else None
         types.append({"name": _type_name(d), "title": d.title, "default_crs": default, "other_crs": other,
-                      "bbox": bbox, **_description(site, d, online)})
+                      "srs": f"EPSG:{d.srid}" if d.srid else "EPSG:4326", "bbox": bbox,
+                      "editable": site.may("edit", "dataset", d.id), **_description(site, d, online)})
+    editable = any(t["editable"] for t in types)
+    constraints = [(name, "TRUE" if name == "ImplementsTransactionalWFS" and editable else value)
+                   for name, value in CONSTRAINTS]
     template = TEMPLATES.get_template(f"wfs_capabilities_{version.replace('.', '')}.xml")
     return template.render(
         title=site.settings.title, online=online, prefix=gml.PREFIX, namespace=gml.NAMESPACE,
-        operations=[*OPERATIONS[version], "Transaction"], output_formats=OUTPUT_FORMATS[version],
-        constraints=CONSTRAINTS,
+        operations=[*OPERATIONS[version], *(["Transaction"] if editable else [])],
+        output_formats=OUTPUT_FORMATS[version], constraints=constraints,
         filter_constraints=FILTER_CONSTRAINTS, comparison=COMPARISON, comparison_110=COMPARISON_110,
         spatial=SPATIAL, temporal=TEMPORAL, geometry_operands=GEOMETRY_OPERANDS, feature_types=types,
         count_default=site.settings.wfs_max_features).encode("utf-8")
@@ -410,8 +440,8 @@ def _bbox_condition(text: str, default_srs: str) -> Any:
                        "bbox") from None
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4:
-        raise WFSError("InvalidParameterValue", "BBOX must be 4 numbers and an optional CRS", "bbox")
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        raise WFSError("InvalidParameterValue", "BBOX must be 4 finite numbers and an optional CRS", "bbox")
     a, b, c, d = numbers
     if _yx(name):
         a, b, c, d = b, a, d, c
@@ -451,10 +481,10 @@ def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = F
     source = req.filters[index] if req.filters and index < len(req.filters) else req.filter
     if source is not None and source != "":
         # Geometries without a CRS are in the query's srsName, else the type's default CRS (as GeoServer).
-        condition, fids = parse_filter(source, _field_names(d), srs_name)
+        condition, fids = parse_filter(source, _field_names(d), srs_name, FilterLimits.of(site.settings))
     if req.resource_ids:
-        fids = [int(number) for prefix, number in map(_split_id, req.resource_ids)
-                if number.isdigit() and prefix in ("", _type_name(d), d.id)]
+        numbers = [(prefix, fid(number)) for prefix, number in map(_split_id, req.resource_ids)]
+        fids = [n for prefix, n in numbers if n is not None and prefix in ("", _type_name(d), d.id)]
     if req.bbox:
         box = _bbox_condition(req.bbox, srs_name)
         condition = box if condition is None else ast.And(condition, box)

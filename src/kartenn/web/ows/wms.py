@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.domain import Dataset
-from kartenn.domain.style import Style
+from kartenn.domain.style import Style, StyleLimits
 from kartenn.errors import InvalidInput, KartennError, NotFound
 from kartenn.formats import sld
 from kartenn.formats.sld_import import from_sld, named_styles
@@ -50,7 +50,6 @@ EXCEPTIONS_130 = {"XML": "xml", "INIMAGE": "inimage", "BLANK": "blank"}
 EXCEPTIONS_111 = {"application/vnd.ogc.se_xml": "xml", "application/vnd.ogc.se_inimage": "inimage",
                   "application/vnd.ogc.se_blank": "blank"}
 MAX_LAYERS = 50
-MAX_SLD_BODY = 1_000_000
 
 
 class WMSError(Exception):
@@ -125,6 +124,8 @@ def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_n
         if operation.lower() == "getstyles":
             return get_styles(site, params)
     except KartennError as exc:
+        if exc.status >= 500:  # a map that took too long to draw
+            raise WMSError(exc.code, exc.message, exc.locator, exc.status) from None
         code = "LayerNotDefined" if isinstance(exc, NotFound) else "InvalidParameterValue"
         raise WMSError(code, exc.message, exc.locator) from None
     if not operation:
@@ -238,10 +239,10 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
 
 def _inline_styles(site: Site, datasets: list[Dataset], body: str) -> dict[str, Style]:
     """The styles an SLD_BODY gives the layers it names (a UserStyle, or a NamedStyle of the layer)."""
-    if len(body) > MAX_SLD_BODY:
-        raise WMSError("InvalidParameterValue", f"SLD_BODY is at most {MAX_SLD_BODY} characters", "sld_body")
+    limits = StyleLimits.of(site.settings)
     found: dict[str, Style] = {}
     try:
+        limits.check_size(len(body.encode("utf-8")), "the document")
         by_name = named_styles(body)
         for ds in datasets:
             if ds.id in by_name:
@@ -249,7 +250,8 @@ def _inline_styles(site: Site, datasets: list[Dataset], body: str) -> dict[str, 
                 continue
             fields = {f.name: f.type for f in ds.fields}
             try:
-                imported = from_sld(body, fields, layer=ds.id, raster_default=ds.style if ds.kind != "vector" else None)
+                imported = from_sld(body, fields, layer=ds.id, raster_default=ds.style if ds.kind != "vector" else None,
+                                    limits=limits)
             except InvalidInput as exc:
                 if "no UserStyle" in exc.message:
                     continue  # the document does not style this layer: its STYLES entry does

@@ -110,6 +110,8 @@ async def _answer(request: Request, work: Any) -> Response:
     except WMTSError as exc:
         return exception_report(exc)
     except KartennError as exc:
+        if exc.status >= 500:  # a tile that took too long to draw
+            return exception_report(WMTSError(exc.code, exc.message, exc.locator, exc.status))
         code = "InvalidParameterValue"
         return exception_report(WMTSError(code, exc.message, exc.locator, 404 if isinstance(exc, NotFound) else 400))
     except Exception:

@@ -1,0 +1,140 @@
+"""Which store a data directory belongs with: recorded when the site is made, checked each time it is opened.
+
+The directory's ``store.toml`` names the kind of store, the PostGIS database (its URL without password nor
+options: nothing secret) and the site's id; the catalogue holds the same id in its ``site`` table. A site opened
+with another kind of store, without its database URL, or with a database that does not hold its id is refused:
+its clean-up would otherwise take every file of the directory for a leftover.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Column, String, Table, func, inspect, select
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from kartenn.config import Settings
+from kartenn.errors import InvalidInput
+from kartenn.stores.catalog import SCHEMA, datasets, metadata
+
+STORE_FILE = "store.toml"
+EMBEDDED, POSTGIS = "embedded", "postgis"
+
+site_table = Table("site", metadata, Column("id", String, primary_key=True))
+
+
+@dataclass(frozen=True)
+class Binding:
+    store: str  # EMBEDDED or POSTGIS
+    database: str  # the PostGIS database's URL without its password; "" for the embedded store
+    site_id: str
+
+
+def read(root: Path) -> Binding | None:
+    path = root / STORE_FILE
+    if not path.exists():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Binding(str(data["store"]), str(data.get("database", "")), str(data["site"]))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError) as exc:
+        raise InvalidInput(f"{path} cannot be read ({exc}); it records which store the site was made with") from None
+
+
+def write(root: Path, binding: Binding) -> None:
+    def quoted(value: str) -> str:  # a JSON string is a TOML basic string
+        return json.dumps(value, ensure_ascii=False)
+
+    body = ("# The store this site was made with, written by kartenn init. Commands refuse to open the site with\n"
+            "# another one. The database's password is not kept here: give it through KARTENN_DATABASE_URL,\n"
+            "# PGPASSWORD or ~/.pgpass.\n"
+            f"store = {quoted(binding.store)}\ndatabase = {quoted(binding.database)}\n"
+            f"site = {quoted(binding.site_id)}\n")
+    tmp = root / f".{STORE_FILE}.tmp"
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, root / STORE_FILE)
+
+
+def configured(settings: Settings) -> tuple[str, str]:
+    """The kind of store and the database (as recorded) that ``settings`` would open."""
+    if not settings.database_url:
+        return EMBEDDED, ""
+    if not settings.uses_postgis:
+        raise InvalidInput("database_url must be a postgresql:// URL")
+    return POSTGIS, public_url(settings.database_url)
+
+
+def public_url(url: str) -> str:
+    """``url`` without its password nor options (``host`` kept: a socket folder names the server)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidInput("the database URL cannot be read: it should look like postgresql://user@host:5432/db") \
+            from None
+    query = {k: v for k, v in parsed.query.items() if k == "host"}
+    bare = URL.create("postgresql", username=parsed.username, host=parsed.host, port=parsed.port,
+                      database=parsed.database, query=query)
+    return bare.render_as_string(hide_password=False)
+
+
+def same_store(a: str, b: str) -> bool:
+    """Whether two recorded databases are the same ("" for the embedded store): same server, port and name."""
+    def key(url: str) -> tuple[object, ...]:
+        u = make_url(url)
+        return (u.host or u.query.get("host") or "", u.port or 5432, u.database or "")
+
+    return a == b or bool(a and b) and key(a) == key(b)
+
+
+def expect(binding: Binding, settings: Settings, root: Path) -> None:
+    """Refuse ``settings`` that would open the site recorded by ``binding`` with another store."""
+    store, database = configured(settings)
+    recorded = f"{root / STORE_FILE}"
+    if binding.store == POSTGIS and store != POSTGIS:
+        raise InvalidInput(f"{root} keeps its catalogue and features in PostGIS ({binding.database}, recorded in "
+                           f"{recorded}): set KARTENN_DATABASE_URL to that database; nothing was opened")
+    if binding.store == EMBEDDED and store != EMBEDDED:
+        raise InvalidInput(f"{root} is an embedded (SQLite + GeoPackage) site, recorded in {recorded}: unset "
+                           f"KARTENN_DATABASE_URL (it names {database}); nothing was opened")
+    if binding.store not in (EMBEDDED, POSTGIS):
+        raise InvalidInput(f"{recorded} names an unknown store {binding.store!r}")
+
+
+def mark_of(engine: Engine, database: str) -> str | None:
+    """The site id the catalogue holds, None when it holds none (nothing is created)."""
+    schema = SCHEMA if engine.dialect.name == "postgresql" else None
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(site_table.name, schema=schema):
+                return None
+            return conn.execute(select(site_table.c.id)).scalars().first()
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
+        raise InvalidInput(f"cannot open the catalogue {database or engine.url.database}: {reason}") from None
+
+
+def set_mark(engine: Engine, site_id: str) -> None:
+    with engine.begin() as conn:
+        site_table.create(conn, checkfirst=True)
+        if conn.execute(select(site_table.c.id)).first() is None:  # an init run twice keeps the first id
+            conn.execute(site_table.insert().values(id=site_id))
+
+
+def dataset_count(engine: Engine) -> int:
+    schema = SCHEMA if engine.dialect.name == "postgresql" else None
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(datasets.name, schema=schema):
+            return 0
+        return int(conn.execute(select(func.count()).select_from(datasets)).scalar_one())
+
+
+def data_files(settings: Settings) -> list[str]:
+    """The published data kept in the data directory: raster files, and GeoPackages of the embedded store."""
+    found = [p for p in sorted(settings.files_dir.rglob("*")) if p.is_file()]
+    found += sorted(settings.features_dir.glob("*.gpkg"))
+    return [str(p.relative_to(settings.data_dir)) for p in found]
