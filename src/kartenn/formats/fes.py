@@ -74,8 +74,7 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
     try:
         condition = parse_fes(root)
         check_tree(condition, limits)
-        for literal in _geometries(condition):
-            _fix_axis_order(literal, default_srs)
+        east_north(condition, default_srs)
         return condition, ids
     except InvalidInput:
         raise
@@ -152,6 +151,12 @@ def _polygon(envelope: etree._Element) -> etree._Element:
     linear = etree.SubElement(exterior, f"{{{ns}}}LinearRing")
     etree.SubElement(linear, f"{{{ns}}}posList").text = " ".join(f"{x!r} {y!r}" for x, y in ring)
     return polygon
+
+
+def east_north(condition: Any, default_srs: str | None = None) -> None:
+    """The geometries of a parsed filter east/north, as their srsName means them (see ``_fix_axis_order``)."""
+    for literal in _geometries(condition):
+        _fix_axis_order(literal, default_srs)
 
 
 def _geometries(node: Any) -> list[values.Geometry]:

@@ -24,7 +24,7 @@ from kartenn.filter_check import FilterLimits, check_size, check_tree, check_xml
 from kartenn.formats.atom import render_atom_entry
 from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
 from kartenn.formats.exportable import each_record
-from kartenn.formats.fes import spatial_references
+from kartenn.formats.fes import east_north, spatial_references
 from kartenn.formats.iso19139 import GMD, build_iso19139
 from kartenn.services import record_edits
 from kartenn.services import records as service
@@ -340,6 +340,7 @@ def _fes(flt: etree._Element, limits: FilterLimits | None = None) -> Any:
     except Exception as exc:  # the parser raises many kinds for malformed filters
         raise CSWError("InvalidParameterValue", f"invalid OGC filter: {exc}", "constraint") from None
     check_tree(node, limits, "constraint")
+    east_north(node)  # the parser read EPSG:4326 latitude first, where _swap_lat_lon made it longitude first
     _check_properties(node)
     return node
 
