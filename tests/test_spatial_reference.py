@@ -146,6 +146,26 @@ def test_owslib_bbox_filters(wfs_server):
     assert names(wfs1.getfeature(typename=["kartenn:regions"], filter=flt)) == _expected("BBOX")
 
 
+def test_wfs_transaction_filter_without_reference(site, server, editor_token):
+    from kartenn.domain.security import Sharing
+
+    assert not publish_file(site, shared("france-admin-express-2018/regions.geojson"),
+                            sharing=Sharing(org="iuem"))[0].error
+    x, y = BREST
+    box = (f'<gml:Envelope xmlns:gml="{GML32}" srsName="EPSG:4326"><gml:lowerCorner>{x - 0.01} {y - 0.01}'
+           f"</gml:lowerCorner><gml:upperCorner>{x + 0.01} {y + 0.01}</gml:upperCorner></gml:Envelope>")
+    with server.client(editor_token) as http:
+        for reference, status in (("<fes:ValueReference>nom</fes:ValueReference>", 400), ("", 200)):
+            body = (f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0" '
+                    f'xmlns:fes="{FES}"><wfs:Delete typeName="kartenn:regions"><fes:Filter><fes:BBOX>{reference}'
+                    f"{box}</fes:BBOX></fes:Filter></wfs:Delete></wfs:Transaction>")
+            r = http.post("/wfs", content=body)
+            assert r.status_code == status and (status == 200 or b"'geom'" in r.content), r.text
+        assert etree.fromstring(r.content).findtext(".//{http://www.opengis.net/wfs/2.0}totalDeleted") == "1"
+        left = http.get("/ogc/collections/regions/items", params={"limit": 50}).json()["features"]
+        assert len(left) == 12 and "Bretagne" not in {f["properties"]["nom"] for f in left}
+
+
 # CSW ----------------------------------------------------------------------------------------------------------
 
 ISO = shared("iso-metadata-records/pycsw-apiso/3e9a8c05.xml").read_bytes()  # Greece: 19.37..29.61 E, 34.8..41.75 N
@@ -236,7 +256,7 @@ def test_csw_transaction_constraint_without_property_name(server, editor_token):
                 assert r.status_code == 200, r.text
                 assert etree.fromstring(r.content).findtext(f".//{{{CSW}}}totalDeleted") == "1"
         left = _get_records(http, _csw_filter("BBOX", None, (-180, -90, 180, 90)))
-        assert left == {"3e9a8c05"}
+        assert left == {"3e9a8c05"} and MDB_ID not in left
         r = http.get("/csw", params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
                                      "id": DC_ID})
         assert DC_ID.encode() in r.content  # the record without a box stays
