@@ -15,6 +15,7 @@ import pytest
 from lxml import etree
 
 from conftest import LiveServer, shared
+from kartenn.domain.security import OPERATOR
 from kartenn.services.publish import publish_file
 
 REGIONS = "france-admin-express-2018/regions.geojson"
