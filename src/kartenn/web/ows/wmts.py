@@ -276,6 +276,8 @@ def _limits(tms: morecantile.TileMatrixSet, ds: Dataset) -> list[tuple[int, int,
     if not ds.extent_wgs84:
         return None
     west, south, east, north = ds.extent_wgs84
+    if west > east:  # across the antimeridian: every column may hold some of it
+        west, east = -180.0, 180.0
     to_tms = render.transformer("OGC:CRS84", tms.crs._pyproj_crs.to_string())
     if tms.id == "WebMercatorQuad":
         south, north = max(south, -85.05), min(north, 85.05)
