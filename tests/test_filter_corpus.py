@@ -265,7 +265,6 @@ def csw_filter(operator: str) -> str:
 @pytest.fixture
 def corpus_server(site, tmp_path) -> Iterator[LiveServer]:
     """Regions with typed properties of every kind, and the catalogue's real records."""
-    from kartenn.domain.security import OPERATOR
     from kartenn.services.records import import_paths
 
     regions = json.loads(shared(REGIONS).read_text())
