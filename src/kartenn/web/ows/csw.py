@@ -24,12 +24,13 @@ from kartenn.filter_check import FilterLimits, check_size, check_tree, check_xml
 from kartenn.formats.atom import render_atom_entry
 from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
 from kartenn.formats.exportable import each_record
+from kartenn.formats.fes import east_north, spatial_references
 from kartenn.formats.iso19139 import GMD, build_iso19139
 from kartenn.services import record_edits
 from kartenn.services import records as service
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
-from kartenn.stores.record_filter import COLUMNS, queryable
+from kartenn.stores.record_filter import COLUMNS, SPATIAL, queryable
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
 from kartenn.web.ows.common import CSW as CSW_REPORT
@@ -310,18 +311,18 @@ def _fes(flt: etree._Element, limits: FilterLimits | None = None) -> Any:
     check_xml(flt, limits, "constraint")
     flt = etree.fromstring(etree.tostring(flt))
     _swap_lat_lon(flt)
-    for name in flt.iterfind(f".//{{{OGC}}}PropertyName"):
-        parent = name.getparent()
-        if queryable(name.text or "") == "spatial" and parent is not None and etree.QName(parent).localname in (
-                "BBOX", "Intersects", "Within", "Contains", "Disjoint", "Equals", "Overlaps", "Touches", "Crosses"):
+    for reference in spatial_references(flt, "ows:BoundingBox"):  # none: the record's box is meant
+        name = (reference.text or "").strip()
+        if queryable(name) not in SPATIAL or queryable(name) == "spatial":
             # the CSW record's spatial queryable is ows:BoundingBox; dct:spatial is a text element
-            raise OWSError("InvalidParameterValue", "use ows:BoundingBox in spatial filters, not dct:spatial",
+            raise OWSError("InvalidParameterValue", f"spatial operators compare ows:BoundingBox, not {name!r}",
                            "constraint")
     try:
         node = _Parser().parse(flt)
     except Exception as exc:  # the parser raises many kinds for malformed filters
         raise OWSError("InvalidParameterValue", f"invalid OGC filter: {exc}", "constraint") from None
     check_tree(node, limits, "constraint")
+    east_north(node)  # the parser read EPSG:4326 latitude first, where _swap_lat_lon made it longitude first
     _check_properties(node)
     return node
 
@@ -341,8 +342,6 @@ def _cql(text: str, limits: FilterLimits | None = None) -> Any:
 
 def _check_properties(node: Any) -> None:
     from pygeofilter import ast
-
-    from kartenn.stores.record_filter import SPATIAL
 
     stack = [node]
     while stack:
