@@ -172,6 +172,8 @@ def test_search_dataset_viewer_feature_info(regions, server, browser):
 
 
 def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwright, tmp_path, store):
+    from kartenn.services import workflow
+
     # Login pages are not part of this test: the browser sends the editor's API token on every request.
     browser = Browser(playwright, tmp_path / "chromium", store, locale="en-GB",
                       extra_http_headers={"Authorization": f"Bearer {editor_token}"})
@@ -221,11 +223,18 @@ def test_upload_by_drag_and_drop_publishes(site, server, editor_token, playwrigh
         browser.shot(page, "upload")
         browser.check_accessibility(page, "the upload wizard's last step")
         dataset_id = result.get_attribute("data-dataset")
-        record = site.catalog.get_record(site.catalog.get_dataset(dataset_id).record_id)
+        record = _edited(site, site.catalog.get_dataset(dataset_id).record_id)  # waits for review
         assert record.abstract == "The large lakes of the world, from Natural Earth."
         assert "hydrography" in record.keywords and record.topics == ["inlandWaters"] and record.language == "eng"
+        assert site.catalog.get_record(record.id).abstract != record.abstract
         assert writes == [("POST", f"{server.url}/api/v1/uploads", "token-of-the-page"),
                           ("PUT", f"{server.url}/api/v1/records/{record.id}", "token-of-the-page")], writes
+        # submitted from the wizard, approved by a reviewer: the description is published
+        result.get_by_role("button", name="Submit for review").click()
+        sync_api.expect(result.locator(".describe-status")).to_have_text("Submitted for review.")
+        site.accounts.add_user("rita")
+        site.accounts.set_membership("rita", "iuem", "reviewer")
+        workflow.approve(site.seen_by(site.accounts.identity("rita", "write")), record.id)
         result.get_by_role("link", name="See the dataset").click()
         sync_api.expect(page.locator("h1")).to_have_text("lakes of the world")
         sync_api.expect(page.locator("p.abstract")).to_have_text("The large lakes of the world, from Natural Earth.")
@@ -265,7 +274,8 @@ def test_upload_wizard_shows_a_rasters_bands_in_french(site, server, editor_toke
         sync_api.expect(page.locator(".describe-status")).to_have_text("Description enregistrée.")
         browser.check_accessibility(page, "the upload wizard, raster, in French")
         page.get_by_role("link", name="Voir le jeu de données").click()
-        sync_api.expect(page.locator("p.abstract")).to_have_text("Modèle numérique de terrain issu d'un levé lidar.")
+        # The editor's description of the published dataset waits for review: its form shows the working copy.
+        sync_api.expect(page.locator("#md-abstract")).to_have_value("Modèle numérique de terrain issu d'un levé lidar.")
     finally:
         browser.close()
 
@@ -314,7 +324,7 @@ def test_log_in_publish_and_log_out(site, server, browser, regions):
     with server.client() as http:  # private to IUEM: anonymous visitors do not see it
         assert not any(d["title"] == "private lakes" for d in http.get("/api/v1/datasets").json()["datasets"])
     dataset_id = page.get_by_role("link", name="See the dataset").get_attribute("href").rsplit("/", 1)[-1]
-    assert site.catalog.get_record(site.catalog.get_dataset(dataset_id).record_id).abstract == "Lakes, for IUEM only."
+    assert _edited(site, site.catalog.get_dataset(dataset_id).record_id).abstract == "Lakes, for IUEM only."
 
     # A saved map, public, with the private layer and a public one.
     page.goto(f"{server.url}/map?lang=en&layers={dataset_id},regions~wms")
@@ -403,8 +413,12 @@ def test_editors_see_validation_and_share_the_dataset(site, server, browser):
     page.get_by_role("button", name="Save a new version").click()
     sync_api.expect(page.get_by_label("Abstract")).to_have_value("Les grands lacs du monde, d'après Natural Earth.")
     sync_api.expect(section).not_to_contain_text("no resource abstract")
-    record = site.catalog.get_record(outcome.dataset.record_id)
+    # an editor's change of the published record: its working copy, shown and checked here, waits for review
+    sync_api.expect(page.locator("#record-state")).to_have_text("draft")
+    sync_api.expect(page.locator("#working-copy")).to_contain_text("wait for review")
+    record = _edited(site, outcome.dataset.record_id)
     assert record.keywords == ["lacs", "hydrographie"] and record.abstract.startswith("Les grands lacs")
+    assert site.catalog.get_record(record.id).abstract != record.abstract
     page.get_by_label("Who", exact=True).select_option("org")
     page.get_by_placeholder("organisation or user").fill("lille")
     page.get_by_label("May", exact=True).select_option("view")
@@ -424,6 +438,13 @@ def test_editors_see_validation_and_share_the_dataset(site, server, browser):
     with server.client(create_token(site, "marc")) as http:
         text = http.get(f"/datasets/{outcome.dataset.id}").text
         assert "Lacs" in text and 'id="editing"' not in text
+
+
+def _edited(site, record_id: str):  # type: ignore[no-untyped-def]
+    """The record as its editors see it: its working copy while an editor's change of it waits for review."""
+    from kartenn.services.working_copies import current
+
+    return current(site, site.catalog.get_record(record_id))
 
 
 def _drop_lakes(page, server) -> None:  # type: ignore[no-untyped-def]
@@ -462,7 +483,7 @@ def test_a_change_made_meanwhile_is_not_overwritten(site, server, editor_token, 
         sync_api.expect(result.locator(".describe-status")).to_have_text(
             "Someone else changed this description meanwhile: nothing was saved. Their version is on the "
             "dataset's page.")
-        assert site.catalog.get_record(record_id).abstract == "Changed elsewhere."
+        assert _edited(site, record_id).abstract == "Changed elsewhere."
         assert len(conditions) == 2 and all(conditions) and conditions[0] != conditions[1], conditions
         # The dataset page, in French: its form changes the version it shows, or nothing.
         dataset_id = result.get_attribute("data-dataset")
@@ -474,13 +495,13 @@ def test_a_change_made_meanwhile_is_not_overwritten(site, server, editor_token, 
         sync_api.expect(page.locator("#editing-status")).to_have_text(
             "Quelqu'un d'autre a modifié cette fiche entre-temps : rien n'a été enregistré. Rechargez la page pour "
             "voir sa version, puis refaites votre modification.")
-        assert site.catalog.get_record(record_id).abstract == "Changed elsewhere again."
+        assert _edited(site, record_id).abstract == "Changed elsewhere again."
         page.reload()
         page.locator("#md-abstract").fill("Troisième description.")
         with page.expect_navigation():  # saved: the page is shown again, from the server
             page.get_by_role("button", name="Enregistrer une nouvelle version").click()
         sync_api.expect(page.locator("#md-abstract")).to_have_value("Troisième description.")
-        assert site.catalog.get_record(record_id).abstract == "Troisième description."
+        assert _edited(site, record_id).abstract == "Troisième description."
     finally:
         browser.close()
 

@@ -55,14 +55,15 @@ def _zip(*docs: tuple[str, bytes]) -> bytes:
 
 def test_import_over_a_record_is_an_edit_of_it(site, people):
     """The owner's editor: a new version in the state the record had (a draft stays a draft, even with a
-    published document; a published record stays published, as through PUT), an audit line; no new owner."""
+    published document) or, for a published record, as through PUT: a working copy, a draft the published record
+    waits for; an audit line; no new owner."""
     edith = people["edith"]
-    for record_id, state in (("brouillon", "draft"), ("prive", "published")):
+    for record_id, state in (("brouillon", "draft"), ("prive", "draft")):
         versions = _versions(site, record_id)
         r = edith.post("/api/v1/records", content=_iso(record_id, "Nouveau titre"), headers=XML)
         assert r.status_code == 201 and r.json()["imported"] == [record_id], r.text
         got = edith.get(f"/api/v1/records/{record_id}").json()
-        assert (got["title"], got["state"]) == ("Nouveau titre", state)
+        assert (got["title"], got["state"], got["working_copy"]) == ("Nouveau titre", state, record_id == "prive")
         assert _versions(site, record_id) == versions + 1
         last = edith.get(f"/api/v1/records/{record_id}/versions").json()["versions"][0]
         assert (last["actor"], last["action"], last["state"]) == ("edith", "update", state)
@@ -83,6 +84,8 @@ def test_import_over_a_record_is_an_edit_of_it(site, people):
     r = edith.post("/api/v1/records", files={"file": ("fiches.zip", _zip(("a.xml", _iso("prive", "Par zip"))))})
     assert r.status_code == 201 and r.json()["imported"] == ["prive"], r.text
     assert edith.get("/api/v1/records/prive").json()["title"] == "Par zip"
+    published = site.catalog.get_record("prive")
+    assert (published.title, published.state) == ("Fiche prive", "published")
 
 
 def test_import_over_a_record_of_another_organisation_is_refused(site, people):

@@ -157,7 +157,7 @@ def test_over_limit_sld_body_is_refused_with_the_reason(site, settings):
     line = "<Rule><LineSymbolizer><Stroke/></LineSymbolizer></Rule>"
     refused = {
         "201 rules: at most 200": sld(ds, [line] * 201),
-        "nodes: at most 2000": sld(ds, [like_rule("%a" * 700)] * 3),
+        "nodes: at most 2000": sld(ds, [like_rule("%a" * 450)] * 5),
         "21 levels deep: at most 16": sld(ds, [deep_rule]),
         "bytes: at most 30000": sld(ds, [equal_rule("Bretagne")] * 130),
     }

@@ -51,28 +51,28 @@ def check_size(text: str | bytes, limits: FilterLimits, locator: str = "filter")
 
 def check_json(document: Any, limits: FilterLimits, locator: str = "filter") -> None:
     """A decoded CQL2 JSON document not nested deeper than its limits allow."""
-    most = limits.max_depth * JSON_LEVELS + GEOMETRY_LEVELS
-    stack = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > most:
-            raise InvalidInput(f"the filter is nested too deeply (at most {limits.max_depth} levels)",
-                               locator=locator)
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        stack += [(child, depth + 1) for child in children if isinstance(child, dict | list)]
+    def children(node: Any) -> list[Any]:
+        found = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        return [child for child in found if isinstance(child, dict | list)]
+
+    _check_depth(document, children, limits.max_depth * JSON_LEVELS + GEOMETRY_LEVELS, limits, locator)
 
 
 def check_xml(element: etree._Element, limits: FilterLimits, locator: str = "filter") -> None:
     """An XML filter (FES, OGC Filter) within the size and depth limits, before any parser recurses into it."""
     check_size(etree.tostring(element), limits, locator)
-    most = limits.max_depth * XML_LEVELS + GEOMETRY_LEVELS
-    stack = [(element, 1)]
+    _check_depth(element, list, limits.max_depth * XML_LEVELS + GEOMETRY_LEVELS, limits, locator)
+
+
+def _check_depth(root: Any, children: Any, most: int, limits: FilterLimits, locator: str) -> None:
+    """Walked without recursion: no node deeper than ``most`` levels."""
+    stack = [(root, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > most:
             raise InvalidInput(f"the filter is nested too deeply (at most {limits.max_depth} levels)",
                                locator=locator)
-        stack += [(child, depth + 1) for child in node]
+        stack += [(child, depth + 1) for child in children(node)]
 
 
 def check_tree(node: Any, limits: FilterLimits, locator: str = "filter") -> None:

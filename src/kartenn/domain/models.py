@@ -84,6 +84,7 @@ class Record:
     topics: list[str] = field(default_factory=list)  # ISO topic categories
     parent_id: str | None = None
     xml: bytes | None = None  # the original document, served back as is
+    working_copy: bool = False  # a pending change of a published record (stores/working_copies.py)
 
     @property
     def organisation(self) -> str | None:

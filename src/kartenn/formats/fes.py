@@ -33,6 +33,9 @@ OGC = "http://www.opengis.net/ogc"
 GML_NAMESPACES = {"http://www.opengis.net/gml/3.2", "http://www.opengis.net/gml"}
 ID_ELEMENTS = {"ResourceId": "rid", "FeatureId": "fid", "GmlObjectId": "{http://www.opengis.net/gml}id"}
 GEOMETRY_NAMES = {"geom", "geometry", "the_geom"}
+SPATIAL_OPERATORS = ("BBOX", "Equals", "Disjoint", "Touches", "Within", "Overlaps", "Crosses", "Intersects", "Contains",
+                     "DWithin", "Beyond")
+REFERENCES = {FES20: "ValueReference", OGC: "PropertyName"}
 
 
 def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
@@ -53,6 +56,12 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
     ids = _take_ids(root)
     if len(root) == 0:
         return None, ids
+    for reference in spatial_references(root, "geometry"):
+        name = (reference.text or "").strip().rsplit("/", 1)[-1].split(":")[-1]
+        if name not in GEOMETRY_NAMES and name != "BoundingBox":  # OWSLib always writes ows:BoundingBox
+            raise InvalidInput(f"spatial operators compare the geometry property 'geom', not {reference.text!r}",
+                               locator="filter")
+        reference.text = "geometry"
     for path in root.iter(f"{{{FES20}}}ValueReference", f"{{{OGC}}}PropertyName"):
         path.text = _field(path.text or "", names)
     for element in root.iter():
@@ -65,8 +74,7 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
     try:
         condition = parse_fes(root)
         check_tree(condition, limits)
-        for literal in _geometries(condition):
-            _fix_axis_order(literal, default_srs)
+        east_north(condition, default_srs)
         return condition, ids
     except InvalidInput:
         raise
@@ -83,6 +91,22 @@ def fid(text: str) -> int | None:
     """A feature id's number (``regions.3`` → 3), None when it has none a feature could have."""
     number = text.strip().rsplit(".", 1)[-1]
     return int(number) if number.isdigit() and int(number) < INT64 else None
+
+
+def spatial_references(root: etree._Element, default: str) -> list[etree._Element]:
+    """The property references of the spatial operators under ``root``. FES 2.0 and Filter 1.1 let an operator
+    leave it out, meaning the geometry: such an operator gets one naming ``default``."""
+    found = []
+    tags = [f"{{{ns}}}{name}" for ns in REFERENCES for name in SPATIAL_OPERATORS]
+    for operator in list(root.iter(*tags)):
+        tag = f"{{{etree.QName(operator).namespace}}}{REFERENCES[etree.QName(operator).namespace]}"
+        references = [child for child in operator if child.tag == tag]
+        if not references:
+            references = [etree.Element(tag)]
+            references[0].text = default
+            operator.insert(0, references[0])
+        found += references
+    return found
 
 
 def _is(element: Any, localname: str) -> bool:
@@ -127,6 +151,12 @@ def _polygon(envelope: etree._Element) -> etree._Element:
     linear = etree.SubElement(exterior, f"{{{ns}}}LinearRing")
     etree.SubElement(linear, f"{{{ns}}}posList").text = " ".join(f"{x!r} {y!r}" for x, y in ring)
     return polygon
+
+
+def east_north(condition: Any, default_srs: str | None = None) -> None:
+    """The geometries of a parsed filter east/north, as their srsName means them (see ``_fix_axis_order``)."""
+    for literal in _geometries(condition):
+        _fix_axis_order(literal, default_srs)
 
 
 def _geometries(node: Any) -> list[values.Geometry]:

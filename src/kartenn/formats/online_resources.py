@@ -10,6 +10,7 @@ from typing import Any
 
 from kartenn.domain import Dataset
 from kartenn.formats.gml import PREFIX, xml_name
+from kartenn.formats.output import DOWNLOADS as FORMATS
 
 API_FEATURES = "OGC:API-Features"
 API_TILES = "OGC:API-Tiles"
@@ -17,11 +18,8 @@ WMS = "OGC:WMS"
 WFS = "OGC:WFS"
 DOWNLOAD = "WWW:DOWNLOAD-1.0-http--download"
 # f= of /download → (media type, format name for dct:format and gmd:distributionFormat)
-DOWNLOADS = {"gpkg": ("application/geopackage+sqlite3", "GeoPackage"),
-             "geojson": ("application/geo+json", "GeoJSON"),
-             "shp": ("application/zip", "ESRI Shapefile"),
-             "csv": ("text/csv", "CSV"),
-             "fgb": ("application/flatgeobuf", "FlatGeobuf")}
+DOWNLOADS = {n: (FORMATS[n].media_type.split(";")[0], FORMATS[n].label)
+             for n in ("gpkg", "geojson", "shp", "csv", "fgb")}
 
 
 def dataset_links(dataset: Dataset, base: str) -> list[dict[str, Any]]:

@@ -26,16 +26,12 @@ import shapely
 from pyproj import CRS
 
 from kartenn.domain import Dataset
+from kartenn.formats.output import FEATURE_FORMATS
 from kartenn.stores.base import FeatureStore
 from kartenn.stores.items import ItemQuery, iter_items
 
-FORMATS = {  # f= value → (media type, file extension, GDAL driver or None for text formats)
-    "geojson": ("application/geo+json", "geojson", None),
-    "csv": ("text/csv; charset=utf-8", "csv", None),
-    "gpkg": ("application/geopackage+sqlite3", "gpkg", "GPKG"),
-    "shp": ("application/zip", "zip", "ESRI Shapefile"),
-    "fgb": ("application/flatgeobuf", "fgb", "FlatGeobuf"),
-}
+# f= value → (media type, file extension, GDAL driver or None for text formats)
+FORMATS = {f.name: (f.media_type, f.extension, f.driver) for f in FEATURE_FORMATS}
 ARROW_TYPES = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(), "date": pa.date32(),
                "datetime": pa.timestamp("ms", tz="UTC"), "string": pa.string(), "time": pa.string()}
 

@@ -8,7 +8,8 @@ organisation's members, see a resource; its editors and admins edit it. Edits ne
 Catalogue records have a status (draft → submitted → published). Only published records are seen through
 grants; records not published are seen by their owning user and by the editors, reviewers and admins of
 their owning organisation (``unpublished_permitted``); a reviewer or admin of that organisation approves
-them (``may_review``).
+them (``may_review``). Changes of a published record are published as they are made only by those who may
+review it or were given ``publish`` on it by a grant (``publishes_changes``); others' wait for review.
 
 >>> allowed(ANONYMOUS, "view", "dataset", "regions", accounts)   # doctest: +SKIP
 True
@@ -23,9 +24,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from kartenn.domain.security import ANONYMOUS, Identity
-from kartenn.stores.accounts import Accounts, owners
+from kartenn.stores.accounts import Accounts, grants, owners
 
-__all__ = ["ANONYMOUS", "allowed", "permitted", "unpublished_permitted", "may_review", "WORKFLOW_ROLES"]
+__all__ = ["ANONYMOUS", "allowed", "permitted", "unpublished_permitted", "may_review", "publishes_changes",
+           "WORKFLOW_ROLES"]
 
 WORKFLOW_ROLES = ("editor", "reviewer", "admin")  # who sees an organisation's records before publication
 REVIEW_ROLES = ("reviewer", "admin")
@@ -86,3 +88,20 @@ def may_review(identity: Identity, kind: str, resource_id: str, accounts: Accoun
         return True
     owner = accounts.owner_of(kind, resource_id)
     return bool(owner and owner.get("org_id") and identity.roles.get(owner["org_id"]) in REVIEW_ROLES)
+
+
+def publishes_changes(identity: Identity, kind: str, resource_id: str, accounts: Accounts) -> bool:
+    """Whether ``identity``'s changes of a published record are published as made: platform admins, reviewers of
+    the owning organisation, and the users or organisations a grant gives ``publish`` on it (owning a record, or
+    editing for its organisation, does not)."""
+    if may_review(identity, kind, resource_id, accounts):
+        return True
+    if identity.user is None or identity.scope != "write":
+        return False
+    mine = [and_(grants.c.principal == "user", grants.c.principal_id == identity.user)]
+    if identity.roles:
+        mine.append(and_(grants.c.principal == "org", grants.c.principal_id.in_(list(identity.roles))))
+    query = select(grants.c.resource_id).where(grants.c.kind == kind, grants.c.resource_id == resource_id,
+                                               grants.c.action == "publish", or_(*mine)).limit(1)
+    with accounts.engine.connect() as conn:
+        return conn.execute(query).first() is not None

@@ -308,7 +308,7 @@ def _csv_source(path: Path, label: str, override: CRS | None) -> Source:
             read_options=pacsv.ReadOptions(encoding=encoding, block_size=32 << 20),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(column_types=types, decimal_point=decimal,
-                                                 strings_can_be_null=True),
+                                                 null_values=[""], strings_can_be_null=True),  # "NA" is Namibia
         ))
         done = 0
         for big in reader:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from kartenn.domain import Record
 from kartenn.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from kartenn.formats.records import record_from_element
+from kartenn.services import working_copies
 from kartenn.services.records import search_records
 from kartenn.stores import record_versions
 from kartenn.stores.catalog import records
@@ -123,7 +124,9 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
     sharing = site.publishing(None, True) if tx.inserts else None
     # Decide everything before writing: what each update and delete touches, and whether the caller may.
     # Updates build on each other: a record changed twice in one transaction keeps both changes.
+    # Changes are written as PUT writes them: a published record's may wait as its working copy.
     pending: dict[str, Record] = {}
+    stored: dict[str, Record] = {}
     updates = 0
     for update in tx.updates:
         if update.record is not None:
@@ -132,7 +135,7 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
             except NotFound:
                 raise InvalidInput(f"no record {update.record.id!r} to update", locator="Update") from None
             _require_edit(site, previous)
-            update.record.dataset_id, update.record.state = previous.dataset_id, previous.state
+            stored[previous.id] = previous
             pending[update.record.id] = update.record
             updates += 1
         else:
@@ -141,7 +144,8 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
             _check_properties(update.properties)
             for rec in _matching(site, update.where):
                 _require_edit(site, rec)
-                current = pending.get(rec.id) or site.catalog.get_record(rec.id)
+                stored.setdefault(rec.id, site.catalog.get_record(rec.id))
+                current = pending.get(rec.id) or working_copies.current(site, stored[rec.id])
                 pending[rec.id] = set_properties(current, update.properties)
                 updates += 1
     removed: list[Record] = []
@@ -167,9 +171,7 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
                 site.accounts.grant(conn, "record", rec.id, "public", "", "view")
             record_versions.save(conn, rec, site.identity.name, "insert")
             result.inserted.append(rec)
-        for rec in pending.values():
-            site.catalog.put_record(conn, rec)
-            record_versions.save(conn, rec, site.identity.name, "update")
+        working_copies.save_edits(site, conn, list(pending.values()), stored)
         result.updated = updates
         for rec in {r.id: r for r in removed}.values():
             site.catalog.delete_record(conn, rec.id)
@@ -178,8 +180,6 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
     who = site.identity.name
     for rec in result.inserted:
         site.accounts.log(who, "record.insert", f"record:{rec.id}")
-    for rec in pending.values():
-        site.accounts.log(who, "record.update", f"record:{rec.id}")
     for rec in removed:
         site.accounts.log(who, "record.delete", f"record:{rec.id}")
     return result

@@ -25,6 +25,7 @@ from kartenn.formats.iso19139 import render_iso19139
 from kartenn.formats.records import read_records
 from kartenn.services.access import SiteView
 from kartenn.services.archives import check_zip
+from kartenn.services.working_copies import save_edits
 from kartenn.site import Site
 from kartenn.stores import record_index, record_versions
 from kartenn.stores.record_index import RecordQuery, SearchResult
@@ -56,8 +57,8 @@ ANALYZE_AFTER = 1000  # records imported at once after which the planner's stati
 def import_bytes(site: SiteView, data: bytes, *, source: str = "request", sharing: Sharing | None = None,
                  draft: bool = False) -> list[Record]:
     """Import every record of one XML document, all or nothing. Raises InvalidInput, Forbidden.
-    New records without a dataset get ``sharing`` (default: public); ``draft`` ones wait for review.
-    A record already stored is a new version of it, in its state, if the caller may edit it."""
+    New records get ``sharing`` (default: public); ``draft`` ones wait for review. A record already stored is
+    changed as an edit through PUT is, if the caller may edit it (services/working_copies.py)."""
     found = read_records(data)
     stored = _replaced(site, found)
     with site.catalog.begin() as conn:
@@ -92,34 +93,28 @@ def _owner(rec: Record) -> tuple[str, str]:
 
 def _save(site: SiteView, conn: Any, found: list[Record], stored: dict[str, Record], sharing: Sharing | None,
           draft: bool, source: str) -> None:
-    """Write records as if one after the other. A stored record (checked by ``_replaced``) keeps its dataset and
-    its workflow state, as an edit through PUT does; new records get an owner and, when public, a public view
-    grant. Each record written gets a version and an audit line."""
+    """Write records as if one after the other (the last of those sharing an id wins). A stored record (checked by
+    ``_replaced``) is changed as an edit through PUT is (services/working_copies.py); new records get an owner
+    and, when public, a public view grant. Each record written gets a version and an audit line."""
     if set(site.catalog.record_origins(conn, [r.id for r in found])) - set(stored):
         raise Conflict("a record of the document was created meanwhile: import it again")
-    new: list[str] = []
-    for rec in found:
-        previous = stored.get(rec.id)
-        if previous is not None:
-            rec.dataset_id, rec.state = previous.dataset_id, previous.state
-            continue
-        if rec.dataset_id is None:
-            new.append(rec.id)
-            if draft:
-                rec.state = "draft"
-        stored[rec.id] = rec
-    site.catalog.put_records(conn, found)
+    last = list({rec.id: rec for rec in found}.values())
+    new = [rec for rec in last if rec.id not in stored]
+    for rec in new:
+        if draft:
+            rec.state = "draft"
+    site.catalog.put_records(conn, new)
     sharing = sharing or Sharing()
-    site.accounts.set_owners(conn, "record", new, sharing.org, sharing.user)
+    ids = [rec.id for rec in new]
+    site.accounts.set_owners(conn, "record", ids, sharing.org, sharing.user)
     if sharing.public:
-        site.accounts.grant_many(conn, "record", new, "public", "", "view")
-    written = list({rec.id: rec for rec in found}.values())
-    created = set(new)
-    actions = {rec.id: "insert" if rec.id in created else "update" for rec in written}
-    record_versions.save_many(conn, written, site.identity.name, actions, comment=f"import from {source}")
+        site.accounts.grant_many(conn, "record", ids, "public", "", "view")
+    record_versions.save_many(conn, new, site.identity.name, dict.fromkeys(ids, "insert"),
+                              comment=f"import from {source}")
     site.accounts.log_many(conn, site.identity.name, [
-        (f"record.{actions[rec.id]}", f"record:{rec.id}", {"state": rec.state, "source": source})
-        for rec in written])
+        ("record.insert", f"record:{rec.id}", {"state": rec.state, "source": source}) for rec in new])
+    save_edits(site, conn, [rec for rec in last if rec.id in stored], stored, comment=f"import from {source}",
+               detail={"source": source})
 
 
 def import_paths(site: SiteView, paths: Iterable[Path], sharing: Sharing | None = None) -> ImportReport:

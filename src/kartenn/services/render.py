@@ -28,6 +28,7 @@ from kartenn.domain.style import Style
 from kartenn.errors import InvalidInput, KartennError
 from kartenn.formats.mapnik_style import LayerXml, map_xml
 from kartenn.services import render_worker
+from kartenn.services.boxes import native_boxes
 from kartenn.services.render_worker import import_mapnik
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
@@ -151,11 +152,8 @@ def level(site: Site, dataset: Dataset, crs: str, bbox: tuple[float, float, floa
     the originals by less than half a pixel (stores/display.py)."""
     if dataset.kind != "vector" or not levels_of(site.features, dataset.storage).tolerances:
         return 0  # nothing to choose: no box to project
-    try:
-        box = transformer(mapnik_srs(crs), layer_srs(dataset)).transform_bounds(*bbox, densify_pts=5)
-    except Exception:
-        return 0
-    return level_for_view(site.features, dataset.storage, box, width, height)
+    parts = native_boxes(mapnik_srs(crs), layer_srs(dataset), bbox)  # not wrapped across the antimeridian
+    return level_for_view(site.features, dataset.storage, parts[0], width, height) if parts else 0
 
 
 @lru_cache(maxsize=256)

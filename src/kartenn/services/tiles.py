@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from functools import lru_cache
 
 import morecantile
 import numpy as np
@@ -22,7 +23,7 @@ from kartenn.domain import Dataset
 from kartenn.domain.style import Style
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.formats import mvt
-from kartenn.services import render
+from kartenn.services import boxes, render
 from kartenn.services.tile_cache import TileCache
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
@@ -39,6 +40,7 @@ LAMBERT93 = morecantile.TileMatrixSet.custom(
 TILE_MATRIX_SETS = {"WebMercatorQuad": morecantile.tms.get("WebMercatorQuad"),
                     "WorldCRS84Quad": morecantile.tms.get("WorldCRS84Quad"),
                     LAMBERT93.id: LAMBERT93}
+WORLD_SETS = {"WebMercatorQuad", "WorldCRS84Quad"}  # from -180° to 180°
 
 
 def tile_matrix_set(tms_id: str) -> morecantile.TileMatrixSet:
@@ -83,19 +85,19 @@ def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col
     pad_x, pad_y = (b.right - b.left) * BUFFER / EXTENT, (b.top - b.bottom) * BUFFER / EXTENT
     padded = (b.left - pad_x, b.bottom - pad_y, b.right + pad_x, b.top + pad_y)
     tms_crs = tms.crs._pyproj_crs.to_string()
-    try:
-        box = render.transformer(tms_crs, _native(dataset)).transform_bounds(*padded, densify_pts=5)
-    except Exception:
+    # Kept within the matrix set (no buffer past ±180° or a pole), split where it crosses the antimeridian.
+    parts = boxes.native_boxes(tms_crs, _native(dataset), padded, tuple(tms.xy_bbox))
+    if not parts:
         return b""  # the tile lies where the dataset's CRS is undefined
-    if not all(np.isfinite(box)):
-        return b""
     fields = [f.name for f in dataset.fields]
     tms_epsg = tms.crs._pyproj_crs.to_epsg() or (4326 if tms_id == "WorldCRS84Quad" else None)
-    level = tile_level(site, dataset, box)
-    if isinstance(site.features, PostGISStore) and tms_epsg and dataset.srid and time is None:
-        return mvt_from_postgis(site.features, dataset.storage, fields, dataset.id, tms_epsg, bounds, box,
+    level = tile_level(site, dataset, parts[0])
+    # PostGIS projects whole geometries: one crossing the antimeridian in the dataset's CRS would span the world.
+    crossing = tms_id in WORLD_SETS and _may_cross(_native(dataset))
+    if isinstance(site.features, PostGISStore) and tms_epsg and dataset.srid and time is None and not crossing:
+        return mvt_from_postgis(site.features, dataset.storage, fields, dataset.id, tms_epsg, bounds, parts,
                                 EXTENT, BUFFER, level)
-    return _mvt_from_rows(site, dataset, tms_crs, bounds, padded, box, fields, time, level)
+    return _mvt_from_rows(site, dataset, tms_id, tms_crs, bounds, parts, fields, time, level)
 
 
 def tile_level(site: Site, dataset: Dataset, box: tuple[float, float, float, float]) -> int:
@@ -105,11 +107,12 @@ def tile_level(site: Site, dataset: Dataset, box: tuple[float, float, float, flo
     return level_for_view(site.features, dataset.storage, box, cells, cells)
 
 
-def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[float, float, float, float],
-                   padded: tuple[float, float, float, float], box: tuple[float, float, float, float],
-                   fields: list[str], time: TimeFilter | None = None, level: int = 0) -> bytes:
-    """The tile from the rows in ``box``, encoded here (formats.mvt: shapely and numpy over the whole layer)."""
-    fids, columns, wkb = columns_in_box(site.features, dataset.storage, fields, box, MAX_FEATURES, level)
+def _mvt_from_rows(site: Site, dataset: Dataset, tms_id: str, tms_crs: str, bounds: tuple[float, float, float, float],
+                   parts: list[tuple[float, float, float, float]], fields: list[str], time: TimeFilter | None = None,
+                   level: int = 0) -> bytes:
+    """The tile from the rows in the boxes ``parts``, encoded here (formats.mvt: shapely and numpy over the whole
+    layer)."""
+    fids, columns, wkb = columns_in_box(site.features, dataset.storage, fields, parts, MAX_FEATURES, level)
     if time is not None:
         keep = [i for i, v in enumerate(columns.get(time.field, [])) if time.contains(v)]
         fids, wkb = [fids[i] for i in keep], [wkb[i] for i in keep]
@@ -118,9 +121,24 @@ def _mvt_from_rows(site: Site, dataset: Dataset, tms_crs: str, bounds: tuple[flo
         return b""
     geoms = shapely.from_wkb(wkb)
     to_tms = render.transformer(_native(dataset), tms_crs)
-    same = to_tms.source_crs == to_tms.target_crs
-    grid = mvt.on_grid(geoms, bounds, EXTENT, BUFFER, None if same else to_tms.transform)
+    if to_tms.source_crs != to_tms.target_crs:
+        geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_tms.transform(xy[:, 0], xy[:, 1])))
+        if tms_id in WORLD_SETS and _may_cross(_native(dataset)):  # what crosses the antimeridian: on both sides
+            left, _, right, _ = tile_matrix_set(tms_id).xy_bbox
+            geoms = boxes.both_sides(geoms, right - left)
+    grid = mvt.on_grid(geoms, bounds, EXTENT, BUFFER)
     return mvt.encode_layer(dataset.id, grid, fids, columns, EXTENT)
+
+
+@lru_cache(maxsize=256)
+def _may_cross(native: str) -> bool:
+    """Can the geometries of a dataset in ``native`` cross the antimeridian uncut: a projected CRS whose area of
+    use reaches it (a Pacific one, the world's), other than Web Mercator?"""
+    crs = CRS.from_user_input(native)
+    if crs.is_geographic or crs.to_epsg() == 3857:
+        return False
+    area = crs.area_of_use
+    return area is None or area.west > area.east or area.east >= 179.9 or area.west <= -179.9
 
 
 def _colormap(style: Style) -> tuple[float, float, dict[int, tuple[int, int, int, int]]]:

@@ -20,12 +20,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rasterio.errors import RasterioError
 
 from kartenn.config import Settings
 from kartenn.site import Site
+from kartenn.stores.files import PUBLISHING
 
 MB = 1024**2
 PR_SET_PDEATHSIG = 1
@@ -159,9 +161,17 @@ class Watch:
         self._reader.join(5)
         for name in self.areas:
             self.site.staging.remove(name)
+        # Only what the dead child was publishing (its areas name the storage) and no catalogue entry lists.
+        mine = {name.removesuffix(PUBLISHING) for name in self.areas}
         datasets = self.site.catalog.list_datasets()
-        self.site.features.reconcile({d.storage for d in datasets if d.kind == "vector"})
-        self.site.files.reconcile({d.storage for d in datasets if d.kind == "raster"})
+        for unreferenced, remove in (
+                (self.site.features.unreferenced({d.storage for d in datasets if d.kind == "vector"}),
+                 self.site.features.drop),
+                (self.site.files.unreferenced({d.storage for d in datasets if d.kind == "raster"}),
+                 self.site.files.delete)):
+            for name in unreferenced:
+                if name in mine or Path(name).stem in mine:
+                    remove(name)
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """The editing workflow of catalogue records: draft → submitted → published, with versions and an audit trail.
 
 Editors of a record edit it (each edit is a new version) and submit it; a reviewer of the owning organisation
-publishes it or sends it back to draft with a comment. Rights come from services/policy.py.
+publishes it or sends it back to draft with a comment. Rights come from services/policy.py. The changes of a
+published record by those who may not publish it wait in its working copy, which goes through the same steps
+(services/working_copies.py); approving it replaces the published record.
 
 >>> submit(view, "lacs").state            # doctest: +SKIP
 'submitted'
@@ -24,9 +26,10 @@ from typing import Any
 from kartenn.domain import Record
 from kartenn.errors import Conflict, Forbidden, InvalidInput, PreconditionFailed, Unauthorized
 from kartenn.formats.records import read_records
-from kartenn.services import policy
+from kartenn.services import policy, working_copies
 from kartenn.services.record_edits import set_properties
 from kartenn.stores import record_versions
+from kartenn.stores import working_copies as working_copy_store
 
 __all__ = ["submit", "approve", "reject", "edit", "versions", "etag", "EDITABLE_FIELDS"]
 
@@ -52,16 +55,23 @@ def _owner(rec: Record) -> tuple[str, str]:
     return ("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)
 
 
-def _load(site: Any, record_id: str) -> Record:
-    return site.catalog.get_record(record_id)  # the caller's view: 404 for what it may not see
+def _load(site: Any, record_id: str) -> tuple[Record, Record | None]:
+    """The record as the caller's view has it (404 for what it may not see) and its working copy, if any."""
+    rec = site.catalog.get_record(record_id)
+    copy = working_copies.current(site, rec)
+    return rec, (copy if copy is not rec else None)
 
 
-def _write(site: Any, rec: Record, action: str, comment: str = "", expected: Any = None) -> Record:
-    with site.catalog.begin() as conn:
+def _write(site: Any, conn: Any, rec: Record, action: str, comment: str = "", expected: Any = None) -> Record:
+    """A step of the workflow on a record or on its working copy, with its version and audit line."""
+    if rec.working_copy:
+        working_copy_store.put(conn, rec, site.identity.name, expected)
+    else:
         site.catalog.put_record(conn, rec, expected=expected)
-        version = record_versions.save(conn, rec, site.identity.name, action, comment)
-    site.accounts.log(site.identity.name, f"record.{action}", f"record:{rec.id}", state=rec.state,
-                      version=version, **({"comment": comment} if comment else {}))
+    version = record_versions.save(conn, rec, site.identity.name, action, comment)
+    site.accounts.log_many(conn, site.identity.name, [(f"record.{action}", f"record:{rec.id}", {
+        "state": rec.state, "version": version, **({"working_copy": True} if rec.working_copy else {}),
+        **({"comment": comment} if comment else {})})])
     return rec
 
 
@@ -71,31 +81,43 @@ def _require_edit(site: Any, rec: Record) -> None:
     site.require("edit", *_owner(rec))
 
 
+Write = Callable[[Any, Any], Record]  # (connection, when what was read was last changed) → the record written
+
+
 def _change(site: Any, record_id: str, if_match: str | None,
-            change: Callable[[Record], tuple[Record, str, str]]) -> Record:
-    """Read the record, check ``if_match``, ``change`` it (→ the new record, the action, the comment) and write it
-    if nobody wrote it meanwhile; else 412 with ``if_match``, or once more on the newer version without."""
+            change: Callable[[Record, Record | None], Write]) -> Record:
+    """Read the record and its working copy, ``change`` them (rights and state: → how to write the change), check
+    ``if_match`` against what the caller sees (the working copy, when there is one) and write, if nobody wrote
+    it meanwhile; else 412 with ``if_match``, or once more on the newer version without."""
     for attempt in range(RETRIES):
-        rec = _load(site, record_id)
-        expected, read = rec.updated, etag(rec)
-        new, action, comment = change(rec)  # rights and state first: a refusal is not hidden behind a 412
-        if if_match is not None and not _matches(if_match, read):
+        rec, copy = _load(site, record_id)
+        read = copy or rec
+        tag = etag(read)
+        write = change(rec, copy)  # rights and state first: a refusal is not hidden behind a 412
+        if if_match is not None and not _matches(if_match, tag):
             raise PreconditionFailed(f"record {record_id!r} was changed since you read it: read it again")
         try:
-            return _write(site, new, action, comment, expected=expected)
+            with site.catalog.begin() as conn:
+                return write(conn, read.updated)
         except PreconditionFailed:
             if if_match is not None or attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
 
 
+def _step(site: Any, rec: Record, action: str, comment: str = "") -> Write:
+    return lambda conn, expected: _write(site, conn, rec, action, comment, expected)
+
+
 def submit(site: Any, record_id: str, if_match: str | None = None) -> Record:
-    def change(rec: Record) -> tuple[Record, str, str]:
-        _require_edit(site, rec)
-        if rec.state != "draft":
-            raise Conflict(f"record {record_id!r} is {rec.state}: only drafts are submitted")
-        rec.state = "submitted"
-        return rec, "submit", ""
+    """A draft (or the draft working copy of a published record) goes to review."""
+    def change(rec: Record, copy: Record | None) -> Write:
+        target = copy or rec
+        _require_edit(site, target)
+        if target.state != "draft":
+            raise Conflict(f"record {record_id!r} is {target.state}: only drafts are submitted")
+        target.state = "submitted"
+        return _step(site, target, "submit")
 
     return _change(site, record_id, if_match, change)
 
@@ -110,33 +132,51 @@ def _require_review(site: Any, rec: Record) -> None:
 
 
 def approve(site: Any, record_id: str, comment: str = "", if_match: str | None = None) -> Record:
-    def change(rec: Record) -> tuple[Record, str, str]:
-        _require_review(site, rec)
-        if rec.state != "submitted":
-            raise Conflict(f"record {record_id!r} is {rec.state}: only submitted records are published")
-        rec.state = "published"
-        return rec, "publish", comment
+    """A submitted record is published; a submitted working copy replaces the published record."""
+    def change(rec: Record, copy: Record | None) -> Write:
+        target = copy or rec
+        _require_review(site, target)
+        if target.state != "submitted":
+            raise Conflict(f"record {record_id!r} is {target.state}: only submitted records are published")
+        target.state = "published"
+        if copy is None:
+            return _step(site, rec, "publish", comment)
+
+        def write(conn: Any, expected: Any) -> Record:
+            working_copy_store.remove(conn, rec.id, expected)
+            copy.working_copy, copy.dataset_id = False, rec.dataset_id
+            return _write(site, conn, copy, "publish", comment, rec.updated)
+
+        return write
 
     return _change(site, record_id, if_match, change)
 
 
 def reject(site: Any, record_id: str, comment: str, if_match: str | None = None) -> Record:
-    def change(rec: Record) -> tuple[Record, str, str]:
-        _require_review(site, rec)
+    """A submitted record (or working copy) goes back to draft, with the reason; the published record stays."""
+    def change(rec: Record, copy: Record | None) -> Write:
+        target = copy or rec
+        _require_review(site, target)
         if not comment.strip():
             raise InvalidInput("say why the record goes back to draft (comment)")
-        if rec.state != "submitted":
-            raise Conflict(f"record {record_id!r} is {rec.state}: only submitted records are rejected")
-        rec.state = "draft"
-        return rec, "reject", comment
+        if target.state != "submitted":
+            raise Conflict(f"record {record_id!r} is {target.state}: only submitted records are rejected")
+        target.state = "draft"
+        return _step(site, target, "reject", comment)
 
     return _change(site, record_id, if_match, change)
 
 
 def edit(site: Any, record_id: str, *, fields: dict[str, Any] | None = None, xml: bytes | None = None,
          comment: str = "", if_match: str | None = None) -> Record:
-    """A new version of a record from a whole document (``xml``) and/or some ``fields``; its state stays."""
-    return _change(site, record_id, if_match, lambda rec: (_edited(site, rec, fields, xml), "update", comment))
+    """A new version of a record from a whole document (``xml``) and/or some ``fields``, made from what the caller
+    sees (its working copy, if any) and written as services/working_copies.py says."""
+    def change(rec: Record, copy: Record | None) -> Write:
+        new = _edited(site, copy or rec, fields, xml)
+        return lambda conn, expected: working_copies.save_edits(site, conn, [new], {rec.id: rec}, comment=comment,
+                                                                expected=expected)[0]
+
+    return _change(site, record_id, if_match, change)
 
 
 def _edited(site: Any, rec: Record, fields: dict[str, Any] | None, xml: bytes | None) -> Record:
@@ -172,7 +212,7 @@ def _edited(site: Any, rec: Record, fields: dict[str, Any] | None, xml: bytes | 
 
 
 def versions(site: Any, record_id: str) -> list[dict[str, Any]]:
-    rec = _load(site, record_id)
+    rec, _ = _load(site, record_id)
     _require_edit(site, rec)
     with site.engine.connect() as conn:
         return record_versions.history(conn, rec.id)

@@ -214,7 +214,7 @@ class Catalog:
                 # same DDL at once fail ("tuple concurrently updated" on CREATE OR REPLACE FUNCTION).
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
                 conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-            from kartenn.stores import record_versions, thesauri  # noqa: F401  (their tables join the metadata)
+            from kartenn.stores import record_versions, thesauri, working_copies  # noqa: F401  (their tables join the metadata)
 
             metadata.create_all(conn)
             from kartenn.stores import record_index
@@ -437,9 +437,10 @@ class Catalog:
                 conn.exec_driver_sql("ANALYZE grants")
 
     def delete_record(self, conn: Connection, record_id: str) -> None:
-        from kartenn.stores import record_index
+        from kartenn.stores import record_index, working_copies
 
         record_index.remove(conn, record_id, is_postgres=self.is_postgres)
+        working_copies.remove(conn, record_id)
 
     def get_record(self, record_id: str, conn: Connection | None = None) -> Record:
         from kartenn.stores import record_index

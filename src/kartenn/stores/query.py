@@ -52,18 +52,29 @@ def level_for_view(store: FeatureStore, storage: str, box: Box, width: float, he
     return display.level_for(levels_of(store, storage).tolerances, pixel)
 
 
-def columns_in_box(store: FeatureStore, storage: str, fields: list[str], bbox: Box, limit: int,
+def columns_in_box(store: FeatureStore, storage: str, fields: list[str], boxes: list[Box], limit: int,
                    level: int = 0) -> tuple[list[int], dict[str, list[Any]], list[bytes | None]]:
-    """``features_in_box`` by column: (fids, {field: values}, WKB geometries), for code that works on them all at
-    once (vector tiles), with the geometries of a generalised ``level`` (GeoPackage). On a GeoPackage the R-tree is
-    read directly with SQLite: opening the file through GDAL costs more than a zoom-14 tile."""
-    if isinstance(store, GeoPackageStore):
-        found = _geopackage_columns(store, storage, fields, bbox, limit, display.table(LAYER, level))
-        if found is not None:
+    """``features_in_box`` by column, in any of ``boxes`` (the parts of a view across the antimeridian), each
+    feature once: (fids, {field: values}, WKB geometries), for code that works on them all at once (vector tiles),
+    with the geometries of a generalised ``level`` (GeoPackage). On a GeoPackage the R-tree is read directly with
+    SQLite: opening the file through GDAL costs more than a zoom-14 tile."""
+    rows: dict[int, tuple[Any, ...]] = {}
+    for bbox in boxes:
+        found = None
+        if isinstance(store, GeoPackageStore):
+            found = _geopackage_columns(store, storage, fields, bbox, limit, display.table(LAYER, level))
+        if found is None:
+            some = features_in_box(store, storage, fields, bbox, limit)
+            found = ([r["fid"] for r in some], {f: [r["properties"].get(f) for r in some] for f in fields},
+                     [r["wkb"] for r in some])
+        if len(boxes) == 1:
             return found
-    rows = features_in_box(store, storage, fields, bbox, limit)
-    return ([r["fid"] for r in rows], {f: [r["properties"].get(f) for r in rows] for f in fields},
-            [r["wkb"] for r in rows])
+        fids, columns, wkb = found
+        for i, fid in enumerate(fids):
+            rows.setdefault(fid, (*(columns[f][i] for f in fields), wkb[i]))
+    kept = list(rows.items())[:limit]
+    return ([fid for fid, _ in kept], {f: [row[k] for _, row in kept] for k, f in enumerate(fields)},
+            [row[-1] for _, row in kept])
 
 
 # Bytes of the envelope after a GeoPackage geometry header's 8 bytes, by the envelope code in its flags.
@@ -126,9 +137,10 @@ def _from_postgis(store: PostGISStore, storage: str, fields: list[str], bbox: Bo
 
 
 def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer: str, tile_srid: int,
-                     tile_bounds: Box, native_box: Box, extent: int, buffer: int, level: int = 0) -> bytes:
-    """One MVT layer built by PostGIS (ST_AsMVTGeom + ST_AsMVT), for a tile in ``tile_srid``, from the geometries
-    of a generalised ``level``, or from their Web Mercator copy when there is one for the tile."""
+                     tile_bounds: Box, native_boxes: list[Box], extent: int, buffer: int, level: int = 0) -> bytes:
+    """One MVT layer built by PostGIS (ST_AsMVTGeom + ST_AsMVT), for a tile in ``tile_srid``, of the features in
+    any of ``native_boxes`` (the parts of a tile across the antimeridian), from the geometries of a generalised
+    ``level``, or from their Web Mercator copy when there is one for the tile."""
     attrs = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(f)) for f in fields)
     drawn = sql.SQL("ST_Transform(t.{}, %(tile_srid)s)").format(sql.Identifier(GEOMETRY_COLUMN))
     if level:  # clipped to the tile's box first: fewer points to project, and none beyond the tile's CRS (a pole)
@@ -142,14 +154,19 @@ def mvt_from_postgis(store: PostGISStore, storage: str, fields: list[str], layer
         "  ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(tile_srid)s), %(extent)s, %(buffer)s, true) AS mvt_geom,"
         "  t.{fid}{attrs}"
         " FROM {table} t"
-        " WHERE t.{geom} && ST_MakeEnvelope(%(n0)s, %(n1)s, %(n2)s, %(n3)s, %(native_srid)s)"
+        " WHERE {where}"
         ") SELECT ST_AsMVT(rows.*, %(layer)s, %(extent)s, 'mvt_geom', %(fid_name)s) FROM rows"
         " WHERE mvt_geom IS NOT NULL"
-    ).format(drawn=drawn, geom=sql.Identifier(GEOMETRY_COLUMN), fid=sql.Identifier(FID), attrs=attrs,
-             table=sql.Identifier(SCHEMA, storage))
+    ).format(drawn=drawn, fid=sql.Identifier(FID), attrs=attrs, table=sql.Identifier(SCHEMA, storage),
+             where=sql.SQL(" OR ").join(sql.SQL(
+                 f"t.{{}} && ST_MakeEnvelope(%(b{i}_0)s, %(b{i}_1)s, %(b{i}_2)s, %(b{i}_3)s, %(native_srid)s)"
+             ).format(sql.Identifier(GEOMETRY_COLUMN)) for i in range(len(native_boxes))))
+    around = (min(b[0] for b in native_boxes), min(b[1] for b in native_boxes), max(b[2] for b in native_boxes),
+              max(b[3] for b in native_boxes))
     params = {"tile_srid": tile_srid, "x0": tile_bounds[0], "y0": tile_bounds[1], "x1": tile_bounds[2],
-              "y1": tile_bounds[3], "extent": extent, "buffer": buffer, "n0": native_box[0], "n1": native_box[1],
-              "n2": native_box[2], "n3": native_box[3], "layer": layer, "fid_name": FID}
+              "y1": tile_bounds[3], "extent": extent, "buffer": buffer, "n0": around[0], "n1": around[1],
+              "n2": around[2], "n3": around[3], "layer": layer, "fid_name": FID}
+    params.update({f"b{i}_{k}": v for i, b in enumerate(native_boxes) for k, v in enumerate(b)})
     row = read_one(store, query, params, storage)
     return bytes(row[0]) if row and row[0] is not None else b""
 

@@ -156,7 +156,8 @@ def _spatial(node: Any, kind: str, is_postgres: bool) -> ColumnElement[bool]:
     if isinstance(lhs, (values.Geometry, values.Envelope)):
         lhs, rhs = rhs, lhs
     if lhs is not None and isinstance(lhs, ast.Attribute) and queryable(lhs.name) not in SPATIAL:
-        raise InvalidInput(f"{lhs.name!r} is not a spatial property", locator="constraint")
+        raise InvalidInput(f"spatial operators compare the record's box (ows:BoundingBox), not {lhs.name!r}",
+                           locator="constraint")
     w, s, e, n = _bounds(rhs)
     has = k.minx.is_not(None)
     if kind == "intersects":

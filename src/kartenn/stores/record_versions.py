@@ -46,8 +46,10 @@ def save(conn: Connection, rec: Record, actor: str, action: str, comment: str = 
     return number
 
 
-def save_many(conn: Connection, recs: list[Record], actor: str, actions: dict[str, str], comment: str = "") -> None:
-    """A version of each of ``recs`` (distinct ids), ``actions[rec.id]`` the change: a bulk import's batch."""
+def save_many(conn: Connection, recs: list[Record], actor: str, actions: dict[str, str],
+              comment: str = "") -> dict[str, int]:
+    """A version of each of ``recs`` (distinct ids), ``actions[rec.id]`` the change: a bulk import's batch.
+    Returns the number of each new version."""
     last: dict[str, int] = {}
     ids = [rec.id for rec in recs]
     for i in range(0, len(ids), 500):
@@ -61,6 +63,7 @@ def save_many(conn: Connection, recs: list[Record], actor: str, actions: dict[st
              "fields": {k: getattr(rec, k) for k in FIELDS}} for rec in recs]
     if rows:
         conn.execute(insert(record_versions), rows)
+    return {row["record_id"]: row["version"] for row in rows}
 
 
 def history(conn: Connection, record_id: str) -> list[dict[str, Any]]:

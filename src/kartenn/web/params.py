@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from kartenn import crs
 from kartenn.errors import InvalidInput
 from kartenn.services.record_search import SORTABLE
 
@@ -19,15 +20,10 @@ SORT_ALIASES = {"relevance": "relevance", "date": "modified", "recordupdated": "
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if not value:
         return None
-    try:
-        parts = [float(v) for v in value.split(",")]
-    except ValueError:
-        raise InvalidInput(f"bbox {value!r}: expected four numbers", locator="bbox") from None
-    if len(parts) == 6:
-        parts = [parts[0], parts[1], parts[3], parts[4]]
-    if len(parts) != 4 or parts[0] > parts[2] or parts[1] > parts[3]:
+    box, _ = crs.parse_bbox(value)
+    if box[0] > box[2] or box[1] > box[3]:
         raise InvalidInput(f"bbox {value!r}: expected minx,miny,maxx,maxy", locator="bbox")
-    return parts[0], parts[1], parts[2], parts[3]
+    return box
 
 
 def parse_datetime(value: str | None) -> tuple[str | None, str | None]:

@@ -14,7 +14,7 @@ from kartenn.domain import Record
 from kartenn.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from kartenn.formats.exportable import each_record
 from kartenn.services import records as service
-from kartenn.services import workflow
+from kartenn.services import workflow, working_copies
 from kartenn.services.record_exports import catalogue_dcat, record_document
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
@@ -35,7 +35,7 @@ def record_json(rec: Record, base: str) -> dict[str, Any]:
         "time_begin": rec.time_begin, "time_end": rec.time_end, "dates": rec.dates, "modified": rec.modified,
         "formats": rec.formats, "links": rec.links, "constraints": rec.constraints, "themes": rec.themes,
         "topics": rec.topics, "lineage": rec.lineage, "crs": rec.crs, "parent_id": rec.parent_id,
-        "dataset_id": rec.dataset_id,
+        "dataset_id": rec.dataset_id, "working_copy": rec.working_copy,
         "export": {**{k: f"{base}/api/v1/records/{rec.id}/{k}.xml" for k in MEDIA},
                    **{k: f"{base}/api/v1/records/{rec.id}/{k}" for k in LINKED_DATA}},
     }
@@ -115,9 +115,10 @@ def _if_match(request: Request) -> str | None:
 @router.get("/records/{record_id}")
 def get_record(record_id: str, request: Request, response: Response,
                site: Annotated[Site, Depends(get_site)]) -> dict[str, Any]:
+    """The record; to those who may edit or review it, its working copy if it has one (``"working_copy": true``)."""
     base = base_url(request)
-    return record_json(with_service_links(site, _versioned(service.get_record(site, record_id), response), base),
-                       base)
+    rec = working_copies.seen(site, service.get_record(site, record_id))
+    return record_json(with_service_links(site, _versioned(rec, response), base), base)
 
 
 def _state(value: str) -> str:
@@ -194,7 +195,7 @@ def validation(record_id: str, request: Request, site: Annotated[Site, Depends(g
 
     rec = site.catalog.get_record(record_id)  # 404 for those who may not see it
     site.require("edit", *(("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)))
-    return validate(with_service_links(site, rec, base_url(request)))
+    return validate(with_service_links(site, working_copies.seen(site, rec), base_url(request)))
 
 
 @router.get("/records/{record_id}/{schema}.xml")

@@ -22,6 +22,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.filter_check import FilterLimits
+from kartenn.formats import output
 from kartenn.services import features
 from kartenn.services.exports import FORMATS
 from kartenn.site import Site
@@ -29,20 +30,18 @@ from kartenn.web.deps import get_site
 from kartenn.web.ogc.params import item_query
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
-ACCEPT = {"application/geopackage+sqlite3": "gpkg", "application/flatgeobuf": "fgb", "text/csv": "csv",
-          "application/zip": "shp", "application/x-shapefile": "shp", "application/geo+json": "geojson"}
 MAX_DOWNLOAD = 2**62
 
 
 def download_format(request: Request) -> str:
-    fmt = request.query_params.get("f")
-    if fmt is None:
-        accepted = [part.split(";")[0].strip() for part in request.headers.get("accept", "").split(",")]
-        fmt = next((ACCEPT[a] for a in accepted if a in ACCEPT), "geojson")
-    fmt = {"shapefile": "shp", "flatgeobuf": "fgb", "json": "geojson"}.get(fmt, fmt)
-    if fmt not in FORMATS:
-        raise InvalidInput(f"unknown download format f={fmt!r}; use one of {', '.join(FORMATS)}", locator="f")
-    return fmt
+    name = request.query_params.get("f")
+    if name is None:
+        found = output.by_media_type(request.headers.get("accept", "")) or output.DOWNLOADS["geojson"]
+    else:
+        found = output.by_name(name)
+    if found is None:
+        raise InvalidInput(f"unknown download format f={name!r}; use one of {', '.join(FORMATS)}", locator="f")
+    return found.name
 
 
 @router.get("/collections/{collection_id}/download")

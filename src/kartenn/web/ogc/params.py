@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -16,6 +15,7 @@ from pygeofilter import ast, values
 from pyproj import CRS
 
 from kartenn.cql2 import parse_json, parse_text
+from kartenn.crs import parse_bbox
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput
 from kartenn.filter_check import FilterLimits, check_json, check_size, check_tree
@@ -94,16 +94,7 @@ def read_int(value: str | None, name: str, default: int, low: int, high: int) ->
 def read_bbox(value: str | None, geographic: bool) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
-    try:
-        numbers = [float(v) for v in value.split(",")]
-    except ValueError:
-        raise InvalidInput(f"bbox must be 4 or 6 numbers separated by commas, not {value!r}",
-                           locator="bbox") from None
-    if len(numbers) == 6:
-        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-        raise InvalidInput("bbox must be 4 or 6 numbers separated by commas", locator="bbox")
-    minx, miny, maxx, maxy = numbers
+    (minx, miny, maxx, maxy), _ = parse_bbox(value)
     if miny > maxy:
         raise InvalidInput("bbox: the second value must not be above the fourth", locator="bbox")
     if geographic and not (-90 <= miny <= 90 and -90 <= maxy <= 90):

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from kartenn.errors import KartennError
 from kartenn.web.ows import csw, registry, wfs, wms, wmts
+from kartenn.web.ows.common import kvp
 from kartenn.xml import parse_xml
 
 SERVICES = [wms, wfs, csw, wmts]
@@ -22,14 +23,15 @@ for _module in SERVICES:
 
 @router.api_route("/ows", methods=["GET", "POST"], include_in_schema=False)
 async def ows(request: Request) -> Response:
-    service = next((v for k, v in request.query_params.items() if k.lower() == "service"), "")
+    params = kvp(request.query_params.items())
+    service = params.get("service", "")
     if not service and request.method == "POST":
         # An XML request names its service on the root element.
         try:
             service = parse_xml(await request.body()).get("service", "")
         except (etree.XMLSyntaxError, KartennError):
             service = ""
-    if not service and any(k.lower() == "request" for k in request.query_params):
+    if not service and "request" in params:
         service = "WMS"  # WMS 1.1.1 clients may leave SERVICE out of GetMap
     handler = registry.HANDLERS.get(service.upper())
     if handler is None:

@@ -24,16 +24,19 @@ from kartenn.filter_check import FilterLimits, check_size, check_tree, check_xml
 from kartenn.formats.atom import render_atom_entry
 from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
 from kartenn.formats.exportable import each_record
+from kartenn.formats.fes import east_north, spatial_references
 from kartenn.formats.iso19139 import GMD, build_iso19139
 from kartenn.services import record_edits
 from kartenn.services import records as service
-from kartenn.services.record_search import QUERYABLES, queryable
+from kartenn.services.record_search import QUERYABLES, SPATIAL, queryable
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
+from kartenn.web.ows.common import CSW as CSW_REPORT
+from kartenn.web.ows.common import OWSError, integer, kvp, report, versions
 from kartenn.web.ows.registry import register
-from kartenn.xml import parse_xml, to_bytes, xml_text
+from kartenn.xml import parse_xml, to_bytes
 
 OGC = "http://www.opengis.net/ogc"
 GML = "http://www.opengis.net/gml"
@@ -72,21 +75,8 @@ ows = ElementMaker(namespace=OWS, nsmap=NSMAP)
 ogc = ElementMaker(namespace=OGC, nsmap=NSMAP)
 
 
-class CSWError(KartennError):
-    status = 400
-
-    def __init__(self, code: str, message: str, locator: str | None = None) -> None:
-        super().__init__(message, locator=locator)
-        self.code = code
-
-
 def exception_report(code: str, message: str, locator: str | None = None) -> bytes:
-    exc = ows.Exception(ows.ExceptionText(xml_text(message)), exceptionCode=code)
-    if locator:
-        exc.set("locator", locator)
-    report = ows.ExceptionReport(exc, version="1.2.0", language="en")
-    report.set(f"{{{XSI}}}schemaLocation", f"{OWS} http://schemas.opengis.net/ows/1.0.0/owsExceptionReport.xsd")
-    return to_bytes(report)
+    return report(OWSError(code, message, locator), CSW_REPORT, NSMAP)
 
 
 def _xml(root: etree._Element) -> tuple[int, bytes]:
@@ -97,10 +87,10 @@ def _xml(root: etree._Element) -> tuple[int, bytes]:
 
 
 def handle_kvp(site: Site, params: dict[str, str], url: str) -> tuple[int, bytes]:
-    p = {k.lower(): v for k, v in params.items()}
+    p = kvp(params.items())
     try:
         return _dispatch_kvp(site, p, url)
-    except CSWError as exc:
+    except OWSError as exc:
         return 400, exception_report(exc.code, exc.message, exc.locator)
     except KartennError as exc:
         return (404 if isinstance(exc, NotFound) else 400), exception_report(
@@ -110,26 +100,26 @@ def handle_kvp(site: Site, params: dict[str, str], url: str) -> tuple[int, bytes
 def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
     request = p.get("request")
     if not request:
-        raise CSWError("MissingParameterValue", "missing parameter request", "request")
+        raise OWSError("MissingParameterValue", "missing parameter request", "request")
     if "service" not in p:
-        raise CSWError("MissingParameterValue", "missing parameter service", "service")
+        raise OWSError("MissingParameterValue", "missing parameter service", "service")
     if p["service"].upper() != "CSW":
-        raise CSWError("InvalidParameterValue", "service must be CSW", "service")
+        raise OWSError("InvalidParameterValue", "service must be CSW", "service")
     if request not in OPERATIONS:
-        raise CSWError("OperationNotSupported", f"operation {request!r} is not supported", "request")
+        raise OWSError("OperationNotSupported", f"operation {request!r} is not supported", "request")
     if request == "GetCapabilities":
         formats = p.get("acceptformats")
         if formats and not {"application/xml", "text/xml"} & {f.strip() for f in formats.split(",")}:
-            raise CSWError("InvalidParameterValue", f"acceptFormats {formats!r}: only application/xml",
+            raise OWSError("InvalidParameterValue", f"acceptFormats {formats!r}: only application/xml",
                            "acceptformats")
-        versions = p.get("acceptversions")
-        if versions and "2.0.2" not in [v.strip() for v in versions.split(",")]:
-            raise CSWError("VersionNegotiationFailed", f"only 2.0.2 is offered, not {versions}", "acceptversions")
+        accept = p.get("acceptversions")
+        if accept and "2.0.2" not in versions(accept):
+            raise OWSError("VersionNegotiationFailed", f"only 2.0.2 is offered, not {accept}", "acceptversions")
         return _xml(capabilities(url))
     if p.get("version", "2.0.2") != "2.0.2":
-        raise CSWError("InvalidParameterValue", f"version {p['version']!r}: only 2.0.2 is offered", "version")
+        raise OWSError("InvalidParameterValue", f"version {p['version']!r}: only 2.0.2 is offered", "version")
     if "version" not in p:
-        raise CSWError("MissingParameterValue", "missing parameter version", "version")
+        raise OWSError("MissingParameterValue", "missing parameter version", "version")
     if request == "DescribeRecord":
         return _xml(describe_record([n for n in (p.get("typename") or "").split(",") if n.strip()],
                                     p.get("schemalanguage"), p.get("outputformat")))
@@ -140,14 +130,14 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
     _output_format(p.get("outputformat"))
     if request == "GetRecordById":
         if not p.get("id"):
-            raise CSWError("MissingParameterValue", "missing parameter id", "id")
+            raise OWSError("MissingParameterValue", "missing parameter id", "id")
         return _xml(get_record_by_id(site, [i.strip() for i in p["id"].split(",") if i.strip()], schema,
                                      element_set, url))
     where = None
     if p.get("constraint"):
         language = p.get("constraintlanguage", "").upper()
         if language not in ("FILTER", "CQL_TEXT"):
-            raise CSWError("MissingParameterValue" if not language else "InvalidParameterValue",
+            raise OWSError("MissingParameterValue" if not language else "InvalidParameterValue",
                            "constraintlanguage must be FILTER or CQL_TEXT", "constraintlanguage")
         limits = FilterLimits.of(site.settings)
         check_size(p["constraint"], limits, "constraint")
@@ -164,16 +154,16 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
     try:
         root = parse_xml(body)
         if etree.QName(root).namespace != CSW:
-            raise CSWError("InvalidParameterValue", "not a CSW 2.0.2 request", "request")
+            raise OWSError("InvalidParameterValue", "not a CSW 2.0.2 request", "request")
         name = etree.QName(root).localname
         if name not in OPERATIONS and name != "Transaction":
-            raise CSWError("OperationNotSupported", f"operation {name!r} is not supported", "request")
+            raise OWSError("OperationNotSupported", f"operation {name!r} is not supported", "request")
         if root.get("service", "CSW") != "CSW":
-            raise CSWError("InvalidParameterValue", "service must be CSW", "service")
+            raise OWSError("InvalidParameterValue", "service must be CSW", "service")
         if name == "GetCapabilities":
             return _xml(capabilities(url))
         if root.get("version", "2.0.2") != "2.0.2":
-            raise CSWError("InvalidParameterValue", "only version 2.0.2 is offered", "version")
+            raise OWSError("InvalidParameterValue", "only version 2.0.2 is offered", "version")
         if name == "DescribeRecord":
             return _xml(describe_record([e.text or "" for e in root.iterfind(f"{{{CSW}}}TypeName")],
                                         root.get("schemaLanguage"), root.get("outputFormat")))
@@ -190,7 +180,7 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
                                          url))
         query = root.find(f"{{{CSW}}}Query")
         if query is None:
-            raise CSWError("MissingParameterValue", "GetRecords needs a csw:Query", "Query")
+            raise OWSError("MissingParameterValue", "GetRecords needs a csw:Query", "Query")
         _type_names(query.get("typeNames", ""))
         where = None
         constraint = query.find(f"{{{CSW}}}Constraint")
@@ -208,7 +198,7 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
                                 result_type=root.get("resultType", "hits"),
                                 start=_int(root.get("startPosition"), 1, "startPosition"),
                                 limit=_int(root.get("maxRecords"), 10, "maxRecords"), sort=sort, url=url))
-    except CSWError as exc:
+    except OWSError as exc:
         return 400, exception_report(exc.code, exc.message, exc.locator)
     except (Unauthorized, Forbidden) as exc:
         return exc.status, exception_report("NoApplicableCode", exc.message, exc.locator)
@@ -221,34 +211,27 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
 
 
 def _int(value: str | None, default: int, name: str) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise CSWError("InvalidParameterValue", f"{name} must be an integer", name) from None
-    if number < (1 if name.lower() == "startposition" else 0):
-        raise CSWError("InvalidParameterValue", f"{name} is out of range", name)
-    return number
+    low = 1 if name.lower() == "startposition" else 0
+    return integer({name: value or ""}, name, low=low, default=default)
 
 
 def _output_schema(value: str | None) -> str:
     if not value:
         return "csw"
     if value not in OUTPUT_SCHEMAS:
-        raise CSWError("InvalidParameterValue", f"outputSchema {value!r} is not supported", "outputschema")
+        raise OWSError("InvalidParameterValue", f"outputSchema {value!r} is not supported", "outputschema")
     return OUTPUT_SCHEMAS[value]
 
 
 def _output_format(value: str | None) -> None:
     if value and value not in ("application/xml", "text/xml"):
-        raise CSWError("InvalidParameterValue", f"outputFormat {value!r} is not supported", "outputformat")
+        raise OWSError("InvalidParameterValue", f"outputFormat {value!r} is not supported", "outputformat")
 
 
 def _element_set(value: str | None) -> str:
     value = (value or "summary").strip()
     if value not in ELEMENT_SETS:
-        raise CSWError("InvalidParameterValue", f"elementSetName {value!r}: use brief, summary or full",
+        raise OWSError("InvalidParameterValue", f"elementSetName {value!r}: use brief, summary or full",
                        "elementsetname")
     return value
 
@@ -256,10 +239,10 @@ def _element_set(value: str | None) -> str:
 def _type_names(value: str) -> None:
     names = [n.strip().lower() for n in value.replace(",", " ").split() if n.strip()]
     if not names:
-        raise CSWError("MissingParameterValue", "missing typeNames", "typenames")
+        raise OWSError("MissingParameterValue", "missing typeNames", "typenames")
     for name in names:
         if name not in TYPE_NAMES:
-            raise CSWError("InvalidParameterValue", f"typeName {name!r} is not offered", "typenames")
+            raise OWSError("InvalidParameterValue", f"typeName {name!r} is not offered", "typenames")
 
 
 def _sort_field(name: str) -> str:
@@ -268,7 +251,7 @@ def _sort_field(name: str) -> str:
     from kartenn.services.record_search import SORTABLE
 
     if field not in SORTABLE:
-        raise CSWError("InvalidParameterValue", f"cannot sort by {name!r}", "sortby")
+        raise OWSError("InvalidParameterValue", f"cannot sort by {name!r}", "sortby")
     return field
 
 
@@ -328,18 +311,18 @@ def _fes(flt: etree._Element, limits: FilterLimits | None = None) -> Any:
     check_xml(flt, limits, "constraint")
     flt = etree.fromstring(etree.tostring(flt))
     _swap_lat_lon(flt)
-    for name in flt.iterfind(f".//{{{OGC}}}PropertyName"):
-        parent = name.getparent()
-        if queryable(name.text or "") == "spatial" and parent is not None and etree.QName(parent).localname in (
-                "BBOX", "Intersects", "Within", "Contains", "Disjoint", "Equals", "Overlaps", "Touches", "Crosses"):
+    for reference in spatial_references(flt, "ows:BoundingBox"):  # none: the record's box is meant
+        name = (reference.text or "").strip()
+        if queryable(name) not in SPATIAL or queryable(name) == "spatial":
             # the CSW record's spatial queryable is ows:BoundingBox; dct:spatial is a text element
-            raise CSWError("InvalidParameterValue", "use ows:BoundingBox in spatial filters, not dct:spatial",
+            raise OWSError("InvalidParameterValue", f"spatial operators compare ows:BoundingBox, not {name!r}",
                            "constraint")
     try:
         node = _Parser().parse(flt)
     except Exception as exc:  # the parser raises many kinds for malformed filters
-        raise CSWError("InvalidParameterValue", f"invalid OGC filter: {exc}", "constraint") from None
+        raise OWSError("InvalidParameterValue", f"invalid OGC filter: {exc}", "constraint") from None
     check_tree(node, limits, "constraint")
+    east_north(node)  # the parser read EPSG:4326 latitude first, where _swap_lat_lon made it longitude first
     _check_properties(node)
     return node
 
@@ -351,7 +334,7 @@ def _cql(text: str, limits: FilterLimits | None = None) -> Any:
         node = parse_cql(text)
     except Exception as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        raise CSWError("InvalidParameterValue", f"invalid CQL: {first}", "constraint") from None
+        raise OWSError("InvalidParameterValue", f"invalid CQL: {first}", "constraint") from None
     check_tree(node, limits, "constraint")
     _check_properties(node)
     return node
@@ -360,8 +343,6 @@ def _cql(text: str, limits: FilterLimits | None = None) -> Any:
 def _check_properties(node: Any) -> None:
     from pygeofilter import ast
 
-    from kartenn.services.record_search import SPATIAL
-
     stack = [node]
     while stack:
         item = stack.pop()
@@ -369,7 +350,7 @@ def _check_properties(node: Any) -> None:
             stack += item
         elif isinstance(item, ast.Attribute):
             if queryable(item.name) not in QUERYABLES and queryable(item.name) not in SPATIAL:
-                raise CSWError("InvalidParameterValue", f"unknown property {item.name!r}", "constraint")
+                raise OWSError("InvalidParameterValue", f"unknown property {item.name!r}", "constraint")
         else:
             stack += getattr(item, "get_sub_nodes", lambda: [])() or []
 
@@ -428,7 +409,7 @@ def _linked(site: Site, rec: Any, url: str) -> Any:
 def get_records(site: Site, *, where: Any, schema: str, element_set: str, result_type: str, start: int,
                 limit: int, sort: list[tuple[str, bool]], url: str = "") -> etree._Element:
     if result_type not in ("hits", "results", "validate"):
-        raise CSWError("InvalidParameterValue", f"resultType {result_type!r}: use hits or results", "resulttype")
+        raise OWSError("InvalidParameterValue", f"resultType {result_type!r}: use hits or results", "resulttype")
     limit = min(limit, MAX_RECORDS)
     query = service.RecordQuery(where=where, sort=sort, offset=start - 1,
                                 limit=limit if result_type == "results" else 0)
@@ -467,16 +448,16 @@ def get_domain(site: Site, property_name: str | None, parameter_name: str | None
         for name in parameter_name.split(","):
             values = PARAMETER_DOMAINS.get(name.strip().lower())
             if values is None:
-                raise CSWError("InvalidParameterValue", f"unknown parameter {name!r}", "parametername")
+                raise OWSError("InvalidParameterValue", f"unknown parameter {name!r}", "parametername")
             root.append(csw.DomainValues(csw.ParameterName(name.strip()),
                                          csw.ListOfValues(*[csw.Value(v) for v in values]), type="csw:Record"))
         return root
     if not property_name:
-        raise CSWError("MissingParameterValue", "GetDomain needs PropertyName or ParameterName", "propertyname")
+        raise OWSError("MissingParameterValue", "GetDomain needs PropertyName or ParameterName", "propertyname")
     for name in property_name.split(","):
         field = DOMAIN_FIELDS.get(queryable(name))
         if field is None:
-            raise CSWError("InvalidParameterValue", f"no domain for property {name!r}", "propertyname")
+            raise OWSError("InvalidParameterValue", f"no domain for property {name!r}", "propertyname")
         values = service.domain_values(site, field)
         root.append(csw.DomainValues(csw.PropertyName(name.strip()),
                                      csw.ListOfValues(*[csw.Value(v, count=str(n)) for v, n in values]),
@@ -487,7 +468,7 @@ def get_domain(site: Site, property_name: str | None, parameter_name: str | None
 def _constraint(holder: etree._Element) -> Any:
     constraint = holder.find(f"{{{CSW}}}Constraint")
     if constraint is None:
-        raise CSWError("MissingParameterValue", "an update or a delete needs a csw:Constraint", "Constraint")
+        raise OWSError("MissingParameterValue", "an update or a delete needs a csw:Constraint", "Constraint")
     flt = constraint.find(f"{{{OGC}}}Filter")
     if flt is not None:
         return _fes(flt)
@@ -500,18 +481,18 @@ def transaction(site: Site, root: etree._Element) -> etree._Element:
     tx = record_edits.Transaction()
     actions = [a for a in root.iterchildren() if isinstance(a.tag, str)]
     if not actions:
-        raise CSWError("MissingParameterValue", "the transaction has no Insert, Update or Delete", "Transaction")
+        raise OWSError("MissingParameterValue", "the transaction has no Insert, Update or Delete", "Transaction")
     for action in actions:
         kind = etree.QName(action).localname if etree.QName(action).namespace == CSW else ""
         if kind == "Insert":
             found = record_edits.records_of(action)
             if not found:
-                raise CSWError("MissingParameterValue", "csw:Insert holds no record", "Insert")
+                raise OWSError("MissingParameterValue", "csw:Insert holds no record", "Insert")
             tx.inserts += found
         elif kind == "Update":
             found = record_edits.records_of(action)
             if len(found) > 1:
-                raise CSWError("InvalidParameterValue", "one record per csw:Update", "Update")
+                raise OWSError("InvalidParameterValue", "one record per csw:Update", "Update")
             if found:
                 tx.updates.append(record_edits.Update(record=found[0]))
                 continue
@@ -519,15 +500,15 @@ def transaction(site: Site, root: etree._Element) -> etree._Element:
             for prop in action.iterfind(f"{{{CSW}}}RecordProperty"):
                 prop_name = (prop.findtext(f"{{{CSW}}}Name") or "").strip()
                 if not prop_name:
-                    raise CSWError("MissingParameterValue", "csw:RecordProperty needs a csw:Name", "RecordProperty")
+                    raise OWSError("MissingParameterValue", "csw:RecordProperty needs a csw:Name", "RecordProperty")
                 properties[prop_name] = prop.findtext(f"{{{CSW}}}Value") or ""
             if not properties:
-                raise CSWError("MissingParameterValue", "csw:Update needs a record or csw:RecordProperty", "Update")
+                raise OWSError("MissingParameterValue", "csw:Update needs a record or csw:RecordProperty", "Update")
             tx.updates.append(record_edits.Update(properties=properties, where=_constraint(action)))
         elif kind == "Delete":
             tx.deletes.append(_constraint(action))
         else:
-            raise CSWError("InvalidParameterValue", f"<{etree.QName(action).localname}> is not a transaction action",
+            raise OWSError("InvalidParameterValue", f"<{etree.QName(action).localname}> is not a transaction action",
                            "Transaction")
     result = record_edits.transact(site, tx)
     summary = csw.TransactionSummary(csw.totalInserted(str(len(result.inserted))),
@@ -547,12 +528,12 @@ SCHEMA_LANGUAGES = {"http://www.w3.org/XML/Schema", "http://www.w3.org/2001/XMLS
 def describe_record(type_names: list[str] | None = None, schema_language: str | None = None,
                     output_format: str | None = None) -> etree._Element:
     if schema_language and schema_language.strip() not in SCHEMA_LANGUAGES:
-        raise CSWError("InvalidParameterValue", f"schemaLanguage {schema_language!r}: only XML Schema",
+        raise OWSError("InvalidParameterValue", f"schemaLanguage {schema_language!r}: only XML Schema",
                        "schemalanguage")
     _output_format(output_format)
     for type_name in type_names or []:
         if ":" not in type_name.strip():
-            raise CSWError("InvalidParameterValue", f"typeName {type_name.strip()!r} must be qualified (csw:Record)",
+            raise OWSError("InvalidParameterValue", f"typeName {type_name.strip()!r} must be qualified (csw:Record)",
                            "typename")
     xs = "http://www.w3.org/2001/XMLSchema"
     schema = etree.Element(f"{{{xs}}}schema", nsmap={"xs": xs}, targetNamespace=CSW, elementFormDefault="qualified")

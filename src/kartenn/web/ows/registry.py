@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kartenn.web.ows.common import OWS, OWSError, report_response
+
 Handler = Callable[[Request], Awaitable[Response]]
 HANDLERS: dict[str, Handler] = {}
 
@@ -20,13 +22,4 @@ def register(service: str, handler: Handler) -> None:
 
 def exception_report(code: str, message: str, locator: str | None = None, status: int = 400) -> Response:
     """An OWS 1.1 ExceptionReport, for requests no service could take."""
-    from lxml import etree
-
-    ns = "http://www.opengis.net/ows/1.1"
-    root = etree.Element(f"{{{ns}}}ExceptionReport", nsmap={"ows": ns}, version="2.0.0")
-    exc = etree.SubElement(root, f"{{{ns}}}Exception", exceptionCode=code)
-    if locator:
-        exc.set("locator", locator)
-    etree.SubElement(exc, f"{{{ns}}}ExceptionText").text = message
-    return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=status,
-                    media_type="application/xml")
+    return report_response(OWSError(code, message, locator, status), OWS)

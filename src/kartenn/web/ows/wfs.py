@@ -1,7 +1,7 @@
 """WFS 2.0.0 and 1.1.0 (KVP and XML POST) at /wfs and /ows?service=WFS, over every vector dataset.
 
 Queries go through the same store layer as OGC API Features (``stores.items``): FES filters become the
-same AST as CQL2. Axis order (``formats.srs``): a CRS written as a URN or an http URI
+same AST as CQL2. Axis order (``kartenn.crs``): a CRS written as a URN or an http URI
 (urn:ogc:def:crs:EPSG::4326) follows the EPSG axis order (latitude first for 4326); the short form
 EPSG:4326 is longitude first, as GeoServer and most clients read it; GeoJSON is always longitude first.
 GetFeature streams its members.
@@ -10,7 +10,6 @@ GetFeature streams its members.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,10 +28,11 @@ from pyproj import CRS
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from kartenn.crs import canonical, north_first, parse_bbox, swap, to_crs
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
 from kartenn.filter_check import FilterLimits
-from kartenn.formats import gml, srs
+from kartenn.formats import gml, output
 from kartenn.formats.fes import fid, parse_filter
 from kartenn.services import features
 from kartenn.services.exports import geojson_features
@@ -41,14 +41,23 @@ from kartenn.site import Site
 from kartenn.web.caching import has_credentials
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
+from kartenn.web.ows.common import (
+    WFS_11,
+    WFS_20,
+    OWSError,
+    integer,
+    kvp,
+    negotiate,
+    report_response,
+    version_failed,
+    versions,
+)
 from kartenn.web.ows.registry import register
 from kartenn.web.ows.wfs_transaction import transaction, transaction_version
-from kartenn.xml import parse_xml, xml_text
+from kartenn.xml import parse_xml
 
 log = logging.getLogger("kartenn.wfs")
 router = APIRouter(tags=["ows"])
-OWS11 = "http://www.opengis.net/ows/1.1"
-OWS10 = "http://www.opengis.net/ows"
 WFS20, WFS110 = gml.WFS20, gml.WFS110
 FES20, OGC = "http://www.opengis.net/fes/2.0", "http://www.opengis.net/ogc"
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -58,7 +67,6 @@ CRS84 = CRS.from_user_input("OGC:CRS84")
 GML32_FORMATS = {"application/gml+xml;version=3.2", "application/gmlxml;version=3.2", "text/xml;subtype=gml/3.2",
                  "gml32", "gml3.2", "text/xml;subtype=gml/3.2.1"}
 GML311_FORMATS = {"text/xml;subtype=gml/3.1.1", "gml3", "gml311", "text/xml"}
-JSON_FORMATS = {"application/json", "json", "application/geo+json", "geojson"}
 OUTPUT_FORMATS = {"2.0.0": ["application/gml+xml; version=3.2", "text/xml; subtype=gml/3.2", "application/json"],
                   "1.1.0": ["text/xml; subtype=gml/3.1.1", "application/json"], "1.0.0": []}
 OPERATIONS = {"2.0.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
@@ -91,12 +99,6 @@ TEMPORAL = ["After", "Before", "Begins", "BegunBy", "TContains", "During", "TEqu
 GEOMETRY_OPERANDS = ["Envelope", "Point", "LineString", "Polygon", "MultiPoint", "MultiCurve", "MultiSurface"]
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
                         autoescape=True)
-
-
-class WFSError(Exception):
-    def __init__(self, code: str, message: str, locator: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.locator, self.status = code, message, locator, status
 
 
 @dataclass
@@ -137,7 +139,7 @@ async def handle(request: Request) -> Response:
             try:
                 root = parse_xml(body)
             except KartennError as exc:  # not XML, or XML refused: the request itself cannot be read
-                raise WFSError("OperationParsingFailed", exc.message) from None
+                raise OWSError("OperationParsingFailed", exc.message) from None
             version = _version(root.get("version"))  # for the report, should reading fail below
             if etree.QName(root).localname == "Transaction":
                 site_: Site = get_site(request)  # type: ignore[assignment]
@@ -145,7 +147,7 @@ async def handle(request: Request) -> Response:
                 return await run_in_threadpool(transaction, site_, root, version, lambda n: _dataset(site_, n))
             req = read_xml(root)
         else:
-            params = {k.lower(): v for k, v in request.query_params.items()}
+            params = kvp(request.query_params.items())
             version = _version(params.get("version"), params.get("acceptversions"))
             req = read_kvp(params)
         version = req.version
@@ -157,76 +159,54 @@ async def handle(request: Request) -> Response:
             # must ask again rather than reuse an anonymous caller's for an editor.
             response.headers["Cache-Control"] = "private, no-cache" if has_credentials(request.headers) else "no-cache"
         return response
-    except WFSError as exc:
+    except OWSError as exc:
         return exception_report(exc, version)
     except KartennError as exc:
         code = exc.code if exc.status in (401, 403) else "InvalidParameterValue"
         status = exc.status if exc.status in (401, 403, 404) else 400
-        return exception_report(WFSError(code, exc.message, exc.locator, status), version, challenge(exc))
+        return exception_report(OWSError(code, exc.message, exc.locator, status), version, challenge(exc))
     except Exception:
         log.exception("WFS request failed")
-        return exception_report(WFSError("NoApplicableCode", "internal error; the server log has the details",
+        return exception_report(OWSError("NoApplicableCode", "internal error; the server log has the details",
                                          status=500), version)
 
 
 register("WFS", handle)
 
 
-def exception_report(exc: WFSError, version: str, headers: dict[str, str] | None = None) -> Response:
-    ns, report_version = (OWS11, "2.0.0") if version == "2.0.0" else (OWS10, "1.0.0")
-    root = etree.Element(f"{{{ns}}}ExceptionReport", nsmap={"ows": ns}, version=report_version)
-    node = etree.SubElement(root, f"{{{ns}}}Exception", exceptionCode=exc.code)
-    if exc.locator:
-        node.set("locator", exc.locator)
-    etree.SubElement(node, f"{{{ns}}}ExceptionText").text = xml_text(exc.message)
-    return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=exc.status,
-                    media_type="application/xml", headers=headers)
+def exception_report(exc: OWSError, version: str, headers: dict[str, str] | None = None) -> Response:
+    return report_response(exc, WFS_20 if version == "2.0.0" else WFS_11, headers)
 
 
 # reading requests -----------------------------------------------------------------------------------------
 
 
+SERVED = [("2.0", "2.0.0"), ("1.", "1.1.0")]  # 1.0.0 requests are answered as 1.1.0
+SERVED_CAPABILITIES = [("1.0", "1.0.0"), *SERVED]
+
+
 def _version(value: str | None, accept: str | None = None) -> str:
-    for candidate in [value, *((accept or "").split(","))]:
-        if candidate and candidate.strip().startswith("2.0"):
-            return "2.0.0"
-        if candidate and candidate.strip().startswith("1."):
-            return "1.1.0"
-    return "2.0.0"
+    return negotiate([value, *versions(accept)], SERVED) or "2.0.0"
 
 
 def _capabilities_version(value: str | None, accept: str | None) -> str:
     """The capabilities' version: 2.0.0, 1.1.0 or 1.0.0 (asked for by VERSION or first in AcceptVersions)."""
-    for candidate in [value, *((accept or "").split(","))]:
-        candidate = (candidate or "").strip()
-        if candidate.startswith("1.0"):
-            return "1.0.0"
-        if candidate.startswith(("2.0", "1.")):
-            return _version(candidate)
-    return "2.0.0"
+    return negotiate([value, *versions(accept)], SERVED_CAPABILITIES) or "2.0.0"
 
 
 def _check_version(version: str | None, accept: str | None, operation: str) -> None:
     """2.0.x and 1.1.x are served (1.0.0 is answered as 1.1.0); GetCapabilities negotiates with AcceptVersions."""
     if operation.lower() == "getcapabilities":
-        offered = [v.strip() for v in (accept or "").split(",") if v.strip()]
-        if offered and not any(v.startswith(("2.0", "1.")) for v in offered):
-            raise WFSError("VersionNegotiationFailed", f"none of {accept!r} is served; use 2.0.0 or 1.1.0",
-                           "AcceptVersions")
-    elif version and not version.strip().startswith(("2.0", "1.")):
-        raise WFSError("InvalidParameterValue", f"version {version!r} is not served; use 2.0.0 or 1.1.0", "version")
+        if accept and versions(accept) and negotiate(accept, SERVED) is None:
+            raise version_failed(accept, ["2.0.0", "1.1.0"])
+    elif version and not negotiate([version], SERVED):
+        raise OWSError("InvalidParameterValue", f"version {version!r} is not served; use 2.0.0 or 1.1.0", "version")
 
 
 def _int(value: str | None, name: str) -> int | None:
     if value in (None, ""):
         return None
-    try:
-        number = int(value)  # type: ignore[arg-type]
-    except ValueError:
-        raise WFSError("InvalidParameterValue", f"{name} must be a whole number, not {value!r}", name) from None
-    if number < 0:
-        raise WFSError("InvalidParameterValue", f"{name} must not be negative", name)
-    return number
+    return integer({name: value}, name, low=0)  # type: ignore[dict-item]
 
 
 def _sortby(text: str | None) -> list[tuple[str, bool]]:
@@ -237,7 +217,7 @@ def _sortby(text: str | None) -> list[tuple[str, bool]]:
             continue
         direction = words[1].upper() if len(words) > 1 else "ASC"
         if direction not in ("ASC", "DESC", "A", "D"):
-            raise WFSError("InvalidParameterValue", f"sort order must be ASC or DESC, not {words[1]!r}", "sortBy")
+            raise OWSError("InvalidParameterValue", f"sort order must be ASC or DESC, not {words[1]!r}", "sortBy")
         keys.append((words[0], direction in ("DESC", "D")))
     return keys
 
@@ -254,20 +234,20 @@ def _filter_list(text: str | None, names: str) -> list[str] | None:
         return None
     parts = re.split(r"\)\s*\(\s*(?=<)", text[1:-1])
     if len(parts) != len(_names(names)):
-        raise WFSError("InvalidParameterValue", "give one filter in parentheses for each type name", "filter")
+        raise OWSError("InvalidParameterValue", "give one filter in parentheses for each type name", "filter")
     return parts
 
 
 def read_kvp(p: dict[str, str]) -> WFSRequest:
     operation = p.get("request", "")
     if not operation:
-        raise WFSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
+        raise OWSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
     _check_version(p.get("version"), p.get("acceptversions"), operation)
     version = _version(p.get("version"), p.get("acceptversions"))
     if operation.lower() == "getcapabilities":
         version = _capabilities_version(p.get("version"), p.get("acceptversions"))
     if operation.lower() != "getcapabilities" and p.get("service", "WFS").upper() != "WFS":
-        raise WFSError("InvalidParameterValue", "SERVICE must be WFS", "service")
+        raise OWSError("InvalidParameterValue", "SERVICE must be WFS", "service")
     names = p.get("typenames") or p.get("typename") or ""
     properties = p.get("propertyname")
     ids = p.get("resourceid") or p.get("featureid")
@@ -340,7 +320,7 @@ def dispatch(site: Site, req: WFSRequest, online: str) -> Response:
     if op == "getcapabilities":
         return Response(capabilities(site, req.version, online), media_type="text/xml")
     if op not in {o.lower() for o in OPERATIONS["2.0.0"]}:
-        raise WFSError("OperationNotSupported", f"unknown or unsupported request {req.operation!r}", "request")
+        raise OWSError("OperationNotSupported", f"unknown or unsupported request {req.operation!r}", "request")
     if op == "describefeaturetype":
         datasets = [_dataset(site, n) for n in req.type_names] if req.type_names else _vector(site)
         body = gml.schema(req.version, [(_type_name(d), d.geometry_type, [(gml.xml_name(f.name), f.name, f.type)
@@ -369,7 +349,7 @@ def _dataset(site: Site, name: str) -> Dataset:
     for d in _vector(site):
         if _type_name(d) == local or d.id == local:
             return d
-    raise WFSError("InvalidParameterValue", f"unknown feature type {name!r}", "typeNames")
+    raise OWSError("InvalidParameterValue", f"unknown feature type {name!r}", "typeNames")
 
 
 def _urn(epsg: int) -> str:
@@ -420,37 +400,15 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
 # queries --------------------------------------------------------------------------------------------------
 
 
-def _yx(name: str) -> bool:
-    """Whether coordinates written in ``name`` come latitude (northing) first (the rule of ``formats.srs``)."""
-    return srs.north_first(name)
-
-
-def _crs(name: str) -> CRS:
-    return srs.to_crs(name)
-
-
 def _bbox_condition(text: str, default_srs: str) -> Any:
-    parts = [p.strip() for p in text.split(",")]
-    name = default_srs
-    if len(parts) in (5, 7):
-        name = parts.pop()
-    try:
-        numbers = [float(v) for v in parts]
-    except ValueError:
-        raise WFSError("InvalidParameterValue", f"BBOX must be 4 numbers and an optional CRS, not {text!r}",
-                       "bbox") from None
-    if len(numbers) == 6:
-        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-        raise WFSError("InvalidParameterValue", "BBOX must be 4 finite numbers and an optional CRS", "bbox")
-    a, b, c, d = numbers
-    if _yx(name):
-        a, b, c, d = b, a, d, c
+    box, written = parse_bbox(text, with_crs=True)
+    name = default_srs if written is None else written
+    a, b, c, d = swap(box) if north_first(name) else box
     if a > c or b > d:
-        raise WFSError("InvalidParameterValue", "BBOX lower corner must be below and left of the upper", "bbox")
-    _crs(name)
+        raise OWSError("InvalidParameterValue", "BBOX lower corner must be below and left of the upper", "bbox")
+    to_crs(name)
     polygon = shapely.geometry.mapping(shapely.box(a, b, c, d))
-    crs = {"type": "name", "properties": {"name": srs.canonical(name)}}  # coordinates now east/north
+    crs = {"type": "name", "properties": {"name": canonical(name)}}  # coordinates now east/north
     return ast.GeometryIntersects(ast.Attribute("geometry"), values.Geometry({**polygon, "crs": crs}))
 
 
@@ -463,7 +421,7 @@ def _field(d: Dataset, name: str, locator: str) -> str:
     names = _field_names(d)
     if local in names:
         return names[local]
-    raise WFSError("InvalidParameterValue", f"{d.id} has no property {name!r}", locator)
+    raise OWSError("InvalidParameterValue", f"{d.id} has no property {name!r}", locator)
 
 
 @dataclass
@@ -476,7 +434,7 @@ class _Plan:
 def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = False, index: int = 0) -> _Plan:
     """How to query one feature type; GeoJSON is always east/north (RFC 7946), whatever the srsName."""
     srs_name = req.srs_name or _default_crs(d)
-    output_crs = _crs(srs_name)
+    output_crs = to_crs(srs_name)
     condition = None
     fids: list[int] | None = None
     source = req.filters[index] if req.filters and index < len(req.filters) else req.filter
@@ -500,7 +458,7 @@ def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = F
     sortby = [(_field(d, name, "sortBy"), desc) for name, desc in req.sortby]
     query = ItemQuery(filter=condition, filter_crs=CRS.from_user_input(d.crs), fids=fids, sortby=sortby,
                       properties=properties, skip_geometry=not with_geometry, crs=output_crs,
-                      xy=geojson or not _yx(srs_name), offset=req.start, limit=count)
+                      xy=geojson or not north_first(srs_name), offset=req.start, limit=count)
     fields = [(f.name, gml.xml_name(f.name)) for f in d.fields if properties is None or f.name in properties]
     return _Plan(d, query, gml.Writer(req.version, _type_name(d), fields, srs_name, with_geometry))
 
@@ -515,14 +473,14 @@ def _output(req: WFSRequest) -> str:
     fmt = (req.output_format or "").lower().replace(" ", "").replace('"', "")
     if not fmt:
         return "gml32" if req.version == "2.0.0" else "gml311"
-    if fmt in JSON_FORMATS:
+    if (found := output.wfs_output(fmt)) is not None and found.name == "geojson":
         return "json"
     if fmt in GML32_FORMATS and req.version == "2.0.0":
         return "gml32"
     if fmt in GML311_FORMATS and req.version == "1.1.0":
         return "gml311"
     allowed = ", ".join(OUTPUT_FORMATS[req.version])
-    raise WFSError("InvalidParameterValue", f"outputFormat {req.output_format!r} is not offered; use {allowed}",
+    raise OWSError("InvalidParameterValue", f"outputFormat {req.output_format!r} is not offered; use {allowed}",
                    "outputFormat")
 
 
@@ -531,9 +489,9 @@ def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
         return _get_feature_by_id(site, req)
     type_names = req.type_names or list(dict.fromkeys(_split_id(i)[0] for i in req.resource_ids or []))
     if not type_names or "" in type_names:
-        raise WFSError("MissingParameterValue", "typeNames is missing", "typeNames")
+        raise OWSError("MissingParameterValue", "typeNames is missing", "typeNames")
     if req.result_type not in ("results", "hits"):
-        raise WFSError("InvalidParameterValue", "resultType must be results or hits", "resultType")
+        raise OWSError("InvalidParameterValue", "resultType must be results or hits", "resultType")
     fmt = _output(req)
     cap = site.settings.wfs_max_features
     count = min(req.count if req.count is not None else cap, cap)
@@ -631,20 +589,20 @@ def _json_crs(plan: _Plan) -> bytes:
 
 def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
     if req.stored_query != GET_FEATURE_BY_ID:
-        raise WFSError("InvalidParameterValue", f"unknown stored query {req.stored_query!r}", "storedQuery_id")
+        raise OWSError("InvalidParameterValue", f"unknown stored query {req.stored_query!r}", "storedQuery_id")
     if not req.stored_id or "." not in req.stored_id:
-        raise WFSError("MissingParameterValue", "ID must name a feature, like regions.4", "id")
+        raise OWSError("MissingParameterValue", "ID must name a feature, like regions.4", "id")
     type_name, _, number = req.stored_id.rpartition(".")
     d = _dataset(site, type_name)
     if not number.isdigit():
-        raise WFSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
+        raise OWSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
     by_id = WFSRequest(operation="GetFeature", version=req.version, srs_name=req.srs_name,
                        resource_ids=[number], output_format=req.output_format)
     geojson = _output(by_id) == "json"
     plan = _plan(site, by_id, d, 1, geojson=geojson)
     rows = [r for chunk in features.stream(site, d, plan.query) for r in chunk]
     if not rows:
-        raise WFSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
+        raise OWSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
     if geojson:
         return Response(orjson.dumps(geojson_features(rows)[0]), media_type="application/geo+json")
     member = etree.fromstring(gml.member(rows[0], gml.geometry_jsons(rows)[0], plan.writer))
@@ -654,9 +612,9 @@ def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
 
 def get_property_value(site: Site, req: WFSRequest, online: str) -> Response:
     if not req.value_reference:
-        raise WFSError("MissingParameterValue", "valueReference is missing", "valueReference")
+        raise OWSError("MissingParameterValue", "valueReference is missing", "valueReference")
     if len(req.type_names) != 1:
-        raise WFSError("InvalidParameterValue", "GetPropertyValue takes one feature type", "typeNames")
+        raise OWSError("InvalidParameterValue", "GetPropertyValue takes one feature type", "typeNames")
     d = _dataset(site, req.type_names[0])
     local = req.value_reference.rsplit("/", 1)[-1].split(":")[-1]
     geometry = local in ("geom", "geometry")

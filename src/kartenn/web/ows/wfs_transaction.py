@@ -21,9 +21,10 @@ from pygeofilter import values
 from pyproj import CRS
 from starlette.responses import Response
 
+from kartenn.crs import to_crs
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput
-from kartenn.formats import gml, srs
+from kartenn.formats import gml
 from kartenn.formats.fes import _fix_axis_order, parse_filter
 from kartenn.formats.gml_read import GMLGeometryError, read_geometry
 from kartenn.services import features
@@ -79,7 +80,7 @@ def _geometry(element: Any, dataset: Dataset, default_srs: str | None, east_nort
     name = (parsed.geometry.get("crs") or {}).get("properties", {}).get("name")
     geometry = shapely.geometry.shape(parsed.geometry)
     if name:
-        geometry = features.reproject(geometry, srs.to_crs(name), CRS.from_user_input(dataset.crs))
+        geometry = features.reproject(geometry, to_crs(name), CRS.from_user_input(dataset.crs))
     if not geometry.is_valid:
         geometry = shapely.make_valid(geometry)
     return geometry
@@ -87,7 +88,7 @@ def _geometry(element: Any, dataset: Dataset, default_srs: str | None, east_nort
 
 def _epsg(name: str) -> int | None:
     try:
-        return srs.to_crs(name).to_epsg()
+        return to_crs(name).to_epsg()
     except Exception:  # an unknown CRS is reported when the geometry is read
         return None
 

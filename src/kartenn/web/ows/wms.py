@@ -10,6 +10,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from pyproj import Transformer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from kartenn.crs import axis_north_first, parse_bbox, swap
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style, StyleLimits
 from kartenn.errors import InvalidInput, KartennError, NotFound
@@ -31,12 +33,12 @@ from kartenn.services.timedim import time_extent, time_field, time_filter
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
+from kartenn.web.ows.common import WMS_111, WMS_130, OWSError, integer, kvp, report_response, required
 from kartenn.web.ows.registry import register
 
 log = logging.getLogger("kartenn.wms")
 router = APIRouter(tags=["ows"])
 
-OGC = "http://www.opengis.net/ogc"
 WMS = "http://www.opengis.net/wms"
 XLINK = "http://www.w3.org/1999/xlink"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -50,14 +52,6 @@ EXCEPTIONS_130 = {"XML": "xml", "INIMAGE": "inimage", "BLANK": "blank"}
 EXCEPTIONS_111 = {"application/vnd.ogc.se_xml": "xml", "application/vnd.ogc.se_inimage": "inimage",
                   "application/vnd.ogc.se_blank": "blank"}
 MAX_LAYERS = 50
-
-
-class WMSError(Exception):
-    """A WMS exception: its OGC code, a message for people, the parameter at fault."""
-
-    def __init__(self, code: str, message: str, locator: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.locator, self.status = code, message, locator, status
 
 
 @dataclass
@@ -82,21 +76,21 @@ async def wms_endpoint(request: Request) -> Response:
 
 
 async def handle(request: Request) -> Response:
-    params = {k.lower(): v for k, v in request.query_params.items()}
+    params = kvp(request.query_params.items())
     version = _version(params)
     online = f"{base_url(request)}{request.url.path}"
     try:
         site: Site = get_site(request)  # type: ignore[assignment]
     except KartennError as exc:
-        return exception_response(WMSError(exc.code, exc.message, status=exc.status), version, challenge(exc))
+        return exception_response(OWSError(exc.code, exc.message, status=exc.status), version, challenge(exc))
     try:
         return await run_in_threadpool(dispatch, site, params, version, online,
                                        request.headers.get("if-none-match", ""))
-    except WMSError as exc:
+    except OWSError as exc:
         return error_response(exc, params, version)
     except Exception:
         log.exception("WMS request failed: %s", params.get("request"))
-        return exception_response(WMSError("NoApplicableCode", "internal error; the server log has the details",
+        return exception_response(OWSError("NoApplicableCode", "internal error; the server log has the details",
                                            status=500), version)
 
 
@@ -125,12 +119,12 @@ def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_n
             return get_styles(site, params)
     except KartennError as exc:
         if exc.status >= 500:  # a map that took too long to draw
-            raise WMSError(exc.code, exc.message, exc.locator, exc.status) from None
+            raise OWSError(exc.code, exc.message, exc.locator, exc.status) from None
         code = "LayerNotDefined" if isinstance(exc, NotFound) else "InvalidParameterValue"
-        raise WMSError(code, exc.message, exc.locator) from None
+        raise OWSError(code, exc.message, exc.locator) from None
     if not operation:
-        raise WMSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
-    raise WMSError("OperationNotSupported", f"unknown request {operation!r}", "request")
+        raise OWSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
+    raise OWSError("OperationNotSupported", f"unknown request {operation!r}", "request")
 
 
 # parameters -----------------------------------------------------------------------------------------------
@@ -141,51 +135,35 @@ def _version(params: dict[str, str]) -> str:
     return "1.1.1" if value.startswith("1.1") else "1.3.0"
 
 
-def _required(params: dict[str, str], name: str) -> str:
-    value = params.get(name)
-    if value is None or value == "":
-        raise WMSError("MissingParameterValue", f"the {name.upper()} parameter is required", name)
-    return value
-
-
-def _int(params: dict[str, str], name: str, low: int, high: int | None = None) -> int:
-    raw = _required(params, name)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise WMSError("InvalidParameterValue", f"{name.upper()} must be an integer, not {raw!r}", name) from None
-    if value < low or (high is not None and value > high):
-        limit = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise WMSError("InvalidParameterValue", f"{name.upper()}={value} is out of range: it must be {limit}", name)
-    return value
-
-
 def _bbox(params: dict[str, str], crs: str, version: str) -> tuple[float, float, float, float]:
-    raw = _required(params, "bbox")
+    raw = required(params, "bbox")
     try:
-        values = [float(v) for v in raw.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[0] >= values[2] or \
-            values[1] >= values[3]:
-        raise WMSError("InvalidParameterValue", f"BBOX must be minx,miny,maxx,maxy with min < max; got {raw!r}",
+        box: tuple[float, float, float, float] | None = parse_bbox(raw, heights=False)[0]
+    except InvalidInput:
+        box = None
+    if box is None or box[0] >= box[2] or box[1] >= box[3]:
+        raise OWSError("InvalidParameterValue", f"BBOX must be minx,miny,maxx,maxy with min < max; got {raw!r}",
                        "bbox")
-    a, b, c, d = values
-    if version == "1.3.0" and render.lat_first(crs):
-        return b, a, d, c
-    return a, b, c, d
+    return swap(box) if version == "1.3.0" and _lat_first(crs) else box
+
+
+@lru_cache(maxsize=256)
+def _lat_first(code: str) -> bool:
+    """WMS 1.3.0 writes coordinates in the CRS's own axis order, latitude first for EPSG:4326."""
+    crs = render.parse_crs(code)
+    return crs is not None and axis_north_first(crs)
 
 
 def _layers(site: Site, params: dict[str, str], name: str = "layers") -> list[Dataset]:
-    names = [n for n in _required(params, name).split(",")]
+    names = [n for n in required(params, name).split(",")]
     if len(names) > MAX_LAYERS:
-        raise WMSError("InvalidParameterValue", f"at most {MAX_LAYERS} layers per request", name)
+        raise OWSError("InvalidParameterValue", f"at most {MAX_LAYERS} layers per request", name)
     found = []
     for layer in names:
         try:
             found.append(site.catalog.get_dataset(layer.strip()))
         except NotFound:
-            raise WMSError("LayerNotDefined", f"no layer {layer!r}", name) from None
+            raise OWSError("LayerNotDefined", f"no layer {layer!r}", name) from None
     return found
 
 
@@ -194,9 +172,9 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
     styles_raw = params.get("styles", "")
     names = styles_raw.split(",") if styles_raw else [""] * len(datasets)
     if len(names) != len(datasets):
-        raise WMSError("InvalidParameterValue", "STYLES must name one style per layer (or be empty)", "styles")
+        raise OWSError("InvalidParameterValue", "STYLES must name one style per layer (or be empty)", "styles")
     if params.get("sld"):
-        raise WMSError("InvalidParameterValue", "SLD by reference is not fetched: send the document in SLD_BODY",
+        raise OWSError("InvalidParameterValue", "SLD by reference is not fetched: send the document in SLD_BODY",
                        "sld")
     inline = _inline_styles(site, datasets, params["sld_body"]) if params.get("sld_body") else {}
     layers = []
@@ -204,35 +182,35 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
         try:
             style = inline.get(ds.id) or styles.style_for(site, ds, style_name.strip())
         except NotFound as exc:
-            raise WMSError("StyleNotDefined", exc.message, "styles") from None
+            raise OWSError("StyleNotDefined", exc.message, "styles") from None
         # TIME applies to the layers that have a time dimension; the others ignore it.
         when = None
         if params.get("time") and time_field(ds):
             try:
                 when = time_filter(ds, params["time"])
             except KartennError as exc:
-                raise WMSError("InvalidDimensionValue", exc.message, "time") from None
+                raise OWSError("InvalidDimensionValue", exc.message, "time") from None
         layers.append(render.MapLayer(ds, style, when))
     crs_key = "crs" if version == "1.3.0" else "srs"
-    crs = _required(params, crs_key).strip().upper()
+    crs = required(params, crs_key).strip().upper()
     if render.parse_crs(crs) is None:
-        raise WMSError("InvalidCRS" if version == "1.3.0" else "InvalidSRS", f"unknown or unsupported CRS {crs!r}",
+        raise OWSError("InvalidCRS" if version == "1.3.0" else "InvalidSRS", f"unknown or unsupported CRS {crs!r}",
                        crs_key)
     bbox = _bbox(params, crs, version)
     cap = site.settings.map_max_size
-    width, height = _int(params, "width", 1, cap), _int(params, "height", 1, cap)
+    width, height = integer(params, "width", low=1, high=cap), integer(params, "height", low=1, high=cap)
     fmt = "png"
     if image:
         raw = params.get("format", "image/png")
         fmt = IMAGE_FORMATS.get(raw.lower().replace(" ", "").replace(";", "; "), "")
         if not fmt:
-            raise WMSError("InvalidFormat", f"unsupported FORMAT {raw!r}; use one of {', '.join(IMAGE_FORMATS)}",
+            raise OWSError("InvalidFormat", f"unsupported FORMAT {raw!r}; use one of {', '.join(IMAGE_FORMATS)}",
                            "format")
     transparent = params.get("transparent", "false").lower() == "true"
     bgcolor = params.get("bgcolor")
     if bgcolor is not None:
         if not re.fullmatch(r"(0x|#)?[0-9a-fA-F]{6}", bgcolor):
-            raise WMSError("InvalidParameterValue", f"BGCOLOR must be 0xRRGGBB, not {bgcolor!r}", "bgcolor")
+            raise OWSError("InvalidParameterValue", f"BGCOLOR must be 0xRRGGBB, not {bgcolor!r}", "bgcolor")
         bgcolor = "#" + bgcolor[-6:]
     return MapRequest(version, layers, crs, bbox, width, height, fmt, transparent, bgcolor)
 
@@ -258,11 +236,11 @@ def _inline_styles(site: Site, datasets: list[Dataset], body: str) -> dict[str, 
                 raise
             found[ds.id] = imported.styles[0]
     except NotFound as exc:
-        raise WMSError("StyleNotDefined", exc.message, "sld_body") from None
+        raise OWSError("StyleNotDefined", exc.message, "sld_body") from None
     except KartennError as exc:
-        raise WMSError("InvalidParameterValue", f"SLD_BODY: {exc.message}", "sld_body") from None
+        raise OWSError("InvalidParameterValue", f"SLD_BODY: {exc.message}", "sld_body") from None
     if not found:
-        raise WMSError("InvalidParameterValue", "SLD_BODY styles none of the LAYERS", "sld_body")
+        raise OWSError("InvalidParameterValue", "SLD_BODY styles none of the LAYERS", "sld_body")
     return found
 
 
@@ -283,15 +261,15 @@ def get_feature_info(site: Site, params: dict[str, str], version: str) -> Respon
     shown = {layer.dataset.id for layer in req.layers}
     for ds in queried:
         if ds.id not in shown:
-            raise WMSError("LayerNotQueryable", f"layer {ds.id!r} is not in LAYERS", "query_layers")
+            raise OWSError("LayerNotQueryable", f"layer {ds.id!r} is not in LAYERS", "query_layers")
     ik, jk = ("i", "j") if version == "1.3.0" else ("x", "y")
-    i, j = _int(params, ik, 0), _int(params, jk, 0)
+    i, j = integer(params, ik, low=0), integer(params, jk, low=0)
     if i >= req.width or j >= req.height:
-        raise WMSError("InvalidPoint", f"pixel ({i}, {j}) is outside the {req.width}×{req.height} map", ik)
-    count = _int(params, "feature_count", 1, 1000) if "feature_count" in params else 1
+        raise OWSError("InvalidPoint", f"pixel ({i}, {j}) is outside the {req.width}×{req.height} map", ik)
+    count = integer(params, "feature_count", low=1, high=1000) if "feature_count" in params else 1
     info_format = params.get("info_format", "text/html").lower()
     if info_format not in INFO_FORMATS and not info_format.startswith("application/vnd.ogc.gml"):
-        raise WMSError("InvalidFormat", f"unsupported INFO_FORMAT {info_format!r}", "info_format")
+        raise OWSError("InvalidFormat", f"unsupported INFO_FORMAT {info_format!r}", "info_format")
     features = []
     times = {layer.dataset.id: layer.time for layer in req.layers}
     for ds in queried:
@@ -344,10 +322,10 @@ def get_legend_graphic(site: Site, params: dict[str, str]) -> Response:
     try:
         style = styles.style_for(site, ds, params.get("style", ""))
     except NotFound as exc:
-        raise WMSError("StyleNotDefined", exc.message, "style") from None
+        raise OWSError("StyleNotDefined", exc.message, "style") from None
     fmt = IMAGE_FORMATS.get(params.get("format", "image/png").lower(), "")
     if not fmt:
-        raise WMSError("InvalidFormat", f"unsupported FORMAT {params.get('format')!r}", "format")
+        raise OWSError("InvalidFormat", f"unsupported FORMAT {params.get('format')!r}", "format")
     return Response(legend.legend_image(style, fmt), media_type=render.MEDIA_TYPES[fmt])
 
 
@@ -360,7 +338,7 @@ def get_styles(site: Site, params: dict[str, str]) -> Response:
 # exceptions -----------------------------------------------------------------------------------------------
 
 
-def error_response(exc: WMSError, params: dict[str, str], version: str) -> Response:
+def error_response(exc: OWSError, params: dict[str, str], version: str) -> Response:
     """XML by default; an image for EXCEPTIONS=INIMAGE or BLANK when the map parameters allow one."""
     table = EXCEPTIONS_130 if version == "1.3.0" else EXCEPTIONS_111
     mode = table.get(params.get("exceptions", ""), {**EXCEPTIONS_130, **EXCEPTIONS_111}.get(
@@ -384,20 +362,8 @@ def error_response(exc: WMSError, params: dict[str, str], version: str) -> Respo
     return exception_response(exc, version)
 
 
-def exception_response(exc: WMSError, version: str, headers: dict[str, str] | None = None) -> Response:
-    if version == "1.3.0":
-        root = etree.Element(f"{{{OGC}}}ServiceExceptionReport", nsmap={None: OGC, "xsi": XSI}, version="1.3.0")
-        root.set(f"{{{XSI}}}schemaLocation", f"{OGC} http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd")
-        tag, media = f"{{{OGC}}}ServiceException", "text/xml"
-    else:
-        root = etree.Element("ServiceExceptionReport", version="1.1.1")
-        tag, media = "ServiceException", "application/vnd.ogc.se_xml"
-    el = etree.SubElement(root, tag, code=exc.code)
-    if exc.locator:
-        el.set("locator", exc.locator)
-    el.text = exc.message
-    return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=exc.status,
-                    media_type=media, headers=headers)
+def exception_response(exc: OWSError, version: str, headers: dict[str, str] | None = None) -> Response:
+    return report_response(exc, WMS_130 if version == "1.3.0" else WMS_111, headers)
 
 
 # GetCapabilities ------------------------------------------------------------------------------------------
@@ -514,8 +480,8 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
                 box = _bounds_in(ds, code)
                 if box is None:
                     continue
-                if v130 and render.lat_first(code):
-                    box = (box[1], box[0], box[3], box[2])
+                if v130 and _lat_first(code):
+                    box = swap(box)
                 attrs = {"CRS" if v130 else "SRS": code, "minx": _n(box[0]), "miny": _n(box[1]),
                          "maxx": _n(box[2]), "maxy": _n(box[3])}
                 sub(layer, "BoundingBox", **attrs)

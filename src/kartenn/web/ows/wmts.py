@@ -26,6 +26,8 @@ from kartenn.site import Site
 from kartenn.web.caching import tile_headers
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
+from kartenn.web.ows.common import WMTS as WMTS_REPORT
+from kartenn.web.ows.common import OWSError, integer, kvp, report_response, required
 from kartenn.web.ows.registry import register
 
 log = logging.getLogger("kartenn.wmts")
@@ -44,23 +46,8 @@ INFO_EXTENSIONS = {"json": "application/json", "txt": "text/plain"}
 WELL_KNOWN = {"WebMercatorQuad": "urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible"}
 
 
-class WMTSError(Exception):
-    """An OWS exception: its code, a message for people, the parameter at fault, the HTTP status."""
-
-    def __init__(self, code: str, message: str, locator: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.locator, self.status = code, message, locator, status
-
-
-def exception_report(exc: WMTSError, headers: dict[str, str] | None = None) -> Response:
-    root = etree.Element(f"{{{OWS}}}ExceptionReport", nsmap={"ows": OWS}, version="1.0.0")
-    root.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
-    el = etree.SubElement(root, f"{{{OWS}}}Exception", exceptionCode=exc.code)
-    if exc.locator:
-        el.set("locator", exc.locator)
-    etree.SubElement(el, f"{{{OWS}}}ExceptionText").text = exc.message
-    return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), status_code=exc.status,
-                    media_type="application/xml", headers=headers)
+def exception_report(exc: OWSError, headers: dict[str, str] | None = None) -> Response:
+    return report_response(exc, WMTS_REPORT, headers)
 
 
 # entry points ---------------------------------------------------------------------------------------------
@@ -72,7 +59,7 @@ async def wmts_endpoint(request: Request) -> Response:
 
 
 async def handle(request: Request) -> Response:
-    params = {k.lower(): v for k, v in request.query_params.items()}
+    params = kvp(request.query_params.items())
     return await _answer(request, lambda site, base: dispatch(site, params, base, request.headers))
 
 
@@ -86,7 +73,7 @@ async def rest_tile(layer: str, style: str, tms_id: str, z: str, row: str, tile:
     col, _, ext = tile.partition(".")
     params = {"layer": layer, "style": style, "tilematrixset": tms_id, "tilematrix": z, "tilerow": row,
               "tilecol": col, "format": EXTENSIONS.get(ext.lower(), ext)}
-    params.update({k.lower(): v for k, v in request.query_params.items() if k.lower() == "time"})
+    params.update({k: v for k, v in kvp(request.query_params.items()).items() if k == "time"})
     return await _answer(request, lambda site, base: get_tile(site, params, request.headers))
 
 
@@ -96,7 +83,7 @@ async def rest_feature_info(layer: str, style: str, tms_id: str, z: str, row: st
     i, _, ext = point.partition(".")
     params = {"layer": layer, "style": style, "tilematrixset": tms_id, "tilematrix": z, "tilerow": row,
               "tilecol": col, "i": i, "j": j, "infoformat": INFO_EXTENSIONS.get(ext.lower(), ext)}
-    params.update({k.lower(): v for k, v in request.query_params.items() if k.lower() == "time"})
+    params.update({k: v for k, v in kvp(request.query_params.items()).items() if k == "time"})
     return await _answer(request, lambda site, base: get_feature_info(site, params))
 
 
@@ -104,19 +91,19 @@ async def _answer(request: Request, work: Any) -> Response:
     try:
         site: Site = get_site(request)  # type: ignore[assignment]
     except KartennError as exc:
-        return exception_report(WMTSError(exc.code, exc.message, status=exc.status), challenge(exc))
+        return exception_report(OWSError(exc.code, exc.message, status=exc.status), challenge(exc))
     try:
         return await run_in_threadpool(work, site, base_url(request))
-    except WMTSError as exc:
+    except OWSError as exc:
         return exception_report(exc)
     except KartennError as exc:
         if exc.status >= 500:  # a tile that took too long to draw
-            return exception_report(WMTSError(exc.code, exc.message, exc.locator, exc.status))
+            return exception_report(OWSError(exc.code, exc.message, exc.locator, exc.status))
         code = "InvalidParameterValue"
-        return exception_report(WMTSError(code, exc.message, exc.locator, 404 if isinstance(exc, NotFound) else 400))
+        return exception_report(OWSError(code, exc.message, exc.locator, 404 if isinstance(exc, NotFound) else 400))
     except Exception:
         log.exception("WMTS request failed: %s", request.url.path)
-        return exception_report(WMTSError("NoApplicableCode", "internal error; the server log has the details",
+        return exception_report(OWSError("NoApplicableCode", "internal error; the server log has the details",
                                           status=500))
 
 
@@ -126,78 +113,63 @@ register("WMTS", handle)
 def dispatch(site: Site, params: dict[str, str], base: str, headers: Any) -> Response:
     operation = params.get("request", "")
     if not operation:
-        raise WMTSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
+        raise OWSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
     if operation.lower() == "getcapabilities":
         return Response(capabilities(site, base), media_type="text/xml")
     if params.get("version", "1.0.0") != "1.0.0":
-        raise WMTSError("InvalidParameterValue", "this server speaks WMTS 1.0.0", "version")
+        raise OWSError("InvalidParameterValue", "this server speaks WMTS 1.0.0", "version")
     if operation.lower() == "gettile":
         return get_tile(site, params, headers)
     if operation.lower() == "getfeatureinfo":
         return get_feature_info(site, params)
-    raise WMTSError("OperationNotSupported", f"unknown request {operation!r}", "request", 501)
+    raise OWSError("OperationNotSupported", f"unknown request {operation!r}", "request", 501)
 
 
 # parameters -----------------------------------------------------------------------------------------------
 
 
-def _required(params: dict[str, str], name: str) -> str:
-    value = params.get(name)
-    if value is None or value == "":
-        raise WMTSError("MissingParameterValue", f"the {name.upper()} parameter is required", name)
-    return value
-
-
-def _int(params: dict[str, str], name: str) -> int:
-    raw = _required(params, name)
-    try:
-        return int(raw)
-    except ValueError:
-        raise WMTSError("InvalidParameterValue", f"{name.upper()} must be an integer, not {raw!r}", name) from None
-
-
 def _layer(site: Site, params: dict[str, str]) -> Dataset:
-    name = _required(params, "layer")
+    name = required(params, "layer")
     try:
         return site.catalog.get_dataset(name)
     except NotFound:
-        raise WMTSError("LayerNotDefined", f"no layer {name!r}", "layer", 404) from None
+        raise OWSError("LayerNotDefined", f"no layer {name!r}", "layer", 404) from None
 
 
 def _tile_address(params: dict[str, str]) -> tuple[morecantile.TileMatrixSet, int, int, int]:
-    tms_id = _required(params, "tilematrixset")
+    tms_id = required(params, "tilematrixset")
     tms = tiles.TILE_MATRIX_SETS.get(tms_id)
     if tms is None:
-        raise WMTSError("InvalidParameterValue", f"no tile matrix set {tms_id!r}; known: "
+        raise OWSError("InvalidParameterValue", f"no tile matrix set {tms_id!r}; known: "
                         f"{', '.join(tiles.TILE_MATRIX_SETS)}", "tilematrixset")
-    raw = _required(params, "tilematrix")
+    raw = required(params, "tilematrix")
     try:
         z = int(raw)
     except ValueError:
         z = -1
     if not tms.minzoom <= z <= tms.maxzoom:
-        raise WMTSError("InvalidParameterValue", f"no tile matrix {raw!r} in {tms_id}", "tilematrix")
-    row, col = _int(params, "tilerow"), _int(params, "tilecol")
+        raise OWSError("InvalidParameterValue", f"no tile matrix {raw!r} in {tms_id}", "tilematrix")
+    row, col = integer(params, "tilerow"), integer(params, "tilecol")
     matrix = tms.matrix(z)
     if not 0 <= row < matrix.matrixHeight:
-        raise WMTSError("TileOutOfRange", f"TILEROW {row} is outside 0–{matrix.matrixHeight - 1}", "tilerow")
+        raise OWSError("TileOutOfRange", f"TILEROW {row} is outside 0–{matrix.matrixHeight - 1}", "tilerow")
     if not 0 <= col < matrix.matrixWidth:
-        raise WMTSError("TileOutOfRange", f"TILECOL {col} is outside 0–{matrix.matrixWidth - 1}", "tilecol")
+        raise OWSError("TileOutOfRange", f"TILECOL {col} is outside 0–{matrix.matrixWidth - 1}", "tilecol")
     return tms, z, row, col
 
 
 def _style(site: Site, ds: Dataset, params: dict[str, str]) -> Any:
     try:
-        return styles.style_for(site, ds, _required(params, "style"))
+        return styles.style_for(site, ds, required(params, "style"))
     except NotFound as exc:
-        raise WMTSError("InvalidParameterValue", exc.message, "style") from None
+        raise OWSError("InvalidParameterValue", exc.message, "style") from None
 
 
 def _format(ds: Dataset, params: dict[str, str]) -> str:
-    raw = _required(params, "format")
+    raw = required(params, "format")
     fmt = FORMATS.get(raw.lower())
     if fmt is None or (fmt == "mvt" and ds.kind != "vector"):
-        raise WMTSError("InvalidParameterValue", f"layer {ds.id!r} has no format {raw!r}", "format")
+        raise OWSError("InvalidParameterValue", f"layer {ds.id!r} has no format {raw!r}", "format")
     return fmt
 
 
@@ -205,7 +177,7 @@ def _time(ds: Dataset, params: dict[str, str]) -> TimeFilter | None:
     try:
         return time_filter(ds, params.get("time"))
     except KartennError as exc:
-        raise WMTSError("InvalidParameterValue", exc.message, "time") from None
+        raise OWSError("InvalidParameterValue", exc.message, "time") from None
 
 
 # GetTile --------------------------------------------------------------------------------------------------
@@ -241,13 +213,13 @@ def get_feature_info(site: Site, params: dict[str, str]) -> Response:
     ds = _layer(site, params)
     _style(site, ds, params)
     tms, z, row, col = _tile_address(params)
-    i, j = _int(params, "i"), _int(params, "j")
+    i, j = integer(params, "i"), integer(params, "j")
     matrix = tms.matrix(z)
     if not (0 <= i < matrix.tileWidth and 0 <= j < matrix.tileHeight):
-        raise WMTSError("PointIJOutOfRange", f"pixel ({i}, {j}) is outside the tile", "i")
-    info_format = _required(params, "infoformat")
+        raise OWSError("PointIJOutOfRange", f"pixel ({i}, {j}) is outside the tile", "i")
+    info_format = required(params, "infoformat")
     if info_format not in INFO_FORMATS:
-        raise WMTSError("InvalidParameterValue", f"INFOFORMAT must be one of {', '.join(INFO_FORMATS)}",
+        raise OWSError("InvalidParameterValue", f"INFOFORMAT must be one of {', '.join(INFO_FORMATS)}",
                         "infoformat")
     when = _time(ds, params)
     b = tms.xy_bounds(morecantile.Tile(col, row, z))
@@ -276,6 +248,8 @@ def _limits(tms: morecantile.TileMatrixSet, ds: Dataset) -> list[tuple[int, int,
     if not ds.extent_wgs84:
         return None
     west, south, east, north = ds.extent_wgs84
+    if west > east:  # across the antimeridian: every column may hold some of it
+        west, east = -180.0, 180.0
     to_tms = render.transformer("OGC:CRS84", tms.crs._pyproj_crs.to_string())
     if tms.id == "WebMercatorQuad":
         south, north = max(south, -85.05), min(north, 85.05)

@@ -182,6 +182,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "edit.lineage": "Lineage",
         "edit.save": "Save a new version",
         "edit.state": "Record:",
+        "edit.working_copy": "These changes to the published record wait for review: until a reviewer approves them, "
+                             "everyone else sees the published version.",
         "state.draft": "draft",
         "state.submitted": "submitted for review",
         "state.published": "published",
@@ -421,6 +423,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "edit.lineage": "Généalogie",
         "edit.save": "Enregistrer une nouvelle version",
         "edit.state": "Fiche :",
+        "edit.working_copy": "Ces modifications de la fiche publiée attendent une relecture : tant qu'un relecteur ne "
+                             "les a pas approuvées, les autres voient la version publiée.",
         "state.draft": "brouillon",
         "state.submitted": "soumise à relecture",
         "state.published": "publiée",

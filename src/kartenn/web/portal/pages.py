@@ -172,16 +172,19 @@ def dataset_page(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
 
 
 def _editing(site: Site, dataset: Any, record: Any, base: str) -> dict[str, Any] | None:
-    """What the dataset's editors see: the record's validation report and state, and the dataset's grants."""
+    """What the dataset's editors see: the record's validation report and state (of its working copy, if it has
+    one: the change of the published record waiting for review), and the dataset's grants."""
     if site.identity.user is None or not site.may("edit", "dataset", dataset.id):
         return None
-    from kartenn.services import policy, workflow
+    from kartenn.services import policy, workflow, working_copies
     from kartenn.services.service_links import with_service_links
     from kartenn.services.validation import validate
 
+    record = working_copies.seen(site, record) if record is not None else None
     report = validate(with_service_links(site, record, base)) if record is not None else None
     return {"report": report, "state": record.state if record is not None else None,
-            "record_id": record.id if record is not None else None,
+            "record_id": record.id if record is not None else None, "record": record,
+            "working_copy": record is not None and record.working_copy,
             "etag": workflow.etag(record) if record is not None else "",  # the version shown: changes send it back
             "may_review": policy.may_review(site.identity, "dataset", dataset.id, site.accounts),
             "may_publish": site.may("publish", "dataset", dataset.id),
