@@ -17,12 +17,12 @@ from rasterio.features import rasterize
 from rasterio.transform import from_bounds
 
 from conftest import shared
-from kartenn.services import render, styles, tiles
+from kartenn.domain.security import OPERATOR
+from kartenn.services import features, render, styles, tiles
 from kartenn.services.publish import publish_file
 from kartenn.stores import display
-from kartenn.stores.edits import KEEP, FeatureEdits, apply_edits
+from kartenn.stores.edits import KEEP, FeatureEdits
 from kartenn.stores.query import levels_of
-from kartenn.web.ows.wfs_transaction import _refresh
 
 REGIONS = "france-admin-express-2018/regions.geojson"
 FRANCE_3857 = (-600_000.0, 5_000_000.0, 1_200_000.0, 6_700_000.0)
@@ -149,12 +149,12 @@ def test_edits_keep_the_levels_in_step(site, tmp_path):
     fids = sorted(level_geometries(site, dataset, 0))
     moved = shapely.MultiPolygon([shapely.affinity.translate(square, 0, 2)])
     added = shapely.MultiPolygon([shapely.box(7.0, 45.0, 8.0, 46.0).buffer(0.2, quad_segs=256)])
-    result = apply_edits(site.features, dataset, FeatureEdits(inserts=[({"name": "c"}, added)],
-                                                              updates=[([fids[0]], {"name": "a2"}, moved),
-                                                                       ([fids[1]], {"name": "b2"}, KEEP)],
-                                                              deletes=[]))
-    _refresh(site, dataset, result)
-    _refresh(site, dataset, apply_edits(site.features, dataset, FeatureEdits(deletes=[fids[1]])))
+    editor = site.seen_by(OPERATOR)
+    result = features.edit(editor, dataset, FeatureEdits(inserts=[({"name": "c"}, added)],
+                                                         updates=[([fids[0]], {"name": "a2"}, moved),
+                                                                  ([fids[1]], {"name": "b2"}, KEEP)],
+                                                         deletes=[]))
+    features.edit(editor, dataset, FeatureEdits(deletes=[fids[1]]))
     full = level_geometries(site, dataset, 0)
     for k, tolerance in enumerate(tolerances, start=1):
         level = level_geometries(site, dataset, k)
