@@ -28,7 +28,8 @@ WORLD = (-180.0, -90.0, 180.0, 90.0)
 
 
 @lru_cache(maxsize=64)
-def _transformer(src: str, dst: str) -> Transformer:
+def transformer(src: str, dst: str) -> Transformer:
+    """A cached x/y transformer between two CRSs (maps, tiles and WMTS share it)."""
     return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
 
 
@@ -50,7 +51,7 @@ def domain_of(crs: str) -> Box | None:
     if area is None or area.west > -179.9 or area.east < 179.9:
         return None
     try:
-        box = _transformer("EPSG:4326", crs).transform_bounds(*area.bounds, densify_pts=21)
+        box = transformer("EPSG:4326", crs).transform_bounds(*area.bounds, densify_pts=21)
     except Exception:
         return None
     return box if all(map(math.isfinite, box)) and box[0] < box[2] else None
@@ -64,7 +65,7 @@ def native_boxes(src: str, dst: str, box: Box, domain: Box | None = None) -> lis
     if part is None:
         return []
     try:
-        x0, y0, x1, y1 = _transformer(src, dst).transform_bounds(*part, densify_pts=21)
+        x0, y0, x1, y1 = transformer(src, dst).transform_bounds(*part, densify_pts=21)
     except Exception:
         return []
     if not all(map(math.isfinite, (x0, y0, x1, y1))):
@@ -72,11 +73,6 @@ def native_boxes(src: str, dst: str, box: Box, domain: Box | None = None) -> lis
     if x0 > x1:  # a geographic result that crossed the antimeridian: each side, whatever its longitude range
         return [(x0, y0, x1 + 360, y1), (x0 - 360, y0, x1, y1)]
     return [(x0, y0, x1, y1)]
-
-
-def extent(boxes: list[Box]) -> Box:
-    """The box around ``boxes``."""
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def both_sides(geoms: np.ndarray, width: float) -> np.ndarray:

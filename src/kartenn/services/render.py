@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from pyproj.exceptions import CRSError
 from sqlalchemy.engine import make_url
 
@@ -139,11 +139,6 @@ def compiled_xml(site: Site, layers: list[MapLayer], levels: tuple[int, ...] | N
     return map_xml([LayerXml(layer.dataset.id, layer_srs(layer.dataset),
                              datasource(site, layer.dataset, layer.style, layer.time, level), layer.style)
                     for layer, level in zip(layers, levels, strict=True)])
-
-
-@lru_cache(maxsize=64)
-def transformer(src: str, dst: str) -> Transformer:
-    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
 
 
 def level(site: Site, dataset: Dataset, crs: str, bbox: tuple[float, float, float, float], width: int,

@@ -120,7 +120,7 @@ def _mvt_from_rows(site: Site, dataset: Dataset, tms_id: str, tms_crs: str, boun
     if not fids:
         return b""
     geoms = shapely.from_wkb(wkb)
-    to_tms = render.transformer(_native(dataset), tms_crs)
+    to_tms = boxes.transformer(_native(dataset), tms_crs)
     if to_tms.source_crs != to_tms.target_crs:
         geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_tms.transform(xy[:, 0], xy[:, 1])))
         if tms_id in WORLD_SETS and _may_cross(_native(dataset)):  # what crosses the antimeridian: on both sides

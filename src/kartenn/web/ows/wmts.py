@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
-from kartenn.services import render, styles, tiles
+from kartenn.services import boxes, render, styles, tiles
 from kartenn.services.featureinfo import feature_info
 from kartenn.services.timedim import TimeFilter, time_extent, time_filter
 from kartenn.site import Site
@@ -250,7 +250,7 @@ def _limits(tms: morecantile.TileMatrixSet, ds: Dataset) -> list[tuple[int, int,
     west, south, east, north = ds.extent_wgs84
     if west > east:  # across the antimeridian: every column may hold some of it
         west, east = -180.0, 180.0
-    to_tms = render.transformer("OGC:CRS84", tms.crs._pyproj_crs.to_string())
+    to_tms = boxes.transformer("OGC:CRS84", tms.crs._pyproj_crs.to_string())
     if tms.id == "WebMercatorQuad":
         south, north = max(south, -85.05), min(north, 85.05)
     try:
