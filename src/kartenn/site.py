@@ -152,22 +152,30 @@ class Site:
         lists datasets; beside an empty catalogue it is kept: the catalogue is then more likely lost than the data.
         """
         abandoned = set(self.staging.sweep())
-        datasets = self.catalog.list_datasets()
-        vectors = {d.storage for d in datasets if d.kind == "vector"}
-        rasters = {d.storage for d in datasets if d.kind == "raster"}
-        removed, kept = list(abandoned), []
-        for unreferenced, remove in ((self.features.unreferenced(vectors), self.features.drop),
-                                     (self.files.unreferenced(rasters), self.files.delete)):
-            for name in unreferenced:
-                if datasets or Path(name).stem in abandoned:
-                    remove(name)
-                    removed.append(name)
-                else:
-                    kept.append(name)
+        removed, kept = self.drop_unlisted(abandoned, unless_empty=True)
+        removed += list(abandoned)
         if removed:
             log.warning("removed leftovers of interrupted work: %s", ", ".join(sorted(removed)))
         if kept:
             log.warning("kept data the catalogue does not list, as it lists no dataset: %s", ", ".join(kept))
+
+    def drop_unlisted(self, abandoned: set[str], unless_empty: bool = False) -> tuple[list[str], list[str]]:
+        """Drop the tables and files no catalogue entry lists that a dead process was publishing (``abandoned``:
+        their storage names), and with ``unless_empty`` every such one while the catalogue lists datasets.
+        Returns (removed, kept)."""
+        datasets = self.catalog.list_datasets()
+        vectors = {d.storage for d in datasets if d.kind == "vector"}
+        rasters = {d.storage for d in datasets if d.kind == "raster"}
+        removed, kept = [], []
+        for unreferenced, remove in ((self.features.unreferenced(vectors), self.features.drop),
+                                     (self.files.unreferenced(rasters), self.files.delete)):
+            for name in unreferenced:
+                if (unless_empty and datasets) or name in abandoned or Path(name).stem in abandoned:
+                    remove(name)
+                    removed.append(name)
+                else:
+                    kept.append(name)
+        return removed, kept
 
     def close(self) -> None:
         if isinstance(self.features, PostGISStore):

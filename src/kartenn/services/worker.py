@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rasterio.errors import RasterioError
@@ -162,16 +161,7 @@ class Watch:
         for name in self.areas:
             self.site.staging.remove(name)
         # Only what the dead child was publishing (its areas name the storage) and no catalogue entry lists.
-        mine = {name.removesuffix(PUBLISHING) for name in self.areas}
-        datasets = self.site.catalog.list_datasets()
-        for unreferenced, remove in (
-                (self.site.features.unreferenced({d.storage for d in datasets if d.kind == "vector"}),
-                 self.site.features.drop),
-                (self.site.files.unreferenced({d.storage for d in datasets if d.kind == "raster"}),
-                 self.site.files.delete)):
-            for name in unreferenced:
-                if name in mine or Path(name).stem in mine:
-                    remove(name)
+        self.site.drop_unlisted({name.removesuffix(PUBLISHING) for name in self.areas})
 
 
 def main() -> None:
