@@ -78,8 +78,9 @@ def demo_admin(site: Site) -> str | None:
     else (only its hash). None when the account exists already."""
     import secrets
 
+    from kartenn.domain.security import OPERATOR
     from kartenn.errors import NotFound
-    from kartenn.services.identity import hash_password
+    from kartenn.services import accounts
 
     try:
         site.accounts.get_user(DEMO_ADMIN)
@@ -87,8 +88,7 @@ def demo_admin(site: Site) -> str | None:
     except NotFound:
         pass
     password = secrets.token_urlsafe(12)
-    site.accounts.add_user(DEMO_ADMIN, password_hash=hash_password(password), admin=True)
-    site.accounts.log("cli", "user.create", f"user:{DEMO_ADMIN}", role="admin")
+    accounts.add_user(site.seen_by(OPERATOR), DEMO_ADMIN, role="admin", password=password)
     return password
 
 

@@ -59,7 +59,7 @@ def run_ingest(site: Site, job: Job, report: Reporter) -> dict[str, Any]:
                                 replace=params.get("replace"), label=params.get("filename"),
                                 progress=report.progress, sharing=sharing)
     finally:
-        shutil.rmtree(path.parent, ignore_errors=True)
+        clean_ingest(site, job)
     datasets, errors = [], []
     for outcome in outcomes:
         for line in outcome.log:
@@ -84,9 +84,8 @@ CLEANERS: dict[str, Callable[[Site, Job], None]] = {"ingest": clean_ingest}
 
 
 def execute(site: Site, job: Job, limits: JobLimits | None = None) -> None:
-    """Run a job to its end and save how it ended. A limit passed is its own clear failure."""
-    job.state, job.message = JobState.running, "running"
-    site.catalog.save_job(job)
+    """Run a job (saved as running by the runner that started it) to its end and save how it ended. A limit
+    passed is its own clear failure."""
     report = Reporter(site, job)
     try:
         job.result = HANDLERS[job.kind](site, job, report)

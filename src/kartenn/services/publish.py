@@ -84,10 +84,14 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
         return outcomes
 
 
-def _audit_publish(site: Site, dataset: Dataset, sharing: Sharing | None) -> None:
+def _actor(site: Site, sharing: Sharing | None) -> str:
+    """Who publishes: the uploader, else the caller, else "system"."""
     caller = getattr(site, "identity", None)
-    actor = (sharing.user if sharing else None) or (caller.name if caller else "system")
-    site.accounts.log(actor, "publish", f"dataset:{dataset.id}", org=sharing.org if sharing else None,
+    return (sharing.user if sharing else None) or (caller.name if caller else "system")
+
+
+def _audit_publish(site: Site, dataset: Dataset, sharing: Sharing | None) -> None:
+    site.accounts.log(_actor(site, sharing), "publish", f"dataset:{dataset.id}", org=sharing.org if sharing else None,
                       public=sharing.public if sharing else True)
 
 
@@ -112,13 +116,11 @@ def publish_source(site: Site, source: Source, *, title: str | None = None, repl
 
 
 def _version(site: Site, dataset: Dataset, sharing: Sharing | None, action: str) -> None:
-    """A version of the dataset's record, by whoever publishes (the uploader, else the caller, else "system")."""
+    """A version of the dataset's record, by whoever publishes."""
     from kartenn.stores import record_versions
 
-    caller = getattr(site, "identity", None)
-    actor = (sharing.user if sharing else None) or (caller.name if caller else "system")
     with site.catalog.begin() as conn:
-        record_versions.save(conn, site.catalog.get_record(dataset.record_id, conn), actor, action,
+        record_versions.save(conn, site.catalog.get_record(dataset.record_id, conn), _actor(site, sharing), action,
                              comment=f"data from {dataset.source}")
 
 

@@ -119,8 +119,8 @@ def mark_of(engine: Engine, database: str) -> str | None:
 
 
 def set_mark(engine: Engine, site_id: str) -> None:
+    """The site's id in its catalogue (the table is made with the catalogue's schema)."""
     with engine.begin() as conn:
-        site_table.create(conn, checkfirst=True)
         if conn.execute(select(site_table.c.id)).first() is None:  # an init run twice keeps the first id
             conn.execute(site_table.insert().values(id=site_id))
 

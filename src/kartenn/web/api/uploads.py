@@ -94,18 +94,21 @@ async def upload(request: Request, site: Annotated[Site, Depends(get_site)],
 def _owner(site: Any, org: str | None, public: str | None, replace: str | None, default: Any) -> dict[str, Any]:
     """Job parameters saying who publishes, for whom; a replace needs the right to edit the dataset."""
     sharing = site.publishing(org, public == "true") if org or public else default
-    if replace:
-        site.catalog.get_dataset(replace)
-        site.require("edit", "dataset", replace)
+    _may_replace(site, replace)
     return {"org": sharing.org, "public": "true" if sharing.public else None, "created_by": site.identity.user}
 
 
 def _still_allowed(site: Any, options: dict[str, Any]) -> None:
     """The rights a resumable upload was started with, asked again with each part: they may have been taken back."""
     site.publishing(options.get("org"), options.get("public") == "true")
-    if options.get("replace"):
-        site.catalog.get_dataset(options["replace"])
-        site.require("edit", "dataset", options["replace"])
+    _may_replace(site, options.get("replace"))
+
+
+def _may_replace(site: Any, replace: str | None) -> None:
+    """A replace needs the dataset (404 for those who may not see it) and the right to edit it."""
+    if replace:
+        site.catalog.get_dataset(replace)
+        site.require("edit", "dataset", replace)
 
 
 def _text(value: Any) -> str | None:
@@ -225,7 +228,6 @@ async def tus_patch(upload_id: str, request: Request, site: Annotated[Site, Depe
             raise
         job = _start_job(jobs, moved, info["filename"], info["options"])
         info["job"] = f"{base_url(request)}/api/v1/jobs/{job.id}"
-        info["offset"] = offset
         (folder / "meta.json").write_text(json.dumps(info))
         headers["Kartenn-Job"] = info["job"]
     return Response(status_code=204, headers=headers)
