@@ -76,8 +76,7 @@ def require_editor(site: Any) -> None:
 
 
 def _require_edit(site: Any, rec: Record) -> None:
-    kind, key = ("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)
-    site.require("edit", kind, key)
+    site.require("edit", *working_copies.owner(rec))
 
 
 def _matching(site: Any, where: Any) -> list[Record]:
@@ -144,7 +143,8 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
             _check_properties(update.properties)
             for rec in _matching(site, update.where):
                 _require_edit(site, rec)
-                stored.setdefault(rec.id, site.catalog.get_record(rec.id))
+                if rec.id not in stored:
+                    stored[rec.id] = site.catalog.get_record(rec.id)
                 current = pending.get(rec.id) or working_copies.current(site, stored[rec.id])
                 pending[rec.id] = set_properties(current, update.properties)
                 updates += 1

@@ -25,7 +25,7 @@ from kartenn.formats.iso19139 import render_iso19139
 from kartenn.formats.records import read_records
 from kartenn.services.access import SiteView
 from kartenn.services.archives import check_zip
-from kartenn.services.working_copies import save_edits
+from kartenn.services.working_copies import owner, save_edits
 from kartenn.site import Site
 from kartenn.stores import record_index, record_versions
 from kartenn.stores.record_index import RecordQuery, SearchResult
@@ -77,7 +77,7 @@ def _replaced(site: SiteView, found: list[Record]) -> dict[str, Record]:
     for record_id in ids:
         try:
             rec = site.catalog.get_record(record_id)  # NotFound for a record the caller may not see
-            allowed = site.identity.scope == "write" and site.may("edit", *_owner(rec))
+            allowed = site.identity.scope == "write" and site.may("edit", *owner(rec))
         except NotFound:
             allowed = False
         if not allowed:
@@ -85,10 +85,6 @@ def _replaced(site: SiteView, found: list[Record]) -> dict[str, Record]:
             raise Forbidden(f"you may not import a record with identifier {record_id!r}")
         stored[record_id] = rec
     return stored
-
-
-def _owner(rec: Record) -> tuple[str, str]:
-    return ("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)
 
 
 def _save(site: SiteView, conn: Any, found: list[Record], stored: dict[str, Record], sharing: Sharing | None,
@@ -109,7 +105,7 @@ def _save(site: SiteView, conn: Any, found: list[Record], stored: dict[str, Reco
     site.accounts.set_owners(conn, "record", ids, sharing.org, sharing.user)
     if sharing.public:
         site.accounts.grant_many(conn, "record", ids, "public", "", "view")
-    record_versions.save_many(conn, new, site.identity.name, dict.fromkeys(ids, "insert"),
+    record_versions.save_many(conn, new, site.identity.name, "insert",
                               comment=f"import from {source}")
     site.accounts.log_many(conn, site.identity.name, [
         ("record.insert", f"record:{rec.id}", {"state": rec.state, "source": source}) for rec in new])

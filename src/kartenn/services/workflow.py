@@ -51,10 +51,6 @@ def _matches(if_match: str, current: str) -> bool:
     return "*" in tags or current in tags
 
 
-def _owner(rec: Record) -> tuple[str, str]:
-    return ("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)
-
-
 def _load(site: Any, record_id: str) -> tuple[Record, Record | None]:
     """The record as the caller's view has it (404 for what it may not see) and its working copy, if any."""
     rec = site.catalog.get_record(record_id)
@@ -78,7 +74,7 @@ def _write(site: Any, conn: Any, rec: Record, action: str, comment: str = "", ex
 def _require_edit(site: Any, rec: Record) -> None:
     if site.identity.user is None:
         raise Unauthorized(f"log in to edit record {rec.id!r}")
-    site.require("edit", *_owner(rec))
+    site.require("edit", *working_copies.owner(rec))
 
 
 Write = Callable[[Any, Any], Record]  # (connection, when what was read was last changed) → the record written
@@ -126,7 +122,7 @@ def _require_review(site: Any, rec: Record) -> None:
     me = site.identity
     if me.user is None:
         raise Unauthorized(f"log in to review record {rec.id!r}")
-    if not policy.may_review(me, *_owner(rec), site.accounts):
+    if not policy.may_review(me, *working_copies.owner(rec), site.accounts):
         site.accounts.log(me.name, "access.denied", f"record:{rec.id}", action="review")
         raise Forbidden(f"only reviewers of the record's organisation review {rec.id!r}")
 
@@ -212,7 +208,7 @@ def _edited(site: Any, rec: Record, fields: dict[str, Any] | None, xml: bytes | 
 
 
 def versions(site: Any, record_id: str) -> list[dict[str, Any]]:
-    rec, _ = _load(site, record_id)
+    rec = site.catalog.get_record(record_id)
     _require_edit(site, rec)
     with site.engine.connect() as conn:
         return record_versions.history(conn, rec.id)

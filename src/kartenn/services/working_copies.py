@@ -24,13 +24,14 @@ from kartenn.stores import record_versions, working_copies
 __all__ = ["may_publish", "current", "seen", "save_edits"]
 
 
-def _owner(rec: Record) -> tuple[str, str]:
+def owner(rec: Record) -> tuple[str, str]:
+    """The resource whose rights a record follows: its dataset's, or its own."""
     return ("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)
 
 
 def may_publish(site: Any, rec: Record) -> bool:
     """Whether the caller's changes of ``rec`` are published as they are made (see policy.publishes_changes)."""
-    return policy.publishes_changes(site.identity, *_owner(rec), site.accounts)
+    return policy.publishes_changes(site.identity, *owner(rec), site.accounts)
 
 
 def current(site: Any, rec: Record, conn: Connection | None = None) -> Record:
@@ -46,7 +47,7 @@ def seen(site: Any, rec: Record) -> Record:
     found = current(site, rec)
     if found is rec or site.identity.user is None:
         return rec
-    kind, key = _owner(rec)
+    kind, key = owner(rec)
     if site.may("edit", kind, key) or policy.may_review(site.identity, kind, key, site.accounts):
         return found
     return rec
@@ -84,7 +85,7 @@ def save_edits(site: Any, conn: Connection, changes: list[Record], stored: dict[
             site.catalog.put_record(conn, rec, expected=expected)
     elif direct:
         site.catalog.put_records(conn, direct)
-    numbers = record_versions.save_many(conn, changes, actor, dict.fromkeys([r.id for r in changes], "update"),
+    numbers = record_versions.save_many(conn, changes, actor, "update",
                                         comment=comment)
     site.accounts.log_many(conn, actor, [
         ("record.update", f"record:{rec.id}", {"state": rec.state, "version": numbers[rec.id],

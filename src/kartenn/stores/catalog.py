@@ -168,6 +168,14 @@ def _bounds(value: Any) -> tuple[float, float, float, float] | None:
     return tuple(value) if value else None  # type: ignore[return-value]
 
 
+def later(expected: datetime | None) -> datetime:
+    """Now, and always after ``expected``: each write a new version, even in the same clock tick."""
+    now = _now()
+    if expected is None:
+        return now
+    return max(now, expected.replace(tzinfo=expected.tzinfo or UTC) + timedelta(microseconds=1))
+
+
 def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes: they were stored as UTC.
     if value is not None and value.tzinfo is None:
@@ -389,10 +397,9 @@ class Catalog:
         """
         from kartenn.stores import record_index
 
-        now = _now()
+        now = later(expected)
         if expected is not None:
             expected = _aware(expected)
-            now = max(now, expected + timedelta(microseconds=1))  # always a new version, even in the same tick
             done = conn.execute(records.update().where(records.c.id == rec.id, records.c.updated == expected)
                                 .values(updated=now))
             if done.rowcount != 1:

@@ -36,29 +36,21 @@ FIELDS = ("title", "abstract", "lineage", "keywords", "topics", "language", "typ
 
 def save(conn: Connection, rec: Record, actor: str, action: str, comment: str = "") -> int:
     """Add a version of ``rec`` as it is now; returns its number (1, 2, …)."""
-    last = conn.execute(select(func.max(record_versions.c.version))
-                        .where(record_versions.c.record_id == rec.id)).scalar()
-    number = int(last or 0) + 1
-    xml = rec.xml.decode("utf-8") if isinstance(rec.xml, bytes) else rec.xml
-    conn.execute(insert(record_versions).values(
-        record_id=rec.id, version=number, at=datetime.now(UTC), actor=actor, action=action, state=rec.state,
-        title=rec.title or "", comment=comment, xml=xml, fields={k: getattr(rec, k) for k in FIELDS}))
-    return number
+    return save_many(conn, [rec], actor, action, comment)[rec.id]
 
 
-def save_many(conn: Connection, recs: list[Record], actor: str, actions: dict[str, str],
-              comment: str = "") -> dict[str, int]:
-    """A version of each of ``recs`` (distinct ids), ``actions[rec.id]`` the change: a bulk import's batch.
+def save_many(conn: Connection, recs: list[Record], actor: str, action: str, comment: str = "") -> dict[str, int]:
+    """A version of each of ``recs`` (distinct ids), ``action`` the change (a bulk import's batch too).
     Returns the number of each new version."""
     last: dict[str, int] = {}
     ids = [rec.id for rec in recs]
     for i in range(0, len(ids), 500):
         query = (select(record_versions.c.record_id, func.max(record_versions.c.version))
                  .where(record_versions.c.record_id.in_(ids[i:i + 500])).group_by(record_versions.c.record_id))
-        last.update({row[0]: int(row[1]) for row in conn.execute(query)})
+        last.update({row[0]: int(row[1]) for row in conn.execute(query) if row[1] is not None})
     now = datetime.now(UTC)
     rows = [{"record_id": rec.id, "version": last.get(rec.id, 0) + 1, "at": now, "actor": actor,
-             "action": actions[rec.id], "state": rec.state, "title": rec.title or "", "comment": comment,
+             "action": action, "state": rec.state, "title": rec.title or "", "comment": comment,
              "xml": rec.xml.decode("utf-8") if isinstance(rec.xml, bytes) else rec.xml,
              "fields": {k: getattr(rec, k) for k in FIELDS}} for rec in recs]
     if rows:

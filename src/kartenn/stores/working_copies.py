@@ -12,7 +12,7 @@ True
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, String, Table, Text, and_, delete, insert, select, update
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from kartenn.domain import Field, Record
 from kartenn.errors import PreconditionFailed
-from kartenn.stores.catalog import _aware, metadata, records
+from kartenn.stores.catalog import _aware, later, metadata, records
 
 working_copies = Table(
     "record_working_copies",
@@ -67,14 +67,6 @@ def of(conn: Connection, ids: list[str]) -> dict[str, Record]:
     return found
 
 
-def _later(expected: datetime | None) -> datetime:
-    """Now, and always after ``expected``: each write a new version, even in the same clock tick."""
-    now = datetime.now(UTC)
-    if expected is None:
-        return now
-    return max(now, expected.replace(tzinfo=expected.tzinfo or UTC) + timedelta(microseconds=1))
-
-
 def put(conn: Connection, rec: Record, actor: str, expected: datetime | None = None, *,
         new: bool = False) -> None:
     """Write the working copy ``rec`` (its state: draft or submitted). ``new``: there must be none yet, and the
@@ -92,11 +84,11 @@ def put(conn: Connection, rec: Record, actor: str, expected: datetime | None = N
             raise PreconditionFailed(f"record {rec.id!r} was changed meanwhile; read it again")
         if get(conn, rec.id) is not None:
             raise PreconditionFailed(f"record {rec.id!r} has a pending change since you read it; read it again")
-        rec.created = rec.updated = _later(expected)
+        rec.created = rec.updated = later(expected)
         conn.execute(insert(working_copies).values(record_id=rec.id, created=rec.created, updated=rec.updated,
                                                    **values))
     else:
-        rec.updated = _later(expected)
+        rec.updated = later(expected)
         where = [working_copies.c.record_id == rec.id]
         if expected is not None:
             where.append(working_copies.c.updated == _aware(expected))

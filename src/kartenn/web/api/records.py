@@ -194,8 +194,8 @@ def validation(record_id: str, request: Request, site: Annotated[Site, Depends(g
     from kartenn.services.validation import validate
 
     rec = site.catalog.get_record(record_id)  # 404 for those who may not see it
-    site.require("edit", *(("dataset", rec.dataset_id) if rec.dataset_id else ("record", rec.id)))
-    return validate(with_service_links(site, working_copies.seen(site, rec), base_url(request)))
+    site.require("edit", *working_copies.owner(rec))
+    return validate(with_service_links(site, working_copies.current(site, rec), base_url(request)))
 
 
 @router.get("/records/{record_id}/{schema}.xml")

@@ -180,7 +180,7 @@ def _editing(site: Site, dataset: Any, record: Any, base: str) -> dict[str, Any]
     from kartenn.services.service_links import with_service_links
     from kartenn.services.validation import validate
 
-    record = working_copies.seen(site, record) if record is not None else None
+    record = working_copies.current(site, record) if record is not None else None
     report = validate(with_service_links(site, record, base)) if record is not None else None
     return {"report": report, "state": record.state if record is not None else None,
             "record_id": record.id if record is not None else None, "record": record,
