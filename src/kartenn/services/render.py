@@ -23,6 +23,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 from sqlalchemy.engine import make_url
 
+from kartenn.crs import axis_north_first
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style
 from kartenn.errors import InvalidInput, KartennError
@@ -169,7 +170,7 @@ def parse_crs(code: str) -> CRS | None:
 def lat_first(code: str) -> bool:
     """Does the CRS list northing/latitude first (WMS 1.3.0 axis order)?"""
     crs = parse_crs(code)
-    return bool(crs and crs.axis_info and crs.axis_info[0].direction.lower() in ("north", "south"))
+    return crs is not None and axis_north_first(crs)
 
 
 def mapnik_srs(crs: str) -> str:

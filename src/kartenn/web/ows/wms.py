@@ -10,7 +10,6 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -21,7 +20,7 @@ from pyproj import Transformer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from kartenn.crs import axis_north_first, parse_bbox, swap
+from kartenn.crs import parse_bbox, swap
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style, StyleLimits
 from kartenn.errors import InvalidInput, KartennError, NotFound
@@ -144,14 +143,7 @@ def _bbox(params: dict[str, str], crs: str, version: str) -> tuple[float, float,
     if box is None or box[0] >= box[2] or box[1] >= box[3]:
         raise OWSError("InvalidParameterValue", f"BBOX must be minx,miny,maxx,maxy with min < max; got {raw!r}",
                        "bbox")
-    return swap(box) if version == "1.3.0" and _lat_first(crs) else box
-
-
-@lru_cache(maxsize=256)
-def _lat_first(code: str) -> bool:
-    """WMS 1.3.0 writes coordinates in the CRS's own axis order, latitude first for EPSG:4326."""
-    crs = render.parse_crs(code)
-    return crs is not None and axis_north_first(crs)
+    return swap(box) if version == "1.3.0" and render.lat_first(crs) else box
 
 
 def _layers(site: Site, params: dict[str, str], name: str = "layers") -> list[Dataset]:
@@ -480,7 +472,7 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
                 box = _bounds_in(ds, code)
                 if box is None:
                     continue
-                if v130 and _lat_first(code):
+                if v130 and render.lat_first(code):
                     box = swap(box)
                 attrs = {"CRS" if v130 else "SRS": code, "minx": _n(box[0]), "miny": _n(box[1]),
                          "maxx": _n(box[2]), "maxy": _n(box[3])}
