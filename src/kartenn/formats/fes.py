@@ -1,7 +1,7 @@
 """OGC Filter Encoding (FES 2.0 and Filter 1.1) → a pygeofilter AST, or a list of feature ids.
 
 pygeofilter reads the operators and pygml the GML geometries (turned east/north, with their srsName
-kept). pygml reads every EPSG:4326 coordinate latitude first; the rule here is that of ``formats.srs``
+kept). pygml reads every EPSG:4326 coordinate latitude first; the rule here is that of ``kartenn.crs``
 (the short form EPSG:4326 is longitude first), so the geometries it read wrongly are turned back. Before
 that, this module: takes resource ids out (``fes:ResourceId``, ``ogc:FeatureId``,
 ``ogc:GmlObjectId``), turns ``gml:Envelope`` into a polygon so its srsName and axis order are read like
@@ -23,9 +23,9 @@ from pygeofilter import ast, values
 from pygeofilter.parsers.fes import parse as parse_fes
 from pygml.axisorder import is_crs_yx
 
+from kartenn.crs import canonical, north_first
 from kartenn.errors import InvalidInput
 from kartenn.filter_check import INT64, FilterLimits, check_size, check_tree, check_xml
-from kartenn.formats import srs
 from kartenn.xml import parse_xml
 
 FES20 = "http://www.opengis.net/fes/2.0"
@@ -66,7 +66,7 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
         path.text = _field(path.text or "", names)
     for element in root.iter():
         if isinstance(element.tag, str) and element.get("srsName"):
-            element.set("srsName", srs.canonical(element.get("srsName")))
+            element.set("srsName", canonical(element.get("srsName")))
     for any_interacts in list(root.iter(f"{{{FES20}}}AnyInteracts")):
         _any_interacts(any_interacts)
     for envelope in [e for e in root.iter() if _is(e, "Envelope") or _is(e, "Box")]:
@@ -181,14 +181,14 @@ def _fix_axis_order(literal: values.Geometry, default_srs: str | None) -> None:
         return
     if not name:
         name, swapped = default_srs, False  # pygml had no CRS to go by
-        crs = {"type": "name", "properties": {"name": srs.canonical(default_srs)}}
+        crs = {"type": "name", "properties": {"name": canonical(default_srs)}}
     else:
         try:
             swapped = is_crs_yx(name)
         except ValueError:
             swapped = False
     geometry = shapely.geometry.shape(literal.geometry)
-    if swapped != srs.north_first(name):
+    if swapped != north_first(name):
         geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
     literal.geometry = {**shapely.geometry.mapping(geometry), "crs": crs}
 
