@@ -131,8 +131,7 @@ def exportable(rec: Record) -> Exportable:
         kept = [c for c in (clean_text(v) for v in values) if c.strip()]
         if kept != getattr(rec, name):
             changes[name] = kept
-    for name in TEXT_LISTS:
-        if any(isinstance(v, str) and CONTROLS.search(v) for v in getattr(rec, name)):
+        if any(CONTROLS.search(v) for v in values):
             controls(name)
     if rec.language and not language_code(rec.language):
         leave("language", rec.language, "is not a language code")

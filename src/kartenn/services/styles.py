@@ -207,8 +207,8 @@ def read_style(dataset: Dataset, name: str, data: bytes, media_type: str,
     if not isinstance(value, dict):
         raise InvalidInput("a style is a JSON object")
     # a filter level is an object and its args list; the style, its rules and a rule add four more levels
-    if nesting(value) > 2 * limits.depth + 4:
-        limits.check_depth(nesting(value) // 2)
+    if (depth := nesting(value)) > 2 * limits.depth + 4:
+        limits.check_depth(depth // 2)
     style = parse_style({**value, "name": name}, list(fields))
     limits.check(style)
     return style, []
