@@ -75,7 +75,6 @@ def authenticate_password(site: Any, user_id: str, password: str) -> Identity:
         ok = bool(user["password"]) and HASHER.verify(user["password"], password)
     except (VerificationError, InvalidHashError):
         ok = False
-    site.accounts.record_login(user_id, ok)
     if not ok:
         site.accounts.log(user_id, "login.failed", f"user:{user_id}", reason="wrong password")
         raise Unauthorized("wrong user name or password")

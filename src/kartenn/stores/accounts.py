@@ -50,7 +50,7 @@ users = Table(
     Column("admin", Boolean, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("failures", Integer, nullable=False),
-    Column("locked_until", DateTime(timezone=True)),
+    Column("locked_until", DateTime(timezone=True)),  # no longer used: wrong passwords slow addresses instead
     Column("created", DateTime(timezone=True), nullable=False),
 )
 memberships = Table(
@@ -174,9 +174,7 @@ class Accounts:
             row = conn.execute(select(users).where(users.c.id == user_id)).first()
         if row is None:
             raise NotFound(f"no user {user_id!r}")
-        data = dict(row._mapping)
-        data["locked_until"] = _aware(data["locked_until"])
-        return data
+        return dict(row._mapping)
 
     def list_users(self) -> list[dict[str, Any]]:
         """Users with their memberships (organisation → role)."""
@@ -212,14 +210,6 @@ class Accounts:
             conn.execute(update(users).where(users.c.id == user_id).values(active=active))
             if not active:
                 conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
-
-    def record_login(self, user_id: str, ok: bool) -> None:
-        """Count failed logins in a row (no lock: the rate limit slows the addresses that fail)."""
-        with self.engine.begin() as conn:
-            if ok:
-                conn.execute(update(users).where(users.c.id == user_id).values(failures=0, locked_until=None))
-                return
-            conn.execute(update(users).where(users.c.id == user_id).values(failures=users.c.failures + 1))
 
     def identity(self, user_id: str, scope: str = "write") -> Identity:
         user = self.get_user(user_id)
