@@ -47,11 +47,16 @@ def list_maps(site: Any, *, limit: int = 100, offset: int = 0) -> list[dict[str,
     return [_seen(site, r, known) for r in rows]
 
 
-def get(site: Any, map_id: str) -> dict[str, Any]:
+def _visible(site: Any, map_id: str) -> dict[str, Any]:
+    """The map's row; 404 for those who may not see it."""
     row = site.maps.get(map_id)
     if not site.may("view", "map", map_id):
         raise NotFound(f"no map {map_id!r}")
-    return _seen(site, row, site.accounts.owners_and_public("map", [map_id]))
+    return row  # type: ignore[no-any-return]
+
+
+def get(site: Any, map_id: str) -> dict[str, Any]:
+    return _seen(site, _visible(site, map_id), site.accounts.owners_and_public("map", [map_id]))
 
 
 def save(site: Any, title: str, *, abstract: str = "", org: str | None = None, public: bool = False,
@@ -73,7 +78,7 @@ def save(site: Any, title: str, *, abstract: str = "", org: str | None = None, p
 
 def replace(site: Any, map_id: str, title: str, *, abstract: str = "", public: bool = False,
             body: dict[str, Any]) -> dict[str, Any]:
-    get(site, map_id)
+    _visible(site, map_id)
     _writer(site)
     site.require("edit", "map", map_id)
     with site.catalog.begin() as conn:
@@ -87,7 +92,7 @@ def replace(site: Any, map_id: str, title: str, *, abstract: str = "", public: b
 
 
 def delete(site: Any, map_id: str) -> None:
-    get(site, map_id)
+    _visible(site, map_id)
     _writer(site)
     site.require("edit", "map", map_id)
     with site.catalog.begin() as conn:
