@@ -15,14 +15,20 @@ from kartenn.services import sessions
 from kartenn.services.identity import authenticate_password, hash_password
 
 
-def password_login(site: Any, user_id: str, password: str, ip: str) -> Identity:
-    """The identity of a right password; else Unauthorized, and the failure counts against ``ip``."""
+def check_password(site: Any, user_id: str, password: str, ip: str) -> Identity:
+    """The identity of a right password; else Unauthorized, and the failure counts against ``ip`` (an address
+    that failed too often is refused first, TooManyRequests)."""
     sessions.check_rate(site, ip, user_id)
     try:
-        identity = authenticate_password(site, user_id, password)
+        return authenticate_password(site, user_id, password)
     except Unauthorized:
         sessions.note_failure(site, ip, user_id)
         raise
+
+
+def password_login(site: Any, user_id: str, password: str, ip: str) -> Identity:
+    """A login with a password (``check_password``), audited."""
+    identity = check_password(site, user_id, password, ip)
     site.accounts.log(identity.name, "login", f"user:{identity.user}", method="password", ip=ip)
     return identity
 

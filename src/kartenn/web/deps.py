@@ -19,7 +19,7 @@ from kartenn.domain.security import ANONYMOUS, Identity
 from kartenn.errors import Unauthorized
 from kartenn.services import logins, sessions
 from kartenn.services.access import SiteView
-from kartenn.services.identity import PREFIX, authenticate_password, authenticate_token
+from kartenn.services.identity import PREFIX, authenticate_token
 from kartenn.services.jobs import JobRunner
 from kartenn.services.oidc import authenticate_jwt
 from kartenn.site import Site
@@ -57,13 +57,7 @@ def _identity(request: Request) -> Identity:
             if user and user != identity.user:
                 raise Unauthorized("this token belongs to another user")
             return identity
-        ip = client_ip(request)
-        sessions.check_rate(site, ip, user)
-        try:
-            return authenticate_password(site, user, password)
-        except Unauthorized:
-            sessions.note_failure(site, ip, user)
-            raise
+        return logins.check_password(site, user, password, client_ip(request))
     raise Unauthorized(f"unsupported authorization scheme {scheme!r}; use Bearer or Basic")
 
 
