@@ -58,9 +58,11 @@ def check_json(document: Any, limits: FilterLimits, locator: str = "filter") -> 
     _check_depth(document, children, limits.max_depth * JSON_LEVELS + GEOMETRY_LEVELS, limits, locator)
 
 
-def check_xml(element: etree._Element, limits: FilterLimits, locator: str = "filter") -> None:
-    """An XML filter (FES, OGC Filter) within the size and depth limits, before any parser recurses into it."""
-    check_size(etree.tostring(element), limits, locator)
+def check_xml(element: etree._Element, limits: FilterLimits, locator: str = "filter", *, sized: bool = False) -> None:
+    """An XML filter (FES, OGC Filter) within the size and depth limits, before any parser recurses into it
+    (``sized``: its text was checked already)."""
+    if not sized:
+        check_size(etree.tostring(element), limits, locator)
     _check_depth(element, list, limits.max_depth * XML_LEVELS + GEOMETRY_LEVELS, limits, locator)
 
 

@@ -44,14 +44,15 @@ def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],
     geometries without srsName are in ``default_srs`` (the feature type's CRS, in its axis order). The filter
     must keep within ``limits`` (the defaults when None)."""
     limits = limits or FilterLimits()
-    if not isinstance(source, etree._Element):
+    sized = not isinstance(source, etree._Element)
+    if sized:
         check_size(source, limits)
     root = source if isinstance(source, etree._Element) else parse_xml(
         source.encode("utf-8") if isinstance(source, str) else source)
     if etree.QName(root).localname != "Filter" or etree.QName(root).namespace not in (FES20, OGC):
         raise InvalidInput("the filter must be a fes:Filter (FES 2.0) or an ogc:Filter (Filter 1.1)",
                            locator="filter")
-    check_xml(root, limits)
+    check_xml(root, limits, sized=sized)
     root = copy.deepcopy(root)  # rewritten below
     ids = _take_ids(root)
     if len(root) == 0:
