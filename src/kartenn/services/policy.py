@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from kartenn.domain.security import ANONYMOUS, Identity
-from kartenn.stores.accounts import Accounts, grants, owners
+from kartenn.stores.accounts import Accounts, owners
 
 __all__ = ["ANONYMOUS", "allowed", "permitted", "unpublished_permitted", "may_review", "publishes_changes",
            "WORKFLOW_ROLES"]
@@ -98,10 +98,4 @@ def publishes_changes(identity: Identity, kind: str, resource_id: str, accounts:
         return True
     if identity.user is None or identity.scope != "write":
         return False
-    mine = [and_(grants.c.principal == "user", grants.c.principal_id == identity.user)]
-    if identity.roles:
-        mine.append(and_(grants.c.principal == "org", grants.c.principal_id.in_(list(identity.roles))))
-    query = select(grants.c.resource_id).where(grants.c.kind == kind, grants.c.resource_id == resource_id,
-                                               grants.c.action == "publish", or_(*mine)).limit(1)
-    with accounts.engine.connect() as conn:
-        return conn.execute(query).first() is not None
+    return accounts.has_grant(identity.user, list(identity.roles), kind, resource_id, "publish")

@@ -336,6 +336,17 @@ class Accounts:
         by_owner = select(owners.c.resource_id).where(and_(owners.c.kind == kind, or_(*mine)))
         return by_grant.union(by_owner)
 
+    def has_grant(self, user: str, orgs: list[str], kind: str, resource_id: str, action: str) -> bool:
+        """Whether a grant gives ``action`` itself (not a stronger one) on a resource to ``user`` or one of
+        ``orgs``."""
+        mine = [and_(grants.c.principal == "user", grants.c.principal_id == user)]
+        if orgs:
+            mine.append(and_(grants.c.principal == "org", grants.c.principal_id.in_(orgs)))
+        query = select(grants.c.resource_id).where(grants.c.kind == kind, grants.c.resource_id == resource_id,
+                                                   grants.c.action == action, or_(*mine)).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     # sessions, login flows, failures and sign-ups ------------------------------------------------------
 
     def add_session(self, values: dict[str, Any]) -> None:
