@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pyarrow as pa
 import pyogrio
@@ -199,6 +200,20 @@ def cases(up: Path, url: str, outside: Path) -> dict[str, Case]:
         (up / name).write_text(text)
         return up / name
 
+    # HDF5 (netCDF-4 too) reads data from other files by path: external storage, external links, virtual datasets
+    (outside / "secret.bin").write_bytes(np.full(256, 7, dtype="float32").tobytes())
+    with h5py.File(outside / "secret.h5", "w") as f:
+        f.create_dataset("data", data=np.full((16, 16), 7, dtype="float32"))
+    with h5py.File(up / "external.h5", "w") as f:
+        f.create_dataset("data", shape=(16, 16), dtype="float32", external=[(str(outside / "secret.bin"), 0, 1024)])
+    with h5py.File(up / "linked.nc", "w") as f:
+        f["data"] = h5py.ExternalLink(str(outside / "secret.h5"), "/data")
+        f.create_dataset("local", data=np.zeros((16, 16), dtype="float32"))
+    layout = h5py.VirtualLayout(shape=(16, 16), dtype="float32")
+    layout[:] = h5py.VirtualSource(str(outside / "secret.h5"), "data", shape=(16, 16))
+    with h5py.File(up / "virtual.h5", "w") as f:
+        f.create_virtual_dataset("data", layout)
+
     return {
         "geojson crs link": Case(geojson("link.geojson", {"type": "link", "properties": {"href": f"{url}/crs"}}),
                                  InvalidInput, "its CRS is a link"),
@@ -247,6 +262,9 @@ def cases(up: Path, url: str, outside: Path) -> dict[str, Case]:
                                                 crs=f"+proj=longlat +datum=WGS84 +nadgrids={url}/g.tif +type=crs"),
         "SQLite VirtualOGR table": Case(virtual, UnsupportedFormat, "cannot be read"),
         "zip with a symlink to /etc/passwd": Case(up / "symlink.zip", UnsafeArchive, "symbolic link"),
+        "HDF5 with external storage": Case(up / "external.h5", UnsupportedFormat, "read from another file"),
+        "netCDF-4 with an external link": Case(up / "linked.nc", UnsupportedFormat, "read from another file"),
+        "HDF5 virtual dataset": Case(up / "virtual.h5", UnsupportedFormat, "read from another file"),
     }
 
 

@@ -11,7 +11,9 @@ descriptors, ``/vsicurl/`` names. Readers open inputs only through these helpers
 - ``check_file()`` refuses, before GDAL sees them, files whose format is a pointer to other data (GDAL's
   VRT and service descriptors, PDS4 labels, GDALG pipelines) and GeoJSON whose CRS is a link;
 - ``check_crs_text()`` refuses CRSs that name PROJ init or grid files by path or URL;
-- ``check_folder()`` refuses symbolic links among unpacked files.
+- ``check_folder()`` refuses symbolic links among unpacked files;
+- ``check_hdf5()`` refuses HDF5 files (netCDF-4 among them) whose data is read from other files: external
+  links, external raw storage, virtual datasets (the HDF5 library follows them by path, absolute or not).
 """
 
 from __future__ import annotations
@@ -128,3 +130,32 @@ def check_file(path: Path, label: str) -> None:
     if head.lstrip(b"\xef\xbb\xbf \t\r\n\x1e").startswith((b"{", b"[")) and CRS_LINK.search(head):
         raise InvalidInput(f"{label}: its CRS is a link, which Kartenn does not follow; remove the crs "
                            "member and give the CRS with --crs EPSG:XXXX (or crs=EPSG:XXXX in the upload)")
+    check_hdf5(path, label)
+
+
+def check_hdf5(path: Path, label: str) -> None:
+    """Refuse an HDF5 file (netCDF-4 too, whatever its user block) with data in other files. h5py lists its
+    links without following them and reads each dataset's storage layout."""
+    import h5py
+
+    if not h5py.is_hdf5(str(path)):
+        return
+    elsewhere: list[str] = []
+
+    def visit(name: str, link: object) -> bool | None:
+        if isinstance(link, h5py.ExternalLink):
+            elsewhere.append(name)
+        elif isinstance(link, h5py.HardLink):
+            found = f[name]
+            if isinstance(found, h5py.Dataset) and (found.external or found.is_virtual):
+                elsewhere.append(name)
+        return True if elsewhere else None  # the first one is enough
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems_links(visit)
+    except OSError:
+        return  # not readable by HDF5 after all: GDAL says what it makes of it
+    if elsewhere:
+        raise UnsupportedFormat(f"{label}: {elsewhere[0]} is read from another file (an external link, external "
+                                "storage or a virtual dataset), which Kartenn does not follow")
