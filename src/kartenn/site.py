@@ -10,21 +10,18 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from uuid import uuid4
 
 from kartenn.config import CONFIG_FILE, Settings
 from kartenn.domain.security import Identity
 from kartenn.errors import InvalidInput
 from kartenn.services.access import SiteView
-from kartenn.stores import binding
+from kartenn.stores import binding, record_ids
 from kartenn.stores.accounts import Accounts
+from kartenn.stores.backends import open_stores
 from kartenn.stores.base import FeatureStore
-from kartenn.stores.binding import Binding
-from kartenn.stores.catalog import Catalog, create_engine_for
+from kartenn.stores.catalog import create_engine_for
 from kartenn.stores.files import FileStore, StagingArea
-from kartenn.stores.geopackage import GeoPackageStore
 from kartenn.stores.maps import Maps
-from kartenn.stores.postgis import PostGISStore
 
 log = logging.getLogger("kartenn")
 
@@ -42,13 +39,7 @@ class Site:
         self.staging = StagingArea(settings.staging_dir)
         self.engine = create_engine_for(settings.catalog_url)
         self.features: FeatureStore
-        if settings.uses_postgis:
-            store = PostGISStore(self.engine)
-            self.features = store
-            self.catalog = Catalog(self.engine, reader=lambda: store.reader)  # one reader pool for both
-        else:
-            self.features = GeoPackageStore(settings.features_dir, self.staging)
-            self.catalog = Catalog(self.engine)
+        self.features, self.catalog = open_stores(self.engine, settings.features_dir, self.staging)
         self.accounts = Accounts(self.engine)
         self.maps = Maps(self.engine)
         self.files = FileStore(settings.files_dir, self.staging)
@@ -77,7 +68,7 @@ class Site:
                     f.write(DEFAULT_CONFIG)
         site = cls(settings)
         try:
-            record = site._bind(bound, create)
+            record = binding.check(site.engine, settings, bound, create)
             site.create_schema()
             if record:  # the file first: a site whose init stops here is finished by the next init
                 binding.write(root, record)
@@ -89,40 +80,8 @@ class Site:
             raise
         return site
 
-    def _bind(self, bound: Binding | None, create: bool) -> Binding | None:
-        """Check that the catalogue holds this site's id; when making the site, the store to record."""
-        settings = self.settings
-        root = settings.data_dir
-        store, database = binding.configured(settings)
-        where = database or str(root / "catalog.sqlite")
-        present = bool(database) or Path(where).exists()  # a missing SQLite catalogue is not made by looking
-        mark = binding.mark_of(self.engine, where) if present else None
-        if bound and mark == bound.site_id:
-            return None
-        if mark is not None and not bound and create and store == binding.EMBEDDED:
-            binding.write(root, Binding(store, database, mark))  # the directory's own catalogue: its record was lost
-            return None
-        if mark is not None:
-            raise InvalidInput(f"the catalogue {where} belongs to another Kartenn site (id {mark}), not to {root}: "
-                               "give each site its own database; nothing was opened")
-        if bound and not (create and binding.same_store(bound.database, database)):
-            if store == binding.POSTGIS:
-                raise InvalidInput(f"the database {database} is not the one {root} was made with ({bound.database}), "
-                                   "or it was emptied since: it does not hold this site's id; nothing was opened")
-            raise InvalidInput(f"the catalogue {where} does not hold this site's id: it was lost, replaced or emptied "
-                               "since the site was made; nothing was opened")
-        # A new site, a site made before stores were recorded, or an init that stopped half-way: record it, unless
-        # the directory holds data this catalogue does not know (then it is not the site's store).
-        files = binding.data_files(settings)
-        if files and not (present and binding.dataset_count(self.engine)):
-            raise InvalidInput(f"{root} holds {len(files)} data file(s) (e.g. {files[0]}) but the catalogue {where} "
-                               "lists no dataset: it is not this site's store; give the one the site was made with "
-                               "(KARTENN_DATABASE_URL for PostGIS, unset for the embedded store); nothing was changed")
-        return bound or Binding(store, database, uuid4().hex)
-
     def create_schema(self) -> None:
-        if isinstance(self.features, PostGISStore):
-            self.features.create_schema()
+        self.features.create_schema()
         self.catalog.create_schema()
 
     def seen_by(self, identity: Identity) -> SiteView:
@@ -132,18 +91,11 @@ class Site:
     def adopt_unowned(self) -> None:
         """Datasets and records from before rights existed have no owner nor grant: they stay public."""
         with self.catalog.begin() as conn:
-            for kind, ids in (("dataset", self.catalog.dataset_ids(conn)), ("record", self._standalone(conn))):
+            for kind, ids in (("dataset", self.catalog.dataset_ids(conn)), ("record", record_ids.standalone(conn))):
                 known = self.accounts.known(conn, kind)
                 for resource_id in ids - known:
                     for action in ("view", "download"):
                         self.accounts.grant(conn, kind, resource_id, "public", "", action)
-
-    def _standalone(self, conn) -> set[str]:  # type: ignore[no-untyped-def]
-        from sqlalchemy import select
-
-        from kartenn.stores.catalog import records
-
-        return set(conn.execute(select(records.c.id).where(records.c.dataset_id.is_(None))).scalars())
 
     def reconcile(self) -> None:
         """Remove what a killed process left behind: staging folders, unpublished tables and files.
@@ -178,7 +130,6 @@ class Site:
         return removed, kept
 
     def close(self) -> None:
-        if isinstance(self.features, PostGISStore):
-            self.features.close()
+        self.features.close()
         self.catalog.close()
         self.engine.dispose()

@@ -223,7 +223,7 @@ def search_records(site: Site, query: RecordQuery) -> SearchResult:
     with site.engine.connect() as conn:
         if query.visible is not None:
             _simplify_visibility(site, conn, query)
-        return record_index.search(conn, query, is_postgres=site.catalog.is_postgres)
+        return record_index.search(conn, query)
 
 
 # Per process and engine: visibility condition -> (catalogue change counter, what the condition amounts to).
@@ -235,10 +235,9 @@ def _simplify_visibility(site: Site, conn: Any, query: RecordQuery) -> None:
     """Drop the visibility condition of ``query`` when, on the records stored now, it holds for all of them
     or for exactly the published ones (anonymous callers of a public catalogue): testing it costs a grants
     probe per candidate. What it amounts to is kept until the catalogue change counter moves."""
-    is_postgres = site.catalog.is_postgres
     compiled = query.visible.compile(dialect=conn.dialect)
     key = (str(compiled), tuple(sorted((k, repr(v)) for k, v in compiled.params.items())))
-    counter = record_index.changes(conn, is_postgres=is_postgres)
+    counter = record_index.changes(conn)
     extents = _extents.setdefault(site.engine, {})
     known = extents.get(key)
     if known is not None and known[0] == counter:
@@ -259,8 +258,7 @@ def _simplify_visibility(site: Site, conn: Any, query: RecordQuery) -> None:
 def domain_values(site: Site, name: str) -> list[tuple[str, int]]:
     visibility = getattr(site, "records_visibility", None)
     with site.engine.connect() as conn:
-        return record_index.values(conn, name, is_postgres=site.catalog.is_postgres,
-                                   visible=visibility() if visibility else None)
+        return record_index.values(conn, name, visible=visibility() if visibility else None)
 
 
 def catalogue_extent(site: Site) -> tuple[float, float, float, float] | None:

@@ -21,7 +21,6 @@ from typing import Any
 
 from pyproj import CRS
 from pyproj.exceptions import CRSError
-from sqlalchemy.engine import make_url
 
 from kartenn.crs import axis_north_first
 from kartenn.domain import Dataset
@@ -33,9 +32,6 @@ from kartenn.services.boxes import native_boxes
 from kartenn.services.render_worker import import_mapnik
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
-from kartenn.stores import display
-from kartenn.stores.geopackage import LAYER, GeoPackageStore
-from kartenn.stores.postgis import FID, SCHEMA
 from kartenn.stores.query import level_for_view, levels_of
 
 mapnik = import_mapnik()
@@ -78,32 +74,8 @@ def datasource(site: Site, dataset: Dataset, style: Style, time: TimeFilter | No
     if not SAFE_NAME.match(dataset.storage):
         raise InvalidInput(f"dataset {dataset.id!r} has an unexpected storage name")
     extent = ",".join(repr(v) for v in dataset.extent) if dataset.extent else None
-    if isinstance(site.features, GeoPackageStore):
-        # The ogr plugin reads GeoPackage geometry blobs; the sqlite plugin expects SpatiaLite/WKB and draws nothing.
-        table = display.table(LAYER, level)
-        params = {"type": "ogr", "file": str(site.features.path(dataset.storage)), "layer": table}
-        if time:
-            del params["layer"]
-            params["layer_by_sql"] = f"SELECT * FROM {table} WHERE {time.sqlite_where()}"
-        return params
-    url = make_url(site.settings.database_url or "")
-    source, geometry = f'"{SCHEMA}"."{dataset.storage}"', "geom"
-    conditions = [time.postgres_where()] if time else []
-    drawn = ""
-    if level:
-        # A level's column, read where the originals' index finds the features: Mapnik puts the map's box in
-        # for !bbox! and adds no filter of its own.
-        conditions.append('"geom" && !bbox!')
-        drawn, geometry = f', "{display.column(level)}" AS display_geom', "display_geom"
-    if conditions:
-        source = f"(SELECT *{drawn} FROM {source} WHERE {' AND '.join(conditions)}) AS t"
-    params = {"type": "postgis", "host": url.host or "", "port": url.port or 5432, "dbname": url.database or "",
-              "user": url.username or "", "password": url.password or "",
-              "table": source, "geometry_field": geometry, "key_field": FID,
-              "srid": dataset.srid or 0, "estimate_extent": "false", "max_size": 8, "persist_connection": "true"}
-    if extent:
-        params["extent"] = extent
-    return {k: v for k, v in params.items() if v != ""}
+    return site.features.map_datasource(dataset.storage, srid=dataset.srid or 0, extent=extent, level=level,
+                                        time=time.bounds if time else None)
 
 
 class Compiled:

@@ -27,8 +27,7 @@ from kartenn.services import boxes, render
 from kartenn.services.tile_cache import TileCache
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
-from kartenn.stores.postgis import PostGISStore
-from kartenn.stores.query import columns_in_box, level_for_view, mvt_from_postgis
+from kartenn.stores.query import columns_in_box, level_for_view
 
 EXTENT = 4096  # MVT grid
 BUFFER = 64  # pixels of the grid kept around a tile, so strokes do not stop at its edge
@@ -92,11 +91,13 @@ def vector_tile(site: Site, dataset: Dataset, tms_id: str, z: int, row: int, col
     fields = [f.name for f in dataset.fields]
     tms_epsg = tms.crs._pyproj_crs.to_epsg() or (4326 if tms_id == "WorldCRS84Quad" else None)
     level = tile_level(site, dataset, parts[0])
-    # PostGIS projects whole geometries: one crossing the antimeridian in the dataset's CRS would span the world.
+    # A database projects whole geometries: one crossing the antimeridian in the dataset's CRS would span the world.
     crossing = tms_id in WORLD_SETS and _may_cross(_native(dataset))
-    if isinstance(site.features, PostGISStore) and tms_epsg and dataset.srid and time is None and not crossing:
-        return mvt_from_postgis(site.features, dataset.storage, fields, dataset.id, tms_epsg, bounds, parts,
-                                EXTENT, BUFFER, level)
+    if tms_epsg and dataset.srid and time is None and not crossing:
+        tile = site.features.vector_tile(dataset.storage, fields, dataset.id, tms_epsg, bounds, parts, EXTENT, BUFFER,
+                                         level)
+        if tile is not None:
+            return tile
     return _mvt_from_rows(site, dataset, tms_id, tms_crs, bounds, parts, fields, time, level)
 
 

@@ -35,28 +35,10 @@ class TimeFilter:
             return False
         return (self.start is None or when >= self.start) and (self.end is None or when <= self.end)
 
-    def sqlite_where(self) -> str:
-        """A SQLite condition; the bounds are formatted here from datetimes, never taken from the request."""
-        column = '"' + self.field.replace('"', '""') + '"'
-        parts = []
-        if self.start:
-            parts.append(f"julianday({column}) >= julianday('{_text(self.start)}')")
-        if self.end:
-            parts.append(f"julianday({column}) <= julianday('{_text(self.end)}')")
-        return " AND ".join(parts) or "1=1"
-
-    def postgres_where(self) -> str:
-        column = '"' + self.field.replace('"', '""') + '"'
-        parts = []
-        if self.start:
-            parts.append(f"{column} >= '{_text(self.start)}'::timestamptz")
-        if self.end:
-            parts.append(f"{column} <= '{_text(self.end)}'::timestamptz")
-        return " AND ".join(parts) or "true"
-
-
-def _text(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    @property
+    def bounds(self) -> tuple[str, datetime | None, datetime | None]:
+        """(field, start, end): what a store turns into its own condition (stores/dialect.py)."""
+        return self.field, self.start, self.end
 
 
 def time_field(dataset: Dataset) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 import pyarrow as pa
 from sqlalchemy.engine import Connection
@@ -14,6 +15,9 @@ from kartenn.domain import Field
 GEOMETRY_COLUMN = "geom"
 # PostgreSQL: the advisory lock held while a process creates or upgrades the schemas, one process at a time
 SCHEMA_LOCK = 0x6B617274
+# (field, start, end): the features whose date or date-time field lies in [start, end], either end open when None
+TimeBounds = tuple[str, datetime | None, datetime | None]
+Box = tuple[float, float, float, float]
 
 
 @dataclass
@@ -31,6 +35,14 @@ class LayerSpec:
 class FeatureStore(Protocol):
     """Vector tables. ``load`` runs inside the catalogue transaction ``conn`` so publication is atomic."""
 
+    name: str  # the back end, as told to people ("PostGIS")
+
+    def create_schema(self) -> None:
+        """Make what the store needs before its first table (schemas, functions); safe to run again."""
+
+    def close(self) -> None:
+        """Release the connections the store holds."""
+
     def load(self, conn: Connection, spec: LayerSpec, batches: Iterable[pa.RecordBatch]) -> None:
         """Create ``spec.storage`` and fill it with batches (attributes + WKB ``geom``), with a spatial index."""
 
@@ -42,3 +54,13 @@ class FeatureStore(Protocol):
 
     def unreferenced(self, known: set[str]) -> list[str]:
         """The tables no catalogue entry knows and no live process is writing (``Site.reconcile`` decides)."""
+
+    def map_datasource(self, storage: str, *, srid: int = 0, extent: str | None = None, level: int = 0,
+                       time: TimeBounds | None = None) -> dict[str, Any]:
+        """Mapnik datasource parameters for a published table, drawn from its generalised ``level``, restricted to
+        the features of ``time``; ``extent`` is "minx,miny,maxx,maxy" in the native CRS."""
+
+    def vector_tile(self, storage: str, fields: list[str], layer: str, tile_srid: int, tile_bounds: Box,
+                    native_boxes: list[Box], extent: int, buffer: int, level: int = 0) -> bytes | None:
+        """One MVT layer made by the database for a tile in ``tile_srid``; None when the store does not make
+        tiles (they are then encoded from its rows)."""

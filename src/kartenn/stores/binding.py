@@ -13,6 +13,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import uuid4
 
 from sqlalchemy import Column, String, Table, func, inspect, select
 from sqlalchemy.engine import URL, Engine, make_url
@@ -138,3 +139,34 @@ def data_files(settings: Settings) -> list[str]:
     found = [p for p in sorted(settings.files_dir.rglob("*")) if p.is_file()]
     found += sorted(settings.features_dir.glob("*.gpkg"))
     return [str(p.relative_to(settings.data_dir)) for p in found]
+
+
+def check(engine: Engine, settings: Settings, bound: Binding | None, create: bool) -> Binding | None:
+    """Check that the catalogue holds this site's id; when making the site, the store to record."""
+    root = settings.data_dir
+    store, database = configured(settings)
+    where = database or str(root / "catalog.sqlite")
+    present = bool(database) or Path(where).exists()  # a missing SQLite catalogue is not made by looking
+    mark = mark_of(engine, where) if present else None
+    if bound and mark == bound.site_id:
+        return None
+    if mark is not None and not bound and create and store == EMBEDDED:
+        write(root, Binding(store, database, mark))  # the directory's own catalogue: its record was lost
+        return None
+    if mark is not None:
+        raise InvalidInput(f"the catalogue {where} belongs to another Kartenn site (id {mark}), not to {root}: "
+                           "give each site its own database; nothing was opened")
+    if bound and not (create and same_store(bound.database, database)):
+        if store == POSTGIS:
+            raise InvalidInput(f"the database {database} is not the one {root} was made with ({bound.database}), "
+                               "or it was emptied since: it does not hold this site's id; nothing was opened")
+        raise InvalidInput(f"the catalogue {where} does not hold this site's id: it was lost, replaced or emptied "
+                           "since the site was made; nothing was opened")
+    # A new site, a site made before stores were recorded, or an init that stopped half-way: record it, unless
+    # the directory holds data this catalogue does not know (then it is not the site's store).
+    files = data_files(settings)
+    if files and not (present and dataset_count(engine)):
+        raise InvalidInput(f"{root} holds {len(files)} data file(s) (e.g. {files[0]}) but the catalogue {where} "
+                           "lists no dataset: it is not this site's store; give the one the site was made with "
+                           "(KARTENN_DATABASE_URL for PostGIS, unset for the embedded store); nothing was changed")
+    return bound or Binding(store, database, uuid4().hex)

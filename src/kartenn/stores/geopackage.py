@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyogrio
@@ -18,7 +19,8 @@ import shapely
 from sqlalchemy.engine import Connection
 
 from kartenn.stores import display
-from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
+from kartenn.stores.base import GEOMETRY_COLUMN, Box, LayerSpec, TimeBounds
+from kartenn.stores.dialect import SQLITE
 from kartenn.stores.files import StagingArea
 
 LAYER = "features"
@@ -31,8 +33,30 @@ class GeoPackageStore:
         self.staging = staging
         root.mkdir(parents=True, exist_ok=True)
 
+    name = "SQLite + GeoPackage"
+
     def path(self, storage: str) -> Path:
         return self.root / f"{storage}.gpkg"
+
+    def create_schema(self) -> None:
+        """Nothing to create: each dataset is its own file."""
+
+    def close(self) -> None:
+        """Nothing held open."""
+
+    def map_datasource(self, storage: str, *, srid: int = 0, extent: str | None = None, level: int = 0,
+                       time: TimeBounds | None = None) -> dict[str, Any]:
+        # The ogr plugin reads GeoPackage geometry blobs; the sqlite plugin expects SpatiaLite/WKB and draws nothing.
+        table = display.table(LAYER, level)
+        if time:
+            return {"type": "ogr", "file": str(self.path(storage)),
+                    "layer_by_sql": f"SELECT * FROM {table} WHERE {SQLITE.time_condition(*time)}"}
+        return {"type": "ogr", "file": str(self.path(storage)), "layer": table}
+
+    def vector_tile(self, storage: str, fields: list[str], layer: str, tile_srid: int, tile_bounds: Box,
+                    native_boxes: list[Box], extent: int, buffer: int, level: int = 0) -> bytes | None:
+        """None: tiles of this store are encoded from its rows (formats/mvt.py)."""
+        return None
 
     def load(self, conn: Connection, spec: LayerSpec, batches: Iterable[pa.RecordBatch]) -> None:
         # Written beside its final place under a staging name, then renamed: readers never see half a file.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from itertools import chain
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +21,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 
 from kartenn.stores import display
-from kartenn.stores.base import GEOMETRY_COLUMN, SCHEMA_LOCK, LayerSpec
+from kartenn.stores.base import GEOMETRY_COLUMN, SCHEMA_LOCK, Box, LayerSpec, TimeBounds
+from kartenn.stores.dialect import POSTGRESQL
 from kartenn.stores.ewkb import ewkb_hex
 
 SCHEMA = "kartenn_data"
@@ -38,6 +40,8 @@ PG_TYPES = {
 
 
 class PostGISStore:
+    name = "PostGIS"
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._reader: Engine | None = None
@@ -67,6 +71,35 @@ class PostGISStore:
             postgis = conn.execute(text("SELECT extnamespace::regnamespace::text FROM pg_extension "
                                         "WHERE extname = 'postgis'")).scalar_one()
             conn.exec_driver_sql(display.WEB_MERCATOR_FUNCTION.format(schema=SCHEMA, postgis=postgis))
+
+    def map_datasource(self, storage: str, *, srid: int = 0, extent: str | None = None, level: int = 0,
+                       time: TimeBounds | None = None) -> dict[str, Any]:
+        url = self.engine.url
+        source, geometry = f'"{SCHEMA}"."{storage}"', GEOMETRY_COLUMN
+        conditions = [POSTGRESQL.time_condition(*time)] if time else []
+        drawn = ""
+        if level:
+            # A level's column, read where the originals' index finds the features: Mapnik puts the map's box in
+            # for !bbox! and adds no filter of its own.
+            conditions.append(f'"{GEOMETRY_COLUMN}" && !bbox!')
+            drawn, geometry = f', "{display.column(level)}" AS display_geom', "display_geom"
+        if conditions:
+            source = f"(SELECT *{drawn} FROM {source} WHERE {' AND '.join(conditions)}) AS t"
+        params = {"type": "postgis", "host": url.host or "", "port": url.port or 5432, "dbname": url.database or "",
+                  "user": url.username or "", "password": url.password or "",
+                  "table": source, "geometry_field": geometry, "key_field": FID,
+                  "srid": srid or 0, "estimate_extent": "false", "max_size": 8, "persist_connection": "true"}
+        if extent:
+            params["extent"] = extent
+        return {k: v for k, v in params.items() if v != ""}
+
+    def vector_tile(self, storage: str, fields: list[str], layer: str, tile_srid: int, tile_bounds: Box,
+                    native_boxes: list[Box], extent: int, buffer: int, level: int = 0) -> bytes | None:
+        """One MVT layer built by PostGIS (stores/query.py)."""
+        from kartenn.stores.query import mvt_from_postgis  # it reads through this store
+
+        return mvt_from_postgis(self, storage, fields, layer, tile_srid, tile_bounds, native_boxes, extent, buffer,
+                                level)
 
     def load(self, conn: Connection, spec: LayerSpec, batches: Iterable[pa.RecordBatch]) -> None:
         raw = conn.connection.driver_connection

@@ -4,7 +4,7 @@ Searches match, count and page on ``record_keys``, a narrow table of what they t
 of the page only. Stems come from kartenn.text on both stores, so both find the same records for the same
 words, and rank them alike: every word in the title first, then the records written last.
 
->>> result = search(conn, RecordQuery(q="routes", bbox=(-5, 47, -1, 49)), is_postgres=False)  # doctest: +SKIP
+>>> result = search(conn, RecordQuery(q="routes", bbox=(-5, 47, -1, 49)))  # doctest: +SKIP
 >>> result.matched, [r.id for r in result.records], result.facets["keyword"]                  # doctest: +SKIP
 """
 
@@ -41,6 +41,7 @@ from sqlalchemy.sql import ColumnElement, visitors
 
 from kartenn.domain import Field, Record
 from kartenn.stores.catalog import SCHEMA, _aware, _bounds, record_terms, records
+from kartenn.stores.dialect import dialect_of
 from kartenn.stores.refusals import refused_filters
 from kartenn.text import WORD, fold, query_terms, stems_of_folded
 
@@ -223,9 +224,9 @@ def _count_changes(conn: Connection, *, is_postgres: bool) -> None:
                                  f"BEGIN UPDATE {table} SET n = n + 1 WHERE id = 1; END")
 
 
-def changes(conn: Connection, *, is_postgres: bool) -> int:
+def changes(conn: Connection) -> int:
     """The ``catalog_changes`` counter (see _count_changes)."""
-    table = f"{SCHEMA}.catalog_changes" if is_postgres else "catalog_changes"
+    table = dialect_of(conn).table("catalog_changes")
     return int(conn.exec_driver_sql(f"SELECT n FROM {table} WHERE id = 1").scalar_one())
 
 
@@ -500,8 +501,9 @@ def _tiered_page(conn: Connection, query: RecordQuery, where: list[ColumnElement
 
 
 @refused_filters()
-def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> SearchResult:
+def search(conn: Connection, query: RecordQuery) -> SearchResult:
     k = record_keys.c
+    is_postgres = dialect_of(conn).is_postgres
     where, in_title = conditions(query, is_postgres)
     rank = None if in_title is None else case((in_title, 1), else_=0)
     ranked_alone = rank is not None and all(name == "relevance" for name, _ in query.sort)
@@ -568,7 +570,7 @@ def search(conn: Connection, query: RecordQuery, *, is_postgres: bool) -> Search
     return SearchResult(matched=int(matched), records=found, facets=facets)
 
 
-def values(conn: Connection, column: str, *, is_postgres: bool, visible: Any = None) -> list[tuple[str, int]]:
+def values(conn: Connection, column: str, *, visible: Any = None) -> list[tuple[str, int]]:
     """Distinct values of a field with counts (CSW GetDomain), over the records ``visible`` allows."""
     shown = [visible] if visible is not None else [records.c.state == "published"]  # visible knows states
     if column in FACETS:

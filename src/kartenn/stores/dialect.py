@@ -1,0 +1,66 @@
+"""What differs between the two databases, said once: SQLite (embedded store) and PostgreSQL/PostGIS.
+
+Code outside stores/ never asks which one it runs on; stores pick the dialect of their connection here.
+
+>>> dialect_of(engine).time_condition("date", start, None)   # doctest: +SKIP
+'"date" >= \\'2001-01-01T00:00:00.000Z\\'::timestamptz'
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+class Dialect:
+    name = ""
+    is_postgres = False
+    schema: str | None = None  # where the catalogue's tables live
+    true = "1=1"
+
+    def table(self, name: str) -> str:
+        """A catalogue table's name as written in SQL text."""
+        return f"{self.schema}.{name}" if self.schema else name
+
+    def time_condition(self, field: str, start: datetime | None, end: datetime | None) -> str:
+        """Rows whose date or date-time ``field`` lies in [start, end]; the bounds are formatted here from
+        datetimes, never taken from a request."""
+        column = quote(field)
+        parts = [self._compare(column, op, when) for op, when in ((">=", start), ("<=", end)) if when]
+        return " AND ".join(parts) or self.true
+
+    def _compare(self, column: str, op: str, when: datetime) -> str:
+        raise NotImplementedError
+
+
+class SQLite(Dialect):
+    name = "sqlite"
+
+    def _compare(self, column: str, op: str, when: datetime) -> str:
+        return f"julianday({column}) {op} julianday('{_text(when)}')"
+
+
+class PostgreSQL(Dialect):
+    name = "postgresql"
+    is_postgres = True
+    schema = "kartenn"
+    true = "true"
+
+    def _compare(self, column: str, op: str, when: datetime) -> str:
+        return f"{column} {op} '{_text(when)}'::timestamptz"
+
+
+SQLITE, POSTGRESQL = SQLite(), PostgreSQL()
+
+
+def dialect_of(bind: Any) -> Dialect:
+    """The dialect of an engine or connection."""
+    return POSTGRESQL if bind.dialect.name == "postgresql" else SQLITE
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
