@@ -1,4 +1,5 @@
-"""The layers' rules, read from the source: web/ never imports stores/; the command line and web/ never write
+"""The layers' rules, read from the source: only stores/ knows which database runs behind a site and writes SQL;
+web/ never imports stores/; the command line and web/ never write
 the audit log themselves (the services they call do, with the rights check)."""
 
 from __future__ import annotations
@@ -11,6 +12,19 @@ import pytest
 import kartenn
 
 PACKAGE = Path(kartenn.__file__).parent
+
+SRC = Path(kartenn.__file__).resolve().parent
+STORES = SRC / "stores"
+# Words that name a back end in code (not in strings: media types and help texts may say "GeoPackage").
+BACK_END_WORDS = ("postgres", "postgis", "sqlite", "geopackagestore")
+BACK_END_MODULES = ("kartenn.stores.geopackage", "kartenn.stores.postgis")
+# module (relative to src/kartenn) → names it may still use, and why
+ALLOWED_NAMES = {
+    "config.py": {"uses_postgis"},  # the setting that says which database a site names; read by stores/binding.py
+}
+ALLOWED_PACKAGES = ("testing/",)  # starts a PostgreSQL server for the tests
+# SQL built outside stores/ (sqlalchemy imports other than types): none but the permission layer's, still to move
+SQL_ALLOWED = {"services/access.py"}
 WEB = sorted((PACKAGE / "web").rglob("*.py"))
 
 
@@ -105,3 +119,75 @@ def _store_uses(path: Path) -> list[int]:
 def test_transactions_and_features_go_through_services(path):
     lines = _store_uses(path)
     assert not lines, f"{path.relative_to(PACKAGE)} opens transactions or reads features at lines {lines}"
+
+
+def back_end_questions(source: str) -> list[str]:
+    """The names and imports of ``source`` that ask which back end runs."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Name):
+            names = [node.id]
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, ast.arg):
+            names = [node.arg]
+        elif isinstance(node, ast.keyword) and node.arg:
+            names = [node.arg]
+        elif isinstance(node, ast.ImportFrom):
+            if node.module in BACK_END_MODULES:
+                found.append(f"import from {node.module}")
+            names = [a.asname or a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if a.name in BACK_END_MODULES]
+        found += [n for n in names if any(word in n.lower() for word in BACK_END_WORDS)]
+    return found
+
+
+def sql_imports(source: str) -> list[str]:
+    """The sqlalchemy imports of ``source`` that build SQL (type imports from sqlalchemy.engine are fine)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy" \
+                and node.module != "sqlalchemy.engine":
+            found.append(f"from {node.module} import {', '.join(a.name for a in node.names)}")
+        elif isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if a.name.split(".")[0] == "sqlalchemy"]
+    return found
+
+
+def _modules() -> list[tuple[str, str]]:
+    return [(path.relative_to(SRC).as_posix(), path.read_text(encoding="utf-8"))
+            for path in sorted(SRC.rglob("*.py")) if STORES not in path.parents]
+
+
+def test_the_checks_see_back_end_questions_and_sql():
+    asked = back_end_questions("from kartenn.stores.postgis import PostGISStore\n"
+                               "if isinstance(site.features, PostGISStore) or site.catalog.is_postgres:\n"
+                               "    where = time.sqlite_where()\n")
+    assert sorted(asked) == ["PostGISStore", "PostGISStore", "import from kartenn.stores.postgis", "is_postgres",
+                             "sqlite_where"]
+    assert back_end_questions('MEDIA = "application/geopackage+sqlite3"\nstore = site.features.name\n') == []
+    assert sql_imports("from sqlalchemy import select\nfrom sqlalchemy.engine import Connection\n") == \
+        ["from sqlalchemy import select"]
+
+
+def test_nothing_outside_stores_asks_which_back_end_runs():
+    modules = _modules()
+    assert len(modules) > 50 and any(name == "site.py" for name, _ in modules)
+    asked = {}
+    for name, source in modules:
+        if name.startswith(ALLOWED_PACKAGES):
+            continue
+        found = [n for n in back_end_questions(source) if n not in ALLOWED_NAMES.get(name, set())]
+        if found:
+            asked[name] = sorted(set(found))
+    assert asked == {}
+
+
+def test_no_sql_outside_stores():
+    built = {name: found for name, source in _modules() if name not in SQL_ALLOWED
+             for found in [sql_imports(source)] if found}
+    assert built == {}

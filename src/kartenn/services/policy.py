@@ -21,10 +21,8 @@ import time
 import weakref
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-
 from kartenn.domain.security import ANONYMOUS, Identity
-from kartenn.stores.accounts import Accounts, owners
+from kartenn.stores.accounts import Accounts
 
 __all__ = ["ANONYMOUS", "allowed", "permitted", "unpublished_permitted", "may_review", "publishes_changes",
            "WORKFLOW_ROLES"]
@@ -57,13 +55,11 @@ def allowed(identity: Identity, action: str, kind: str, resource_id: str, accoun
     ids = permitted(identity, action, kind, accounts)
     if ids is None:
         return True
-    subquery = ids.subquery()
-    with accounts.engine.connect() as conn:
-        found = conn.execute(select(subquery.c[0]).where(subquery.c[0] == resource_id).limit(1)).first()
+    found = accounts.among(ids, resource_id)
     if len(recent) > 10_000:
         recent.clear()
-    recent[key] = (now, found is not None)
-    return found is not None
+    recent[key] = (now, found)
+    return found
 
 
 def unpublished_permitted(identity: Identity, kind: str) -> Any:
@@ -71,13 +67,7 @@ def unpublished_permitted(identity: Identity, kind: str) -> Any:
     ``kind`` resources (record, or dataset for the records of datasets) whose drafts it sees."""
     if identity.admin:
         return None
-    if identity.user is None:
-        return select(owners.c.resource_id).where(False)
-    orgs = [o for o, r in identity.roles.items() if r in WORKFLOW_ROLES]
-    mine = [owners.c.user_id == identity.user]
-    if orgs:
-        mine.append(owners.c.org_id.in_(orgs))
-    return select(owners.c.resource_id).where(and_(owners.c.kind == kind, or_(*mine)))
+    return Accounts.owned_by(kind, identity.user, [o for o, r in identity.roles.items() if r in WORKFLOW_ROLES])
 
 
 def may_review(identity: Identity, kind: str, resource_id: str, accounts: Accounts) -> bool:

@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import select
 
 from kartenn.domain import Record
 from kartenn.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from kartenn.formats.records import record_from_element
 from kartenn.services import working_copies
 from kartenn.services.records import search_records
-from kartenn.stores import record_versions
-from kartenn.stores.catalog import records
+from kartenn.stores import record_ids, record_versions
 from kartenn.stores.record_filter import queryable
 from kartenn.stores.record_index import RecordQuery
 from kartenn.xml import parse_xml
@@ -192,7 +190,7 @@ def _not_inserted(rec: Record) -> InvalidInput:
 
 def _exists(site: Any, conn: Any, record_id: str) -> bool:
     # asked of the table itself: a record the caller may not see exists all the same
-    return conn.execute(select(records.c.id).where(records.c.id == record_id)).first() is not None
+    return record_ids.exists(conn, record_id)
 
 
 def records_of(element: etree._Element) -> list[Record]:

@@ -13,26 +13,20 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
 from kartenn.domain import Record
 from kartenn.errors import NotFound
-from kartenn.stores.accounts import organisations, owners
 
 SOURCE = "owner"
 
 
 def owner_contacts(site: Any, conn: Connection, dataset_id: str) -> list[dict[str, Any]]:
     """The resource and metadata points of contact for the owner of ``dataset_id`` (empty: nobody to name)."""
-    row = conn.execute(
-        select(organisations.c.name)
-        .join(owners, owners.c.org_id == organisations.c.id)
-        .where(and_(owners.c.kind == "dataset", owners.c.resource_id == dataset_id))
-    ).first()
+    name = site.accounts.owner_name(conn, "dataset", dataset_id)
     s = site.settings
-    if row is not None:
-        party = {"organisation": row.name}
+    if name is not None:
+        party = {"organisation": name}
     elif s.publisher_name:
         party = {"organisation": s.publisher_name, "email": s.publisher_email, "url": s.publisher_url}
     else:

@@ -311,6 +311,20 @@ class Accounts:
                                                          owners.c.resource_id == resource_id))).first()
         return dict(row._mapping) if row else None
 
+    def among(self, ids: Any, resource_id: str) -> bool:
+        """Whether the SELECT of ids ``ids`` yields ``resource_id``."""
+        subquery = ids.subquery()
+        with self.engine.connect() as conn:
+            return conn.execute(select(subquery.c[0]).where(subquery.c[0] == resource_id).limit(1)).first() is not None
+
+    def owner_name(self, conn: Connection, kind: str, resource_id: str) -> str | None:
+        """The name of the organisation that owns a resource."""
+        return conn.execute(
+            select(organisations.c.name)
+            .join(owners, owners.c.org_id == organisations.c.id)
+            .where(and_(owners.c.kind == kind, owners.c.resource_id == resource_id))
+        ).scalar()
+
     def permitted(self, identity: Identity, kind: str, action: str) -> Any:
         """A SELECT of the ids of ``kind`` resources ``identity`` may ``action`` (not for admins: all)."""
         orgs = list(identity.roles)
@@ -346,6 +360,16 @@ class Accounts:
                                                    grants.c.action == action, or_(*mine)).limit(1)
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
+
+    @staticmethod
+    def owned_by(kind: str, user: str | None, orgs: list[str]) -> Any:
+        """A SELECT of the ids of ``kind`` resources owned by ``user`` or one of ``orgs`` (none without a user)."""
+        if user is None:
+            return select(owners.c.resource_id).where(False)
+        mine = [owners.c.user_id == user]
+        if orgs:
+            mine.append(owners.c.org_id.in_(orgs))
+        return select(owners.c.resource_id).where(and_(owners.c.kind == kind, or_(*mine)))
 
     # sessions, login flows, failures and sign-ups ------------------------------------------------------
 
