@@ -191,3 +191,23 @@ def test_no_sql_outside_stores():
     built = {name: found for name, source in _modules() if name not in SQL_ALLOWED
              for found in [sql_imports(source)] if found}
     assert built == {}
+
+
+def test_each_back_end_implements_the_whole_store_interface():
+    from kartenn.stores.base import FeatureStore
+    from kartenn.stores.geopackage import GeoPackageStore
+    from kartenn.stores.postgis import PostGISStore
+
+    wanted = {name for name in vars(FeatureStore) if not name.startswith("_")} | {"name"}
+    assert {"load", "map_datasource", "vector_tile", "features_in_box", "levels", "value_range"} <= wanted
+    for store in (GeoPackageStore, PostGISStore):
+        missing = {name for name in wanted if not callable(getattr(store, name, None)) and name != "name"}
+        assert missing == set(), store.__name__
+        assert isinstance(store.name, str) and store.name
+
+
+def test_the_dialects_name_the_catalogue_schema():
+    from kartenn.stores.catalog import SCHEMA
+    from kartenn.stores.dialect import POSTGRESQL, SQLITE
+
+    assert (POSTGRESQL.table("records"), SQLITE.table("records")) == (f"{SCHEMA}.records", "records")

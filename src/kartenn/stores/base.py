@@ -18,6 +18,7 @@ SCHEMA_LOCK = 0x6B617274
 # (field, start, end): the features whose date or date-time field lies in [start, end], either end open when None
 TimeBounds = tuple[str, datetime | None, datetime | None]
 Box = tuple[float, float, float, float]
+Columns = tuple[list[int], dict[str, list[Any]], list[bytes | None]]  # (fids, {field: values}, WKB geometries)
 
 
 @dataclass
@@ -64,3 +65,25 @@ class FeatureStore(Protocol):
                     native_boxes: list[Box], extent: int, buffer: int, level: int = 0) -> bytes | None:
         """One MVT layer made by the database for a tile in ``tile_srid``; None when the store does not make
         tiles (they are then encoded from its rows)."""
+
+    def features_in_box(self, storage: str, fields: list[str], bbox: Box, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` features whose bounding box meets ``bbox`` (native CRS): fid, properties, WKB geometry."""
+
+    def columns_in_box(self, storage: str, fields: list[str], bbox: Box, limit: int, level: int = 0) -> Columns:
+        """``features_in_box`` by column, with the geometries of a generalised ``level`` where the store keeps
+        them beside the originals."""
+
+    def levels(self, storage: str) -> Any:
+        """The display copies a published table has (``display.Levels``)."""
+
+    def distinct_values(self, storage: str, field: str, limit: int) -> list[Any]:
+        """Up to ``limit`` distinct non-null values of ``field``, sorted (a time dimension's extent)."""
+
+    def value_range(self, storage: str, field: str) -> tuple[Any, Any]:
+        """(lowest, highest) non-null value of a date or date-time ``field``."""
+
+
+def columns_of(rows: list[dict[str, Any]], fields: list[str]) -> Columns:
+    """Features as read by ``features_in_box``, by column."""
+    return ([r["fid"] for r in rows], {f: [r["properties"].get(f) for r in rows] for f in fields},
+            [r["wkb"] for r in rows])

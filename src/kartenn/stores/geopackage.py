@@ -19,11 +19,12 @@ import shapely
 from sqlalchemy.engine import Connection
 
 from kartenn.stores import display
-from kartenn.stores.base import GEOMETRY_COLUMN, Box, LayerSpec, TimeBounds
+from kartenn.stores import geopackage_reads as reads
+from kartenn.stores.base import GEOMETRY_COLUMN, Box, Columns, LayerSpec, TimeBounds, columns_of
 from kartenn.stores.dialect import SQLITE
 from kartenn.stores.files import StagingArea
 
-LAYER = "features"
+LAYER = reads.LAYER
 LEVEL_CHUNK = 50_000  # features read and simplified at once while the levels are written
 
 
@@ -57,6 +58,22 @@ class GeoPackageStore:
                     native_boxes: list[Box], extent: int, buffer: int, level: int = 0) -> bytes | None:
         """None: tiles of this store are encoded from its rows (formats/mvt.py)."""
         return None
+
+    def features_in_box(self, storage: str, fields: list[str], bbox: Box, limit: int) -> list[dict[str, Any]]:
+        return reads.features_in_box(self.path(storage), fields, bbox, limit)  # GDAL uses the R-tree
+
+    def columns_in_box(self, storage: str, fields: list[str], bbox: Box, limit: int, level: int = 0) -> Columns:
+        found = reads.columns_in_box(self.path(storage), fields, bbox, limit, display.table(LAYER, level))
+        return found if found is not None else columns_of(self.features_in_box(storage, fields, bbox, limit), fields)
+
+    def levels(self, storage: str) -> display.Levels:
+        return display.geopackage_levels(self.path(storage), LAYER)
+
+    def distinct_values(self, storage: str, field: str, limit: int) -> list[Any]:
+        return reads.distinct_values(self.path(storage), field, limit)
+
+    def value_range(self, storage: str, field: str) -> tuple[Any, Any]:
+        return reads.value_range(self.path(storage), field)
 
     def load(self, conn: Connection, spec: LayerSpec, batches: Iterable[pa.RecordBatch]) -> None:
         # Written beside its final place under a staging name, then renamed: readers never see half a file.

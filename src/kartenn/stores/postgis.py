@@ -21,12 +21,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 
 from kartenn.stores import display
-from kartenn.stores.base import GEOMETRY_COLUMN, SCHEMA_LOCK, Box, LayerSpec, TimeBounds
+from kartenn.stores import postgis_reads as reads
+from kartenn.stores.base import GEOMETRY_COLUMN, SCHEMA_LOCK, Box, Columns, LayerSpec, TimeBounds, columns_of
 from kartenn.stores.dialect import POSTGRESQL
 from kartenn.stores.ewkb import ewkb_hex
 
-SCHEMA = "kartenn_data"
-FID = "fid"
+SCHEMA, FID = reads.SCHEMA, reads.FID
 
 PG_TYPES = {
     "string": "text",
@@ -52,7 +52,7 @@ class PostGISStore:
 
         The catalogue's pool pings every connection it lends and rolls back every one it takes back: two round
         trips that cost more than a zoom-14 tile. A read that finds its connection dead invalidates it and
-        tries once more (``stores.query.read_one``).
+        tries once more (``stores.postgis_reads.read_one``).
         """
         if self._reader is None:
             self._reader = create_engine(self.engine.url, pool_size=8, max_overflow=8,
@@ -95,11 +95,23 @@ class PostGISStore:
 
     def vector_tile(self, storage: str, fields: list[str], layer: str, tile_srid: int, tile_bounds: Box,
                     native_boxes: list[Box], extent: int, buffer: int, level: int = 0) -> bytes | None:
-        """One MVT layer built by PostGIS (stores/query.py)."""
-        from kartenn.stores.query import mvt_from_postgis  # it reads through this store
+        return reads.vector_tile(self, storage, fields, layer, tile_srid, tile_bounds, native_boxes, extent, buffer,
+                                 level)
 
-        return mvt_from_postgis(self, storage, fields, layer, tile_srid, tile_bounds, native_boxes, extent, buffer,
-                                level)
+    def features_in_box(self, storage: str, fields: list[str], bbox: Box, limit: int) -> list[dict[str, Any]]:
+        return reads.features_in_box(self, storage, fields, bbox, limit)
+
+    def columns_in_box(self, storage: str, fields: list[str], bbox: Box, limit: int, level: int = 0) -> Columns:
+        return columns_of(self.features_in_box(storage, fields, bbox, limit), fields)
+
+    def levels(self, storage: str) -> display.Levels:
+        return display.postgis_levels(self.engine, SCHEMA, storage)
+
+    def distinct_values(self, storage: str, field: str, limit: int) -> list[Any]:
+        return reads.distinct_values(self, storage, field, limit)
+
+    def value_range(self, storage: str, field: str) -> tuple[Any, Any]:
+        return reads.value_range(self, storage, field)
 
     def load(self, conn: Connection, spec: LayerSpec, batches: Iterable[pa.RecordBatch]) -> None:
         raw = conn.connection.driver_connection
