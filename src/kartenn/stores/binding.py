@@ -21,7 +21,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from kartenn.config import Settings
 from kartenn.errors import InvalidInput
-from kartenn.stores.catalog import SCHEMA, datasets, metadata
+from kartenn.stores.catalog import datasets, metadata
+from kartenn.stores.dialect import dialect_of
 
 STORE_FILE = "store.toml"
 EMBEDDED, POSTGIS = "embedded", "postgis"
@@ -108,7 +109,7 @@ def expect(binding: Binding, settings: Settings, root: Path) -> None:
 
 def mark_of(engine: Engine, database: str) -> str | None:
     """The site id the catalogue holds, None when it holds none (nothing is created)."""
-    schema = SCHEMA if engine.dialect.name == "postgresql" else None
+    schema = dialect_of(engine).schema
     try:
         with engine.connect() as conn:
             if not inspect(conn).has_table(site_table.name, schema=schema):
@@ -127,7 +128,7 @@ def set_mark(engine: Engine, site_id: str) -> None:
 
 
 def dataset_count(engine: Engine) -> int:
-    schema = SCHEMA if engine.dialect.name == "postgresql" else None
+    schema = dialect_of(engine).schema
     with engine.connect() as conn:
         if not inspect(conn).has_table(datasets.name, schema=schema):
             return 0

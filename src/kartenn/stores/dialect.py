@@ -15,7 +15,7 @@ from typing import Any
 class Dialect:
     name = ""
     is_postgres = False
-    schema: str | None = None  # where the catalogue's tables live
+    schema: str | None = None  # where the catalogue's tables live (stores/catalog.py SCHEMA)
     true = "1=1"
 
     def table(self, name: str) -> str:
