@@ -62,7 +62,7 @@ def init(data_dir: Annotated[Path, typer.Argument(help="Folder to create.")] = P
     """Create a data directory with its configuration and catalogue, and record its store (which also records the
     store of a site made by an earlier Kartenn)."""
     site = _site(data_dir, create=True, database_url=database_url)
-    out.print(f"Initialised {site.settings.data_dir} ({site.features.name})", highlight=False, soft_wrap=True)
+    out.print(f"Initialised {site.settings.data_dir} ({site.store_name})", highlight=False, soft_wrap=True)
 
 
 @app.command()

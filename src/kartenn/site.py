@@ -80,6 +80,11 @@ class Site:
             raise
         return site
 
+    @property
+    def store_name(self) -> str:
+        """The name of the store the site runs on, for people ("PostGIS", "SQLite + GeoPackage")."""
+        return self.features.name
+
     def create_schema(self) -> None:
         self.features.create_schema()
         self.catalog.create_schema()
