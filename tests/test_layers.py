@@ -23,8 +23,8 @@ ALLOWED_NAMES = {
     "config.py": {"uses_postgis"},  # the setting that says which database a site names; read by stores/binding.py
 }
 ALLOWED_PACKAGES = ("testing/",)  # starts a PostgreSQL server for the tests
-# SQL built outside stores/ (sqlalchemy imports other than types): none but the permission layer's, still to move
-SQL_ALLOWED = {"services/access.py"}
+# SQL built outside stores/ (sqlalchemy imports other than types): none
+SQL_ALLOWED: set[str] = set()
 WEB = sorted((PACKAGE / "web").rglob("*.py"))
 
 

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, literal, or_, select, true
-
 from kartenn.domain import Dataset, Record
 from kartenn.domain.security import Identity, Sharing
 from kartenn.errors import Forbidden, NotFound, Unauthorized
 from kartenn.services import policy
-from kartenn.stores.catalog import Catalog, records
+from kartenn.stores.catalog import Catalog
 
 # What the catalogue offers a caller besides its filtered reads, each free of identity: transactions and the
 # writes that services make once they have checked the caller's rights; jobs (filtered by may_see_job); named
 # styles (of a dataset already got through get_dataset); ids and origins that callers compare, never show.
 CATALOG_SHARED = frozenset({
-    "begin", "engine", "is_postgres", "sqlite", "analyze",
+    "begin", "engine", "analyze",
     "add_dataset", "update_dataset", "delete_dataset", "dataset_ids",
     "put_record", "put_records", "delete_record", "record_origins",
     "add_job", "save_job", "get_job", "list_jobs",
@@ -50,8 +48,7 @@ class PolicyCatalog:
         ids = policy.permitted(self._identity, "view", kind, self._site.accounts)
         if ids is None:
             return None
-        with self._catalog.engine.connect() as conn:
-            return {row[0] for row in conn.execute(ids)}
+        return self._catalog.ids_in(ids)
 
     def get_dataset(self, dataset_id: str, conn: Any = None) -> Dataset:
         dataset = self._catalog.get_dataset(dataset_id, conn)
@@ -73,14 +70,10 @@ class PolicyCatalog:
             seen = policy.allowed(self._identity, "view", kind, key, self._site.accounts)
         else:
             ids = policy.unpublished_permitted(self._identity, kind)
-            seen = ids is None or key in self._ids(ids)
+            seen = ids is None or key in self._catalog.ids_in(ids)
         if not seen:
             raise NotFound(f"no record {record_id!r}")
         return record
-
-    def _ids(self, query: Any) -> set[str]:
-        with self._catalog.engine.connect() as conn:
-            return {row[0] for row in conn.execute(query)}
 
 
 class SiteView:
@@ -106,14 +99,7 @@ class SiteView:
         draft_records = policy.unpublished_permitted(self.identity, "record")
         if datasets is None and standalone is None and draft_datasets is None and draft_records is None:
             return None
-
-        def among(dataset_ids: Any, record_ids: Any) -> Any:
-            return or_(and_(records.c.dataset_id.is_not(None), _member(records.c.dataset_id, dataset_ids)),
-                       and_(records.c.dataset_id.is_(None), _member(records.c.id, record_ids)))
-
-        published = records.c.state == "published"
-        return or_(and_(published, among(datasets, standalone)),
-                   and_(records.c.state != "published", among(draft_datasets, draft_records)))
+        return Catalog.records_among(datasets, standalone, draft_datasets, draft_records)
 
     def may(self, action: str, kind: str, resource_id: str) -> bool:
         return policy.allowed(self.identity, action, kind, resource_id, self._site.accounts)
@@ -162,14 +148,3 @@ class SiteView:
         me = self.identity
         return me.admin or (me.user is not None and params.get("created_by") == me.user)
 
-
-def _member(column: Any, ids: Any) -> Any:
-    """``column`` among ``ids`` (a SELECT of ids; None: every id)."""
-    return true() if ids is None else _among(column, ids)
-
-
-def _among(column: Any, ids: Any) -> Any:
-    """``column`` is one of the ids the SELECT ``ids`` yields, as a correlated EXISTS: the database probes the
-    grants index for each candidate record, where IN listed every permitted id again for each search."""
-    sub = ids.subquery()
-    return exists(select(literal(1)).select_from(sub).where(list(sub.c)[0] == column))

@@ -27,11 +27,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     create_engine,
     event,
+    exists,
     func,
+    literal,
+    or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.engine import Connection, Engine
 
@@ -316,6 +321,24 @@ class Catalog:
         with self.engine.connect() as c:
             return set(c.execute(query).scalars())
 
+    def ids_in(self, query: Any) -> set[str]:
+        """The ids a SELECT of ids yields (one the accounts store built: who may do what)."""
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(query)}
+
+    @staticmethod
+    def records_among(datasets: Any, standalone: Any, draft_datasets: Any, draft_records: Any) -> Any:
+        """A condition on the records table: published records of ``datasets`` or ``standalone`` records, and
+        unpublished ones of ``draft_datasets`` or ``draft_records`` (each a SELECT of ids; None: every id)."""
+
+        def among(dataset_ids: Any, record_ids: Any) -> Any:
+            return or_(and_(records.c.dataset_id.is_not(None), _member(records.c.dataset_id, dataset_ids)),
+                       and_(records.c.dataset_id.is_(None), _member(records.c.id, record_ids)))
+
+        published = records.c.state == "published"
+        return or_(and_(published, among(datasets, standalone)),
+                   and_(records.c.state != "published", among(draft_datasets, draft_records)))
+
     def storages(self) -> set[str]:
         with self.engine.connect() as conn:
             return set(conn.execute(select(datasets.c.storage)).scalars())
@@ -505,3 +528,12 @@ class Catalog:
             return conn.execute(query).first()
         with self.engine.connect() as c:
             return c.execute(query).first()
+
+
+def _member(column: Any, ids: Any) -> Any:
+    """``column`` among ``ids`` (a SELECT of ids; None: every id), as a correlated EXISTS: the database probes the
+    grants index for each candidate record, where IN listed every permitted id again for each search."""
+    if ids is None:
+        return true()
+    sub = ids.subquery()
+    return exists(select(literal(1)).select_from(sub).where(list(sub.c)[0] == column))
