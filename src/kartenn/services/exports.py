@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyogrio
 import shapely
 from pyproj import CRS
 
@@ -96,6 +95,8 @@ def _csv_value(value: Any) -> Any:
 
 def write_file(store: FeatureStore, dataset: Dataset, query: ItemQuery, fmt: str, folder: Path) -> Path:
     """The selection written by GDAL into ``folder``; a Shapefile comes back zipped."""
+    import pyogrio
+
     _, extension, driver = FORMATS[fmt]
     fields = _fields(dataset, query)
     schema = pa.schema([pa.field("fid", pa.int64()), *(pa.field(f.name, ARROW_TYPES.get(f.type, pa.string()))

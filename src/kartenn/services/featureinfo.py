@@ -12,10 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-import rasterio
 import shapely
 from pyproj import CRS, Transformer
-from rasterio.windows import Window
 
 from kartenn.domain import Dataset
 from kartenn.site import Site
@@ -51,6 +49,9 @@ def feature_info(site: Site, dataset: Dataset, crs: str, bbox: Box, width: int, 
 
 
 def _raster_value(site: Site, dataset: Dataset, x: float, y: float) -> list[dict[str, Any]]:
+    import rasterio
+    from rasterio.windows import Window
+
     with rasterio.open(site.files.path(dataset.storage)) as src:
         row, col = src.index(x, y)
         if not (0 <= row < src.height and 0 <= col < src.width):

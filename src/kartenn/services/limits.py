@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rasterio
 
 from kartenn.config import Settings
 from kartenn.errors import TooLarge
@@ -68,6 +67,8 @@ def check_sources(sources: list[Source], limits: IngestLimits) -> None:
 
 def check_raster(path: str, label: str, limits: IngestLimits) -> int:
     """The raster's uncompressed size in bytes, from its header; TooLarge when over the limits."""
+    import rasterio
+
     try:
         with safe_open.raster_env(), safe_open.open_raster(path) as src:
             subdatasets = list(src.subdatasets)

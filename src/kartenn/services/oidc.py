@@ -20,16 +20,18 @@ import hashlib
 import json
 import time
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from kartenn.domain.security import ROLES, Identity
 from kartenn.errors import InvalidInput, Unauthorized
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import OAuth2Client
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 ADMIN_ROLE = "kartenn-admin"
@@ -132,6 +134,8 @@ def identity_from_claims(claims: dict[str, Any], settings: Any = None) -> Identi
 # Browser login: authorization code with PKCE ------------------------------------------------------------------
 
 def _client(settings: Any, redirect_uri: str) -> OAuth2Client:
+    from authlib.integrations.httpx_client import OAuth2Client
+
     return OAuth2Client(settings.oidc_client_id, settings.oidc_client_secret, scope=settings.oidc_scopes,
                         redirect_uri=redirect_uri, code_challenge_method="S256", timeout=10)
 

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import rasterio
-import rasterio.shutil
 import shapely
 from pyproj import CRS, Transformer
 
@@ -38,6 +37,9 @@ from kartenn.services.styles import default_raster_style, default_vector_style
 from kartenn.site import Site
 from kartenn.stores import display
 from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
+
+if TYPE_CHECKING:
+    import rasterio
 
 # (done, total or None, message) — total is a feature count for vectors
 Progress = Callable[[int, int | None, str], None]
@@ -287,6 +289,9 @@ def _normalise(column: pa.Array, kind: str) -> pa.Array:
 
 def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, title: str | None,
                     old: Dataset | None, progress: Progress | None, log: list[str]) -> Dataset:
+    import rasterio
+    import rasterio.shutil
+
     assert source.crs is not None
     name = f"{storage}.tif"
     src_path = source.layer or str(source.path)

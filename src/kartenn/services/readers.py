@@ -16,8 +16,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyogrio
-import rasterio
 import shapely
 from charset_normalizer import from_bytes
 from pyproj import CRS
@@ -131,6 +129,8 @@ def _discover_file(path: Path, label: str, override: CRS | None) -> list[Source]
 
 
 def _vector_sources(path: Path, label: str, override: CRS | None) -> list[Source]:
+    import pyogrio
+
     check_file(path, label)
     try:
         with offline():
@@ -183,6 +183,8 @@ def _vector_sources(path: Path, label: str, override: CRS | None) -> list[Source
 
 def _ogr_reader(path: Path, layer: str, encoding: str | None, options: dict[str, str] | None,
                 label: str) -> Callable[[int], Iterator[pa.RecordBatch]]:
+    import pyogrio
+
     def read(batch_size: int) -> Iterator[pa.RecordBatch]:
         kwargs = {"encoding": encoding} if encoding else {}
         try:
@@ -390,6 +392,8 @@ def _guess_csv_crs(label: str, rows: list[list[str]], columns: list[str], x: str
 
 
 def _raster_sources(path: Path, label: str, override: CRS | None) -> list[Source]:
+    import rasterio
+
     check_file(path, label)
     try:
         with raster_env(), open_raster(path) as src:

@@ -23,12 +23,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pyogrio
-import rasterio
-from rasterio.io import DatasetReader
+from typing import TYPE_CHECKING
 
 from kartenn.errors import InvalidInput, UnsafeArchive, UnsupportedFormat
+
+if TYPE_CHECKING:
+    import rasterio
+    from rasterio.io import DatasetReader
 
 DEAD_PROXY = "socks5h://localhost/dev/null/kartenn-offline"  # a socket path under a file: never there
 OFFLINE = {
@@ -69,6 +70,8 @@ _saved: dict[str, object] = {}
 def offline() -> Iterator[None]:
     """GDAL of the vector reader offline while the block runs. Its options are process-wide: readers nest,
     the first in sets them and the last out restores what was there."""
+    import pyogrio
+
     global _depth, _saved
     with _lock:
         if _depth == 0:
@@ -86,12 +89,16 @@ def offline() -> Iterator[None]:
 
 def raster_env(**options: str) -> rasterio.Env:
     """rasterio's GDAL offline, for this thread, plus ``options``."""
+    import rasterio
+
     return rasterio.Env(**OFFLINE, **options)
 
 
 def open_raster(path: str | Path) -> DatasetReader:
     """Open an input raster (or subdataset) with only the drivers that read nothing but it; call in raster_env().
     rasterio.open takes one driver; its reader class passes a list on to GDAL as the allowed drivers."""
+    from rasterio.io import DatasetReader
+
     return DatasetReader(str(path), driver=sorted(RASTER_DRIVERS))
 
 

@@ -9,15 +9,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import morecantile
 import numpy as np
 import shapely
 from pyproj import CRS
-from rio_tiler.colormap import cmap
-from rio_tiler.errors import TileOutsideBounds
-from rio_tiler.io import Reader
-from rio_tiler.models import ImageData
 
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style
@@ -28,6 +25,10 @@ from kartenn.services.tile_cache import TileCache
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
 from kartenn.stores.query import columns_in_box, level_for_view
+
+if TYPE_CHECKING:
+    from rio_tiler.io import Reader
+    from rio_tiler.models import ImageData
 
 EXTENT = 4096  # MVT grid
 BUFFER = 64  # pixels of the grid kept around a tile, so strokes do not stop at its edge
@@ -144,6 +145,8 @@ def _may_cross(native: str) -> bool:
 
 def _colormap(style: Style) -> tuple[float, float, dict[int, tuple[int, int, int, int]]]:
     """(low, high, 256-entry colour map) of a ramp style, named or given as stops."""
+    from rio_tiler.colormap import cmap
+
     if isinstance(style.ramp, str):
         try:
             return style.min, style.max, cmap.get(style.ramp.lower())
@@ -170,6 +173,9 @@ def _colormap(style: Style) -> tuple[float, float, dict[int, tuple[int, int, int
 def raster_tile(site: Site, dataset: Dataset, style: Style, tms_id: str, z: int, row: int, col: int,
                 fmt: str) -> bytes:
     """A PNG or WebP tile of a COG, coloured by its style (RGB, or a ramp over one band)."""
+    from rio_tiler.errors import TileOutsideBounds
+    from rio_tiler.io import Reader
+
     if dataset.kind != "raster":
         raise InvalidInput(f"{dataset.id} is a vector dataset: ask for an MVT tile")
     tms = tile_matrix_set(tms_id)
@@ -194,6 +200,8 @@ def _partial_tile(cog: Reader, tms: morecantile.TileMatrixSet, tile: morecantile
                   indexes: int | tuple[int, ...], size: int = 256) -> ImageData | None:
     """A tile much larger than the raster: only the part the raster covers is warped, then placed in the tile
     (warping a whole low-zoom tile mostly outside the raster's CRS takes GDAL minutes). None otherwise."""
+    from rio_tiler.models import ImageData
+
     b = tms.xy_bounds(tile)
     left, bottom, right, top = cog.get_geographic_bounds(tms.rasterio_crs)
     res_x, res_y = (b.right - b.left) / size, (b.top - b.bottom) / size

@@ -22,8 +22,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from rasterio.errors import RasterioError
-
 from kartenn.config import Settings
 from kartenn.site import Site
 from kartenn.stores.files import PUBLISHING
@@ -86,6 +84,8 @@ class JobLimits:
 
 def _says_memory(exc: BaseException) -> bool:
     """GDAL, GEOS (std::bad_alloc) and others report a failed allocation in their own exception types."""
+    from rasterio.errors import RasterioError
+
     text = str(exc).lower()
     return "bad_alloc" in text or "out of memory" in text or (isinstance(exc, RasterioError) and "memory" in text)
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyogrio
 import shapely
 from sqlalchemy.engine import Connection
 
@@ -101,6 +100,8 @@ class GeoPackageStore:
 
     @staticmethod
     def _write(reader: pa.RecordBatchReader, tmp: Path, spec: LayerSpec) -> None:
+        import pyogrio
+
         pyogrio.write_arrow(
             reader,
             tmp,
@@ -117,6 +118,8 @@ class GeoPackageStore:
     def _write_levels(tmp: Path, spec: LayerSpec) -> None:
         """The generalised levels, read back from the written features a chunk at a time; the tolerances are chosen
         from the first chunk, as PostGIS chooses them from the first batch."""
+        import pyogrio
+
         if not display.applies(spec.geometry_type):
             return
         with closing(sqlite3.connect(tmp)) as conn:

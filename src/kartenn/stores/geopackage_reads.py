@@ -11,8 +11,6 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-import pyogrio
-
 from kartenn.stores.base import GEOMETRY_COLUMN, Box
 
 LAYER = "features"
@@ -47,6 +45,8 @@ def columns_in_box(path: Path, fields: list[str], bbox: Box, limit: int, table: 
 
 def features_in_box(path: Path, fields: list[str], bbox: Box, limit: int) -> list[dict[str, Any]]:
     # GDAL uses the GeoPackage R-tree for the bbox filter.
+    import pyogrio
+
     _, table = pyogrio.read_arrow(path, layer=LAYER, bbox=bbox, columns=fields,
                                   return_fids=True, max_features=limit)
     columns = {name: table.column(name).to_pylist() for name in table.column_names}

@@ -14,7 +14,6 @@ import orjson
 from pygeofilter import ast, values
 from pyproj import CRS
 
-from kartenn.cql2 import parse_json, parse_text
 from kartenn.crs import parse_bbox
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput
@@ -198,6 +197,8 @@ def read_filter(params: Any, limits: FilterLimits | None = None) -> Any:
     if lang not in ("cql2-text", "cql2-json"):
         raise InvalidInput(f"unknown filter-lang {lang!r}; use cql2-text or cql2-json", locator="filter-lang")
     check_size(text, limits)
+    from kartenn.cql2 import parse_json, parse_text  # the grammar is built on first use
+
     try:
         if lang == "cql2-text":
             node = parse_text(text)

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from lxml import etree
 from lxml.builder import ElementMaker
-from pygeofilter.parsers.ecql import parse as parse_cql
 from pygeofilter.parsers.fes.v11 import FES11Parser
 
 from kartenn import __version__
@@ -330,6 +329,8 @@ def _fes(flt: etree._Element, limits: FilterLimits | None = None) -> Any:
 def _cql(text: str, limits: FilterLimits | None = None) -> Any:
     limits = limits or FilterLimits()
     check_size(text, limits, "constraint")
+    from pygeofilter.parsers.ecql import parse as parse_cql  # the grammar is built on first use
+
     try:
         node = parse_cql(text)
     except Exception as exc:
