@@ -1,6 +1,9 @@
-"""Fixtures: a throwaway PostGIS cluster, a fresh site on each store, a live server on 127.0.0.1.
+"""Fixtures: a throwaway PostGIS cluster, a fresh site on each store, a server for it.
 
-Every test that takes ``site`` or ``server`` runs twice: on the embedded store and on PostGIS.
+Every test that takes ``site`` or ``server`` runs twice: on the embedded store and on PostGIS. ``server`` is the
+application in the test's own process, reached through an HTTP client without a socket; a test marked ``live``
+(or taking ``live_server``) gets a real ``kartenn serve`` process on 127.0.0.1 instead, for clients that open
+their own connections (GDAL, OWSLib, QGIS, browsers) and for what only a process shows (signals, restarts).
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from starlette import testclient
+from starlette.testclient import TestClient
 
 from kartenn.config import Settings
 from kartenn.site import Site
@@ -122,8 +128,74 @@ class LiveServer:
         return httpx.Client(base_url=self.url, timeout=60, headers=headers)
 
 
+class AppServer:
+    """The application of a site in this process, its lifespan run as ``kartenn serve`` runs it. ``client()``
+    gives httpx clients whose requests go straight to the application (Starlette's test transport), from a
+    peer address of 127.0.0.1, and whose responses are what a real server would send (errors become 500s)."""
+
+    url = "http://127.0.0.1:8000"  # what the application sees as its address
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._main: TestClient | None = None
+
+    def start(self) -> AppServer:
+        from kartenn.app import create_app
+
+        self._main = TestClient(create_app(self.settings), base_url=self.url, raise_server_exceptions=False,
+                                client=("127.0.0.1", 50000), follow_redirects=False)
+        self._main.__enter__()  # lifespan: the site opens, the job runner starts
+        return self
+
+    def stop(self) -> None:
+        if self._main is not None:
+            self._main.__exit__(None, None, None)
+            self._main = None
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An HTTP client, sending ``token`` as a Bearer credential when given."""
+        assert self._main is not None, "the application is not running"
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return httpx.Client(base_url=self.url, timeout=60, headers=headers, transport=_Shared(self._main._transport))
+
+
+class _Shared(httpx.BaseTransport):
+    """The running application's transport, for an httpx client: left open when one of its clients closes, and
+    speaking the HTTP client module Starlette's test client was built on (which may not be httpx)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        sent = testclient.httpx.Request(request.method, str(request.url), headers=request.headers.raw,
+                                        content=iter(request.stream))
+        got = self.inner.handle_request(sent)
+        return httpx.Response(got.status_code, headers=got.headers.raw, stream=_Body(got.stream),
+                              extensions={k: v for k, v in got.extensions.items() if k == "http_version"})
+
+
+class _Body(httpx.SyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.stream
+
+    def close(self) -> None:
+        self.stream.close()
+
+
 @pytest.fixture
-def server(site: Site, settings: Settings) -> Iterator[LiveServer]:
+def server(site: Site, settings: Settings, request: pytest.FixtureRequest) -> Iterator[AppServer | LiveServer]:
+    """The site's application in this process; a ``kartenn serve`` process for tests marked ``live``."""
+    running = LiveServer(settings) if request.node.get_closest_marker("live") else AppServer(settings)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def live_server(site: Site, settings: Settings) -> Iterator[LiveServer]:
     live = LiveServer(settings).start()
     yield live
     live.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from lxml import etree
 from owslib.csw import CatalogueServiceWeb
@@ -37,6 +36,7 @@ def iso_server(site, server):
     return server
 
 
+@pytest.mark.live
 def test_owslib_search_and_fetch(iso_server):
     cat = CatalogueServiceWeb(f"{iso_server.url}/csw", timeout=60)
     assert cat.identification.type == "CSW" and cat.version == "2.0.2"
@@ -115,7 +115,7 @@ def test_unsafe_post_bodies(cite_server):
 def test_cite_replay(cite_server):
     """pycsw's CITE requests: same exception-or-not, same counts, same identifiers, for nearly all."""
     differences = []
-    with httpx.Client(base_url=cite_server.url, timeout=60) as http:
+    with cite_server.client() as http:
         for name, body, expected in post_cases():
             got = http.post("/csw", content=body, headers={"Content-Type": "application/xml"}).content
             if summary(got) != summary(expected):

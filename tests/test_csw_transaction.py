@@ -59,6 +59,7 @@ def edited(server, token: str, record_id: str) -> dict:  # type: ignore[no-untyp
         return http.get(f"/api/v1/records/{record_id}").json()
 
 
+@pytest.mark.live
 def test_owslib_insert_update_delete(server, editor_token, site):
     cat = CatalogueServiceWeb(f"{server.url}/csw", timeout=60, headers={"Authorization": f"Bearer {editor_token}"})
     assert "Transaction" in {op.name for op in cat.operations}
@@ -161,6 +162,7 @@ def test_only_editors_write(server, site, editor_token):
     assert site.catalog.get_record(DC_ID).title == "Lorem ipsum"
 
 
+@pytest.mark.live
 def test_owslib_reports_refusals(server):
     cat = CatalogueServiceWeb(f"{server.url}/csw", timeout=60)
     with pytest.raises((ServiceException, Exception)):

@@ -25,7 +25,8 @@ from conftest import shared
 from kartenn.services.publish import publish_file
 from publishing import stored_rows
 
-pytestmark = pytest.mark.skipif(shutil.which("gdalinfo") is None, reason="GDAL command-line tools not installed")
+pytestmark = [pytest.mark.live,  # its clients open their own connections
+              pytest.mark.skipif(shutil.which("gdalinfo") is None, reason="GDAL command-line tools not installed")]
 
 
 def publish(site, rel: str):

@@ -173,4 +173,5 @@ def test_restart_fails_the_running_job_and_runs_the_queued_one(site, settings, b
 
 
 def test_healthz(server):
-    assert httpx.get(f"{server.url}/healthz", timeout=60).json() == {"status": "ok"}
+    with server.client() as http:
+        assert http.get("/healthz").json() == {"status": "ok"}

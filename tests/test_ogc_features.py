@@ -20,6 +20,7 @@ def published(site):
     return site
 
 
+@pytest.mark.live
 def test_gdal_oapif_reads_every_collection(published, server):
     expected = {"regions": 13, "nybb": 5, "poi-portugal": 8107}
     for collection, count in expected.items():

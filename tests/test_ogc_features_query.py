@@ -236,6 +236,7 @@ def test_html_pages_for_people(published, server):
         assert http.get("/ogc/collections/regions/items", headers={"Accept": "application/geo+json"}).json()
 
 
+@pytest.mark.live
 def test_owslib_features_client(published, server):
     from owslib.ogcapi.features import Features
 

@@ -29,6 +29,7 @@ def catalogue(site) -> dict[str, str]:
     return {"dataset": lakes.id, "record": lakes.record_id}
 
 
+@pytest.mark.live
 def test_owslib_reads_the_catalogue(catalogue, server):
     api = Records(f"{server.url}/ogc")
     assert "catalog" in api.records()

@@ -24,6 +24,8 @@ from kartenn.services.identity import hash_password
 from kartenn.services.publish import publish_file
 from kartenn.testing.postgres import free_port
 
+pytestmark = pytest.mark.live  # its clients open their own connections
+
 HERE = Path(__file__).parent / "oidc"
 
 

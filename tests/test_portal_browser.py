@@ -20,6 +20,8 @@ from playwright import sync_api  # noqa: E402  (the test extra; make install)
 from conftest import LiveServer, kartenn, shared
 from kartenn.services.publish import publish_file
 
+pytestmark = pytest.mark.live  # its clients open their own connections
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -98,7 +98,8 @@ def test_login_session_and_csrf(people, server):
         r = browser.post("/auth/logout", data={"csrf_token": form_token(page)})
         assert r.status_code == 303 and r.headers["location"] == "/"
         assert browser.get("/auth/me").json()["user"] is None
-    with httpx.Client(base_url=server.url, cookies={"kartenn_session": old}, timeout=60) as replay:
+    with server.client() as replay:
+        replay.cookies.set("kartenn_session", old)
         assert replay.get("/auth/me").json()["user"] is None
 
     events = [e["event"] for e in people.accounts.audit_log(limit=100)]

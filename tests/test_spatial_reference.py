@@ -132,6 +132,7 @@ def test_wfs_xml_post_without_reference(wfs_server):
         assert r.status_code == 400 and b"'geom'" in r.content, r.text
 
 
+@pytest.mark.live
 def test_owslib_bbox_filters(wfs_server):
     w, s, e, n = BRITTANY
 
@@ -208,6 +209,7 @@ def csw_server(site, server):
     return server
 
 
+@pytest.mark.live
 def test_csw_filters_without_property_name(csw_server):
     brittany = (-5.0, 47.0, -1.0, 49.0)
     cat = CatalogueServiceWeb(f"{csw_server.url}/csw", timeout=60)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import pytest
 from lxml import etree
 from owslib.wms import WebMapService
 from PIL import Image
@@ -43,6 +44,7 @@ def getmap(http, layer: str, style: str, headers: dict | None = None):
         "crs": "EPSG:4326", "bbox": RENNES_BOX, "width": "32", "height": "32", "format": "image/png"})
 
 
+@pytest.mark.live
 def test_named_styles_through_the_api(site, server, editor_token, tmp_path):
     ds = publish_regions(site)
     site.accounts.add_organisation("lille")
@@ -193,6 +195,7 @@ def r_revision(site, ds: str) -> str:
     return style_revision(dataset, style_for(view, dataset, None))
 
 
+@pytest.mark.live
 def test_raster_styles_from_sld(site, server, editor_token):
     from kartenn.services.publish import publish_file as publish
 

@@ -10,6 +10,7 @@ import io
 import mapbox_vector_tile
 import morecantile
 import numpy as np
+import pytest
 from lxml import etree
 from owslib.wms import WebMapService
 from PIL import Image
@@ -31,6 +32,7 @@ def painted(png: bytes, lon: float, lat: float, bbox=BBOX) -> bool:
     return bool(image[max(row - 3, 0):row + 4, max(col - 3, 0):col + 4, 3].max() > 0)
 
 
+@pytest.mark.live
 def test_time_dimension(site, server):
     (outcome,) = publish_file(site, shared("timeseries/mapserver-obs.csv"))
     assert outcome.error is None

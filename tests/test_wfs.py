@@ -51,6 +51,7 @@ def xml(response) -> etree._Element:
     return etree.fromstring(response.content)
 
 
+@pytest.mark.live
 def test_capabilities_describe_and_owslib_2(published, server):
     from owslib.wfs import WebFeatureService
 
@@ -79,6 +80,7 @@ def test_capabilities_describe_and_owslib_2(published, server):
         assert elements["nom"] == "xsd:string" and elements["geom"] == "gml:MultiSurfacePropertyType"
 
 
+@pytest.mark.live
 def test_owslib_1_1_and_paging(published, server):
     from owslib.wfs import WebFeatureService
 
@@ -102,6 +104,7 @@ def test_owslib_1_1_and_paging(published, server):
         assert hits.get("numberMatched") == "8107" and hits.get("numberReturned") == "0"
 
 
+@pytest.mark.live
 def test_gdal_wfs_driver_reads_layers(published, server):
     url = f"WFS:{server.url}/wfs"
     layers = {name for name, _ in pyogrio.list_layers(url)}
@@ -345,6 +348,7 @@ def test_filter_crs_names_and_axis_order(published, server):
             assert -32 < lon < -6 and 32 < lat < 43
 
 
+@pytest.mark.live
 def test_gdal_spatial_and_attribute_filters_both_versions(published, server):
     source = pyogrio.read_dataframe(shared(REGIONS))
     for url in (f"WFS:{server.url}/wfs", f"WFS:{server.url}/wfs?VERSION=1.1.0"):

@@ -13,6 +13,8 @@ import shapely
 
 from conftest import shared
 
+pytestmark = pytest.mark.live  # its clients open their own connections
+
 REGIONS = "france-admin-express-2018/regions.geojson"
 QGIS_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).parent / "qgis" / "edit_wfs.py"

@@ -57,6 +57,7 @@ def expected_mask(geoms: np.ndarray, bbox: tuple[float, float, float, float], wi
     return burned.astype(bool)
 
 
+@pytest.mark.live
 def test_owslib_capabilities_and_getmap_match_the_data(site, server):
     regions, nybb, _ = publish(site, REGIONS, NYBB, POI)
     wms = WebMapService(f"{server.url}/wms", version="1.3.0", timeout=60)
@@ -195,6 +196,7 @@ def test_getfeatureinfo_returns_the_feature_under_the_pixel(site, server):
         assert far == []
 
 
+@pytest.mark.live
 def test_gdal_wms_driver_opens_the_service(site, server):
     (regions,) = publish(site, REGIONS)
     url = (f"WMS:{server.url}/wms?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&LAYERS={regions}&SRS=EPSG:4326"
@@ -218,6 +220,7 @@ BAD = [
 ]
 
 
+@pytest.mark.live
 def test_bad_requests_get_xml_exceptions_and_the_server_goes_on(site, server):
     (regions,) = publish(site, REGIONS)
     good = {"service": "WMS", "version": "1.3.0", "request": "GetMap", "layers": regions, "styles": "",

@@ -8,6 +8,7 @@ import mapbox_vector_tile
 import morecantile
 import numpy as np
 import pyproj
+import pytest
 import rasterio
 from lxml import etree
 from owslib.wmts import WebMapTileService
@@ -38,6 +39,7 @@ def pixel(tms: morecantile.TileMatrixSet, tile: morecantile.Tile, lon: float, la
     return int((x - b.left) / (b.right - b.left) * 256), int((b.top - y) / (b.top - b.bottom) * 256)
 
 
+@pytest.mark.live
 def test_wmts_capabilities_and_tiles_with_owslib(site, server):
     nybb = publish(site, NYBB)
     rgb = publish(site, "rasters/RGB.byte.tif")
@@ -155,6 +157,7 @@ def test_wmts_exceptions_and_capabilities_schema(site, server):
         assert r.status_code == 400 and b"TileOutOfRange" in r.content
 
 
+@pytest.mark.live
 def test_wmts_lambert93_tiles(site, server):
     regions = publish(site, "france-admin-express-2018/regions.geojson")
     tms = morecantile.TileMatrixSet.custom(
@@ -173,6 +176,7 @@ def test_wmts_lambert93_tiles(site, server):
     assert image[int((b.top - y) / (b.top - b.bottom) * 256), int((x - b.left) / (b.right - b.left) * 256), 3] > 0
 
 
+@pytest.mark.live
 def test_gdal_reads_the_wmts(site, server):
     nybb = publish(site, NYBB)
     with rasterio.Env(GDAL_HTTP_TIMEOUT="60"):
