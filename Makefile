@@ -34,8 +34,11 @@ serve: install
 test-deps:
 	scripts/install-test-deps.sh
 
+# Tests run in TEST_WORKERS processes (default: the cores, at most 4), each with its own PostgreSQL cluster.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: install test-deps
-	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: install test-deps
 	$(BIN)/python bench/ingest.py

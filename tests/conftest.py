@@ -89,6 +89,20 @@ def kartenn(*args: str, settings: Settings, check: bool = False, timeout: float 
     return result
 
 
+def kartenn_here(*args: str, settings: Settings) -> str:
+    """The same command line run in this process (typer's runner): for setting a test up, where the process
+    itself is not what is tested. Fails the test when the command fails; gives its output."""
+    from typer.testing import CliRunner
+
+    from kartenn.cli import app
+
+    env = {"KARTENN_DATABASE_URL": settings.database_url} if settings.database_url else {}
+    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    if result.exit_code != 0:
+        raise AssertionError(f"{' '.join(args)} failed:\n{result.output}")
+    return result.stdout
+
+
 class LiveServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -142,7 +156,9 @@ class AppServer:
     def start(self) -> AppServer:
         from kartenn.app import create_app
 
-        self._main = TestClient(create_app(self.settings), base_url=self.url, raise_server_exceptions=False,
+        # read again from the data directory, as ``kartenn serve`` does: a test may have changed kartenn.toml
+        settings = Settings.load(self.settings.data_dir, database_url=self.settings.database_url)
+        self._main = TestClient(create_app(settings), base_url=self.url, raise_server_exceptions=False,
                                 client=("127.0.0.1", 50000), follow_redirects=False)
         self._main.__enter__()  # lifespan: the site opens, the job runner starts
         return self

@@ -17,7 +17,7 @@ import mapbox_vector_tile
 import pytest
 from lxml import etree
 
-from conftest import kartenn, shared, wait_job
+from conftest import kartenn, kartenn_here, shared, wait_job
 
 WHO = ["anonymous", "outsider", "viewer", "member", "editor", "admin"]
 SEES = {"anonymous": False, "outsider": False, "viewer": True, "member": True, "editor": True, "admin": True}
@@ -30,25 +30,31 @@ def cli(settings, *args: str) -> str:
     return kartenn(*args, "--data-dir", str(settings.data_dir), settings=settings, check=True).stdout
 
 
+def cli_here(settings, *args: str) -> str:
+    return kartenn_here(*args, "--data-dir", str(settings.data_dir), settings=settings)
+
+
 @pytest.fixture
 def tokens(site, settings) -> dict[str, str | None]:
     """The organisations, users, datasets and grants of the matrix: what an administrator does with the CLI
-    goes through the real CLI once; the rest through the same services, to keep the test short."""
+    goes through the command line (run in this process: the tests of the CLI itself start it as a process);
+    the rest through the same services, to keep the test short."""
     from kartenn.services.identity import create_token
     from kartenn.services.publish import publish_file
 
-    cli(settings, "org", "add", "iuem", "--name", "IUEM")
-    cli(settings, "user", "add", "anne", "--org", "iuem", "--role", "editor")
-    cli(settings, "ingest", "--org", "iuem", "--private", "--title", TITLE, str(shared("nyc-boroughs/nybb_16a.zip")))
+    cli_here(settings, "org", "add", "iuem", "--name", "IUEM")
+    cli_here(settings, "user", "add", "anne", "--org", "iuem", "--role", "editor")
+    cli_here(settings, "ingest", "--org", "iuem", "--private", "--title", TITLE,
+             str(shared("nyc-boroughs/nybb_16a.zip")))
     site.accounts.add_organisation("lille")
     for user, org, role in (("olga", "lille", "member"), ("vera", "lille", "member"), ("marc", "iuem", "member")):
         site.accounts.add_user(user)
         site.accounts.set_membership(user, org, role)
     site.accounts.add_user("root", admin=True)
     assert not publish_file(site, shared("france-admin-express-2018/regions.geojson"))[0].error
-    cli(settings, "grant", SECRET, "view", "--user", "vera")
+    cli_here(settings, "grant", SECRET, "view", "--user", "vera")
     names = {"outsider": "olga", "viewer": "vera", "member": "marc", "admin": "root"}
-    found: dict[str, str | None] = {"anonymous": None, "editor": cli(settings, "token", "create", "anne")
+    found: dict[str, str | None] = {"anonymous": None, "editor": cli_here(settings, "token", "create", "anne")
                                     .strip().splitlines()[-1]}
     for who, user in names.items():
         found[who] = create_token(site, user)
