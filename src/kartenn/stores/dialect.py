@@ -11,12 +11,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func
+from sqlalchemy.sql import ColumnElement
+
 
 class Dialect:
     name = ""
     is_postgres = False
     schema: str | None = None  # where the catalogue's tables live (stores/catalog.py SCHEMA)
     true = "1=1"
+    fts5 = False  # SQLite: the records' text index is FTS5 tables; PostgreSQL: GIN-indexed arrays in record_keys
 
     def table(self, name: str) -> str:
         """A catalogue table's name as written in SQL text."""
@@ -32,9 +36,16 @@ class Dialect:
     def _compare(self, column: str, op: str, when: datetime) -> str:
         raise NotImplementedError
 
+    def box_index_test(self, columns: tuple[Any, Any, Any, Any], box: tuple[float, float, float, float]
+                       ) -> ColumnElement[bool] | None:
+        """Whether the box of ``columns`` (minx, miny, maxx, maxy) touches ``box``, written as the database's index
+        of boxes reads it; None where there is no such index."""
+        return None
+
 
 class SQLite(Dialect):
     name = "sqlite"
+    fts5 = True
 
     def _compare(self, column: str, op: str, when: datetime) -> str:
         return f"julianday({column}) {op} julianday('{_text(when)}')"
@@ -48,6 +59,13 @@ class PostgreSQL(Dialect):
 
     def _compare(self, column: str, op: str, when: datetime) -> str:
         return f"{column} {op} '{_text(when)}'::timestamptz"
+
+    def box_index_test(self, columns: tuple[Any, Any, Any, Any], box: tuple[float, float, float, float]
+                       ) -> ColumnElement[bool] | None:
+        minx, miny, maxx, maxy = columns
+        w, s, e, n = box
+        return func.box(func.point(minx, miny), func.point(maxx, maxy)).op("&&")(
+            func.box(func.point(w, s), func.point(e, n)))
 
 
 SQLITE, POSTGRESQL = SQLite(), PostgreSQL()

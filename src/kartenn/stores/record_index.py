@@ -41,7 +41,7 @@ from sqlalchemy.sql import ColumnElement, visitors
 
 from kartenn.domain import Field, Record
 from kartenn.stores.catalog import SCHEMA, _aware, _bounds, record_terms, records
-from kartenn.stores.dialect import dialect_of
+from kartenn.stores.dialect import Dialect, dialect_of
 from kartenn.stores.refusals import refused_filters
 from kartenn.text import WORD, fold, query_terms, stems_of_folded
 
@@ -394,18 +394,15 @@ def _stems_matching(expr: str) -> Any:
         literal_column("record_stems").op("MATCH")(expr))
 
 
-def _text_match(groups: list[list[str]], is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[bool]]:
+def _text_match(groups: list[list[str]], dialect: Dialect) -> tuple[list[ColumnElement[bool]], ColumnElement[bool]]:
     """(conditions, title test) of the words of a query: every word (any of its stems) must occur; relevance is
     1 when they all occur in the title (the title test), else 0 (ties: the records written last first)."""
     k = record_keys.c
-    if is_postgres:
-        found = [k.stems.overlap(cast(g, ARRAY(Text))) for g in groups]
-        in_title = and_(*[k.title_stems.overlap(cast(g, ARRAY(Text))) for g in groups])
-    else:
+    if dialect.fts5:
         expr = _fts(groups)
-        found = [k.n.in_(_stems_matching(expr))]
-        in_title = k.n.in_(_stems_matching(f"title : ({expr})"))
-    return found, in_title
+        return [k.n.in_(_stems_matching(expr))], k.n.in_(_stems_matching(f"title : ({expr})"))
+    found = [k.stems.overlap(cast(g, ARRAY(Text))) for g in groups]
+    return found, and_(*[k.title_stems.overlap(cast(g, ARRAY(Text))) for g in groups])
 
 
 def _text_alone(query: RecordQuery) -> bool:
@@ -428,7 +425,7 @@ def _columns_of(exprs: list[Any], table: Table) -> set[str]:
     return {e.name for x in exprs for e in visitors.iterate(x) if isinstance(e, Column) and e.table is table}
 
 
-def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[bool] | None]:
+def conditions(query: RecordQuery, dialect: Dialect) -> tuple[list[ColumnElement[bool]], ColumnElement[bool] | None]:
     """(conditions on record_keys, and on records where record_keys has not the column; the title test of the
     query's words, or None without words)."""
     from kartenn.stores.record_filter import box_intersects, to_sql
@@ -443,10 +440,10 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
         if not groups:
             where.append(k.id.is_(None))  # only stop words: nothing to find
         else:
-            found, in_title = _text_match(groups, is_postgres)
+            found, in_title = _text_match(groups, dialect)
             where += found
     if query.bbox:
-        where.append(box_intersects(*query.bbox, is_postgres))
+        where.append(box_intersects(*query.bbox, dialect))
     if query.start or query.end:
         begin = func.coalesce(records.c.time_begin, records.c.time_end, records.c.modified)
         end = func.coalesce(records.c.time_end, records.c.time_begin, records.c.modified)
@@ -461,7 +458,7 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
     if query.external_ids:
         where.append(or_(k.id.in_(query.external_ids), k.dataset_id.in_(query.external_ids)))
     if query.where is not None:
-        where.append(to_sql(query.where, is_postgres))
+        where.append(to_sql(query.where, dialect))
     return where, in_title
 
 
@@ -503,8 +500,8 @@ def _tiered_page(conn: Connection, query: RecordQuery, where: list[ColumnElement
 @refused_filters()
 def search(conn: Connection, query: RecordQuery) -> SearchResult:
     k = record_keys.c
-    is_postgres = dialect_of(conn).is_postgres
-    where, in_title = conditions(query, is_postgres)
+    dialect = dialect_of(conn)
+    where, in_title = conditions(query, dialect)
     rank = None if in_title is None else case((in_title, 1), else_=0)
     ranked_alone = rank is not None and all(name == "relevance" for name, _ in query.sort)
     order, last_ascending = [], True
@@ -524,17 +521,17 @@ def search(conn: Connection, query: RecordQuery) -> SearchResult:
     source: Any = record_keys
     if _columns_of([*where, *order], records):
         source = record_keys.join(records, records.c.id == k.id)
-    arrays = is_postgres and bool(_columns_of(where, record_keys) & {"stems", "words"})
+    arrays = not dialect.fts5 and bool(_columns_of(where, record_keys) & {"stems", "words"})
     if arrays:
         # Matches found through the GIN indexes read only their own narrow rows: a sequential scan, what the
         # planner may pick for a common word, would unpack every record's arrays to test them.
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     found, matched = [], None
-    if is_postgres and ranked_alone and source is record_keys:
+    if not dialect.fts5 and ranked_alone and source is record_keys:
         # Relevance has two tiers: the page is read from the records with every word in the title (a small set,
         # through its own index), then from the others, each newest first, instead of ranking every match.
         matched, found = _tiered_page(conn, query, where, in_title)
-    elif not is_postgres and rank is not None and _text_alone(query):
+    elif dialect.fts5 and rank is not None and _text_alone(query):
         # Every stored record passes the other tests: FTS5 counts and ranks the matches from its index alone.
         expr = _fts(query_terms(query.q or ""))
         match = literal_column("record_stems").op("MATCH")(expr)
