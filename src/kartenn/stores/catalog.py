@@ -232,7 +232,7 @@ class Catalog:
             metadata.create_all(conn)
             from kartenn.stores import record_index
 
-            record_index.create(conn, is_postgres=self.is_postgres)
+            record_index.create(conn)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -430,7 +430,7 @@ class Catalog:
         rec.updated = now
         exists = conn.execute(select(records.c.created).where(records.c.id == rec.id)).first()
         rec.created = exists[0] if exists else now
-        record_index.write(conn, rec, is_postgres=self.is_postgres, replace=exists is not None)
+        record_index.write(conn, rec, replace=exists is not None)
 
     def put_records(self, conn: Connection, recs: list[Record]) -> None:
         """Insert or replace many records (a bulk import's batch) with a few statements; the last of the
@@ -443,7 +443,7 @@ class Catalog:
         for rec in last:
             rec.updated = now
             rec.created = created[rec.id][0] if rec.id in created else now
-        record_index.write_many(conn, last, is_postgres=self.is_postgres, replaced=list(created))
+        record_index.write_many(conn, last, replaced=list(created))
 
     def record_origins(self, conn: Connection, ids: list[str]) -> dict[str, tuple[datetime, str | None]]:
         """(created, dataset id) of those of ``ids`` that are stored."""
@@ -469,7 +469,7 @@ class Catalog:
     def delete_record(self, conn: Connection, record_id: str) -> None:
         from kartenn.stores import record_index, working_copies
 
-        record_index.remove(conn, record_id, is_postgres=self.is_postgres)
+        record_index.remove(conn, record_id)
         working_copies.remove(conn, record_id)
 
     def get_record(self, record_id: str, conn: Connection | None = None) -> Record:
