@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 
@@ -20,6 +21,7 @@ class Dialect:
     is_postgres = False
     schema: str | None = None  # where the catalogue's tables live (stores/catalog.py SCHEMA)
     true = "1=1"
+    mark = ""  # the driver's placeholder
     fts5 = False  # SQLite: the records' text index is FTS5 tables; PostgreSQL: GIN-indexed arrays in record_keys
 
     def table(self, name: str) -> str:
@@ -35,6 +37,9 @@ class Dialect:
 
     def _compare(self, column: str, op: str, when: datetime) -> str:
         raise NotImplementedError
+
+    def create_schema(self, conn: Connection, lock: int) -> None:
+        """Make the catalogue's schema, one process at a time (``lock``: an advisory lock key); SQLite has none."""
 
     def insert_if_absent(self, table: str, values: str, key: str) -> str:
         """``INSERT INTO table values`` that does nothing when a row with the same ``key`` exists.
@@ -64,6 +69,7 @@ class Dialect:
 
 class SQLite(Dialect):
     name = "sqlite"
+    mark = "?"
     fts5 = True
 
     def _compare(self, column: str, op: str, when: datetime) -> str:
@@ -89,9 +95,16 @@ class PostgreSQL(Dialect):
     is_postgres = True
     schema = "kartenn"
     true = "true"
+    mark = "%s"
 
     def _compare(self, column: str, op: str, when: datetime) -> str:
         return f"{column} {op} '{_text(when)}'::timestamptz"
+
+    def create_schema(self, conn: Connection, lock: int) -> None:
+        # worker processes start together, and two running the same DDL at once fail ("tuple concurrently
+        # updated" on CREATE OR REPLACE FUNCTION)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {self.schema}"))
 
     def insert_if_absent(self, table: str, values: str, key: str) -> str:
         return f"INSERT INTO {table} {values} ON CONFLICT ({key}) DO NOTHING"
