@@ -35,7 +35,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     true,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -43,6 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from kartenn.domain import Dataset, Field, Job, JobState, Record
 from kartenn.errors import NotFound, PreconditionFailed
 from kartenn.stores.base import SCHEMA_LOCK
+from kartenn.stores.dialect import dialect_of
 
 SCHEMA = "kartenn"
 metadata = MetaData(schema=SCHEMA)
@@ -198,12 +198,12 @@ class Catalog:
         """``reader`` gives the autocommit engine to read with on PostgreSQL (the feature store's, when it is in the
         same database: one pool of such connections per process); one of its own is made otherwise."""
         self.engine = engine
-        self.is_postgres = engine.dialect.name == "postgresql"
+        self.dialect = dialect_of(engine)
         self._reader: Engine | None = None
         self._shared_reader = reader
         names = ", ".join(DATASET_COLUMNS)
-        table = f"{SCHEMA}.datasets" if self.is_postgres else "datasets"
-        self._dataset_sql = f"SELECT {names} FROM {table} WHERE id = {'%s' if self.is_postgres else '?'}"  # noqa: S608
+        table = self.dialect.table("datasets")
+        self._dataset_sql = f"SELECT {names} FROM {table} WHERE id = {self.dialect.mark}"  # noqa: S608
 
     @property
     def reader(self) -> Engine:
@@ -222,17 +222,13 @@ class Catalog:
 
     def create_schema(self) -> None:
         with self.engine.begin() as conn:
-            if self.is_postgres:
-                # One process at a time: the worker processes of a server start together, and two running the
-                # same DDL at once fail ("tuple concurrently updated" on CREATE OR REPLACE FUNCTION).
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-                conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+            self.dialect.create_schema(conn, lock=SCHEMA_LOCK)
             from kartenn.stores import record_versions, thesauri, working_copies  # noqa: F401  (their tables join the metadata)
 
             metadata.create_all(conn)
             from kartenn.stores import record_index
 
-            record_index.create(conn, is_postgres=self.is_postgres)
+            record_index.create(conn)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -273,7 +269,7 @@ class Catalog:
 
         Nothing is cached: every process sees a replace or an edit at once. On PostgreSQL a connection that died
         since its last use (server restart) is dropped and the query tried once more."""
-        if not self.is_postgres:
+        if not self.dialect.is_postgres:  # sqlite3, not psycopg: no reader pool, no prepared statements
             raw = self.engine.raw_connection()
             try:
                 cur = raw.cursor()
@@ -430,7 +426,7 @@ class Catalog:
         rec.updated = now
         exists = conn.execute(select(records.c.created).where(records.c.id == rec.id)).first()
         rec.created = exists[0] if exists else now
-        record_index.write(conn, rec, is_postgres=self.is_postgres, replace=exists is not None)
+        record_index.write(conn, rec, replace=exists is not None)
 
     def put_records(self, conn: Connection, recs: list[Record]) -> None:
         """Insert or replace many records (a bulk import's batch) with a few statements; the last of the
@@ -443,7 +439,7 @@ class Catalog:
         for rec in last:
             rec.updated = now
             rec.created = created[rec.id][0] if rec.id in created else now
-        record_index.write_many(conn, last, is_postgres=self.is_postgres, replaced=list(created))
+        record_index.write_many(conn, last, replaced=list(created))
 
     def record_origins(self, conn: Connection, ids: list[str]) -> dict[str, tuple[datetime, str | None]]:
         """(created, dataset id) of those of ``ids`` that are stored."""
@@ -458,7 +454,7 @@ class Catalog:
     def analyze(self) -> None:
         """Refresh the planner's statistics of the catalogue tables (after a bulk import changed them)."""
         with self.engine.begin() as conn:
-            if self.is_postgres:
+            if self.dialect.is_postgres:  # SQLite: one table per ANALYZE, and no statistics of owners
                 conn.exec_driver_sql(f"ANALYZE {SCHEMA}.records, {SCHEMA}.record_terms, {SCHEMA}.grants, "
                                      f"{SCHEMA}.owners")
             else:
@@ -469,7 +465,7 @@ class Catalog:
     def delete_record(self, conn: Connection, record_id: str) -> None:
         from kartenn.stores import record_index, working_copies
 
-        record_index.remove(conn, record_id, is_postgres=self.is_postgres)
+        record_index.remove(conn, record_id)
         working_copies.remove(conn, record_id)
 
     def get_record(self, record_id: str, conn: Connection | None = None) -> Record:

@@ -11,12 +11,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
 
 class Dialect:
     name = ""
     is_postgres = False
     schema: str | None = None  # where the catalogue's tables live (stores/catalog.py SCHEMA)
     true = "1=1"
+    mark = ""  # the driver's placeholder
+    fts5 = False  # SQLite: the records' text index is FTS5 tables; PostgreSQL: GIN-indexed arrays in record_keys
 
     def table(self, name: str) -> str:
         """A catalogue table's name as written in SQL text."""
@@ -32,12 +38,56 @@ class Dialect:
     def _compare(self, column: str, op: str, when: datetime) -> str:
         raise NotImplementedError
 
+    def create_schema(self, conn: Connection, lock: int) -> None:
+        """Make the catalogue's schema, one process at a time (``lock``: an advisory lock key); SQLite has none."""
+
+    def insert_if_absent(self, table: str, values: str, key: str) -> str:
+        """``INSERT INTO table values`` that does nothing when a row with the same ``key`` exists.
+
+        >>> SQLITE.insert_if_absent("t", "(id, n) VALUES (1, 0)", "id")
+        'INSERT OR IGNORE INTO t (id, n) VALUES (1, 0)'
+        """
+        raise NotImplementedError
+
+    def triggers(self, function: str, body: str, on: list[tuple[str, str, str]], *, each_statement: bool = False
+                 ) -> list[str]:
+        """Statements that run ``body`` (SQL) after ``events`` on ``table``, for each (trigger, table, events) of
+        ``on``; ``function`` names the body where the database wants it apart. ``each_statement``: once per
+        statement, not per row, where the database can.
+
+        >>> SQLITE.triggers("bump", "UPDATE c SET n = n + 1", [("t_bump", "t", "DELETE")])
+        ['CREATE TRIGGER IF NOT EXISTS t_bump AFTER DELETE ON t BEGIN UPDATE c SET n = n + 1; END']
+        """
+        raise NotImplementedError
+
+    def box_index_test(self, columns: tuple[Any, Any, Any, Any], box: tuple[float, float, float, float]
+                       ) -> ColumnElement[bool] | None:
+        """Whether the box of ``columns`` (minx, miny, maxx, maxy) touches ``box``, written as the database's index
+        of boxes reads it; None where there is no such index."""
+        return None
+
 
 class SQLite(Dialect):
     name = "sqlite"
+    mark = "?"
+    fts5 = True
 
     def _compare(self, column: str, op: str, when: datetime) -> str:
         return f"julianday({column}) {op} julianday('{_text(when)}')"
+
+    def insert_if_absent(self, table: str, values: str, key: str) -> str:
+        return f"INSERT OR IGNORE INTO {table} {values}"
+
+    def triggers(self, function: str, body: str, on: list[tuple[str, str, str]], *, each_statement: bool = False
+                 ) -> list[str]:
+        # a trigger per event (SQLite takes one each), named after it when there are several; always per row
+        statements = []
+        for trigger, table, events in on:
+            several = " OR " in events
+            for event in events.split(" OR "):
+                name = f"{trigger}_{event.split()[0].lower()}" if several else trigger
+                statements.append(f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON {table} BEGIN {body}; END")
+        return statements
 
 
 class PostgreSQL(Dialect):
@@ -45,9 +95,38 @@ class PostgreSQL(Dialect):
     is_postgres = True
     schema = "kartenn"
     true = "true"
+    mark = "%s"
 
     def _compare(self, column: str, op: str, when: datetime) -> str:
         return f"{column} {op} '{_text(when)}'::timestamptz"
+
+    def create_schema(self, conn: Connection, lock: int) -> None:
+        # worker processes start together, and two running the same DDL at once fail ("tuple concurrently
+        # updated" on CREATE OR REPLACE FUNCTION)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {self.schema}"))
+
+    def insert_if_absent(self, table: str, values: str, key: str) -> str:
+        return f"INSERT INTO {table} {values} ON CONFLICT ({key}) DO NOTHING"
+
+    def triggers(self, function: str, body: str, on: list[tuple[str, str, str]], *, each_statement: bool = False
+                 ) -> list[str]:
+        function = f"{self.schema}.{function}"
+        statements = [f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; "
+                      "RETURN NULL; END $$"]
+        for trigger, table, events in on:
+            # a TRUNCATE fires statement triggers only
+            when = f"{events} OR TRUNCATE ON {self.table(table)} FOR EACH STATEMENT" if each_statement \
+                else f"{events} ON {self.table(table)} FOR EACH ROW"
+            statements.append(f"CREATE OR REPLACE TRIGGER {trigger} AFTER {when} EXECUTE FUNCTION {function}()")
+        return statements
+
+    def box_index_test(self, columns: tuple[Any, Any, Any, Any], box: tuple[float, float, float, float]
+                       ) -> ColumnElement[bool] | None:
+        minx, miny, maxx, maxy = columns
+        w, s, e, n = box
+        return func.box(func.point(minx, miny), func.point(maxx, maxy)).op("&&")(
+            func.box(func.point(w, s), func.point(e, n)))
 
 
 SQLITE, POSTGRESQL = SQLite(), PostgreSQL()

@@ -5,7 +5,8 @@ OGC API Records (``title``, ``q``…); prefixes and a leading ``/`` are ignored.
 boxes, so spatial operators compare boxes. Values are always bound parameters.
 
 >>> from pygeofilter.parsers.cql2_text import parse
->>> str(to_sql(parse("title = 'Lacs'"), False))
+>>> from kartenn.stores.dialect import SQLITE
+>>> str(to_sql(parse("title = 'Lacs'"), SQLITE))
 'kartenn.records.title = :title_1'
 """
 
@@ -22,6 +23,7 @@ from kartenn.errors import InvalidInput
 from kartenn.filter_check import check_geometry
 from kartenn.stores.catalog import record_terms, records
 from kartenn.stores.cql import GROUP, operands
+from kartenn.stores.dialect import Dialect
 from kartenn.stores.record_index import WORD, record_keys, record_trigrams, record_words
 from kartenn.text import fold
 
@@ -80,7 +82,7 @@ def _value(v: Any) -> str:
     raise InvalidInput(f"unsupported value {v!r} in filter", locator="constraint")
 
 
-def _like(node: ast.Like, is_postgres: bool) -> ColumnElement[bool]:
+def _like(node: ast.Like, dialect: Dialect) -> ColumnElement[bool]:
     pattern, out, i = node.pattern, [], 0
     while i < len(pattern):
         ch = pattern[i]
@@ -101,13 +103,13 @@ def _like(node: ast.Like, is_postgres: bool) -> ColumnElement[bool]:
     sql_pattern = "".join(out)
     col = column(node.lhs)
     if queryable(node.lhs.name) in ("anytext", "q"):
-        expr = _anytext_like(fold(sql_pattern), is_postgres)
+        expr = _anytext_like(fold(sql_pattern), dialect)
     else:
         expr = func.lower(col).like(func.lower(sql_pattern), escape="\\")
     return not_(expr) if node.not_ else expr
 
 
-def _anytext_like(pattern: str, is_postgres: bool) -> ColumnElement[bool]:
+def _anytext_like(pattern: str, dialect: Dialect) -> ColumnElement[bool]:
     """anytext is stored folded (lower case, no accents) and the pattern is folded alike, so no lower() is
     needed. '%word%' (word characters only) is read from indexes of record_keys: on PostgreSQL the stored
     words containing it (a trigram index of every word), then the records having one of them; on SQLite the
@@ -115,7 +117,7 @@ def _anytext_like(pattern: str, is_postgres: bool) -> ColumnElement[bool]:
     escape = "\\" if "\\" in pattern else None
     inner = pattern[1:-1]
     word = len(pattern) >= 3 and pattern[0] == pattern[-1] == "%" and WORD.fullmatch(inner) is not None
-    if is_postgres:
+    if not dialect.fts5:
         if word:
             having = select(record_words.c.word).where(record_words.c.word.like(pattern)).scalar_subquery()
             return record_keys.c.words.overlap(func.array(having))
@@ -141,17 +143,19 @@ def _bounds(geom: Any) -> tuple[float, float, float, float]:
     raise InvalidInput("a spatial operator needs a geometry or an envelope", locator="constraint")
 
 
-def box_intersects(w: float, s: float, e: float, n: float, is_postgres: bool) -> ColumnElement[bool]:
+def _touches(w: float, s: float, e: float, n: float) -> ColumnElement[bool]:
+    return and_(k.minx <= e, k.maxx >= w, k.miny <= n, k.maxy >= s)
+
+
+def box_intersects(w: float, s: float, e: float, n: float, dialect: Dialect) -> ColumnElement[bool]:
     """Records whose box touches (w, s, e, n). On PostgreSQL the same test also in the form of the GiST index of
     record_keys' boxes (``record_keys_box``), which can then narrow the candidates of the other indexes."""
-    test = and_(k.minx <= e, k.maxx >= w, k.miny <= n, k.maxy >= s)
-    if not is_postgres:
-        return test
-    return and_(test, func.box(func.point(k.minx, k.miny), func.point(k.maxx, k.maxy)).op("&&")(
-        func.box(func.point(w, s), func.point(e, n))))
+    test = _touches(w, s, e, n)
+    indexed = dialect.box_index_test((k.minx, k.miny, k.maxx, k.maxy), (w, s, e, n))
+    return test if indexed is None else and_(test, indexed)
 
 
-def _spatial(node: Any, kind: str, is_postgres: bool) -> ColumnElement[bool]:
+def _spatial(node: Any, kind: str, dialect: Dialect) -> ColumnElement[bool]:
     lhs, rhs = node.lhs, node.rhs
     if isinstance(lhs, (values.Geometry, values.Envelope)):
         lhs, rhs = rhs, lhs
@@ -161,9 +165,9 @@ def _spatial(node: Any, kind: str, is_postgres: bool) -> ColumnElement[bool]:
     w, s, e, n = _bounds(rhs)
     has = k.minx.is_not(None)
     if kind == "intersects":
-        return and_(has, box_intersects(w, s, e, n, is_postgres))
+        return and_(has, box_intersects(w, s, e, n, dialect))
     if kind == "disjoint":
-        return and_(has, not_(box_intersects(w, s, e, n, False)))
+        return and_(has, not_(_touches(w, s, e, n)))
     if kind == "within":
         return and_(has, k.minx >= w, k.maxx <= e, k.miny >= s, k.maxy <= n)
     if kind == "contains":
@@ -187,17 +191,17 @@ def _time_bounds(v: Any) -> tuple[str | None, str | None]:
     return _value(v), _value(v)
 
 
-def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
+def to_sql(node: Any, dialect: Dialect) -> ColumnElement[bool]:
     """The SQL condition of one filter node."""
     if isinstance(node, ast.Not):
         sub = node.sub_node
         if isinstance(sub, ast.GeometryDisjoint):  # OGC BBOX is parsed as NOT DISJOINT
-            return _spatial(sub, "intersects", is_postgres)
+            return _spatial(sub, "intersects", dialect)
         # a record without the property does not match the inner filter, so it matches its negation
-        return not_(func.coalesce(to_sql(sub, is_postgres), false()))
+        return not_(func.coalesce(to_sql(sub, dialect), false()))
     if isinstance(node, ast.And | ast.Or):
         # a run of ANDs or ORs as one list, in groups of GROUP so that SQLite's parser tree stays shallow
-        parts = [to_sql(n, is_postgres) for n in operands(node, type(node))]
+        parts = [to_sql(n, dialect) for n in operands(node, type(node))]
         join = and_ if isinstance(node, ast.And) else or_
         while len(parts) > 1:
             parts = [type_coerce(join(*parts[i:i + GROUP]), Boolean).self_group()  # parentheses kept
@@ -226,7 +230,7 @@ def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
         col = func.lower(column(lhs)) if nocase else column(lhs)
         return getattr(col, COMPARE[type(node)])(value)  # type: ignore[no-any-return]
     if isinstance(node, ast.Like):
-        return _like(node, is_postgres)
+        return _like(node, dialect)
     if isinstance(node, ast.Between):
         expr = column(node.lhs).between(_value(node.low), _value(node.high))
         return not_(expr) if node.not_ else expr
@@ -238,9 +242,9 @@ def to_sql(node: Any, is_postgres: bool) -> ColumnElement[bool]:
         return not_(expr) if node.not_ else expr
     if isinstance(node, ast.BBox):
         return _spatial(ast.GeometryIntersects(node.lhs, values.Envelope(node.minx, node.maxx, node.miny,
-                                                                          node.maxy)), "intersects", is_postgres)
+                                                                          node.maxy)), "intersects", dialect)
     if type(node) in SPATIAL_OPS:
-        return _spatial(node, SPATIAL_OPS[type(node)], is_postgres)
+        return _spatial(node, SPATIAL_OPS[type(node)], dialect)
     if isinstance(node, ast.TemporalPredicate):
         return _temporal(node)
     raise InvalidInput(f"unsupported filter operation {type(node).__name__}", locator="constraint")

@@ -41,7 +41,7 @@ from sqlalchemy.sql import ColumnElement, visitors
 
 from kartenn.domain import Field, Record
 from kartenn.stores.catalog import SCHEMA, _aware, _bounds, record_terms, records
-from kartenn.stores.dialect import dialect_of
+from kartenn.stores.dialect import Dialect, dialect_of
 from kartenn.stores.refusals import refused_filters
 from kartenn.text import WORD, fold, query_terms, stems_of_folded
 
@@ -102,31 +102,27 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
-def create(conn: Connection, *, is_postgres: bool) -> None:
+def create(conn: Connection) -> None:
+    dialect = dialect_of(conn)
     # Facet counts read (facet, value) of each matching record from the index alone.
-    terms = f"{SCHEMA}.record_terms" if is_postgres else "record_terms"
+    terms = dialect.table("record_terms")
     conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS record_terms_cover ON {terms} (record_id, facet, value)")
-    _count_changes(conn, is_postgres=is_postgres)
-    fresh = _create_keys_pg(conn) if is_postgres else _create_keys_sqlite(conn)
-    _follow_updates(conn, is_postgres=is_postgres)
+    _count_changes(conn, dialect)
+    fresh = _create_keys_sqlite(conn) if dialect.fts5 else _create_keys_pg(conn)
+    _follow_updates(conn, dialect)
     if fresh:
-        _fill_keys(conn, is_postgres=is_postgres)
+        _fill_keys(conn)
 
 
-def _follow_updates(conn: Connection, *, is_postgres: bool) -> None:
+def _follow_updates(conn: Connection, dialect: Dialect) -> None:
     """A trigger that copies to record_keys what an UPDATE of records changes of its columns (records are
     written by write_many, but an UPDATE of a state or an id must not leave record_keys behind)."""
     changed = ", ".join(KEY_COLUMNS)
     assign = ", ".join(f"{name} = NEW.{name}" for name in KEY_COLUMNS)
-    if is_postgres:
-        conn.exec_driver_sql(f"CREATE OR REPLACE FUNCTION {SCHEMA}.record_keys_follow() RETURNS trigger "
-                             f"LANGUAGE plpgsql AS $$ BEGIN UPDATE {SCHEMA}.record_keys SET {assign} "
-                             "WHERE id = OLD.id; RETURN NULL; END $$")
-        conn.exec_driver_sql(f"CREATE OR REPLACE TRIGGER records_keys_follow AFTER UPDATE OF {changed} ON "
-                             f"{SCHEMA}.records FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.record_keys_follow()")
-        return
-    conn.exec_driver_sql(f"CREATE TRIGGER IF NOT EXISTS records_keys_follow AFTER UPDATE OF {changed} ON records "
-                         f"BEGIN UPDATE record_keys SET {assign} WHERE id = OLD.id; END")
+    body = f"UPDATE {dialect.table('record_keys')} SET {assign} WHERE id = OLD.id"
+    for statement in dialect.triggers("record_keys_follow", body,
+                                      [("records_keys_follow", "records", f"UPDATE OF {changed}")]):
+        conn.exec_driver_sql(statement)
 
 
 def _create_keys_pg(conn: Connection) -> bool:
@@ -183,7 +179,7 @@ def _create_keys_sqlite(conn: Connection) -> bool:
     return True
 
 
-def _fill_keys(conn: Connection, *, is_postgres: bool) -> None:
+def _fill_keys(conn: Connection) -> None:
     """Index the records already stored (a catalogue made by an earlier version), in order of their ids."""
     last = ""
     columns = [records.c[name] for name in (*KEY_COLUMNS, "title", "anytext", "search_text")]
@@ -191,7 +187,7 @@ def _fill_keys(conn: Connection, *, is_postgres: bool) -> None:
         rows = conn.execute(select(*columns).where(records.c.id > last).order_by(records.c.id).limit(2000)).all()
         if not rows:
             return
-        _insert_keys(conn, [(row._mapping, row.search_text) for row in rows], is_postgres=is_postgres)
+        _insert_keys(conn, [(row._mapping, row.search_text) for row in rows])
         last = rows[-1].id
 
 
@@ -200,28 +196,17 @@ WATCHED = {"records": "INSERT OR DELETE OR UPDATE OF id, state, dataset_id", "gr
            "owners": "INSERT OR DELETE OR UPDATE"}
 
 
-def _count_changes(conn: Connection, *, is_postgres: bool) -> None:
+def _count_changes(conn: Connection, dialect: Dialect) -> None:
     """A counter, ``catalog_changes``, that every write to what decides visibility increments in its own
     transaction (triggers): what is derived from visibility can be kept while the counter stays the same."""
-    table = f"{SCHEMA}.catalog_changes" if is_postgres else "catalog_changes"
+    table = dialect.table("catalog_changes")
     conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
-    if is_postgres:
-        conn.exec_driver_sql(f"INSERT INTO {table} (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
-        conn.exec_driver_sql(f"CREATE OR REPLACE FUNCTION {SCHEMA}.catalog_changed() RETURNS trigger "
-                             f"LANGUAGE plpgsql AS $$ BEGIN UPDATE {table} SET n = n + 1 WHERE id = 1; "
-                             "RETURN NULL; END $$")
-        for name, events in WATCHED.items():
-            # once per statement: a bulk import of thousands of rows counts one change per statement
-            conn.exec_driver_sql(f"CREATE OR REPLACE TRIGGER {name}_changed AFTER {events} OR TRUNCATE "
-                                 f"ON {SCHEMA}.{name} FOR EACH STATEMENT EXECUTE FUNCTION "
-                                 f"{SCHEMA}.catalog_changed()")
-        return
-    conn.exec_driver_sql(f"INSERT OR IGNORE INTO {table} (id, n) VALUES (1, 0)")
-    for name, events in WATCHED.items():
-        for event in events.split(" OR "):
-            trigger = f"{name}_changed_{event.split()[0].lower()}"
-            conn.exec_driver_sql(f"CREATE TRIGGER IF NOT EXISTS {trigger} AFTER {event} ON {name} "
-                                 f"BEGIN UPDATE {table} SET n = n + 1 WHERE id = 1; END")
+    conn.exec_driver_sql(dialect.insert_if_absent(table, "(id, n) VALUES (1, 0)", key="id"))
+    watched = [(f"{name}_changed", name, events) for name, events in WATCHED.items()]
+    # once per statement where possible: a bulk import of thousands of rows counts one change per statement
+    for statement in dialect.triggers("catalog_changed", f"UPDATE {table} SET n = n + 1 WHERE id = 1", watched,
+                                      each_statement=True):
+        conn.exec_driver_sql(statement)
 
 
 def changes(conn: Connection) -> int:
@@ -269,10 +254,10 @@ def _terms(rec: Record) -> set[tuple[str, str]]:
     return {(f, v[:500]) for f, v in terms if v}
 
 
-def write(conn: Connection, rec: Record, *, is_postgres: bool, replace: bool = True) -> None:
+def write(conn: Connection, rec: Record, *, replace: bool = True) -> None:
     """Insert the rows of ``rec``; ``replace=False`` when it is known to be new: deleting from the FTS5 table by
     its unindexed id scans the whole table, which made imports quadratic."""
-    write_many(conn, [rec], is_postgres=is_postgres, replaced=[rec.id] if replace else [])
+    write_many(conn, [rec], replaced=[rec.id] if replace else [])
 
 
 def _row(rec: Record) -> tuple[dict[str, Any], str]:
@@ -294,11 +279,11 @@ def _row(rec: Record) -> tuple[dict[str, Any], str]:
         "created": rec.created, "updated": rec.updated}, body
 
 
-def write_many(conn: Connection, recs: list[Record], *, is_postgres: bool, replaced: list[str]) -> None:
+def write_many(conn: Connection, recs: list[Record], *, replaced: list[str]) -> None:
     """Insert the rows of many records with one statement per table (``replaced``: the ids already stored,
     whose rows go first). Ids must be unique in ``recs``."""
     for chunk in _chunks(replaced):
-        delete_rows_of(conn, chunk, is_postgres=is_postgres)
+        delete_rows_of(conn, chunk)
     rows, terms, keyed = [], [], []
     for rec in recs:
         row, body = _row(rec)
@@ -309,14 +294,14 @@ def write_many(conn: Connection, recs: list[Record], *, is_postgres: bool, repla
         if values:
             conn.execute(insert(table), values)
     if keyed:
-        _insert_keys(conn, keyed, is_postgres=is_postgres)
+        _insert_keys(conn, keyed)
 
 
-def _insert_keys(conn: Connection, keyed: list[tuple[Any, str]], *, is_postgres: bool) -> None:
+def _insert_keys(conn: Connection, keyed: list[tuple[Any, str]]) -> None:
     """record_keys rows (and, on SQLite, the text indexes' rows) of records rows and their stems."""
     keys = [{name: row[name] for name in KEY_COLUMNS} for row, _ in keyed]
     titles = [sorted(stems_of_folded(fold(row["title"] or ""))) for row, _ in keyed]
-    if is_postgres:
+    if not dialect_of(conn).fts5:
         words: set[str] = set()
         for key, title, (row, body) in zip(keys, titles, keyed, strict=True):
             key["stems"] = body.split()
@@ -347,9 +332,9 @@ def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
-def delete_rows_of(conn: Connection, ids: list[str], *, is_postgres: bool) -> None:
+def delete_rows_of(conn: Connection, ids: list[str]) -> None:
     """Delete the rows of several records."""
-    if not is_postgres:
+    if dialect_of(conn).fts5:
         numbers = select(record_keys.c.n).where(record_keys.c.id.in_(ids)).scalar_subquery()
         conn.execute(delete(record_stems).where(literal_column("rowid").in_(numbers)))
         conn.execute(delete(record_trigrams).where(literal_column("rowid").in_(numbers)))
@@ -358,12 +343,12 @@ def delete_rows_of(conn: Connection, ids: list[str], *, is_postgres: bool) -> No
     conn.execute(delete(record_terms).where(record_terms.c.record_id.in_(ids)))
 
 
-def delete_rows(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
-    delete_rows_of(conn, [record_id], is_postgres=is_postgres)
+def delete_rows(conn: Connection, record_id: str) -> None:
+    delete_rows_of(conn, [record_id])
 
 
-def remove(conn: Connection, record_id: str, *, is_postgres: bool) -> None:
-    delete_rows(conn, record_id, is_postgres=is_postgres)
+def remove(conn: Connection, record_id: str) -> None:
+    delete_rows(conn, record_id)
 
 
 def to_record(row: Any) -> Record:
@@ -394,18 +379,15 @@ def _stems_matching(expr: str) -> Any:
         literal_column("record_stems").op("MATCH")(expr))
 
 
-def _text_match(groups: list[list[str]], is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[bool]]:
+def _text_match(groups: list[list[str]], dialect: Dialect) -> tuple[list[ColumnElement[bool]], ColumnElement[bool]]:
     """(conditions, title test) of the words of a query: every word (any of its stems) must occur; relevance is
     1 when they all occur in the title (the title test), else 0 (ties: the records written last first)."""
     k = record_keys.c
-    if is_postgres:
-        found = [k.stems.overlap(cast(g, ARRAY(Text))) for g in groups]
-        in_title = and_(*[k.title_stems.overlap(cast(g, ARRAY(Text))) for g in groups])
-    else:
+    if dialect.fts5:
         expr = _fts(groups)
-        found = [k.n.in_(_stems_matching(expr))]
-        in_title = k.n.in_(_stems_matching(f"title : ({expr})"))
-    return found, in_title
+        return [k.n.in_(_stems_matching(expr))], k.n.in_(_stems_matching(f"title : ({expr})"))
+    found = [k.stems.overlap(cast(g, ARRAY(Text))) for g in groups]
+    return found, and_(*[k.title_stems.overlap(cast(g, ARRAY(Text))) for g in groups])
 
 
 def _text_alone(query: RecordQuery) -> bool:
@@ -428,7 +410,7 @@ def _columns_of(exprs: list[Any], table: Table) -> set[str]:
     return {e.name for x in exprs for e in visitors.iterate(x) if isinstance(e, Column) and e.table is table}
 
 
-def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[bool] | None]:
+def conditions(query: RecordQuery, dialect: Dialect) -> tuple[list[ColumnElement[bool]], ColumnElement[bool] | None]:
     """(conditions on record_keys, and on records where record_keys has not the column; the title test of the
     query's words, or None without words)."""
     from kartenn.stores.record_filter import box_intersects, to_sql
@@ -443,10 +425,10 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
         if not groups:
             where.append(k.id.is_(None))  # only stop words: nothing to find
         else:
-            found, in_title = _text_match(groups, is_postgres)
+            found, in_title = _text_match(groups, dialect)
             where += found
     if query.bbox:
-        where.append(box_intersects(*query.bbox, is_postgres))
+        where.append(box_intersects(*query.bbox, dialect))
     if query.start or query.end:
         begin = func.coalesce(records.c.time_begin, records.c.time_end, records.c.modified)
         end = func.coalesce(records.c.time_end, records.c.time_begin, records.c.modified)
@@ -461,7 +443,7 @@ def conditions(query: RecordQuery, is_postgres: bool) -> tuple[list[ColumnElemen
     if query.external_ids:
         where.append(or_(k.id.in_(query.external_ids), k.dataset_id.in_(query.external_ids)))
     if query.where is not None:
-        where.append(to_sql(query.where, is_postgres))
+        where.append(to_sql(query.where, dialect))
     return where, in_title
 
 
@@ -503,8 +485,8 @@ def _tiered_page(conn: Connection, query: RecordQuery, where: list[ColumnElement
 @refused_filters()
 def search(conn: Connection, query: RecordQuery) -> SearchResult:
     k = record_keys.c
-    is_postgres = dialect_of(conn).is_postgres
-    where, in_title = conditions(query, is_postgres)
+    dialect = dialect_of(conn)
+    where, in_title = conditions(query, dialect)
     rank = None if in_title is None else case((in_title, 1), else_=0)
     ranked_alone = rank is not None and all(name == "relevance" for name, _ in query.sort)
     order, last_ascending = [], True
@@ -524,17 +506,17 @@ def search(conn: Connection, query: RecordQuery) -> SearchResult:
     source: Any = record_keys
     if _columns_of([*where, *order], records):
         source = record_keys.join(records, records.c.id == k.id)
-    arrays = is_postgres and bool(_columns_of(where, record_keys) & {"stems", "words"})
+    arrays = not dialect.fts5 and bool(_columns_of(where, record_keys) & {"stems", "words"})
     if arrays:
         # Matches found through the GIN indexes read only their own narrow rows: a sequential scan, what the
         # planner may pick for a common word, would unpack every record's arrays to test them.
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     found, matched = [], None
-    if is_postgres and ranked_alone and source is record_keys:
+    if not dialect.fts5 and ranked_alone and source is record_keys:
         # Relevance has two tiers: the page is read from the records with every word in the title (a small set,
         # through its own index), then from the others, each newest first, instead of ranking every match.
         matched, found = _tiered_page(conn, query, where, in_title)
-    elif not is_postgres and rank is not None and _text_alone(query):
+    elif dialect.fts5 and rank is not None and _text_alone(query):
         # Every stored record passes the other tests: FTS5 counts and ranks the matches from its index alone.
         expr = _fts(query_terms(query.q or ""))
         match = literal_column("record_stems").op("MATCH")(expr)
