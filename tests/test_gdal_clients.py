@@ -36,7 +36,9 @@ def publish(site, rel: str):
 
 
 def gdal(*args: str, cwd: Path, debug: bool = False) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GDAL_HTTP_TIMEOUT": "120", "CPL_DEBUG": "ON" if debug else "OFF"}
+    # No tile cache on disk: GDAL's WMS cache can lose a file it is writing from several threads ("No such file").
+    env = {**os.environ, "GDAL_HTTP_TIMEOUT": "120", "CPL_DEBUG": "ON" if debug else "OFF",
+           "GDAL_ENABLE_WMS_CACHE": "NO"}
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 

@@ -22,6 +22,8 @@ from kartenn.web.portal.context import static_files
 from kartenn.web.responses import JSONResponse
 from kartenn.web.security import SecurityHeaders
 from kartenn.web.validators import Validators
+from kartenn.web.warmup import WarmUp
+from kartenn.web.warmup import start as start_imports
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -32,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
         jobs.recover()
         app.state.site, app.state.jobs = site, jobs
         app.state.ready = True
+        start_imports()  # what requests import on first use, in one thread; requests wait for it
         yield
         jobs.shutdown()
         site.close()
@@ -43,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Validators)
     app.add_middleware(CachePolicy)
+    app.add_middleware(WarmUp)
     errors.install(app)
     # Tiles and the OGC web services first: the router tries routes in order, and these answer most requests
     # (no path of theirs is one of the others').
