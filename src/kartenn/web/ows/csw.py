@@ -32,26 +32,18 @@ from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
+from kartenn.web.ows import csw_params
 from kartenn.web.ows.common import CSW as CSW_REPORT
-from kartenn.web.ows.common import OWSError, integer, kvp, report, versions
+from kartenn.web.ows.common import OWSError, kvp, report, versions
+from kartenn.web.ows.csw_params import ATOM, ELEMENT_SETS, GML, OGC, OPERATIONS, XLINK, XSI
 from kartenn.web.ows.registry import register
 from kartenn.xml import parse_xml, to_bytes
 
-OGC = "http://www.opengis.net/ogc"
-GML = "http://www.opengis.net/gml"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-XLINK = "http://www.w3.org/1999/xlink"
 NSMAP = {"csw": CSW, "dc": DC, "dct": DCT, "ows": OWS, "ogc": OGC, "gmd": GMD, "gml": GML, "xsi": XSI,
          "xlink": XLINK}
 SCHEMA_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-discovery.xsd"
 PUBLICATION_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-publication.xsd"
-ATOM = "http://www.w3.org/2005/Atom"
-OUTPUT_SCHEMAS = {CSW: "csw", "csw:Record": "csw", GMD: "gmd", "http://www.isotc211.org/2005/gmd": "gmd",
-                  ATOM: "atom"}
 RECORD_SCHEMAS = {"csw": CSW, "gmd": GMD, "atom": ATOM}
-ELEMENT_SETS = ("brief", "summary", "full")
-TYPE_NAMES = {"csw:record", "gmd:md_metadata", "record", "md_metadata"}
-OPERATIONS = ("GetCapabilities", "DescribeRecord", "GetRecords", "GetRecordById", "GetDomain")
 MAX_RECORDS = 1000
 DOMAIN_FIELDS = {"type": "type", "format": "format", "subject": "keyword", "keywords": "keyword",
                  "organisationname": "organisation", "creator": "organisation", "publisher": "organisation",
@@ -124,9 +116,9 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
                                     p.get("schemalanguage"), p.get("outputformat")))
     if request == "GetDomain":
         return _xml(get_domain(site, p.get("propertyname"), p.get("parametername")))
-    schema = _output_schema(p.get("outputschema"))
-    element_set = _element_set(p.get("elementsetname"))
-    _output_format(p.get("outputformat"))
+    schema = csw_params.output_schema(p.get("outputschema"))
+    element_set = csw_params.element_set(p.get("elementsetname"))
+    csw_params.output_format(p.get("outputformat"))
     if request == "GetRecordById":
         if not p.get("id"):
             raise OWSError("MissingParameterValue", "missing parameter id", "id")
@@ -141,12 +133,12 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
         limits = FilterLimits.of(site.settings)
         check_size(p["constraint"], limits, "constraint")
         where = _cql(p["constraint"], limits) if language == "CQL_TEXT" else _fes(parse_xml(p["constraint"]), limits)
-    _type_names(p.get("typenames", "csw:Record"))
+    csw_params.type_names(p.get("typenames", "csw:Record"))
     return _xml(get_records(site, where=where, schema=schema, element_set=element_set,
-                            result_type=p.get("resulttype", "hits"), start=_int(p.get("startposition"), 1,
-                                                                               "startposition"),
-                            limit=_int(p.get("maxrecords"), 10, "maxrecords"),
-                            sort=_kvp_sort(p.get("sortby")), url=url))
+                            result_type=p.get("resulttype", "hits"),
+                            start=csw_params.number(p.get("startposition"), 1, "startposition"),
+                            limit=csw_params.number(p.get("maxrecords"), 10, "maxrecords"),
+                            sort=csw_params.kvp_sort(p.get("sortby")), url=url))
 
 
 def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
@@ -171,16 +163,16 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
         if name == "GetDomain":
             return _xml(get_domain(site, root.findtext(f"{{{CSW}}}PropertyName"),
                                    root.findtext(f"{{{CSW}}}ParameterName")))
-        schema = _output_schema(root.get("outputSchema"))
-        _output_format(root.get("outputFormat"))
+        schema = csw_params.output_schema(root.get("outputSchema"))
+        csw_params.output_format(root.get("outputFormat"))
         if name == "GetRecordById":
             ids = [(e.text or "").strip() for e in root.iterfind(f"{{{CSW}}}Id")]
-            return _xml(get_record_by_id(site, ids, schema, _element_set(root.findtext(f"{{{CSW}}}ElementSetName")),
-                                         url))
+            element_set = csw_params.element_set(root.findtext(f"{{{CSW}}}ElementSetName"))
+            return _xml(get_record_by_id(site, ids, schema, element_set, url))
         query = root.find(f"{{{CSW}}}Query")
         if query is None:
             raise OWSError("MissingParameterValue", "GetRecords needs a csw:Query", "Query")
-        _type_names(query.get("typeNames", ""))
+        csw_params.type_names(query.get("typeNames", ""))
         where = None
         constraint = query.find(f"{{{CSW}}}Constraint")
         if constraint is not None:
@@ -190,13 +182,13 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
             where = _fes(flt, limits) if flt is not None else _cql(cql or "", limits)
         sort = []
         for prop in query.iterfind(f"{{{OGC}}}SortBy/{{{OGC}}}SortProperty"):
-            sort.append((_sort_field(prop.findtext(f"{{{OGC}}}PropertyName") or ""),
+            sort.append((csw_params.sort_field(prop.findtext(f"{{{OGC}}}PropertyName") or ""),
                          (prop.findtext(f"{{{OGC}}}SortOrder") or "ASC").strip().upper() != "DESC"))
         return _xml(get_records(site, where=where, schema=schema,
-                                element_set=_element_set(query.findtext(f"{{{CSW}}}ElementSetName")),
+                                element_set=csw_params.element_set(query.findtext(f"{{{CSW}}}ElementSetName")),
                                 result_type=root.get("resultType", "hits"),
-                                start=_int(root.get("startPosition"), 1, "startPosition"),
-                                limit=_int(root.get("maxRecords"), 10, "maxRecords"), sort=sort, url=url))
+                                start=csw_params.number(root.get("startPosition"), 1, "startPosition"),
+                                limit=csw_params.number(root.get("maxRecords"), 10, "maxRecords"), sort=sort, url=url))
     except OWSError as exc:
         return 400, exception_report(exc.code, exc.message, exc.locator)
     except (Unauthorized, Forbidden) as exc:
@@ -204,64 +196,6 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
     except KartennError as exc:
         return 400, exception_report("InvalidParameterValue" if exc.status < 500 else "NoApplicableCode",
                                      exc.message, exc.locator)
-
-
-# parameters -----------------------------------------------------------------------------------------------
-
-
-def _int(value: str | None, default: int, name: str) -> int:
-    low = 1 if name.lower() == "startposition" else 0
-    return integer({name: value or ""}, name, low=low, default=default)
-
-
-def _output_schema(value: str | None) -> str:
-    if not value:
-        return "csw"
-    if value not in OUTPUT_SCHEMAS:
-        raise OWSError("InvalidParameterValue", f"outputSchema {value!r} is not supported", "outputschema")
-    return OUTPUT_SCHEMAS[value]
-
-
-def _output_format(value: str | None) -> None:
-    if value and value not in ("application/xml", "text/xml"):
-        raise OWSError("InvalidParameterValue", f"outputFormat {value!r} is not supported", "outputformat")
-
-
-def _element_set(value: str | None) -> str:
-    value = (value or "summary").strip()
-    if value not in ELEMENT_SETS:
-        raise OWSError("InvalidParameterValue", f"elementSetName {value!r}: use brief, summary or full",
-                       "elementsetname")
-    return value
-
-
-def _type_names(value: str) -> None:
-    names = [n.strip().lower() for n in value.replace(",", " ").split() if n.strip()]
-    if not names:
-        raise OWSError("MissingParameterValue", "missing typeNames", "typenames")
-    for name in names:
-        if name not in TYPE_NAMES:
-            raise OWSError("InvalidParameterValue", f"typeName {name!r} is not offered", "typenames")
-
-
-def _sort_field(name: str) -> str:
-    field = {"date": "modified", "organisationname": "organisation", "identifier": "identifier"}.get(
-        queryable(name), queryable(name))
-    from kartenn.services.record_search import SORTABLE
-
-    if field not in SORTABLE:
-        raise OWSError("InvalidParameterValue", f"cannot sort by {name!r}", "sortby")
-    return field
-
-
-def _kvp_sort(value: str | None) -> list[tuple[str, bool]]:
-    out = []
-    for part in (value or "").split(","):
-        if part.strip():
-            name, _, order = part.strip().rpartition(":") if part.count(":") > 1 or part.endswith(
-                (":A", ":D")) else (part.strip(), "", "A")
-            out.append((_sort_field(name), order.upper() != "D"))
-    return out
 
 
 def _swap_lat_lon(flt: etree._Element) -> None:
@@ -531,7 +465,7 @@ def describe_record(type_names: list[str] | None = None, schema_language: str | 
     if schema_language and schema_language.strip() not in SCHEMA_LANGUAGES:
         raise OWSError("InvalidParameterValue", f"schemaLanguage {schema_language!r}: only XML Schema",
                        "schemalanguage")
-    _output_format(output_format)
+    csw_params.output_format(output_format)
     for type_name in type_names or []:
         if ":" not in type_name.strip():
             raise OWSError("InvalidParameterValue", f"typeName {type_name.strip()!r} must be qualified (csw:Record)",
