@@ -15,19 +15,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from lxml import etree
 from lxml.builder import ElementMaker
-from pygeofilter.parsers.fes.v11 import FES11Parser
 
 from kartenn import __version__
 from kartenn.errors import Forbidden, InvalidInput, KartennError, NotFound, Unauthorized
-from kartenn.filter_check import FilterLimits, check_size, check_tree, check_xml
+from kartenn.filter_check import FilterLimits, check_size
 from kartenn.formats.atom import render_atom_entry
 from kartenn.formats.dublin_core import CSW, DC, DCT, OWS, render_csw_record
 from kartenn.formats.exportable import each_record
-from kartenn.formats.fes import east_north, spatial_references
 from kartenn.formats.iso19139 import GMD, build_iso19139
 from kartenn.services import record_edits
 from kartenn.services import records as service
-from kartenn.services.record_search import QUERYABLES, SPATIAL, queryable
+from kartenn.services.record_search import queryable
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
@@ -35,6 +33,7 @@ from kartenn.web.errors import challenge
 from kartenn.web.ows import csw_params
 from kartenn.web.ows.common import CSW as CSW_REPORT
 from kartenn.web.ows.common import OWSError, kvp, report, versions
+from kartenn.web.ows.csw_filter import cql_filter, fes_filter
 from kartenn.web.ows.csw_params import ATOM, ELEMENT_SETS, GML, OGC, OPERATIONS, XLINK, XSI
 from kartenn.web.ows.registry import register
 from kartenn.xml import parse_xml, to_bytes
@@ -132,7 +131,8 @@ def _dispatch_kvp(site: Site, p: dict[str, str], url: str) -> tuple[int, bytes]:
                            "constraintlanguage must be FILTER or CQL_TEXT", "constraintlanguage")
         limits = FilterLimits.of(site.settings)
         check_size(p["constraint"], limits, "constraint")
-        where = _cql(p["constraint"], limits) if language == "CQL_TEXT" else _fes(parse_xml(p["constraint"]), limits)
+        where = (cql_filter(p["constraint"], limits) if language == "CQL_TEXT"
+                 else fes_filter(parse_xml(p["constraint"]), limits))
     csw_params.type_names(p.get("typenames", "csw:Record"))
     return _xml(get_records(site, where=where, schema=schema, element_set=element_set,
                             result_type=p.get("resulttype", "hits"),
@@ -179,7 +179,7 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
             flt = constraint.find(f"{{{OGC}}}Filter")
             cql = constraint.findtext(f"{{{CSW}}}CqlText")
             limits = FilterLimits.of(site.settings)
-            where = _fes(flt, limits) if flt is not None else _cql(cql or "", limits)
+            where = fes_filter(flt, limits) if flt is not None else cql_filter(cql or "", limits)
         sort = []
         for prop in query.iterfind(f"{{{OGC}}}SortBy/{{{OGC}}}SortProperty"):
             sort.append((csw_params.sort_field(prop.findtext(f"{{{OGC}}}PropertyName") or ""),
@@ -196,98 +196,6 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
     except KartennError as exc:
         return 400, exception_report("InvalidParameterValue" if exc.status < 500 else "NoApplicableCode",
                                      exc.message, exc.locator)
-
-
-def _swap_lat_lon(flt: etree._Element) -> None:
-    """CSW 2.0.2 geometries in EPSG:4326 as a URN/URI, or with no srsName (the default CRS), are latitude
-    first; the store is longitude first."""
-    for geom in list(flt.iter(f"{{{GML}}}*")):
-        parent = geom.getparent()
-        if parent is not None and etree.QName(parent).namespace == GML:
-            continue  # only whole geometries
-        srs = geom.get("srsName")
-        if srs is not None and not ("4326" in srs and srs.startswith(("urn:", "http"))):
-            continue
-        for node in geom.iter():
-            if isinstance(node.tag, str) and etree.QName(node).localname in ("lowerCorner", "upperCorner", "pos",
-                                                                            "posList", "coordinates"):
-                numbers = (node.text or "").replace(",", " ").split()
-                node.text = " ".join(f"{numbers[i + 1]} {numbers[i]}" for i in range(0, len(numbers) - 1, 2))
-        geom.set("srsName", "EPSG:4326")
-
-
-class _Parser(FES11Parser):
-    """pygeofilter's OGC Filter 1.1 parser, keeping matchCase="false" of comparisons (``nocase``)."""
-
-    def comparison(self, node: etree._Element, lhs: Any, rhs: Any) -> Any:
-        from pygeofilter import ast
-
-        kind = {"PropertyIsEqualTo": ast.Equal, "PropertyIsNotEqualTo": ast.NotEqual,
-                "PropertyIsLessThan": ast.LessThan, "PropertyIsGreaterThan": ast.GreaterThan,
-                "PropertyIsLessThanOrEqualTo": ast.LessEqual,
-                "PropertyIsGreaterThanOrEqualTo": ast.GreaterEqual}[etree.QName(node).localname]
-        out = kind(lhs, rhs)
-        out.nocase = node.get("matchCase", "true").lower() == "false"
-        return out
-
-
-_Parser.comparison.subiter = True  # type: ignore[attr-defined]
-# pygeofilter's parser class maps tags to handlers when the class is made, from its direct bases only
-_Parser.tag_map = {**FES11Parser.tag_map, **{f"{{{OGC}}}{tag}": _Parser.comparison for tag in (
-    "PropertyIsEqualTo", "PropertyIsNotEqualTo", "PropertyIsLessThan", "PropertyIsGreaterThan",
-    "PropertyIsLessThanOrEqualTo", "PropertyIsGreaterThanOrEqualTo")}}
-_Parser.namespace_map = dict(FES11Parser.namespace_map)
-
-
-def _fes(flt: etree._Element, limits: FilterLimits | None = None) -> Any:
-    limits = limits or FilterLimits()
-    check_xml(flt, limits, "constraint")
-    flt = etree.fromstring(etree.tostring(flt))
-    _swap_lat_lon(flt)
-    for reference in spatial_references(flt, "ows:BoundingBox"):  # none: the record's box is meant
-        name = (reference.text or "").strip()
-        if queryable(name) not in SPATIAL or queryable(name) == "spatial":
-            # the CSW record's spatial queryable is ows:BoundingBox; dct:spatial is a text element
-            raise OWSError("InvalidParameterValue", f"spatial operators compare ows:BoundingBox, not {name!r}",
-                           "constraint")
-    try:
-        node = _Parser().parse(flt)
-    except Exception as exc:  # the parser raises many kinds for malformed filters
-        raise OWSError("InvalidParameterValue", f"invalid OGC filter: {exc}", "constraint") from None
-    check_tree(node, limits, "constraint")
-    east_north(node)  # the parser read EPSG:4326 latitude first, where _swap_lat_lon made it longitude first
-    _check_properties(node)
-    return node
-
-
-def _cql(text: str, limits: FilterLimits | None = None) -> Any:
-    limits = limits or FilterLimits()
-    check_size(text, limits, "constraint")
-    from pygeofilter.parsers.ecql import parse as parse_cql  # the grammar is built on first use
-
-    try:
-        node = parse_cql(text)
-    except Exception as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        raise OWSError("InvalidParameterValue", f"invalid CQL: {first}", "constraint") from None
-    check_tree(node, limits, "constraint")
-    _check_properties(node)
-    return node
-
-
-def _check_properties(node: Any) -> None:
-    from pygeofilter import ast
-
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack += item
-        elif isinstance(item, ast.Attribute):
-            if queryable(item.name) not in QUERYABLES and queryable(item.name) not in SPATIAL:
-                raise OWSError("InvalidParameterValue", f"unknown property {item.name!r}", "constraint")
-        else:
-            stack += getattr(item, "get_sub_nodes", lambda: [])() or []
 
 
 # operations -----------------------------------------------------------------------------------------------
@@ -406,8 +314,8 @@ def _constraint(holder: etree._Element) -> Any:
         raise OWSError("MissingParameterValue", "an update or a delete needs a csw:Constraint", "Constraint")
     flt = constraint.find(f"{{{OGC}}}Filter")
     if flt is not None:
-        return _fes(flt)
-    return _cql(constraint.findtext(f"{{{CSW}}}CqlText") or "")
+        return fes_filter(flt)
+    return cql_filter(constraint.findtext(f"{{{CSW}}}CqlText") or "")
 
 
 def transaction(site: Site, root: etree._Element) -> etree._Element:
