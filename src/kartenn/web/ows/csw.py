@@ -1,14 +1,16 @@
 """CSW 2.0.2 (KVP and XML POST): GetCapabilities, DescribeRecord, GetRecords, GetRecordById, GetDomain.
 
-Protocol logic lives in ``handle_kvp`` / ``handle_xml``, which return (status, XML bytes) and know nothing of
-the web framework; the routes at the end bind them to /csw. Errors are OWS 1.0 exception reports.
+Requests are read and dispatched by ``handle_kvp`` / ``handle_xml``, which return (status, XML bytes) and know
+nothing of the web framework; the routes at the end bind them to /csw. Errors are OWS 1.0 exception reports.
+Parameters are checked in ``csw_params``, constraints read in ``csw_filter``, answers written in ``csw_responses``
+and transactions made in ``csw_transaction``.
 
 >>> status, body = handle_kvp(site, {"service": "CSW", "request": "GetCapabilities"}, "http://h/csw")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -16,8 +18,7 @@ from lxml import etree
 
 from kartenn.errors import Forbidden, InvalidInput, KartennError, NotFound, Unauthorized
 from kartenn.filter_check import FilterLimits, check_size
-from kartenn.formats.dublin_core import CSW, render_csw_record
-from kartenn.services import record_edits
+from kartenn.formats.dublin_core import CSW
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
@@ -25,20 +26,18 @@ from kartenn.web.ows import csw_params
 from kartenn.web.ows.common import CSW as CSW_REPORT
 from kartenn.web.ows.common import OWSError, kvp, report, versions
 from kartenn.web.ows.csw_filter import cql_filter, fes_filter
-from kartenn.web.ows.csw_params import OGC, OPERATIONS, XSI
+from kartenn.web.ows.csw_params import OGC, OPERATIONS
 from kartenn.web.ows.csw_responses import (
     NSMAP,
     capabilities,
-    csw,
     describe_record,
     get_domain,
     get_record_by_id,
     get_records,
 )
+from kartenn.web.ows.csw_transaction import transaction
 from kartenn.web.ows.registry import register
 from kartenn.xml import parse_xml, to_bytes
-
-PUBLICATION_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-publication.xsd"
 
 
 def exception_report(code: str, message: str, locator: str | None = None) -> bytes:
@@ -172,63 +171,6 @@ def handle_xml(site: Site, body: bytes, url: str) -> tuple[int, bytes]:
     except KartennError as exc:
         return 400, exception_report("InvalidParameterValue" if exc.status < 500 else "NoApplicableCode",
                                      exc.message, exc.locator)
-
-
-def _constraint(holder: etree._Element) -> Any:
-    constraint = holder.find(f"{{{CSW}}}Constraint")
-    if constraint is None:
-        raise OWSError("MissingParameterValue", "an update or a delete needs a csw:Constraint", "Constraint")
-    flt = constraint.find(f"{{{OGC}}}Filter")
-    if flt is not None:
-        return fes_filter(flt)
-    return cql_filter(constraint.findtext(f"{{{CSW}}}CqlText") or "")
-
-
-def transaction(site: Site, root: etree._Element) -> etree._Element:
-    """csw:Transaction: Insert, Update (a whole record, or csw:RecordProperty) and Delete, all or nothing."""
-    record_edits.require_editor(site)  # before reading the records: who may not write learns nothing more
-    tx = record_edits.Transaction()
-    actions = [a for a in root.iterchildren() if isinstance(a.tag, str)]
-    if not actions:
-        raise OWSError("MissingParameterValue", "the transaction has no Insert, Update or Delete", "Transaction")
-    for action in actions:
-        kind = etree.QName(action).localname if etree.QName(action).namespace == CSW else ""
-        if kind == "Insert":
-            found = record_edits.records_of(action)
-            if not found:
-                raise OWSError("MissingParameterValue", "csw:Insert holds no record", "Insert")
-            tx.inserts += found
-        elif kind == "Update":
-            found = record_edits.records_of(action)
-            if len(found) > 1:
-                raise OWSError("InvalidParameterValue", "one record per csw:Update", "Update")
-            if found:
-                tx.updates.append(record_edits.Update(record=found[0]))
-                continue
-            properties = {}
-            for prop in action.iterfind(f"{{{CSW}}}RecordProperty"):
-                prop_name = (prop.findtext(f"{{{CSW}}}Name") or "").strip()
-                if not prop_name:
-                    raise OWSError("MissingParameterValue", "csw:RecordProperty needs a csw:Name", "RecordProperty")
-                properties[prop_name] = prop.findtext(f"{{{CSW}}}Value") or ""
-            if not properties:
-                raise OWSError("MissingParameterValue", "csw:Update needs a record or csw:RecordProperty", "Update")
-            tx.updates.append(record_edits.Update(properties=properties, where=_constraint(action)))
-        elif kind == "Delete":
-            tx.deletes.append(_constraint(action))
-        else:
-            raise OWSError("InvalidParameterValue", f"<{etree.QName(action).localname}> is not a transaction action",
-                           "Transaction")
-    result = record_edits.transact(site, tx)
-    summary = csw.TransactionSummary(csw.totalInserted(str(len(result.inserted))),
-                                     csw.totalUpdated(str(result.updated)), csw.totalDeleted(str(result.deleted)))
-    if root.get("requestId"):
-        summary.set("requestId", root.get("requestId"))
-    response = csw.TransactionResponse(summary, version="2.0.2")
-    if result.inserted:
-        response.append(csw.InsertResult(*[render_csw_record(r, "brief") for r in result.inserted]))
-    response.set(f"{{{XSI}}}schemaLocation", PUBLICATION_LOCATION)
-    return response
 
 
 # routes ---------------------------------------------------------------------------------------------------
