@@ -45,6 +45,8 @@ from kartenn.xml import parse_xml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
+# Every peer's processes get a listening socket each, as Kartenn's do (bench/peers/reuseport.py).
+REUSEPORT = ROOT / "bench" / "peers" / "reuseport.py"
 RESULTS = ROOT / "bench" / "results"
 SHARED = ROOT.parent / "shared"
 CITIES = SHARED / "data" / "geonames-cities1000" / "rg_cities1000.csv"
@@ -195,7 +197,7 @@ def start_tipg(db_url: str, storage: str, workers: int, max_features: int = 1000
     server = Server("tipg", f"http://127.0.0.1:{port}/collections/{collection}", collection=collection)
     env = clean_env(DATABASE_URL=db_url, TIPG_DB_SCHEMAS='["kartenn_data"]',
                     TIPG_MAX_FEATURES_PER_QUERY=str(max_features), TIPG_MAX_FEATURES_PER_TILE=str(max_features))
-    server.process = start([str(bin_ / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1", "--port", str(port),
+    server.process = start([str(bin_ / "python"), str(REUSEPORT), "tipg.main:app", "--port", str(port),
                             "--workers", str(workers)], env, log)
     wait_ready(server, server.base, log)
     return server
@@ -244,8 +246,8 @@ def start_pygeoapi(pg_port: int, storage: str, gpkg: Path, workers: int) -> tupl
                              str(openapi)], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"pygeoapi openapi generate failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    process = start([str(bin_ / "uvicorn"), "pygeoapi.starlette_app:APP", "--host", "127.0.0.1", "--port",
-                     str(port), "--workers", str(workers)], env, log)
+    process = start([str(bin_ / "python"), str(REUSEPORT), "pygeoapi.starlette_app:APP", "--port", str(port),
+                     "--workers", str(workers)], env, log)
     pg = Server("pygeoapi-postgis", f"http://127.0.0.1:{port}/collections/cities_pg", process, "cities_pg")
     gp = Server("pygeoapi-gpkg", f"http://127.0.0.1:{port}/collections/cities_gpkg", None, "cities_gpkg")
     wait_ready(pg, pg.base, log)

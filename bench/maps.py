@@ -62,7 +62,7 @@ PEERS_DIR = ROOT / "bench" / "peers"
 COMMUNES = ROOT.parent / "shared" / "data" / "france-admin-express-2018" / "communes.geojson"
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's python3-mapscript is built for it
 GUNICORN = "gunicorn==23.0.0"
-FLOOR = ["uvicorn==0.34.0", "psycopg[binary]==3.2.9", "psycopg-pool==3.2.6"]
+FLOOR = ["uvicorn[standard]==0.34.0", "psycopg[binary]==3.2.9", "psycopg-pool==3.2.6"]
 # Copies of the communes on a 3 × 2 grid of whole-degree offsets (France spans ~15° × 10°).
 OFFSETS = [(dx, dy) for dy in (0, -11) for dx in (0, 16, 32)]
 
@@ -76,7 +76,8 @@ CASES = {
     "cold14": "MVT tile at zoom 14 never asked before (concurrency 1, every URL once)",
 }
 KARTENN_SERVER = ("`kartenn serve --workers N`: a listening socket per process (SO_REUSEPORT); tipg and the bare "
-                  "ST_AsMVT app run under `uvicorn --workers N`, one socket shared by the processes")
+                  "ST_AsMVT app the same way (bench/peers/reuseport.py: N uvicorn processes with uvloop and "
+                  "httptools, a socket each)")
 WMS_PEERS = {"kartenn-gpkg", "kartenn-postgis", "mapserver-gpkg", "mapserver-postgis"}
 MVT_PEERS = {"kartenn-gpkg", "kartenn-postgis", "tipg", "st_asmvt"}
 RATIOS = {"wms": [("kartenn-postgis", "mapserver-postgis"), ("kartenn-gpkg", "mapserver-gpkg"),
@@ -212,8 +213,8 @@ def start_floor(db_url: str, storage: str, workers: int) -> Server:
     env = clean_env(DATABASE_URL=db_url, MVT_TABLE=f"kartenn_data.{storage}", MVT_FIELDS="code,nom,copy",
                     PYTHONPATH=str(PEERS_DIR))
     server = Server("st_asmvt", f"http://127.0.0.1:{port}")
-    server.process = start([str(bin_ / "uvicorn"), "mvt_floor:app", "--host", "127.0.0.1", "--port", str(port),
-                            "--workers", str(workers), "--log-level", "warning"], env, log)
+    server.process = start([str(bin_ / "python"), str(PEERS_DIR / "reuseport.py"), "mvt_floor:app", "--port",
+                            str(port), "--workers", str(workers)], env, log)
     wait_ready(server, f"{server.base}/tiles/0/0/0", log)
     return server
 
