@@ -54,6 +54,15 @@ from kartenn.web.ows.common import (
 )
 from kartenn.web.ows.registry import register
 from kartenn.web.ows.wfs_transaction import transaction, transaction_version
+from kartenn.web.ows.wfs_types import (
+    dataset_named,
+    default_crs,
+    field_named,
+    field_names,
+    type_name,
+    urn,
+    vector_datasets,
+)
 from kartenn.xml import parse_xml
 
 log = logging.getLogger("kartenn.wfs")
@@ -144,7 +153,7 @@ async def handle(request: Request) -> Response:
             if etree.QName(root).localname == "Transaction":
                 site_: Site = get_site(request)  # type: ignore[assignment]
                 version = transaction_version(root)
-                return await run_in_threadpool(transaction, site_, root, version, lambda n: _dataset(site_, n))
+                return await run_in_threadpool(transaction, site_, root, version, lambda n: dataset_named(site_, n))
             req = read_xml(root)
         else:
             params = kvp(request.query_params.items())
@@ -322,8 +331,8 @@ def dispatch(site: Site, req: WFSRequest, online: str) -> Response:
     if op not in {o.lower() for o in OPERATIONS["2.0.0"]}:
         raise OWSError("OperationNotSupported", f"unknown or unsupported request {req.operation!r}", "request")
     if op == "describefeaturetype":
-        datasets = [_dataset(site, n) for n in req.type_names] if req.type_names else _vector(site)
-        body = gml.schema(req.version, [(_type_name(d), d.geometry_type, [(gml.xml_name(f.name), f.name, f.type)
+        datasets = [dataset_named(site, n) for n in req.type_names] if req.type_names else vector_datasets(site)
+        body = gml.schema(req.version, [(type_name(d), d.geometry_type, [(gml.xml_name(f.name), f.name, f.type)
                                                                            for f in d.fields]) for d in datasets])
         media = "application/gml+xml; version=3.2" if req.version == "2.0.0" else "text/xml; subtype=gml/3.1.1"
         return Response(body, media_type=media)
@@ -334,30 +343,6 @@ def dispatch(site: Site, req: WFSRequest, online: str) -> Response:
     if op == "getpropertyvalue":
         return get_property_value(site, req, online)
     return get_feature(site, req, online)
-
-
-def _vector(site: Site) -> list[Dataset]:
-    return [d for d in site.catalog.list_datasets() if d.kind == "vector"]
-
-
-def _type_name(d: Dataset) -> str:
-    return gml.xml_name(d.id)
-
-
-def _dataset(site: Site, name: str) -> Dataset:
-    local = name.rsplit("}", 1)[-1].split(":")[-1]
-    for d in _vector(site):
-        if _type_name(d) == local or d.id == local:
-            return d
-    raise OWSError("InvalidParameterValue", f"unknown feature type {name!r}", "typeNames")
-
-
-def _urn(epsg: int) -> str:
-    return f"urn:ogc:def:crs:EPSG::{epsg}"
-
-
-def _default_crs(d: Dataset) -> str:
-    return _urn(d.srid) if d.srid else "urn:ogc:def:crs:OGC:1.3:CRS84"
 
 
 def _description(site: Site, d: Dataset, online: str) -> dict[str, Any]:
@@ -377,11 +362,11 @@ def _description(site: Site, d: Dataset, online: str) -> dict[str, Any]:
 def capabilities(site: Site, version: str, online: str) -> bytes:
     """Transaction is offered (with the types' Insert, Update and Delete) to callers who may edit a type."""
     types = []
-    for d in _vector(site):
-        default = _default_crs(d)
-        other = [_urn(c) for c in OTHER_EPSG if _urn(c) != default]
+    for d in vector_datasets(site):
+        default = default_crs(d)
+        other = [urn(c) for c in OTHER_EPSG if urn(c) != default]
         bbox = [round(v, 6) for v in d.extent_wgs84] if d.extent_wgs84 else None
-        types.append({"name": _type_name(d), "title": d.title, "default_crs": default, "other_crs": other,
+        types.append({"name": type_name(d), "title": d.title, "default_crs": default, "other_crs": other,
                       "srs": f"EPSG:{d.srid}" if d.srid else "EPSG:4326", "bbox": bbox,
                       "editable": site.may("edit", "dataset", d.id), **_description(site, d, online)})
     editable = any(t["editable"] for t in types)
@@ -412,18 +397,6 @@ def _bbox_condition(text: str, default_srs: str) -> Any:
     return ast.GeometryIntersects(ast.Attribute("geometry"), values.Geometry({**polygon, "crs": crs}))
 
 
-def _field_names(d: Dataset) -> dict[str, str]:
-    return {gml.xml_name(f.name): f.name for f in d.fields}
-
-
-def _field(d: Dataset, name: str, locator: str) -> str:
-    local = name.rsplit("/", 1)[-1].split(":")[-1]
-    names = _field_names(d)
-    if local in names:
-        return names[local]
-    raise OWSError("InvalidParameterValue", f"{d.id} has no property {name!r}", locator)
-
-
 @dataclass
 class _Plan:
     dataset: Dataset
@@ -433,17 +406,17 @@ class _Plan:
 
 def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = False, index: int = 0) -> _Plan:
     """How to query one feature type; GeoJSON is always east/north (RFC 7946), whatever the srsName."""
-    srs_name = req.srs_name or _default_crs(d)
+    srs_name = req.srs_name or default_crs(d)
     output_crs = to_crs(srs_name)
     condition = None
     fids: list[int] | None = None
     source = req.filters[index] if req.filters and index < len(req.filters) else req.filter
     if source is not None and source != "":
         # Geometries without a CRS are in the query's srsName, else the type's default CRS (as GeoServer).
-        condition, fids = parse_filter(source, _field_names(d), srs_name, FilterLimits.of(site.settings))
+        condition, fids = parse_filter(source, field_names(d), srs_name, FilterLimits.of(site.settings))
     if req.resource_ids:
         numbers = [(prefix, fid(number)) for prefix, number in map(_split_id, req.resource_ids)]
-        fids = [n for prefix, n in numbers if n is not None and prefix in ("", _type_name(d), d.id)]
+        fids = [n for prefix, n in numbers if n is not None and prefix in ("", type_name(d), d.id)]
     if req.bbox:
         box = _bbox_condition(req.bbox, srs_name)
         condition = box if condition is None else ast.And(condition, box)
@@ -453,14 +426,14 @@ def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = F
     if wanted and "*" not in wanted:
         with_geometry = any(w in ("geom", "geometry") for w in wanted)
         # With several types, each takes the names it has (PropertyName=(nom)(BoroName) or a flat list).
-        mine = wanted if len(req.type_names) <= 1 else [w for w in wanted if w in _field_names(d)]
-        properties = [_field(d, w, "propertyName") for w in mine if w not in ("geom", "geometry")]
-    sortby = [(_field(d, name, "sortBy"), desc) for name, desc in req.sortby]
+        mine = wanted if len(req.type_names) <= 1 else [w for w in wanted if w in field_names(d)]
+        properties = [field_named(d, w, "propertyName") for w in mine if w not in ("geom", "geometry")]
+    sortby = [(field_named(d, name, "sortBy"), desc) for name, desc in req.sortby]
     query = ItemQuery(filter=condition, filter_crs=CRS.from_user_input(d.crs), fids=fids, sortby=sortby,
                       properties=properties, skip_geometry=not with_geometry, crs=output_crs,
                       xy=geojson or not north_first(srs_name), offset=req.start, limit=count)
     fields = [(f.name, gml.xml_name(f.name)) for f in d.fields if properties is None or f.name in properties]
-    return _Plan(d, query, gml.Writer(req.version, _type_name(d), fields, srs_name, with_geometry))
+    return _Plan(d, query, gml.Writer(req.version, type_name(d), fields, srs_name, with_geometry))
 
 
 def _split_id(resource_id: str) -> tuple[str, str]:
@@ -495,7 +468,7 @@ def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
     fmt = _output(req)
     cap = site.settings.wfs_max_features
     count = min(req.count if req.count is not None else cap, cap)
-    plans = [_plan(site, req, _dataset(site, name), count, geojson=fmt == "json", index=i)
+    plans = [_plan(site, req, dataset_named(site, name), count, geojson=fmt == "json", index=i)
              for i, name in enumerate(type_names)]
     counts = [features.count(site, p.dataset, p.query) for p in plans]
     matched = sum(counts)
@@ -583,7 +556,7 @@ def _json_crs(plan: _Plan) -> bytes:
     if plan.query.skip_geometry or crs is None or crs.equals(CRS84, ignore_axis_order=True):
         return b""
     epsg = crs.to_epsg()
-    name = _urn(epsg) if epsg else crs.to_string()
+    name = urn(epsg) if epsg else crs.to_string()
     return b'"crs":' + orjson.dumps({"type": "name", "properties": {"name": name}}) + b","
 
 
@@ -593,7 +566,7 @@ def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
     if not req.stored_id or "." not in req.stored_id:
         raise OWSError("MissingParameterValue", "ID must name a feature, like regions.4", "id")
     type_name, _, number = req.stored_id.rpartition(".")
-    d = _dataset(site, type_name)
+    d = dataset_named(site, type_name)
     if not number.isdigit():
         raise OWSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
     by_id = WFSRequest(operation="GetFeature", version=req.version, srs_name=req.srs_name,
@@ -615,10 +588,10 @@ def get_property_value(site: Site, req: WFSRequest, online: str) -> Response:
         raise OWSError("MissingParameterValue", "valueReference is missing", "valueReference")
     if len(req.type_names) != 1:
         raise OWSError("InvalidParameterValue", "GetPropertyValue takes one feature type", "typeNames")
-    d = _dataset(site, req.type_names[0])
+    d = dataset_named(site, req.type_names[0])
     local = req.value_reference.rsplit("/", 1)[-1].split(":")[-1]
     geometry = local in ("geom", "geometry")
-    name = None if geometry else _field(d, req.value_reference, "valueReference")
+    name = None if geometry else field_named(d, req.value_reference, "valueReference")
     cap = site.settings.wfs_max_features
     count = min(req.count if req.count is not None else cap, cap)
     plan = _plan(site, req, d, count)
@@ -647,8 +620,8 @@ def _list_stored_queries(site: Site) -> bytes:
     root = etree.Element(f"{{{WFS20}}}ListStoredQueriesResponse", nsmap={"wfs": WFS20, gml.PREFIX: gml.NAMESPACE})
     query = etree.SubElement(root, f"{{{WFS20}}}StoredQuery", id=GET_FEATURE_BY_ID)
     etree.SubElement(query, f"{{{WFS20}}}Title").text = "Get a feature by its identifier"
-    for d in _vector(site):
-        etree.SubElement(query, f"{{{WFS20}}}ReturnFeatureType").text = f"{gml.PREFIX}:{_type_name(d)}"
+    for d in vector_datasets(site):
+        etree.SubElement(query, f"{{{WFS20}}}ReturnFeatureType").text = f"{gml.PREFIX}:{type_name(d)}"
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
