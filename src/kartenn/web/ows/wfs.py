@@ -10,9 +10,8 @@ GetFeature streams its members.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,14 +44,11 @@ from kartenn.web.ows.common import (
     WFS_11,
     WFS_20,
     OWSError,
-    integer,
     kvp,
-    negotiate,
     report_response,
-    version_failed,
-    versions,
 )
 from kartenn.web.ows.registry import register
+from kartenn.web.ows.wfs_request import WFSRequest, read_kvp, read_xml, request_version
 from kartenn.web.ows.wfs_transaction import transaction, transaction_version
 from kartenn.web.ows.wfs_types import (
     dataset_named,
@@ -110,28 +106,6 @@ TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parents
                         autoescape=True)
 
 
-@dataclass
-class WFSRequest:
-    operation: str
-    version: str
-    type_names: list[str] = field(default_factory=list)
-    count: int | None = None
-    start: int = 0
-    result_type: str = "results"
-    output_format: str | None = None
-    srs_name: str | None = None
-    bbox: str | None = None
-    filter: Any = None  # an XML element or text, for every type
-    filters: list[Any] | None = None  # or one per type name, in the same order
-    resource_ids: list[str] | None = None
-    sortby: list[tuple[str, bool]] = field(default_factory=list)  # (XML name, descending)
-    property_names: list[str] | None = None
-    stored_query: str | None = None
-    stored_id: str | None = None
-    value_reference: str | None = None
-    kvp: dict[str, str] | None = None  # the KVP request, for next/previous links
-
-
 # entry points ---------------------------------------------------------------------------------------------
 
 
@@ -149,7 +123,7 @@ async def handle(request: Request) -> Response:
                 root = parse_xml(body)
             except KartennError as exc:  # not XML, or XML refused: the request itself cannot be read
                 raise OWSError("OperationParsingFailed", exc.message) from None
-            version = _version(root.get("version"))  # for the report, should reading fail below
+            version = request_version(root.get("version"))  # for the report, should reading fail below
             if etree.QName(root).localname == "Transaction":
                 site_: Site = get_site(request)  # type: ignore[assignment]
                 version = transaction_version(root)
@@ -157,7 +131,7 @@ async def handle(request: Request) -> Response:
             req = read_xml(root)
         else:
             params = kvp(request.query_params.items())
-            version = _version(params.get("version"), params.get("acceptversions"))
+            version = request_version(params.get("version"), params.get("acceptversions"))
             req = read_kvp(params)
         version = req.version
         site: Site = get_site(request)  # type: ignore[assignment]
@@ -185,140 +159,6 @@ register("WFS", handle)
 
 def exception_report(exc: OWSError, version: str, headers: dict[str, str] | None = None) -> Response:
     return report_response(exc, WFS_20 if version == "2.0.0" else WFS_11, headers)
-
-
-# reading requests -----------------------------------------------------------------------------------------
-
-
-SERVED = [("2.0", "2.0.0"), ("1.", "1.1.0")]  # 1.0.0 requests are answered as 1.1.0
-SERVED_CAPABILITIES = [("1.0", "1.0.0"), *SERVED]
-
-
-def _version(value: str | None, accept: str | None = None) -> str:
-    return negotiate([value, *versions(accept)], SERVED) or "2.0.0"
-
-
-def _capabilities_version(value: str | None, accept: str | None) -> str:
-    """The capabilities' version: 2.0.0, 1.1.0 or 1.0.0 (asked for by VERSION or first in AcceptVersions)."""
-    return negotiate([value, *versions(accept)], SERVED_CAPABILITIES) or "2.0.0"
-
-
-def _check_version(version: str | None, accept: str | None, operation: str) -> None:
-    """2.0.x and 1.1.x are served (1.0.0 is answered as 1.1.0); GetCapabilities negotiates with AcceptVersions."""
-    if operation.lower() == "getcapabilities":
-        if accept and versions(accept) and negotiate(accept, SERVED) is None:
-            raise version_failed(accept, ["2.0.0", "1.1.0"])
-    elif version and not negotiate([version], SERVED):
-        raise OWSError("InvalidParameterValue", f"version {version!r} is not served; use 2.0.0 or 1.1.0", "version")
-
-
-def _int(value: str | None, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    return integer({name: value}, name, low=0)  # type: ignore[dict-item]
-
-
-def _sortby(text: str | None) -> list[tuple[str, bool]]:
-    keys = []
-    for part in (text or "").split(","):
-        words = part.split()
-        if not words:
-            continue
-        direction = words[1].upper() if len(words) > 1 else "ASC"
-        if direction not in ("ASC", "DESC", "A", "D"):
-            raise OWSError("InvalidParameterValue", f"sort order must be ASC or DESC, not {words[1]!r}", "sortBy")
-        keys.append((words[0], direction in ("DESC", "D")))
-    return keys
-
-
-def _names(text: str) -> list[str]:
-    """``a,b`` or ``(a,b)(c)`` (one list per query type) → [a, b, c]."""
-    return [n.strip() for n in re.split(r"[,()]", text) if n.strip()]
-
-
-def _filter_list(text: str | None, names: str) -> list[str] | None:
-    """``FILTER=(<Filter>…</Filter>)(<Filter>…</Filter>)``: one filter per type name."""
-    text = (text or "").strip()
-    if not (text.startswith("(") and text.endswith(")")):
-        return None
-    parts = re.split(r"\)\s*\(\s*(?=<)", text[1:-1])
-    if len(parts) != len(_names(names)):
-        raise OWSError("InvalidParameterValue", "give one filter in parentheses for each type name", "filter")
-    return parts
-
-
-def read_kvp(p: dict[str, str]) -> WFSRequest:
-    operation = p.get("request", "")
-    if not operation:
-        raise OWSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
-    _check_version(p.get("version"), p.get("acceptversions"), operation)
-    version = _version(p.get("version"), p.get("acceptversions"))
-    if operation.lower() == "getcapabilities":
-        version = _capabilities_version(p.get("version"), p.get("acceptversions"))
-    if operation.lower() != "getcapabilities" and p.get("service", "WFS").upper() != "WFS":
-        raise OWSError("InvalidParameterValue", "SERVICE must be WFS", "service")
-    names = p.get("typenames") or p.get("typename") or ""
-    properties = p.get("propertyname")
-    ids = p.get("resourceid") or p.get("featureid")
-    return WFSRequest(
-        operation=operation, version=version,
-        type_names=_names(names),
-        count=_int(p.get("count") or p.get("maxfeatures"), "count"),
-        start=_int(p.get("startindex"), "startIndex") or 0,
-        result_type=(p.get("resulttype") or "results").lower(),
-        output_format=p.get("outputformat"), srs_name=p.get("srsname"), bbox=p.get("bbox"),
-        filter=p.get("filter"), filters=_filter_list(p.get("filter"), names),
-        resource_ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
-        sortby=_sortby(p.get("sortby")),
-        property_names=_names(properties) if properties else None,
-        stored_query=p.get("storedquery_id"), stored_id=p.get("id"),
-        value_reference=p.get("valuereference"), kvp=p)
-
-
-def read_xml(root: etree._Element) -> WFSRequest:
-    operation = etree.QName(root).localname
-    accept = ",".join(root.xpath("//*[local-name()='AcceptVersions']/*[local-name()='Version']/text()"))
-    _check_version(root.get("version"), accept, operation)
-    version = _version(root.get("version"), accept)
-    if operation == "GetCapabilities":
-        version = _capabilities_version(root.get("version"), accept)
-    req = WFSRequest(operation=operation, version=version,
-                     count=_int(root.get("count") or root.get("maxFeatures"), "count"),
-                     start=_int(root.get("startIndex"), "startIndex") or 0,
-                     result_type=(root.get("resultType") or "results").lower(),
-                     output_format=root.get("outputFormat"), value_reference=root.get("valueReference"))
-    if operation == "DescribeFeatureType":
-        req.type_names = [t.text.strip() for t in root if etree.QName(t).localname == "TypeName" and t.text]
-    for query in root:
-        if not isinstance(query.tag, str):
-            continue
-        kind = etree.QName(query).localname
-        if kind == "Query":
-            names = [n for n in (query.get("typeNames") or query.get("typeName") or "").replace(",", " ").split()]
-            req.type_names += names
-            req.srs_name = query.get("srsName") or req.srs_name
-            req.filters = [*(req.filters or []), *([None] * len(names))]
-            for child in query:
-                if not isinstance(child.tag, str):
-                    continue
-                name = etree.QName(child).localname
-                if name == "Filter":
-                    req.filters[-len(names):] = [child] * len(names)
-                elif name == "SortBy":
-                    for prop in child:
-                        ref = next((c.text for c in prop if etree.QName(c).localname in
-                                    ("ValueReference", "PropertyName")), None)
-                        order = next((c.text for c in prop if etree.QName(c).localname == "SortOrder"), "ASC")
-                        if ref:
-                            req.sortby += _sortby(f"{ref.strip()} {(order or 'ASC').strip()}")
-                elif name == "PropertyName" and child.text:
-                    req.property_names = [*(req.property_names or []), child.text.strip()]
-        elif kind == "StoredQuery":
-            req.stored_query = query.get("id")
-            for param in query:
-                if isinstance(param.tag, str) and param.get("name", "").upper() == "ID":
-                    req.stored_id = (param.text or "").strip()
-    return req
 
 
 # dispatch -------------------------------------------------------------------------------------------------
