@@ -11,31 +11,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-import shapely
 from fastapi import APIRouter, Request
 from jinja2 import Environment, FileSystemLoader
 from lxml import etree
-from pygeofilter import ast, values
 from pyproj import CRS
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from kartenn.crs import canonical, north_first, parse_bbox, swap, to_crs
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
-from kartenn.filter_check import FilterLimits
-from kartenn.formats import gml, output
-from kartenn.formats.fes import fid, parse_filter
+from kartenn.formats import gml
 from kartenn.services import features
 from kartenn.services.exports import geojson_features
-from kartenn.services.features import ItemQuery
 from kartenn.site import Site
 from kartenn.web.caching import has_credentials
 from kartenn.web.deps import base_url, get_site
@@ -48,13 +41,13 @@ from kartenn.web.ows.common import (
     report_response,
 )
 from kartenn.web.ows.registry import register
+from kartenn.web.ows.wfs_query import OUTPUT_FORMATS, Plan, output_kind, plan_query, split_id, spread_page
 from kartenn.web.ows.wfs_request import WFSRequest, read_kvp, read_xml, request_version
 from kartenn.web.ows.wfs_transaction import transaction, transaction_version
 from kartenn.web.ows.wfs_types import (
     dataset_named,
     default_crs,
     field_named,
-    field_names,
     type_name,
     urn,
     vector_datasets,
@@ -69,11 +62,6 @@ GMD = "http://www.isotc211.org/2005/gmd"
 GET_FEATURE_BY_ID = "urn:ogc:def:query:OGC-WFS::GetFeatureById"
 OTHER_EPSG = [4326, 3857, 2154, 4258, 3035]
 CRS84 = CRS.from_user_input("OGC:CRS84")
-GML32_FORMATS = {"application/gml+xml;version=3.2", "application/gmlxml;version=3.2", "text/xml;subtype=gml/3.2",
-                 "gml32", "gml3.2", "text/xml;subtype=gml/3.2.1"}
-GML311_FORMATS = {"text/xml;subtype=gml/3.1.1", "gml3", "gml311", "text/xml"}
-OUTPUT_FORMATS = {"2.0.0": ["application/gml+xml; version=3.2", "text/xml; subtype=gml/3.2", "application/json"],
-                  "1.1.0": ["text/xml; subtype=gml/3.1.1", "application/json"], "1.0.0": []}
 OPERATIONS = {"2.0.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
                         "ListStoredQueries", "DescribeStoredQueries"],
               "1.1.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature"],
@@ -222,97 +210,22 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
         count_default=site.settings.wfs_max_features).encode("utf-8")
 
 
-# queries --------------------------------------------------------------------------------------------------
-
-
-def _bbox_condition(text: str, default_srs: str) -> Any:
-    box, written = parse_bbox(text, with_crs=True)
-    name = default_srs if written is None else written
-    a, b, c, d = swap(box) if north_first(name) else box
-    if a > c or b > d:
-        raise OWSError("InvalidParameterValue", "BBOX lower corner must be below and left of the upper", "bbox")
-    to_crs(name)
-    polygon = shapely.geometry.mapping(shapely.box(a, b, c, d))
-    crs = {"type": "name", "properties": {"name": canonical(name)}}  # coordinates now east/north
-    return ast.GeometryIntersects(ast.Attribute("geometry"), values.Geometry({**polygon, "crs": crs}))
-
-
-@dataclass
-class _Plan:
-    dataset: Dataset
-    query: ItemQuery
-    writer: gml.Writer
-
-
-def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = False, index: int = 0) -> _Plan:
-    """How to query one feature type; GeoJSON is always east/north (RFC 7946), whatever the srsName."""
-    srs_name = req.srs_name or default_crs(d)
-    output_crs = to_crs(srs_name)
-    condition = None
-    fids: list[int] | None = None
-    source = req.filters[index] if req.filters and index < len(req.filters) else req.filter
-    if source is not None and source != "":
-        # Geometries without a CRS are in the query's srsName, else the type's default CRS (as GeoServer).
-        condition, fids = parse_filter(source, field_names(d), srs_name, FilterLimits.of(site.settings))
-    if req.resource_ids:
-        numbers = [(prefix, fid(number)) for prefix, number in map(_split_id, req.resource_ids)]
-        fids = [n for prefix, n in numbers if n is not None and prefix in ("", type_name(d), d.id)]
-    if req.bbox:
-        box = _bbox_condition(req.bbox, srs_name)
-        condition = box if condition is None else ast.And(condition, box)
-    with_geometry = True
-    properties = None
-    wanted = [p.rsplit("/", 1)[-1].split(":")[-1] for p in req.property_names or []]
-    if wanted and "*" not in wanted:
-        with_geometry = any(w in ("geom", "geometry") for w in wanted)
-        # With several types, each takes the names it has (PropertyName=(nom)(BoroName) or a flat list).
-        mine = wanted if len(req.type_names) <= 1 else [w for w in wanted if w in field_names(d)]
-        properties = [field_named(d, w, "propertyName") for w in mine if w not in ("geom", "geometry")]
-    sortby = [(field_named(d, name, "sortBy"), desc) for name, desc in req.sortby]
-    query = ItemQuery(filter=condition, filter_crs=CRS.from_user_input(d.crs), fids=fids, sortby=sortby,
-                      properties=properties, skip_geometry=not with_geometry, crs=output_crs,
-                      xy=geojson or not north_first(srs_name), offset=req.start, limit=count)
-    fields = [(f.name, gml.xml_name(f.name)) for f in d.fields if properties is None or f.name in properties]
-    return _Plan(d, query, gml.Writer(req.version, type_name(d), fields, srs_name, with_geometry))
-
-
-def _split_id(resource_id: str) -> tuple[str, str]:
-    """``kartenn:regions.4`` → (regions, 4); a bare number has no type."""
-    prefix, _, number = resource_id.strip().rpartition(".")
-    return prefix.split(":")[-1], number
-
-
-def _output(req: WFSRequest) -> str:
-    fmt = (req.output_format or "").lower().replace(" ", "").replace('"', "")
-    if not fmt:
-        return "gml32" if req.version == "2.0.0" else "gml311"
-    if (found := output.wfs_output(fmt)) is not None and found.name == "geojson":
-        return "json"
-    if fmt in GML32_FORMATS and req.version == "2.0.0":
-        return "gml32"
-    if fmt in GML311_FORMATS and req.version == "1.1.0":
-        return "gml311"
-    allowed = ", ".join(OUTPUT_FORMATS[req.version])
-    raise OWSError("InvalidParameterValue", f"outputFormat {req.output_format!r} is not offered; use {allowed}",
-                   "outputFormat")
-
-
 def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
     if req.stored_query:
         return _get_feature_by_id(site, req)
-    type_names = req.type_names or list(dict.fromkeys(_split_id(i)[0] for i in req.resource_ids or []))
+    type_names = req.type_names or list(dict.fromkeys(split_id(i)[0] for i in req.resource_ids or []))
     if not type_names or "" in type_names:
         raise OWSError("MissingParameterValue", "typeNames is missing", "typeNames")
     if req.result_type not in ("results", "hits"):
         raise OWSError("InvalidParameterValue", "resultType must be results or hits", "resultType")
-    fmt = _output(req)
+    fmt = output_kind(req)
     cap = site.settings.wfs_max_features
     count = min(req.count if req.count is not None else cap, cap)
-    plans = [_plan(site, req, dataset_named(site, name), count, geojson=fmt == "json", index=i)
+    plans = [plan_query(site, req, dataset_named(site, name), count, geojson=fmt == "json", index=i)
              for i, name in enumerate(type_names)]
     counts = [features.count(site, p.dataset, p.query) for p in plans]
     matched = sum(counts)
-    returned = 0 if req.result_type == "hits" else _page(plans, counts, req.start, count)
+    returned = 0 if req.result_type == "hits" else spread_page(plans, counts, req.start, count)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     if fmt == "json":
         if req.result_type == "hits":
@@ -352,18 +265,7 @@ def _collection_head(version: str, attrs: dict[str, str], online: str, names: li
     return text[:-2]  # without "/>": members follow
 
 
-def _page(plans: list[_Plan], counts: list[int], start: int, count: int) -> int:
-    """Spread one page (startIndex, count) over the feature types in order; the number of features it holds."""
-    skip, remaining = start, count
-    for plan, matched in zip(plans, counts, strict=True):
-        plan.query.offset = min(skip, matched)
-        plan.query.limit = max(0, min(matched - plan.query.offset, remaining))
-        skip -= plan.query.offset
-        remaining -= plan.query.limit
-    return count - remaining
-
-
-def _gml_stream(site: Site, plans: list[_Plan], head: bytes) -> Iterator[bytes]:
+def _gml_stream(site: Site, plans: list[Plan], head: bytes) -> Iterator[bytes]:
     yield head + b">"
     for plan in plans:
         if not plan.query.limit:
@@ -375,7 +277,7 @@ def _gml_stream(site: Site, plans: list[_Plan], head: bytes) -> Iterator[bytes]:
     yield b"</wfs:FeatureCollection>"
 
 
-def _json_stream(site: Site, plans: list[_Plan], matched: int, returned: int, stamp: str) -> Iterator[bytes]:
+def _json_stream(site: Site, plans: list[Plan], matched: int, returned: int, stamp: str) -> Iterator[bytes]:
     yield (b'{"type":"FeatureCollection","numberMatched":%d,"numberReturned":%d,"timeStamp":"%s",%s"features":['
            % (matched, returned, stamp.encode(), _json_crs(plans[0])))
     first = True
@@ -390,7 +292,7 @@ def _json_stream(site: Site, plans: list[_Plan], matched: int, returned: int, st
     yield b"]}"
 
 
-def _json_crs(plan: _Plan) -> bytes:
+def _json_crs(plan: Plan) -> bytes:
     """A ``crs`` member (as GeoServer and GDAL write it) when coordinates are not longitude/latitude degrees."""
     crs = plan.query.crs
     if plan.query.skip_geometry or crs is None or crs.equals(CRS84, ignore_axis_order=True):
@@ -411,8 +313,8 @@ def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
         raise OWSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
     by_id = WFSRequest(operation="GetFeature", version=req.version, srs_name=req.srs_name,
                        resource_ids=[number], output_format=req.output_format)
-    geojson = _output(by_id) == "json"
-    plan = _plan(site, by_id, d, 1, geojson=geojson)
+    geojson = output_kind(by_id) == "json"
+    plan = plan_query(site, by_id, d, 1, geojson=geojson)
     rows = [r for chunk in features.stream(site, d, plan.query) for r in chunk]
     if not rows:
         raise OWSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
@@ -434,7 +336,7 @@ def get_property_value(site: Site, req: WFSRequest, online: str) -> Response:
     name = None if geometry else field_named(d, req.value_reference, "valueReference")
     cap = site.settings.wfs_max_features
     count = min(req.count if req.count is not None else cap, cap)
-    plan = _plan(site, req, d, count)
+    plan = plan_query(site, req, d, count)
     plan.query.properties = [] if geometry else [name]  # type: ignore[list-item]
     plan.query.skip_geometry = not geometry
     plan.writer.with_geometry = geometry
