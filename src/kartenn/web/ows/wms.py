@@ -19,7 +19,6 @@ from starlette.responses import Response
 from kartenn.crs import swap
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
-from kartenn.formats import sld
 from kartenn.services import legend, render, styles
 from kartenn.services.timedim import time_extent
 from kartenn.site import Site
@@ -28,7 +27,8 @@ from kartenn.web.errors import challenge
 from kartenn.web.ows.common import WMS_111, WMS_130, OWSError, kvp, report_response
 from kartenn.web.ows.registry import register
 from kartenn.web.ows.wms_feature_info import INFO_FORMATS, get_feature_info
-from kartenn.web.ows.wms_map import IMAGE_FORMATS, map_etag, map_request, requested_layers
+from kartenn.web.ows.wms_map import IMAGE_FORMATS, map_etag, map_request
+from kartenn.web.ows.wms_styles import get_legend_graphic, get_styles
 
 log = logging.getLogger("kartenn.wms")
 router = APIRouter(tags=["ows"])
@@ -109,27 +109,6 @@ def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_n
 def _version(params: dict[str, str]) -> str:
     value = params.get("version") or params.get("wmtver") or "1.3.0"
     return "1.1.1" if value.startswith("1.1") else "1.3.0"
-
-
-# GetLegendGraphic -----------------------------------------------------------------------------------------
-
-
-def get_legend_graphic(site: Site, params: dict[str, str]) -> Response:
-    ds = requested_layers(site, params, "layer")[0]
-    try:
-        style = styles.style_for(site, ds, params.get("style", ""))
-    except NotFound as exc:
-        raise OWSError("StyleNotDefined", exc.message, "style") from None
-    fmt = IMAGE_FORMATS.get(params.get("format", "image/png").lower(), "")
-    if not fmt:
-        raise OWSError("InvalidFormat", f"unsupported FORMAT {params.get('format')!r}", "format")
-    return Response(legend.legend_image(style, fmt), media_type=render.MEDIA_TYPES[fmt])
-
-
-def get_styles(site: Site, params: dict[str, str]) -> Response:
-    """The layers' styles as one SLD 1.0 document (the SLD-WMS GetStyles operation)."""
-    layers = [(ds.id, style) for ds in requested_layers(site, params) for style in styles.styles_of(site, ds).values()]
-    return Response(sld.to_sld_layers(layers), media_type="application/vnd.ogc.sld+xml")
 
 
 # exceptions -----------------------------------------------------------------------------------------------
