@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,13 +18,14 @@ from starlette.responses import Response
 from kartenn.crs import swap
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
-from kartenn.services import legend, render, styles
+from kartenn.services import render, styles
 from kartenn.services.timedim import time_extent
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
-from kartenn.web.ows.common import WMS_111, WMS_130, OWSError, kvp, report_response
+from kartenn.web.ows.common import OWSError, kvp
 from kartenn.web.ows.registry import register
+from kartenn.web.ows.wms_errors import EXCEPTIONS_111, EXCEPTIONS_130, error_response, exception_response
 from kartenn.web.ows.wms_feature_info import INFO_FORMATS, get_feature_info
 from kartenn.web.ows.wms_map import IMAGE_FORMATS, map_etag, map_request
 from kartenn.web.ows.wms_styles import get_legend_graphic, get_styles
@@ -38,9 +38,6 @@ XLINK = "http://www.w3.org/1999/xlink"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 SLD = "http://www.opengis.net/sld"
 CRS_LIST = ["EPSG:4326", "EPSG:3857", "EPSG:2154", "EPSG:4258", "EPSG:3035", "CRS:84"]
-EXCEPTIONS_130 = {"XML": "xml", "INIMAGE": "inimage", "BLANK": "blank"}
-EXCEPTIONS_111 = {"application/vnd.ogc.se_xml": "xml", "application/vnd.ogc.se_inimage": "inimage",
-                  "application/vnd.ogc.se_blank": "blank"}
 
 
 # entry points ---------------------------------------------------------------------------------------------
@@ -109,37 +106,6 @@ def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_n
 def _version(params: dict[str, str]) -> str:
     value = params.get("version") or params.get("wmtver") or "1.3.0"
     return "1.1.1" if value.startswith("1.1") else "1.3.0"
-
-
-# exceptions -----------------------------------------------------------------------------------------------
-
-
-def error_response(exc: OWSError, params: dict[str, str], version: str) -> Response:
-    """XML by default; an image for EXCEPTIONS=INIMAGE or BLANK when the map parameters allow one."""
-    table = EXCEPTIONS_130 if version == "1.3.0" else EXCEPTIONS_111
-    mode = table.get(params.get("exceptions", ""), {**EXCEPTIONS_130, **EXCEPTIONS_111}.get(
-        params.get("exceptions", "").upper(), "xml"))
-    if mode != "xml" and params.get("request", "").lower() in ("getmap", "map"):
-        try:
-            cap = 4096
-            width = min(max(int(params.get("width", "")), 1), cap)
-            height = min(max(int(params.get("height", "")), 1), cap)
-            fmt = IMAGE_FORMATS.get(params.get("format", "image/png").lower(), "png")
-        except ValueError:
-            return exception_response(exc, version)
-        if mode == "blank":
-            transparent = params.get("transparent", "false").lower() == "true"
-            bg = params.get("bgcolor")
-            bg = "#" + bg[-6:] if bg and re.fullmatch(r"(0x|#)?[0-9a-fA-F]{6}", bg) else None
-            body = render.blank_image(width, height, fmt, transparent=transparent, bgcolor=bg)
-        else:
-            body = legend.message_image(f"{exc.code}: {exc.message}", width, height, fmt)
-        return Response(body, media_type=render.MEDIA_TYPES[fmt])
-    return exception_response(exc, version)
-
-
-def exception_response(exc: OWSError, version: str, headers: dict[str, str] | None = None) -> Response:
-    return report_response(exc, WMS_130 if version == "1.3.0" else WMS_111, headers)
 
 
 # GetCapabilities ------------------------------------------------------------------------------------------
