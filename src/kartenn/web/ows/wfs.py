@@ -1,129 +1,44 @@
-"""WFS 2.0.0 and 1.1.0 (KVP and XML POST) at /wfs and /ows?service=WFS, over every vector dataset.
+"""WFS 2.0.0 and 1.1.0 (KVP and XML POST) at /wfs and /ows?service=WFS, over every vector dataset: reads a
+request (``wfs_request``), hands it to its operation and writes failures as exception reports.
 
 Queries go through the same store layer as OGC API Features (``stores.items``): FES filters become the
 same AST as CQL2. Axis order (``kartenn.crs``): a CRS written as a URN or an http URI
 (urn:ogc:def:crs:EPSG::4326) follows the EPSG axis order (latitude first for 4326); the short form
 EPSG:4326 is longitude first, as GeoServer and most clients read it; GeoJSON is always longitude first.
-GetFeature streams its members.
+GetFeature streams its members (``wfs_features``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
-import orjson
-import shapely
 from fastapi import APIRouter, Request
-from jinja2 import Environment, FileSystemLoader
 from lxml import etree
-from pygeofilter import ast, values
-from pyproj import CRS
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
-from kartenn.crs import canonical, north_first, parse_bbox, swap, to_crs
-from kartenn.domain import Dataset
-from kartenn.errors import KartennError, NotFound
-from kartenn.filter_check import FilterLimits
-from kartenn.formats import gml, output
-from kartenn.formats.fes import fid, parse_filter
-from kartenn.services import features
-from kartenn.services.exports import geojson_features
-from kartenn.services.features import ItemQuery
+from kartenn.errors import KartennError
 from kartenn.site import Site
 from kartenn.web.caching import has_credentials
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
-from kartenn.web.ows.common import (
-    WFS_11,
-    WFS_20,
-    OWSError,
-    integer,
-    kvp,
-    negotiate,
-    report_response,
-    version_failed,
-    versions,
-)
+from kartenn.web.ows.common import WFS_11, WFS_20, OWSError, kvp, report_response
 from kartenn.web.ows.registry import register
+from kartenn.web.ows.wfs_capabilities import (
+    OPERATIONS,
+    capabilities,
+    describe_feature_type,
+    describe_stored_queries,
+    list_stored_queries,
+)
+from kartenn.web.ows.wfs_features import get_feature, get_property_value
+from kartenn.web.ows.wfs_request import WFSRequest, read_kvp, read_xml, request_version
 from kartenn.web.ows.wfs_transaction import transaction, transaction_version
+from kartenn.web.ows.wfs_types import dataset_named
 from kartenn.xml import parse_xml
 
 log = logging.getLogger("kartenn.wfs")
 router = APIRouter(tags=["ows"])
-WFS20, WFS110 = gml.WFS20, gml.WFS110
-FES20, OGC = "http://www.opengis.net/fes/2.0", "http://www.opengis.net/ogc"
-GMD = "http://www.isotc211.org/2005/gmd"
-GET_FEATURE_BY_ID = "urn:ogc:def:query:OGC-WFS::GetFeatureById"
-OTHER_EPSG = [4326, 3857, 2154, 4258, 3035]
-CRS84 = CRS.from_user_input("OGC:CRS84")
-GML32_FORMATS = {"application/gml+xml;version=3.2", "application/gmlxml;version=3.2", "text/xml;subtype=gml/3.2",
-                 "gml32", "gml3.2", "text/xml;subtype=gml/3.2.1"}
-GML311_FORMATS = {"text/xml;subtype=gml/3.1.1", "gml3", "gml311", "text/xml"}
-OUTPUT_FORMATS = {"2.0.0": ["application/gml+xml; version=3.2", "text/xml; subtype=gml/3.2", "application/json"],
-                  "1.1.0": ["text/xml; subtype=gml/3.1.1", "application/json"], "1.0.0": []}
-OPERATIONS = {"2.0.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
-                        "ListStoredQueries", "DescribeStoredQueries"],
-              "1.1.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature"],
-              "1.0.0": ["GetCapabilities", "DescribeFeatureType", "GetFeature"]}
-CONSTRAINTS = [("ImplementsBasicWFS", "TRUE"), ("ImplementsTransactionalWFS", "FALSE"),
-               ("ImplementsLockingWFS", "FALSE"), ("KVPEncoding", "TRUE"), ("XMLEncoding", "TRUE"),
-               ("SOAPEncoding", "FALSE"), ("ImplementsInheritance", "FALSE"), ("ImplementsRemoteResolve", "FALSE"),
-               ("ImplementsResultPaging", "TRUE"), ("ImplementsStandardJoins", "FALSE"),
-               ("ImplementsSpatialJoins", "FALSE"), ("ImplementsTemporalJoins", "FALSE"),
-               ("ImplementsFeatureVersioning", "FALSE"), ("ManageStoredQueries", "FALSE")]
-FILTER_CONSTRAINTS = [("ImplementsQuery", "TRUE"), ("ImplementsAdHocQuery", "TRUE"), ("ImplementsFunctions", "FALSE"),
-                      ("ImplementsResourceId", "TRUE"), ("ImplementsMinStandardFilter", "TRUE"),
-                      ("ImplementsStandardFilter", "TRUE"), ("ImplementsMinSpatialFilter", "TRUE"),
-                      ("ImplementsSpatialFilter", "TRUE"), ("ImplementsMinTemporalFilter", "TRUE"),
-                      ("ImplementsTemporalFilter", "TRUE"), ("ImplementsVersionNav", "FALSE"),
-                      ("ImplementsSorting", "TRUE"), ("ImplementsExtendedOperators", "FALSE"),
-                      ("ImplementsMinimumXPath", "TRUE"), ("ImplementsSchemaElementFunc", "FALSE")]
-COMPARISON = ["PropertyIsEqualTo", "PropertyIsNotEqualTo", "PropertyIsLessThan", "PropertyIsGreaterThan",
-              "PropertyIsLessThanOrEqualTo", "PropertyIsGreaterThanOrEqualTo", "PropertyIsLike", "PropertyIsNull",
-              "PropertyIsBetween"]
-COMPARISON_110 = ["EqualTo", "NotEqualTo", "LessThan", "GreaterThan", "LessThanEqualTo", "GreaterThanEqualTo",
-                  "Like", "NullCheck", "Between"]
-SPATIAL = ["BBOX", "Equals", "Disjoint", "Intersects", "Touches", "Crosses", "Within", "Contains", "Overlaps"]
-# AnyInteracts is read in filters too, but the capabilities schema has no name for it.
-TEMPORAL = ["After", "Before", "Begins", "BegunBy", "TContains", "During", "TEquals", "TOverlaps", "Meets",
-            "OverlappedBy", "MetBy", "EndedBy", "Ends"]
-# Filter 1.1 lists only the first four (its schema has no multi-geometries here).
-GEOMETRY_OPERANDS = ["Envelope", "Point", "LineString", "Polygon", "MultiPoint", "MultiCurve", "MultiSurface"]
-TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
-                        autoescape=True)
-
-
-@dataclass
-class WFSRequest:
-    operation: str
-    version: str
-    type_names: list[str] = field(default_factory=list)
-    count: int | None = None
-    start: int = 0
-    result_type: str = "results"
-    output_format: str | None = None
-    srs_name: str | None = None
-    bbox: str | None = None
-    filter: Any = None  # an XML element or text, for every type
-    filters: list[Any] | None = None  # or one per type name, in the same order
-    resource_ids: list[str] | None = None
-    sortby: list[tuple[str, bool]] = field(default_factory=list)  # (XML name, descending)
-    property_names: list[str] | None = None
-    stored_query: str | None = None
-    stored_id: str | None = None
-    value_reference: str | None = None
-    kvp: dict[str, str] | None = None  # the KVP request, for next/previous links
-
-
-# entry points ---------------------------------------------------------------------------------------------
 
 
 @router.api_route("/wfs", methods=["GET", "POST"], include_in_schema=False)
@@ -140,15 +55,15 @@ async def handle(request: Request) -> Response:
                 root = parse_xml(body)
             except KartennError as exc:  # not XML, or XML refused: the request itself cannot be read
                 raise OWSError("OperationParsingFailed", exc.message) from None
-            version = _version(root.get("version"))  # for the report, should reading fail below
+            version = request_version(root.get("version"))  # for the report, should reading fail below
             if etree.QName(root).localname == "Transaction":
                 site_: Site = get_site(request)  # type: ignore[assignment]
                 version = transaction_version(root)
-                return await run_in_threadpool(transaction, site_, root, version, lambda n: _dataset(site_, n))
+                return await run_in_threadpool(transaction, site_, root, version, lambda n: dataset_named(site_, n))
             req = read_xml(root)
         else:
             params = kvp(request.query_params.items())
-            version = _version(params.get("version"), params.get("acceptversions"))
+            version = request_version(params.get("version"), params.get("acceptversions"))
             req = read_kvp(params)
         version = req.version
         site: Site = get_site(request)  # type: ignore[assignment]
@@ -178,143 +93,6 @@ def exception_report(exc: OWSError, version: str, headers: dict[str, str] | None
     return report_response(exc, WFS_20 if version == "2.0.0" else WFS_11, headers)
 
 
-# reading requests -----------------------------------------------------------------------------------------
-
-
-SERVED = [("2.0", "2.0.0"), ("1.", "1.1.0")]  # 1.0.0 requests are answered as 1.1.0
-SERVED_CAPABILITIES = [("1.0", "1.0.0"), *SERVED]
-
-
-def _version(value: str | None, accept: str | None = None) -> str:
-    return negotiate([value, *versions(accept)], SERVED) or "2.0.0"
-
-
-def _capabilities_version(value: str | None, accept: str | None) -> str:
-    """The capabilities' version: 2.0.0, 1.1.0 or 1.0.0 (asked for by VERSION or first in AcceptVersions)."""
-    return negotiate([value, *versions(accept)], SERVED_CAPABILITIES) or "2.0.0"
-
-
-def _check_version(version: str | None, accept: str | None, operation: str) -> None:
-    """2.0.x and 1.1.x are served (1.0.0 is answered as 1.1.0); GetCapabilities negotiates with AcceptVersions."""
-    if operation.lower() == "getcapabilities":
-        if accept and versions(accept) and negotiate(accept, SERVED) is None:
-            raise version_failed(accept, ["2.0.0", "1.1.0"])
-    elif version and not negotiate([version], SERVED):
-        raise OWSError("InvalidParameterValue", f"version {version!r} is not served; use 2.0.0 or 1.1.0", "version")
-
-
-def _int(value: str | None, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    return integer({name: value}, name, low=0)  # type: ignore[dict-item]
-
-
-def _sortby(text: str | None) -> list[tuple[str, bool]]:
-    keys = []
-    for part in (text or "").split(","):
-        words = part.split()
-        if not words:
-            continue
-        direction = words[1].upper() if len(words) > 1 else "ASC"
-        if direction not in ("ASC", "DESC", "A", "D"):
-            raise OWSError("InvalidParameterValue", f"sort order must be ASC or DESC, not {words[1]!r}", "sortBy")
-        keys.append((words[0], direction in ("DESC", "D")))
-    return keys
-
-
-def _names(text: str) -> list[str]:
-    """``a,b`` or ``(a,b)(c)`` (one list per query type) → [a, b, c]."""
-    return [n.strip() for n in re.split(r"[,()]", text) if n.strip()]
-
-
-def _filter_list(text: str | None, names: str) -> list[str] | None:
-    """``FILTER=(<Filter>…</Filter>)(<Filter>…</Filter>)``: one filter per type name."""
-    text = (text or "").strip()
-    if not (text.startswith("(") and text.endswith(")")):
-        return None
-    parts = re.split(r"\)\s*\(\s*(?=<)", text[1:-1])
-    if len(parts) != len(_names(names)):
-        raise OWSError("InvalidParameterValue", "give one filter in parentheses for each type name", "filter")
-    return parts
-
-
-def read_kvp(p: dict[str, str]) -> WFSRequest:
-    operation = p.get("request", "")
-    if not operation:
-        raise OWSError("MissingParameterValue", "the REQUEST parameter is missing", "request")
-    _check_version(p.get("version"), p.get("acceptversions"), operation)
-    version = _version(p.get("version"), p.get("acceptversions"))
-    if operation.lower() == "getcapabilities":
-        version = _capabilities_version(p.get("version"), p.get("acceptversions"))
-    if operation.lower() != "getcapabilities" and p.get("service", "WFS").upper() != "WFS":
-        raise OWSError("InvalidParameterValue", "SERVICE must be WFS", "service")
-    names = p.get("typenames") or p.get("typename") or ""
-    properties = p.get("propertyname")
-    ids = p.get("resourceid") or p.get("featureid")
-    return WFSRequest(
-        operation=operation, version=version,
-        type_names=_names(names),
-        count=_int(p.get("count") or p.get("maxfeatures"), "count"),
-        start=_int(p.get("startindex"), "startIndex") or 0,
-        result_type=(p.get("resulttype") or "results").lower(),
-        output_format=p.get("outputformat"), srs_name=p.get("srsname"), bbox=p.get("bbox"),
-        filter=p.get("filter"), filters=_filter_list(p.get("filter"), names),
-        resource_ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
-        sortby=_sortby(p.get("sortby")),
-        property_names=_names(properties) if properties else None,
-        stored_query=p.get("storedquery_id"), stored_id=p.get("id"),
-        value_reference=p.get("valuereference"), kvp=p)
-
-
-def read_xml(root: etree._Element) -> WFSRequest:
-    operation = etree.QName(root).localname
-    accept = ",".join(root.xpath("//*[local-name()='AcceptVersions']/*[local-name()='Version']/text()"))
-    _check_version(root.get("version"), accept, operation)
-    version = _version(root.get("version"), accept)
-    if operation == "GetCapabilities":
-        version = _capabilities_version(root.get("version"), accept)
-    req = WFSRequest(operation=operation, version=version,
-                     count=_int(root.get("count") or root.get("maxFeatures"), "count"),
-                     start=_int(root.get("startIndex"), "startIndex") or 0,
-                     result_type=(root.get("resultType") or "results").lower(),
-                     output_format=root.get("outputFormat"), value_reference=root.get("valueReference"))
-    if operation == "DescribeFeatureType":
-        req.type_names = [t.text.strip() for t in root if etree.QName(t).localname == "TypeName" and t.text]
-    for query in root:
-        if not isinstance(query.tag, str):
-            continue
-        kind = etree.QName(query).localname
-        if kind == "Query":
-            names = [n for n in (query.get("typeNames") or query.get("typeName") or "").replace(",", " ").split()]
-            req.type_names += names
-            req.srs_name = query.get("srsName") or req.srs_name
-            req.filters = [*(req.filters or []), *([None] * len(names))]
-            for child in query:
-                if not isinstance(child.tag, str):
-                    continue
-                name = etree.QName(child).localname
-                if name == "Filter":
-                    req.filters[-len(names):] = [child] * len(names)
-                elif name == "SortBy":
-                    for prop in child:
-                        ref = next((c.text for c in prop if etree.QName(c).localname in
-                                    ("ValueReference", "PropertyName")), None)
-                        order = next((c.text for c in prop if etree.QName(c).localname == "SortOrder"), "ASC")
-                        if ref:
-                            req.sortby += _sortby(f"{ref.strip()} {(order or 'ASC').strip()}")
-                elif name == "PropertyName" and child.text:
-                    req.property_names = [*(req.property_names or []), child.text.strip()]
-        elif kind == "StoredQuery":
-            req.stored_query = query.get("id")
-            for param in query:
-                if isinstance(param.tag, str) and param.get("name", "").upper() == "ID":
-                    req.stored_id = (param.text or "").strip()
-    return req
-
-
-# dispatch -------------------------------------------------------------------------------------------------
-
-
 def dispatch(site: Site, req: WFSRequest, online: str) -> Response:
     op = req.operation.lower()
     if op == "getcapabilities":
@@ -322,342 +100,11 @@ def dispatch(site: Site, req: WFSRequest, online: str) -> Response:
     if op not in {o.lower() for o in OPERATIONS["2.0.0"]}:
         raise OWSError("OperationNotSupported", f"unknown or unsupported request {req.operation!r}", "request")
     if op == "describefeaturetype":
-        datasets = [_dataset(site, n) for n in req.type_names] if req.type_names else _vector(site)
-        body = gml.schema(req.version, [(_type_name(d), d.geometry_type, [(gml.xml_name(f.name), f.name, f.type)
-                                                                           for f in d.fields]) for d in datasets])
-        media = "application/gml+xml; version=3.2" if req.version == "2.0.0" else "text/xml; subtype=gml/3.1.1"
-        return Response(body, media_type=media)
+        return describe_feature_type(site, req)
     if op == "liststoredqueries":
-        return Response(_list_stored_queries(site), media_type="text/xml")
+        return Response(list_stored_queries(site), media_type="text/xml")
     if op == "describestoredqueries":
-        return Response(_describe_stored_queries(), media_type="text/xml")
+        return Response(describe_stored_queries(), media_type="text/xml")
     if op == "getpropertyvalue":
         return get_property_value(site, req, online)
     return get_feature(site, req, online)
-
-
-def _vector(site: Site) -> list[Dataset]:
-    return [d for d in site.catalog.list_datasets() if d.kind == "vector"]
-
-
-def _type_name(d: Dataset) -> str:
-    return gml.xml_name(d.id)
-
-
-def _dataset(site: Site, name: str) -> Dataset:
-    local = name.rsplit("}", 1)[-1].split(":")[-1]
-    for d in _vector(site):
-        if _type_name(d) == local or d.id == local:
-            return d
-    raise OWSError("InvalidParameterValue", f"unknown feature type {name!r}", "typeNames")
-
-
-def _urn(epsg: int) -> str:
-    return f"urn:ogc:def:crs:EPSG::{epsg}"
-
-
-def _default_crs(d: Dataset) -> str:
-    return _urn(d.srid) if d.srid else "urn:ogc:def:crs:OGC:1.3:CRS84"
-
-
-def _description(site: Site, d: Dataset, online: str) -> dict[str, Any]:
-    """Abstract, keywords and the link to the ISO record, from the dataset's published catalogue record."""
-    try:
-        record = site.catalog.get_record(d.record_id) if d.record_id else None
-    except NotFound:
-        record = None
-    if record is None or record.state != "published":
-        return {}
-    query = {"service": "CSW", "version": "2.0.2", "request": "GetRecordById", "id": record.id,
-             "outputSchema": GMD, "elementSetName": "full"}
-    return {"abstract": record.abstract, "keywords": list(dict.fromkeys(k for k in record.keywords if k)),
-            "metadata_url": f"{online.rsplit('/', 1)[0]}/csw?{urlencode(query)}"}
-
-
-def capabilities(site: Site, version: str, online: str) -> bytes:
-    """Transaction is offered (with the types' Insert, Update and Delete) to callers who may edit a type."""
-    types = []
-    for d in _vector(site):
-        default = _default_crs(d)
-        other = [_urn(c) for c in OTHER_EPSG if _urn(c) != default]
-        bbox = [round(v, 6) for v in d.extent_wgs84] if d.extent_wgs84 else None
-        types.append({"name": _type_name(d), "title": d.title, "default_crs": default, "other_crs": other,
-                      "srs": f"EPSG:{d.srid}" if d.srid else "EPSG:4326", "bbox": bbox,
-                      "editable": site.may("edit", "dataset", d.id), **_description(site, d, online)})
-    editable = any(t["editable"] for t in types)
-    constraints = [(name, "TRUE" if name == "ImplementsTransactionalWFS" and editable else value)
-                   for name, value in CONSTRAINTS]
-    template = TEMPLATES.get_template(f"wfs_capabilities_{version.replace('.', '')}.xml")
-    return template.render(
-        title=site.settings.title, online=online, prefix=gml.PREFIX, namespace=gml.NAMESPACE,
-        operations=[*OPERATIONS[version], *(["Transaction"] if editable else [])],
-        output_formats=OUTPUT_FORMATS[version], constraints=constraints,
-        filter_constraints=FILTER_CONSTRAINTS, comparison=COMPARISON, comparison_110=COMPARISON_110,
-        spatial=SPATIAL, temporal=TEMPORAL, geometry_operands=GEOMETRY_OPERANDS, feature_types=types,
-        count_default=site.settings.wfs_max_features).encode("utf-8")
-
-
-# queries --------------------------------------------------------------------------------------------------
-
-
-def _bbox_condition(text: str, default_srs: str) -> Any:
-    box, written = parse_bbox(text, with_crs=True)
-    name = default_srs if written is None else written
-    a, b, c, d = swap(box) if north_first(name) else box
-    if a > c or b > d:
-        raise OWSError("InvalidParameterValue", "BBOX lower corner must be below and left of the upper", "bbox")
-    to_crs(name)
-    polygon = shapely.geometry.mapping(shapely.box(a, b, c, d))
-    crs = {"type": "name", "properties": {"name": canonical(name)}}  # coordinates now east/north
-    return ast.GeometryIntersects(ast.Attribute("geometry"), values.Geometry({**polygon, "crs": crs}))
-
-
-def _field_names(d: Dataset) -> dict[str, str]:
-    return {gml.xml_name(f.name): f.name for f in d.fields}
-
-
-def _field(d: Dataset, name: str, locator: str) -> str:
-    local = name.rsplit("/", 1)[-1].split(":")[-1]
-    names = _field_names(d)
-    if local in names:
-        return names[local]
-    raise OWSError("InvalidParameterValue", f"{d.id} has no property {name!r}", locator)
-
-
-@dataclass
-class _Plan:
-    dataset: Dataset
-    query: ItemQuery
-    writer: gml.Writer
-
-
-def _plan(site: Site, req: WFSRequest, d: Dataset, count: int, geojson: bool = False, index: int = 0) -> _Plan:
-    """How to query one feature type; GeoJSON is always east/north (RFC 7946), whatever the srsName."""
-    srs_name = req.srs_name or _default_crs(d)
-    output_crs = to_crs(srs_name)
-    condition = None
-    fids: list[int] | None = None
-    source = req.filters[index] if req.filters and index < len(req.filters) else req.filter
-    if source is not None and source != "":
-        # Geometries without a CRS are in the query's srsName, else the type's default CRS (as GeoServer).
-        condition, fids = parse_filter(source, _field_names(d), srs_name, FilterLimits.of(site.settings))
-    if req.resource_ids:
-        numbers = [(prefix, fid(number)) for prefix, number in map(_split_id, req.resource_ids)]
-        fids = [n for prefix, n in numbers if n is not None and prefix in ("", _type_name(d), d.id)]
-    if req.bbox:
-        box = _bbox_condition(req.bbox, srs_name)
-        condition = box if condition is None else ast.And(condition, box)
-    with_geometry = True
-    properties = None
-    wanted = [p.rsplit("/", 1)[-1].split(":")[-1] for p in req.property_names or []]
-    if wanted and "*" not in wanted:
-        with_geometry = any(w in ("geom", "geometry") for w in wanted)
-        # With several types, each takes the names it has (PropertyName=(nom)(BoroName) or a flat list).
-        mine = wanted if len(req.type_names) <= 1 else [w for w in wanted if w in _field_names(d)]
-        properties = [_field(d, w, "propertyName") for w in mine if w not in ("geom", "geometry")]
-    sortby = [(_field(d, name, "sortBy"), desc) for name, desc in req.sortby]
-    query = ItemQuery(filter=condition, filter_crs=CRS.from_user_input(d.crs), fids=fids, sortby=sortby,
-                      properties=properties, skip_geometry=not with_geometry, crs=output_crs,
-                      xy=geojson or not north_first(srs_name), offset=req.start, limit=count)
-    fields = [(f.name, gml.xml_name(f.name)) for f in d.fields if properties is None or f.name in properties]
-    return _Plan(d, query, gml.Writer(req.version, _type_name(d), fields, srs_name, with_geometry))
-
-
-def _split_id(resource_id: str) -> tuple[str, str]:
-    """``kartenn:regions.4`` → (regions, 4); a bare number has no type."""
-    prefix, _, number = resource_id.strip().rpartition(".")
-    return prefix.split(":")[-1], number
-
-
-def _output(req: WFSRequest) -> str:
-    fmt = (req.output_format or "").lower().replace(" ", "").replace('"', "")
-    if not fmt:
-        return "gml32" if req.version == "2.0.0" else "gml311"
-    if (found := output.wfs_output(fmt)) is not None and found.name == "geojson":
-        return "json"
-    if fmt in GML32_FORMATS and req.version == "2.0.0":
-        return "gml32"
-    if fmt in GML311_FORMATS and req.version == "1.1.0":
-        return "gml311"
-    allowed = ", ".join(OUTPUT_FORMATS[req.version])
-    raise OWSError("InvalidParameterValue", f"outputFormat {req.output_format!r} is not offered; use {allowed}",
-                   "outputFormat")
-
-
-def get_feature(site: Site, req: WFSRequest, online: str) -> Response:
-    if req.stored_query:
-        return _get_feature_by_id(site, req)
-    type_names = req.type_names or list(dict.fromkeys(_split_id(i)[0] for i in req.resource_ids or []))
-    if not type_names or "" in type_names:
-        raise OWSError("MissingParameterValue", "typeNames is missing", "typeNames")
-    if req.result_type not in ("results", "hits"):
-        raise OWSError("InvalidParameterValue", "resultType must be results or hits", "resultType")
-    fmt = _output(req)
-    cap = site.settings.wfs_max_features
-    count = min(req.count if req.count is not None else cap, cap)
-    plans = [_plan(site, req, _dataset(site, name), count, geojson=fmt == "json", index=i)
-             for i, name in enumerate(type_names)]
-    counts = [features.count(site, p.dataset, p.query) for p in plans]
-    matched = sum(counts)
-    returned = 0 if req.result_type == "hits" else _page(plans, counts, req.start, count)
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    if fmt == "json":
-        if req.result_type == "hits":
-            return Response(orjson.dumps({"type": "FeatureCollection", "features": [], "numberMatched": matched,
-                                          "numberReturned": 0}), media_type="application/geo+json")
-        return StreamingResponse(_json_stream(site, plans, matched, returned, stamp),
-                                 media_type="application/geo+json")
-    if req.version == "2.0.0":
-        attrs = {"numberMatched": str(matched), "numberReturned": str(returned), "timeStamp": stamp}
-        if req.kvp and req.result_type == "results" and req.start + returned < matched:
-            attrs["next"] = f"{online}?{urlencode({**req.kvp, 'startindex': req.start + count})}"
-        if req.kvp and req.start > 0 and req.result_type == "results":
-            attrs["previous"] = f"{online}?{urlencode({**req.kvp, 'startindex': max(0, req.start - count)})}"
-        media = "application/gml+xml; version=3.2"
-    else:
-        attrs = {"numberOfFeatures": str(returned if req.result_type == "results" else matched),
-                 "timeStamp": stamp}
-        media = "text/xml; subtype=gml/3.1.1"
-    head = _collection_head(req.version, attrs, online, type_names)
-    if req.result_type == "hits":
-        return Response(head + b"/>", media_type=media)
-    return StreamingResponse(_gml_stream(site, plans, head), media_type=media)
-
-
-def _collection_head(version: str, attrs: dict[str, str], online: str, names: list[str]) -> bytes:
-    wfs, gml_ns = (WFS20, gml.GML32) if version == "2.0.0" else (WFS110, gml.GML311)
-    location = ("http://www.opengis.net/wfs/2.0 http://schemas.opengis.net/wfs/2.0/wfs.xsd" if version == "2.0.0"
-                else "http://www.opengis.net/wfs http://schemas.opengis.net/wfs/1.1.0/wfs.xsd")
-    query = {"service": "WFS", "version": version, "request": "DescribeFeatureType", "typeNames": ",".join(names)}
-    describe = f"{online}?{urlencode(query)}"
-    root = etree.Element(f"{{{wfs}}}FeatureCollection", nsmap={"wfs": wfs, "gml": gml_ns, gml.PREFIX: gml.NAMESPACE,
-                                                               "xsi": "http://www.w3.org/2001/XMLSchema-instance"})
-    root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation", f"{gml.NAMESPACE} {describe} {location}")
-    for key, value in attrs.items():
-        root.set(key, value)
-    text = etree.tostring(root, xml_declaration=True, encoding="utf-8")
-    return text[:-2]  # without "/>": members follow
-
-
-def _page(plans: list[_Plan], counts: list[int], start: int, count: int) -> int:
-    """Spread one page (startIndex, count) over the feature types in order; the number of features it holds."""
-    skip, remaining = start, count
-    for plan, matched in zip(plans, counts, strict=True):
-        plan.query.offset = min(skip, matched)
-        plan.query.limit = max(0, min(matched - plan.query.offset, remaining))
-        skip -= plan.query.offset
-        remaining -= plan.query.limit
-    return count - remaining
-
-
-def _gml_stream(site: Site, plans: list[_Plan], head: bytes) -> Iterator[bytes]:
-    yield head + b">"
-    for plan in plans:
-        if not plan.query.limit:
-            continue
-        for rows in features.stream(site, plan.dataset, plan.query):
-            geometries = gml.geometry_jsons(rows) if plan.writer.with_geometry else [None] * len(rows)
-            members = b"".join(gml.member(r, g, plan.writer) for r, g in zip(rows, geometries, strict=True))
-            yield gml.without_declarations(members, plan.writer)
-    yield b"</wfs:FeatureCollection>"
-
-
-def _json_stream(site: Site, plans: list[_Plan], matched: int, returned: int, stamp: str) -> Iterator[bytes]:
-    yield (b'{"type":"FeatureCollection","numberMatched":%d,"numberReturned":%d,"timeStamp":"%s",%s"features":['
-           % (matched, returned, stamp.encode(), _json_crs(plans[0])))
-    first = True
-    for plan in plans:
-        if not plan.query.limit:
-            continue
-        for rows in features.stream(site, plan.dataset, plan.query):
-            chunk = b",".join(orjson.dumps(f) for f in geojson_features(rows))
-            if chunk:
-                yield (b"" if first else b",") + chunk
-                first = False
-    yield b"]}"
-
-
-def _json_crs(plan: _Plan) -> bytes:
-    """A ``crs`` member (as GeoServer and GDAL write it) when coordinates are not longitude/latitude degrees."""
-    crs = plan.query.crs
-    if plan.query.skip_geometry or crs is None or crs.equals(CRS84, ignore_axis_order=True):
-        return b""
-    epsg = crs.to_epsg()
-    name = _urn(epsg) if epsg else crs.to_string()
-    return b'"crs":' + orjson.dumps({"type": "name", "properties": {"name": name}}) + b","
-
-
-def _get_feature_by_id(site: Site, req: WFSRequest) -> Response:
-    if req.stored_query != GET_FEATURE_BY_ID:
-        raise OWSError("InvalidParameterValue", f"unknown stored query {req.stored_query!r}", "storedQuery_id")
-    if not req.stored_id or "." not in req.stored_id:
-        raise OWSError("MissingParameterValue", "ID must name a feature, like regions.4", "id")
-    type_name, _, number = req.stored_id.rpartition(".")
-    d = _dataset(site, type_name)
-    if not number.isdigit():
-        raise OWSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
-    by_id = WFSRequest(operation="GetFeature", version=req.version, srs_name=req.srs_name,
-                       resource_ids=[number], output_format=req.output_format)
-    geojson = _output(by_id) == "json"
-    plan = _plan(site, by_id, d, 1, geojson=geojson)
-    rows = [r for chunk in features.stream(site, d, plan.query) for r in chunk]
-    if not rows:
-        raise OWSError("NotFound", f"no feature {req.stored_id!r}", "id", status=404)
-    if geojson:
-        return Response(orjson.dumps(geojson_features(rows)[0]), media_type="application/geo+json")
-    member = etree.fromstring(gml.member(rows[0], gml.geometry_jsons(rows)[0], plan.writer))
-    return Response(etree.tostring(member[0], xml_declaration=True, encoding="utf-8"),
-                    media_type="application/gml+xml; version=3.2")
-
-
-def get_property_value(site: Site, req: WFSRequest, online: str) -> Response:
-    if not req.value_reference:
-        raise OWSError("MissingParameterValue", "valueReference is missing", "valueReference")
-    if len(req.type_names) != 1:
-        raise OWSError("InvalidParameterValue", "GetPropertyValue takes one feature type", "typeNames")
-    d = _dataset(site, req.type_names[0])
-    local = req.value_reference.rsplit("/", 1)[-1].split(":")[-1]
-    geometry = local in ("geom", "geometry")
-    name = None if geometry else _field(d, req.value_reference, "valueReference")
-    cap = site.settings.wfs_max_features
-    count = min(req.count if req.count is not None else cap, cap)
-    plan = _plan(site, req, d, count)
-    plan.query.properties = [] if geometry else [name]  # type: ignore[list-item]
-    plan.query.skip_geometry = not geometry
-    plan.writer.with_geometry = geometry
-    matched = features.count(site, d, plan.query)
-    root = etree.Element(f"{{{WFS20}}}ValueCollection", nsmap={"wfs": WFS20, "gml": gml.GML32,
-                                                               gml.PREFIX: gml.NAMESPACE})
-    rows = [r for chunk in features.stream(site, d, plan.query) for r in chunk]
-    root.set("numberMatched", str(matched))
-    root.set("numberReturned", str(len(rows)))
-    root.set("timeStamp", datetime.now(UTC).isoformat(timespec="seconds"))
-    geometries = gml.geometry_jsons(rows) if geometry else [None] * len(rows)
-    for row, geom in zip(rows, geometries, strict=True):
-        member = etree.SubElement(root, f"{{{WFS20}}}member")
-        if geometry:
-            if geom is not None:
-                member.append(gml.geometry(orjson.loads(geom), f"{plan.writer.type_name}.{row['fid']}", plan.writer))
-        elif row["properties"].get(name) is not None:
-            member.text = gml._text(row["properties"][name])
-    return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), media_type="text/xml")
-
-
-def _list_stored_queries(site: Site) -> bytes:
-    root = etree.Element(f"{{{WFS20}}}ListStoredQueriesResponse", nsmap={"wfs": WFS20, gml.PREFIX: gml.NAMESPACE})
-    query = etree.SubElement(root, f"{{{WFS20}}}StoredQuery", id=GET_FEATURE_BY_ID)
-    etree.SubElement(query, f"{{{WFS20}}}Title").text = "Get a feature by its identifier"
-    for d in _vector(site):
-        etree.SubElement(query, f"{{{WFS20}}}ReturnFeatureType").text = f"{gml.PREFIX}:{_type_name(d)}"
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
-
-
-def _describe_stored_queries() -> bytes:
-    root = etree.Element(f"{{{WFS20}}}DescribeStoredQueriesResponse",
-                         nsmap={"wfs": WFS20, "xsd": "http://www.w3.org/2001/XMLSchema"})
-    description = etree.SubElement(root, f"{{{WFS20}}}StoredQueryDescription", id=GET_FEATURE_BY_ID)
-    etree.SubElement(description, f"{{{WFS20}}}Title").text = "Get a feature by its identifier"
-    etree.SubElement(description, f"{{{WFS20}}}Parameter", name="ID", type="xsd:string")
-    etree.SubElement(description, f"{{{WFS20}}}QueryExpressionText", isPrivate="true", returnFeatureTypes="",
-                     language="urn:ogc:def:queryLanguage:OGC-WFS::WFS_QueryExpression")
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
