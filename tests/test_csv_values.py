@@ -8,7 +8,6 @@ import shapely
 
 from conftest import shared
 from kartenn.services.publish import publish_file
-from kartenn.stores.query import features_in_box
 
 CITIES = "geonames-cities1000/rg_cities1000.csv"
 
@@ -22,7 +21,7 @@ def test_every_csv_value_is_kept(site):
     ds = outcome.dataset
     fields = [f.name for f in ds.fields]
     assert fields == ["name", "admin1", "admin2", "cc"]
-    features = sorted(features_in_box(site.features, ds.storage, fields, (-180, -90, 180, 90), len(rows) + 1),
+    features = sorted(site.features.features_in_box(ds.storage, fields, (-180, -90, 180, 90), len(rows) + 1),
                       key=lambda f: f["fid"])
     assert len(features) == len(rows)
     for row, feature in zip(rows, features, strict=True):

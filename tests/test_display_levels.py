@@ -22,7 +22,6 @@ from kartenn.services import features, render, styles, tiles
 from kartenn.services.publish import publish_file
 from kartenn.stores import display
 from kartenn.stores.edits import KEEP, FeatureEdits
-from kartenn.stores.query import levels_of
 
 REGIONS = "france-admin-express-2018/regions.geojson"
 FRANCE_3857 = (-600_000.0, 5_000_000.0, 1_200_000.0, 6_700_000.0)
@@ -69,7 +68,7 @@ def painted(png: bytes) -> np.ndarray:
 
 def test_publication_makes_levels_that_stay_within_their_tolerance(site):
     dataset = publish(site, shared(REGIONS))
-    levels = levels_of(site.features, dataset.storage)
+    levels = site.features.levels(dataset.storage)
     assert len(levels.tolerances) == 3
     assert all(b == a * 4 for a, b in zip(levels.tolerances, levels.tolerances[1:], strict=False))
     assert levels.web_mercator == bool(site.settings.database_url)  # PostGIS keeps a Web Mercator copy
@@ -144,7 +143,7 @@ def test_edits_keep_the_levels_in_step(site, tmp_path):
         {"type": "Feature", "properties": {"name": n}, "geometry": shapely.geometry.mapping(g)}
         for n, g in (("a", square), ("b", other))]}))
     dataset = publish(site, path)
-    tolerances = levels_of(site.features, dataset.storage).tolerances
+    tolerances = site.features.levels(dataset.storage).tolerances
     assert tolerances
     fids = sorted(level_geometries(site, dataset, 0))
     moved = shapely.MultiPolygon([shapely.affinity.translate(square, 0, 2)])
@@ -185,12 +184,12 @@ def test_levels_are_left_out_or_kept_apart_where_they_must(site, tmp_path):
 
     # Points have no levels.
     points = publish_features("points", [({"n": i}, shapely.Point(i, i)) for i in range(50)])
-    assert levels_of(site.features, points.storage) == display.Levels()
+    assert site.features.levels(points.storage) == display.Levels()
     # Attributes named like the levels' columns are renamed: they cannot be taken for them.
     disc = shapely.Point(2, 47).buffer(1, quad_segs=256)
     named = publish_features("named", [({"geom_1": "a", "geom_3857": 7}, disc)])
     assert [f.name for f in named.fields] == ["geom_1_1", "geom_3857_1"]
-    assert len(levels_of(site.features, named.storage).tolerances) >= 1
+    assert len(site.features.levels(named.storage).tolerances) >= 1
     tms = morecantile.tms.get("WebMercatorQuad")
     tile = tms.tile(2, 47, 5)
     found = mapbox_vector_tile.decode(tiles.vector_tile(site, named, "WebMercatorQuad", 5, tile.y, tile.x))

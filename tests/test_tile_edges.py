@@ -18,7 +18,6 @@ from pyproj import Transformer
 from conftest import shared
 from kartenn.services import boxes, tiles
 from kartenn.services.publish import publish_file
-from kartenn.stores.query import levels_of
 
 COUNTRIES = "natural-earth/naturalearth_lowres/naturalearth_lowres.shp"
 PLACES = "natural-earth/ne_110m_populated_places_simple.geojson"
@@ -183,7 +182,7 @@ def test_generalised_levels_across_the_antimeridian(site):
     ds = next(o.dataset for o in layers if o.dataset and o.dataset.id.startswith("countries"))
     tms = tiles.tile_matrix_set("WebMercatorQuad")
     b = tms.xy_bounds(0, 0, 0)
-    assert levels_of(site.features, ds.storage).tolerances
+    assert site.features.levels(ds.storage).tolerances
     parts = boxes.native_boxes("EPSG:3857", "EPSG:4326", (b.left, b.bottom, b.right, b.top), tuple(tms.xy_bbox))
     assert tiles.tile_level(site, ds, parts[0]) > 0
     truth = in_tms(source(DETAILED, "name"), tms)

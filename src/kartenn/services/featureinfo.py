@@ -17,7 +17,6 @@ from pyproj import CRS, Transformer
 
 from kartenn.domain import Dataset
 from kartenn.site import Site
-from kartenn.stores.query import features_in_box
 
 Box = tuple[float, float, float, float]
 CANDIDATES = 1000  # features read around the pixel before the exact distance test
@@ -38,7 +37,7 @@ def feature_info(site: Site, dataset: Dataset, crs: str, bbox: Box, width: int, 
         return []
     px, py = to_native.transform(x, y)
     reach = max(box[2] - box[0], box[3] - box[1]) / 2
-    rows = features_in_box(site.features, dataset.storage, [f.name for f in dataset.fields], box, CANDIDATES)
+    rows = site.features.features_in_box(dataset.storage, [f.name for f in dataset.fields], box, CANDIDATES)
     if not rows:
         return []
     geoms = shapely.from_wkb([r["wkb"] for r in rows])

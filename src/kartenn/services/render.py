@@ -32,7 +32,7 @@ from kartenn.services.boxes import native_boxes
 from kartenn.services.render_worker import import_mapnik
 from kartenn.services.timedim import TimeFilter
 from kartenn.site import Site
-from kartenn.stores.query import level_for_view, levels_of
+from kartenn.stores.query import level_for_view
 
 mapnik = import_mapnik()
 
@@ -118,7 +118,7 @@ def level(site: Site, dataset: Dataset, crs: str, bbox: tuple[float, float, floa
           height: int) -> int:
     """The generalised level a map of ``dataset`` over ``bbox`` (in ``crs``) draws from: 0 unless one differs from
     the originals by less than half a pixel (stores/display.py)."""
-    if dataset.kind != "vector" or not levels_of(site.features, dataset.storage).tolerances:
+    if dataset.kind != "vector" or not site.features.levels(dataset.storage).tolerances:
         return 0  # nothing to choose: no box to project
     parts = native_boxes(mapnik_srs(crs), layer_srs(dataset), bbox)  # not wrapped across the antimeridian
     return level_for_view(site.features, dataset.storage, parts[0], width, height) if parts else 0

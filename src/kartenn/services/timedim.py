@@ -13,7 +13,6 @@ from typing import Any
 
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput
-from kartenn.stores.query import distinct_values, value_range
 
 
 @dataclass(frozen=True)
@@ -133,11 +132,11 @@ _EXTENTS: dict[tuple[str, str, str], tuple[str, str] | None] = {}
 
 def _read_extent(site: Any, dataset: Dataset, field: str) -> tuple[str, str] | None:
     date_only = next(f.type for f in dataset.fields if f.name == field) == "date"
-    values = distinct_values(site.features, dataset.storage, field, MAX_LISTED + 1)
+    values = site.features.distinct_values(dataset.storage, field, MAX_LISTED + 1)
     texts = [t for t in (_iso(v, date_only) for v in values) if t]
     if not texts:
         return None
     if len(texts) <= MAX_LISTED:
         return ",".join(texts), f"{texts[0]}/{texts[-1]}" if len(texts) > 1 else texts[0]
-    low, high = (_iso(v, date_only) for v in value_range(site.features, dataset.storage, field))
+    low, high = (_iso(v, date_only) for v in site.features.value_range(dataset.storage, field))
     return f"{low}/{high}/0", f"{low}/{high}"
