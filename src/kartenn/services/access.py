@@ -70,7 +70,7 @@ class PolicyCatalog:
             seen = policy.allowed(self._identity, "view", kind, key, self._site.accounts)
         else:
             ids = policy.unpublished_permitted(self._identity, kind)
-            seen = ids is None or key in self._catalog.ids_in(ids)
+            seen = ids is None or self._site.accounts.among(ids, key)
         if not seen:
             raise NotFound(f"no record {record_id!r}")
         return record

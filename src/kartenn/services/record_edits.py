@@ -161,7 +161,7 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
         seen.add(rec.id)
     with site.catalog.begin() as conn:
         for rec in tx.inserts:
-            if _exists(site, conn, rec.id):
+            if record_ids.exists(conn, rec.id):  # a record the caller may not see exists all the same
                 raise _not_inserted(rec)
             site.catalog.put_record(conn, rec)
             site.accounts.set_owner(conn, "record", rec.id, sharing.org, sharing.user)
@@ -186,11 +186,6 @@ def transact(site: Any, tx: Transaction) -> TransactionResult:
 def _not_inserted(rec: Record) -> InvalidInput:
     """One answer for an identifier already taken (by a record the caller may not see, too) or used twice."""
     return InvalidInput(f"record {rec.id!r} cannot be inserted: its identifier is not free", locator="Insert")
-
-
-def _exists(site: Any, conn: Any, record_id: str) -> bool:
-    # asked of the table itself: a record the caller may not see exists all the same
-    return record_ids.exists(conn, record_id)
 
 
 def records_of(element: etree._Element) -> list[Record]:

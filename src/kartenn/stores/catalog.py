@@ -178,7 +178,7 @@ def later(expected: datetime | None) -> datetime:
     now = _now()
     if expected is None:
         return now
-    return max(now, expected.replace(tzinfo=expected.tzinfo or UTC) + timedelta(microseconds=1))
+    return max(now, _aware(expected) + timedelta(microseconds=1))
 
 
 def _aware(value: datetime | None) -> datetime | None:
