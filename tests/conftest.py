@@ -2,8 +2,8 @@
 
 Every test that takes ``site`` or ``server`` runs twice: on the embedded store and on PostGIS. ``server`` is the
 application in the test's own process, reached through an HTTP client without a socket; a test marked ``live``
-(or taking ``live_server``) gets a real ``kartenn serve`` process on 127.0.0.1 instead, for clients that open
-their own connections (GDAL, OWSLib, QGIS, browsers) and for what only a process shows (signals, restarts).
+gets a real ``kartenn serve`` process on 127.0.0.1 instead, for clients that open their own connections (GDAL,
+OWSLib, QGIS, browsers) and for what only a process shows (signals, restarts).
 """
 
 from __future__ import annotations
@@ -208,13 +208,6 @@ def server(site: Site, settings: Settings, request: pytest.FixtureRequest) -> It
     running.start()
     yield running
     running.stop()
-
-
-@pytest.fixture
-def live_server(site: Site, settings: Settings) -> Iterator[LiveServer]:
-    live = LiveServer(settings).start()
-    yield live
-    live.stop()
 
 
 @pytest.fixture

@@ -58,11 +58,7 @@ def test_what_requests_import_later_is_listed_and_not_loaded_at_start():
                 if module not in loaded and module not in LATER and module.split(".")[0] != "kartenn"
                 and not module.startswith(tuple(f"{m}." for m in LATER))}
     # Anything a request imports on first use must be imported by the warm-up thread first.
-    assert unlisted <= _ALLOWED, sorted(unlisted - _ALLOWED)
-
-
-# Imported in functions, not loaded at start, and not on a request's path in the server process.
-_ALLOWED: set[str] = set()
+    assert not unlisted, sorted(unlisted)
 
 
 @pytest.mark.live

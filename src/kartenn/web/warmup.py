@@ -19,7 +19,7 @@ import anyio.to_thread
 
 log = logging.getLogger("kartenn")
 
-# Every module imported inside a function on a request's path (tests/test_layers.py checks the list).
+# Every module imported inside a function on a request's path (tests/test_startup.py checks the list).
 LATER = (
     "pyogrio", "rasterio", "rasterio.errors", "rasterio.io", "rasterio.shutil", "rasterio.windows",
     "rio_tiler.colormap", "rio_tiler.errors", "rio_tiler.io", "rio_tiler.models",
