@@ -8,10 +8,12 @@ Code outside stores/ never asks which one it runs on; stores pick the dialect of
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -22,7 +24,22 @@ class Dialect:
     schema: str | None = None  # where the catalogue's tables live (stores/catalog.py SCHEMA)
     true = "1=1"
     mark = ""  # the driver's placeholder
+    sql: Any = None  # SQLAlchemy's dialect, for compiling conditions to text
     fts5 = False  # SQLite: the records' text index is FTS5 tables; PostgreSQL: GIN-indexed arrays in record_keys
+
+    def time(self, expr: Any) -> Any:
+        """A date or date-time (a column, a bound value) as compared in filters."""
+        return expr
+
+    def time_value(self, value: date) -> Any:
+        """A date or date-time as the driver binds it."""
+        return value
+
+    def compile(self, condition: ColumnElement[bool]) -> tuple[str, list[Any]]:
+        """A condition as SQL text with the driver's placeholders, and its parameters in order: for the feature
+        readers, which run text on the driver's own connection."""
+        compiled = condition.compile(dialect=self.sql, compile_kwargs={"render_postcompile": True})
+        return compiled.string, [compiled.params[name] for name in compiled.positiontup or ()]
 
     def table(self, name: str) -> str:
         """A catalogue table's name as written in SQL text."""
@@ -71,6 +88,13 @@ class SQLite(Dialect):
     name = "sqlite"
     mark = "?"
     fts5 = True
+    sql = sqlite.dialect()
+
+    def time(self, expr: Any) -> Any:
+        return func.julianday(expr)
+
+    def time_value(self, value: date) -> Any:
+        return value.isoformat()
 
     def _compare(self, column: str, op: str, when: datetime) -> str:
         return f"julianday({column}) {op} julianday('{_text(when)}')"
@@ -96,6 +120,7 @@ class PostgreSQL(Dialect):
     schema = "kartenn"
     true = "true"
     mark = "%s"
+    sql = PGDialect(paramstyle="format")  # plain placeholders; psycopg binds dates and times itself
 
     def _compare(self, column: str, op: str, when: datetime) -> str:
         return f"{column} {op} '{_text(when)}'::timestamptz"

@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
@@ -26,7 +27,8 @@ from pyproj.exceptions import CRSError
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput
 from kartenn.stores.base import GEOMETRY_COLUMN, FeatureStore
-from kartenn.stores.cql import POSTGRES, SQLITE, Dialect, spatial_literals, to_sql
+from kartenn.stores.dialect import POSTGRESQL, SQLITE, Dialect
+from kartenn.stores.filters import FeatureFields, spatial_literals, to_condition
 from kartenn.stores.geopackage import LAYER, GeoPackageStore
 from kartenn.stores.postgis import FID, SCHEMA, PostGISStore
 from kartenn.stores.refusals import refused_filters
@@ -129,8 +131,10 @@ class _Plan:
         if q.filter is not None:
             for literal, crs_name in spatial_literals(q.filter):
                 self.add_index_box(self.literal(literal, crs_name).bounds)
-            text, values = to_sql(q.filter, {f.name: f.type for f in self.ds.fields}, self.filter_dialect())
-            self.add(text, values)
+            types = {f.name: f.type for f in self.ds.fields}
+            columns = {name: self.sql_column(name) for name in types}
+            condition = to_condition(q.filter, FeatureFields(types, columns, self.dialect, self.spatial_test))
+            self.add(*self.dialect.compile(condition))
 
     def literal(self, geometry: Any, crs_name: str | None = None) -> Any:
         """A filter's geometry to the native CRS: from the CRS it names (east/north, as GML parsers give it),
@@ -213,7 +217,12 @@ class _Plan:
 
     fid_column = "fid"
 
-    def filter_dialect(self) -> Dialect:
+    def sql_column(self, name: str) -> Any:
+        """A field's column, for conditions written with SQLAlchemy."""
+        raise NotImplementedError
+
+    def spatial_test(self, op: str, geometry: Any, crs_name: str | None) -> Any:
+        """A spatial predicate between the features' geometry and one of the filter's geometries."""
         raise NotImplementedError
 
     def add_spatial(self, op: str, geometry: Any, native: bool) -> None:
@@ -233,15 +242,16 @@ class _Plan:
 
 
 class _PostGISPlan(_Plan):
-    dialect = POSTGRES
+    dialect = POSTGRESQL
     fid_column = f'"{FID}"'
 
-    def filter_dialect(self) -> Dialect:
-        def spatial(op: str, geometry: Any, crs_name: str | None) -> tuple[str, list[Any]]:
-            native = self.literal(geometry, crs_name)
-            return (f'ST_{op.capitalize()}("{GEOMETRY_COLUMN}", ST_GeomFromWKB(%s, %s))',
-                    [shapely.to_wkb(native), self.ds.srid or 0])
-        return Dialect("%s", spatial=spatial)
+    def sql_column(self, name: str) -> Any:
+        return sa.column(name)
+
+    def spatial_test(self, op: str, geometry: Any, crs_name: str | None) -> Any:
+        native = self.literal(geometry, crs_name)
+        literal = sa.func.ST_GeomFromWKB(sa.literal(shapely.to_wkb(native)), sa.literal(self.ds.srid or 0))
+        return getattr(sa.func, f"ST_{op.capitalize()}")(sa.column(GEOMETRY_COLUMN), literal)
 
     def add_spatial(self, op: str, geometry: Any, native: bool) -> None:
         wkb = shapely.to_wkb(geometry)
@@ -306,11 +316,13 @@ class _GeoPackagePlan(_Plan):
 
     fid_column = "f.fid"
 
-    def filter_dialect(self) -> Dialect:
-        def spatial(op: str, geometry: Any, crs_name: str | None) -> tuple[str, list[Any]]:
-            native = self.literal(geometry, crs_name)
-            return f"kartenn_{op}(f.{GEOMETRY_COLUMN}, ?)", [shapely.to_wkb(native)]
-        return Dialect("?", SQLITE.time_column, SQLITE.time_value, spatial)
+    def sql_column(self, name: str) -> Any:
+        return sa.table("f", sa.column(name)).c[name]
+
+    def spatial_test(self, op: str, geometry: Any, crs_name: str | None) -> Any:
+        native = self.literal(geometry, crs_name)
+        column = sa.table("f", sa.column(GEOMETRY_COLUMN)).c[GEOMETRY_COLUMN]
+        return getattr(sa.func, f"kartenn_{op}")(column, sa.literal(shapely.to_wkb(native)))
 
     def add_index_box(self, bounds: Box) -> None:
         xmin, ymin, xmax, ymax = bounds
