@@ -109,6 +109,7 @@ def test_spatial_cql2_json_and_filter_crs(published, server):
 
 @pytest.mark.parametrize("cql, expected", [
     ("T_AFTER(created, DATE('2018-12-31'))", {"Corse", "Hauts-de-France"}),
+    ("DATE('2018-12-31') < created", {"Corse", "Hauts-de-France"}),  # the value first: the same comparison
     ("T_BEFORE(seen, TIMESTAMP('2018-03-01T12:30:01Z')) AND created > DATE('2017-06-01')", {"Bretagne"}),
     ("T_DURING(created, INTERVAL('2018-01-01', '2018-12-31'))", {"Bretagne", "Normandie"}),
     ("T_INTERSECTS(seen, INTERVAL('2019-01-01T00:00:00Z', '..'))", {"Corse", "Hauts-de-France"}),

@@ -166,6 +166,25 @@ def test_urn_4326_is_latitude_first(published, server):
         assert all(100_000 < f["geometry"]["coordinates"][0][0][0][0] < 1_300_000 for f in body["features"])
 
 
+def test_fes_match_case(published, server):
+    """matchCase="false" compares texts whatever their case (FES 2.0 7.7.3.2); by default case counts."""
+    def found(literal: str, match_case: str) -> list[str]:
+        body = (f'<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="{WFS}" '
+                'xmlns:fes="http://www.opengis.net/fes/2.0" outputFormat="application/json">'
+                '<wfs:Query typeNames="kartenn:regions"><fes:Filter>'
+                f'<fes:PropertyIsEqualTo matchCase="{match_case}"><fes:ValueReference>nom</fes:ValueReference>'
+                f'<fes:Literal>{literal}</fes:Literal></fes:PropertyIsEqualTo></fes:Filter></wfs:Query>'
+                '</wfs:GetFeature>')
+        r = http.post("/wfs", content=body)
+        assert r.status_code == 200, r.text
+        return [f["properties"]["nom"] for f in r.json()["features"]]
+
+    with server.client() as http:
+        assert found("bretagne", "false") == ["Bretagne"]
+        assert found("bretagne", "true") == []
+        assert found("Bretagne", "true") == ["Bretagne"]
+
+
 def test_fes_filters_sort_and_properties_by_post(published, server):
     body = f"""<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="{WFS}" xmlns:fes="http://www.opengis.net/fes/2.0"
         xmlns:gml="{GML}" xmlns:kartenn="urn:x-kartenn:features" outputFormat="application/json">

@@ -20,7 +20,8 @@ from typing import Any
 import shapely
 from lxml import etree
 from pygeofilter import ast, values
-from pygeofilter.parsers.fes import parse as parse_fes
+from pygeofilter.parsers.fes.v11 import FES11Parser
+from pygeofilter.parsers.fes.v20 import FES20Parser
 from pygml.axisorder import is_crs_yx
 
 from kartenn.crs import canonical, north_first
@@ -36,6 +37,34 @@ GEOMETRY_NAMES = {"geom", "geometry", "the_geom"}
 SPATIAL_OPERATORS = ("BBOX", "Equals", "Disjoint", "Touches", "Within", "Overlaps", "Crosses", "Intersects", "Contains",
                      "DWithin", "Beyond")
 REFERENCES = {FES20: "ValueReference", OGC: "PropertyName"}
+COMPARISONS = {"PropertyIsEqualTo": ast.Equal, "PropertyIsNotEqualTo": ast.NotEqual,
+               "PropertyIsLessThan": ast.LessThan, "PropertyIsGreaterThan": ast.GreaterThan,
+               "PropertyIsLessThanOrEqualTo": ast.LessEqual, "PropertyIsGreaterThanOrEqualTo": ast.GreaterEqual}
+
+
+def _keeping_case(base: Any) -> Any:
+    """pygeofilter's parser of one FES version, keeping matchCase="false" of comparisons (as ``nocase``, which
+    it keeps for PropertyIsLike only)."""
+
+    class Parser(base):  # type: ignore[misc,valid-type]
+        def comparison(self, node: etree._Element, lhs: Any, rhs: Any) -> Any:
+            out = COMPARISONS[etree.QName(node).localname](lhs, rhs)
+            out.nocase = node.get("matchCase", "true").lower() == "false"
+            return out
+
+    Parser.comparison.subiter = True  # type: ignore[attr-defined]
+    # the parser maps tags to handlers when its class is made, from its direct bases only
+    Parser.tag_map = {**base.tag_map, **{f"{{{base.namespace}}}{tag}": Parser.comparison for tag in COMPARISONS}}
+    Parser.namespace_map = dict(base.namespace_map)
+    return Parser
+
+
+PARSERS = {FES20: _keeping_case(FES20Parser), OGC: _keeping_case(FES11Parser)}
+
+
+def parse_fes(root: etree._Element) -> Any:
+    """A fes:Filter or ogc:Filter element → pygeofilter tree."""
+    return PARSERS[etree.QName(root).namespace]().parse(root)
 
 
 def parse_filter(source: bytes | str | etree._Element, names: dict[str, str],

@@ -216,11 +216,12 @@ class _Walk:
         return compare(self.schema.compared(name, nocase), self.schema.value(name, rhs, nocase))  # type: ignore[no-any-return]
 
     def spatial(self, op: str, lhs: Any, rhs: Any) -> Condition:
-        if isinstance(lhs, values.Geometry | values.Envelope) and not isinstance(rhs, values.Geometry | values.Envelope):
+        literals = values.Geometry | values.Envelope
+        if isinstance(lhs, literals) and not isinstance(rhs, literals):
             lhs, rhs, op = rhs, lhs, CONVERSE.get(op, op)
         if lhs is not None and not isinstance(lhs, ast.Attribute):
             raise InvalidInput("spatial operators compare a geometry property with a geometry", locator=self.locator)
-        if not isinstance(rhs, values.Geometry | values.Envelope):
+        if not isinstance(rhs, literals):
             raise InvalidInput("the second argument of a spatial operator must be a geometry", locator=self.locator)
         return self.schema.spatial(op, lhs.name if lhs is not None else None, rhs)
 

@@ -19,8 +19,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 import shapely
+import sqlalchemy as sa
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 

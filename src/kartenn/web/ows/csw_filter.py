@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from lxml import etree
-from pygeofilter.parsers.fes.v11 import FES11Parser
 
 from kartenn.filter_check import FilterLimits, check_size, check_tree, check_xml
-from kartenn.formats.fes import east_north, spatial_references
+from kartenn.formats.fes import east_north, parse_fes, spatial_references
 from kartenn.services.record_search import QUERYABLES, SPATIAL, queryable
 from kartenn.web.ows.common import OWSError
-from kartenn.web.ows.csw_params import GML, OGC
+from kartenn.web.ows.csw_params import GML
 
 
 def _swap_lat_lon(flt: etree._Element) -> None:
@@ -33,29 +32,6 @@ def _swap_lat_lon(flt: etree._Element) -> None:
         geom.set("srsName", "EPSG:4326")
 
 
-class _Parser(FES11Parser):
-    """pygeofilter's OGC Filter 1.1 parser, keeping matchCase="false" of comparisons (``nocase``)."""
-
-    def comparison(self, node: etree._Element, lhs: Any, rhs: Any) -> Any:
-        from pygeofilter import ast
-
-        kind = {"PropertyIsEqualTo": ast.Equal, "PropertyIsNotEqualTo": ast.NotEqual,
-                "PropertyIsLessThan": ast.LessThan, "PropertyIsGreaterThan": ast.GreaterThan,
-                "PropertyIsLessThanOrEqualTo": ast.LessEqual,
-                "PropertyIsGreaterThanOrEqualTo": ast.GreaterEqual}[etree.QName(node).localname]
-        out = kind(lhs, rhs)
-        out.nocase = node.get("matchCase", "true").lower() == "false"
-        return out
-
-
-_Parser.comparison.subiter = True  # type: ignore[attr-defined]
-# pygeofilter's parser class maps tags to handlers when the class is made, from its direct bases only
-_Parser.tag_map = {**FES11Parser.tag_map, **{f"{{{OGC}}}{tag}": _Parser.comparison for tag in (
-    "PropertyIsEqualTo", "PropertyIsNotEqualTo", "PropertyIsLessThan", "PropertyIsGreaterThan",
-    "PropertyIsLessThanOrEqualTo", "PropertyIsGreaterThanOrEqualTo")}}
-_Parser.namespace_map = dict(FES11Parser.namespace_map)
-
-
 def fes_filter(flt: etree._Element, limits: FilterLimits | None = None) -> Any:
     limits = limits or FilterLimits()
     check_xml(flt, limits, "constraint")
@@ -68,7 +44,7 @@ def fes_filter(flt: etree._Element, limits: FilterLimits | None = None) -> Any:
             raise OWSError("InvalidParameterValue", f"spatial operators compare ows:BoundingBox, not {name!r}",
                            "constraint")
     try:
-        node = _Parser().parse(flt)
+        node = parse_fes(flt)
     except Exception as exc:  # the parser raises many kinds for malformed filters
         raise OWSError("InvalidParameterValue", f"invalid OGC filter: {exc}", "constraint") from None
     check_tree(node, limits, "constraint")
