@@ -1,6 +1,8 @@
 """Fixtures: a throwaway PostGIS cluster, a fresh site on each store, a server for it.
 
-Every test that takes ``site`` or ``server`` runs twice: on the embedded store and on PostGIS. ``server`` is the
+Every test that takes ``site`` or ``server`` runs twice: on the embedded store and on PostGIS. Modules that only
+read take ``module_site`` and ``module_server`` instead: the site and its application are then made once per
+module and store. ``server`` is the
 application in the test's own process, reached through an HTTP client without a socket; a test marked ``live``
 gets a real ``kartenn serve`` process on 127.0.0.1 instead, for clients that open their own connections (GDAL,
 OWSLib, QGIS, browsers) and for what only a process shows (signals, restarts).
@@ -206,6 +208,44 @@ def server(site: Site, settings: Settings, request: pytest.FixtureRequest) -> It
     """The site's application in this process; a ``kartenn serve`` process for tests marked ``live``."""
     running = LiveServer(settings) if request.node.get_closest_marker("live") else AppServer(settings)
     running.start()
+    yield running
+    running.stop()
+
+
+# The same, built once per test module, for modules whose tests only read what their fixtures published: a
+# test there must leave the site as it found it.
+
+
+@pytest.fixture(scope="module", params=STORES)
+def module_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    database_url = None
+    if request.param == "postgis":
+        cluster: TemporaryCluster = request.getfixturevalue("pg_cluster")
+        database_url = cluster.create_database(f"t{next(_db_counter)}")
+    return Settings.load(tmp_path_factory.mktemp("site") / "site", database_url=database_url)
+
+
+@pytest.fixture(scope="module")
+def module_site(module_settings: Settings) -> Iterator[Site]:
+    s = Site.open(module_settings, create=True)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def module_server(module_site: Site, module_settings: Settings) -> Iterator[AppServer]:
+    """The application of ``module_site`` in this process, started once for the module (after the module's
+    own module-scoped fixtures that publish, when the test asks for them first)."""
+    running = AppServer(module_settings).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def module_live_server(module_site: Site, module_settings: Settings) -> Iterator[LiveServer]:
+    """A ``kartenn serve`` process on ``module_site``, for the clients of such a module that open their own
+    connections."""
+    running = LiveServer(module_settings).start()
     yield running
     running.stop()
 

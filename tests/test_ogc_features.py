@@ -12,21 +12,21 @@ from kartenn.services.publish import publish_file
 REGIONS = "france-admin-express-2018/regions.geojson"
 
 
-@pytest.fixture
-def published(site):
+@pytest.fixture(scope="module")
+def published(module_site):
+    site = module_site
     for path in (REGIONS, "nyc-boroughs/nybb_16a.zip", "osm-poi-portugal/poi_portugal.gpkg",
                  "rasters/opengeos-dtm.tif"):
         assert not publish_file(site, shared(path))[0].error
     return site
 
 
-@pytest.mark.live
-def test_gdal_oapif_reads_every_collection(published, server):
+def test_gdal_oapif_reads_every_collection(published, module_live_server):
     expected = {"regions": 13, "nybb": 5, "poi-portugal": 8107}
     for collection, count in expected.items():
-        table = pyogrio.read_arrow(f"OAPIF:{server.url}/ogc/collections/{collection}")[1]
+        table = pyogrio.read_arrow(f"OAPIF:{module_live_server.url}/ogc/collections/{collection}")[1]
         assert table.num_rows == count, collection
-    regions = pyogrio.read_dataframe(f"OAPIF:{server.url}/ogc/collections/regions")
+    regions = pyogrio.read_dataframe(f"OAPIF:{module_live_server.url}/ogc/collections/regions")
     source = pyogrio.read_dataframe(shared(REGIONS))
     assert set(regions["nom"]) == set(source["nom"])
     bretagne = regions[regions["nom"] == "Bretagne"].geometry.iloc[0]
@@ -34,8 +34,8 @@ def test_gdal_oapif_reads_every_collection(published, server):
     assert bretagne.symmetric_difference(truth).area < 1e-6 * truth.area
 
 
-def test_paging_bbox_and_property_filters(published, server):
-    with server.client() as http:
+def test_paging_bbox_and_property_filters(published, module_server):
+    with module_server.client() as http:
         assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in \
             http.get("/ogc/conformance").json()["conformsTo"]
         page = http.get("/ogc/collections/poi-portugal/items?limit=100&offset=8050").json()
@@ -64,16 +64,16 @@ def test_paging_bbox_and_property_filters(published, server):
     ("code BETWEEN '93' AND '95'", {"Provence-Alpes-Côte d'Azur", "Corse"}),
     ("nom IS NULL", set()),
 ])
-def test_cql2_text_filters(published, server, cql, expected):
-    with server.client() as http:
+def test_cql2_text_filters(published, module_server, cql, expected):
+    with module_server.client() as http:
         r = http.get("/ogc/collections/regions/items", params={"filter": cql, "limit": 100})
         assert r.status_code == 200, r.text
         assert {f["properties"]["nom"] for f in r.json()["features"]} == expected
         assert r.json()["numberMatched"] == len(expected)
 
 
-def test_cql2_json_filter_and_queryables(published, server):
-    with server.client() as http:
+def test_cql2_json_filter_and_queryables(published, module_server):
+    with module_server.client() as http:
         cql = '{"op": "and", "args": [{"op": ">=", "args": [{"property": "code"}, "84"]}, ' \
               '{"op": "like", "args": [{"property": "nom"}, "%Alpes%"]}]}'
         r = http.get("/ogc/collections/regions/items", params={"filter": cql, "filter-lang": "cql2-json"})
@@ -88,8 +88,8 @@ def test_cql2_json_filter_and_queryables(published, server):
         assert r.status_code == 400
 
 
-def test_schema_types_the_fields(published, server):
-    with server.client() as http:
+def test_schema_types_the_fields(published, module_server):
+    with module_server.client() as http:
         links = http.get("/ogc/collections/poi-portugal").json()["links"]
         href = next(link["href"] for link in links if link["rel"] == "describedby")
         schema = http.get(href).json()
@@ -97,8 +97,8 @@ def test_schema_types_the_fields(published, server):
         assert schema["properties"]["geometry"]["format"] == "geometry-point"
 
 
-def test_projected_data_comes_out_in_crs84(published, server):
-    with server.client() as http:
+def test_projected_data_comes_out_in_crs84(published, module_server):
+    with module_server.client() as http:
         boroughs = http.get("/ogc/collections/nybb/items", params={"BoroName": "Manhattan"}).json()
         geom = shapely.geometry.shape(boroughs["features"][0]["geometry"])
         assert geom.contains(shapely.Point(-73.9855, 40.7580))  # Times Square
@@ -122,8 +122,8 @@ BAD = [
 ]
 
 
-def test_bad_requests(published, server):
-    with server.client() as http:
+def test_bad_requests(published, module_server):
+    with module_server.client() as http:
         for url, status in BAD:
             r = http.get(url)
             assert (r.status_code, r.headers["content-type"]) == (status, "application/problem+json"), url

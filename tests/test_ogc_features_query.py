@@ -19,8 +19,9 @@ BREST = (-4.486, 48.390)
 DATES = {"Bretagne": "2018-03-01", "Normandie": "2018-06-15", "Corse": "2019-01-10", "Hauts-de-France": "2020-05-05"}
 
 
-@pytest.fixture
-def published(site, tmp_path):
+@pytest.fixture(scope="module")
+def published(module_site, tmp_path_factory):
+    site, tmp_path = module_site, tmp_path_factory.mktemp("input")
     regions = json.loads(shared(REGIONS).read_text())
     for feature in regions["features"]:
         day = DATES.get(feature["properties"]["nom"], "2017-01-01")
@@ -38,10 +39,10 @@ def names(response) -> set[str]:
     return {f["properties"]["nom"] for f in response.json()["features"]}
 
 
-def test_crs_by_reference(published, server):
+def test_crs_by_reference(published, module_server):
     to_lambert = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
     brest_l93 = shapely.Point(to_lambert.transform(*BREST))
-    with server.client() as http:
+    with module_server.client() as http:
         collection = http.get("/ogc/collections/regions").json()
         assert f"{EPSG}2154" in collection["crs"] and f"{EPSG}4326" in collection["crs"]
         assert collection["storageCrs"] == f"{EPSG}4326" or collection["storageCrs"].startswith(EPSG)
@@ -79,22 +80,22 @@ def test_crs_by_reference(published, server):
     (f"S_INTERSECTS(geometry, LINESTRING({BREST[0]} {BREST[1]}, 2.35 48.85)) AND code = '11'",
      {"Île-de-France"}),
 ])
-def test_spatial_cql2(published, server, cql, expected):
+def test_spatial_cql2(published, module_server, cql, expected):
     if expected is None:
         source = json.loads(shared(REGIONS).read_text())["features"]
         expected = {f["properties"]["nom"] for f in source
                     if shapely.geometry.shape(f["geometry"]).disjoint(shapely.box(-6, 41, 1, 51.5))}
         assert 0 < len(expected) < 13
-    with server.client() as http:
+    with module_server.client() as http:
         r = http.get("/ogc/collections/regions/items", params={"filter": cql, "limit": 50})
         assert names(r) == expected
         assert r.json()["numberMatched"] == len(expected)
 
 
-def test_spatial_cql2_json_and_filter_crs(published, server):
+def test_spatial_cql2_json_and_filter_crs(published, module_server):
     to_lambert = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
     x, y = to_lambert.transform(*BREST)
-    with server.client() as http:
+    with module_server.client() as http:
         cql = json.dumps({"op": "s_intersects", "args": [{"property": "geometry"},
                                                          {"type": "Point", "coordinates": [x, y]}]})
         r = http.get("/ogc/collections/regions/items",
@@ -116,13 +117,13 @@ def test_spatial_cql2_json_and_filter_crs(published, server):
     ("T_EQUALS(created, DATE('2018-06-15'))", {"Normandie"}),
     ("created BETWEEN DATE('2018-06-15') AND DATE('2019-01-10')", {"Normandie", "Corse"}),
 ])
-def test_temporal_cql2(published, server, cql, expected):
-    with server.client() as http:
+def test_temporal_cql2(published, module_server, cql, expected):
+    with module_server.client() as http:
         assert names(http.get("/ogc/collections/dated-regions/items", params={"filter": cql, "limit": 50})) == expected
 
 
-def test_datetime_parameter(published, server):
-    with server.client() as http:
+def test_datetime_parameter(published, module_server):
+    with module_server.client() as http:
         def dated(value: str) -> set[str]:
             return names(http.get("/ogc/collections/dated-regions/items", params={"datetime": value, "limit": 50}))
         assert dated("2018-06-15") == {"Normandie"}
@@ -135,8 +136,8 @@ def test_datetime_parameter(published, server):
         assert http.get("/ogc/collections/poi-portugal/items", params={"datetime": "2018-01-01"}).status_code == 400
 
 
-def test_sortby_properties_and_skip_geometry(published, server):
-    with server.client() as http:
+def test_sortby_properties_and_skip_geometry(published, module_server):
+    with module_server.client() as http:
         r = http.get("/ogc/collections/regions/items", params={"sortby": "-nom", "limit": 3, "properties": "nom"})
         features = r.json()["features"]
         everything = sorted(names(http.get("/ogc/collections/regions/items", params={"limit": 50})), reverse=True)
@@ -149,8 +150,8 @@ def test_sortby_properties_and_skip_geometry(published, server):
             assert http.get("/ogc/collections/regions/items", params=bad).status_code == 400, bad
 
 
-def test_next_links_walk_every_feature_once(published, server):
-    with server.client() as http:
+def test_next_links_walk_every_feature_once(published, module_server):
+    with module_server.client() as http:
         seen: list[int] = []
         url = "/ogc/collections/poi-portugal/items?limit=1000"
         while url:
@@ -163,11 +164,11 @@ def test_next_links_walk_every_feature_once(published, server):
 
 
 @pytest.mark.parametrize("fmt", ["geojson", "csv", "gpkg", "shp", "fgb"])
-def test_downloads_read_back_with_gdal(published, server, tmp_path, fmt):
+def test_downloads_read_back_with_gdal(published, module_server, tmp_path, fmt):
     source = json.loads(shared(REGIONS).read_text())["features"]
     box = shapely.box(-5, 47, 0, 49)
     expected = {f["properties"]["nom"] for f in source if shapely.geometry.shape(f["geometry"]).intersects(box)}
-    with server.client() as http:
+    with module_server.client() as http:
         links = http.get("/ogc/collections/dated-regions").json()["links"]
         href = next(link["href"] for link in links if link["rel"] == "enclosure" and link["href"].endswith(fmt))
         r = http.get(f"{href}&bbox=-5,47,0,49")
@@ -187,8 +188,8 @@ def test_downloads_read_back_with_gdal(published, server, tmp_path, fmt):
     assert geometry.symmetric_difference(truth).area < 1e-6 * truth.area
 
 
-def test_download_of_a_projected_selection(published, server, tmp_path):
-    with server.client() as http:
+def test_download_of_a_projected_selection(published, module_server, tmp_path):
+    with module_server.client() as http:
         r = http.get("/ogc/collections/regions/download",
                      params={"f": "gpkg", "filter": "code IN ('53', '52')", "crs": f"{EPSG}2154", "properties": "nom"})
         assert r.status_code == 200, r.text
@@ -202,10 +203,10 @@ def test_download_of_a_projected_selection(published, server, tmp_path):
         assert r.headers["content-type"] == "application/flatgeobuf"
 
 
-def test_openapi_describes_every_collection(published, server):
+def test_openapi_describes_every_collection(published, module_server):
     from openapi_spec_validator import validate
 
-    with server.client() as http:
+    with module_server.client() as http:
         landing = http.get("/ogc").json()
         href = next(link["href"] for link in landing["links"] if link["rel"] == "service-desc")
         r = http.get(href)
@@ -219,8 +220,8 @@ def test_openapi_describes_every_collection(published, server):
     assert f"{EPSG}2154" in crs
 
 
-def test_html_pages_for_people(published, server):
-    with server.client() as http:
+def test_html_pages_for_people(published, module_server):
+    with module_server.client() as http:
         browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
                    "Accept-Language": "en"}
         for url in ("/ogc", "/ogc/collections", "/ogc/collections/regions", "/ogc/conformance"):
@@ -237,11 +238,10 @@ def test_html_pages_for_people(published, server):
         assert http.get("/ogc/collections/regions/items", headers={"Accept": "application/geo+json"}).json()
 
 
-@pytest.mark.live
-def test_owslib_features_client(published, server):
+def test_owslib_features_client(published, module_live_server):
     from owslib.ogcapi.features import Features
 
-    api = Features(f"{server.url}/ogc")
+    api = Features(f"{module_live_server.url}/ogc")
     assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter" in api.conformance()["conformsTo"]
     assert {"regions", "dated-regions", "poi-portugal"} <= {c["id"] for c in api.collections()["collections"]}
     assert "nom" in api.collection_queryables("regions")["properties"]
@@ -265,7 +265,7 @@ def _source_regions() -> list[tuple[str, shapely.Geometry]]:
             for f in json.loads(shared(REGIONS).read_text())["features"]]
 
 
-def test_every_spatial_operator_matches_shapely(published, server):
+def test_every_spatial_operator_matches_shapely(published, module_server):
     regions = _source_regions()
     bretagne = dict(regions)["Bretagne"]
     vertex = shapely.Point(bretagne.geoms[0].exterior.coords[0])
@@ -278,7 +278,7 @@ def test_every_spatial_operator_matches_shapely(published, server):
         "S_WITHIN(geometry, BBOX(1.0, 47.5, 4.0, 49.5))": lambda g: g.within(shapely.box(1.0, 47.5, 4.0, 49.5)),
         "S_INTERSECTS(geometry, BBOX(-1.5, 46.5, 3.0, 49.0))": lambda g: g.intersects(box),
     }
-    with server.client() as http:
+    with module_server.client() as http:
         for cql, test in cases.items():
             expected = {name for name, geom in regions if test(geom)}
             assert expected, cql
@@ -300,9 +300,9 @@ def test_every_spatial_operator_matches_shapely(published, server):
     ("T_CONTAINS(created, INTERVAL('2018-01-01', '2018-12-31'))", ""),
     ("T_OVERLAPS(created, INTERVAL('2018-01-01', '2018-12-31'))", ""),
 ])
-def test_temporal_operators_on_instants(published, server, cql, expected):
+def test_temporal_operators_on_instants(published, module_server, cql, expected):
     days = {d for d in expected.split()}
-    with server.client() as http:
+    with module_server.client() as http:
         r = http.get("/ogc/collections/dated-regions/items", params={"filter": cql, "limit": 50})
         assert r.status_code == 200, r.text
         assert {f["properties"]["created"][:10] for f in r.json()["features"]} == days

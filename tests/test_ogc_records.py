@@ -16,8 +16,12 @@ BRETAGNE = "955c3e47-411e-4969-b61b-3556d1b9f879"  # "Cadastre 2018 en Bretagne"
 WALLONIE_SERVICE = "1714cd1e-6685-4dea-a6f4-b51612a15ed0"  # a service record kept in ISO 19115-3
 
 
-@pytest.fixture
-def catalogue(site) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def catalogue(module_site) -> dict[str, str]:
+    return fill(module_site)
+
+
+def fill(site) -> dict[str, str]:
     """The 32 real ISO records and one published dataset (Natural Earth lakes) with its record."""
     from kartenn.domain.security import OPERATOR
     from kartenn.services.publish import publish_file
@@ -29,9 +33,8 @@ def catalogue(site) -> dict[str, str]:
     return {"dataset": lakes.id, "record": lakes.record_id}
 
 
-@pytest.mark.live
-def test_owslib_reads_the_catalogue(catalogue, server):
-    api = Records(f"{server.url}/ogc")
+def test_owslib_reads_the_catalogue(catalogue, module_live_server):
+    api = Records(f"{module_live_server.url}/ogc")
     assert "catalog" in api.records()
     collection = api.collection("catalog")
     assert collection["itemType"] == "record"
@@ -60,16 +63,17 @@ def test_owslib_reads_the_catalogue(catalogue, server):
             ("alternate", "text/html"), ("collection", "application/json")} <= rels
 
 
-def test_published_dataset_record_lists_its_services(catalogue, server):
-    with server.client() as http:
+def test_published_dataset_record_lists_its_services(catalogue, module_server):
+    with module_server.client() as http:
         record = http.get(f"/ogc/collections/catalog/items/{catalogue['record']}").json()
         assert record["properties"]["title"] == "Lacs du monde"
         by_protocol = {link.get("protocol"): link for link in record["links"] if link.get("protocol")}
         dataset = catalogue["dataset"]
-        assert by_protocol["OGC:WMS"]["href"] == f"{server.url}/wms" and by_protocol["OGC:WMS"]["name"] == dataset
+        wms = by_protocol["OGC:WMS"]
+        assert wms["href"] == f"{module_server.url}/wms" and wms["name"] == dataset
         assert by_protocol["OGC:WFS"]["name"] == f"kartenn:{dataset}"
         features = by_protocol["OGC:API-Features"]
-        assert features["href"] == f"{server.url}/ogc/collections/{catalogue['dataset']}"
+        assert features["href"] == f"{module_server.url}/ogc/collections/{catalogue['dataset']}"
         downloads = [link for link in record["links"] if link["rel"] == "enclosure"]
         assert {link["type"] for link in downloads} >= {"application/geopackage+sqlite3", "application/geo+json"}
         # every service link answers
@@ -80,9 +84,9 @@ def test_published_dataset_record_lists_its_services(catalogue, server):
         assert f"<Name>{dataset}</Name>" in caps.text
 
 
-def test_search_parameters(catalogue, server):
+def test_search_parameters(catalogue, module_server):
     items = "/ogc/collections/catalog/items"
-    with server.client() as http:
+    with module_server.client() as http:
         def ids(**params: str) -> list[str]:
             r = http.get(items, params={"limit": "100", **params})
             assert r.status_code == 200, r.text
@@ -138,9 +142,9 @@ def test_search_parameters(catalogue, server):
         assert "facets" not in http.get(items).json()
 
 
-def test_bad_requests_are_clear(catalogue, server):
+def test_bad_requests_are_clear(catalogue, module_server):
     items = "/ogc/collections/catalog/items"
-    with server.client() as http:
+    with module_server.client() as http:
         for params in ({"bbox": "1,2,3"}, {"datetime": "yesterday"}, {"filter": "title LIKE"},
                        {"filter": "colour = 'red'"}, {"sortby": "colour"}, {"limit": "-1"}, {"limit": "abc"},
                        {"filter-lang": "sql", "filter": "1=1"}, {"unknown": "1"}, {"facets": "maybe"},
@@ -154,8 +158,8 @@ def test_bad_requests_are_clear(catalogue, server):
         assert {"title", "keywords", "type", "updated", "geometry"} <= set(queryables.json()["properties"])
 
 
-def test_landing_conformance_and_html(catalogue, server):
-    with server.client() as http:
+def test_landing_conformance_and_html(catalogue, module_server):
+    with module_server.client() as http:
         conforms = http.get("/ogc/conformance").json()["conformsTo"]
         for name in ("core", "record-core", "json", "html", "searchable-catalog", "sorting", "filtering"):
             assert f"http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/{name}" in conforms
@@ -184,8 +188,9 @@ def test_landing_conformance_and_html(catalogue, server):
         assert page.status_code == 200 and 'role="search"' in page.text
 
 
-def test_links_use_the_configured_public_url(catalogue, site, settings):
+def test_links_use_the_configured_public_url(site, settings):
     """Behind a proxy, every link is built on the configured public base URL, not on the request's host."""
+    catalogue = fill(site)
     (settings.data_dir / "kartenn.toml").write_text('base_url = "https://geo.example.org/sdi/"\n', encoding="utf-8")
     live = LiveServer(settings).start()
     try:
