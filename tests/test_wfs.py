@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import httpx
 import orjson
 import pyogrio
@@ -13,8 +10,7 @@ import shapely
 from lxml import etree
 from pyproj import Transformer
 
-from conftest import STORES, LiveServer, kartenn, shared
-from kartenn.config import Settings
+from conftest import kartenn, shared
 from kartenn.services.publish import publish_file
 from kartenn.site import Site
 from xsd import LocalSchemas, assert_valid
@@ -26,24 +22,12 @@ BREST = (-4.486, 48.390)
 OBSERVATIONS = "timeseries/mapserver-obs.csv"  # 5 dated observations
 
 
-@pytest.fixture(scope="module", params=STORES)
-def published(request, tmp_path_factory) -> Iterator[Site]:
-    """One site per store for the whole module: the requests here only read."""
-    database_url = None
-    if request.param == "postgis":
-        database_url = request.getfixturevalue("pg_cluster").create_database(f"wfs_{uuid.uuid4().hex[:10]}")
-    site = Site.open(Settings.load(tmp_path_factory.mktemp("wfs") / "site", database_url=database_url), create=True)
-    for path in (REGIONS, "nyc-boroughs/nybb_16a.zip", "osm-poi-portugal/poi_portugal.gpkg", OBSERVATIONS):
-        assert not publish_file(site, shared(path))[0].error
-    yield site
-    site.close()
-
-
 @pytest.fixture(scope="module")
-def server(published) -> Iterator[LiveServer]:
-    live = LiveServer(published.settings).start()
-    yield live
-    live.stop()
+def published(module_site) -> Site:
+    """The requests here only read (but the last test, which adds a private dataset)."""
+    for path in (REGIONS, "nyc-boroughs/nybb_16a.zip", "osm-poi-portugal/poi_portugal.gpkg", OBSERVATIONS):
+        assert not publish_file(module_site, shared(path))[0].error
+    return module_site
 
 
 def xml(response) -> etree._Element:
@@ -51,11 +35,10 @@ def xml(response) -> etree._Element:
     return etree.fromstring(response.content)
 
 
-@pytest.mark.live
-def test_capabilities_describe_and_owslib_2(published, server):
+def test_capabilities_describe_and_owslib_2(published, module_live_server):
     from owslib.wfs import WebFeatureService
 
-    wfs = WebFeatureService(f"{server.url}/wfs", version="2.0.0")
+    wfs = WebFeatureService(f"{module_live_server.url}/wfs", version="2.0.0")
     assert {"kartenn:regions", "kartenn:nybb", "kartenn:poi-portugal"} <= set(wfs.contents)
     regions = wfs.contents["kartenn:regions"]
     assert regions.boundingBoxWGS84[0] < -4 and regions.boundingBoxWGS84[3] > 50
@@ -73,23 +56,22 @@ def test_capabilities_describe_and_owslib_2(published, server):
     paged = [e.text for page in pages for e in page.iter("{urn:x-kartenn:features}nom")]
     assert [page.get("numberReturned") for page in pages] == ["5", "5", "3"]
     assert paged == sorted(paged) and len(set(paged)) == 13
-    with server.client() as http:
+    with module_live_server.client() as http:
         schema = xml(http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "DescribeFeatureType",
                                               "typeNames": "kartenn:regions"}))
         elements = {e.get("name"): e.get("type") for e in schema.iter("{http://www.w3.org/2001/XMLSchema}element")}
         assert elements["nom"] == "xsd:string" and elements["geom"] == "gml:MultiSurfacePropertyType"
 
 
-@pytest.mark.live
-def test_owslib_1_1_and_paging(published, server):
+def test_owslib_1_1_and_paging(published, module_live_server):
     from owslib.wfs import WebFeatureService
 
-    wfs = WebFeatureService(f"{server.url}/wfs", version="1.1.0")
+    wfs = WebFeatureService(f"{module_live_server.url}/wfs", version="1.1.0")
     assert "kartenn:poi-portugal" in wfs.contents
     response = wfs.getfeature(typename=["kartenn:regions"], maxfeatures=3)
     root = etree.fromstring(response.read())
     assert root.get("numberOfFeatures") == "3"
-    with server.client() as http:
+    with module_live_server.client() as http:
         base = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": "kartenn:poi-portugal",
                 "count": "1000", "sortBy": "osm_id DESC"}
         ids: list[str] = []
@@ -104,9 +86,8 @@ def test_owslib_1_1_and_paging(published, server):
         assert hits.get("numberMatched") == "8107" and hits.get("numberReturned") == "0"
 
 
-@pytest.mark.live
-def test_gdal_wfs_driver_reads_layers(published, server):
-    url = f"WFS:{server.url}/wfs"
+def test_gdal_wfs_driver_reads_layers(published, module_live_server):
+    url = f"WFS:{module_live_server.url}/wfs"
     layers = {name for name, _ in pyogrio.list_layers(url)}
     assert {"kartenn:regions", "kartenn:nybb"} <= layers
     frame = pyogrio.read_dataframe(url, layer="kartenn:regions")
@@ -120,10 +101,10 @@ def test_gdal_wfs_driver_reads_layers(published, server):
                                                   ["BoroName"])
 
 
-def test_qgis_style_bbox_and_srsname_in_lambert_93(published, server):
+def test_qgis_style_bbox_and_srsname_in_lambert_93(published, module_server):
     to_l93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
     x, y = to_l93.transform(*BREST)
-    with server.client() as http:
+    with module_server.client() as http:
         root = xml(http.get("/wfs", params={
             "SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature", "TYPENAMES": "kartenn:regions",
             "SRSNAME": "EPSG:2154", "BBOX": f"{x - 500},{y - 500},{x + 500},{y + 500},EPSG:2154"}))
@@ -138,8 +119,8 @@ def test_qgis_style_bbox_and_srsname_in_lambert_93(published, server):
         assert ring.distance(shapely.Point(x, y)) < 200_000
 
 
-def test_urn_4326_is_latitude_first(published, server):
-    with server.client() as http:
+def test_urn_4326_is_latitude_first(published, module_server):
+    with module_server.client() as http:
         params = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": "kartenn:regions",
                   "srsName": "urn:ogc:def:crs:EPSG::4326",
                   "bbox": f"{BREST[1] - .01},{BREST[0] - .01},{BREST[1] + .01},{BREST[0] + .01},"
@@ -157,16 +138,20 @@ def test_urn_4326_is_latitude_first(published, server):
         uri = xml(http.get("/wfs", params={**params, "srsName": "http://www.opengis.net/def/crs/EPSG/0/4326"}))
         first = [float(v) for v in next(uri.iter(f"{{{GML}}}posList")).text.split()[:2]]
         assert 41 < first[0] < 52 and -6 < first[1] < 10  # latitude first, as the URN
-        # GeoJSON in Lambert-93 says so; members are streamed (chunked, no length known in advance).
-        with http.stream("GET", "/wfs", params={**params, "srsName": "EPSG:2154", "bbox": None,
-                                                "outputFormat": "application/json"}) as r:
-            assert r.headers.get("transfer-encoding") == "chunked" and "content-length" not in r.headers
-            body = orjson.loads(r.read())
-        assert body["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::2154" and body["numberReturned"] == 13
-        assert all(100_000 < f["geometry"]["coordinates"][0][0][0][0] < 1_300_000 for f in body["features"])
 
 
-def test_fes_match_case(published, server):
+def test_geojson_members_are_streamed_in_their_crs(published, module_live_server):
+    """GeoJSON in Lambert-93 says so; members are streamed (chunked, no length known in advance)."""
+    params = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": "kartenn:regions",
+              "srsName": "EPSG:2154", "outputFormat": "application/json"}
+    with module_live_server.client() as http, http.stream("GET", "/wfs", params=params) as r:
+        assert r.headers.get("transfer-encoding") == "chunked" and "content-length" not in r.headers
+        body = orjson.loads(r.read())
+    assert body["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::2154" and body["numberReturned"] == 13
+    assert all(100_000 < f["geometry"]["coordinates"][0][0][0][0] < 1_300_000 for f in body["features"])
+
+
+def test_fes_match_case(published, module_server):
     """matchCase="false" compares texts whatever their case (FES 2.0 7.7.3.2); by default case counts."""
     def found(literal: str, match_case: str) -> list[str]:
         body = (f'<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="{WFS}" '
@@ -179,13 +164,13 @@ def test_fes_match_case(published, server):
         assert r.status_code == 200, r.text
         return [f["properties"]["nom"] for f in r.json()["features"]]
 
-    with server.client() as http:
+    with module_server.client() as http:
         assert found("bretagne", "false") == ["Bretagne"]
         assert found("bretagne", "true") == []
         assert found("Bretagne", "true") == ["Bretagne"]
 
 
-def test_fes_filters_sort_and_properties_by_post(published, server):
+def test_fes_filters_sort_and_properties_by_post(published, module_server):
     body = f"""<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="{WFS}" xmlns:fes="http://www.opengis.net/fes/2.0"
         xmlns:gml="{GML}" xmlns:kartenn="urn:x-kartenn:features" outputFormat="application/json">
       <wfs:Query typeNames="kartenn:regions">
@@ -202,7 +187,7 @@ def test_fes_filters_sort_and_properties_by_post(published, server):
         </fes:SortProperty></fes:SortBy>
       </wfs:Query>
     </wfs:GetFeature>"""
-    with server.client() as http:
+    with module_server.client() as http:
         r = http.post("/wfs", content=body)
         assert r.status_code == 200, r.text
         features = r.json()["features"]
@@ -222,11 +207,11 @@ def test_fes_filters_sort_and_properties_by_post(published, server):
         assert stored.find(f"{{{WFS}}}StoredQuery").get("id") == "urn:ogc:def:query:OGC-WFS::GetFeatureById"
 
 
-def test_responses_validate_against_the_schemas(published, server):
+def test_responses_validate_against_the_schemas(published, module_server):
     """Features against DescribeFeatureType + GML 3.2.1 or 3.1.1, filter capabilities against FES 2.0 and
     Filter 1.1, exception reports against OWS 1.1 and 1.0, with the offline schemas."""
     gml311 = "http://www.opengis.net/gml"
-    with server.client() as http:
+    with module_server.client() as http:
         for version, member, gml_ns in (("2.0.0", f"{{{WFS}}}member", GML),
                                         ("1.1.0", f"{{{gml311}}}featureMember", gml311)):
             base = {"service": "WFS", "version": version, "typeNames": "kartenn:nybb,kartenn:poi-portugal"}
@@ -278,8 +263,8 @@ BAD = [
 ]
 
 
-def test_bad_requests_get_exception_reports(published, server):
-    with server.client() as http:
+def test_bad_requests_get_exception_reports(published, module_server):
+    with module_server.client() as http:
         for params, code in BAD:
             r = http.get("/wfs", params={"service": "WFS", "version": "2.0.0", **params})
             assert r.status_code == 400, params
@@ -315,7 +300,7 @@ def _hits_1_1(http, envelope: str) -> int:
     return int(root.get("numberOfFeatures"))
 
 
-def test_filter_crs_names_and_axis_order(published, server):
+def test_filter_crs_names_and_axis_order(published, module_server):
     """EPSG:4326 (short) and epsg.xml#4326 are x/y; urn forms are lat/lon; a GML 2 gml:Box (as GDAL sends
     with WFS 1.1.0) without srsName is in the type's default CRS, urn:ogc:def:crs:EPSG::4326, so lat/lon."""
     w, s, e, n = LISBON
@@ -327,7 +312,7 @@ def test_filter_crs_names_and_axis_order(published, server):
         return (f'<gml:Envelope srsName="{srs}"><gml:lowerCorner>{lower}</gml:lowerCorner>'
                 f"<gml:upperCorner>{upper}</gml:upperCorner></gml:Envelope>")
 
-    with server.client() as http:
+    with module_server.client() as http:
         assert _hits_1_1(http, envelope("EPSG:4326", f"{w} {s}", f"{e} {n}")) == truth
         assert _hits_1_1(http, envelope("http://www.opengis.net/gml/srs/epsg.xml#4326", f"{w} {s}", f"{e} {n}")) \
             == truth
@@ -367,10 +352,9 @@ def test_filter_crs_names_and_axis_order(published, server):
             assert -32 < lon < -6 and 32 < lat < 43
 
 
-@pytest.mark.live
-def test_gdal_spatial_and_attribute_filters_both_versions(published, server):
+def test_gdal_spatial_and_attribute_filters_both_versions(published, module_live_server):
     source = pyogrio.read_dataframe(shared(REGIONS))
-    for url in (f"WFS:{server.url}/wfs", f"WFS:{server.url}/wfs?VERSION=1.1.0"):
+    for url in (f"WFS:{module_live_server.url}/wfs", f"WFS:{module_live_server.url}/wfs?VERSION=1.1.0"):
         near_brest = pyogrio.read_dataframe(url, layer="kartenn:regions",
                                             bbox=(BREST[0] - .05, BREST[1] - .05, BREST[0] + .05, BREST[1] + .05))
         assert list(near_brest["nom"]) == ["Bretagne"], url
@@ -379,8 +363,8 @@ def test_gdal_spatial_and_attribute_filters_both_versions(published, server):
         assert len(corsica) == 1 and corsica.geometry.iloc[0].symmetric_difference(truth).area < 1e-6, url
 
 
-def test_several_types_ids_values_and_xml_requests(published, server):
-    with server.client() as http:
+def test_several_types_ids_values_and_xml_requests(published, module_server):
+    with module_server.client() as http:
         base = {"service": "WFS", "version": "2.0.0", "request": "GetFeature"}
         # One page spread over two types in the order asked: nybb has 5 features, so 4 from index 3 = 2 + 2.
         page = xml(http.get("/wfs", params={**base, "typeNames": "kartenn:nybb,kartenn:regions", "startIndex": "3",
@@ -426,7 +410,7 @@ def test_several_types_ids_values_and_xml_requests(published, server):
             ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]
 
 
-def test_temporal_filters(published, server):
+def test_temporal_filters(published, module_server):
     fes = '<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0" xmlns:gml="http://www.opengis.net/gml/3.2">{}</fes:Filter>'
     period = ('<gml:TimePeriod gml:id="p"><gml:beginPosition>2001-01-01T00:00:00Z</gml:beginPosition>'
               "<gml:endPosition>2003-01-01T00:00:00Z</gml:endPosition></gml:TimePeriod>")
@@ -442,7 +426,7 @@ def test_temporal_filters(published, server):
         assert r.status_code == 200, r.text
         return sorted(f["properties"]["datetime"][:4] for f in r.json()["features"])
 
-    with server.client() as http:
+    with module_server.client() as http:
         assert years("After", instant) == [t[:4] for t in times if t > "2005"] == ["2007"]
         assert years("During", period) == ["2001", "2002"]
         assert years("AnyInteracts", period) == ["2001", "2002"]
@@ -452,7 +436,7 @@ def test_temporal_filters(published, server):
         assert {"After", "During", "Ends"} <= operators
 
 
-def test_private_dataset_only_for_its_organisation(published, server):
+def test_private_dataset_only_for_its_organisation(published, module_server):
     settings = published.settings
     kartenn("org", "add", "brest", "-d", str(settings.data_dir), settings=settings, check=True)
     kartenn("user", "add", "alice", "--org", "brest", "--role", "editor", "-d", str(settings.data_dir),
@@ -462,7 +446,7 @@ def test_private_dataset_only_for_its_organisation(published, server):
     token = kartenn("token", "create", "alice", "--scope", "read", "-d", str(settings.data_dir),
                     settings=settings, check=True).stdout.strip().splitlines()[-1].strip()
     caps = {"service": "WFS", "request": "GetCapabilities"}
-    with server.client() as anonymous, server.client() as alice:
+    with module_server.client() as anonymous, module_server.client() as alice:
         alice.headers["Authorization"] = f"Bearer {token}"
 
         def names(http) -> set[str]:
