@@ -24,10 +24,11 @@ KNOWN_DIFFERENCES = {
 }
 
 
-@pytest.fixture
-def cite_server(site, server):
-    assert import_paths(site.seen_by(OPERATOR), [suite() / "data"]).errors == []
-    return server
+@pytest.fixture(scope="module")
+def cite_server(module_site, module_server):
+    """The CITE suite's records, once per module: the tests that use them only read."""
+    assert import_paths(module_site.seen_by(OPERATOR), [suite() / "data"]).errors == []
+    return module_server
 
 
 @pytest.fixture
