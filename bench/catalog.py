@@ -1,6 +1,6 @@
 """Catalogue benchmark: Kartenn's CSW and records search against pycsw 2.6.2, same records, same run.
 
-Input: 100,000 ISO 19139 records generated from the real records of ../shared/data/iso-metadata-records
+Input: 100,000 ISO 19139 records generated from the real records of tests/data/iso-metadata-records
 (bench/catalog_data.py: real templates, words of the real titles/abstracts/keywords in French and English,
 boxes over France, Europe and the world), loaded into Kartenn on both stores — embedded SQLite and PostGIS in
 a throwaway cluster — and into pycsw 2.6.2 (own virtualenv, SQLite repository, gunicorn).
@@ -430,7 +430,7 @@ def run(args: argparse.Namespace) -> dict:
                     * os.sysconf("SC_PHYS_PAGES") / 1024**3), "python": platform.python_version(),
                     "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
         "input": f"{args.records} ISO 19139 records generated from 8 real templates of "
-                 "../shared/data/iso-metadata-records (bench/catalog_data.py)",
+                 "tests/data/iso-metadata-records (bench/catalog_data.py)",
         "peers": {"pycsw": f"{PYCSW} (SQLite repository, gunicorn {args.workers} sync workers)"},
         "records_path": path, "workers": args.workers, "load_seconds": load_seconds,
         "warmup": args.warmup, "seconds": args.seconds, "concurrency": concurrencies,
@@ -453,7 +453,7 @@ def write(report: dict) -> None:
         f"{report['date']} · {report['machine']['cores']} cores, {report['machine']['memory_gb']} GB · "
         f"Python {report['machine']['python']} · every server with {report['workers']} worker processes · "
         f"{report['seconds']} s per run after {report['warmup']} s of warm-up per case · "
-        f"client: shared bench/load.py (httpx, closed loop) · load average at the end "
+        f"client: bench/load.py (httpx, closed loop) · load average at the end "
         f"{report['machine']['loadavg_at_end']}", "",
         f"Input: {report['input']}.", "",
         f"Peer: {report['peers']['pycsw']}.", "",

@@ -1,4 +1,4 @@
-"""Synthetic ISO 19139 records for the catalogue benchmark, made from the real records of ../shared/data.
+"""Synthetic ISO 19139 records for the catalogue benchmark, made from the real records of tests/data.
 
 Each generated record is a copy of a real gmd:MD_Metadata template whose fileIdentifier, title, abstract,
 keywords, bounding boxes and dates are replaced: words are drawn from the real records' titles, abstracts and
@@ -20,8 +20,7 @@ from pathlib import Path
 
 from lxml import etree
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-RECORDS = SHARED / "data" / "iso-metadata-records"
+RECORDS = Path(__file__).resolve().parents[1] / "tests" / "data" / "iso-metadata-records"
 GMD = "http://www.isotc211.org/2005/gmd"
 GCO = "http://www.isotc211.org/2005/gco"
 NS = {"gmd": GMD, "gco": GCO}

@@ -5,8 +5,8 @@ points with 5 attributes, published by `kartenn ingest` into both stores (GeoPac
 read the very same table (tipg and pygeoapi's PostgreSQL provider: `kartenn_data.<storage>`) and the very same
 GeoPackage (pygeoapi's SQLiteGPKG provider: `features/<storage>.gpkg`, layer `features`).
 
-Every server runs on 127.0.0.1 with the same number of worker processes; the shared load generator
-(/work/shared/bench/load.py) fetches the same list of URLs from each, at concurrency 1 and 8. Before timing,
+Every server runs on 127.0.0.1 with the same number of worker processes; the load generator
+(bench/load.py) fetches the same list of URLs from each, at concurrency 1 and 8. Before timing,
 a sample of URLs is fetched from every peer and the feature counts compared with Kartenn's: a peer that answers
 differently (or 404) is not timed for that case. Figures go to bench/results/features.{json,md}.
 
@@ -48,9 +48,10 @@ WORK = ROOT / "bench" / "work"
 # Every peer's processes get a listening socket each, as Kartenn's do (bench/peers/reuseport.py).
 REUSEPORT = ROOT / "bench" / "peers" / "reuseport.py"
 RESULTS = ROOT / "bench" / "results"
-SHARED = ROOT.parent / "shared"
-CITIES = SHARED / "data" / "geonames-cities1000" / "rg_cities1000.csv"
-LOAD = SHARED / "bench" / "load.py"
+CITIES = ROOT / "tests" / "data" / "geonames-cities1000" / "rg_cities1000.csv"
+# The French communes (35,357 polygons), zipped GeoJSON: bench/data/README.md gives source and licence.
+COMMUNES = ROOT / "bench" / "data" / "france-admin-express-2018" / "communes.geojson.zip"
+LOAD = ROOT / "bench" / "load.py"  # the closed-loop load generator every peer is measured with
 KARTENN = [sys.executable, "-m", "kartenn.cli"]
 
 TIPG = "tipg==1.6.1"
@@ -449,7 +450,7 @@ def write(report: dict) -> None:
         f"{report['date']} · {report['machine']['cores']} cores, {report['machine']['memory_gb']} GB · "
         f"Python {report['machine']['python']} · every server with {report['workers']} worker processes · "
         f"{report['seconds']} s per run after {report['warmup']} s of warm-up per case · "
-        "client: shared bench/load.py (httpx, closed loop)", "",
+        "client: bench/load.py (httpx, closed loop)", "",
         f"Input: {report['input']}.", "",
         f"Peers: {report['peers']['tipg']}; {report['peers']['pygeoapi']}.", "",
         "Cases: " + "; ".join(f"**{k}** {v} ({report['urls_per_case'][k]} different URLs)"

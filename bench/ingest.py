@@ -32,7 +32,7 @@ from kartenn.testing.postgres import TemporaryCluster
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "results"
-CITIES = ROOT.parent / "shared" / "data" / "geonames-cities1000" / "rg_cities1000.csv"
+CITIES = ROOT / "tests" / "data" / "geonames-cities1000" / "rg_cities1000.csv"
 KARTENN = [sys.executable, "-m", "kartenn.cli"]
 
 

@@ -6,8 +6,8 @@ published by `kartenn ingest` into both stores (GeoPackage and PostGIS). The pee
 MapServer 8 (Debian, mapscript under gunicorn) over the PostGIS table and, through OGR, over the GeoPackage;
 tipg and a bare ST_AsMVT ASGI app (bench/peers/mvt_floor.py) over the PostGIS table.
 
-Every server runs on 127.0.0.1 with the same number of worker processes; the shared load generator
-(/work/shared/bench/load.py) fetches the same list of URLs (bboxes, tiles) from each, at concurrency 1 and 8.
+Every server runs on 127.0.0.1 with the same number of worker processes; the load generator
+(bench/load.py) fetches the same list of URLs (bboxes, tiles) from each, at concurrency 1 and 8.
 Before timing, sample URLs are checked on every peer (PNG decodes at the asked size with something drawn; MVT
 decodes with features). Figures go to bench/results/maps.{json,md}.
 
@@ -39,6 +39,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from features import (  # noqa: E402 - the feature benchmark's peers and helpers, shared
+    COMMUNES,
     TIPG,
     WORK,
     Server,
@@ -59,7 +60,6 @@ from kartenn.testing.postgres import TemporaryCluster  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PEERS_DIR = ROOT / "bench" / "peers"
-COMMUNES = ROOT.parent / "shared" / "data" / "france-admin-express-2018" / "communes.geojson"
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's python3-mapscript is built for it
 GUNICORN = "gunicorn==23.0.0"
 FLOOR = ["uvicorn[standard]==0.34.0", "psycopg[binary]==3.2.9", "psycopg-pool==3.2.6"]
@@ -96,7 +96,7 @@ def make_polygons() -> Path:
     if target.exists():
         return target
     WORK.mkdir(parents=True, exist_ok=True)
-    _, table = pyogrio.read_arrow(COMMUNES)
+    _, table = pyogrio.read_arrow(f"/vsizip/{COMMUNES}/communes.geojson")
     geoms = shapely.from_wkb(table["wkb_geometry"].to_numpy(zero_copy_only=False))
     # One geometry type for the layer: Polygon → MultiPolygon (Arrow writes have no promote_to_multi).
     single = shapely.get_type_id(geoms) == 3
@@ -430,7 +430,7 @@ def write(report: dict, name: str = "maps") -> None:
         "interleaved rounds (cold14: one run over tiles never asked before) · Kartenn's tile cache "
         + ("on (warm cases answered from it)" if report.get("tile_cache") else "off (every tile made for its request)")
         + " · "
-        "client: shared bench/load.py (httpx, closed loop) on the same machine · load average at the end "
+        "client: bench/load.py (httpx, closed loop) on the same machine · load average at the end "
         f"{report['machine']['loadavg_at_end']} (the 2 cores are shared with other work: read ratios, not "
         "absolute figures)", "",
         f"Input: {report['input']}.", "",

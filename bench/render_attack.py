@@ -6,7 +6,7 @@ Input: the 35,357 French communes of Admin Express 2018 (polygons, Licence Ouver
 `kartenn serve --workers 1` on 127.0.0.1.
 
 Normal requests: WMS 1.3.0 GetMap 256×256 PNG of the communes in their default style, around random communes
-(bbox 5–100 km wide), fetched by the shared load generator (/work/shared/bench/load.py) at concurrency 1.
+(bbox 5–100 km wide), fetched by the load generator (bench/load.py) at concurrency 1.
 Hostile requests: six threads, each sending GetMap requests over the same boxes in a closed loop, with an
 SLD_BODY of ~18 KB: half of them patterns of thousands of %-separated letters (over the filter-node limit),
 half of them 14 rules of long runs of % and _ that match nothing (within the limits: drawn). Figures (normal
@@ -37,13 +37,12 @@ from urllib.parse import urlencode
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from features import WORK, clean_env, load, publish, start_kartenn, stop  # noqa: E402 - shared bench helpers
+from features import COMMUNES, WORK, clean_env, load, publish, start_kartenn, stop  # noqa: E402 - shared bench helpers
 
 from kartenn.testing.postgres import TemporaryCluster  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-COMMUNES = ROOT.parent / "shared" / "data" / "france-admin-express-2018" / "communes.geojson"
 ATTACKERS = 6
 SLD = ('<StyledLayerDescriptor xmlns="http://www.opengis.net/sld" xmlns:ogc="http://www.opengis.net/ogc" '
        'version="1.0.0"><NamedLayer><Name>{layer}</Name><UserStyle><Name>s</Name><FeatureTypeStyle>{rules}'
@@ -159,7 +158,7 @@ def write(report: dict, name: str) -> None:
         f"`kartenn serve --workers 1` · {report['seconds']} s per phase · load average at the end "
         f"{report['load_average']} (the cores are shared with other work)", "",
         "Normal: WMS 1.3.0 GetMap 256×256 PNG of the 35,357 communes, default style, 200 boxes 5–100 km wide, "
-        "shared bench/load.py at concurrency 1. Hostile: six closed-loop clients over the same kind of boxes with "
+        "bench/load.py at concurrency 1. Hostile: six closed-loop clients over the same kind of boxes with "
         f"an SLD_BODY of {' and '.join(str(b) for b in report['hostile_bytes'])} bytes (LIKE patterns of many %: "
         "over the filter-node limit, and within the limits).", "",
         "| normal GetMap | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
