@@ -437,8 +437,29 @@ def run(args: argparse.Namespace) -> dict:
         "workers": args.workers,
         "warmup": args.warmup, "seconds": args.seconds, "concurrency": concurrencies,
         "cases": {c: CASES[c] for c in cases}, "urls_per_case": {c: len(paths[c]) for c in cases},
+        "configuration": configuration(args.workers),
         "sanity": checks, "results": figures, "ratios": ratios,
     }
+
+
+def configuration(workers: int) -> list[dict]:
+    """How each peer runs: the fairness choices, said once for the results file."""
+    spread = f"{workers} processes, a SO_REUSEPORT socket each"
+    loop = "uvicorn, uvloop + httptools"
+    return [
+        {"peer": "kartenn-gpkg", "server": f"`kartenn serve --workers {workers}`", "processes": spread, "loop": loop,
+         "back end": "GeoPackage file (R-tree), SQLite read-only connections", "settings": "defaults"},
+        {"peer": "kartenn-postgis", "server": f"`kartenn serve --workers {workers}`", "processes": spread,
+         "loop": loop, "back end": "PostGIS table (GiST), psycopg 3 through a SQLAlchemy pool", "settings": "defaults"},
+        {"peer": "tipg", "server": f"{TIPG} `tipg.main:app` (bench/peers/reuseport.py)", "processes": spread,
+         "loop": loop, "back end": "the same PostGIS table, asyncpg pool",
+         "settings": "TIPG_DB_SCHEMAS=kartenn_data; max features per query 10,000"},
+        {"peer": "pygeoapi-postgis", "server": f"{PYGEOAPI} `pygeoapi.starlette_app:APP` (bench/peers/reuseport.py)",
+         "processes": spread, "loop": loop, "back end": "the same PostGIS table, PostgreSQL provider (SQLAlchemy)",
+         "settings": "pretty_print off, logging ERROR, max_items 10,000"},
+        {"peer": "pygeoapi-gpkg", "server": "the same pygeoapi processes", "processes": spread, "loop": loop,
+         "back end": "the same GeoPackage file, SQLiteGPKG provider (mod_spatialite)", "settings": "as above"},
+    ]
 
 
 def write(report: dict) -> None:
@@ -453,6 +474,14 @@ def write(report: dict) -> None:
         "client: bench/load.py (httpx, closed loop)", "",
         f"Input: {report['input']}.", "",
         f"Peers: {report['peers']['tipg']}; {report['peers']['pygeoapi']}.", "",
+        "## Configuration and fairness", "",
+        "Every server on 127.0.0.1, with the same processes, the same way of spreading connections and the same "
+        "event loop; one load generator, the same URL list for every peer, peers interleaved within a case.", "",
+        "| peer | server | processes | event loop | back end | settings |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *[f"| {c['peer']} | {c['server']} | {c['processes']} | {c['loop']} | {c['back end']} | {c['settings']} |"
+          for c in report.get("configuration", [])], "",
+        "## Figures", "",
         "Cases: " + "; ".join(f"**{k}** {v} ({report['urls_per_case'][k]} different URLs)"
                               for k, v in report["cases"].items()) + ".", "",
         "req/s (p95 ms) counts successful answers only; errors are answers ≥ 400 or failed requests; "
