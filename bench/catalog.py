@@ -3,13 +3,14 @@
 Input: 100,000 ISO 19139 records generated from the real records of tests/data/iso-metadata-records
 (bench/catalog_data.py: real templates, words of the real titles/abstracts/keywords in French and English,
 boxes over France, Europe and the world), loaded into Kartenn on both stores — embedded SQLite and PostGIS in
-a throwaway cluster — and into pycsw 2.6.2 (own virtualenv, SQLite repository, gunicorn).
+a throwaway cluster — and into pycsw 2.6.2 (own virtualenv, gunicorn) on both of its stores: SQLite, and PostgreSQL
+with PostGIS (its own database in the same cluster, set up by pycsw's ``setup_db``: full-text and spatial indexes).
 
 Kartenn is loaded in-process through the records service (``services.records.import_bytes``, what
 ``kartenn records import`` and the JSON API call), 500 records per document and transaction: the CLI commits
 once per file, which takes half an hour for 100,000 files. pycsw is loaded with its own parser and model
-(bench/pycsw_load.py), 1,000 records per commit. Loaded stores are kept under bench/work (the PostGIS one as
-a pg_dump restored into each run's cluster).
+(bench/pycsw_load.py), 1,000 records per commit. Loaded stores are kept under bench/work (the PostgreSQL ones
+as pg_dumps restored into each run's cluster, then analysed).
 
 Cases, at concurrency 1 and 8, the same query list for every peer:
 - **csw**: GetRecords (KVP, CONSTRAINTLANGUAGE=FILTER) csw:AnyText PropertyIsLike '%word%' AND BBOX,
@@ -47,13 +48,14 @@ from kartenn.testing.postgres import TemporaryCluster, free_port, pg_bin  # noqa
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PYCSW = "pycsw==2.6.2"
-PYCSW_PACKAGES = [PYCSW, "gunicorn", "sqlalchemy<2", "psycopg2-binary"]
-PEERS = ["kartenn-sqlite", "kartenn-postgis", "pycsw-sqlite"]
+# gunicorn 24 and later: with --reuse-port every worker binds its own socket (the master binds none).
+PYCSW_PACKAGES = [PYCSW, "gunicorn>=24", "sqlalchemy<2", "psycopg2-binary"]
+PEERS = ["kartenn-sqlite", "kartenn-postgis", "pycsw-sqlite", "pycsw-postgis"]
 CASES = {
     "csw": "CSW GetRecords (KVP, OGC Filter): csw:AnyText like '%word%' and BBOX, results, maxRecords=10, summary",
     "q": "records full-text search q=word, limit 10 (pycsw: CSW csw:AnyText like '%word%', maxRecords=10, summary)",
 }
-RATIOS = [("kartenn-sqlite", "pycsw-sqlite"), ("kartenn-postgis", "pycsw-sqlite")]
+RATIOS = [("kartenn-sqlite", "pycsw-sqlite"), ("kartenn-postgis", "pycsw-postgis")]
 CSW_NS = "http://www.opengis.net/cat/csw/2.0.2"
 BATCH = 500
 
@@ -63,18 +65,25 @@ NOTES = [
     "- Loading: Kartenn through the records service in-process (`services.records.import_bytes`, what `kartenn "
     "records import` and the JSON API run), 500 records per document and transaction — the CLI commits per file; "
     "on PostGIS the GIN and GiST indexes (stems, words, trigrams, boxes) are built once after the load. pycsw "
-    "with its own parser and model (bench/pycsw_load.py), 1,000 records per commit instead of one.",
+    "with its own parser and model (bench/pycsw_load.py), 1,000 records per commit instead of one, into tables made "
+    "by its `setup_db`; on PostgreSQL then `optimize_db` (VACUUM ANALYZE). Restored dumps are analysed before "
+    "timing, Kartenn's and pycsw's alike.",
     "- csw: both servers receive the same KVP GetRecords with an OGC Filter (CONSTRAINTLANGUAGE=FILTER). The query "
     "words occur only in the generated title, abstract and keywords, in plain ASCII, so a substring match finds the "
     "same records in Kartenn's anytext (the record's texts, accent-folded) and in pycsw's (every text node). "
     "Remaining difference: pycsw stores boxes rounded to 2 decimals (4.9287 → 4.93), so a record whose box ends "
-    "0.003° from the query box can touch it in pycsw and not in Kartenn (1 record in 99 on one sample).",
+    "0.003° from the query box can touch it in pycsw and not in Kartenn (1 record in 99 on one sample). pycsw on "
+    "PostgreSQL answers csw:AnyText with its full-text index instead, as its documentation says it does "
+    "(`plainto_tsquery('english', '%word%') @@ anytext_tsvector`: the wildcards dropped, whole words matched by "
+    "English stem), so its counts differ from the substring matches of the others.",
     "- q: pycsw 2.6 has no OGC API Records, so Kartenn's records full-text search (`q=word`, French and English "
     "stems, accents folded, ranked by relevance, with facet counts when served by /api/v1/records) is compared "
     "with pycsw's closest search, CSW csw:AnyText PropertyIsLike '%word%' (substring, no ranking, no facets). "
     "Counts differ by design: stems match other forms of a word (captage/captages, water/waters) and substrings "
-    "match inside longer words (capt → captage); pycsw 3's OGC API Records (another virtualenv) was not "
-    "tried in this run.",
+    "match inside longer words (capt → captage); pycsw on PostgreSQL matches English stems of whole words.",
+    "- pycsw 2.6 builds its repository object for every request: on PostgreSQL that is 31 statements per "
+    "GetRecords here (the table reflected, PostGIS and the full-text index detected, then count and page), which "
+    "no setting turns off.",
     "- Servers, databases and the load generator share the machine's 2 cores (the load averages above count "
     "them all): the ratios, measured in the same run with interleaved peers, are the figures that count.",
 ]
@@ -128,15 +137,31 @@ def kartenn_site(folder: Path, total: int, env: dict[str, str], name: str) -> su
                             stdout=log, stderr=subprocess.STDOUT)
 
 
-def pycsw_repository(folder: Path, total: int) -> tuple[Path, subprocess.Popen | None]:
+def pycsw_load(database: str, folder: Path, name: str) -> subprocess.Popen:
+    """A child process loading ``folder`` into the pycsw repository at ``database`` (bench/pycsw_load.py)."""
     bin_ = venv("pycsw", PYCSW_PACKAGES)
+    log = open(WORK / f"load-{name}.log", "wb")  # noqa: SIM115 - the child owns it
+    return subprocess.Popen([str(bin_ / "python"), str(ROOT / "bench" / "pycsw_load.py"), database, str(folder)],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=WORK)
+
+
+def pycsw_sqlite(folder: Path, total: int) -> tuple[Path, subprocess.Popen | None]:
     db = WORK / f"pycsw-catalog-{total}.db"
     if db.exists() and db.with_suffix(".loaded").exists():
         return db, None
     db.unlink(missing_ok=True)
-    log = open(WORK / "load-pycsw.log", "wb")  # noqa: SIM115
-    return db, subprocess.Popen([str(bin_ / "python"), str(ROOT / "bench" / "pycsw_load.py"), f"sqlite:///{db}",
-                                 str(folder)], stdout=log, stderr=subprocess.STDOUT, cwd=WORK)
+    return db, pycsw_load(f"sqlite:///{db}", folder, "pycsw-sqlite")
+
+
+def pycsw_postgis(db_url: str, folder: Path, total: int) -> tuple[Path, subprocess.Popen | None]:
+    """The dump of the loaded repository, restored into ``db_url`` when kept from an earlier run; else it is
+    loaded by a child process (and dumped by the caller)."""
+    dump = WORK / f"pycsw-pg-catalog-{total}.dump"
+    if dump.exists() and dump.with_suffix(".loaded").exists():
+        restore(dump, db_url)
+        return dump, None
+    dump.with_suffix(".loaded").unlink(missing_ok=True)
+    return dump, pycsw_load(db_url, folder, "pycsw-postgis")
 
 
 def wait_loaded(process: subprocess.Popen | None, marker: Path, log: Path) -> None:
@@ -157,6 +182,22 @@ def upgrade(data_dir: Path, env: dict[str, str]) -> None:
 
 def pg_tool(name: str) -> str:
     return str(pg_bin() / name)
+
+
+def save(db_url: str, dump: Path) -> None:
+    partial = dump.with_suffix(".partial")
+    subprocess.run([pg_tool("pg_dump"), "-Fc", "-f", str(partial), db_url], check=True)
+    partial.rename(dump)
+
+
+def restore(dump: Path, db_url: str) -> None:
+    """The cluster is new each run: restore a loaded database (errors on objects the new database already has,
+    such as extensions, are expected and harmless), then gather its statistics, which a dump does not keep."""
+    subprocess.run([pg_tool("pg_restore"), "--no-owner", "-d", db_url, str(dump)], capture_output=True)
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
 
 
 # Servers ---------------------------------------------------------------------------------------------------
@@ -215,29 +256,105 @@ contact_instructions=bench
 contact_role=pointOfContact
 
 [repository]
-database=sqlite:///{db}
+database={database}
 table=records
 """
 
 
-def start_pycsw(db: Path, workers: int) -> Server:
-    """pycsw's WSGI app under gunicorn. No gzip_compresslevel in the configuration: pycsw 2.6 sends the length of
-    the uncompressed body with a gzipped one, which clients asking for gzip (httpx does) read truncated."""
+def start_pycsw(name: str, database: str, workers: int) -> Server:
+    """pycsw's WSGI app under gunicorn, sync workers as in pycsw's Docker image; --reuse-port: each worker
+    listens on its own socket, as Kartenn's processes do. No gzip_compresslevel in the configuration: pycsw 2.6
+    sends the length of the uncompressed body with a gzipped one, which clients asking for gzip (httpx does)
+    read truncated."""
     bin_ = venv("pycsw", PYCSW_PACKAGES)
     port = free_port()
     home = next((bin_.parent / "lib").glob("python3*/site-packages/pycsw"))
-    config = WORK / "pycsw-catalog.cfg"
-    config.write_text(PYCSW_CONFIG.format(home=home, port=port, db=db, logfile=WORK / "pycsw-app.log"))
-    log = WORK / "pycsw-sqlite.log"
-    server = Server("pycsw-sqlite", f"http://127.0.0.1:{port}")
-    server.process = start([str(bin_ / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-                            "pycsw.wsgi:application"], clean_env(PYCSW_CONFIG=str(config)), log)
+    config = WORK / f"{name}.cfg"
+    config.write_text(PYCSW_CONFIG.format(home=home, port=port, database=database, logfile=WORK / f"{name}-app.log"))
+    log = WORK / f"{name}.log"
+    server = Server(name, f"http://127.0.0.1:{port}")
+    server.process = start([str(bin_ / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
+                            "--reuse-port", "--bind", f"127.0.0.1:{port}", "pycsw.wsgi:application"],
+                           clean_env(PYCSW_CONFIG=str(config)), log)
     try:
         wait_ready(server, f"{server.base}/?service=CSW&request=GetCapabilities", log)
     except Exception:
         stop(server.process)
         raise
     return server
+
+
+# Configuration ---------------------------------------------------------------------------------------------
+
+
+def versions(db_url: str, pycsw: bool) -> dict[str, str]:
+    """Versions of the servers and stores the configuration table names."""
+    import sqlite3
+
+    import psycopg
+    import uvicorn
+
+    with psycopg.connect(db_url) as conn:
+        pg, postgis = conn.execute("SELECT current_setting('server_version'), postgis_lib_version()").fetchone()
+    gunicorn = ""
+    if pycsw:
+        code = "import gunicorn; print(gunicorn.__version__)"
+        gunicorn = subprocess.run([str(venv("pycsw", PYCSW_PACKAGES) / "python"), "-c", code], capture_output=True,
+                                  text=True, check=True).stdout.strip()
+    return {"uvicorn": uvicorn.__version__, "gunicorn": gunicorn, "sqlite": sqlite3.sqlite_version,
+            "postgresql": pg, "postgis": postgis}
+
+
+def pycsw3() -> str:
+    """Whether pycsw 3 (with OGC API Records) installs from the package index, in one line."""
+    try:
+        result = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "--pre", "pycsw"],
+                                capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        result = None
+    listed = [line.split(":", 1)[1] for line in (result.stdout if result else "").splitlines()
+              if line.startswith("Available versions:")]
+    if not listed:
+        return "pycsw 3.x: the package index did not answer `pip index versions --pre pycsw`; not a peer."
+    releases = [v.strip() for v in listed[0].split(",")]
+    found = [v for v in releases if v.startswith("3.")]
+    if found:
+        return f"pycsw 3.x is on the package index ({', '.join(found)}) but is not a peer of this run."
+    return (f"pycsw 3.x (OGC API Records) does not install from the package index: `pip index versions --pre "
+            f"pycsw` lists {releases[0]} as the newest release, so it is not a peer.")
+
+
+def configuration(peers: list[str], workers: int, v: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Per peer: server, workers, worker class, store, indexes, and how connections reach the workers."""
+    kartenn = {"server": f"`kartenn serve` (uvicorn {v['uvicorn']})",
+               "workers": f"{workers} processes (and a parent that restarts them, which serves nothing)",
+               "worker": "uvicorn: asyncio on uvloop, httptools parser; keep-alive",
+               "connections": "a listening socket per process on the port (SO_REUSEPORT): the kernel spreads "
+                              "new connections across the processes"}
+    pycsw = {"server": f"gunicorn {v['gunicorn']}, {PYCSW} (`pycsw.wsgi:application`)",
+             "workers": f"{workers} processes (and gunicorn's master, which serves nothing)",
+             "worker": "gunicorn sync (as pycsw's Docker image): one request at a time per process, the connection "
+                       "closed after each answer",
+             "connections": "`--reuse-port`: each worker binds its own socket on the port (SO_REUSEPORT, gunicorn "
+                            "≥ 24), the kernel spreads new connections across them, as for Kartenn"}
+    postgres = (f"PostgreSQL {v['postgresql']} + PostGIS {v['postgis']}, the run's throwaway cluster (fsync off, "
+                "shared_buffers 256 MB), shared by both PostgreSQL peers")
+    rows = {
+        "kartenn-sqlite": {**kartenn, "store": f"embedded SQLite {v['sqlite']} (WAL)",
+                           "indexes": "FTS5 of stems (accents folded) and FTS5 trigrams of anytext (substring "
+                                      "filters) on a narrow record_keys table, which also holds the boxes; B-trees"},
+        "kartenn-postgis": {**kartenn, "store": f"{postgres}: database `kartenn`",
+                            "indexes": "GIN on stem and word arrays (record_keys), pg_trgm GIN on words and anytext, "
+                                       "GiST on boxes; B-trees"},
+        "pycsw-sqlite": {**pycsw, "store": f"SQLite {v['sqlite']}: tables of pycsw's `setup_db`",
+                         "indexes": "`setup_db`'s B-trees on most columns; no text index (csw:AnyText LIKE reads "
+                                    "every row), boxes tested row by row in Python (shapely)"},
+        "pycsw-postgis": {**pycsw, "store": f"{postgres}: database `pycsw`, PostGIS created before `setup_db`",
+                          "indexes": "`setup_db` on PostgreSQL + PostGIS: anytext_tsvector (English, by trigger) "
+                                     "with GIN fts_gin_idx, native geometry wkb_geometry (by trigger) with GiST, "
+                                     "B-trees; `optimize_db` (VACUUM ANALYZE) after the load"},
+    }
+    return {p: rows[p] for p in peers}
 
 
 # URLs ------------------------------------------------------------------------------------------------------
@@ -358,24 +475,29 @@ def run(args: argparse.Namespace) -> dict:
                                 embedded_dir / ".loaded", WORK / "load-catalog-sqlite.log"))
             if "kartenn-postgis" in peers:
                 if dump.exists() and (pg_dir / ".loaded").exists():
-                    # The cluster is new each run: restore the loaded database (errors on objects the new
-                    # database already has, such as extensions, are expected and harmless).
-                    subprocess.run([pg_tool("pg_restore"), "--no-owner", "-d", db_url, str(dump)], capture_output=True)
+                    restore(dump, db_url)
                 else:
                     shutil.rmtree(pg_dir, ignore_errors=True)
                     loaders.append(("kartenn-postgis", kartenn_site(folder, args.records, env_pg, "catalog-pg"),
                                     pg_dir / ".loaded", WORK / "load-catalog-pg.log"))
             if "pycsw-sqlite" in peers:
-                db, process = pycsw_repository(folder, args.records)
-                loaders.append(("pycsw-sqlite", process, db.with_suffix(".loaded"), WORK / "load-pycsw.log"))
-            print("loading (in parallel): " + ", ".join(n for n, p, _, _ in loaders if p) or "all cached", flush=True)
+                db, process = pycsw_sqlite(folder, args.records)
+                loaders.append(("pycsw-sqlite", process, db.with_suffix(".loaded"), WORK / "load-pycsw-sqlite.log"))
+            if "pycsw-postgis" in peers:
+                pycsw_url = pg.create_database("pycsw")  # with PostGIS, before pycsw's setup_db
+                pycsw_dump, process = pycsw_postgis(pycsw_url, folder, args.records)
+                loaders.append(("pycsw-postgis", process, pycsw_dump.with_suffix(".loaded"),
+                                WORK / "load-pycsw-postgis.log"))
+            print("loading (in parallel): " + (", ".join(n for n, p, _, _ in loaders if p) or "all cached"), flush=True)
             for name, process, marker, log in loaders:
                 wait_loaded(process, marker, log)
                 if process is not None:
                     load_seconds[name] = round(time.monotonic() - started)
                     if name == "kartenn-postgis":
                         upgrade(pg_dir, env_pg)  # indexes a newer Kartenn adds at start-up go into the dump
-                        subprocess.run([pg_tool("pg_dump"), "-Fc", "-f", str(dump), db_url], check=True)
+                        save(db_url, dump)
+                    if name == "pycsw-postgis":
+                        save(pycsw_url, pycsw_dump)
             if args.load_only:
                 return {}
             for name, data_dir, env in (("kartenn-sqlite", embedded_dir, env_embedded),
@@ -387,7 +509,10 @@ def run(args: argparse.Namespace) -> dict:
             if "kartenn-postgis" in peers:
                 servers.append(start_kartenn("kartenn-postgis", pg_dir, args.workers, env_pg))
             if "pycsw-sqlite" in peers:
-                servers.append(start_pycsw(db, args.workers))
+                servers.append(start_pycsw("pycsw-sqlite", f"sqlite:///{db}", args.workers))
+            if "pycsw-postgis" in peers:
+                servers.append(start_pycsw("pycsw-postgis", pycsw_url, args.workers))
+            setup = configuration(peers, args.workers, versions(db_url, any(p.startswith("pycsw") for p in peers)))
             kartenn = next(s for s in servers if s.name.startswith("kartenn"))
             path = records_path(kartenn, args.records_path)
             urls = url_lists(servers, word_list, boxes, path)
@@ -431,7 +556,9 @@ def run(args: argparse.Namespace) -> dict:
                     "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
         "input": f"{args.records} ISO 19139 records generated from 8 real templates of "
                  "tests/data/iso-metadata-records (bench/catalog_data.py)",
-        "peers": {"pycsw": f"{PYCSW} (SQLite repository, gunicorn {args.workers} sync workers)"},
+        "peers": {"pycsw": f"{PYCSW} (SQLite and PostgreSQL + PostGIS repositories, gunicorn {args.workers} sync "
+                           "workers with --reuse-port)"},
+        "configuration": setup, "configuration_notes": [pycsw3()],
         "records_path": path, "workers": args.workers, "load_seconds": load_seconds,
         "warmup": args.warmup, "seconds": args.seconds, "concurrency": concurrencies,
         "cases": {c: CASES[c] for c in cases}, "words": word_list, "urls_per_case": {"csw": len(boxes),
@@ -442,6 +569,17 @@ def run(args: argparse.Namespace) -> dict:
                            "records/s and pycsw about 25, so 100,000 would not load within the run's time; "
                            "`--records 100000` (the default) does the full run."] if args.records < 100_000 else []),
     }
+
+
+def configuration_table(report: dict) -> list[str]:
+    """The table "Configuration and fairness": a row per peer, then its notes."""
+    columns = {"server": "server", "workers": "workers", "worker": "worker class / event loop",
+               "store": "repository / back end", "indexes": "indexes", "connections": "how connections are spread"}
+    lines = ["Configuration and fairness (every server on 127.0.0.1, started by this script):", "",
+             "| peer | " + " | ".join(columns.values()) + " |", "| --- |" + " --- |" * len(columns)]
+    for peer, row in report["configuration"].items():
+        lines.append(f"| {peer} | " + " | ".join(row[k] for k in columns) + " |")
+    return lines + ["", *(f"- {note}" for note in report["configuration_notes"])]
 
 
 def write(report: dict) -> None:
@@ -456,7 +594,7 @@ def write(report: dict) -> None:
         f"client: bench/load.py (httpx, closed loop) · load average at the end "
         f"{report['machine']['loadavg_at_end']}", "",
         f"Input: {report['input']}.", "",
-        f"Peer: {report['peers']['pycsw']}.", "",
+        *configuration_table(report), "",
         "Cases: " + "; ".join(f"**{k}** {v} ({report['urls_per_case'][k]} different URLs)"
                               for k, v in report["cases"].items()) + f". Kartenn's records search: "
         f"`{report['records_path']}`.", "",

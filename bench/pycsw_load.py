@@ -3,7 +3,14 @@
 pycsw's own ``pycsw-admin.py -c load_records`` commits once per record; this does what it does (the same
 ``metadata.parse_record`` and repository model) with one commit per 1,000 records, so 100,000 load in minutes.
 
-    bench/work/venv-pycsw/bin/python bench/pycsw_load.py DATABASE_URL FOLDER
+The repository is made by ``admin.setup_db``, what ``pycsw-admin.py -c setup_db`` runs: on SQLite the SFSQL
+tables and the records table; on PostgreSQL with PostGIS (create the extension first, as pycsw's administration
+guide advises) also the full-text column ``anytext_tsvector`` with its GIN index ``fts_gin_idx`` and the native
+geometry ``wkb_geometry`` with its GiST index, both filled by triggers. A PostgreSQL repository is then
+optimized as ``pycsw-admin.py -c optimize_db`` does (VACUUM ANALYZE).
+
+    bench/work/venv-pycsw/bin/python bench/pycsw_load.py sqlite:////path/records.db FOLDER
+    bench/work/venv-pycsw/bin/python bench/pycsw_load.py postgresql://user@host:port/database FOLDER
 """
 
 import os
@@ -37,7 +44,10 @@ def main(database: str, folder: str) -> None:
             batch = 0
             print(f"{i}/{len(files)}", flush=True)
     repo.session.commit()
-    print(f"loaded {len(files)} files at {util.get_today_and_now()}", flush=True)
+    print(f"loaded {len(files)} files at {util.get_today_and_now()} ({repo.dbtype}, full-text index: {repo.fts})",
+          flush=True)
+    if database.startswith("postgresql"):
+        admin.optimize_db(context, database, "records")
 
 
 if __name__ == "__main__":
