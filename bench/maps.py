@@ -3,13 +3,15 @@
 Input: the 35,357 French communes of Admin Express 2018 (polygons, Licence Ouverte IGN/INSEE) plus offset
 copies of them (a grid of copies shifted by whole degrees east and south), ~212,000 polygons in EPSG:4326,
 published by `kartenn ingest` into both stores (GeoPackage and PostGIS). The peers read the very same data:
-MapServer 8 (Debian, mapscript under gunicorn) over the PostGIS table and, through OGR, over the GeoPackage;
+MapServer 8 (Debian, mapscript under gunicorn) over the PostGIS table and, through OGR, over the GeoPackage,
+drawing from Kartenn's generalised levels at the scales Kartenn draws them and writing PNG as Kartenn does;
 tipg and a bare ST_AsMVT ASGI app (bench/peers/mvt_floor.py) over the PostGIS table.
 
 Every server runs on 127.0.0.1 with the same number of worker processes; the load generator
 (bench/load.py) fetches the same list of URLs (bboxes, tiles) from each, at concurrency 1 and 8.
-Before timing, sample URLs are checked on every peer (PNG decodes at the asked size with something drawn; MVT
-decodes with features). Figures go to bench/results/maps.{json,md}.
+Before timing, sample URLs are checked on every peer (PNG decodes at the asked size with something drawn, and
+MapServer's where Kartenn's is; MVT decodes with features). Figures go to bench/results/maps.{json,md}, with a
+table of each peer's configuration.
 
     python bench/maps.py [--seconds 10] [--cases wms256,wms1024,mvt6,mvt10,mvt14,cold14] [--peers …]
 """
@@ -23,6 +25,7 @@ import math
 import os
 import platform
 import random
+import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -55,6 +58,11 @@ from features import (  # noqa: E402 - the feature benchmark's peers and helpers
     wait_ready,
 )
 
+from kartenn.config import Settings  # noqa: E402
+from kartenn.site import Site  # noqa: E402
+from kartenn.stores import display  # noqa: E402
+from kartenn.stores.geopackage import LAYER as GPKG_LAYER  # noqa: E402
+from kartenn.stores.postgis_reads import SCHEMA as PG_SCHEMA  # noqa: E402
 from kartenn.testing.postgres import TemporaryCluster  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +93,10 @@ RATIOS = {"wms": [("kartenn-postgis", "mapserver-postgis"), ("kartenn-gpkg", "ma
           "mvt": [("kartenn-postgis", "tipg"), ("kartenn-postgis", "st_asmvt"), ("kartenn-gpkg", "tipg"),
                   ("kartenn-gpkg", "st_asmvt")]}
 WEB_MERCATOR_HALF = 20037508.342789244
+# Each MapServer peer's images against Kartenn's on the same store: the share of pixels drawn (or not) by both,
+# at least AGREEMENT in every sample (outlines are antialiased differently; a shifted or empty map is not).
+SAME_STORE = {"mapserver-postgis": "kartenn-postgis", "mapserver-gpkg": "kartenn-gpkg"}
+AGREEMENT = 0.95
 
 
 # Data ------------------------------------------------------------------------------------------------------
@@ -167,38 +179,95 @@ def url_specs(source: Path, n: int, cold: int, seed: int) -> dict[str, list[dict
 # Peers -----------------------------------------------------------------------------------------------------
 
 
-def mapfile(path: Path, port: int, pg_port: int, storage: str, gpkg: Path) -> None:
-    """Two layers (PostGIS, GeoPackage through OGR) with Kartenn's default polygon style: fill + outline."""
+# MapServer's scale denominator: the map's pixel in metres × 72 dpi × 39.3701 inches per metre (mapscale.c).
+METRE_SCALE = 72 * 39.3701
+
+
+def latitude_of(y: float) -> float:
+    return math.degrees(math.atan(math.sinh(y * math.pi / WEB_MERCATOR_HALF)))
+
+
+def maps_latitude(specs: dict[str, list[dict]]) -> float:
+    """The median latitude of the GetMap bboxes' centres."""
+    ys = [(s["bbox"][1] + s["bbox"][3]) / 2 for case in ("wms256", "wms1024") for s in specs[case]]
+    return latitude_of(statistics.median(ys))
+
+
+def level_scales(tolerances: tuple[float, ...], latitude: float) -> list[float]:
+    """The scale denominator from which MapServer draws each generalised level, where Kartenn switches to it:
+    a tolerance at most half the map's pixel in degrees (stores/display.py), the smaller one, of latitude; a
+    Web Mercator metre spans cos(latitude) × 180 / WEB_MERCATOR_HALF degrees of it."""
+    degrees_per_metre = math.cos(math.radians(latitude)) * 180 / WEB_MERCATOR_HALF
+    return [2 * t / degrees_per_metre * METRE_SCALE for t in tolerances]
+
+
+def store_levels(data_dir: Path, env: dict[str, str], storage: str) -> tuple[float, ...]:
+    """The tolerances of a published dataset's generalised levels, as Kartenn's store reads them."""
+    site = Site.open(Settings.load(data_dir, database_url=env.get("KARTENN_DATABASE_URL")))
+    try:
+        return site.features.levels(storage).tolerances
+    finally:
+        site.close()
+
+
+def level_sources(pg_port: int, storage: str, gpkg: Path, pg_levels: tuple[float, ...],
+                  gpkg_levels: tuple[float, ...]) -> dict[str, list[str]]:
+    """Per WMS layer, the data source of each level (0: the originals): Kartenn's own tables and columns, read
+    with the query Kartenn gives Mapnik (the originals' index finds the features, no exact intersection test)."""
+    connection = f"host=127.0.0.1 port={pg_port} dbname=kartenn user=postgres"
+    pg_sources = [
+        f'CONNECTIONTYPE POSTGIS\n    CONNECTION "{connection}"\n'
+        f"    DATA 'display_geom from (select fid, {display.column(k)} as display_geom from "
+        f"{PG_SCHEMA}.{storage} where geom && !BOX!) as t using unique fid using srid=4326'\n"
+        '    PROCESSING "CLOSE_CONNECTION=DEFER"' for k in range(len(pg_levels) + 1)]
+    gpkg_sources = [
+        f'CONNECTIONTYPE OGR\n    CONNECTION "{gpkg}"\n    DATA "{display.table(GPKG_LAYER, k)}"\n'
+        '    PROCESSING "CLOSE_CONNECTION=DEFER"' for k in range(len(gpkg_levels) + 1)]
+    return {"communes_pg": pg_sources, "communes_gpkg": gpkg_sources}
+
+
+def scale_range(k: int, scales: list[float]) -> str:
+    """MINSCALEDENOM / MAXSCALEDENOM of level ``k``: drawn above its own scale, up to the next level's."""
+    bounds = ([f"MINSCALEDENOM {scales[k - 1]:.1f}"] if k else []) + (
+        [f"MAXSCALEDENOM {scales[k]:.1f}"] if k < len(scales) else [])
+    return "".join(f"    {b}\n" for b in bounds)
+
+
+def mapfile(path: Path, port: int, sources: dict[str, list[str]], scales: dict[str, list[float]],
+            extent: tuple[float, ...]) -> None:
+    """Per WMS layer, a GROUP of one LAYER per generalised level, each drawn at the scales Kartenn draws it, with
+    Kartenn's default polygon style (fill + outline), in EPSG:4326 reprojected as Kartenn's maps are. PNG as
+    Kartenn writes it: RGBA, zlib level 1."""
     style = ("    CLASS\n      STYLE COLOR 47 126 188 OPACITY 45 END\n"
              "      STYLE OUTLINECOLOR 22 66 91 WIDTH 1 END\n    END\n")
-    layer = ('  LAYER\n    NAME "{name}"\n    TYPE POLYGON\n    STATUS ON\n    {source}\n'
-             '    PROJECTION "init=epsg:4326" END\n    METADATA "wms_title" "{name}" END\n' + style + "  END\n")
-    pg = layer.format(name="communes_pg", source=(
-        f'CONNECTIONTYPE POSTGIS\n    CONNECTION "host=127.0.0.1 port={pg_port} dbname=kartenn user=postgres"\n'
-        f'    DATA "geom from kartenn_data.{storage} using unique fid using srid=4326"\n'
-        '    PROCESSING "CLOSE_CONNECTION=DEFER"'))
-    ogr = layer.format(name="communes_gpkg", source=(
-        f'CONNECTIONTYPE OGR\n    CONNECTION "{gpkg}"\n    DATA "features"\n    PROCESSING "CLOSE_CONNECTION=DEFER"'))
+    box = " ".join(f"{v!r}" for v in extent)
+    layers = ""
+    for group, levels in sources.items():
+        for k, source in enumerate(levels):
+            layers += (f'  LAYER\n    NAME "{group}_{k}"\n    GROUP "{group}"\n    TYPE POLYGON\n    STATUS ON\n'
+                       f'    {source}\n    EXTENT {box}\n{scale_range(k, scales[group])}'
+                       f'    PROJECTION "init=epsg:4326" END\n    METADATA "wms_title" "{group}" END\n{style}  END\n')
     path.write_text(
         'MAP\n  NAME "bench"\n  EXTENT -180 -90 180 90\n  SIZE 256 256\n  MAXSIZE 4096\n  UNITS DD\n'
         '  PROJECTION "init=epsg:4326" END\n  IMAGETYPE "png"\n'
         '  OUTPUTFORMAT\n    NAME "png"\n    DRIVER AGG/PNG\n    MIMETYPE "image/png"\n    IMAGEMODE RGBA\n'
-        '    EXTENSION "png"\n    TRANSPARENT ON\n  END\n'
+        '    EXTENSION "png"\n    TRANSPARENT ON\n    FORMATOPTION "COMPRESSION=1"\n  END\n'
         '  WEB\n    METADATA\n      "wms_title" "bench"\n'
         f'      "wms_onlineresource" "http://127.0.0.1:{port}/?"\n'
         '      "wms_srs" "EPSG:4326 EPSG:3857"\n      "wms_enable_request" "*"\n    END\n  END\n'
-        + pg + ogr + "END\n")
+        + layers + "END\n")
 
 
-def start_mapserver(pg_port: int, storage: str, gpkg: Path, workers: int) -> tuple[Server, Server]:
+def start_mapserver(sources: dict[str, list[str]], scales: dict[str, list[float]], extent: tuple[float, ...],
+                    workers: int) -> tuple[Server, Server]:
     # --system-site-packages: mapscript comes from Debian's python3-mapscript (bench/setup.sh).
     bin_ = venv("mapserver", [GUNICORN], python=SYSTEM_PYTHON, system_site_packages=True)
     port = free_port()
     path, log = WORK / "bench.map", WORK / "mapserver.log"
-    mapfile(path, port, pg_port, storage, gpkg)
+    mapfile(path, port, sources, scales, extent)
     env = clean_env(MAPFILE=str(path), PYTHONPATH=str(PEERS_DIR))
-    process = start([str(bin_ / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-                     "--log-level", "warning", "mapscript_wsgi:application"], env, log)
+    process = start([str(bin_ / "python"), str(PEERS_DIR / "mapscript_wsgi.py"), "--port", str(port),
+                     "--workers", str(workers)], env, log)
     root = f"http://127.0.0.1:{port}/"
     pg = Server("mapserver-postgis", root, process, "communes_pg")
     gp = Server("mapserver-gpkg", root, None, "communes_gpkg")
@@ -256,7 +325,8 @@ def inspect(url: str, case: str, size: int | None) -> dict:
             image = Image.open(io.BytesIO(r.content))
             image.load()
             alpha = np.asarray(image.convert("RGBA"))[:, :, 3]
-            out.update(format=image.format, size=list(image.size), drawn=round(float((alpha > 0).mean()), 3))
+            out.update(format=image.format, size=list(image.size), drawn=round(float((alpha > 0).mean()), 3),
+                       covered=alpha > 0)
             out["ok"] = image.format == "PNG" and image.size == (size, size)
         else:
             layers = mapbox_vector_tile.decode(r.content) if r.content else {}
@@ -268,14 +338,16 @@ def inspect(url: str, case: str, size: int | None) -> dict:
 
 
 def sanity(servers: list[Server], case: str, specs: list[dict], sample: int) -> dict[str, dict]:
-    """Every peer on ``sample`` specs spread over the list: decodable answers, and something in most of them."""
+    """Every peer on ``sample`` specs spread over the list: decodable answers, and something in most of them;
+    MapServer's images drawn where Kartenn's, on the same store, are."""
     picks = specs[1:: max(1, len(specs) // sample)][:sample]
-    verdict = {}
+    verdict, covers = {}, {}
     for server in servers:
         urls = [url_for(server, case, s) for s in picks]
         if any(u is None for u in urls):
             continue
         seen = [inspect(u, case, s.get("size")) for u, s in zip(urls, picks, strict=True)]
+        covers[server.name] = [s.pop("covered", None) for s in seen]
         bad = [s for s in seen if s["status"] >= 400 or not s.get("ok")]
         content = [s.get("drawn", s.get("features", 0)) for s in seen if s.get("ok")]
         if bad:
@@ -285,6 +357,13 @@ def sanity(servers: list[Server], case: str, specs: list[dict], sample: int) -> 
         else:
             verdict[server.name] = {"status": "ok", "why": ""}
         verdict[server.name]["samples"] = [s.get("drawn", s.get("features")) for s in seen]
+    for peer, ref in SAME_STORE.items():
+        if verdict.get(peer, {}).get("status") == "ok" and ref in covers:
+            agrees = [round(float((a == b).mean()), 3) if a is not None and b is not None and a.shape == b.shape
+                      else 0.0 for a, b in zip(covers[peer], covers[ref], strict=True)]
+            verdict[peer]["agrees"] = agrees
+            if min(agrees) < AGREEMENT:
+                verdict[peer].update(status="n/a", why=f"draws other pixels than {ref}")
     return verdict
 
 
@@ -299,7 +378,8 @@ def run(args: argparse.Namespace) -> dict:
         raise SystemExit(f"unknown peer or case: {unknown}")
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     source = make_polygons()
-    count = pyogrio.read_info(source)["features"]
+    info = pyogrio.read_info(source)
+    count, extent = info["features"], tuple(float(v) for v in info["total_bounds"])
     specs = url_specs(source, args.urls, args.cold, args.seed)
     servers: list[Server] = []
     figures: dict[str, dict] = {}
@@ -316,12 +396,19 @@ def run(args: argparse.Namespace) -> dict:
             gpkg_id, gpkg_storage = publish(source, embedded_dir, env_embedded)
             pg_id, pg_storage = publish(source, postgis_dir, env_pg)
             gpkg = embedded_dir / "features" / f"{gpkg_storage}.gpkg"
+            levels = {"communes_pg": store_levels(postgis_dir, env_pg, pg_storage),
+                      "communes_gpkg": store_levels(embedded_dir, env_embedded, gpkg_storage)}
+            latitude = maps_latitude(specs)
+            scales = {name: level_scales(t, latitude) for name, t in levels.items()}
+            setup = {"pg_storage": pg_storage, "gpkg": gpkg.name, "levels": levels, "scales": scales,
+                     "latitude": round(latitude, 2)}
             if "kartenn-gpkg" in peers:
                 servers.append(start_kartenn("kartenn-gpkg", embedded_dir, gpkg_id, args.workers, env_embedded))
             if "kartenn-postgis" in peers:
                 servers.append(start_kartenn("kartenn-postgis", postgis_dir, pg_id, args.workers, env_pg))
             if {"mapserver-gpkg", "mapserver-postgis"} & set(peers):
-                ms_pg, ms_gpkg = start_mapserver(pg.port, pg_storage, gpkg, args.workers)
+                sources = level_sources(pg.port, pg_storage, gpkg, levels["communes_pg"], levels["communes_gpkg"])
+                ms_pg, ms_gpkg = start_mapserver(sources, scales, extent, args.workers)
                 servers += [s for s in (ms_pg, ms_gpkg) if s.name in peers]
             if "tipg" in peers:
                 # No cap on features per tile: every peer puts all of a zoom-6 tile's polygons in it.
@@ -361,7 +448,7 @@ def run(args: argparse.Namespace) -> dict:
         finally:
             for server in servers:
                 stop(server.process)
-    return report(args, count, cases, concurrencies, specs, checks, figures)
+    return report(args, count, cases, concurrencies, specs, checks, figures, setup)
 
 
 def run_cold(servers: list[Server], specs: list[dict], args: argparse.Namespace, figures: dict) -> None:
@@ -382,7 +469,7 @@ def show(key: str, f: dict) -> None:
 
 
 def report(args: argparse.Namespace, count: int, cases: list[str], concurrencies: list[int],
-           specs: dict[str, list[dict]], checks: dict, figures: dict) -> dict:
+           specs: dict[str, list[dict]], checks: dict, figures: dict, setup: dict) -> dict:
     ratios = {}
     for case in cases:
         for concurrency in concurrencies:
@@ -392,6 +479,7 @@ def report(args: argparse.Namespace, count: int, cases: list[str], concurrencies
                 if "req_per_s" in a and "req_per_s" in b and b["req_per_s"] > 0:
                     ratios[f"{case}/c{concurrency}/{ours}:{theirs}"] = round(a["req_per_s"] / b["req_per_s"], 2)
     load1, load5, load15 = os.getloadavg()
+    version = mapserver_version()
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "memory_gb": round(os.sysconf("SC_PAGE_SIZE")
@@ -400,15 +488,77 @@ def report(args: argparse.Namespace, count: int, cases: list[str], concurrencies
         "input": f"Admin Express 2018 communes (35,357 polygons) and {len(OFFSETS) - 1} offset copies on a grid "
                  f"of whole-degree shifts {OFFSETS}: {count} polygons, 3 attributes (code, nom, copy), EPSG:4326",
         "peers": {"kartenn": KARTENN_SERVER,
-                  "mapserver": f"MapServer {mapserver_version()} (Debian python3-mapscript under {GUNICORN}, "
-                  "mapfile parsed once per process; PostGIS layer with CLOSE_CONNECTION=DEFER; GeoPackage via OGR)",
+                  "mapserver": f"MapServer {version} (Debian python3-mapscript under {GUNICORN}, mapfile parsed "
+                  "once per process, one map at a time per process; AGG/PNG RGBA with COMPRESSION=1, as Kartenn's "
+                  "PNG; Kartenn's generalised levels by scale, PostGIS with CLOSE_CONNECTION=DEFER, GeoPackage via "
+                  "OGR)",
                   "tipg": TIPG, "st_asmvt": "bench/peers/mvt_floor.py: one ST_AsMVT query per tile, psycopg async "
                   "pool, bare ASGI under uvicorn"},
         "workers": args.workers, "tile_cache": args.tile_cache, "warmup": args.warmup, "seconds": args.seconds,
         "cold_seconds": args.cold_seconds,
         "rounds": args.rounds,
         "concurrency": concurrencies, "cases": {c: CASES[c] for c in cases},
+        "configuration": {p: row for p, row in configuration(args.workers, setup, version).items()
+                          if p in args.peers.split(",")},
         "urls_per_case": {c: len(specs[c]) for c in cases}, "sanity": checks, "results": figures, "ratios": ratios,
+    }
+
+
+CONFIG_COLUMNS = ["server", "processes", "sockets", "event loop", "data read", "output"]
+
+
+def scale_text(names: list[str], scales: list[float]) -> str:
+    """'`geom` to 1:1,234, `geom_1` from 1:1,234': each level's table or column and its scales."""
+    out = []
+    for k, name in enumerate(names):
+        low = [f"from 1:{scales[k - 1]:,.0f}"] if k else []
+        high = [f"to 1:{scales[k]:,.0f}"] if k < len(scales) else []
+        out.append(" ".join([f"`{name}`", *low, *high]))
+    return ", ".join(out)
+
+
+def configuration(workers: int, setup: dict, version: str) -> dict[str, dict[str, str]]:
+    """Per peer, how it is served and what it reads: the fairness of the comparison at a glance."""
+    table = f"`{PG_SCHEMA}.{setup['pg_storage']}`"
+    pg_levels, gpkg_levels = setup["levels"]["communes_pg"], setup["levels"]["communes_gpkg"]
+    columns = [display.column(k) for k in range(len(pg_levels) + 1)]
+    tables = [display.table(GPKG_LAYER, k) for k in range(len(gpkg_levels) + 1)]
+    slots = max(1, (os.cpu_count() or 1) // workers)
+    tolerances = "; level k drawn where its tolerance ({}°) is at most half the map's pixel in degrees"
+    kartenn = {"server": "`kartenn serve` (uvicorn), Mapnik maps", "sockets": "one per process (SO_REUSEPORT)",
+               "processes": f"{workers}, each drawing maps in {slots} Mapnik process{'es' if slots > 1 else ''} "
+                            "of its own",
+               "event loop": "uvloop + httptools, keep-alive",
+               "output": "PNG: Mapnik png32:z=1 (RGBA, zlib level 1); MVT: 4096 grid, 64 px buffer"}
+    mapserver = {"server": f"MapServer {version}, Debian python3-mapscript, {GUNICORN}",
+                 "processes": f"{workers} gunicorn servers of one gthread worker (one thread): one map at a time "
+                              "per process, mapfile parsed once per process",
+                 "sockets": "one per process (a gunicorn server per process, --reuse-port)",
+                 "event loop": "gunicorn gthread (selectors), keep-alive",
+                 "output": "AGG/PNG, IMAGEMODE RGBA, TRANSPARENT ON, FORMATOPTION COMPRESSION=1; Kartenn's default "
+                           "polygon style"}
+    by_scale = (f"; one LAYER per level in GROUP {{}}, MINSCALEDENOM/MAXSCALEDENOM where Kartenn switches at "
+                f"latitude {setup['latitude']}° (the median of the maps'), EPSG:4326 reprojected as Kartenn's maps")
+    floor = {"sockets": "one per process (bench/peers/reuseport.py)", "event loop": "uvloop + httptools, keep-alive",
+             "processes": str(workers)}
+    return {
+        "kartenn-gpkg": {**kartenn, "data read": f"`{setup['gpkg']}`, tables {', '.join(tables)}"
+                         + tolerances.format(", ".join(f"{t:.3g}" for t in gpkg_levels))},
+        "kartenn-postgis": {**kartenn, "data read": f"{table}: maps from {', '.join(columns)} (EPSG:4326, "
+                            "found by `geom`'s index)" + tolerances.format(", ".join(f"{t:.3g}" for t in pg_levels))
+                            + f"; tiles from `{display.WEB_MERCATOR_COLUMN}` at level 0, from a level's column "
+                            "projected above"},
+        "mapserver-gpkg": {**mapserver, "data read": f"`{setup['gpkg']}` through OGR: "
+                           + scale_text(tables, setup["scales"]["communes_gpkg"]) + by_scale.format("communes_gpkg")},
+        "mapserver-postgis": {**mapserver, "data read": f"{table}: "
+                              + scale_text(columns, setup["scales"]["communes_pg"])
+                              + ", `geom && !BOX!` as Kartenn's query, using unique fid using srid=4326, "
+                              "CLOSE_CONNECTION=DEFER" + by_scale.format("communes_pg")},
+        "tipg": {**floor, "server": f"{TIPG} under uvicorn", "data read": f"{table}.`geom` (its first geometry "
+                 "column), projected per tile", "output": "MVT: 4096 grid, 256 px buffer (its defaults)"},
+        "st_asmvt": {**floor, "server": "bench/peers/mvt_floor.py, bare ASGI under uvicorn, psycopg pool of 4–8",
+                     "data read": f"{table}.`geom`, projected per tile",
+                     "output": "MVT: 4096 grid, 64 px buffer"},
     }
 
 
@@ -471,12 +621,17 @@ def write(report: dict, name: str = "maps") -> None:
             f = report["results"].get(f"{case}/c1/{p}", {})
             cells.append(str(round(f["bytes"] / f["requests"])) if f.get("requests") else "")
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    lines += ["", "Configuration and fairness:", "", "| peer | " + " | ".join(CONFIG_COLUMNS) + " |",
+              "| --- |" + " --- |" * len(CONFIG_COLUMNS)]
+    for peer, row in report.get("configuration", {}).items():
+        lines.append(f"| {peer} | " + " | ".join(row[c] for c in CONFIG_COLUMNS) + " |")
     lines += ["", "Targets:", ""] + [f"- {t}" for t in targets(report)]
     lines += ["", "Sanity check before timing (share of drawn pixels per image, or features per tile, on sample "
               "URLs):", ""]
     for case, verdicts in report["sanity"].items():
         for peer, v in verdicts.items():
-            lines.append(f"- {case} · {peer}: **{v['status']}** {v['why']} — {v['samples']}")
+            agrees = f"; pixels drawn alike with Kartenn's: {v['agrees']}" if "agrees" in v else ""
+            lines.append(f"- {case} · {peer}: **{v['status']}** {v['why']} — {v['samples']}{agrees}")
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
 
 
