@@ -35,6 +35,20 @@ def publish(site, rel: str):
     return outcome.dataset
 
 
+@pytest.fixture(scope="module")
+def published(module_site) -> dict:
+    """Every dataset the module reads, published once per store: the tests here only read."""
+    return {name: publish(module_site, rel) for name, rel in (
+        ("rgb", "rasters/RGB.byte.tif"), ("regions", "france-admin-express-2018/regions.geojson"),
+        ("poi", "osm-poi-portugal/poi_portugal.gpkg"), ("obs", "timeseries/mapserver-obs.csv"))}
+
+
+@pytest.fixture(scope="module")
+def server(published, module_live_server):
+    """One served process per module and store, over the published site."""
+    return module_live_server
+
+
 def gdal(*args: str, cwd: Path, debug: bool = False) -> subprocess.CompletedProcess:
     # No tile cache on disk: GDAL's WMS cache can lose a file it is writing from several threads ("No such file").
     env = {**os.environ, "GDAL_HTTP_TIMEOUT": "120", "CPL_DEBUG": "ON" if debug else "OFF",
@@ -50,8 +64,8 @@ def vector_tiles_built() -> bool:
     return bool(found) and b"vectorType\0" in Path(found.group(1)).read_bytes()
 
 
-def test_gdal_reads_raster_collections_as_maps_and_tiles(site, server, tmp_path):
-    rgb = publish(site, "rasters/RGB.byte.tif")
+def test_gdal_reads_raster_collections_as_maps_and_tiles(published, server, tmp_path):
+    rgb = published["rgb"]
     url = f"OGCAPI:{server.url}/ogc/collections/{rgb.id}"
     info = gdal("gdalinfo", url, cwd=tmp_path)
     assert info.returncode == 0 and "Driver: OGCAPI/OGCAPI" in info.stdout, info.stderr
@@ -75,8 +89,8 @@ def test_gdal_reads_raster_collections_as_maps_and_tiles(site, server, tmp_path)
     assert both.mean() > 0.3 and difference.mean() < 20
 
 
-def test_ogcapi_reads_vector_collections(site, server, tmp_path):
-    regions = publish(site, "france-admin-express-2018/regions.geojson")
+def test_ogcapi_reads_vector_collections(published, server, tmp_path):
+    regions = published["regions"]
     url = f"OGCAPI:{server.url}/ogc/collections/{regions.id}"
     items = gdal("ogrinfo", "-ro", "-al", "-q", "-oo", "API=ITEMS", url, cwd=tmp_path)
     assert items.returncode == 0, items.stderr
@@ -87,14 +101,14 @@ def test_ogcapi_reads_vector_collections(site, server, tmp_path):
     assert tiles.returncode == 0 and "Bretagne" in tiles.stdout, tiles.stderr
 
 
-def test_oapif_opens_without_http_errors(site, server, tmp_path):
-    publish(site, "rasters/RGB.byte.tif")
-    regions = publish(site, "france-admin-express-2018/regions.geojson")
+def test_oapif_opens_without_http_errors(published, server, tmp_path):
+    regions = published["regions"]
     listed = gdal("ogrinfo", "-ro", "-so", "--debug", "on", f"OAPIF:{server.url}/ogc", cwd=tmp_path, debug=True)
     assert listed.returncode == 0, listed.stderr
     assert "HTTP error" not in listed.stderr and "ERROR" not in listed.stderr, listed.stderr
     layers = re.findall(r"^\d+: (\S+)", listed.stdout, re.MULTILINE)
-    assert layers == [regions.id, "catalog"]  # the raster has no items: GDAL leaves it out
+    vectors = sorted(published[name].id for name in ("regions", "poi", "obs"))
+    assert sorted(layers) == sorted([*vectors, "catalog"])  # the raster has no items: GDAL leaves it out
     assert "Using XML schema" in gdal("ogrinfo", "-ro", "-so", f"OAPIF:{server.url}/ogc", regions.id,
                                       cwd=tmp_path, debug=True).stderr
 
@@ -110,9 +124,8 @@ def _value(value):
     return value
 
 
-def test_ogr2ogr_copies_every_value(site, server, tmp_path):
-    poi = publish(site, "osm-poi-portugal/poi_portugal.gpkg")
-    obs = publish(site, "timeseries/mapserver-obs.csv")
+def test_ogr2ogr_copies_every_value(module_site, published, server, tmp_path):
+    site, poi, obs = module_site, published["poi"], published["obs"]
     out = tmp_path / "copy.gpkg"
     done = gdal("ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{server.url}/ogc", poi.id, obs.id, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
