@@ -36,6 +36,14 @@ def publish(site, *relative: str) -> list[str]:
     return ids
 
 
+@pytest.fixture(scope="module")
+def published(module_site) -> dict[str, str]:
+    """Every dataset the module draws, published once per store: the tests here only read."""
+    regions, nybb, poi, rgb, dtm = publish(module_site, REGIONS, NYBB, POI, "rasters/RGB.byte.tif",
+                                           "rasters/opengeos-dtm.tif")
+    return {"regions": regions, "nybb": nybb, "poi": poi, "rgb": rgb, "dtm": dtm}
+
+
 def source_geometries(relative: str, dst_crs: str, where: str | None = None) -> np.ndarray:
     meta, table = pyogrio.read_arrow(shared(relative), where=where)
     geoms = shapely.from_wkb(table.column(meta["geometry_name"] or "wkb_geometry").to_pylist())
@@ -57,9 +65,9 @@ def expected_mask(geoms: np.ndarray, bbox: tuple[float, float, float, float], wi
     return burned.astype(bool)
 
 
-@pytest.mark.live
-def test_owslib_capabilities_and_getmap_match_the_data(site, server):
-    regions, nybb, _ = publish(site, REGIONS, NYBB, POI)
+def test_owslib_capabilities_and_getmap_match_the_data(published, module_live_server):
+    server = module_live_server
+    regions, nybb = published["regions"], published["nybb"]
     wms = WebMapService(f"{server.url}/wms", version="1.3.0", timeout=60)
     assert {regions, nybb, "poi-portugal"} <= set(wms.contents)
     layer = wms.contents[nybb]
@@ -101,8 +109,9 @@ def test_owslib_capabilities_and_getmap_match_the_data(site, server):
         assert iou(painted(latlon.content), expected) > 0.9
 
 
-def test_getmap_formats_layers_and_background(site, server):
-    regions, poi = publish(site, REGIONS, POI)
+def test_getmap_formats_layers_and_background(published, module_server):
+    server = module_server
+    regions, poi = published["regions"], published["poi"]
     common = {"service": "WMS", "version": "1.3.0", "request": "GetMap", "crs": "EPSG:3857",
               "bbox": "-1100000,4100000,1100000,6700000", "width": 256, "height": 300}
     with server.client() as http:
@@ -132,8 +141,9 @@ def test_getmap_formats_layers_and_background(site, server):
         assert both.sum() > painted(alone.content).sum()
 
 
-def test_raster_layers(site, server):
-    rgb, dtm = publish(site, "rasters/RGB.byte.tif", "rasters/opengeos-dtm.tif")
+def test_raster_layers(published, module_server):
+    server = module_server
+    rgb, dtm = published["rgb"], published["dtm"]
     with rasterio.open(shared("rasters/opengeos-dtm.tif")) as src:
         left, bottom, right, top = src.bounds
         crs = src.crs.to_string()
@@ -161,8 +171,9 @@ def test_raster_layers(site, server):
         assert legend.status_code == 200 and Image.open(io.BytesIO(legend.content)).height > 20
 
 
-def test_getfeatureinfo_returns_the_feature_under_the_pixel(site, server):
-    regions, poi = publish(site, REGIONS, POI)
+def test_getfeatureinfo_returns_the_feature_under_the_pixel(published, module_server):
+    server = module_server
+    regions, poi = published["regions"], published["poi"]
     bbox, width, height = (-600_000.0, 5_000_000.0, 1_100_000.0, 6_700_000.0), 400, 400
     bretagne = source_geometries(REGIONS, "EPSG:3857", where="nom = 'Bretagne'")[0]
     x, y = shapely.get_coordinates(shapely.point_on_surface(bretagne))[0]
@@ -196,9 +207,9 @@ def test_getfeatureinfo_returns_the_feature_under_the_pixel(site, server):
         assert far == []
 
 
-@pytest.mark.live
-def test_gdal_wms_driver_opens_the_service(site, server):
-    (regions,) = publish(site, REGIONS)
+def test_gdal_wms_driver_opens_the_service(published, module_live_server):
+    server = module_live_server
+    regions = published["regions"]
     url = (f"WMS:{server.url}/wms?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&LAYERS={regions}&SRS=EPSG:4326"
            "&BBOX=-5.2,41.3,9.6,51.1&FORMAT=image/png")
     with rasterio.open(url) as ds:
@@ -220,9 +231,9 @@ BAD = [
 ]
 
 
-@pytest.mark.live
-def test_bad_requests_get_xml_exceptions_and_the_server_goes_on(site, server):
-    (regions,) = publish(site, REGIONS)
+def test_bad_requests_get_xml_exceptions_and_the_server_goes_on(published, module_live_server):
+    server = module_live_server
+    regions = published["regions"]
     good = {"service": "WMS", "version": "1.3.0", "request": "GetMap", "layers": regions, "styles": "",
             "crs": "EPSG:3857", "bbox": "-600000,5000000,1100000,6700000", "width": 64, "height": 64,
             "format": "image/png"}
