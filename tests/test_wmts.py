@@ -32,6 +32,13 @@ def publish(site, rel: str) -> str:
     return outcome.dataset.id
 
 
+@pytest.fixture(scope="module")
+def published(module_site) -> dict[str, str]:
+    """Every dataset the module serves, published once per store: the tests here only read."""
+    return {"nybb": publish(module_site, NYBB), "rgb": publish(module_site, "rasters/RGB.byte.tif"),
+            "regions": publish(module_site, "france-admin-express-2018/regions.geojson")}
+
+
 def pixel(tms: morecantile.TileMatrixSet, tile: morecantile.Tile, lon: float, lat: float) -> tuple[int, int]:
     """(column, row) of a point in a 256 px tile."""
     b = tms.xy_bounds(tile)
@@ -39,10 +46,9 @@ def pixel(tms: morecantile.TileMatrixSet, tile: morecantile.Tile, lon: float, la
     return int((x - b.left) / (b.right - b.left) * 256), int((b.top - y) / (b.top - b.bottom) * 256)
 
 
-@pytest.mark.live
-def test_wmts_capabilities_and_tiles_with_owslib(site, server):
-    nybb = publish(site, NYBB)
-    rgb = publish(site, "rasters/RGB.byte.tif")
+def test_wmts_capabilities_and_tiles_with_owslib(published, module_live_server):
+    server = module_live_server
+    nybb, rgb = published["nybb"], published["rgb"]
     url = f"{server.url}/wmts"
     wmts = WebMapTileService(url)
     assert {nybb, rgb} <= set(wmts.contents)
@@ -114,8 +120,9 @@ def test_wmts_capabilities_and_tiles_with_owslib(site, server):
                         ).status_code == 400
 
 
-def test_wmts_exceptions_and_capabilities_schema(site, server):
-    nybb = publish(site, NYBB)
+def test_wmts_exceptions_and_capabilities_schema(published, module_server):
+    server = module_server
+    nybb = published["nybb"]
     with server.client() as http:
         caps = http.get("/ows", params={"service": "WMTS", "request": "GetCapabilities"})
         assert caps.status_code == 200
@@ -157,9 +164,9 @@ def test_wmts_exceptions_and_capabilities_schema(site, server):
         assert r.status_code == 400 and b"TileOutOfRange" in r.content
 
 
-@pytest.mark.live
-def test_wmts_lambert93_tiles(site, server):
-    regions = publish(site, "france-admin-express-2018/regions.geojson")
+def test_wmts_lambert93_tiles(published, module_live_server):
+    server = module_live_server
+    regions = published["regions"]
     tms = morecantile.TileMatrixSet.custom(
         (-357823.2365, 6037008.6939, 1313632.3628, 7230727.3772), pyproj.CRS.from_epsg(2154))
     wmts = WebMapTileService(f"{server.url}/wmts")
@@ -176,9 +183,9 @@ def test_wmts_lambert93_tiles(site, server):
     assert image[int((b.top - y) / (b.top - b.bottom) * 256), int((x - b.left) / (b.right - b.left) * 256), 3] > 0
 
 
-@pytest.mark.live
-def test_gdal_reads_the_wmts(site, server):
-    nybb = publish(site, NYBB)
+def test_gdal_reads_the_wmts(published, module_live_server):
+    server = module_live_server
+    nybb = published["nybb"]
     with rasterio.Env(GDAL_HTTP_TIMEOUT="60"):
         with rasterio.open(f"WMTS:{server.url}/wmts?request=GetCapabilities,layer={nybb},"
                            "tilematrixset=WebMercatorQuad") as src:
