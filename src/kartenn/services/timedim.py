@@ -13,6 +13,7 @@ from typing import Any
 
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput
+from kartenn.stores.base import TimeBounds
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class TimeFilter:
         return (self.start is None or when >= self.start) and (self.end is None or when <= self.end)
 
     @property
-    def bounds(self) -> tuple[str, datetime | None, datetime | None]:
+    def bounds(self) -> TimeBounds:
         """(field, start, end): what a store turns into its own condition (stores/dialect.py)."""
         return self.field, self.start, self.end
 
