@@ -126,7 +126,13 @@ def _sync_one(site: Any, source: SourceSite, dataset_id: str, report: SyncReport
         report.warnings.append({"id": dataset_id, "message": "the token may not read the dataset's grants: copied "
                                 f"{'public' if plan.sharing.public else 'private'}, without an organisation"})
     if not dry_run:
-        _copy(site, source, plan, created="organisation_created" in entry)
+        try:
+            _copy(site, source, plan, new_org="organisation_created" in entry)
+        except KartennError:
+            if entry.get("organisation_created") and site.accounts.has_organisation(plan.sharing.org):
+                report.warnings.append({"id": dataset_id, "message": f"organisation {plan.sharing.org} was "
+                                        "created here; the dataset was not"})
+            raise
     (report.updated if plan.local else report.created).append(entry)
 
 
@@ -153,7 +159,7 @@ def _check_record_id(site: Any, plan: _Plan) -> None:
         raise InvalidInput(f"its record {plan.record_id!r} is here already, as {owner}")
 
 
-def _copy(site: Any, source: SourceSite, plan: _Plan, *, created: bool) -> None:
+def _copy(site: Any, source: SourceSite, plan: _Plan, *, new_org: bool) -> None:
     """Data, record, styles and sharing of one dataset; a new dataset is removed again if any of it fails."""
     xml = _without_source_links(source.record_document(plan.record_id, plan.record_schema), _source_bases(source,
                                                                                                          plan))
@@ -162,10 +168,10 @@ def _copy(site: Any, source: SourceSite, plan: _Plan, *, created: bool) -> None:
         raise InvalidInput(f"the source's document of record {plan.record_id!r} holds {[r.id for r in found]}")
     default, named = source.styles(plan.id, site.settings.style_max_bytes)
     org = plan.sharing.org
-    if created and org:
-        accounts.add_organisation(site, org, source.organisation_name(org))
     with site.staging.area(f"sync-{secrets.token_hex(6)}") as work:
         path = source.download(plan.id, work, site.settings.upload_max_bytes)
+        if new_org and org:  # the one change a failed publication leaves: said in the report
+            accounts.add_organisation(site, org, source.organisation_name(org))
         outcome = publish_file(site, path, title=str(plan.detail.get("title") or plan.id),
                                replace=plan.local.id if plan.local else None,
                                dataset_id=None if plan.local else plan.id,

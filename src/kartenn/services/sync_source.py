@@ -175,7 +175,8 @@ class SourceSite:
                     raise self._refusal(response, path, what)
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
-                    raise TooLarge(f"{what or path} at {self.url}: {declared} bytes, over the {max_bytes} allowed")
+                    raise TooLarge(f"{what or path} at {self.url}: {declared} bytes, over the {max_bytes} bytes "
+                                   "allowed")
                 size, chunks = 0, []
                 for chunk in response.iter_bytes():
                     size += len(chunk)
