@@ -161,8 +161,8 @@ def _check_record_id(site: Any, plan: _Plan) -> None:
 
 def _copy(site: Any, source: SourceSite, plan: _Plan, *, new_org: bool) -> None:
     """Data, record, styles and sharing of one dataset; a new dataset is removed again if any of it fails."""
-    xml = _without_source_links(source.record_document(plan.record_id, plan.record_schema), _source_bases(source,
-                                                                                                         plan))
+    xml = source.record_document(plan.record_id, plan.record_schema)
+    xml = _without_source_links(xml, _source_bases(source, plan))
     found = read_records(xml)
     if [r.id for r in found] != [plan.record_id]:
         raise InvalidInput(f"the source's document of record {plan.record_id!r} holds {[r.id for r in found]}")
