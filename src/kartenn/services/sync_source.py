@@ -23,6 +23,7 @@ TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # per network operation: a stalled 
 MAX_JSON = 20 * 1024**2
 MAX_XML = 50 * 1024**2  # what the records API takes in one document
 PAGE = 1000
+MAX_STYLES = 500
 
 
 class SourceError(KartennError):
@@ -81,8 +82,9 @@ class SourceSite:
             if not isinstance(items, list) or not all(isinstance(d, dict) and isinstance(d.get("id"), str)
                                                       for d in items):
                 raise SourceError(f"{self.url} is not a Kartenn site: /api/v1/datasets lists no datasets")
-            found += items
-            if len(items) < PAGE:
+            known = {d["id"] for d in found}
+            found += [d for d in items if d["id"] not in known]
+            if len(items) < PAGE or len(found) == len(known):  # the last page, or a source that pages forever
                 return found
 
     def dataset(self, dataset_id: str) -> dict[str, Any]:
@@ -110,6 +112,9 @@ class SourceSite:
         listing = self._json(path, what=f"styles of {dataset_id!r}")
         if not isinstance(listing, dict) or not isinstance(listing.get("styles"), list):
             raise SourceError(f"{self.url} is not a Kartenn site: {path} lists no styles")
+        if len(listing["styles"]) > MAX_STYLES:
+            raise SourceError(f"{self.url} lists {len(listing['styles'])} styles of {dataset_id!r}: at most "
+                              f"{MAX_STYLES} are copied")
         found = {}
         for style in listing["styles"]:
             name = str(style.get("name", "")) if isinstance(style, dict) else ""
