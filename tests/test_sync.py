@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import shapely
@@ -29,7 +30,7 @@ from kartenn.testing.postgres import free_port
 from kartenn.xml import parse_xml, to_bytes
 
 CLASSES = {"title": "By borough", "rules": [
-    {"name": "manhattan", "filter": {"op": "=", "args": [{"property": "BoroName"}, "Manhattan"]},
+    {"name": "manhattan", "filter": {"op": "=", "property": "BoroName", "value": "Manhattan"},
      "symbolizers": [{"kind": "fill", "color": "#d7301f", "opacity": 0.6}]},
     {"name": "others", "symbolizers": [{"kind": "fill", "color": "#fdbb84", "opacity": 0.6}]}]}
 THIN = {"title": "Thin outline", "rules": [{"name": "all", "symbolizers": [{"kind": "line", "color": "#222222",
@@ -171,8 +172,9 @@ def test_dry_run_changes_nothing(site, settings, source):
 def test_a_second_run_updates_what_changed_at_the_source_and_keeps_what_changed_here(site, settings, source):
     assert run_sync(settings, source).returncode == 0
     datasets, records = len(site.catalog.list_datasets()), site.catalog.count_records()
+    new = f"thin-{uuid4().hex[:8]}"  # the source serves the whole module: a name no other test gave
     with source.server.client(source.token) as http:  # at the source: a new style, through its API
-        r = http.put(f"/api/v1/datasets/{source.boroughs}/styles/thin", json=THIN)
+        r = http.put(f"/api/v1/datasets/{source.boroughs}/styles/{new}", json=THIN)
         assert r.status_code in (200, 201), r.text
     theirs = source.site.catalog.get_dataset(source.boroughs)
     workflow.edit(source.site.seen_by(OPERATOR), theirs.record_id, fields={"abstract": "Changed at the source."})
@@ -183,7 +185,7 @@ def test_a_second_run_updates_what_changed_at_the_source_and_keeps_what_changed_
 
     dry = report_of(run_sync(settings, source, "--json", "--dry-run"))
     assert ids(dry["updated"]) == [source.boroughs]
-    assert "thin" not in style_models(site, source.boroughs)[1]
+    assert new not in style_models(site, source.boroughs)[1]
 
     result = run_sync(settings, source, "--json")
     assert result.returncode == 0, result.stderr
@@ -191,7 +193,7 @@ def test_a_second_run_updates_what_changed_at_the_source_and_keeps_what_changed_
     assert ids(report["updated"]) == [source.boroughs] and report["created"] == []
     assert [e["reason"] for e in report["skipped"] if e["id"] == source.lakes][0].startswith("changed here")
     assert style_models(site, source.boroughs) == style_models(source.site, source.boroughs)
-    assert "thin" in style_models(site, source.boroughs)[1]
+    assert new in style_models(site, source.boroughs)[1]
     assert site.catalog.get_record(theirs.record_id).abstract == "Changed at the source."
     assert "local" in style_models(site, source.lakes)[1]
 
