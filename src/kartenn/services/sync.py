@@ -151,7 +151,8 @@ def _plan(site: Any, source: SourceSite, detail: dict[str, Any]) -> _Plan:
 def _check_record_id(site: Any, plan: _Plan) -> None:
     """The source's record identifier is free here, or already the record of this dataset."""
     if plan.local is not None and plan.local.record_id != plan.record_id:
-        raise InvalidInput(f"its record is {plan.local.record_id!r} here but {plan.record_id!r} at the source")
+        raise InvalidInput(f"its record is {plan.local.record_id!r} here but {plan.record_id!r} at the source; to "
+                           f"copy it, delete it here first (kartenn delete {plan.id})")
     with site.catalog.engine.connect() as conn:
         found = site.catalog.record_origins(conn, [plan.record_id]).get(plan.record_id)
     if found is not None and found[1] != plan.id:
