@@ -231,3 +231,41 @@ def test_source_errors_are_one_clear_line(site, settings, source):
     assert result.returncode == 1 and "no-such-dataset: no dataset" in result.stderr
     assert report_of(result)["skipped"][0]["id"] == "no-such-dataset"
     assert state(site)[:3] == before[:3]
+
+
+def test_a_source_that_is_not_kartenn_or_does_not_answer_is_one_error():
+    import http.server
+    import socket
+    import threading
+
+    import httpx
+
+    from kartenn.services.sync_source import SourceError, SourceSite
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html><body>It works!</body></html>")
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    silent = socket.socket()  # accepts connections (the backlog does), never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    try:
+        with SourceSite(f"http://127.0.0.1:{web.server_port}", "kt_x") as other:
+            with pytest.raises(SourceError, match="is not a Kartenn site: /api/v1/datasets did not answer JSON"):
+                other.datasets()
+        with SourceSite(f"http://127.0.0.1:{silent.getsockname()[1]}", "kt_x",
+                        timeout=httpx.Timeout(0.5)) as slow:
+            with pytest.raises(SourceError, match="did not answer in time"):
+                slow.datasets()
+    finally:
+        web.shutdown()
+        web.server_close()
+        silent.close()
