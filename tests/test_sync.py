@@ -20,7 +20,7 @@ from kartenn.config import Settings
 from kartenn.domain import Dataset
 from kartenn.domain.security import ANONYMOUS, OPERATOR, Sharing
 from kartenn.errors import NotFound
-from kartenn.services import features, styles, workflow
+from kartenn.services import features, grants, styles, workflow
 from kartenn.services.features import ItemQuery
 from kartenn.services.identity import create_token
 from kartenn.services.publish import publish_file
@@ -178,10 +178,11 @@ def test_a_second_run_updates_what_changed_at_the_source_and_keeps_what_changed_
         assert r.status_code in (200, 201), r.text
     theirs = source.site.catalog.get_dataset(source.boroughs)
     workflow.edit(source.site.seen_by(OPERATOR), theirs.record_id, fields={"abstract": "Changed at the source."})
-    here = site.seen_by(OPERATOR)  # here: another style on the lakes
+    here = site.seen_by(OPERATOR)  # here: another style on the lakes, and the public may see them
     lakes = site.catalog.get_dataset(source.lakes)
     style, _ = styles.read_style(lakes, "local", json.dumps(THIN).encode(), "application/json")
     styles.put_style(here, lakes, style)
+    grants.change_grant(here, source.lakes, "public", "", "view")
 
     dry = report_of(run_sync(settings, source, "--json", "--dry-run"))
     assert ids(dry["updated"]) == [source.boroughs]
@@ -201,6 +202,8 @@ def test_a_second_run_updates_what_changed_at_the_source_and_keeps_what_changed_
     assert result.returncode == 0, result.stderr
     assert ids(report_of(result)["updated"]) == [source.lakes]
     assert style_models(site, source.lakes) == style_models(source.site, source.lakes)
+    with pytest.raises(NotFound):  # private again, as at the source
+        site.seen_by(ANONYMOUS).catalog.get_dataset(source.lakes)
     assert (len(site.catalog.list_datasets()), site.catalog.count_records()) == (datasets, records)
 
 
@@ -215,6 +218,21 @@ def test_a_dataset_over_the_size_limit_fails_alone_and_leaves_nothing(site, sett
            [(source.boroughs, True)]
     assert [d.id for d in site.catalog.list_datasets()] == [source.lakes]
     assert not [p for p in settings.staging_dir.rglob("*") if p.is_file()]
+
+
+def test_a_dataset_failing_after_its_data_was_published_is_removed_again(site, settings, source):
+    config = settings.data_dir / "kartenn.toml"
+    config.write_text(config.read_text() + "style_max_rules = 1\n")  # the boroughs' default style has two
+    result = run_sync(settings, source, "--json")
+    assert result.returncode == 1
+    report = report_of(result)
+    assert ids(report["created"]) == [source.lakes]
+    assert [e["id"] for e in report["skipped"] if "error" in e] == [source.boroughs]
+    assert report["warnings"] == [{"id": source.boroughs,
+                                   "message": "organisation iuem was created here; the dataset was not"}]
+    assert [d.id for d in site.catalog.list_datasets()] == [source.lakes]
+    assert site.catalog.count_records() == 1
+    assert site.features.unreferenced(site.catalog.storages()) == []  # the boroughs' data went with them
 
 
 def test_source_errors_are_one_clear_line(site, settings, source):
