@@ -67,6 +67,10 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
         site.catalog.get_dataset(replace)  # an unknown id is an error before any work
     if dataset_id and dataset_id in site.catalog.dataset_ids() | RESERVED_IDS:
         raise Conflict(f"dataset {dataset_id!r} exists already")
+    if record_id and not replace:
+        with site.catalog.engine.connect() as conn:
+            if site.catalog.record_origins(conn, [record_id]):
+                raise Conflict(f"record {record_id!r} exists already")
     limits = IngestLimits.of(site.settings)
     if path.exists():
         check_file(path, label or path.name, limits)
@@ -74,7 +78,7 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
         sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits.archive)
         check_sources(sources, limits)
         if (replace or dataset_id) and len(sources) != 1:
-            raise InvalidInput(f"{label or path.name}: holds {len(sources)} datasets; --replace takes one")
+            raise InvalidInput(f"{label or path.name}: holds {len(sources)} datasets; --replace (or an id) takes one")
         outcomes = []
         for source in sources:
             outcome = Outcome(source=source.label if len(sources) == 1 else f"{source.label}:{source.name}")
