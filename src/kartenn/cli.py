@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kartenn.cli_sync import sync as sync_command
 from kartenn.config import Settings
 from kartenn.errors import KartennError
 
@@ -597,6 +598,9 @@ def style_delete(dataset: Annotated[str, typer.Argument(help="Dataset id.")],
     except KartennError as exc:
         raise _fail(exc.message) from None
     out.print(f"Deleted style {name} of {dataset}", highlight=False)
+
+
+app.command("sync")(sync_command)
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from pyproj import CRS, Transformer
 
 from kartenn.domain import Dataset, Field, Record
 from kartenn.domain.security import Sharing
-from kartenn.errors import InvalidInput, KartennError, TooLarge
+from kartenn.errors import Conflict, InvalidInput, KartennError, TooLarge
 from kartenn.formats.online_resources import dataset_links
 from kartenn.services.geometry import GeometryStats, conform, target_type
 from kartenn.services.limits import IngestLimits, check_file, check_sources
@@ -58,26 +58,34 @@ class Outcome:
 
 def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str | None = None,
                  replace: str | None = None, label: str | None = None,
-                 progress: Progress | None = None, sharing: Sharing | None = None) -> list[Outcome]:
+                 progress: Progress | None = None, sharing: Sharing | None = None,
+                 dataset_id: str | None = None, record_id: str | None = None) -> list[Outcome]:
     """Publish every dataset found in ``path``; each is atomic on its own, with its audit line. Raises for an
-    unreadable file."""
+    unreadable file. ``dataset_id`` and ``record_id`` name a new dataset and its record (a single input only;
+    default: from the layer's name, a new UUID)."""
     if replace:
         site.catalog.get_dataset(replace)  # an unknown id is an error before any work
+    if dataset_id and dataset_id in site.catalog.dataset_ids() | RESERVED_IDS:
+        raise Conflict(f"dataset {dataset_id!r} exists already")
+    if record_id and not replace:
+        with site.catalog.engine.connect() as conn:
+            if site.catalog.record_origins(conn, [record_id]):
+                raise Conflict(f"record {record_id!r} exists already")
     limits = IngestLimits.of(site.settings)
     if path.exists():
         check_file(path, label or path.name, limits)
     with site.staging.area(f"ingest-{secrets.token_hex(6)}") as work:
         sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits.archive)
         check_sources(sources, limits)
-        if replace and len(sources) != 1:
-            raise InvalidInput(f"{label or path.name}: holds {len(sources)} datasets; --replace takes one")
+        if (replace or dataset_id) and len(sources) != 1:
+            raise InvalidInput(f"{label or path.name}: holds {len(sources)} datasets; --replace (or an id) takes one")
         outcomes = []
         for source in sources:
             outcome = Outcome(source=source.label if len(sources) == 1 else f"{source.label}:{source.name}")
             try:
                 outcome.dataset = publish_source(site, source, title=title if len(sources) == 1 else None,
                                                  replace=replace, progress=progress, log=outcome.log,
-                                                 sharing=sharing)
+                                                 sharing=sharing, dataset_id=dataset_id, record_id=record_id)
             except KartennError as exc:
                 outcome.error = exc.message
             else:
@@ -99,18 +107,20 @@ def _audit_publish(site: Site, dataset: Dataset, sharing: Sharing | None) -> Non
 
 def publish_source(site: Site, source: Source, *, title: str | None = None, replace: str | None = None,
                    progress: Progress | None = None, log: list[str] | None = None,
-                   sharing: Sharing | None = None) -> Dataset:
+                   sharing: Sharing | None = None, dataset_id: str | None = None,
+                   record_id: str | None = None) -> Dataset:
     """Publish one source. A new dataset gets ``sharing`` (default: public); a replaced one keeps its rights."""
     log = log if log is not None else []
     log.extend(source.notes)
     old = site.catalog.get_dataset(replace) if replace else None
-    dataset_id = old.id if old else _unique_id(site, source.name)
+    dataset_id = old.id if old else dataset_id or _unique_id(site, source.name)
+    record_id = old.record_id if old else record_id or str(uuid4())
     storage = _storage_name(dataset_id)
     with site.staging.publishing(storage):  # clean-up in other processes leaves this storage alone until it is done
         if source.kind == "raster":
-            dataset = _publish_raster(site, source, dataset_id, storage, title, old, progress, log)
+            dataset = _publish_raster(site, source, dataset_id, storage, title, old, progress, log, record_id)
         else:
-            dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log)
+            dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log, record_id)
     if old is None:
         share(site, "dataset", dataset.id, sharing or Sharing())
     _version(site, dataset, sharing, "update" if old else "insert")
@@ -151,7 +161,7 @@ def delete_dataset(site: Site, dataset_id: str) -> Dataset:
 
 
 def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, title: str | None,
-                    old: Dataset | None, progress: Progress | None, log: list[str]) -> Dataset:
+                    old: Dataset | None, progress: Progress | None, log: list[str], record_id: str) -> Dataset:
     assert source.read is not None and source.crs is not None
     raw = source.read(site.settings.ingest_batch_size)
     first = next(raw, None)
@@ -194,7 +204,6 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
             site.features.load(conn, spec, batches())
             extent = stats.extent()
             now = datetime.now(UTC)
-            record_id = old.record_id if old else str(uuid4())
             dataset = Dataset(
                 id=dataset_id,
                 title=title or (old.title if old else _title(source.name)),
@@ -288,7 +297,7 @@ def _normalise(column: pa.Array, kind: str) -> pa.Array:
 
 
 def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, title: str | None,
-                    old: Dataset | None, progress: Progress | None, log: list[str]) -> Dataset:
+                    old: Dataset | None, progress: Progress | None, log: list[str], record_id: str) -> Dataset:
     import rasterio
     import rasterio.shutil
 
@@ -332,7 +341,7 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
                     source=source.label,
                     style=old.style if old else default_raster_style(info["bands"], info["dtype"], info["stats"]),
                     raster=info,
-                    record_id=old.record_id if old else str(uuid4()),
+                    record_id=record_id,
                     created=old.created if old else None,
                 )
                 _save(site, conn, dataset, old, now)

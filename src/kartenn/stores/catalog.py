@@ -223,7 +223,8 @@ class Catalog:
     def create_schema(self) -> None:
         with self.engine.begin() as conn:
             self.dialect.create_schema(conn, lock=SCHEMA_LOCK)
-            from kartenn.stores import record_versions, thesauri, working_copies  # noqa: F401  (their tables join the metadata)
+            # their tables join the metadata
+            from kartenn.stores import record_versions, sync_state, thesauri, working_copies  # noqa: F401
 
             metadata.create_all(conn)
             from kartenn.stores import record_index
