@@ -26,7 +26,7 @@ from pyproj import CRS, Transformer
 
 from kartenn.domain import Dataset, Field, Record
 from kartenn.domain.security import Sharing
-from kartenn.errors import InvalidInput, KartennError, TooLarge
+from kartenn.errors import Conflict, InvalidInput, KartennError, TooLarge
 from kartenn.formats.online_resources import dataset_links
 from kartenn.services.geometry import GeometryStats, conform, target_type
 from kartenn.services.limits import IngestLimits, check_file, check_sources
@@ -99,12 +99,18 @@ def _audit_publish(site: Site, dataset: Dataset, sharing: Sharing | None) -> Non
 
 def publish_source(site: Site, source: Source, *, title: str | None = None, replace: str | None = None,
                    progress: Progress | None = None, log: list[str] | None = None,
-                   sharing: Sharing | None = None) -> Dataset:
-    """Publish one source. A new dataset gets ``sharing`` (default: public); a replaced one keeps its rights."""
+                   sharing: Sharing | None = None, dataset_id: str | None = None) -> Dataset:
+    """Publish one source. A new dataset gets ``sharing`` (default: public) and the id ``dataset_id`` (default: one
+    made from the source's name); a replaced one keeps its id and rights."""
     log = log if log is not None else []
     log.extend(source.notes)
     old = site.catalog.get_dataset(replace) if replace else None
-    dataset_id = old.id if old else _unique_id(site, source.name)
+    if old:
+        dataset_id = old.id
+    elif dataset_id is None:
+        dataset_id = _unique_id(site, source.name)
+    elif dataset_id in site.catalog.dataset_ids() | RESERVED_IDS:
+        raise Conflict(f"a dataset {dataset_id!r} exists already")
     storage = _storage_name(dataset_id)
     with site.staging.publishing(storage):  # clean-up in other processes leaves this storage alone until it is done
         if source.kind == "raster":

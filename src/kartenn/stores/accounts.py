@@ -211,6 +211,23 @@ class Accounts:
             if not active:
                 conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
 
+    def set_password(self, user_id: str, password_hash: str | None) -> None:
+        """Replace the stored password hash (None: no local password)."""
+        self.get_user(user_id)
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(password=password_hash))
+
+    def update_user(self, user_id: str, *, name: str, email: str, admin: bool) -> None:
+        self.get_user(user_id)
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(name=name or user_id, email=email,
+                                                                            admin=admin))
+
+    def members_of(self, org_id: str) -> dict[str, str]:
+        """The organisation's members: user → role."""
+        with self.engine.connect() as conn:
+            return {r.user_id: r.role for r in conn.execute(select(memberships).where(memberships.c.org_id == org_id))}
+
     def identity(self, user_id: str, scope: str = "write") -> Identity:
         user = self.get_user(user_id)
         with self.engine.connect() as conn:
