@@ -249,7 +249,8 @@ def test_bad_input_is_reported_and_the_rest_goes_on(site, settings, tmp_path):
     root = _copy(tmp_path, "topp", "sf")
     (root / "workspaces/topp/admin_express/regions/featuretype.xml").write_text("<featureType><title>Régions")
     (root / "data/sf/dtm.tif").unlink()
-    (root / "security/role/default/roles.xml").write_text("<!DOCTYPE r [<!ENTITY x 'y'>]><roleRegistry>&x;</roleRegistry>")
+    roles = "<!DOCTYPE r [<!ENTITY x 'y'>]><roleRegistry>&x;</roleRegistry>"
+    (root / "security/role/default/roles.xml").write_text(roles)
     report = migrate_geoserver(site.seen_by(OPERATOR), root).as_dict()
     assert [d.id for d in site.catalog.list_datasets()] == ["departements"]
     messages = " | ".join(f"{w['source']}: {w['message']}" for w in report["warnings"])
@@ -260,3 +261,31 @@ def test_bad_input_is_reported_and_the_rest_goes_on(site, settings, tmp_path):
                      settings=settings)
     assert result.returncode == 1 and "is not a GeoServer data directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_reachable_postgis_table_is_copied(site, tmp_path, pg_cluster):
+    import psycopg
+
+    database = f"gis_{tmp_path.name[-12:].replace('-', '_').lower()}"
+    url = pg_cluster.create_database(database)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE parcelles (id integer PRIMARY KEY, section text, surface numeric, "
+                     "geom geometry(Polygon, 4326))")
+        conn.execute("INSERT INTO parcelles VALUES "
+                     "(1, 'AB', 120.5, 'SRID=4326;POLYGON((-4.5 48.4,-4.49 48.4,-4.49 48.41,-4.5 48.4))'), "
+                     "(2, 'Ç', NULL, 'SRID=4326;POLYGON((-4.4 48.4,-4.39 48.4,-4.39 48.41,-4.4 48.4))')")
+    root = _copy(tmp_path, "sf")
+    store = root / "workspaces/sf/cadastre_pg/datastore.xml"
+    text = store.read_text().replace('"port">5432<', f'"port">{pg_cluster.port}<')
+    text = text.replace('"database">gis<', f'"database">{database}<').replace('"user">gis<', '"user">postgres<')
+    store.write_text(text.replace('"passwd">gis<', '"passwd"><'))
+    report = migrate_geoserver(site.seen_by(OPERATOR), root)
+    assert not [w for w in report.warnings if w.source == "sf:parcelles"]
+    parcelles = site.catalog.get_dataset("parcelles")
+    assert (parcelles.count, parcelles.srid, parcelles.title) == (2, 4326, "Parcelles cadastrales")
+    rows = features.page(site.seen_by(OPERATOR), parcelles, features.ItemQuery()).rows
+    assert {row["properties"]["section"] for row in rows} == {"AB", "Ç"}
+    assert "parcelles" not in _visible(site, ANONYMOUS)
+    marie = authenticate_password(site, "mlefevre", PASSWORDS["mlefevre"])  # ROLE_CADASTRE
+    assert site.seen_by(marie).may("edit", "dataset", "parcelles")
+    assert "parcelles" not in _visible(site, authenticate_password(site, "jdupont", PASSWORDS["jdupont"]))
