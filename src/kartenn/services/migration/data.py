@@ -62,6 +62,7 @@ def data_files(layer: Layer, root: Path) -> list[Path]:
     if store.type in RASTERS:
         return [_existing(resolve_path(root, store.url or ""), layer)]
     if store.type in DATABASE:
+        _conninfo(layer)  # an unreachable database is said before anything is planned
         return []
     raise NotMigrated(f"store {store.qualified} is of type {store.type!r}, which is not migrated")
 
@@ -139,7 +140,8 @@ def _stage_shapefile(layer: Layer, shp: Path, workdir: Path) -> Path:
     return folder / f"{layer.native_name}.shp"
 
 
-def _table_source(layer: Layer, label: str) -> Source:
+def _conninfo(layer: Layer) -> dict[str, str | None]:
+    """How to connect to the store's database; NotMigrated when it does not answer."""
     p = layer.store.params
     host, port, database = p.get("host", "localhost"), p.get("port", "5432"), p.get("database", "")
     conninfo = {"host": host, "port": port, "dbname": database, "user": p.get("user") or None,
@@ -147,7 +149,13 @@ def _table_source(layer: Layer, label: str) -> Source:
     problem = external_tables.reachable(conninfo)
     if problem is not None:
         raise NotMigrated(f"cannot reach PostGIS {host}:{port}/{database} (store {layer.store.qualified}): {problem}")
-    schema = p.get("schema") or "public"
+    return conninfo
+
+
+def _table_source(layer: Layer, label: str) -> Source:
+    conninfo = _conninfo(layer)
+    database = str(conninfo["dbname"])
+    schema = layer.store.params.get("schema") or "public"
     info = external_tables.table_info(conninfo, schema, layer.native_name)
     return Source(name=layer.native_name, kind="vector", path=Path(database), label=label,
                   crs=CRS.from_epsg(info.srid) if info.srid > 0 else CRS.from_user_input(layer.srs or "EPSG:4326"),

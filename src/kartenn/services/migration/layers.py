@@ -22,7 +22,7 @@ from kartenn.services.migration.run import Run, changed_since, digest
 from kartenn.services.migration.security import layer_grants, org_id
 from kartenn.services.publish import RESERVED_IDS, publish_source
 
-ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
 
 
 def datasets(run: Run) -> None:
@@ -88,10 +88,10 @@ def _existing(run: Run, dataset_id: str):  # type: ignore[no-untyped-def]
 
 def _new_id(run: Run, layer: Layer) -> str:
     taken = run.site.catalog.dataset_ids() | RESERVED_IDS | set(run.dataset_ids.values())
-    for candidate in (layer.name, f"{layer.workspace}-{layer.name}"):
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{layer.workspace}-{layer.name}").strip("-_")[:70] or "layer"
+    for candidate in (layer.name, f"{layer.workspace}-{layer.name}", base):
         if ID.fullmatch(candidate) and candidate not in taken:
             return candidate
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{layer.workspace}-{layer.name}").strip("-.")[:70] or "layer"
     n = 2
     while f"{base}-{n}" in taken:
         n += 1

@@ -79,10 +79,13 @@ class Run:
         if self.dry_run:
             return
         row = migration_sources.Source(SYSTEM, kind, source, kartenn_id, fingerprint)
+        single = kind != "style"  # a style may become one of each dataset using it; anything else one thing
         with self.site.catalog.begin() as conn:
+            if single:
+                migration_sources.forget(conn, SYSTEM, kind, source)
             migration_sources.put(conn, row)
         found = self.rows.setdefault((kind, source), [])
-        found[:] = [r for r in found if r.kartenn_id != kartenn_id] + [row]
+        found[:] = [r for r in found if r.kartenn_id != kartenn_id and not single] + [row]
 
     def done(self, status: str, source: str, kind: str, target: str, detail: str = "") -> None:
         getattr(self.report, status).append(Entry(source, kind, target, detail))
