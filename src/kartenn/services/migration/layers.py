@@ -110,12 +110,24 @@ def _publish(run: Run, layer: Layer, old, dataset_id: str):  # type: ignore[no-u
                                  sharing=Sharing(org=org if site.accounts.has_organisation(org) else None,
                                                  public=public))
     run.remember("dataset", layer.qualified, dataset.id, "")  # known at once: a later failure makes no duplicate
+    _compare_extent(run, layer, dataset)
     site.accounts.log(site.identity.name, "publish", f"dataset:{dataset.id}", source=f"geoserver {layer.qualified}",
                       org=org, public=public)
     fields = {k: v for k, v in (("abstract", layer.abstract), ("keywords", layer.keywords)) if v}
     if fields:
         workflow.edit(site, dataset.record_id, fields=fields, comment="from GeoServer")
     return site.catalog.get_dataset(dataset.id)
+
+
+def _compare_extent(run: Run, layer: Layer, dataset) -> None:  # type: ignore[no-untyped-def]
+    """The extent comes from the data; a GeoServer bounding box far from it (not recomputed there) is said."""
+    if not (layer.bbox and dataset.extent and layer.srs == dataset.crs):
+        return
+    size = max(layer.bbox[2] - layer.bbox[0], layer.bbox[3] - layer.bbox[1], 1e-9)
+    if max(abs(a - b) for a, b in zip(layer.bbox, dataset.extent, strict=True)) > size / 100:
+        box = ", ".join(f"{v:g}" for v in layer.bbox)
+        run.report.warn(layer.qualified, f"GeoServer declares the bounding box {box}; {dataset.id} has the extent of "
+                        "its data: " + ", ".join(f"{v:g}" for v in dataset.extent))
 
 
 def _summary(layer: Layer, dataset) -> str:  # type: ignore[no-untyped-def]

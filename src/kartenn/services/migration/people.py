@@ -108,7 +108,8 @@ def _write_user(run: Run, name: str, account, password: str | None, admin: bool,
                 orgs: list[str], existing: dict | None) -> None:
     store = run.site.accounts
     if existing is None:
-        store.add_user(name, name=account.full_name, email=account.email, password_hash=password, admin=admin)
+        store.add_user(name, name=account.full_name, email=account.email, password_hash=password, admin=admin,
+                       active=account.enabled)  # a disabled account is never active, not even for a moment
         event = "user.create"
     else:
         store.update_user(name, name=account.full_name, email=account.email, admin=admin)
@@ -120,6 +121,7 @@ def _write_user(run: Run, name: str, account, password: str | None, admin: bool,
     for org, _ in store.identity(name).roles.items():
         if org in run.managed_orgs and org not in orgs:
             store.remove_membership(name, org)
-    store.set_active(name, account.enabled)
+    if existing is not None:
+        store.set_active(name, account.enabled)
     store.log(run.site.identity.name, event, f"user:{name}", source="geoserver", admin=admin, orgs=orgs,
               active=account.enabled)
