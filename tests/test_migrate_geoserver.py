@@ -251,12 +251,19 @@ def test_bad_input_is_reported_and_the_rest_goes_on(site, settings, tmp_path):
     (root / "data/sf/dtm.tif").unlink()
     roles = "<!DOCTYPE r [<!ENTITY x 'y'>]><roleRegistry>&x;</roleRegistry>"
     (root / "security/role/default/roles.xml").write_text(roles)
+    users = root / "security/usergroup/default/users.xml"
+    users.write_text(users.read_text().replace("<users>", '<users><user enabled="true" name="stagiaire" '
+                                               'password="plain:court"/><user name="invite" password="crypt1:x/Y"/>'))
     report = migrate_geoserver(site.seen_by(OPERATOR), root).as_dict()
     assert [d.id for d in site.catalog.list_datasets()] == ["departements"]
     messages = " | ".join(f"{w['source']}: {w['message']}" for w in report["warnings"])
     assert "topp:regions: workspaces/topp/admin_express/regions/featuretype.xml: malformed XML" in messages
     assert "sf:dtm: not migrated: its data file" in messages and "is missing" in messages
     assert "roles: roles.xml: XML with a DOCTYPE declaring entities is refused" in messages
+    # a plain password is hashed (short as it is: not a new one); an encrypted one cannot come across
+    assert authenticate_password(site, "stagiaire", "court").user == "stagiaire"
+    assert site.accounts.get_user("invite")["password"] is None
+    assert "log in through OpenID Connect or set a password" in " ".join(_warnings(report, "user invite"))
     result = kartenn("migrate", "geoserver", str(tmp_path / "nowhere"), "--data-dir", str(settings.data_dir),
                      settings=settings)
     assert result.returncode == 1 and "is not a GeoServer data directory" in result.stderr

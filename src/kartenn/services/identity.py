@@ -1,5 +1,7 @@
 """Credentials → identity: local passwords (argon2id; no lockout, services.sessions slows the addresses that fail),
 personal API tokens (stored hashed, scoped, expiring). OpenID Connect tokens are checked in services.oidc.
+Accounts migrated from GeoServer keep their ``digest1:`` hash until their first login, which replaces it with
+an argon2id hash of the same password.
 
 Token format: ``kt_<id>_<secret>``; the id finds the row, the SHA-256 of the secret is compared in
 constant time.
