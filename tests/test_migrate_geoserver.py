@@ -296,3 +296,10 @@ def test_reachable_postgis_table_is_copied(site, tmp_path, pg_cluster):
     marie = authenticate_password(site, "mlefevre", PASSWORDS["mlefevre"])  # ROLE_CADASTRE
     assert site.seen_by(marie).may("edit", "dataset", "parcelles")
     assert "parcelles" not in _visible(site, authenticate_password(site, "jdupont", PASSWORDS["jdupont"]))
+    # a row more in the table: the dataset is published again, in place
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO parcelles VALUES "
+                     "(3, 'ZK', 8, 'SRID=4326;POLYGON((-4.3 48.4,-4.29 48.4,-4.29 48.41,-4.3 48.4))')")
+    again = migrate_geoserver(site.seen_by(OPERATOR), root)
+    assert [e.target for e in again.updated if e.kind == "dataset"] == ["parcelles"]
+    assert site.catalog.get_dataset("parcelles").count == 3

@@ -53,6 +53,16 @@ def table_info(conninfo: dict[str, Any], schema: str, table: str) -> TableInfo:
                      columns, int(count[0]) if count else 0)
 
 
+def checksum(conninfo: dict[str, Any], schema: str, table: str) -> str:
+    """A digest of the table's rows, whatever their order: what a migration compares to know it changed."""
+    query = sql.SQL("SELECT md5(coalesce(string_agg(h, '' ORDER BY h), '')) FROM "
+                    "(SELECT md5(t::text) AS h FROM {}.{} AS t) AS rows").format(sql.Identifier(schema),
+                                                                                sql.Identifier(table))
+    with psycopg.connect(**conninfo, connect_timeout=5) as conn:
+        row = conn.execute(query).fetchone()
+    return str(row[0]) if row else ""
+
+
 def read_batches(conninfo: dict[str, Any], schema: str, table: str, info: TableInfo,
                  batch_size: int) -> Iterator[pa.RecordBatch]:
     """The table's rows in batches, through a server-side cursor."""

@@ -70,6 +70,9 @@ def data_files(layer: Layer, root: Path) -> list[Path]:
 def fingerprint(layer: Layer, root: Path) -> str:
     """SHA-256 of the layer's resource and store documents and of its data files."""
     digest = hashlib.sha256(layer.resource_xml + layer.store.xml)
+    if layer.store.type in DATABASE:
+        schema = layer.store.params.get("schema") or "public"
+        digest.update(external_tables.checksum(_conninfo(layer), schema, layer.native_name).encode())
     for path in data_files(layer, root):
         digest.update(path.name.encode())
         with open(path, "rb") as f:

@@ -26,6 +26,10 @@ ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
 
 
 def datasets(run: Run) -> None:
+    current = {layer.qualified for layer in run.data.layers}
+    for (kind, source), rows in sorted(run.rows.items()):
+        if kind == "dataset" and source not in current:
+            run.done("skipped", source, "dataset", rows[0].kartenn_id, "no longer in GeoServer: kept as it is")
     for layer in run.data.layers:
         try:
             _layer(run, layer)
