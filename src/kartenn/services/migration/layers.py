@@ -52,15 +52,16 @@ def _layer(run: Run, layer: Layer) -> None:
     dataset = _existing(run, known.kartenn_id) if known else None
     if dataset is None:
         dataset_id = _new_id(run, layer)
-        run.dataset_ids[layer.qualified] = dataset_id
         if not run.dry_run:
             dataset = _publish(run, layer, None, dataset_id)
+        run.dataset_ids[layer.qualified] = dataset_id
         run.done("created", layer.qualified, "dataset", dataset_id, _summary(layer, dataset))
         created = True
     else:
         run.dataset_ids[layer.qualified] = dataset.id
         record = run.site.catalog.get_record(dataset.record_id)
-        local = changed_since(dataset.updated, known.migrated_at) or changed_since(record.updated, known.migrated_at)
+        local = bool(known.fingerprint) and (changed_since(dataset.updated, known.migrated_at) or
+                                             changed_since(record.updated, known.migrated_at))
         if known.fingerprint == source_print:
             run.done("skipped", layer.qualified, "dataset", dataset.id, "unchanged")
         elif local and not run.overwrite:
