@@ -48,6 +48,8 @@ def _group(run: Run, group: LayerGroup) -> None:
             map_id = maps.save(run.site, title, abstract=group.abstract, org=org, public=public, body=body)["id"]
             run.remember("map", group.qualified, map_id, print_)
         run.done("created", group.qualified, "map", map_id, detail)
+    elif known is None:
+        raise AssertionError("an existing map is a known one")
     elif known.fingerprint == print_:
         run.done("skipped", group.qualified, "map", existing["id"], "unchanged")
     elif changed_since(_when(existing["updated"]), known.migrated_at) and not run.overwrite:
@@ -87,11 +89,11 @@ def _layers(run: Run, group: LayerGroup, seen: set[str]) -> list[dict[str, Any]]
             continue
         layer = run.data.layer_by_id(ident)
         dataset_id = run.dataset_ids.get(layer.qualified) if layer else None
-        if dataset_id is None:
+        if layer is None or dataset_id is None:
             run.report.warn(group.qualified, f"its layer {layer.qualified if layer else ident} was not migrated: "
                             "left out of the map")
             continue
-        style = run.data.styles.get(style_id).name if style_id and style_id in run.data.styles else None
+        style = run.data.styles[style_id].name if style_id and style_id in run.data.styles else None
         if style and not run.dry_run:
             dataset = run.site.catalog.get_dataset(dataset_id)
             if style not in styles.styles_of(run.site, dataset):
@@ -118,5 +120,7 @@ def _extent(group: LayerGroup) -> list[float] | None:
     except Exception:  # pyproj's CRSError: an unknown CRS gives no extent
         return None
     if crs.to_epsg() != 4326:
-        box = list(Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True).transform_bounds(*box))
+        west, south, east, north = box
+        box = list(Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True).transform_bounds(
+            west, south, east, north))
     return [round(v, 7) for v in box]

@@ -58,6 +58,7 @@ def _layer(run: Run, layer: Layer) -> None:
         run.done("created", layer.qualified, "dataset", dataset_id, _summary(layer, dataset))
         created = True
     else:
+        assert known is not None  # a dataset is found through what an earlier run made
         run.dataset_ids[layer.qualified] = dataset.id
         record = run.site.catalog.get_record(dataset.record_id)
         local = bool(known.fingerprint) and (changed_since(dataset.updated, known.migrated_at) or
