@@ -75,8 +75,7 @@ def test_unreachable_postgis_and_service_rules_are_reported(migrated):
 
 
 def test_report_shape(migrated):
-    assert set(migrated) == {"dry_run", "created", "updated", "skipped", "warnings"}
-    assert migrated["dry_run"] is False
+    assert set(migrated) == {"created", "updated", "skipped", "warnings"}
     for entry in migrated["created"]:
         assert set(entry) == {"source", "kind", "target", "detail"}
     sources = {e["source"] for e in migrated["created"]}
@@ -205,7 +204,6 @@ def test_dry_run_changes_nothing(site, settings, tmp_path):
     result = kartenn("migrate", "geoserver", str(_copy(tmp_path, "topp")), "--data-dir", str(settings.data_dir),
                      "--dry-run", "--json", settings=settings, check=True)
     report = json.loads(result.stdout)
-    assert report["dry_run"] is True
     assert {e["target"] for e in report["created"] if e["kind"] == "dataset"} == {"departements", "regions"}
     assert "user jdupont" in {e["source"] for e in report["created"]}
     assert site.catalog.list_datasets() == [] and site.accounts.list_users() == []

@@ -43,8 +43,8 @@ class Report:
     warnings: list[Warning] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, **{name: [asdict(e) for e in getattr(self, name)]
-                                            for name in ("created", "updated", "skipped", "warnings")}}
+        names = ("created", "updated", "skipped", "warnings")
+        return {name: [asdict(e) for e in getattr(self, name)] for name in names}
 
     def warn(self, source: str, message: str) -> None:
         self.warnings.append(Warning(source, message))
