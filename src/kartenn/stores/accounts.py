@@ -223,11 +223,6 @@ class Accounts:
             conn.execute(update(users).where(users.c.id == user_id).values(name=name or user_id, email=email,
                                                                             admin=admin))
 
-    def members_of(self, org_id: str) -> dict[str, str]:
-        """The organisation's members: user → role."""
-        with self.engine.connect() as conn:
-            return {r.user_id: r.role for r in conn.execute(select(memberships).where(memberships.c.org_id == org_id))}
-
     def identity(self, user_id: str, scope: str = "write") -> Identity:
         user = self.get_user(user_id)
         with self.engine.connect() as conn:
