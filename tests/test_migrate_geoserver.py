@@ -289,6 +289,7 @@ def test_reachable_postgis_table_is_copied(site, tmp_path, pg_cluster):
     assert len(said) == 1 and said[0].startswith("GeoServer declares the bounding box -5.14026, 47.278")
     parcelles = site.catalog.get_dataset("parcelles")
     assert (parcelles.count, parcelles.srid, parcelles.title) == (2, 4326, "Parcelles cadastrales")
+    assert styles.default_name(parcelles) == "restricted"
     rows = features.page(site.seen_by(OPERATOR), parcelles, features.ItemQuery()).rows
     assert {row["properties"]["section"] for row in rows} == {"AB", "Ç"}
     assert "parcelles" not in _visible(site, ANONYMOUS)
