@@ -2,7 +2,7 @@
 copies from a GeoServer PostGIS store. The bundled GDAL has no PostgreSQL driver, so psycopg reads it.
 
 >>> info = table_info(conninfo, "public", "parcelles")          # doctest: +SKIP
->>> info.srid, info.count
+>>> info.srid, info.count                                       # doctest: +SKIP
 (4326, 1204)
 """
 

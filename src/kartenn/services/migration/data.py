@@ -2,7 +2,7 @@
 store's ``charset``, GeoPackage tables, GeoTIFF coverages, and PostGIS tables copied when the database answers.
 
 >>> source = layer_source(layer, Path("geoserver/data"), workdir)   # doctest: +SKIP
->>> source.name, source.kind
+>>> source.name, source.kind                                          # doctest: +SKIP
 ('departements', 'vector')
 """
 
