@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kartenn.cli_migrate import migrate_app
 from kartenn.cli_sync import sync as sync_command
 from kartenn.config import Settings
 from kartenn.errors import KartennError
@@ -601,6 +602,9 @@ def style_delete(dataset: Annotated[str, typer.Argument(help="Dataset id.")],
 
 
 app.command("sync")(sync_command)
+
+
+app.add_typer(migrate_app, name="migrate")
 
 
 def main() -> None:

@@ -1,5 +1,7 @@
 """Credentials → identity: local passwords (argon2id; no lockout, services.sessions slows the addresses that fail),
 personal API tokens (stored hashed, scoped, expiring). OpenID Connect tokens are checked in services.oidc.
+Accounts migrated from GeoServer keep their ``digest1:`` hash until their first login, which replaces it with
+an argon2id hash of the same password.
 
 Token format: ``kt_<id>_<secret>``; the id finds the row, the SHA-256 of the secret is compared in
 constant time.
@@ -11,6 +13,8 @@ constant time.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -31,6 +35,31 @@ def hash_password(password: str) -> str:
     if len(password) < 10:
         raise InvalidInput("a password needs at least 10 characters", locator="password")
     return HASHER.hash(password)
+
+
+GEOSERVER_DIGEST = "digest1:"  # GeoServer's digest password encoder (Jasypt), kept by `kartenn migrate geoserver`
+DIGEST_SALT, DIGEST_ROUNDS = 16, 100_000
+
+
+def geoserver_digest_matches(stored: str, password: str) -> bool:
+    """Whether ``password`` is the one of a GeoServer ``digest1:`` hash: base64 of a 16-byte salt and
+    SHA-256(salt + password) hashed again until 100,000 rounds (Jasypt's StandardStringDigester).
+
+    >>> geoserver_digest_matches("digest1:D9miJH/hVgfxZJscMafEtbtliG0ROxhLfsznyWfG38X2pda2JOSV4POi55PQI4tw",
+    ...                          "geoserver")
+    True
+    """
+    try:
+        raw = base64.b64decode(stored.removeprefix(GEOSERVER_DIGEST), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    salt, expected = raw[:DIGEST_SALT], raw[DIGEST_SALT:]
+    if len(expected) != hashlib.sha256().digest_size:
+        return False
+    digest = hashlib.sha256(salt + password.encode("utf-8")).digest()
+    for _ in range(DIGEST_ROUNDS - 1):
+        digest = hashlib.sha256(digest).digest()
+    return hmac.compare_digest(digest, expected)
 
 
 def create_token(site: Any, user_id: str, *, name: str = "", scope: str = "write", days: int | None = 365) -> str:
@@ -71,10 +100,16 @@ def authenticate_password(site: Any, user_id: str, password: str) -> Identity:
         HASHER.hash(password)  # same work as a real check: no user enumeration by timing
         site.accounts.log(user_id, "login.failed", f"user:{user_id}", reason="unknown user")
         raise Unauthorized("wrong user name or password") from None
-    try:
-        ok = bool(user["password"]) and HASHER.verify(user["password"], password)
-    except (VerificationError, InvalidHashError):
-        ok = False
+    stored = user["password"] or ""
+    if stored.startswith(GEOSERVER_DIGEST):
+        ok = geoserver_digest_matches(stored, password)
+        if ok:  # a password kept from a migration: hashed as Kartenn hashes its own from now on
+            site.accounts.set_password(user_id, HASHER.hash(password))
+    else:
+        try:
+            ok = bool(stored) and HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
     if not ok:
         site.accounts.log(user_id, "login.failed", f"user:{user_id}", reason="wrong password")
         raise Unauthorized("wrong user name or password")

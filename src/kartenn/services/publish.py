@@ -109,10 +109,14 @@ def publish_source(site: Site, source: Source, *, title: str | None = None, repl
                    progress: Progress | None = None, log: list[str] | None = None,
                    sharing: Sharing | None = None, dataset_id: str | None = None,
                    record_id: str | None = None) -> Dataset:
-    """Publish one source. A new dataset gets ``sharing`` (default: public); a replaced one keeps its rights."""
+    """Publish one source. A new dataset gets ``sharing`` (default: public), the id ``dataset_id`` and the record
+    ``record_id`` (default: an id made from the source's name, a new UUID); a replaced one keeps its ids and
+    rights."""
     log = log if log is not None else []
     log.extend(source.notes)
     old = site.catalog.get_dataset(replace) if replace else None
+    if old is None and dataset_id is not None and dataset_id in site.catalog.dataset_ids() | RESERVED_IDS:
+        raise Conflict(f"a dataset {dataset_id!r} exists already")
     dataset_id = old.id if old else dataset_id or _unique_id(site, source.name)
     record_id = old.record_id if old else record_id or str(uuid4())
     storage = _storage_name(dataset_id)

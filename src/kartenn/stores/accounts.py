@@ -162,12 +162,12 @@ class Accounts:
             return conn.execute(select(organisations.c.id).where(organisations.c.id == org_id)).first() is not None
 
     def add_user(self, user_id: str, *, name: str = "", email: str = "", password_hash: str | None = None,
-                 admin: bool = False) -> None:
+                 admin: bool = False, active: bool = True) -> None:
         with self.engine.begin() as conn:
             if conn.execute(select(users.c.id).where(users.c.id == user_id)).first():
                 raise Conflict(f"user {user_id!r} exists already")
             conn.execute(insert(users).values(id=user_id, name=name or user_id, email=email, password=password_hash,
-                                              admin=admin, active=True, failures=0, created=_now()))
+                                              admin=admin, active=active, failures=0, created=_now()))
 
     def get_user(self, user_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -210,6 +210,18 @@ class Accounts:
             conn.execute(update(users).where(users.c.id == user_id).values(active=active))
             if not active:
                 conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+
+    def set_password(self, user_id: str, password_hash: str | None) -> None:
+        """Replace the stored password hash (None: no local password)."""
+        self.get_user(user_id)
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(password=password_hash))
+
+    def update_user(self, user_id: str, *, name: str, email: str, admin: bool) -> None:
+        self.get_user(user_id)
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(name=name or user_id, email=email,
+                                                                            admin=admin))
 
     def identity(self, user_id: str, scope: str = "write") -> Identity:
         user = self.get_user(user_id)

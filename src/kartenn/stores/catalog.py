@@ -223,8 +223,13 @@ class Catalog:
     def create_schema(self) -> None:
         with self.engine.begin() as conn:
             self.dialect.create_schema(conn, lock=SCHEMA_LOCK)
-            # their tables join the metadata
-            from kartenn.stores import record_versions, sync_state, thesauri, working_copies  # noqa: F401
+            from kartenn.stores import (  # noqa: F401  (their tables join the metadata)
+                migration_sources,
+                record_versions,
+                sync_state,
+                thesauri,
+                working_copies,
+            )
 
             metadata.create_all(conn)
             from kartenn.stores import record_index
