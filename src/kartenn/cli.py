@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kartenn.cli_migrate import migrate_app
+from kartenn.cli_options import DataDir
 from kartenn.cli_sync import sync as sync_command
 from kartenn.config import Settings
 from kartenn.errors import KartennError
@@ -22,8 +23,6 @@ app = typer.Typer(help="Kartenn: publish, catalogue and serve geospatial data.",
 console = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 out = Console()
 
-DataDir = Annotated[Path, typer.Option("--data-dir", "-d", help="The site's data directory.",
-                                       envvar="KARTENN_DATA_DIR")]
 
 
 def _site(data_dir: Path, create: bool = False, **settings: str | None):  # type: ignore[no-untyped-def]

@@ -8,16 +8,17 @@ from typing import Annotated
 
 import typer
 
+from kartenn.cli_options import AsJson, DataDir, DryRun
+
 migrate_app = typer.Typer(help="Bring an existing spatial data infrastructure into the site.", no_args_is_help=True)
 
 
 @migrate_app.command("geoserver")
 def migrate_geoserver(
     path: Annotated[Path, typer.Argument(help="The GeoServer data directory (with workspaces/, styles/, security/).")],
-    data_dir: Annotated[Path, typer.Option("--data-dir", "-d", help="The site's data directory.",
-                                           envvar="KARTENN_DATA_DIR")] = Path("site"),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: DataDir = Path("site"),
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Also replace what was changed in Kartenn since "
                                                                  "the last migration.")] = False,
 ) -> None:

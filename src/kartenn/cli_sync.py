@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from kartenn.cli_options import AsJson, DataDir, DryRun
+
 
 def sync(
     source: Annotated[str, typer.Option("--from", help="The source site's address, e.g. https://test.example.org.",
@@ -17,10 +19,9 @@ def sync(
                                        envvar="KARTENN_SYNC_TOKEN", show_default=False)],
     datasets: Annotated[list[str] | None, typer.Argument(help="Datasets to copy (default: every one the token may "
                                                               "see).", show_default=False)] = None,
-    data_dir: Annotated[Path, typer.Option("--data-dir", "-d", help="The site's data directory.",
-                                           envvar="KARTENN_DATA_DIR")] = Path("site"),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: DataDir = Path("site"),
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Also replace datasets changed here since the "
                                                                 "last sync, or not copied by it.")] = False,
 ) -> None:
