@@ -303,3 +303,27 @@ def test_reachable_postgis_table_is_copied(site, tmp_path, pg_cluster):
     again = migrate_geoserver(site.seen_by(OPERATOR), root)
     assert [e.target for e in again.updated if e.kind == "dataset"] == ["parcelles"]
     assert site.catalog.get_dataset("parcelles").count == 3
+
+
+def test_old_layer_names_keep_working(module_server, migrated):
+    """GeoServer's layer names (ws:layer) in WMS, WFS and WMTS requests, for the clients still set up with them;
+    a restricted layer stays hidden under its old name too."""
+    getmap = {"service": "WMS", "version": "1.3.0", "request": "GetMap", "styles": "", "crs": "EPSG:4326",
+              "bbox": "41,-5,51,10", "width": 64, "height": 64, "format": "image/png"}
+    with module_server.client() as http:
+        r = http.get("/wms", params={**getmap, "layers": "ne:countries"})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text
+        hidden = http.get("/wms", params={**getmap, "layers": "topp:departements"})
+        assert hidden.status_code == 400 and b"LayerNotDefined" in hidden.content
+        agent = http.get("/wms", params={**getmap, "layers": "topp:departements"},
+                         auth=("rtanguy", PASSWORDS["rtanguy"]))
+        assert agent.status_code == 200 and agent.headers["content-type"] == "image/png"
+        assert b"LayerNotDefined" in http.get("/wms", params={**getmap, "layers": "ne:nothing"}).content
+        features = http.get("/wfs", params={"service": "WFS", "version": "2.0.0", "request": "GetFeature",
+                                            "typeNames": "topp:regions", "outputFormat": "application/json"})
+        assert features.status_code == 200 and features.json()["numberMatched"] == 13
+        tile = http.get("/wmts", params={"service": "WMTS", "version": "1.0.0", "request": "GetTile",
+                                         "layer": "ne:countries", "style": "countries", "format": "image/png",
+                                         "tilematrixset": "WebMercatorQuad", "tilematrix": "0", "tilerow": "0",
+                                         "tilecol": "0"})
+        assert tile.status_code == 200 and tile.headers["content-type"] == "image/png", tile.text

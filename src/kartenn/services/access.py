@@ -26,7 +26,7 @@ CATALOG_SHARED = frozenset({
     "add_dataset", "update_dataset", "delete_dataset", "dataset_ids",
     "put_record", "put_records", "delete_record", "record_origins",
     "add_job", "save_job", "get_job", "list_jobs",
-    "named_styles", "named_styles_of", "put_named_style", "delete_named_style",
+    "named_styles", "named_styles_of", "put_named_style", "delete_named_style", "former_dataset_name",
 })
 # What a site offers a caller as is: settings, and the stores the services read and write after their checks.
 SITE_SHARED = frozenset({"settings", "accounts", "features", "maps", "files", "staging", "engine", "close"})

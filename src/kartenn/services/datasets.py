@@ -5,8 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from kartenn.domain import Dataset
-from kartenn.errors import Forbidden
+from kartenn.errors import Forbidden, NotFound
 from kartenn.services.publish import delete_dataset
+
+
+def named(site: Any, name: str) -> Dataset:
+    """The dataset called ``name`` by the caller: its id, or the name it had before a migration (``ne:countries``
+    in GeoServer), so that clients configured against the old server go on working. NotFound as for an id."""
+    try:
+        return site.catalog.get_dataset(name)  # type: ignore[no-any-return]
+    except NotFound:
+        former = site.catalog.former_dataset_name(name)
+        if former is None:
+            raise
+        return site.catalog.get_dataset(former)  # type: ignore[no-any-return]
 
 
 def remove(site: Any, dataset_id: str) -> Dataset:

@@ -270,6 +270,13 @@ class Catalog:
             raise NotFound(f"no dataset {dataset_id!r}")
         return self._dataset(row)
 
+    def former_dataset_name(self, name: str) -> str | None:
+        """The id of the dataset a migrated layer's old name (``ws:layer``) now names, or None."""
+        from kartenn.stores import migration_sources
+
+        with self.engine.connect() as conn:
+            return migration_sources.dataset_of(conn, name)
+
     def _read_dataset(self, dataset_id: str) -> dict[str, Any] | None:
         """The row of one dataset, as committed now, in one query on the driver (no ORM layer, no transaction).
 

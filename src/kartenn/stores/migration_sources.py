@@ -66,6 +66,13 @@ def put(conn: Connection, src: Source) -> None:
     src.migrated_at = now
 
 
+def dataset_of(conn: Connection, name: str) -> str | None:
+    """The dataset a layer known elsewhere by ``name`` (``ne:countries``) became here, or None."""
+    row = conn.execute(select(migration_sources.c.kartenn_id).where(and_(
+        migration_sources.c.kind == "dataset", migration_sources.c.source == name)).limit(1)).first()
+    return row.kartenn_id if row else None
+
+
 def forget(conn: Connection, system: str, kind: str, source: str) -> None:
     """The rows of a source whose result is gone (deleted here since)."""
     conn.execute(delete(migration_sources).where(and_(

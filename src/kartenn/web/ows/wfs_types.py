@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from kartenn.domain import Dataset
+from kartenn.errors import NotFound
 from kartenn.formats import gml
+from kartenn.services import datasets
 from kartenn.site import Site
 from kartenn.web.ows.common import OWSError
 
@@ -21,6 +23,12 @@ def dataset_named(site: Site, name: str) -> Dataset:
     for d in vector_datasets(site):
         if type_name(d) == local or d.id == local:
             return d
+    try:
+        former = datasets.named(site, name)  # a layer's name before a migration (ne:countries)
+    except NotFound:
+        former = None
+    if former is not None and former.kind == "vector":
+        return former
     raise OWSError("InvalidParameterValue", f"unknown feature type {name!r}", "typeNames")
 
 

@@ -12,7 +12,7 @@ from kartenn.domain import Dataset
 from kartenn.domain.style import Style, StyleLimits
 from kartenn.errors import InvalidInput, KartennError, NotFound
 from kartenn.formats.sld_import import from_sld, named_styles
-from kartenn.services import render, styles
+from kartenn.services import datasets, render, styles
 from kartenn.services.timedim import time_field, time_filter
 from kartenn.site import Site
 from kartenn.web.ows.common import OWSError, integer, required
@@ -54,7 +54,7 @@ def requested_layers(site: Site, params: dict[str, str], name: str = "layers") -
     found = []
     for layer in names:
         try:
-            found.append(site.catalog.get_dataset(layer.strip()))
+            found.append(datasets.named(site, layer.strip()))
         except NotFound:
             raise OWSError("LayerNotDefined", f"no layer {layer!r}", name) from None
     return found

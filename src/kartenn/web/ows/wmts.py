@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
-from kartenn.services import boxes, render, styles, tiles
+from kartenn.services import boxes, datasets, render, styles, tiles
 from kartenn.services.featureinfo import feature_info
 from kartenn.services.timedim import TimeFilter, time_extent, time_filter
 from kartenn.site import Site
@@ -131,7 +131,7 @@ def dispatch(site: Site, params: dict[str, str], base: str, headers: Any) -> Res
 def _layer(site: Site, params: dict[str, str]) -> Dataset:
     name = required(params, "layer")
     try:
-        return site.catalog.get_dataset(name)
+        return datasets.named(site, name)
     except NotFound:
         raise OWSError("LayerNotDefined", f"no layer {name!r}", "layer", 404) from None
 
