@@ -11,7 +11,7 @@ from pathlib import Path
 import pyogrio
 import pytest
 
-from conftest import kartenn, kartenn_here, shared
+from conftest import AppServer, kartenn, kartenn_here, shared
 from kartenn.domain.security import ANONYMOUS, OPERATOR
 from kartenn.errors import Unauthorized
 from kartenn.services import features, maps, styles, workflow
@@ -327,3 +327,42 @@ def test_old_layer_names_keep_working(module_server, migrated):
                                          "tilematrixset": "WebMercatorQuad", "tilematrix": "0", "tilerow": "0",
                                          "tilecol": "0"})
         assert tile.status_code == 200 and tile.headers["content-type"] == "image/png", tile.text
+
+
+def test_former_paths_answer_when_the_site_says_so(module_site, module_settings, migrated):
+    """With former_paths = true, GeoServer's and GeoNetwork's service paths answer as Kartenn's own; a workspace's
+    virtual service takes its layers' short names."""
+    toml = module_settings.data_dir / "kartenn.toml"
+    before = toml.read_text() if toml.exists() else None
+    toml.write_text((before or "") + "\nformer_paths = true\n")
+    served = AppServer(module_settings).start()
+    try:
+        getmap = {"service": "WMS", "version": "1.1.1", "request": "GetMap", "styles": "", "srs": "EPSG:4326",
+                  "bbox": "-5,41,10,51", "width": 64, "height": 64, "format": "image/png"}
+        with served.client() as http:
+            assert http.get("/geoserver/wms", params={**getmap, "layers": "ne:countries"}).headers[
+                "content-type"] == "image/png"
+            assert http.get("/geoserver/ne/wms", params={**getmap, "layers": "countries"}).headers[
+                "content-type"] == "image/png"
+            caps = http.get("/geoserver/ows", params={"service": "WFS", "request": "GetCapabilities"})
+            assert caps.status_code == 200 and b"WFS_Capabilities" in caps.content
+            csw = http.get("/geonetwork/srv/eng/csw", params={"service": "CSW", "request": "GetCapabilities"})
+            assert csw.status_code == 200 and b"Capabilities" in csw.content
+            record = module_site.catalog.get_dataset("countries").record_id
+            assert http.get(f"/geonetwork/srv/api/records/{record}").json()["id"] == record
+            iso = http.get(f"/geonetwork/srv/api/records/{record}/formatters/xml")
+            assert iso.status_code == 200 and b"MD_Metadata" in iso.content
+            assert http.get("/geoserver/nothing").status_code == 404
+    finally:
+        served.stop()
+        if before is None:
+            toml.unlink()
+        else:
+            toml.write_text(before)
+    plain = AppServer(module_settings).start()  # off by default
+    try:
+        with plain.client() as http:
+            assert http.get("/geoserver/wms", params={"service": "WMS", "request": "GetCapabilities"}).status_code \
+                == 404
+    finally:
+        plain.stop()

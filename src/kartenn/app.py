@@ -17,6 +17,7 @@ from kartenn.services.jobs import JobRunner
 from kartenn.site import Site
 from kartenn.web import api, auth, errors, ogc, ows, portal
 from kartenn.web.caching import CachePolicy
+from kartenn.web.former_paths import FormerPaths
 from kartenn.web.ogc import tiles as ogc_tiles
 from kartenn.web.portal.context import static_files
 from kartenn.web.responses import JSONResponse
@@ -47,6 +48,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(Validators)
     app.add_middleware(CachePolicy)
     app.add_middleware(WarmUp)
+    if settings.former_paths:
+        app.add_middleware(FormerPaths)
     errors.install(app)
     # Tiles and the OGC web services first: the router tries routes in order, and these answer most requests
     # (no path of theirs is one of the others').

@@ -1,0 +1,67 @@
+"""The addresses of a GeoServer and a GeoNetwork that a site took over (``former_paths = true`` in kartenn.toml):
+their service paths answer as Kartenn's own, so QGIS projects, web maps and harvesters set up against the old
+servers go on working after a migration.
+
+- ``/geoserver/ows``, ``/geoserver/wms``, ``/geoserver/wfs``, ``/geoserver/gwc/service/wmts`` → ``/ows``, ``/wms``…
+- ``/geoserver/<ws>/ows|wms|wfs`` (GeoServer's virtual services): the same, the layer names of the request taken
+  as names of that workspace (``countries`` → ``ne:countries``, which the migration recorded);
+- ``/geonetwork/srv/<lang>/csw`` → ``/csw``; ``/geonetwork/srv/api/records/<uuid>`` → the record,
+  ``…/formatters/xml`` → its ISO 19139 document.
+
+A pure ASGI layer: the request is passed on with the new path, nothing else changes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+SERVICES = {"ows": "/ows", "wms": "/wms", "wfs": "/wfs"}
+LAYER_PARAMETERS = {"layers", "query_layers", "layer", "typename", "typenames"}
+WORKSPACE = re.compile(r"^/geoserver/([A-Za-z0-9_.-]+)/(ows|wms|wfs)$")
+RECORD = re.compile(r"^/geonetwork/srv/api/(?:0\.1/)?records/([^/]+)(/formatters/xml)?$")
+CSW = re.compile(r"^/geonetwork/srv/[a-z]{2,3}/csw$")
+
+
+def rewrite(path: str, query: str) -> tuple[str, str] | None:
+    """(new path, new query) for a former address, or None."""
+    if path.startswith("/geoserver/"):
+        name = path.removeprefix("/geoserver/")
+        if name in SERVICES:
+            return SERVICES[name], query
+        if name == "gwc/service/wmts":
+            return "/wmts", query
+        found = WORKSPACE.match(path)
+        if found:
+            return SERVICES[found.group(2)], _in_workspace(query, found.group(1))
+        return None
+    if CSW.match(path):
+        return "/csw", query
+    found = RECORD.match(path)
+    if found:
+        suffix = "/iso19139.xml" if found.group(2) else ""
+        return f"/api/v1/records/{found.group(1)}{suffix}", query
+    return None
+
+
+def _in_workspace(query: str, workspace: str) -> str:
+    """The query with each unqualified layer name of the workspace's virtual service qualified by it."""
+    def qualified(value: str) -> str:
+        return ",".join(n if ":" in n or not n.strip() else f"{workspace}:{n.strip()}" for n in value.split(","))
+
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, qualified(v) if k.lower() in LAYER_PARAMETERS else v) for k, v in pairs])
+
+
+class FormerPaths:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(("/geoserver/", "/geonetwork/")):
+            found = rewrite(scope["path"], scope.get("query_string", b"").decode("latin-1"))
+            if found is not None:
+                path, query = found
+                scope = {**scope, "path": path, "raw_path": path.encode(), "query_string": query.encode()}
+        await self.app(scope, receive, send)
