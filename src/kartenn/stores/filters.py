@@ -12,7 +12,7 @@ compare intervals by their ends (an instant is an interval of no length), as CQL
 >>> fields = FeatureFields({"nom": "string", "code": "string"}, {"nom": column("nom"), "code": column("code")},
 ...                        SQLITE, spatial=None)
 >>> SQLITE.compile(to_condition(parse_text("nom = 'Bretagne' AND code IN ('53', '11')"), fields))
-('nom = ? AND code IN (?, ?)', ['Bretagne', '53', '11'])
+('(nom = ? AND code IN (?, ?))', ['Bretagne', '53', '11'])
 """
 
 from __future__ import annotations
@@ -126,6 +126,12 @@ def crs_name(literal: values.Geometry) -> str | None:
     """The CRS a GML geometry named (srsName); its coordinates are then east/north. None: the filter CRS."""
     crs = literal.geometry.get("crs") if isinstance(literal.geometry, dict) else None
     return (crs or {}).get("properties", {}).get("name")
+
+
+def envelope_bounds(envelope: values.Envelope) -> tuple[float, float, float, float]:
+    """(min x, min y, max x, max y) of a filter's envelope, whichever corners it was given by."""
+    e = envelope
+    return min(e.x1, e.x2), min(e.y1, e.y2), max(e.x1, e.x2), max(e.y1, e.y2)
 
 
 def like_pattern(node: ast.Like, locator: str) -> str:
@@ -332,9 +338,7 @@ class FeatureFields(Schema):
         if self.spatial_test is None:
             raise InvalidInput("spatial filters are not available here", locator=self.locator)
         if isinstance(literal_node, values.Envelope):
-            e = literal_node
-            return self.spatial_test(op, shapely.box(min(e.x1, e.x2), min(e.y1, e.y2), max(e.x1, e.x2),
-                                                     max(e.y1, e.y2)), None)
+            return self.spatial_test(op, shapely.box(*envelope_bounds(literal_node)), None)
         return self.spatial_test(op, check_geometry(literal_node), crs_name(literal_node))
 
     def temporal_kind(self, names: list[str]) -> str:

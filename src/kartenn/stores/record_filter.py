@@ -24,7 +24,7 @@ from kartenn.errors import InvalidInput
 from kartenn.filter_check import check_geometry
 from kartenn.stores.catalog import record_terms, records
 from kartenn.stores.dialect import Dialect
-from kartenn.stores.filters import Schema, to_condition
+from kartenn.stores.filters import Schema, envelope_bounds, to_condition
 from kartenn.stores.record_index import WORD, record_keys, record_trigrams, record_words
 from kartenn.text import fold
 
@@ -187,7 +187,7 @@ def _anytext_like(pattern: str, dialect: Dialect) -> ColumnElement[bool]:
 
 def _bounds(geom: Any) -> tuple[float, float, float, float]:
     if isinstance(geom, values.Envelope):
-        return (min(geom.x1, geom.x2), min(geom.y1, geom.y2), max(geom.x1, geom.x2), max(geom.y1, geom.y2))
+        return envelope_bounds(geom)
     if isinstance(geom, values.Geometry):
         return check_geometry(geom, "constraint").bounds  # type: ignore[no-any-return]
     raise InvalidInput("a spatial operator needs a geometry or an envelope", locator="constraint")
