@@ -75,8 +75,10 @@ def ingest(
     replace: Annotated[str | None, typer.Option(help="Update this dataset in place, keeping its id.")] = None,
     org: Annotated[str | None, typer.Option(help="Organisation that owns the new datasets.")] = None,
     private: Annotated[bool, typer.Option("--private", help="Only the owning organisation sees them.")] = False,
+    variable: Annotated[str | None, typer.Option(help="Publish only this variable of a NetCDF file.")] = None,
 ) -> None:
-    """Publish each file as one or more datasets, each with a catalogue record."""
+    """Publish each file as one or more datasets, each with a catalogue record. A NetCDF variable with a time
+    axis, or a folder (or zip) of GeoTIFFs named by date, becomes one raster time stack."""
     from kartenn.domain.security import Sharing
     from kartenn.services.publish import publish_file
 
@@ -103,7 +105,7 @@ def ingest(
 
             try:
                 outcomes = publish_file(site, path, title=title, crs=crs, replace=replace, progress=progress,
-                                        sharing=sharing)
+                                        sharing=sharing, variable=variable)
             except KartennError as exc:
                 _error(exc.message)
                 failures += 1

@@ -59,10 +59,11 @@ class Outcome:
 def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str | None = None,
                  replace: str | None = None, label: str | None = None,
                  progress: Progress | None = None, sharing: Sharing | None = None,
-                 dataset_id: str | None = None, record_id: str | None = None) -> list[Outcome]:
+                 dataset_id: str | None = None, record_id: str | None = None,
+                 variable: str | None = None) -> list[Outcome]:
     """Publish every dataset found in ``path``; each is atomic on its own, with its audit line. Raises for an
     unreadable file. ``dataset_id`` and ``record_id`` name a new dataset and its record (a single input only;
-    default: from the layer's name, a new UUID)."""
+    default: from the layer's name, a new UUID). ``variable`` publishes only that variable of a NetCDF file."""
     if replace:
         site.catalog.get_dataset(replace)  # an unknown id is an error before any work
     if dataset_id and dataset_id in site.catalog.dataset_ids() | RESERVED_IDS:
@@ -75,7 +76,8 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
     if path.exists():
         check_file(path, label or path.name, limits)
     with site.staging.area(f"ingest-{secrets.token_hex(6)}") as work:
-        sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits.archive)
+        sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits.archive,
+                           variable=variable)
         check_sources(sources, limits)
         if (replace or dataset_id) and len(sources) != 1:
             raise InvalidInput(f"{label or path.name}: holds {len(sources)} datasets; --replace (or an id) takes one")
@@ -306,6 +308,8 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
     import rasterio.shutil
 
     assert source.crs is not None
+    if source.steps:
+        return _publish_stack(site, source, dataset_id, storage, title, old, progress, log, record_id)
     name = f"{storage}.tif"
     src_path = source.layer or str(source.path)
     with site.staging.area(storage) as work:
@@ -356,6 +360,95 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
         _drop(site, old)
     log.append(f"raster {info['width']}×{info['height']}, {info['bands']} band(s), published as {dataset.id}")
     return dataset
+
+
+def _publish_stack(site: Site, source: Source, dataset_id: str, storage: str, title: str | None,
+                   old: Dataset | None, progress: Progress | None, log: list[str], record_id: str) -> Dataset:
+    """A raster time stack: one COG per step, all put in the file store before the catalogue entry that lists
+    them commits (then none is left behind if it fails)."""
+    import rasterio
+    import rasterio.shutil
+
+    assert source.crs is not None
+    names = [f"{storage}.t{k:04d}.tif" for k in range(len(source.steps))]
+    crs = rasterio.crs.CRS.from_wkt(source.crs.to_wkt())
+    with site.staging.area(storage) as work:
+        cogs = []
+        for k, step in enumerate(source.steps):
+            if progress:
+                progress(k, len(source.steps), f"{source.name}: {step.time} to Cloud Optimized GeoTIFF")
+            plain, cog = work / f"plain{k}.tif", work / f"cog{k}.tif"
+            with raster_env(GDAL_NUM_THREADS="ALL_CPUS"):
+                with open_raster(step.raster) as src:
+                    block = "512" if max(src.width, src.height) >= 2048 else "256"
+                    _copy_band(src, step.band, plain, crs)
+                with open_raster(plain) as src:
+                    rasterio.shutil.copy(src, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
+                                         BLOCKSIZE=block, BIGTIFF="IF_SAFER")
+            plain.unlink()
+            cogs.append(cog)
+        infos = []
+        for cog in cogs:
+            with rasterio.open(cog) as r:
+                infos.append(_raster_info(r))
+                extent = tuple(float(v) for v in r.bounds)
+        info = infos[-1]
+        # One colour ramp for every step: the stack's range, so that colours compare across time.
+        lows = [i["stats"][0][0] for i in infos if i["stats"]]
+        highs = [i["stats"][0][1] for i in infos if i["stats"]]
+        info["stats"] = [(min(lows), max(highs))] if lows else []
+        info["times"] = [step.time for step in source.steps]
+        info["steps"] = names
+        srid = source.crs.to_epsg(min_confidence=70)
+        try:
+            with site.catalog.begin() as conn:
+                for cog, name in zip(cogs, names, strict=True):
+                    site.files.put(cog, name)
+                now = datetime.now(UTC)
+                dataset = Dataset(
+                    id=dataset_id,
+                    title=title or (old.title if old else _title(source.name)),
+                    kind="raster",
+                    crs=f"EPSG:{srid}" if srid else source.crs.to_wkt(),
+                    srid=srid,
+                    extent=extent,  # type: ignore[arg-type]
+                    extent_wgs84=_wgs84(extent, source.crs),  # type: ignore[arg-type]
+                    storage=names[-1],  # the latest step: what a request without time shows
+                    source=source.label,
+                    style=old.style if old else default_raster_style(info["bands"], info["dtype"], info["stats"]),
+                    raster=info,
+                    record_id=record_id,
+                    created=old.created if old else None,
+                )
+                _save(site, conn, dataset, old, now)
+        except BaseException:
+            for name in names:
+                site.files.delete(name)
+            raise
+    if old:
+        _drop(site, old)
+    log.append(f"raster time stack of {len(names)} steps ({info['times'][0]} to {info['times'][-1]}), "
+               f"{info['width']}×{info['height']}, published as {dataset.id}")
+    return dataset
+
+
+def _copy_band(src: rasterio.DatasetReader, band: int | None, path: Path, crs: rasterio.crs.CRS) -> None:
+    """One band of ``src`` (every band when None) as a tiled GeoTIFF in ``crs``, block by block."""
+    import rasterio
+
+    bands = [band] if band else list(range(1, src.count + 1))
+    profile = {"driver": "GTiff", "width": src.width, "height": src.height, "count": len(bands),
+               "dtype": src.dtypes[bands[0] - 1], "crs": crs, "transform": src.transform,
+               "nodata": src.nodatavals[bands[0] - 1], "tiled": True, "blockxsize": 256, "blockysize": 256,
+               "BIGTIFF": "IF_SAFER"}
+    with rasterio.open(path, "w", **profile) as dst:
+        for _, window in dst.block_windows(1):
+            dst.write(src.read(bands, window=window), window=window)
+        for k, b in enumerate(bands, start=1):
+            if src.descriptions[b - 1]:
+                dst.set_band_description(k, src.descriptions[b - 1])
+        if band is None:
+            dst.colorinterp = src.colorinterp
 
 
 def _raster_info(r: rasterio.DatasetReader) -> dict:
@@ -422,7 +515,8 @@ def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime
 def _drop(site: Site, old: Dataset) -> None:
     """Remove the data a replaced dataset pointed to, from the store of its kind (a replace may change it)."""
     if old.kind == "raster":
-        site.files.delete(old.storage)
+        for name in {old.storage, *old.raster.get("steps", [])}:
+            site.files.delete(name)
     else:
         site.features.drop(old.storage)
 
