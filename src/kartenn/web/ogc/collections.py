@@ -34,6 +34,10 @@ def collection_json(d: Dataset, base: str) -> dict[str, Any]:
     data["links"] += _map_links(d, href)
     if d.kind == "raster":
         data["layerDataType"] = "Raster"  # GDAL's OGC API Features client leaves it out (no /items)
+        if d.raster.get("times"):  # a raster time stack: its times, for ?datetime= of its map and tiles
+            times = d.raster["times"]
+            data.setdefault("extent", {})["temporal"] = {"interval": [[times[0], times[-1]]], "values": times,
+                                                         "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
     if d.kind == "vector":
         data["itemType"] = "feature"
         data["layerDataType"] = "Vector"
