@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     style_max_filter_nodes: int = 2000  # operators, listed values and LIKE wildcards of all its filters
     style_max_filter_depth: int = 16  # how deep its filters nest
     map_pixel_tolerance: int = 4  # how near a click must be to a feature for GetFeatureInfo, in pixels
+    wcs_max_bytes: int = 512 * 1024 * 1024  # uncompressed bytes one WCS GetCoverage may cut out
     time_nearest: bool = False  # a TIME between the steps of a raster time stack draws the nearest step
     tile_cache: bool = True  # keep rendered and vector tiles under data_dir/cache/tiles
     former_paths: bool = False  # also answer a migrated GeoServer's and GeoNetwork's paths (web/former_paths.py)
