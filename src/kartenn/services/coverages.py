@@ -10,7 +10,7 @@ ordered as it orders them; ``time`` is the axis of a raster time stack.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,6 @@ class Cut:
     output_crs: CRS | None = None
     size: tuple[int | None, int | None] | None = None
     scale: float | None = None
-    axes_given: set[str] = field(default_factory=set)
 
 
 def steps_of(dataset: Dataset, cut: Cut) -> list[stacks.Step | None]:

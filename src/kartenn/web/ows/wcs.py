@@ -120,12 +120,15 @@ def get_coverage(site: Site, params: dict[str, str], subsets: list[str]) -> Resp
                        "rangeSubset")
     cut = coverages.Cut(crs=_crs(params, "subsettingcrs", "SubsettingCrs-NotSupported"),
                         output_crs=_crs(params, "outputcrs", "OutputCrs-NotSupported"))
+    given: dict[str, tuple[str, ...]] = {}
     for text in subsets:
         label, values = parse_subset(text)
         role = coverages.axis_role(dataset, label)  # type: ignore[arg-type]
-        if role in cut.axes_given:
+        if role in given:
+            if given[role] == values:  # GDAL repeats the subsets of its connection string
+                continue
             raise coverages.InvalidSubsetting(f"axis {label!r} is subset twice", locator=label)
-        cut.axes_given.add(role)
+        given[role] = values
         if role == "time":
             cut.time = tuple(None if v == "*" else v for v in values)
             continue
