@@ -103,8 +103,13 @@ def test_dates_in_file_names():
 
 
 def test_cf_time_units():
+    # The standard calendar is Julian before 1582: two days fewer than the proleptic Gregorian one by then.
     assert decode_cf_times([0, 730119], "days since 1-1-1", "standard", "t")[1].isoformat() == \
-        "2000-01-03T00:00:00+00:00"
+        "1999-12-30T00:00:00+00:00"
+    assert decode_cf_times([730119], "days since 1-1-1", "proleptic_gregorian", "t")[0].isoformat() == \
+        "2000-01-01T00:00:00+00:00"
+    assert decode_cf_times([45.25], "days since 2000-01-01", "noleap", "t")[0].isoformat() == \
+        "2000-02-15T06:00:00+00:00"
     assert decode_cf_times([1753152], "hours since 1800-01-01", None, "t")[0].isoformat() == \
         "2000-01-01T00:00:00+00:00"
     with pytest.raises(InvalidInput, match="cannot be read as dates"):

@@ -64,20 +64,21 @@ def name_without_date(name: str) -> str:
 
 
 def decode_cf_times(values: list[float], units: str, calendar_name: str | None, label: str) -> list[datetime]:
-    """CF time coordinates ("hours since 1800-01-01", "days since 1-1-1"…) as UTC datetimes, to the second."""
+    """CF time coordinates ("hours since 1800-01-01", "days since 1-1-1"…) as UTC datetimes, to the second.
+
+    cftime reads them in their calendar (the "standard" one is Julian before 1582-10-15); a date that is not one of
+    the Gregorian calendar (February 30th of a 360-day year) is refused."""
     import cftime
 
+    calendar_name = calendar_name or "standard"
     try:
-        decoded = cftime.num2date(values, units, calendar=calendar_name or "standard",
-                                  only_use_cftime_datetimes=False, only_use_python_datetimes=True)
+        decoded = cftime.num2date(values, units, calendar=calendar_name, only_use_cftime_datetimes=True)
+        out = [datetime(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond, tzinfo=UTC)
+               for d in decoded]
     except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"{label}: its times ({units!r}, calendar {calendar_name or 'standard'}) cannot be read "
+        raise InvalidInput(f"{label}: its times ({units!r}, calendar {calendar_name}) cannot be read "
                            f"as dates: {exc}") from None
-    out = []
-    for when in decoded:
-        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-        out.append((when + timedelta(microseconds=500_000)).replace(microsecond=0))
-    return out
+    return [(when + timedelta(microseconds=500_000)).replace(microsecond=0) for when in out]
 
 
 # which step a request means ----------------------------------------------------------------------------------
