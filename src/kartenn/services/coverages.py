@@ -99,14 +99,17 @@ def steps_of(dataset: Dataset, cut: Cut) -> list[stacks.Step | None]:
         return [None]
     if cut.time is None:
         return [stacks.at_index(dataset, len(stack) - 1)]
-    if len(cut.time) == 1:
-        start, end = stacks.period(cut.time[0] or "", "subset")  # type: ignore[arg-type]
-    else:
-        low, high = cut.time
-        start = stacks.period(low, "subset")[0] if low else None
-        end = stacks.period(high, "subset")[1] if high else None
-        if start and end and start > end:
-            raise InvalidSubsetting("the time subset starts after it ends", locator="time")
+    try:
+        if len(cut.time) == 1:
+            start, end = stacks.period(cut.time[0] or "", "time")  # type: ignore[assignment]
+        else:
+            low, high = cut.time
+            start = stacks.period(low, "time")[0] if low else None
+            end = stacks.period(high, "time")[1] if high else None
+    except InvalidInput as exc:
+        raise InvalidSubsetting(exc.message, locator="time") from None
+    if start and end and start > end:
+        raise InvalidSubsetting("the time subset starts after it ends", locator="time")
     found = stacks.steps_between(dataset, start, end)
     if not found:
         raise InvalidSubsetting(f"coverage {dataset.id!r} has no time in the subset; its times run from "
@@ -200,7 +203,7 @@ def get_coverage(site: Site, dataset: Dataset, cut: Cut, media_type: str) -> tup
 def _scaled(transform: Any, sx: float, sy: float) -> Any:
     from affine import Affine
 
-    return transform * Affine.scale(sx, sy)
+    return transform @ Affine.scale(sx, sy)
 
 
 def _out_size(cut: Cut, width: int, height: int) -> tuple[int, int]:
