@@ -264,3 +264,30 @@ def test_gdal_and_owslib_read_the_coverages(coverages, module_live_server, tmp_p
         data, transform = source_sst(7)
         window = from_bounds(-10, 40, 10, 50, transform=transform).round_offsets().round_lengths()
         assert np.array_equal(got.read(1), data[window.toslices()])
+
+
+def test_portal_raster_downloads(coverages, module_server):
+    sst = coverages["sst"]
+    with module_server.client() as http:
+        page = http.get(f"/datasets/{sst}")
+        assert page.status_code == 200
+        html = etree.HTML(page.content)
+        links = {a.text: a.get("href") for a in html.iterfind(".//ul[@class='downloads']/li/a")}
+        assert set(links) == {f"GeoTIFF ({SST_TIMES[-1]})", f"NetCDF ({SST_TIMES[-1]})",
+                              f"NetCDF ({SST_TIMES[0]} … {SST_TIMES[-1]})"}
+        with opened(http.get(links[f"GeoTIFF ({SST_TIMES[-1]})"])) as got:
+            assert np.array_equal(got.read(1), source_sst(12)[0])
+        with MemoryFile(http.get(links[f"NetCDF ({SST_TIMES[0]} … {SST_TIMES[-1]})"]).content, ext=".nc") as mem, \
+                mem.open() as got:
+            assert got.count == 12 and np.array_equal(got.read(3), source_sst(3)[0])
+        # The subset form: a box in longitude/latitude and one time, to WCS.
+        assert [o.text for o in html.iterfind(".//form[@class='subset']//select[@name='time']/option")] == \
+            SST_TIMES[::-1]
+        r = http.get(f"/datasets/{sst}/subset", params={"west": -10, "south": 40, "east": 10, "north": 50,
+                                                       "time": SST_TIMES[2], "format": "image/tiff"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/wcs?")
+        with opened(http.get(r.headers["location"])) as got:
+            assert got.bounds == (-10, 40, 10, 50) and got.tags()["time"] == SST_TIMES[2]
+    with module_server.client(coverages["token"]) as member:
+        page = etree.HTML(member.get(f"/datasets/{coverages['private']}").content)
+        assert len(page.findall(".//ul[@class='downloads']/li")) == 2  # not a time stack: GeoTIFF and NetCDF
