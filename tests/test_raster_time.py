@@ -232,6 +232,17 @@ def test_wmts_time(stacks, module_server):
         assert r.status_code == 400 and b'exceptionCode="InvalidDimensionValue"' in r.content
         r = http.get("/wmts", params={**kvp, "time": "2000-07-01"})
         assert r.status_code == 400 and b'exceptionCode="InvalidDimensionValue"' in r.content
+        # Feature info at a time, through its REST template too.
+        info = next(r.get("template") for r in layer.findall(f"{WMTS}ResourceURL")
+                    if r.get("resourceType") == "FeatureInfo" and r.get("format") == "application/json")
+        info = info.replace("{Style}", "default").replace("{TileMatrixSet}", "WebMercatorQuad") \
+            .replace("{TileMatrix}", "1").replace("{TileRow}", "0").replace("{TileCol}", "0") \
+            .replace("{J}", "180").replace("{I}", "200")
+        (feature,) = http.get(info.replace("{Time}", SST_TIMES[6])).json()["features"]
+        assert feature["properties"]["time"] == SST_TIMES[6]
+        (same,) = http.get("/wmts", params={**kvp, "request": "GetFeatureInfo", "infoformat": "application/json",
+                                            "i": "200", "j": "180", "time": SST_TIMES[6]}).json()["features"]
+        assert same == feature
 
 
 def test_ogc_api_maps_datetime(stacks, module_server):

@@ -98,6 +98,17 @@ async def rest_feature_info(layer: str, style: str, tms_id: str, z: str, row: st
     return await _answer(request, lambda site, base: get_feature_info(site, params))
 
 
+@router.get("/wmts/1.0.0/{layer}/{style}/{time}/{tms_id}/{z}/{row}/{col}/{j}/{point}", include_in_schema=False)
+async def rest_feature_info_at(layer: str, style: str, time: str, tms_id: str, z: str, row: str, col: str, j: str,
+                               point: str, request: Request) -> Response:
+    """Feature info of a raster time stack at one of its times."""
+    i, _, ext = point.partition(".")
+    params = {"layer": layer, "style": style, "tilematrixset": tms_id, "tilematrix": z, "tilerow": row,
+              "tilecol": col, "i": i, "j": j, "infoformat": INFO_EXTENSIONS.get(ext.lower(), ext), "time": time}
+    params.update({k: v for k, v in kvp(request.query_params.items()).items() if k == "nearest"})
+    return await _answer(request, lambda site, base: get_feature_info(site, params))
+
+
 async def _answer(request: Request, work: Any) -> Response:
     try:
         site: Site = get_site(request)  # type: ignore[assignment]
@@ -400,7 +411,7 @@ def capabilities(site: Site, base: str) -> bytes:
                          f"{{TileCol}}.{ext}")
         for ext, media in INFO_EXTENSIONS.items():
             sub(layer, "ResourceURL", format=media, resourceType="FeatureInfo",
-                template=f"{online}/1.0.0/{ds.id}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/"
+                template=f"{online}/1.0.0/{ds.id}/{{Style}}/{at}{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/"
                          f"{{TileCol}}/{{J}}/{{I}}.{ext}")
     for tms_id in tiles.TILE_MATRIX_SETS:
         if tms_id in used:
