@@ -31,8 +31,11 @@ def times(dataset: Dataset) -> list[str]:
 
 
 def iso(when: datetime) -> str:
-    """>>> iso(datetime(2020, 1, 15, tzinfo=UTC))
-    '2020-01-15T00:00:00Z'"""
+    """An instant as ISO 8601 in UTC, to the second.
+
+    >>> iso(datetime(2020, 1, 15, tzinfo=UTC))
+    '2020-01-15T00:00:00Z'
+    """
     return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
@@ -43,8 +46,8 @@ def parse_time(text: str) -> datetime:
 def date_in_name(name: str) -> datetime | None:
     """The date a file's name carries, in UTC; None when it carries none (or an impossible one).
 
-    >>> date_in_name("sst_2020-01.tif"), date_in_name("20200115.tif")
-    (datetime.datetime(2020, 1, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2020, 1, 15, 0, 0, tzinfo=datetime.timezone.utc))
+    >>> [iso(date_in_name(name)) for name in ("sst_2020-01.tif", "20200115.tif")]
+    ['2020-01-01T00:00:00Z', '2020-01-15T00:00:00Z']
     """
     found = list(NAME_DATE.finditer(name))
     if len(found) != 1:  # none, or two dates: which one is the time step's is a guess
@@ -58,8 +61,11 @@ def date_in_name(name: str) -> datetime | None:
 
 
 def name_without_date(name: str) -> str:
-    """>>> name_without_date("sst_2020-01")
-    'sst'"""
+    """A file's name without its date.
+
+    >>> name_without_date("sst_2020-01")
+    'sst'
+    """
     return NAME_DATE.sub("", name).strip("_-. ")
 
 

@@ -154,7 +154,8 @@ def _json_ld(record: Any, dataset: Dataset, base: str) -> Any:
 def _raster_downloads(dataset: Dataset) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     """A raster's downloads through WCS GetCoverage (the whole raster; every time of a time stack as NetCDF) and
     what the subset form offers."""
-    url = f"/wcs?{urlencode({'service': 'WCS', 'version': '2.0.1', 'request': 'GetCoverage', 'coverageId': dataset.id})}"
+    query = {"service": "WCS", "version": "2.0.1", "request": "GetCoverage", "coverageId": dataset.id}
+    url = f"/wcs?{urlencode(query)}"
     times = dataset.raster.get("times") or []
     downloads = [("GeoTIFF" + (f" ({times[-1]})" if times else ""), f"{url}&format=image/tiff"),
                  ("NetCDF" + (f" ({times[-1]})" if times else ""), f"{url}&format=application/netcdf")]
