@@ -274,3 +274,21 @@ def test_nearest_match_as_a_site_setting(site, settings, server):
         assert r.status_code == 200 and r.headers["Warning"].endswith(f"time={SST_TIMES[6]} ISO8601")
         r = http.get("/wms", params={**GETMAP, "layers": layer, "time": "2000-07-10", "nearest": "false"})
         assert r.status_code == 400 and b"InvalidDimensionValue" in r.content  # the request's word wins
+
+
+def test_stack_files_are_kept_replaced_and_cleaned(site, tmp_path):
+    (outcome,) = publish_file(site, NC, variable="SST")
+    ds = outcome.dataset
+    record = site.catalog.get_record(ds.record_id)
+    assert (record.time_begin, record.time_end) == (SST_TIMES[0], SST_TIMES[-1])  # searchable by time
+    stray = site.files.path(f"{ds.storage.split('.')[0]}x.t0000.tif")
+    stray.write_bytes(b"left by a killed process")
+    site.reconcile()
+    assert all(site.files.path(name).exists() for name in ds.raster["steps"])  # every step is listed
+    assert not stray.exists()
+    # A replace by another stack removes the old steps once the new ones are in.
+    (replaced,) = publish_file(site, zipped(tmp_path, {"sst_2000-01.tif": "sst_2000-01.tif",
+                                                       "sst_2000-02.tif": "sst_2000-02.tif"}), replace=ds.id)
+    assert replaced.dataset.id == ds.id and len(replaced.dataset.raster["times"]) == 2
+    assert not any(site.files.path(name).exists() for name in ds.raster["steps"])
+    assert all(site.files.path(name).exists() for name in replaced.dataset.raster["steps"])

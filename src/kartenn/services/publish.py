@@ -494,6 +494,8 @@ def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime
         contacts=owner_contacts(site, conn, dataset.id),
         dates={"creation": today, "revision": today},
         modified=today,
+        time_begin=(dataset.raster.get("times") or [None])[0],  # a raster time stack's span
+        time_end=(dataset.raster.get("times") or [None])[-1],
         # stored, so the format facet counts dataset records (the links themselves are made when read)
         formats=[link["format"] for link in dataset_links(dataset, "") if link.get("format")],
     )
