@@ -291,3 +291,27 @@ def test_portal_raster_downloads(coverages, module_server):
     with module_server.client(coverages["token"]) as member:
         page = etree.HTML(member.get(f"/datasets/{coverages['private']}").content)
         assert len(page.findall(".//ul[@class='downloads']/li")) == 2  # not a time stack: GeoTIFF and NetCDF
+
+
+def test_xml_requests_by_post(coverages, module_server):
+    request = f"""<wcs:GetCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS" version="2.0.1">
+      <wcs:CoverageId>{coverages['sst']}</wcs:CoverageId>
+      <wcs:DimensionTrim><wcs:Dimension>Lat</wcs:Dimension><wcs:TrimLow>40</wcs:TrimLow><wcs:TrimHigh>50</wcs:TrimHigh>
+      </wcs:DimensionTrim>
+      <wcs:DimensionTrim><wcs:Dimension>Long</wcs:Dimension><wcs:TrimLow>-10</wcs:TrimLow><wcs:TrimHigh>10</wcs:TrimHigh>
+      </wcs:DimensionTrim>
+      <wcs:DimensionSlice><wcs:Dimension>time</wcs:Dimension><wcs:SlicePoint>{SST_TIMES[3]}</wcs:SlicePoint>
+      </wcs:DimensionSlice>
+      <wcs:format>image/tiff</wcs:format>
+    </wcs:GetCoverage>"""
+    with module_server.client() as http:
+        for path in ("/wcs", "/ows"):
+            with opened(http.post(path, content=request, headers={"Content-Type": "application/xml"})) as got:
+                assert got.bounds == (-10, 40, 10, 50) and got.tags()["time"] == SST_TIMES[3]
+        describe = (f'<wcs:DescribeCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS" version="2.0.1">'
+                    f'<wcs:CoverageId>{coverages["rgb"]}</wcs:CoverageId></wcs:DescribeCoverage>')
+        r = http.post("/wcs", content=describe)
+        assert r.status_code == 200 and etree.fromstring(r.content).find(f"{WCS}CoverageDescription") is not None
+        bomb = '<!DOCTYPE d [<!ENTITY e "x">]><wcs:GetCapabilities xmlns:wcs="http://www.opengis.net/wcs/2.0"/>'
+        for body in (b"<not xml", bomb.encode(), b"<GetCoverage/>"):
+            exception(http.post("/wcs", content=body), 400, "InvalidParameterValue")

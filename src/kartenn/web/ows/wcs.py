@@ -1,4 +1,5 @@
-"""WCS 2.0.1 (KVP) at /wcs and /ows?service=WCS: GetCapabilities, DescribeCoverage and GetCoverage of rasters.
+"""WCS 2.0.1 at /wcs and /ows?service=WCS, in KVP and in XML by POST: GetCapabilities, DescribeCoverage and
+GetCoverage of rasters.
 
 GetCoverage takes ``subset=`` trims and slices on the CRS axes (``Lat``/``Long``, ``E``/``N``, or ``x``/``y``) and
 on ``time`` for raster time stacks, ``subsettingCrs``/``outputCrs`` (CRS extension), ``scaleSize``/``scaleFactor``
@@ -15,6 +16,7 @@ import logging
 import re
 
 from fastapi import APIRouter, Request
+from lxml import etree
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -26,7 +28,10 @@ from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
 from kartenn.web.ows.common import WCS_20, OWSError, kvp, negotiate, report_response, required, version_failed
 from kartenn.web.ows.registry import register
+from kartenn.web.ows.wcs_capabilities import OWS as OWS_NS
+from kartenn.web.ows.wcs_capabilities import WCS as WCS_NS
 from kartenn.web.ows.wcs_capabilities import capabilities, describe, served
+from kartenn.xml import parse_xml
 
 log = logging.getLogger("kartenn.wcs")
 router = APIRouter(tags=["ows"])
@@ -37,7 +42,7 @@ MEDIA = {"image/tiff": coverages.GEOTIFF, "image/geotiff": coverages.GEOTIFF, "g
 SUBSET = re.compile(r"^\s*([A-Za-z_][\w.:-]*)\s*(?:,\s*([^()]+?)\s*)?\(\s*(.*?)\s*\)\s*$")
 
 
-@router.get("/wcs", include_in_schema=False)
+@router.api_route("/wcs", methods=["GET", "POST"], include_in_schema=False)
 async def wcs_endpoint(request: Request) -> Response:
     return await handle(request)
 
@@ -47,6 +52,11 @@ async def handle(request: Request) -> Response:
     # subset= repeats (one per axis); GDAL numbers them (subset0=…): every one is kept, in order.
     subsets = [v for k, v in request.query_params.multi_items() if re.fullmatch(r"subset\d*", k.lower())]
     online = f"{base_url(request)}{request.url.path}"
+    if request.method == "POST":
+        try:
+            params, subsets = xml_request(await request.body())
+        except OWSError as exc:
+            return report_response(exc, WCS_20)
     try:
         site: Site = get_site(request)  # type: ignore[assignment]
     except KartennError as exc:
@@ -140,6 +150,40 @@ def get_coverage(site: Site, params: dict[str, str], subsets: list[str]) -> Resp
     _scaling(params, cut)
     body, name = coverages.get_coverage(site, dataset, cut, media)  # type: ignore[arg-type]
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def xml_request(body: bytes) -> tuple[dict[str, str], list[str]]:
+    """A POSTed WCS 2.0.1 request (GetCapabilities, DescribeCoverage, GetCoverage) as its KVP parameters and
+    subsets, through the safe parser."""
+    try:
+        root = parse_xml(body)
+    except InvalidInput as exc:
+        raise OWSError("InvalidParameterValue", exc.message, "request body") from None
+    if etree.QName(root).namespace != WCS_NS:
+        raise OWSError("InvalidParameterValue", "not a WCS 2.0 request (namespace http://www.opengis.net/wcs/2.0)",
+                       "request body")
+    operation = etree.QName(root).localname
+    params = {"service": "WCS", "request": operation, "version": root.get("version", "")}
+    if operation == "GetCapabilities":
+        versions = root.findall(f"{{{OWS_NS}}}AcceptVersions/{{{OWS_NS}}}Version")
+        if versions:
+            params["acceptversions"] = ",".join(v.text or "" for v in versions)
+    ids = [el.text.strip() for el in root.iter(f"{{{WCS_NS}}}CoverageId") if el.text]
+    if ids:
+        params["coverageid"] = ",".join(ids)
+    for name in ("format", "mediaType"):
+        value = root.findtext(f"{{{WCS_NS}}}{name}")
+        if value:
+            params[name.lower()] = value.strip()
+    subsets = []
+    for trim in root.iter(f"{{{WCS_NS}}}DimensionTrim"):
+        low = trim.findtext(f"{{{WCS_NS}}}TrimLow") or "*"
+        high = trim.findtext(f"{{{WCS_NS}}}TrimHigh") or "*"
+        subsets.append(f"{trim.findtext(f'{{{WCS_NS}}}Dimension') or ''}({low.strip()},{high.strip()})")
+    for cut in root.iter(f"{{{WCS_NS}}}DimensionSlice"):
+        subsets.append(f"{cut.findtext(f'{{{WCS_NS}}}Dimension') or ''}"
+                       f"({(cut.findtext(f'{{{WCS_NS}}}SlicePoint') or '').strip()})")
+    return params, subsets
 
 
 def parse_subset(text: str) -> tuple[str, tuple[str, ...]]:
