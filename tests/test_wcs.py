@@ -243,6 +243,14 @@ def test_gdal_and_owslib_read_the_coverages(coverages, module_live_server, tmp_p
             data, transform = source_sst(band)
             window = from_bounds(-10, 40, 10, 50, transform=transform).round_offsets().round_lengths()
             assert got.bounds == (-10, 40, 10, 50) and np.array_equal(got.read(1), data[window.toslices()])
+    # A window of the projected RGB raster through the driver: the same pixels as the source's (the grid's origin
+    # and resolution survive the description to the last bit).
+    out = tmp_path / "rgb-window.tif"
+    subprocess.run(["gdal_translate", "-q", *cache, "-srcwin", "100", "100", "50", "50",
+                    f"WCS:{url}?coverage={coverages['rgb']}", str(out)], check=True)
+    with rasterio.open(out) as got, rasterio.open(RGB) as src:
+        assert got.shape == (50, 50) and np.array_equal(got.read(), src.read(window=((100, 150), (100, 150))))
+        assert got.transform.almost_equals(src.window_transform(((100, 150), (100, 150))))
     # gdal_translate of a GetCoverage answer.
     answer = tmp_path / "answer.tif"
     answer.write_bytes(subprocess.run(

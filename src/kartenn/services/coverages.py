@@ -10,6 +10,7 @@ ordered as it orders them; ``time`` is the axis of a raster time stack.
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,9 +148,12 @@ def _window(src: Any, dataset: Dataset, cut: Cut) -> Any:
     if want[0] > want[2] or want[1] > want[3]:
         raise InvalidSubsetting("a subset's low is above its high", locator="subset")
     win = from_bounds(*want, transform=src.transform)
-    col0, row0 = math.floor(win.col_off + 1e-9), math.floor(win.row_off + 1e-9)
-    col1 = max(math.ceil(win.col_off + win.width - 1e-9), col0 + 1)
-    row1 = max(math.ceil(win.row_off + win.height - 1e-9), row0 + 1)
+    # Whole pixels the subset touches; an edge within a millionth of a pixel of a pixel's edge is on it (clients
+    # send back coordinates they computed from the grid, with rounding).
+    tol = 1e-6
+    col0, row0 = math.floor(win.col_off + tol), math.floor(win.row_off + tol)
+    col1 = max(math.ceil(win.col_off + win.width - tol), col0 + 1)
+    row1 = max(math.ceil(win.row_off + win.height - tol), row0 + 1)
     col0, row0 = max(col0, 0), max(row0, 0)
     col1, row1 = min(col1, src.width), min(row1, src.height)
     if col0 >= col1 or row0 >= row1:
@@ -270,7 +274,7 @@ def _netcdf(site: Site, dataset: Dataset, data: np.ndarray, profile: dict[str, A
                                    "time#standard_name": "time", "time#axis": "T"})
                 for band in range(1, count + 1):
                     tmp.update_tags(band, NETCDF_VARNAME=variable)
-        with site.staging.area(f"wcs-{variable[:40]}-{id(data):x}") as work, mem.open() as tmp:
+        with site.staging.area(f"wcs-{secrets.token_hex(8)}") as work, mem.open() as tmp:
             out = Path(work) / "coverage.nc"
             rasterio.shutil.copy(tmp, out, driver="netCDF", FORMAT="NC4", COMPRESS="DEFLATE")
             return out.read_bytes()

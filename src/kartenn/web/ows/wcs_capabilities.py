@@ -149,4 +149,10 @@ def _description(root: etree._Element, ds: Dataset) -> None:
 
 
 def _n(value: float) -> str:
-    return f"{value:.12g}"
+    """A number as the shortest text that reads back as the same double (grid origins must not drift).
+
+    >>> _n(-90.0), _n(300.037926675094809)
+    ('-90', '300.0379266750948')
+    """
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
