@@ -135,12 +135,16 @@ def test_bad_stacks_publish_nothing(site, tmp_path):
     assert store_state(site) == before
 
 
-def test_cli_ingest_names_a_variable(site, settings):
+def test_cli_ingest_of_a_variable_and_of_a_folder(site, settings):
     out = kartenn_here("ingest", str(NC), "--variable", "AIRT", "--data-dir", str(settings.data_dir),
                        settings=settings)
     assert "raster" in out
     (ds,) = site.catalog.list_datasets()
     assert ds.raster["times"] == SST_TIMES and ds.source == "coads_sst.nc"
+    # A folder of GeoTIFFs named by date.
+    kartenn_here("ingest", str(shared("rasters/sst-dated")), "--data-dir", str(settings.data_dir), settings=settings)
+    stack = site.catalog.get_dataset("sst")
+    assert stack.raster["times"] == ["2000-01-01T00:00:00Z", "2000-02-01T00:00:00Z", "2000-03-01T00:00:00Z"]
 
 
 def test_http_publish_of_a_netcdf_variable(server, site, editor_token):
