@@ -323,3 +323,16 @@ def test_xml_requests_by_post(coverages, module_server):
         bomb = '<!DOCTYPE d [<!ENTITY e "x">]><wcs:GetCapabilities xmlns:wcs="http://www.opengis.net/wcs/2.0"/>'
         for body in (b"<not xml", bomb.encode(), b"<GetCoverage/>"):
             exception(http.post("/wcs", content=body), 400, "InvalidParameterValue")
+
+
+def test_size_cap(site, settings, server):
+    (outcome,) = publish_file(site, NC, variable="SST")
+    (settings.data_dir / "kartenn.toml").write_text("wcs_max_bytes = 10000\n")  # 2,500 float32 pixels
+    server.stop()
+    server.start()  # reads the setting
+    with server.client() as http:
+        r = get_coverage(http, outcome.dataset.id)  # 180 × 90 pixels
+        assert "subset it" in r.text and exception(r, 413, "InvalidParameterValue") == "subset"
+        with opened(get_coverage(http, outcome.dataset.id, "Lat(0,40)", "Long(0,40)")) as got:
+            assert got.shape == (20, 20)
+        assert get_coverage(http, outcome.dataset.id, scaleFactor="4").status_code == 200  # 45 × 23
