@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +101,11 @@ def steps_of(dataset: Dataset, cut: Cut) -> list[stacks.Step | None]:
         return [None]
     if cut.time is None:
         return [stacks.at_index(dataset, len(stack) - 1)]
+    start: datetime | None
+    end: datetime | None
     try:
         if len(cut.time) == 1:
-            start, end = stacks.period(cut.time[0] or "", "time")  # type: ignore[assignment]
+            start, end = stacks.period(cut.time[0] or "", "time")
         else:
             low, high = cut.time
             start = stacks.period(low, "time")[0] if low else None

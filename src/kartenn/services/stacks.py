@@ -150,6 +150,8 @@ def step_at(dataset: Dataset, value: str | None, *, nearest: bool = False, locat
     if value is None or value.strip() in ("", "current", "now"):
         return at_index(dataset, len(stack) - 1)
     parts = value.split("/")
+    start: datetime | None
+    end: datetime | None
     if len(parts) == 1:
         start, end = period(parts[0], locator)
     elif len(parts) in (2, 3):

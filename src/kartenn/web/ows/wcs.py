@@ -17,10 +17,12 @@ import re
 
 from fastapi import APIRouter, Request
 from lxml import etree
+from pyproj import CRS
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.crs import to_crs
+from kartenn.domain import Dataset
 from kartenn.errors import Forbidden, InvalidInput, KartennError, NotFound, TooLarge
 from kartenn.services import coverages, datasets
 from kartenn.site import Site
@@ -107,7 +109,7 @@ def dispatch(site: Site, params: dict[str, str], subsets: list[str], online: str
     raise OWSError("OperationNotSupported", f"unknown request {operation!r}", "request", 501)
 
 
-def _coverage(site: Site, name: str) -> object:
+def _coverage(site: Site, name: str) -> Dataset:
     try:
         dataset = datasets.named(site, name)
     except NotFound:
@@ -133,7 +135,7 @@ def get_coverage(site: Site, params: dict[str, str], subsets: list[str]) -> Resp
     given: dict[str, tuple[str, ...]] = {}
     for text in subsets:
         label, values = parse_subset(text)
-        role = coverages.axis_role(dataset, label)  # type: ignore[arg-type]
+        role = coverages.axis_role(dataset, label)
         if role in given:
             if given[role] == values:  # GDAL repeats the subsets of its connection string
                 continue
@@ -148,7 +150,7 @@ def get_coverage(site: Site, params: dict[str, str], subsets: list[str]) -> Resp
             raise coverages.InvalidSubsetting(f"subset {text!r}: {label} takes numbers", locator=label) from None
         setattr(cut, role, numbers)
     _scaling(params, cut)
-    body, name = coverages.get_coverage(site, dataset, cut, media)  # type: ignore[arg-type]
+    body, name = coverages.get_coverage(site, dataset, cut, media)
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -197,7 +199,7 @@ def parse_subset(text: str) -> tuple[str, tuple[str, ...]]:
     return found.group(1), tuple(values)
 
 
-def _crs(params: dict[str, str], name: str, code: str) -> object:
+def _crs(params: dict[str, str], name: str, code: str) -> CRS | None:
     value = params.get(name)
     if not value:
         return None

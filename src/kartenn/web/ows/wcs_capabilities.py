@@ -70,7 +70,7 @@ def capabilities(site: Site, online: str) -> bytes:
     service = _el(root, WCS, "ServiceMetadata")
     for media in coverages.FORMATS:
         _el(service, WCS, "formatSupported", media)
-    crs_meta = _el(_el(service, WCS, "Extension"), CRS_EXT, "CrsMetadata", nsmap={"crs": CRS_EXT})
+    crs_meta = etree.SubElement(_el(service, WCS, "Extension"), f"{{{CRS_EXT}}}CrsMetadata", nsmap={"crs": CRS_EXT})
     for code in OUTPUT_CRS:
         _el(crs_meta, CRS_EXT, "crsSupported", f"{coverages.EPSG_URI}{code}")
     contents = _el(root, WCS, "Contents")
