@@ -288,6 +288,11 @@ def test_portal_raster_downloads(coverages, module_server):
         with MemoryFile(http.get(links[f"NetCDF ({SST_TIMES[0]} … {SST_TIMES[-1]})"]).content, ext=".nc") as mem, \
                 mem.open() as got:
             assert got.count == 12 and np.array_equal(got.read(3), source_sst(3)[0])
+        services = [a.get("href") for a in html.iter("a")] + [i.get("value") for i in html.iter("input")]
+        assert any(str(s).endswith("/wcs?service=WCS&request=GetCapabilities") for s in services)
+        record = http.get(f"/api/v1/datasets/{sst}").json()
+        links = http.get(f"/api/v1/records/{record['record_id']}").json()["links"]
+        assert any(link["protocol"] == "OGC:WCS" and link["name"] == sst for link in links)
         # The subset form: a box in longitude/latitude and one time, to WCS.
         assert [o.text for o in html.iterfind(".//form[@class='subset']//select[@name='time']/option")] == \
             SST_TIMES[::-1]

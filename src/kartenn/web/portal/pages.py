@@ -129,8 +129,9 @@ def _services(dataset: Dataset, base: str) -> list[tuple[str, str]]:
     found = [("OGC API", f"{base}/ogc/collections/{dataset.id}")]
     if dataset.kind == "vector":
         found.append(("TileJSON", f"{base}/ogc/collections/{dataset.id}/tiles/WebMercatorQuad/tilejson"))
-    for name in ("WMS", "WFS", "WMTS"):
-        if name in HANDLERS and (name != "WFS" or dataset.kind == "vector"):
+    for name in ("WMS", "WFS", "WMTS", "WCS"):
+        if name in HANDLERS and (name != "WFS" or dataset.kind == "vector") and (
+                name != "WCS" or (dataset.kind == "raster" and dataset.srid)):
             found.append((name, f"{base}/{name.lower()}?service={name}&request=GetCapabilities"))
     if "CSW" in HANDLERS and dataset.record_id:
         found.append(("CSW", f"{base}/csw?service=CSW&version=2.0.2&request=GetRecordById&elementSetName=full"
