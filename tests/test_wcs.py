@@ -101,6 +101,9 @@ def test_describe_coverage(coverages, module_server):
     assert env.findtext(f"{GML}lowerCorner") == "-90 -180" and env.findtext(f"{GML}upperCorner") == "90 180"
     assert (env.findtext(f"{GML}beginPosition"), env.findtext(f"{GML}endPosition")) == (SST_TIMES[0], SST_TIMES[-1])
     assert [t.text for t in sst.iter(f"{GML}timePosition")] == SST_TIMES
+    swe = "{http://www.opengis.net/swe/2.0}"
+    assert sst.findtext(f".//{swe}Quantity/{swe}description") == "SEA SURFACE TEMPERATURE"
+    assert sst.find(f".//{swe}Quantity/{swe}uom").get("code") == "Deg C"  # as the NetCDF variable says
     grid = sst.find(f"{GML}domainSet/{GML}RectifiedGrid")
     assert grid.findtext(f"{GML}limits/{GML}GridEnvelope/{GML}high") == "179 89"
     assert grid.findtext(f"{GML}origin/{GML}Point/{GML}pos") == "89 -179"  # the centre of the first pixel

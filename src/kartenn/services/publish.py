@@ -382,6 +382,10 @@ def _publish_stack(site: Site, source: Source, dataset_id: str, storage: str, ti
                 with open_raster(step.raster) as src:
                     block = "512" if max(src.width, src.height) >= 2048 else "256"
                     _copy_band(src, step.band, plain, crs)
+                    if k == 0:  # what the values are, as the source says (a NetCDF variable's units, long_name)
+                        first = (step.band or 1) - 1
+                        about = {"units": src.units[first] or None,
+                                 "long_name": src.tags(first + 1).get("long_name") or src.descriptions[first]}
                 with open_raster(plain) as src:
                     rasterio.shutil.copy(src, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
                                          BLOCKSIZE=block, BIGTIFF="IF_SAFER")
@@ -399,6 +403,7 @@ def _publish_stack(site: Site, source: Source, dataset_id: str, storage: str, ti
         info["stats"] = [(min(lows), max(highs))] if lows else []
         info["times"] = [step.time for step in source.steps]
         info["steps"] = names
+        info.update({key: value for key, value in about.items() if value})
         srid = source.crs.to_epsg(min_confidence=70)
         try:
             with site.catalog.begin() as conn:

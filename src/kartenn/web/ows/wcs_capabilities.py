@@ -138,11 +138,11 @@ def _description(root: etree._Element, ds: Dataset) -> None:
     nodata = ds.raster.get("nodata")
     for band in range(1, int(ds.raster.get("bands", 1)) + 1):
         quantity = _el(_el(record, SWE, "field", name=f"band_{band}"), SWE, "Quantity")
-        _el(quantity, SWE, "description", f"band {band} ({ds.raster.get('dtype', '')})")
+        _el(quantity, SWE, "description", ds.raster.get("long_name") or f"band {band} ({ds.raster.get('dtype', '')})")
         if nodata is not None:
             nil = _el(_el(quantity, SWE, "nilValues"), SWE, "NilValues")
             _el(nil, SWE, "nilValue", _n(float(nodata)), reason="http://www.opengis.net/def/nil/OGC/0/missing")
-        _el(quantity, SWE, "uom", code="unity")
+        _el(quantity, SWE, "uom", code=ds.raster.get("units") or "unity")
     params = _el(cov, WCS, "ServiceParameters")
     _el(params, WCS, "CoverageSubtype", "RectifiedGridCoverage")
     _el(params, WCS, "nativeFormat", coverages.GEOTIFF)
