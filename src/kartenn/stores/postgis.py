@@ -56,7 +56,8 @@ class PostGISStore:
         """
         if self._reader is None:
             self._reader = create_engine(self.engine.url, pool_size=8, max_overflow=8,
-                                         isolation_level="AUTOCOMMIT")
+                                         isolation_level="AUTOCOMMIT",
+                                         pool_reset_on_return=None)  # autocommit: nothing to roll back
         return self._reader
 
     def close(self) -> None:
