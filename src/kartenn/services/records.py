@@ -27,12 +27,12 @@ from kartenn.services.access import SiteView
 from kartenn.services.archives import check_zip
 from kartenn.services.working_copies import owner, save_edits
 from kartenn.site import Site
-from kartenn.stores import record_index, record_versions
+from kartenn.stores import record_files, record_index, record_versions
 from kartenn.stores.record_index import RecordQuery, SearchResult
 from kartenn.xml import to_bytes
 
-__all__ = ["ImportReport", "RecordQuery", "SearchResult", "import_bytes", "import_paths", "search_records",
-           "get_record", "export_record", "domain_values",
+__all__ = ["ImportReport", "RecordQuery", "SearchResult", "import_bytes", "import_records", "attach_record",
+           "import_paths", "search_records", "get_record", "record_file", "export_record", "domain_values",
            "catalogue_extent"]
 
 XML_SUFFIXES = {".xml"}
@@ -59,11 +59,37 @@ def import_bytes(site: SiteView, data: bytes, *, source: str = "request", sharin
     """Import every record of one XML document, all or nothing. Raises InvalidInput, Forbidden.
     New records get ``sharing`` (default: public); ``draft`` ones wait for review. A record already stored is
     changed as an edit through PUT is, if the caller may edit it (services/working_copies.py)."""
-    found = read_records(data)
+    return import_records(site, read_records(data), source=source, sharing=sharing, draft=draft)
+
+
+def import_records(site: SiteView, found: list[Record], *, source: str = "request", sharing: Sharing | None = None,
+                   draft: bool = False) -> list[Record]:
+    """Import records already read (``read_records``), as ``import_bytes`` does."""
     stored = _replaced(site, found)
     with site.catalog.begin() as conn:
         _save(site, conn, found, stored, sharing, draft, source)
     return found
+
+
+def attach_record(site: SiteView, rec: Record, dataset_id: str, *, source: str = "request") -> Record:
+    """Make ``rec`` the record of dataset ``dataset_id``, in place of the one it had (removed): one dataset, one
+    record. The record then follows the dataset's rights; the caller must be allowed to publish the dataset."""
+    dataset = site.catalog.get_dataset(dataset_id)
+    site.require("publish", "dataset", dataset_id)
+    previous = site.catalog.get_record(dataset.record_id)
+    rec = replace(rec, dataset_id=dataset_id, state=previous.state)
+    with site.catalog.begin() as conn:
+        if rec.id != previous.id:
+            site.accounts.forget(conn, "record", rec.id)  # a record of its own until now: the dataset's from now
+        site.catalog.put_record(conn, rec)
+        if rec.id != previous.id:
+            dataset.record_id = rec.id
+            site.catalog.update_dataset(conn, dataset)
+            site.catalog.delete_record(conn, previous.id)
+        record_versions.save_many(conn, [rec], site.identity.name, "update", comment=f"import from {source}")
+        site.accounts.log_many(conn, site.identity.name, [("record.attach", f"record:{rec.id}", {
+            "dataset": dataset_id, "replaced": previous.id, "source": source})])
+    return site.catalog.get_record(rec.id)
 
 
 def _replaced(site: SiteView, found: list[Record]) -> dict[str, Record]:
@@ -209,6 +235,17 @@ def get_record(site: Site, record_id: str) -> Record:
     if rec.state != "published" and getattr(site, "records_visibility", None) is None:
         raise NotFound(f"no record {record_id!r}")
     return rec
+
+
+def record_file(site: Site, record_id: str, name: str) -> record_files.RecordFile:
+    """A file of a record the caller may view (a private one: whose data it may download); NotFound otherwise, the
+    same whether the record or the file is missing or hidden."""
+    rec = get_record(site, record_id)
+    with site.catalog.engine.connect() as conn:
+        found = record_files.get(conn, rec.id, name)
+    if found is None or (found.folder != "public" and not site.may("download", *owner(rec))):
+        raise NotFound(f"record {record_id!r} has no file {name!r}")
+    return found
 
 
 def search_records(site: Site, query: RecordQuery) -> SearchResult:

@@ -225,6 +225,7 @@ class Catalog:
             self.dialect.create_schema(conn, lock=SCHEMA_LOCK)
             from kartenn.stores import (  # noqa: F401  (their tables join the metadata)
                 migration_sources,
+                record_files,
                 record_versions,
                 sync_state,
                 thesauri,
@@ -476,9 +477,10 @@ class Catalog:
                 conn.exec_driver_sql("ANALYZE grants")
 
     def delete_record(self, conn: Connection, record_id: str) -> None:
-        from kartenn.stores import record_index, working_copies
+        from kartenn.stores import record_files, record_index, working_copies
 
         record_index.remove(conn, record_id)
+        record_files.remove(conn, record_id)
         working_copies.remove(conn, record_id)
 
     def get_record(self, record_id: str, conn: Connection | None = None) -> Record:
