@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import threading
 import zipfile
 from functools import partial
@@ -275,7 +276,8 @@ SCRIPT = ROOT / "scripts" / "export-geonetwork.sh"
 
 
 class _GeoNetwork(SimpleHTTPRequestHandler):
-    """GeoNetwork 4.x's API over the export of tests/data (as /srv/api/…), for the export script."""
+    """GeoNetwork's API over the export of tests/data (as /srv/api/…), for the export script: 4.x finds records
+    with Elasticsearch, 3.x with /srv/eng/q."""
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -297,9 +299,12 @@ class _GeoNetwork(SimpleHTTPRequestHandler):
         elif path.startswith(f"{api}users/") and path.endswith("/groups"):
             found = EXPORT / "api" / "users" / f"{path.split('/')[-2]}-groups.json"
             body = found.read_bytes() if found.is_file() else None
-        elif path == f"{api}search/records/_search":
+        elif path == f"{api}search/records/_search" and self.server.version == 4:
             hits = [{"_id": u, "_source": {"uuid": u}} for u in uuids]
             body = json.dumps({"hits": {"total": {"value": 3}, "hits": hits}}).encode()
+        elif path == "/geonetwork/srv/eng/q" and self.server.version == 3 and query.get("_content_type") == ["json"]:
+            found = [{"title": u, "geonet:info": {"id": str(i), "uuid": u}} for i, u in enumerate(uuids)]
+            body = json.dumps({"@from": "1", "@to": "3", "summary": {"@count": "3"}, "metadata": found}).encode()
         elif path.startswith(f"{api}records/") and path.endswith("/sharing"):
             found = EXPORT / "api" / "sharing" / f"{path.split('/')[-2]}.json"
             body = found.read_bytes() if found.is_file() else None
@@ -315,10 +320,10 @@ class _GeoNetwork(SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@pytest.fixture
-def geonetwork():
+@pytest.fixture(params=[4, 3])
+def geonetwork(request):
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_GeoNetwork, directory=str(EXPORT)))
-    server.seen = []
+    server.seen, server.version = [], request.param
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -330,11 +335,27 @@ def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_export_script_saves_the_folder_the_migration_reads(geonetwork, tmp_path):
+def _path_without_jq(tmp_path: Path) -> str:
+    """A PATH with the commands the script runs, but jq: it reads JSON with python3 then."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "python3").symlink_to(sys.executable)
+    for name in ("sh", "curl", "mktemp", "rm", "sed", "awk", "cat", "wc", "tr", "mkdir", "printf"):
+        found = shutil.which(name)
+        if found:
+            (folder / name).symlink_to(found)
+    return str(folder)
+
+
+@pytest.mark.parametrize("reader", ["jq", "python3"])
+def test_export_script_saves_the_folder_the_migration_reads(geonetwork, tmp_path, reader):
+    if reader == "jq" and not shutil.which("jq"):
+        pytest.skip("jq is not installed")
     url = f"http://127.0.0.1:{geonetwork.server_address[1]}/geonetwork"
     out = tmp_path / "export"
+    env = {"PATH": _path_without_jq(tmp_path)} if reader == "python3" else None
     result = subprocess.run(["sh", str(SCRIPT), url, "admin", "secret", str(out)], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     assert _files(out) == _files(EXPORT)
     assert all(auth == "Basic YWRtaW46c2VjcmV0" for _, _, auth in geonetwork.seen)  # admin:secret
