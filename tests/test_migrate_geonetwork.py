@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from lxml import etree
 
-from conftest import ROOT, kartenn, kartenn_here, shared
+from conftest import ROOT, AppServer, kartenn, kartenn_here, shared
 from kartenn.domain.security import ANONYMOUS, OPERATOR
 from kartenn.errors import NotFound
 from kartenn.services import records as record_service
@@ -157,6 +157,28 @@ def test_report(migrated):
     assert any("featured, notify" in m for m in _warnings(migrated, CADASTRE))
 
 
+def test_former_geonetwork_paths_serve_records_and_their_files(module_settings, migrated):
+    toml = module_settings.data_dir / "kartenn.toml"
+    before = toml.read_text() if toml.exists() else None
+    toml.write_text((before or "") + "\nformer_paths = true\n")
+    served = AppServer(module_settings).start()
+    try:
+        with served.client() as http:
+            assert http.get(f"/geonetwork/srv/api/records/{DTM}").json()["dataset_id"] == "dtm"
+            for path, query in ((f"/geonetwork/srv/api/records/{CADASTRE}/attachments/cadastre_s.png", None),
+                                ("/geonetwork/srv/fre/resources.get",
+                                 {"uuid": CADASTRE, "fname": "cadastre_s.png", "access": "public"})):
+                image = http.get(path, params=query)
+                assert image.status_code == 200 and image.content == _thumbnail(), path
+            assert http.get(f"/geonetwork/srv/api/records/{NS06}/attachments/x.png").status_code == 404
+    finally:
+        served.stop()
+        if before is None:
+            toml.unlink()
+        else:
+            toml.write_text(before)
+
+
 def test_a_second_run_creates_nothing(module_site, module_settings, migrated):
     out = kartenn_here("migrate", "geonetwork", str(EXPORT), "--data-dir", str(module_settings.data_dir), "--json",
                        settings=module_settings)
@@ -207,6 +229,17 @@ def test_public_record_on_a_restricted_layer(site, tmp_path):
         record_service.get_record(site.seen_by(ANONYMOUS), DTM)
     agent = site.seen_by(authenticate_password(site, "rtanguy", PASSWORDS["rtanguy"]))
     assert record_service.get_record(agent, DTM).title == "DTM"
+    # the layer changed in GeoServer since: the dataset is published again, keeping GeoNetwork's record whole
+    coverage = root / "workspaces/sf/sfdem/dtm/coverage.xml"
+    coverage.write_text(coverage.read_text().replace("Modèle numérique de terrain", "MNT"))
+    again = migrate_geoserver(operator, root)
+    assert [(e.source, e.target) for e in again.updated if e.kind == "dataset"] == [("sf:dtm", "dtm")]
+    dtm = site.catalog.get_dataset("dtm")
+    assert dtm.title.startswith("MNT") and dtm.record_id == DTM
+    record = site.catalog.get_record(DTM)
+    assert (record.title, record.dataset_id, "datasets" in record.keywords) == ("DTM", "dtm", True)
+    assert site.catalog.count_records() == 3  # DTM and the 2 records standing alone
+    assert migrate_geonetwork(operator, EXPORT).updated == []
 
 
 def test_runs_again_update_what_changed(site, tmp_path):

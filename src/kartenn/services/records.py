@@ -83,8 +83,7 @@ def attach_record(site: SiteView, rec: Record, dataset_id: str, *, source: str =
             site.accounts.forget(conn, "record", rec.id)  # a record of its own until now: the dataset's from now
         site.catalog.put_record(conn, rec)
         if rec.id != previous.id:
-            dataset.record_id = rec.id
-            site.catalog.update_dataset(conn, dataset)
+            site.catalog.set_dataset_record(conn, dataset_id, rec.id)
             site.catalog.delete_record(conn, previous.id)
         record_versions.save_many(conn, [rec], site.identity.name, "update", comment=f"import from {source}")
         site.accounts.log_many(conn, site.identity.name, [("record.attach", f"record:{rec.id}", {

@@ -254,6 +254,10 @@ class Catalog:
         ds.updated = _now()
         conn.execute(datasets.update().where(datasets.c.id == ds.id).values(**self._dataset_row(ds)))
 
+    def set_dataset_record(self, conn: Connection, dataset_id: str, record_id: str) -> None:
+        """Give the dataset another record (its data and time of change stay as they are)."""
+        conn.execute(datasets.update().where(datasets.c.id == dataset_id).values(record_id=record_id))
+
     def delete_dataset(self, conn: Connection, dataset_id: str) -> None:
         conn.execute(datasets.delete().where(datasets.c.id == dataset_id))
         conn.execute(styles.delete().where(styles.c.dataset_id == dataset_id))
