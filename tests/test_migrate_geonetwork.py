@@ -211,7 +211,9 @@ def test_dry_run_changes_nothing(site, settings, tmp_path):
     assert site.catalog.count_records() == 0
 
 
-def test_public_record_on_a_restricted_layer(site, tmp_path):
+def test_public_record_on_a_restricted_layer_geonetwork_first(site, tmp_path):
+    """GeoNetwork migrated before GeoServer, then again: the same accounts, and the record of sf:dtm becomes the
+    dataset's record when the layer comes; the layer restricted in GeoServer, the record is not public."""
     root = tmp_path / "geoserver"
     shutil.copytree(GEOSERVER, root)
     for folder in (root / "workspaces").iterdir():
@@ -220,11 +222,22 @@ def test_public_record_on_a_restricted_layer(site, tmp_path):
     rules = root / "security" / "layers.properties"
     rules.write_text(rules.read_text(encoding="latin-1") + "\nsf.dtm.r=ROLE_AGENT\n", encoding="latin-1")
     operator = site.seen_by(OPERATOR)
-    migrate_geoserver(operator, root)
+    first = migrate_geonetwork(operator, EXPORT)
+    assert any("sf:dtm, which was not migrated" in w.message for w in first.warnings if w.source == DTM)
+    assert record_service.get_record(site.seen_by(ANONYMOUS), DTM).dataset_id is None  # public, standing alone
+    geoserver = migrate_geoserver(operator, root)
+    merged = {e.source: e.detail for e in geoserver.updated if e.kind == "user"}
+    assert merged["user jdupont"].startswith("merged with the account from GeoNetwork")
+    assert not site.accounts.get_user("ancien_agent")["active"]
+    jean = authenticate_password(site, "jdupont", PASSWORDS["jdupont"])  # GeoServer's password, now his
+    assert jean.roles["sig_bretagne"] == "editor" and jean.roles["role_editeur"] == "member"
+    assert site.accounts.get_user("jdupont")["name"] == "Jean Dupont"
     report = migrate_geonetwork(operator, EXPORT)
+    assert [(e.source, e.target) for e in report.updated if e.kind == "record"] == [(DTM, DTM)]
     assert any(m.startswith("public in GeoNetwork, but the GeoServer layer sf:dtm is restricted") for m in
                [w.message for w in report.warnings if w.source == DTM])
-    assert site.catalog.get_dataset("dtm").record_id == DTM
+    assert site.catalog.get_dataset("dtm").record_id == DTM and site.catalog.count_records() == 3
+    assert site.accounts.grants_of("record", DTM) == []  # it follows the dataset's rights now
     with pytest.raises(NotFound):
         record_service.get_record(site.seen_by(ANONYMOUS), DTM)
     agent = site.seen_by(authenticate_password(site, "rtanguy", PASSWORDS["rtanguy"]))

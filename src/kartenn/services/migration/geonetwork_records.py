@@ -70,16 +70,18 @@ def _record(run: Run, mef: MefRecord, attached: dict[str, str]) -> None:
     rec = _with_categories(found[0], mef.categories)
     if rec.id != mef.uuid:
         run.report.warn(mef.uuid, f"its document's identifier is {rec.id!r}: the record keeps that one")
+    existing = _existing(run, rec.id)
     target = _dataset(run, rec, mef.uuid, attached)
+    if target is None and existing is not None and existing.dataset_id:
+        target = (existing.dataset_id, "")  # a dataset's record stays its record
     wanted = _grants(run, mef)
     files = [(f.folder, f.name, f.data) for f in mef.files]
     fingerprint = digest(mef.metadata, mef.info, mef.sharing_json, files, target)
     known = run.row("record", mef.uuid)
-    existing = _existing(run, rec.id)
     detail = "; ".join(filter(None, [rec.title, f"record of dataset {target[0]}" if target else "",
                                      f"categories {', '.join(mef.categories)}" if mef.categories else "",
                                      f"{len(files)} file{'s' * (len(files) != 1)}" if files else ""]))
-    if target:
+    if target and target[1]:
         _compare(run, mef.uuid, target, wanted)
     if existing is not None and known is None and not run.overwrite:
         run.done("skipped", mef.uuid, "record", rec.id, "a record with this identifier was in Kartenn already")
@@ -134,7 +136,7 @@ def _dataset(run: Run, rec: Record, uuid: str, attached: dict[str, str]) -> tupl
                             "the link is kept and the record stands alone")
             continue
         other = attached.get(dataset.id)
-        if other is None and dataset.record_id != rec.id and run.row("record", dataset.record_id) is None:
+        if other is None and dataset.record_id != rec.id:  # the dataset's record came from GeoNetwork already?
             other = next((s for (k, s), rows in run.rows.items() if k == "record" and
                           any(r.kartenn_id == dataset.record_id for r in rows)), None)
         if other is not None and other != uuid:
@@ -204,8 +206,6 @@ def _write(run: Run, mef: MefRecord, rec: Record, target: tuple[str, str] | None
     if target is not None:
         record_service.attach_record(site, rec, target[0], source=source)
     else:
-        if existing is not None and existing.dataset_id:  # the dataset's until now: standing alone from now
-            rec.dataset_id = None
         owner = run.data.user(mef.owner)
         user = owner.name if owner is not None and owner.name in run.managed_users else None
         record_service.import_records(site, [rec], source=source, sharing=Sharing(
