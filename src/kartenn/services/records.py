@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import weakref
 import zipfile
 from collections.abc import Iterable
@@ -142,30 +143,37 @@ def import_paths(site: SiteView, paths: Iterable[Path], sharing: Sharing | None 
     """Import files, folders (recursively), zips and MEF archives; one bad document does not stop the rest.
     Documents are parsed first and written BATCH records per transaction."""
     report = ImportReport()
-    batch: list[tuple[str, list[Record]]] = []
+    batch: list[tuple[str, list[Record], list[record_files.RecordFile]]] = []
 
-    def checked() -> list[tuple[str, list[Record], dict[str, Record]]]:
+    def checked() -> list[tuple[str, list[Record], dict[str, Record], list[record_files.RecordFile]]]:
         ready = []
-        for name, found in batch:
+        for name, found, files in batch:
             try:
-                ready.append((name, found, _replaced(site, found)))
+                ready.append((name, found, _replaced(site, found), files))
             except KartennError as exc:
                 report.errors.append(f"{name}: {exc.message}")
                 report.refused += isinstance(exc, Forbidden)
         return ready
 
+    def keep_files(conn: Any, found: list[Record], files: list[record_files.RecordFile]) -> None:
+        if files and len(found) == 1:  # a MEF record's thumbnails and attachments
+            record_files.replace(conn, found[0].id, files)
+
     def flush() -> None:
         ready = checked()
         try:
             with site.catalog.begin() as conn:
-                _save(site, conn, [rec for _, found, _ in ready for rec in found],
-                      {k: v for _, _, stored in ready for k, v in stored.items()}, sharing, False, "import")
-            report.imported += [rec.id for _, found, _ in ready for rec in found]
+                _save(site, conn, [rec for _, found, _, _ in ready for rec in found],
+                      {k: v for _, _, stored, _ in ready for k, v in stored.items()}, sharing, False, "import")
+                for _, found, _, files in ready:
+                    keep_files(conn, found, files)
+            report.imported += [rec.id for _, found, _, _ in ready for rec in found]
         except KartennError:  # again one document at a time, so the report names the one that failed
-            for name, found, stored in ready:
+            for name, found, stored, files in ready:
                 try:
                     with site.catalog.begin() as conn:
                         _save(site, conn, found, stored, sharing, False, name)
+                        keep_files(conn, found, files)
                     report.imported += [rec.id for rec in found]
                 except KartennError as exc:
                     report.errors.append(f"{name}: {exc.message}")
@@ -173,13 +181,13 @@ def import_paths(site: SiteView, paths: Iterable[Path], sharing: Sharing | None 
 
     size = 0
     for path in paths:
-        for name, data in _documents(site, path, report):
+        for name, data, files in _documents(site, path, report):
             try:
                 found = read_records(data)
             except KartennError as exc:
                 report.errors.append(f"{name}: {exc.message}")
                 continue
-            batch.append((name, found))
+            batch.append((name, found, files))
             size += len(found)
             if size >= BATCH:
                 flush()
@@ -191,7 +199,8 @@ def import_paths(site: SiteView, paths: Iterable[Path], sharing: Sharing | None 
     return report
 
 
-def _documents(site: Site, path: Path, report: ImportReport) -> Iterable[tuple[str, bytes]]:
+def _documents(site: Site, path: Path, report: ImportReport) -> Iterable[tuple[str, bytes,
+                                                                             list[record_files.RecordFile]]]:
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             if child.suffix.lower() in XML_SUFFIXES | ZIP_SUFFIXES:
@@ -206,10 +215,11 @@ def _documents(site: Site, path: Path, report: ImportReport) -> Iterable[tuple[s
         except KartennError as exc:
             report.errors.append(f"{path.name}: {exc.message}")
         return
-    yield path.name, path.read_bytes()
+    yield path.name, path.read_bytes(), []
 
 
-def _zip_documents(site: Site, path: Path) -> Iterable[tuple[str, bytes]]:
+def _zip_documents(site: Site, path: Path) -> Iterable[tuple[str, bytes, list[record_files.RecordFile]]]:
+    """The metadata documents of a zip, each with its files when the zip is a MEF (public/, private/)."""
     s = site.settings
     members = check_zip(path, max_bytes=s.archive_max_bytes, max_ratio=s.archive_max_ratio,
                         max_members=s.archive_max_members)
@@ -220,9 +230,27 @@ def _zip_documents(site: Site, path: Path) -> Iterable[tuple[str, bytes]]:
     chosen = [m for m in mef if PurePosixPath(m.filename).name == "metadata.xml"] or mef or xml_members
     if not chosen:
         raise InvalidInput("the archive holds no XML metadata document")
+    names = {m.filename for m in members}
     with zipfile.ZipFile(path) as archive:
         for info in chosen:
-            yield f"{path.name}:{info.filename}", archive.read(info)
+            folder = PurePosixPath(info.filename).parent
+            folder = folder.parent if folder.name == "metadata" else folder
+            prefix = "" if str(folder) == "." else f"{folder}/"
+            files = mef_files(archive, prefix) if f"{prefix}info.xml" in names else []
+            yield f"{path.name}:{info.filename}", archive.read(info), files
+
+
+def mef_files(archive: zipfile.ZipFile, prefix: str) -> list[record_files.RecordFile]:
+    """The files of the MEF record in folder ``prefix`` (``""`` in MEF 1, ``"<uuid>/"`` in MEF 2): those of
+    ``public/`` (thumbnails, documents) and ``private/`` (data), with their media types guessed from their names."""
+    found = []
+    for folder in ("public", "private"):
+        for member in sorted(n for n in archive.namelist() if n.startswith(f"{prefix}{folder}/") and
+                             not n.endswith("/") and "/" not in n[len(prefix) + len(folder) + 1:]):
+            name = PurePosixPath(member).name
+            media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            found.append(record_files.RecordFile(folder, name, media, archive.read(member)))
+    return found
 
 
 WORKFLOW_STATES = ("draft", "submitted", "published", "retired")

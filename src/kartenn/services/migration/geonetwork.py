@@ -14,7 +14,6 @@ through the project's safe parser, archives through the archive checks. What can
 from __future__ import annotations
 
 import json
-import mimetypes
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -23,6 +22,7 @@ from typing import Any
 from kartenn.errors import InvalidInput, KartennError
 from kartenn.services.archives import check_zip
 from kartenn.services.migration.geoserver import Note
+from kartenn.services.records import mef_files
 from kartenn.stores.record_files import RecordFile
 from kartenn.xml import parse_xml
 
@@ -224,12 +224,7 @@ def _mef_record(archive: zipfile.ZipFile, name: str, prefix: str, names: list[st
         privileges[group.get("name", "")] = {op.get("name", "") for op in group.iterfind("operation")}
         if group.get("groupOwner") == "true":
             group_owner = group.get("name")
-    files = []
-    for folder in ("public", "private"):
-        for member in sorted(n for n in names if n.startswith(f"{prefix}{folder}/") and not n.endswith("/")):
-            file_name = PurePosixPath(member).name
-            media = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-            files.append(RecordFile(folder, file_name, media, archive.read(member)))
+    files = mef_files(archive, prefix)
     categories = [c.get("name", "") for c in info.iterfind("categories/category") if c.get("name")]
     return MefRecord(uuid=uuid, archive=name, metadata=archive.read(chosen), info=info_bytes, categories=categories,
                      files=files, info_privileges=privileges, group_owner=group_owner)
