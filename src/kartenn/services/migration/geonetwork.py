@@ -101,7 +101,8 @@ def read_export(root: Path, settings: Any) -> Export:
             continue
         export.users.append(user)
         found: dict[str, set[str]] = {}
-        for link in _json(export, root / "api" / "users" / f"{user.id}-groups.json", f"user {user.name}") or []:
+        path = root / "api" / "users" / f"{user.id}-groups.json"
+        for link in (_json(export, path, f"user {user.name}") if _file_name(user.id) else None) or []:
             group_id, profile = _membership(link)
             if group_id is not None:
                 found.setdefault(group_id, set()).add(profile)
@@ -112,7 +113,8 @@ def read_export(root: Path, settings: Any) -> Export:
     by_name = {g.name: g.id for g in export.groups.values()}
     for record in export.records:
         record.group_owner = by_name.get(record.group_owner or "")  # info.xml names it
-        data = _json(export, root / "api" / "sharing" / f"{record.uuid}.json", record.uuid, quiet=True)
+        path = root / "api" / "sharing" / f"{record.uuid}.json"
+        data = _json(export, path, record.uuid, quiet=True) if _file_name(record.uuid) else None
         if isinstance(data, dict):
             record.sharing_json = json.dumps(data, sort_keys=True).encode()
             record.sharing = _sharing(data)
@@ -133,6 +135,15 @@ def _json(export: Export, path: Path, source: str, *, quiet: bool = False) -> An
     except ValueError as exc:
         export.notes.append(Note(source, f"{relative} is not JSON ({exc})"))
     return None
+
+
+def _file_name(text: str) -> bool:
+    """Whether an identifier can name a file of the export (none outside it).
+
+    >>> _file_name("955c3e47-411e"), _file_name("../../etc/passwd"), _file_name(".hidden")
+    (True, False, False)
+    """
+    return bool(text) and "/" not in text and "\\" not in text and not text.startswith(".")
 
 
 def _text(value: Any) -> str | None:
