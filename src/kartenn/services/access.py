@@ -23,7 +23,7 @@ from kartenn.stores.catalog import Catalog
 # styles (of a dataset already got through get_dataset); ids and origins that callers compare, never show.
 CATALOG_SHARED = frozenset({
     "begin", "engine", "analyze",
-    "add_dataset", "update_dataset", "delete_dataset", "dataset_ids",
+    "add_dataset", "update_dataset", "set_dataset_record", "delete_dataset", "dataset_ids",
     "put_record", "put_records", "delete_record", "record_origins",
     "add_job", "save_job", "get_job", "list_jobs",
     "named_styles", "named_styles_of", "put_named_style", "delete_named_style", "former_dataset_name",

@@ -387,7 +387,8 @@ INGESTED = "Ingested from"  # how lineage written here starts
 
 def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime) -> None:  # type: ignore[no-untyped-def]
     """The dataset's row and its record. A replace keeps what people wrote in the record (abstract, keywords,
-    lineage, topics, language, constraints, other contacts, its creation date) and refreshes what the data says."""
+    lineage, topics, language, constraints, other contacts, its creation date) and refreshes what the data says;
+    an imported record, which keeps its document, is kept whole."""
     today = now.date().isoformat()
     record = Record(
         id=dataset.record_id,
@@ -406,6 +407,9 @@ def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime
     )
     if old:
         previous = site.catalog.get_record(old.record_id)
+        if previous.xml:  # an imported record (a catalogue's, attached): its document is kept as it is
+            site.catalog.update_dataset(conn, dataset)
+            return
         record.abstract, record.keywords, record.language = previous.abstract, previous.keywords, previous.language
         record.keyword_sets, record.topics, record.themes = previous.keyword_sets, previous.topics, previous.themes
         record.constraints, record.state = previous.constraints, previous.state

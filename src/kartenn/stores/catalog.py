@@ -233,6 +233,7 @@ class Catalog:
             self.dialect.create_schema(conn, lock=SCHEMA_LOCK)
             from kartenn.stores import (  # noqa: F401  (their tables join the metadata)
                 migration_sources,
+                record_files,
                 record_versions,
                 sync_state,
                 thesauri,
@@ -267,6 +268,10 @@ class Catalog:
         ds.updated = _now()
         conn.execute(datasets.update().where(datasets.c.id == ds.id).values(**self._dataset_row(ds)))
         self._forget_rows()
+
+    def set_dataset_record(self, conn: Connection, dataset_id: str, record_id: str) -> None:
+        """Give the dataset another record (its data and time of change stay as they are)."""
+        conn.execute(datasets.update().where(datasets.c.id == dataset_id).values(record_id=record_id))
 
     def delete_dataset(self, conn: Connection, dataset_id: str) -> None:
         conn.execute(datasets.delete().where(datasets.c.id == dataset_id))
@@ -505,9 +510,10 @@ class Catalog:
                 conn.exec_driver_sql("ANALYZE grants")
 
     def delete_record(self, conn: Connection, record_id: str) -> None:
-        from kartenn.stores import record_index, working_copies
+        from kartenn.stores import record_files, record_index, working_copies
 
         record_index.remove(conn, record_id)
+        record_files.remove(conn, record_id)
         working_copies.remove(conn, record_id)
 
     def get_record(self, record_id: str, conn: Connection | None = None) -> Record:
