@@ -288,7 +288,7 @@ def _stations(table: pa.Table, columns: dict[str, str], stations: pa.ChunkedArra
     name = next((folded[n] for n in NAME_FIELDS if n in folded and folded[n] != key), None)
     arrays = {key: pa.array(unique.astype(str), pa.string())}
     if name:
-        arrays[name] = table.column(name).cast(pa.string()).take(pa.array(first))
+        arrays[name] = table.column(name).cast(pa.string()).combine_chunks().take(pa.array(first))
     arrays[GEOMETRY_COLUMN] = pa.array(shapely.to_wkb(points), pa.binary())
     return pa.RecordBatch.from_pydict(arrays), key, name
 
