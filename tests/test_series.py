@@ -31,8 +31,10 @@ NEW_YORK = (-73.9692, 40.7789)
 @pytest.fixture(scope="module")
 def published(module_site):
     site = module_site
-    for path, naming, dataset_id in ((PORTLAND, "auto", "portland"), (HYDAT, "station=STATION_NUMBER,time=DATE", "hydat"),
-                                     (WEATHER, "station=location,time=date", "weather"), (OBS, "station=stn_id", "obs")):
+    for path, naming, dataset_id in ((PORTLAND, "auto", "portland"),
+                                     (HYDAT, "station=STATION_NUMBER,time=DATE", "hydat"),
+                                     (WEATHER, "station=location,time=date", "weather"),
+                                     (OBS, "station=stn_id", "obs")):
         (outcome,) = publish_file(site, shared(path), series=naming, dataset_id=dataset_id)
         assert outcome.error is None, outcome.error
     site.accounts.add_organisation("iuem", "IUEM")
@@ -126,7 +128,8 @@ def test_position_datetime_and_parameter_name(published, module_server):
                                                          "2020-03-01T00:00:00Z"]
         one = http.get("/ogc/collections/portland/locations/8418150",
                        params={"datetime": "1912-01-01T00:00:00Z"}).json()
-        assert one["ranges"]["Monthly_MSL"]["values"] == [-0.197] and one["ranges"]["Linear_Trend"]["values"] == [-0.138]
+        assert one["ranges"]["Monthly_MSL"]["values"] == [-0.197]
+        assert one["ranges"]["Linear_Trend"]["values"] == [-0.138]
         # a position more than 1 km from any station: nothing
         far = CoverageCollection.model_validate_json(
             http.get("/ogc/collections/portland/position", params={"coords": "POINT(-70.3 43.7)"}).content)
@@ -266,7 +269,8 @@ def test_ten_years_hourly_in_one_read(site, tmp_path):
                                    "begin": "2010-01-01T00:00:00+00:00", "end": "2019-12-29T23:00:00+00:00"}]
     (series,) = site.features.read_series(dataset.storage, ["G1"], ["water_level"], None, None)
     assert len(series.values) == hours and np.array_equal(series.values, values)
-    assert series.times[0] == np.datetime64("2010-01-01T00:00") and np.all(np.diff(series.times).astype(int) == 3600_000)
+    assert series.times[0] == np.datetime64("2010-01-01T00:00")
+    assert np.all(np.diff(series.times).astype(int) == 3600_000)
     (year,) = site.features.read_series(dataset.storage, ["G1"], ["water_level"], datetime(2015, 1, 1, tzinfo=UTC),
                                         datetime(2015, 12, 31, 23, tzinfo=UTC))
     assert len(year.values) == 8760
