@@ -98,6 +98,13 @@ def test_collection_metadata_and_conformance(published, module_server):
         meta = http.get("/ogc/collections/portland").json()
         listed = {c["id"]: c for c in http.get("/ogc/collections").json()["collections"]}
         plain = http.get("/ogc/collections/portland/items").json()  # the stations are features too
+        api = http.get("/ogc/api").json()
+    from openapi_spec_validator import validate
+
+    validate(api)
+    position = api["paths"]["/ogc/collections/portland/position"]["get"]
+    assert {p["name"] for p in position["parameters"]} == {"coords", "parameter-name", "datetime", "f"}
+    assert "/ogc/collections/portland/locations/{locId}" in api["paths"]
     assert set(meta["data_queries"]) == {"position", "area", "radius", "locations", "items"}
     assert meta["data_queries"]["radius"]["link"]["variables"]["within_units"] == ["km", "m", "mi"]
     msl = meta["parameter_names"]["Monthly_MSL"]
