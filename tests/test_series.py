@@ -307,3 +307,49 @@ def test_cli_and_http_publish(site, settings, server, editor_token, tmp_path):
         cov = http.get(f"/ogc/collections/{dataset_id}/locations/Seattle",
                        params={"parameter-name": "precipitation", "datetime": "2012-01-01/2012-01-03"}).json()
         assert cov["ranges"]["precipitation"]["values"] == [0.0, 10.9, 0.8]
+
+
+def test_stations_in_a_layer_of_their_own(site, tmp_path):
+    import zipfile
+
+    import geopandas
+    import pandas
+    import pyogrio
+
+    # a zip: the measurements without coordinates, and a stations file joined by the station key
+    stations = tmp_path / "stations.csv"
+    stations.write_text("location,name,lon,lat\nSeattle,Seattle-Tacoma,-122.3139,47.4444\n"
+                        f"New York,Central Park,{NEW_YORK[0]},{NEW_YORK[1]}\nBoston,Logan,-71.0,42.36\n")
+    archive = tmp_path / "weather.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(shared("timeseries/vega-weather-seattle-newyork.csv"), "weather.csv")
+        z.write(stations, "stations.csv")
+    (outcome,) = publish_file(site, archive, series="station=location,time=date")
+    assert outcome.error is None
+    dataset = outcome.dataset
+    assert dataset.count == 2 and [f.name for f in dataset.fields] == ["location", "name"]  # Boston measures nothing
+    (wind,) = site.features.read_series(dataset.storage, ["New York"], ["wind"], None, None)
+    expected = [float(r["wind"]) for r in source_rows("timeseries/vega-weather-seattle-newyork.csv")
+                if r["location"] == "New York"]
+    assert wind.values.tolist() == expected
+
+    # a GeoPackage: a point layer of stations and a table of measurements
+    gpkg = tmp_path / "gauges.gpkg"
+    geopandas.GeoDataFrame({"station": ["8418150"], "name": ["Portland"]},
+                           geometry=geopandas.points_from_xy([-70.2467], [43.6567]), crs="EPSG:4326").to_file(gpkg,
+                                                                                                            layer="gauges")
+    table = pandas.read_csv(shared(PORTLAND), dtype={"station": str}).drop(columns=["lon", "lat"])
+    pyogrio.write_dataframe(table, gpkg, layer="msl")
+    (outcome,) = publish_file(site, gpkg, series="auto")
+    assert outcome.error is None
+    info = site.catalog.series_of([outcome.dataset.id])[outcome.dataset.id]
+    assert (info["station"], info["name"]) == ("station", "name")
+    assert {p["name"]: p["count"] for p in info["parameters"]} == {"Monthly_MSL": 1299, "Linear_Trend": 1299}
+
+    stations.write_text("location,lon,lat\nSeattle,-122.3139,47.4444\n")
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(shared("timeseries/vega-weather-seattle-newyork.csv"), "weather.csv")
+        z.write(stations, "stations.csv")
+    with pytest.raises(InvalidInput, match="station 'New York' of the measurements is not in the stations layer"):
+        publish_file(site, archive, series="station=location,time=date")
+    assert len(site.catalog.list_datasets()) == 2

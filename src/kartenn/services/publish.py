@@ -82,7 +82,8 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
     with site.staging.area(f"ingest-{secrets.token_hex(6)}") as work:
         also: Callable[[Connection, Dataset], None] | None = None
         if series is not None:
-            stations = read_measurements(path, label=label or path.name, naming=series, crs=crs)
+            stations = read_measurements(path, label=label or path.name, naming=series, crs=crs, workdir=work,
+                                         limits=limits.archive)
             sources = [stations.source]
             also = partial(_store_series, site, stations)
         else:

@@ -24,8 +24,9 @@ import shapely
 from pyproj import CRS
 
 from kartenn.errors import InvalidInput, MissingCRS, UnsupportedFormat
+from kartenn.services.archives import extract_zip
 from kartenn.services.readers import CSV_SUFFIXES, X_NAMES, Y_NAMES, Source, _detect_encoding, _fold
-from kartenn.services.safe_open import check_crs_text, check_file, offline
+from kartenn.services.safe_open import check_crs_text, check_file, check_folder, offline
 from kartenn.stores.base import GEOMETRY_COLUMN, MEASUREMENTS
 
 ROLES = ("station", "time", "variable", "value", "unit", "x", "y")
@@ -39,6 +40,7 @@ USUAL_NAMES = {
     "y": Y_NAMES,
 }
 NAME_FIELDS = ("name", "station_name", "nom", "nom_station", "label", "libelle")
+DATA_SUFFIXES = CSV_SUFFIXES | {".geojson", ".json", ".gpkg"}
 WITH_UNIT = re.compile(r"^(.*\S)\s*[(\[]([^)\]]+)[)\]]$")  # "temp (°C)", "GHI [W/m^2]"
 
 
@@ -66,41 +68,111 @@ class StationData:
     info: dict[str, Any]  # what the catalogue keeps (Catalog.put_series)
 
 
-def read_measurements(path: Path, *, label: str, naming: str, crs: str | None = None) -> StationData:
-    """Read a CSV, GeoPackage or GeoJSON of measurements; InvalidInput says what is missing or wrong."""
+Layer = tuple[pa.Table, np.ndarray | None, CRS | None]  # attributes, geometries (or None), CRS (or None)
+
+
+def read_measurements(path: Path, *, label: str, naming: str, crs: str | None = None, workdir: Path | None = None,
+                      limits: dict[str, int] | None = None) -> StationData:
+    """Read measurements from a CSV, GeoJSON or GeoPackage, with the stations' positions in each row, or from two
+    layers joined by the station key (a GeoPackage with a point layer and a table, or a zip of two files): the
+    smaller layer is then the stations. InvalidInput says what is missing or wrong."""
     roles = parse_naming(naming)
-    if not path.exists() or path.stat().st_size == 0:
-        raise InvalidInput(f"{label}: no such file, or it is empty")
-    table, geoms, file_crs = _read_csv(path, label) if path.suffix.lower() in CSV_SUFFIXES else _read_ogr(path, label)
-    columns = _resolve(table, roles, label, with_xy=geoms is None)
+    layers = _read_layers(path, label, workdir, limits)
+    if len(layers) > 2:
+        raise InvalidInput(f"{label}: holds {len(layers)} layers; measurements come in one, or in two with the "
+                           "stations in the second")
+    layers.sort(key=lambda layer: -len(layer[0]))
+    (table, geoms, file_crs), places = layers[0], (layers[1] if len(layers) == 2 else None)
+    columns = _resolve(table, roles, label, with_xy=geoms is None and places is None)
     times = _times(table.column(columns["time"]), columns["time"], label)
-    if geoms is None:
-        if "x" not in columns or "y" not in columns:
-            raise InvalidInput(f"{label}: the stations have no coordinates; add lon/lat (or x/y) columns, or name "
-                               "them with the series option (x=COL,y=COL)")
-        xs = _numbers(table.column(columns["x"]), columns["x"], label)
-        ys = _numbers(table.column(columns["y"]), columns["y"], label)
-        geoms = shapely.points(xs, ys)
-        geoms[np.isnan(xs) | np.isnan(ys)] = None
     stations = table.column(columns["station"]).cast(pa.string())
     if stations.null_count:
         raise InvalidInput(f"{label}: {stations.null_count} rows have no station ({columns['station']})")
     measurements, units = _measurements(table, columns, stations, times, label)
-    points, key, name = _stations(table, columns, stations, geoms, label)
-    epsg = None if file_crs is None else file_crs
-    if epsg is None:
-        epsg = _crs(crs, points, label)
-    key_field = columns["station"]
-    source = Source(name=path.stem, kind="vector", path=path, label=label, crs=epsg, geometry_type="Point",
-                    count_hint=len(points), read=lambda _size: iter([points]),
+    if places is None:
+        keys = stations.to_numpy(zero_copy_only=False)
+        names = _name_column(table, columns["station"])
+        points = _points(keys, _positions(table, geoms, columns, label), names, columns["station"], label)
+    else:
+        points, file_crs = _joined_stations(places, columns["station"], roles, stations, label)
+    source = Source(name=path.stem, kind="vector", path=path, label=label, crs=file_crs or _crs(crs, points, label),
+                    geometry_type="Point", count_hint=len(points), read=lambda _size: iter([points]),
                     notes=[f"{len(measurements)} measurements of {len(units)} parameters at {len(points)} stations"])
-    return StationData(source, measurements, _info(measurements, units, key_field, name))
+    name = next((n for n in points.schema.names if n not in (points.schema.names[0], GEOMETRY_COLUMN)), None)
+    return StationData(source, measurements, _info(measurements, units, points.schema.names[0], name))
+
+
+def _positions(table: pa.Table, geoms: np.ndarray | None, columns: dict[str, str], label: str) -> np.ndarray:
+    """Each row's point: its geometry, else its x/y columns."""
+    if geoms is not None:
+        return geoms
+    if "x" not in columns or "y" not in columns:
+        raise InvalidInput(f"{label}: the stations have no coordinates; add lon/lat (or x/y) columns, name them "
+                           "with the series option (x=COL,y=COL), or send the stations as a second layer")
+    xs = _numbers(table.column(columns["x"]), columns["x"], label)
+    ys = _numbers(table.column(columns["y"]), columns["y"], label)
+    points = shapely.points(xs, ys)
+    points[np.isnan(xs) | np.isnan(ys)] = None
+    return points
+
+
+def _joined_stations(places: Layer, key: str, roles: dict[str, str], stations: pa.ChunkedArray,
+                     label: str) -> tuple[pa.RecordBatch, CRS | None]:
+    """The stations of a layer of their own, found by the measurements' station key."""
+    table, geoms, crs = places
+    folded = {_fold(n): n for n in reversed(table.column_names)}
+    own = key if key in table.column_names else next((folded[n] for n in USUAL_NAMES["station"] if n in folded), None)
+    if own is None:
+        raise InvalidInput(f"{label}: the stations layer has no column {key!r} to join the measurements by")
+    columns = {"station": own}
+    for role in ("x", "y"):
+        found = roles.get(role) if roles.get(role) in table.column_names else \
+            next((folded[n] for n in USUAL_NAMES[role] if n in folded), None)
+        if found:
+            columns[role] = found
+    keys = table.column(own).cast(pa.string()).to_numpy(zero_copy_only=False)
+    measured = pc.unique(stations).to_numpy(zero_copy_only=False)
+    unknown = np.setdiff1d(measured, keys.astype(object))
+    if len(unknown):
+        raise InvalidInput(f"{label}: station {str(unknown[0])!r} of the measurements is not in the stations layer "
+                           f"({len(unknown)} such)")
+    keep = np.isin(keys, measured)
+    table = table.filter(pa.array(keep))
+    positions = _positions(table, None if geoms is None else geoms[keep], columns, label)
+    return _points(keys[keep], positions, _name_column(table, own), key, label), crs
+
+
+def _name_column(table: pa.Table, key: str) -> tuple[str, np.ndarray] | None:
+    folded = {_fold(n): n for n in table.column_names}
+    name = next((folded[n] for n in NAME_FIELDS if n in folded and folded[n] != key), None)
+    if name is None:
+        return None
+    return name, table.column(name).cast(pa.string()).to_numpy(zero_copy_only=False)
 
 
 # reading ------------------------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, label: str) -> tuple[pa.Table, None, None]:
+def _read_layers(path: Path, label: str, workdir: Path | None, limits: dict[str, int] | None) -> list[Layer]:
+    if not path.exists() or path.stat().st_size == 0:
+        raise InvalidInput(f"{label}: no such file, or it is empty")
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        if workdir is None:
+            raise InvalidInput(f"{label}: a zip of measurements needs a work folder")
+        folder = extract_zip(path, workdir / "unzipped", **(limits or {}))
+        check_folder(folder, label)
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES
+                       and not p.name.lower().startswith(("readme", "licen", "._")))
+        if not files:
+            raise InvalidInput(f"{label}: the archive holds no CSV, GeoJSON or GeoPackage")
+        return [layer for p in files for layer in _read_layers(p, f"{label}/{p.name}", None, None)]
+    if suffix in CSV_SUFFIXES:
+        return [_read_csv(path, label)]
+    return _read_ogr(path, label)
+
+
+def _read_csv(path: Path, label: str) -> Layer:
     with open(path, "rb") as f:
         sample = f.read(1 << 20)
     encoding = _detect_encoding(sample)
@@ -137,20 +209,24 @@ def _as_numbers(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
         return None
 
 
-def _read_ogr(path: Path, label: str) -> tuple[pa.Table, np.ndarray | None, CRS | None]:
+def _read_ogr(path: Path, label: str) -> list[Layer]:
     import pyogrio
 
     check_file(path, label)
+    layers = []
     try:
         with offline():
-            layers = [name for name, kind in pyogrio.list_layers(path)]
-            if len(layers) != 1:
-                raise InvalidInput(f"{label}: holds {len(layers)} layers; a file of measurements has one")
-            meta, table = pyogrio.read_arrow(path, layer=layers[0])
+            for name, _ in pyogrio.list_layers(path):
+                meta, table = pyogrio.read_arrow(path, layer=name)
+                layers.append(_layer(meta, table, label))
     except InvalidInput:
         raise
     except Exception as exc:
         raise UnsupportedFormat(f"{label}: not a format Kartenn can read ({str(exc).splitlines()[0][:200]})") from exc
+    return layers
+
+
+def _layer(meta: dict[str, Any], table: pa.Table, label: str) -> Layer:
     geom_name = meta.get("geometry_name") or "wkb_geometry"
     if geom_name not in table.column_names:
         return table, None, None
@@ -273,24 +349,20 @@ def _measurements(table: pa.Table, columns: dict[str, str], stations: pa.Chunked
     return long.sort_by([("station", "ascending"), ("parameter", "ascending"), ("time", "ascending")]), units
 
 
-def _stations(table: pa.Table, columns: dict[str, str], stations: pa.ChunkedArray, geoms: np.ndarray,
-              label: str) -> tuple[pa.RecordBatch, str, str | None]:
+def _points(keys: np.ndarray, geoms: np.ndarray, names: tuple[str, np.ndarray] | None, key: str,
+            label: str) -> pa.RecordBatch:
     """One point per station (its first row's), with its key and name."""
-    keys = stations.to_numpy(zero_copy_only=False)
-    unique, first = np.unique(keys, return_index=True)
+    unique, first = np.unique(keys.astype(str), return_index=True)
     points = geoms[first]
     missing = shapely.is_missing(points) | (shapely.get_type_id(points) != 0)
     if missing.any():
-        raise InvalidInput(f"{label}: station {unique[np.flatnonzero(missing)[0]]!r} has no coordinates "
+        raise InvalidInput(f"{label}: station {str(unique[np.flatnonzero(missing)[0]])!r} has no coordinates "
                            "(every station needs a point)")
-    key = columns["station"]
-    folded = {_fold(n): n for n in table.column_names}
-    name = next((folded[n] for n in NAME_FIELDS if n in folded and folded[n] != key), None)
-    arrays = {key: pa.array(unique.astype(str), pa.string())}
-    if name:
-        arrays[name] = table.column(name).cast(pa.string()).combine_chunks().take(pa.array(first))
+    arrays = {key: pa.array(unique, pa.string())}
+    if names:
+        arrays[names[0]] = pa.array(names[1][first], pa.string())
     arrays[GEOMETRY_COLUMN] = pa.array(shapely.to_wkb(points), pa.binary())
-    return pa.RecordBatch.from_pydict(arrays), key, name
+    return pa.RecordBatch.from_pydict(arrays)
 
 
 def _crs(crs: str | None, points: pa.RecordBatch, label: str) -> CRS:
