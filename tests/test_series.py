@@ -99,6 +99,10 @@ def test_collection_metadata_and_conformance(published, module_server):
         listed = {c["id"]: c for c in http.get("/ogc/collections").json()["collections"]}
         plain = http.get("/ogc/collections/portland/items").json()  # the stations are features too
         api = http.get("/ogc/api").json()
+        described = http.get("/api/v1/datasets/portland").json()["series"]
+        assert described["station"] == "station" and described["end"] == "2020-03-01T00:00:00+00:00"
+        assert {p["name"]: p["unit"] for p in described["parameters"]} == {"Monthly_MSL": "m", "Linear_Trend": "m"}
+        assert "series" not in http.get("/api/v1/datasets").json()["datasets"][0]
     from openapi_spec_validator import validate
 
     validate(api)
@@ -353,3 +357,18 @@ def test_stations_in_a_layer_of_their_own(site, tmp_path):
     with pytest.raises(InvalidInput, match="station 'New York' of the measurements is not in the stations layer"):
         publish_file(site, archive, series="station=location,time=date")
     assert len(site.catalog.list_datasets()) == 2
+
+
+def test_replace_and_delete(site):
+    from kartenn.services.publish import delete_dataset
+
+    (first,) = publish_file(site, shared(OBS), series="station=stn_id", dataset_id="gauges")
+    (second,) = publish_file(site, shared(PORTLAND), series="auto", replace="gauges")
+    assert second.dataset.id == "gauges" and second.dataset.storage != first.dataset.storage
+    assert [p["name"] for p in site.catalog.series_of(["gauges"])["gauges"]["parameters"]] == ["Linear_Trend",
+                                                                                                 "Monthly_MSL"]
+    assert site.features.unreferenced({second.dataset.storage}) == []  # the old points and measurements are gone
+    (plain,) = publish_file(site, shared(OBS), replace="gauges")  # no longer a station dataset
+    assert plain.error is None and site.catalog.series_of(["gauges"]) == {}
+    delete_dataset(site, "gauges")
+    assert site.features.unreferenced(set()) == [] and site.catalog.list_datasets() == []
