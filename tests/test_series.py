@@ -119,6 +119,22 @@ def test_collection_metadata_and_conformance(published, module_server):
     assert plain["numberMatched"] == 1 and plain["features"][0]["properties"]["station"] == "8418150"
 
 
+@pytest.mark.live
+def test_owslib_reads_edr(published, module_live_server):
+    from owslib.ogcapi.edr import EnvironmentalDataRetrieval
+
+    edr = EnvironmentalDataRetrieval(module_live_server.url + "/ogc")
+    assert {"portland", "hydat", "weather", "obs"} <= set(edr.data())
+    assert "secret" not in edr.data()
+    cov = edr.query_data("portland", "position", coords="POINT(-70.247 43.657)", datetime_="2000-01-01/2000-12-31")
+    assert cov["type"] == "Coverage" and cov["domain"]["domainType"] == "PointSeries"
+    assert len(cov["domain"]["axes"]["t"]["values"]) == 12
+    assert set(cov["ranges"]) == {"Monthly_MSL", "Linear_Trend"}
+    east = edr.query_data("weather", "area", coords="POLYGON((-80 35,-70 35,-70 45,-80 45,-80 35))",
+                          datetime_="2012-01-01")
+    assert east["type"] == "Coverage" and east["ranges"]["temp_max"]["values"] == [10.0]
+
+
 def test_position_datetime_and_parameter_name(published, module_server):
     with module_server.client() as http:
         r = http.get("/ogc/collections/portland/position",
