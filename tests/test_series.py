@@ -241,6 +241,17 @@ def test_bad_queries_are_400(published, module_server, path, params, locator):
     assert locator in r.json()["detail"]
 
 
+def test_too_many_values_is_400(published, module_server, monkeypatch):
+    from kartenn.services import series
+
+    monkeypatch.setattr(series, "MAX_VALUES", 1000)
+    with module_server.client() as http:
+        everything = http.get("/ogc/collections/portland/locations/8418150")  # 2,598 values
+        assert everything.status_code == 400 and "more than the 1,000 allowed" in everything.json()["detail"]
+        decade = http.get("/ogc/collections/portland/locations/8418150", params={"datetime": "2000-01-01/2009-12-31"})
+        assert decade.status_code == 200 and len(decade.json()["domain"]["axes"]["t"]["values"]) == 120
+
+
 def test_not_found_and_rights(published, module_server):
     with module_server.client() as http:
         assert http.get("/ogc/collections/portland/locations/nowhere").status_code == 404

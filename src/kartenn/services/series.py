@@ -24,6 +24,7 @@ from kartenn.formats.edr import StationSeries
 
 POSITION_TOLERANCE_M = 1000.0  # a position query answers with the nearest station this close to the point
 MAX_STATIONS = 100_000
+MAX_VALUES = 20_000_000  # about 20 series of 10 years of hourly values in one answer
 _GEOD = Geod(ellps="WGS84")
 
 
@@ -110,11 +111,31 @@ class Stations:
         """The series of ``parameters`` at ``stations`` between ``start`` and ``end``, in one store query."""
         if not stations:
             return []
+        expected = self.expected_values(len(stations), parameters, start, end)
+        if expected > MAX_VALUES:
+            raise InvalidInput(f"this query would return about {expected:,} values, more than the {MAX_VALUES:,} "
+                               "allowed; ask for fewer stations or parameters, or a shorter datetime",
+                               locator="datetime")
         found = self.site.features.read_series(self.dataset.storage, [s.id for s in stations], parameters, start, end)
         by_station: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         for series in found:
             by_station.setdefault(series.station, {})[series.parameter] = (series.times, series.values)
         return [StationSeries(s.id, s.name, s.lon, s.lat, by_station[s.id]) for s in stations if s.id in by_station]
+
+
+    def expected_values(self, stations: int, parameters: list[str], start: datetime | None,
+                        end: datetime | None) -> int:
+        """How many values a read would give, the measurements spread evenly over stations and time."""
+        total = 0.0
+        for p in self.parameters:
+            if p["name"] not in parameters:
+                continue
+            begin, last = datetime.fromisoformat(p["begin"]), datetime.fromisoformat(p["end"])
+            span = (last - begin).total_seconds()
+            low, high = max(begin, start or begin), min(last, end or last)
+            share = 1.0 if span <= 0 else max(0.0, (high - low).total_seconds()) / span
+            total += p["count"] * share * stations / max(len(self.all), 1)
+        return round(total)
 
 
 def _stations(site: Any, dataset: Dataset, info: dict[str, Any]) -> list[Station]:
