@@ -75,6 +75,10 @@ def ingest(
     replace: Annotated[str | None, typer.Option(help="Update this dataset in place, keeping its id.")] = None,
     org: Annotated[str | None, typer.Option(help="Organisation that owns the new datasets.")] = None,
     private: Annotated[bool, typer.Option("--private", help="Only the owning organisation sees them.")] = False,
+    series: Annotated[str | None, typer.Option(
+        help="Read the files as measurements at stations: station=COL,time=COL[,variable=COL,value=COL,unit=COL] "
+             "(long form) or station=COL,time=COL (wide form: every numeric column is a variable); 'auto' finds "
+             "the columns by their usual names.")] = None,
 ) -> None:
     """Publish each file as one or more datasets, each with a catalogue record."""
     from kartenn.domain.security import Sharing
@@ -103,7 +107,7 @@ def ingest(
 
             try:
                 outcomes = publish_file(site, path, title=title, crs=crs, replace=replace, progress=progress,
-                                        sharing=sharing)
+                                        sharing=sharing, series=series)
             except KartennError as exc:
                 _error(exc.message)
                 failures += 1

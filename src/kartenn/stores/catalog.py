@@ -122,6 +122,15 @@ record_terms = Table(
     Index("record_terms_facet_value", "facet", "value"),
 )
 
+# What a station dataset measures: {"station": key field, "parameters": [{"name", "unit", "begin", "end",
+# "count"}], "begin", "end"}; its measurements are beside its points in the feature store.
+series = Table(
+    "series",
+    metadata,
+    Column("dataset_id", String(80), primary_key=True),
+    Column("info", JSON, nullable=False),
+)
+
 # Named styles of a dataset besides its default (``datasets.style``): one row per (dataset, name).
 styles = Table(
     "styles",
@@ -277,6 +286,7 @@ class Catalog:
         conn.execute(datasets.delete().where(datasets.c.id == dataset_id))
         self._forget_rows()
         conn.execute(styles.delete().where(styles.c.dataset_id == dataset_id))
+        conn.execute(series.delete().where(series.c.dataset_id == dataset_id))
         for record_id in conn.execute(select(records.c.id).where(records.c.dataset_id == dataset_id)).scalars():
             self.delete_record(conn, record_id)
 
@@ -418,6 +428,22 @@ class Catalog:
             created=_aware(m["created"]),
             updated=_aware(m["updated"]),
         )
+
+    # station datasets -------------------------------------------------------------------------------
+
+    def put_series(self, conn: Connection, dataset_id: str, info: dict[str, Any] | None) -> None:
+        """Say what a dataset measures (None: it is no longer a station dataset)."""
+        conn.execute(series.delete().where(series.c.dataset_id == dataset_id))
+        if info is not None:
+            conn.execute(series.insert().values(dataset_id=dataset_id, info=info))
+
+    def series_of(self, dataset_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """What each station dataset among ``dataset_ids`` measures; the others are left out."""
+        if not dataset_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(series.c.dataset_id, series.c.info).where(series.c.dataset_id.in_(dataset_ids)))
+            return {row.dataset_id: row.info for row in rows}
 
     # named styles -----------------------------------------------------------------------------------
 
