@@ -13,7 +13,7 @@ from kartenn.domain.security import OPERATOR
 from kartenn.errors import InvalidInput
 from kartenn.formats.iso19139 import render_iso19139
 from kartenn.formats.records import read_records
-from kartenn.services.records import RecordQuery, export_record, import_paths, search_records
+from kartenn.services.records import RecordQuery, export_record, import_paths, record_file, search_records
 from kartenn.xml import parse_xml
 from xsd import assert_valid
 
@@ -184,6 +184,8 @@ def test_cli_imports_folder_zip_and_mef(site, settings, tmp_path):
     with zipfile.ZipFile(mef, "w") as z:
         z.writestr("437ae0a2/info.xml", "<info><general><uuid>437ae0a2</uuid></general></info>")
         z.writestr("437ae0a2/metadata/metadata.xml", one.read_bytes())
+        z.writestr("437ae0a2/public/overview_s.png", b"\x89PNG small")
+        z.writestr("437ae0a2/private/data.csv", "a;b\n1;2\n")
     bundle = tmp_path / "records.zip"
     with zipfile.ZipFile(bundle, "w") as z:
         for path in sorted(shared(f"{ISO}/pycsw-iso19115-3").glob("*.xml")):
@@ -192,6 +194,11 @@ def test_cli_imports_folder_zip_and_mef(site, settings, tmp_path):
                      str(shared(f"{ISO}/pycsw-apiso")), settings=settings, check=True)
     assert "23 record(s) imported" in result.stdout
     assert site.catalog.count_records() == 22  # the MEF record is also in the folder
+    # the MEF's files are kept with its record: public ones for who sees it, private ones for who downloads
+    operator = site.seen_by(OPERATOR)
+    assert record_file(operator, "437ae0a2-06e2-4015-b296-a66e7f407bf2", "overview_s.png").data == b"\x89PNG small"
+    kept = record_file(operator, "437ae0a2-06e2-4015-b296-a66e7f407bf2", "data.csv")
+    assert (kept.folder, kept.media_type) == ("private", "text/csv")
     bad = tmp_path / "bad.xml"
     bad.write_bytes(XXE)
     result = kartenn("records", "import", "--data-dir", str(settings.data_dir), str(bad), settings=settings)

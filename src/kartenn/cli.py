@@ -76,6 +76,10 @@ def ingest(
     org: Annotated[str | None, typer.Option(help="Organisation that owns the new datasets.")] = None,
     private: Annotated[bool, typer.Option("--private", help="Only the owning organisation sees them.")] = False,
     variable: Annotated[str | None, typer.Option(help="Publish only this variable of a NetCDF file.")] = None,
+    series: Annotated[str | None, typer.Option(
+        help="Read the files as measurements at stations: station=COL,time=COL[,variable=COL,value=COL,unit=COL] "
+             "(long form) or station=COL,time=COL (wide form: every numeric column is a variable); 'auto' finds "
+             "the columns by their usual names.")] = None,
 ) -> None:
     """Publish each file as one or more datasets, each with a catalogue record. A NetCDF variable with a time
     axis, or a folder (or zip) of GeoTIFFs named by date, becomes one raster time stack."""
@@ -105,7 +109,7 @@ def ingest(
 
             try:
                 outcomes = publish_file(site, path, title=title, crs=crs, replace=replace, progress=progress,
-                                        sharing=sharing, variable=variable)
+                                        sharing=sharing, variable=variable, series=series)
             except KartennError as exc:
                 _error(exc.message)
                 failures += 1

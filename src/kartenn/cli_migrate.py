@@ -1,5 +1,5 @@
-"""``kartenn migrate``: bring an existing spatial data infrastructure into the site (GeoServer today). Registered on
-the main command line by cli.py; the work is services/migration's."""
+"""``kartenn migrate``: bring an existing spatial data infrastructure into the site (GeoServer, GeoNetwork).
+Registered on the main command line by cli.py; the work is services/migration's."""
 
 from __future__ import annotations
 
@@ -24,11 +24,35 @@ def migrate_geoserver(
 ) -> None:
     """Migrate layers (data, metadata, styles), layer groups, users, roles and data rules from GeoServer. Run it
     again to bring what changed at the source."""
+    from kartenn.services.migration import migrate_geoserver as migrate
+
+    _run(migrate, path, data_dir, dry_run=dry_run, as_json=as_json, overwrite=overwrite)
+
+
+@migrate_app.command("geonetwork")
+def migrate_geonetwork(
+    path: Annotated[Path, typer.Argument(help="A GeoNetwork export (mef/ and api/, as scripts/export-geonetwork.sh "
+                                              "writes it).")],
+    data_dir: DataDir = Path("site"),
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Also replace records changed in Kartenn since "
+                                                                 "the last migration.")] = False,
+) -> None:
+    """Migrate records (with their categories, thumbnails, files and sharing), groups, users and profiles from
+    GeoNetwork 3.x or 4.x; run it after `migrate geoserver`, so that records find their layers. Run it again to
+    bring what changed at the source."""
+    from kartenn.services.migration import migrate_geonetwork as migrate
+
+    _run(migrate, path, data_dir, dry_run=dry_run, as_json=as_json, overwrite=overwrite)
+
+
+def _run(migrate, path: Path, data_dir: Path, *, dry_run: bool, as_json: bool,  # type: ignore[no-untyped-def]
+         overwrite: bool) -> None:
     import orjson
 
     from kartenn.cli import _fail, _operator, console, out
     from kartenn.errors import KartennError
-    from kartenn.services.migration import migrate_geoserver as migrate
 
     try:
         site = _operator(data_dir)

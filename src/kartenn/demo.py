@@ -75,6 +75,14 @@ DESCRIPTIONS: dict[str, dict] = {
         "licence": "Public domain — Made with Natural Earth", "language": "eng",
         "lineage": "Natural Earth 1:110m lakes, from the pygeoapi test data.",
     },
+    "portland-tide-gauge.csv": {
+        "title": "Tide gauge, Portland, Maine: monthly mean sea level 1912–2020",
+        "abstract": "Monthly mean sea level and its linear trend (metres) at NOAA tide gauge 8418150, Portland, "
+                    "Maine, January 1912 to March 2020: a station dataset, read through OGC API – EDR.",
+        "keywords": ["sea level", "tide gauge", "time series"], "topics": ["oceans"],
+        "licence": "US public domain (NOAA)", "language": "eng", "series": "auto",
+        "lineage": "NOAA CO-OPS sea level trends for station 8418150, in long form (tests/data/timeseries).",
+    },
 }
 DEMO_ORG = ("demo", "Kartenn demo")  # owns the demo datasets (they stay public)
 DEMO_ADMIN = "admin"
@@ -111,7 +119,7 @@ def load_demo(site: Site, console: Console) -> None:
         if name in done:
             continue
         for outcome in publish_file(site, DEMO_DATA / name, title=text["title"], sharing=Sharing(org=DEMO_ORG[0]),
-                                    variable=text.get("variable")):
+                                    variable=text.get("variable"), series=text.get("series")):
             if outcome.error:
                 console.print(f"[red]error:[/red] {outcome.source}: {outcome.error}")
             else:

@@ -104,8 +104,11 @@ def _time(rec: Record) -> dict[str, Any] | None:
 
 
 def link_relation(link: dict[str, Any]) -> str:
-    """``enclosure`` for a file to download, ``service`` for an OGC service, else ``related``."""
+    """``preview`` for a thumbnail, ``enclosure`` for a file to download, ``service`` for an OGC service, else
+    ``related``."""
     protocol = str(link.get("protocol") or "").upper()
+    if protocol.endswith("IMAGE-THUMBNAIL"):
+        return "preview"
     if "DOWNLOAD" in protocol:
         return "enclosure"
     if protocol.startswith("OGC:") or protocol.startswith("ESRI:"):

@@ -20,13 +20,14 @@ from kartenn.stores.catalog import Catalog
 
 # What the catalogue offers a caller besides its filtered reads, each free of identity: transactions and the
 # writes that services make once they have checked the caller's rights; jobs (filtered by may_see_job); named
-# styles (of a dataset already got through get_dataset); ids and origins that callers compare, never show.
+# styles and series (of a dataset already got through get_dataset); ids and origins that callers compare, never show.
 CATALOG_SHARED = frozenset({
     "begin", "engine", "analyze",
-    "add_dataset", "update_dataset", "delete_dataset", "dataset_ids",
+    "add_dataset", "update_dataset", "set_dataset_record", "delete_dataset", "dataset_ids",
     "put_record", "put_records", "delete_record", "record_origins",
     "add_job", "save_job", "get_job", "list_jobs",
     "named_styles", "named_styles_of", "put_named_style", "delete_named_style", "former_dataset_name",
+    "put_series", "series_of",
 })
 # What a site offers a caller as is: settings, and the stores the services read and write after their checks.
 SITE_SHARED = frozenset({"settings", "accounts", "features", "maps", "files", "staging", "engine", "close"})

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ from kartenn.services.limits import IngestLimits, check_file, check_sources
 from kartenn.services.readers import Source, discover
 from kartenn.services.record_owner import owner_contacts, sync_owner
 from kartenn.services.safe_open import open_raster, raster_env
+from kartenn.services.series_publish import StationData, read_measurements
 from kartenn.services.styles import default_raster_style, default_vector_style
 from kartenn.site import Site
 from kartenn.stores import display
@@ -40,6 +42,7 @@ from kartenn.stores.base import GEOMETRY_COLUMN, LayerSpec
 
 if TYPE_CHECKING:
     import rasterio
+    from sqlalchemy.engine import Connection
 
 # (done, total or None, message) — total is a feature count for vectors
 Progress = Callable[[int, int | None, str], None]
@@ -60,10 +63,12 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
                  replace: str | None = None, label: str | None = None,
                  progress: Progress | None = None, sharing: Sharing | None = None,
                  dataset_id: str | None = None, record_id: str | None = None,
-                 variable: str | None = None) -> list[Outcome]:
+                 variable: str | None = None, series: str | None = None) -> list[Outcome]:
     """Publish every dataset found in ``path``; each is atomic on its own, with its audit line. Raises for an
     unreadable file. ``dataset_id`` and ``record_id`` name a new dataset and its record (a single input only;
-    default: from the layer's name, a new UUID). ``variable`` publishes only that variable of a NetCDF file."""
+    default: from the layer's name, a new UUID). ``variable`` publishes only that variable of a NetCDF file.
+    ``series`` reads ``path`` as measurements: one station dataset, its columns named as
+    ``series_publish.parse_naming`` reads them."""
     if replace:
         site.catalog.get_dataset(replace)  # an unknown id is an error before any work
     if dataset_id and dataset_id in site.catalog.dataset_ids() | RESERVED_IDS:
@@ -76,8 +81,15 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
     if path.exists():
         check_file(path, label or path.name, limits)
     with site.staging.area(f"ingest-{secrets.token_hex(6)}") as work:
-        sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits.archive,
-                           variable=variable)
+        also: Callable[[Connection, Dataset], None] | None = None
+        if series is not None:
+            stations = read_measurements(path, label=label or path.name, naming=series, crs=crs, workdir=work,
+                                         limits=limits.archive)
+            sources = [stations.source]
+            also = partial(_store_series, site, stations)
+        else:
+            sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits.archive,
+                               variable=variable)
         check_sources(sources, limits)
         if (replace or dataset_id) and len(sources) != 1:
             raise InvalidInput(f"{label or path.name}: holds {len(sources)} datasets; --replace (or an id) takes one")
@@ -87,7 +99,8 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
             try:
                 outcome.dataset = publish_source(site, source, title=title if len(sources) == 1 else None,
                                                  replace=replace, progress=progress, log=outcome.log,
-                                                 sharing=sharing, dataset_id=dataset_id, record_id=record_id)
+                                                 sharing=sharing, dataset_id=dataset_id, record_id=record_id,
+                                                 also=also)
             except KartennError as exc:
                 outcome.error = exc.message
             else:
@@ -110,10 +123,11 @@ def _audit_publish(site: Site, dataset: Dataset, sharing: Sharing | None) -> Non
 def publish_source(site: Site, source: Source, *, title: str | None = None, replace: str | None = None,
                    progress: Progress | None = None, log: list[str] | None = None,
                    sharing: Sharing | None = None, dataset_id: str | None = None,
-                   record_id: str | None = None) -> Dataset:
+                   record_id: str | None = None, also: Callable[[Connection, Dataset], None] | None = None) -> Dataset:
     """Publish one source. A new dataset gets ``sharing`` (default: public), the id ``dataset_id`` and the record
     ``record_id`` (default: an id made from the source's name, a new UUID); a replaced one keeps its ids and
-    rights."""
+    rights. ``also`` stores more of a vector dataset in its publication's transaction (a station dataset's
+    measurements)."""
     log = log if log is not None else []
     log.extend(source.notes)
     old = site.catalog.get_dataset(replace) if replace else None
@@ -126,7 +140,7 @@ def publish_source(site: Site, source: Source, *, title: str | None = None, repl
         if source.kind == "raster":
             dataset = _publish_raster(site, source, dataset_id, storage, title, old, progress, log, record_id)
         else:
-            dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log, record_id)
+            dataset = _publish_vector(site, source, dataset_id, storage, title, old, progress, log, record_id, also)
     if old is None:
         share(site, "dataset", dataset.id, sharing or Sharing())
     _version(site, dataset, sharing, "update" if old else "insert")
@@ -167,7 +181,8 @@ def delete_dataset(site: Site, dataset_id: str) -> Dataset:
 
 
 def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, title: str | None,
-                    old: Dataset | None, progress: Progress | None, log: list[str], record_id: str) -> Dataset:
+                    old: Dataset | None, progress: Progress | None, log: list[str], record_id: str,
+                    also: Callable[[Connection, Dataset], None] | None = None) -> Dataset:
     assert source.read is not None and source.crs is not None
     raw = source.read(site.settings.ingest_batch_size)
     first = next(raw, None)
@@ -232,6 +247,10 @@ def _publish_vector(site: Site, source: Source, dataset_id: str, storage: str, t
             if renames:
                 log.append("renamed columns: " + ", ".join(f"{a} → {b}" for a, b in renames.items()))
             _save(site, conn, dataset, old, now)
+            if also:
+                also(conn, dataset)
+            elif old:
+                site.catalog.put_series(conn, dataset.id, None)
     except BaseException:
         site.features.discard(storage)
         raise
@@ -297,6 +316,12 @@ def _normalise(column: pa.Array, kind: str) -> pa.Array:
             return pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
     return column.cast(target)
 
+
+
+def _store_series(site: Site, stations: StationData, conn: Connection, dataset: Dataset) -> None:
+    """A station dataset's measurements beside its points, and what it measures in the catalogue."""
+    site.features.load_series(conn, dataset.storage, stations.measurements)
+    site.catalog.put_series(conn, dataset.id, stations.info)
 
 
 # raster -------------------------------------------------------------------------------------------------
@@ -485,7 +510,8 @@ INGESTED = "Ingested from"  # how lineage written here starts
 
 def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime) -> None:  # type: ignore[no-untyped-def]
     """The dataset's row and its record. A replace keeps what people wrote in the record (abstract, keywords,
-    lineage, topics, language, constraints, other contacts, its creation date) and refreshes what the data says."""
+    lineage, topics, language, constraints, other contacts, its creation date) and refreshes what the data says;
+    an imported record, which keeps its document, is kept whole."""
     today = now.date().isoformat()
     record = Record(
         id=dataset.record_id,
@@ -506,6 +532,9 @@ def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime
     )
     if old:
         previous = site.catalog.get_record(old.record_id)
+        if previous.xml:  # an imported record (a catalogue's, attached): its document is kept as it is
+            site.catalog.update_dataset(conn, dataset)
+            return
         record.abstract, record.keywords, record.language = previous.abstract, previous.keywords, previous.language
         record.keyword_sets, record.topics, record.themes = previous.keyword_sets, previous.topics, previous.themes
         record.constraints, record.state = previous.constraints, previous.state

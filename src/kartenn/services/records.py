@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import weakref
 import zipfile
 from collections.abc import Iterable
@@ -27,12 +28,12 @@ from kartenn.services.access import SiteView
 from kartenn.services.archives import check_zip
 from kartenn.services.working_copies import owner, save_edits
 from kartenn.site import Site
-from kartenn.stores import record_index, record_versions
+from kartenn.stores import record_files, record_index, record_versions
 from kartenn.stores.record_index import RecordQuery, SearchResult
 from kartenn.xml import to_bytes
 
-__all__ = ["ImportReport", "RecordQuery", "SearchResult", "import_bytes", "import_paths", "search_records",
-           "get_record", "export_record", "domain_values",
+__all__ = ["ImportReport", "RecordQuery", "SearchResult", "import_bytes", "import_records", "attach_record",
+           "import_paths", "search_records", "get_record", "record_file", "export_record", "domain_values",
            "catalogue_extent"]
 
 XML_SUFFIXES = {".xml"}
@@ -59,11 +60,36 @@ def import_bytes(site: SiteView, data: bytes, *, source: str = "request", sharin
     """Import every record of one XML document, all or nothing. Raises InvalidInput, Forbidden.
     New records get ``sharing`` (default: public); ``draft`` ones wait for review. A record already stored is
     changed as an edit through PUT is, if the caller may edit it (services/working_copies.py)."""
-    found = read_records(data)
+    return import_records(site, read_records(data), source=source, sharing=sharing, draft=draft)
+
+
+def import_records(site: SiteView, found: list[Record], *, source: str = "request", sharing: Sharing | None = None,
+                   draft: bool = False) -> list[Record]:
+    """Import records already read (``read_records``), as ``import_bytes`` does."""
     stored = _replaced(site, found)
     with site.catalog.begin() as conn:
         _save(site, conn, found, stored, sharing, draft, source)
     return found
+
+
+def attach_record(site: SiteView, rec: Record, dataset_id: str, *, source: str = "request") -> Record:
+    """Make ``rec`` the record of dataset ``dataset_id``, in place of the one it had (removed): one dataset, one
+    record. The record then follows the dataset's rights; the caller must be allowed to publish the dataset."""
+    dataset = site.catalog.get_dataset(dataset_id)
+    site.require("publish", "dataset", dataset_id)
+    previous = site.catalog.get_record(dataset.record_id)
+    rec = replace(rec, dataset_id=dataset_id, state=previous.state)
+    with site.catalog.begin() as conn:
+        if rec.id != previous.id:
+            site.accounts.forget(conn, "record", rec.id)  # a record of its own until now: the dataset's from now
+        site.catalog.put_record(conn, rec)
+        if rec.id != previous.id:
+            site.catalog.set_dataset_record(conn, dataset_id, rec.id)
+            site.catalog.delete_record(conn, previous.id)
+        record_versions.save_many(conn, [rec], site.identity.name, "update", comment=f"import from {source}")
+        site.accounts.log_many(conn, site.identity.name, [("record.attach", f"record:{rec.id}", {
+            "dataset": dataset_id, "replaced": previous.id, "source": source})])
+    return site.catalog.get_record(rec.id)
 
 
 def _replaced(site: SiteView, found: list[Record]) -> dict[str, Record]:
@@ -117,30 +143,37 @@ def import_paths(site: SiteView, paths: Iterable[Path], sharing: Sharing | None 
     """Import files, folders (recursively), zips and MEF archives; one bad document does not stop the rest.
     Documents are parsed first and written BATCH records per transaction."""
     report = ImportReport()
-    batch: list[tuple[str, list[Record]]] = []
+    batch: list[tuple[str, list[Record], list[record_files.RecordFile]]] = []
 
-    def checked() -> list[tuple[str, list[Record], dict[str, Record]]]:
+    def checked() -> list[tuple[str, list[Record], dict[str, Record], list[record_files.RecordFile]]]:
         ready = []
-        for name, found in batch:
+        for name, found, files in batch:
             try:
-                ready.append((name, found, _replaced(site, found)))
+                ready.append((name, found, _replaced(site, found), files))
             except KartennError as exc:
                 report.errors.append(f"{name}: {exc.message}")
                 report.refused += isinstance(exc, Forbidden)
         return ready
 
+    def keep_files(conn: Any, found: list[Record], files: list[record_files.RecordFile]) -> None:
+        if files and len(found) == 1:  # a MEF record's thumbnails and attachments
+            record_files.replace(conn, found[0].id, files)
+
     def flush() -> None:
         ready = checked()
         try:
             with site.catalog.begin() as conn:
-                _save(site, conn, [rec for _, found, _ in ready for rec in found],
-                      {k: v for _, _, stored in ready for k, v in stored.items()}, sharing, False, "import")
-            report.imported += [rec.id for _, found, _ in ready for rec in found]
+                _save(site, conn, [rec for _, found, _, _ in ready for rec in found],
+                      {k: v for _, _, stored, _ in ready for k, v in stored.items()}, sharing, False, "import")
+                for _, found, _, files in ready:
+                    keep_files(conn, found, files)
+            report.imported += [rec.id for _, found, _, _ in ready for rec in found]
         except KartennError:  # again one document at a time, so the report names the one that failed
-            for name, found, stored in ready:
+            for name, found, stored, files in ready:
                 try:
                     with site.catalog.begin() as conn:
                         _save(site, conn, found, stored, sharing, False, name)
+                        keep_files(conn, found, files)
                     report.imported += [rec.id for rec in found]
                 except KartennError as exc:
                     report.errors.append(f"{name}: {exc.message}")
@@ -148,13 +181,13 @@ def import_paths(site: SiteView, paths: Iterable[Path], sharing: Sharing | None 
 
     size = 0
     for path in paths:
-        for name, data in _documents(site, path, report):
+        for name, data, files in _documents(site, path, report):
             try:
                 found = read_records(data)
             except KartennError as exc:
                 report.errors.append(f"{name}: {exc.message}")
                 continue
-            batch.append((name, found))
+            batch.append((name, found, files))
             size += len(found)
             if size >= BATCH:
                 flush()
@@ -166,7 +199,8 @@ def import_paths(site: SiteView, paths: Iterable[Path], sharing: Sharing | None 
     return report
 
 
-def _documents(site: Site, path: Path, report: ImportReport) -> Iterable[tuple[str, bytes]]:
+def _documents(site: Site, path: Path, report: ImportReport) -> Iterable[tuple[str, bytes,
+                                                                             list[record_files.RecordFile]]]:
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             if child.suffix.lower() in XML_SUFFIXES | ZIP_SUFFIXES:
@@ -181,10 +215,11 @@ def _documents(site: Site, path: Path, report: ImportReport) -> Iterable[tuple[s
         except KartennError as exc:
             report.errors.append(f"{path.name}: {exc.message}")
         return
-    yield path.name, path.read_bytes()
+    yield path.name, path.read_bytes(), []
 
 
-def _zip_documents(site: Site, path: Path) -> Iterable[tuple[str, bytes]]:
+def _zip_documents(site: Site, path: Path) -> Iterable[tuple[str, bytes, list[record_files.RecordFile]]]:
+    """The metadata documents of a zip, each with its files when the zip is a MEF (public/, private/)."""
     s = site.settings
     members = check_zip(path, max_bytes=s.archive_max_bytes, max_ratio=s.archive_max_ratio,
                         max_members=s.archive_max_members)
@@ -195,9 +230,27 @@ def _zip_documents(site: Site, path: Path) -> Iterable[tuple[str, bytes]]:
     chosen = [m for m in mef if PurePosixPath(m.filename).name == "metadata.xml"] or mef or xml_members
     if not chosen:
         raise InvalidInput("the archive holds no XML metadata document")
+    names = {m.filename for m in members}
     with zipfile.ZipFile(path) as archive:
         for info in chosen:
-            yield f"{path.name}:{info.filename}", archive.read(info)
+            folder = PurePosixPath(info.filename).parent
+            folder = folder.parent if folder.name == "metadata" else folder
+            prefix = "" if str(folder) == "." else f"{folder}/"
+            files = mef_files(archive, prefix) if f"{prefix}info.xml" in names else []
+            yield f"{path.name}:{info.filename}", archive.read(info), files
+
+
+def mef_files(archive: zipfile.ZipFile, prefix: str) -> list[record_files.RecordFile]:
+    """The files of the MEF record in folder ``prefix`` (``""`` in MEF 1, ``"<uuid>/"`` in MEF 2): those of
+    ``public/`` (thumbnails, documents) and ``private/`` (data), with their media types guessed from their names."""
+    found = []
+    for folder in ("public", "private"):
+        for member in sorted(n for n in archive.namelist() if n.startswith(f"{prefix}{folder}/") and
+                             not n.endswith("/") and "/" not in n[len(prefix) + len(folder) + 1:]):
+            name = PurePosixPath(member).name
+            media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            found.append(record_files.RecordFile(folder, name, media, archive.read(member)))
+    return found
 
 
 WORKFLOW_STATES = ("draft", "submitted", "published", "retired")
@@ -209,6 +262,17 @@ def get_record(site: Site, record_id: str) -> Record:
     if rec.state != "published" and getattr(site, "records_visibility", None) is None:
         raise NotFound(f"no record {record_id!r}")
     return rec
+
+
+def record_file(site: Site, record_id: str, name: str) -> record_files.RecordFile:
+    """A file of a record the caller may view (a private one: whose data it may download); NotFound otherwise, the
+    same whether the record or the file is missing or hidden."""
+    rec = get_record(site, record_id)
+    with site.catalog.engine.connect() as conn:
+        found = record_files.get(conn, rec.id, name)
+    if found is None or (found.folder != "public" and not site.may("download", *owner(rec))):
+        raise NotFound(f"record {record_id!r} has no file {name!r}")
+    return found
 
 
 def search_records(site: Site, query: RecordQuery) -> SearchResult:

@@ -33,8 +33,37 @@ class LayerSpec:
     crs_wkt: str
 
 
-class FeatureStore(Protocol):
-    """Vector tables. ``load`` runs inside the catalogue transaction ``conn`` so publication is atomic."""
+# Measurements of a station dataset: one Arrow table with these columns, read back per (station, parameter).
+MEASUREMENTS = pa.schema([("station", pa.string()), ("parameter", pa.string()),
+                          ("time", pa.timestamp("ms", tz="UTC")), ("value", pa.float64())])
+
+
+@dataclass
+class Series:
+    """The values of one parameter at one station, by increasing time (``times`` in datetime64[ms], UTC)."""
+
+    station: str
+    parameter: str
+    times: Any  # numpy datetime64[ms] array
+    values: Any  # numpy float64 array, NaN where the source had no value
+
+
+class SeriesStore(Protocol):
+    """Measurements beside a published point table (its stations), kept by (station, parameter, time)."""
+
+    def load_series(self, conn: Connection, storage: str, measurements: pa.Table) -> None:
+        """Store ``measurements`` (``MEASUREMENTS`` columns) beside the points of ``storage``, in the catalogue
+        transaction ``conn``, after ``load``; ``discard`` and ``drop`` remove them with the points."""
+
+    def read_series(self, storage: str, stations: list[str], parameters: list[str],
+                    start: datetime | None, end: datetime | None) -> list[Series]:
+        """The series of ``parameters`` at ``stations`` between ``start`` and ``end`` (either open when None),
+        one query, the values coming back by column."""
+
+
+class FeatureStore(SeriesStore, Protocol):
+    """Vector tables, and the measurements of station datasets beside them (``SeriesStore``). ``load`` runs
+    inside the catalogue transaction ``conn`` so publication is atomic."""
 
     name: str  # the back end, as told to people ("PostGIS")
 
@@ -87,3 +116,4 @@ def columns_of(rows: list[dict[str, Any]], fields: list[str]) -> Columns:
     """Features as read by ``features_in_box``, by column."""
     return ([r["fid"] for r in rows], {f: [r["properties"].get(f) for r in rows] for f in fields},
             [r["wkb"] for r in rows])
+

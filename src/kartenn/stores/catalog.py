@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,7 +42,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from kartenn.domain import Dataset, Field, Job, JobState, Record
 from kartenn.errors import NotFound, PreconditionFailed
+from kartenn.stores import dataset_rows
 from kartenn.stores.base import SCHEMA_LOCK
+from kartenn.stores.dataset_rows import DatasetRows
 from kartenn.stores.dialect import dialect_of
 
 SCHEMA = "kartenn"
@@ -117,6 +120,15 @@ record_terms = Table(
     Column("facet", String(16), nullable=False),
     Column("value", Text, nullable=False),
     Index("record_terms_facet_value", "facet", "value"),
+)
+
+# What a station dataset measures: {"station": key field, "parameters": [{"name", "unit", "begin", "end",
+# "count"}], "begin", "end"}; its measurements are beside its points in the feature store.
+series = Table(
+    "series",
+    metadata,
+    Column("dataset_id", String(80), primary_key=True),
+    Column("info", JSON, nullable=False),
 )
 
 # Named styles of a dataset besides its default (``datasets.style``): one row per (dataset, name).
@@ -204,6 +216,8 @@ class Catalog:
         names = ", ".join(DATASET_COLUMNS)
         table = self.dialect.table("datasets")
         self._dataset_sql = f"SELECT {names} FROM {table} WHERE id = {self.dialect.mark}"  # noqa: S608
+        # SQLite reads a row in the process, faster than any check that it is still current
+        self._rows = DatasetRows(engine) if self.dialect.is_postgres else None
 
     @property
     def reader(self) -> Engine:
@@ -213,10 +227,13 @@ class Catalog:
         if self._shared_reader is not None:
             return self._shared_reader()
         if self._reader is None:
-            self._reader = create_engine(self.engine.url, pool_size=4, max_overflow=8, isolation_level="AUTOCOMMIT")
+            self._reader = create_engine(self.engine.url, pool_size=4, max_overflow=8, isolation_level="AUTOCOMMIT",
+                                         pool_reset_on_return=None)  # autocommit: nothing to roll back
         return self._reader
 
     def close(self) -> None:
+        if self._rows is not None:
+            self._rows.close()
         if self._reader is not None:
             self._reader.dispose()
 
@@ -225,6 +242,7 @@ class Catalog:
             self.dialect.create_schema(conn, lock=SCHEMA_LOCK)
             from kartenn.stores import (  # noqa: F401  (their tables join the metadata)
                 migration_sources,
+                record_files,
                 record_versions,
                 sync_state,
                 thesauri,
@@ -235,6 +253,11 @@ class Catalog:
             from kartenn.stores import record_index
 
             record_index.create(conn)
+            if self.dialect.is_postgres:  # what tells every process to forget the rows it keeps (DatasetRows)
+                for statement in self.dialect.triggers("datasets_changed", dataset_rows.NOTIFY,
+                                                       [("datasets_changed", "datasets", "INSERT OR UPDATE OR DELETE")],
+                                                       each_statement=True):
+                    conn.exec_driver_sql(statement)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -248,16 +271,29 @@ class Catalog:
         ds.created = ds.created or now
         ds.updated = now
         conn.execute(datasets.insert().values(**self._dataset_row(ds)))
+        self._forget_rows()
 
     def update_dataset(self, conn: Connection, ds: Dataset) -> None:
         ds.updated = _now()
         conn.execute(datasets.update().where(datasets.c.id == ds.id).values(**self._dataset_row(ds)))
+        self._forget_rows()
+
+    def set_dataset_record(self, conn: Connection, dataset_id: str, record_id: str) -> None:
+        """Give the dataset another record (its data and time of change stay as they are)."""
+        conn.execute(datasets.update().where(datasets.c.id == dataset_id).values(record_id=record_id))
 
     def delete_dataset(self, conn: Connection, dataset_id: str) -> None:
         conn.execute(datasets.delete().where(datasets.c.id == dataset_id))
+        self._forget_rows()
         conn.execute(styles.delete().where(styles.c.dataset_id == dataset_id))
+        conn.execute(series.delete().where(series.c.dataset_id == dataset_id))
         for record_id in conn.execute(select(records.c.id).where(records.c.dataset_id == dataset_id)).scalars():
             self.delete_record(conn, record_id)
+
+    def _forget_rows(self) -> None:
+        # at once in this process; the others when the database's notification reaches them
+        if self._rows is not None:
+            self._rows.forget()
 
     def get_dataset(self, dataset_id: str, conn: Connection | None = None) -> Dataset:
         if conn is None:
@@ -278,10 +314,18 @@ class Catalog:
             return migration_sources.dataset_of(conn, name)
 
     def _read_dataset(self, dataset_id: str) -> dict[str, Any] | None:
-        """The row of one dataset, as committed now, in one query on the driver (no ORM layer, no transaction).
+        """The row of one dataset, as committed now: on PostgreSQL from the rows this process keeps while the
+        database reports no change to the table (stores/dataset_rows.py), else in one query on the driver."""
+        if self._rows is None:
+            return self._fetch_dataset(dataset_id)
+        found = self._rows.read(dataset_id, self._fetch_dataset)
+        if found is None:
+            return None
+        return {**found, **{name: copy.deepcopy(found[name]) for name in _JSON_COLUMNS}}  # kept rows stay as read
 
-        Nothing is cached: every process sees a replace or an edit at once. On PostgreSQL a connection that died
-        since its last use (server restart) is dropped and the query tried once more."""
+    def _fetch_dataset(self, dataset_id: str) -> dict[str, Any] | None:
+        """The row of one dataset in one query on the driver (no ORM layer, no transaction). On PostgreSQL a
+        connection that died since its last use (server restart) is dropped and the query tried once more."""
         if not self.dialect.is_postgres:  # sqlite3, not psycopg: no reader pool, no prepared statements
             raw = self.engine.raw_connection()
             try:
@@ -385,6 +429,22 @@ class Catalog:
             updated=_aware(m["updated"]),
         )
 
+    # station datasets -------------------------------------------------------------------------------
+
+    def put_series(self, conn: Connection, dataset_id: str, info: dict[str, Any] | None) -> None:
+        """Say what a dataset measures (None: it is no longer a station dataset)."""
+        conn.execute(series.delete().where(series.c.dataset_id == dataset_id))
+        if info is not None:
+            conn.execute(series.insert().values(dataset_id=dataset_id, info=info))
+
+    def series_of(self, dataset_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """What each station dataset among ``dataset_ids`` measures; the others are left out."""
+        if not dataset_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(series.c.dataset_id, series.c.info).where(series.c.dataset_id.in_(dataset_ids)))
+            return {row.dataset_id: row.info for row in rows}
+
     # named styles -----------------------------------------------------------------------------------
 
     def named_styles(self, dataset_id: str, conn: Connection | None = None) -> list[dict[str, Any]]:
@@ -476,9 +536,10 @@ class Catalog:
                 conn.exec_driver_sql("ANALYZE grants")
 
     def delete_record(self, conn: Connection, record_id: str) -> None:
-        from kartenn.stores import record_index, working_copies
+        from kartenn.stores import record_files, record_index, working_copies
 
         record_index.remove(conn, record_id)
+        record_files.remove(conn, record_id)
         working_copies.remove(conn, record_id)
 
     def get_record(self, record_id: str, conn: Connection | None = None) -> Record:

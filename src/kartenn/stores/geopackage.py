@@ -9,6 +9,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing
+from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,9 @@ import pyarrow as pa
 import shapely
 from sqlalchemy.engine import Connection
 
-from kartenn.stores import display
+from kartenn.stores import display, measurements
 from kartenn.stores import geopackage_reads as reads
-from kartenn.stores.base import GEOMETRY_COLUMN, Box, Columns, LayerSpec, TimeBounds, columns_of
+from kartenn.stores.base import GEOMETRY_COLUMN, Box, Columns, LayerSpec, Series, TimeBounds, columns_of
 from kartenn.stores.dialect import SQLITE
 from kartenn.stores.files import StagingArea
 
@@ -141,6 +142,14 @@ class GeoPackageStore:
                                     layer=display.table(LAYER, level), driver="GPKG", geometry_name=GEOMETRY_COLUMN,
                                     geometry_type=spec.geometry_type,
                                     crs=_crs(spec), append=bool(start), layer_options=options)
+
+    def load_series(self, conn: Connection, storage: str, table: pa.Table) -> None:
+        # Into the stations' file, already in place: nobody reads it before the catalogue commits.
+        measurements.geopackage_load(self.path(storage), table)
+
+    def read_series(self, storage: str, stations: list[str], parameters: list[str], start: datetime | None,
+                    end: datetime | None) -> list[Series]:
+        return measurements.geopackage_read(self.path(storage), stations, parameters, start, end)
 
     def discard(self, storage: str) -> None:
         self.path(storage).unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from datetime import datetime
 from itertools import chain
 from typing import Any
 
@@ -20,9 +21,9 @@ from pyproj import CRS
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 
-from kartenn.stores import display
+from kartenn.stores import display, measurements
 from kartenn.stores import postgis_reads as reads
-from kartenn.stores.base import GEOMETRY_COLUMN, SCHEMA_LOCK, Box, Columns, LayerSpec, TimeBounds, columns_of
+from kartenn.stores.base import GEOMETRY_COLUMN, SCHEMA_LOCK, Box, Columns, LayerSpec, Series, TimeBounds, columns_of
 from kartenn.stores.dialect import POSTGRESQL
 from kartenn.stores.ewkb import ewkb_hex
 
@@ -56,7 +57,8 @@ class PostGISStore:
         """
         if self._reader is None:
             self._reader = create_engine(self.engine.url, pool_size=8, max_overflow=8,
-                                         isolation_level="AUTOCOMMIT")
+                                         isolation_level="AUTOCOMMIT",
+                                         pool_reset_on_return=None)  # autocommit: nothing to roll back
         return self._reader
 
     def close(self) -> None:
@@ -68,6 +70,7 @@ class PostGISStore:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+            conn.execute(text(measurements.CREATE_SCHEMA))
             postgis = conn.execute(text("SELECT extnamespace::regnamespace::text FROM pg_extension "
                                         "WHERE extname = 'postgis'")).scalar_one()
             conn.exec_driver_sql(display.WEB_MERCATOR_FUNCTION.format(schema=SCHEMA, postgis=postgis))
@@ -155,6 +158,13 @@ class PostGISStore:
             )
             cur.execute(sql.SQL("ANALYZE {}").format(table))
 
+    def load_series(self, conn: Connection, storage: str, table: pa.Table) -> None:
+        measurements.postgis_load(conn, storage, table)
+
+    def read_series(self, storage: str, stations: list[str], parameters: list[str], start: datetime | None,
+                    end: datetime | None) -> list[Series]:
+        return measurements.postgis_read(self.reader, storage, stations, parameters, start, end)
+
     def discard(self, storage: str) -> None:
         """Nothing to do: the table was created in the transaction that was rolled back."""
 
@@ -163,6 +173,7 @@ class PostGISStore:
             raw = conn.connection.driver_connection
             with raw.cursor() as cur:
                 cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SCHEMA, storage)))
+            measurements.postgis_drop(conn, storage)
 
     def tables(self) -> set[str]:
         with self.engine.connect() as conn:
@@ -172,7 +183,8 @@ class PostGISStore:
             return set(rows.scalars())
 
     def unreferenced(self, known: set[str]) -> list[str]:
-        return sorted(self.tables() - known)  # a table being loaded is not seen outside its transaction
+        # a table being loaded is not seen outside its transaction
+        return sorted((self.tables() | measurements.postgis_tables(self.engine)) - known)
 
     @staticmethod
     def _srid(conn: Connection, srid: int | None) -> int:

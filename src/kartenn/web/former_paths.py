@@ -6,7 +6,9 @@ servers go on working after a migration.
 - ``/geoserver/<ws>/ows|wms|wfs`` (GeoServer's virtual services): the same, the layer names of the request taken
   as names of that workspace (``countries`` → ``ne:countries``, which the migration recorded);
 - ``/geonetwork/srv/<lang>/csw`` → ``/csw``; ``/geonetwork/srv/api/records/<uuid>`` → the record,
-  ``…/formatters/xml`` → its ISO 19139 document.
+  ``…/formatters/xml`` → its ISO 19139 document, ``…/attachments/<name>`` (and 3.x's
+  ``/geonetwork/srv/<lang>/resources.get?uuid=…&fname=…``) → the file kept with it (a thumbnail in a record's
+  document keeps its address).
 
 A pure ASGI layer: the request is passed on with the new path, nothing else changes.
 """
@@ -15,13 +17,15 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 SERVICES = {"ows": "/ows", "wms": "/wms", "wfs": "/wfs"}
 LAYER_PARAMETERS = {"layers", "query_layers", "layer", "typename", "typenames"}
 WORKSPACE = re.compile(r"^/geoserver/([A-Za-z0-9_.-]+)/(ows|wms|wfs)$")
 RECORD = re.compile(r"^/geonetwork/srv/api/(?:0\.1/)?records/([^/]+)(/formatters/xml)?$")
 CSW = re.compile(r"^/geonetwork/srv/[a-z]{2,3}/csw$")
+ATTACHMENT = re.compile(r"^/geonetwork/srv/api/(?:0\.1/)?records/([^/]+)/attachments/([^/]+)$")
+RESOURCE = re.compile(r"^/geonetwork/srv/[a-z]{2,3}/resources\.get$")
 
 
 def rewrite(path: str, query: str) -> tuple[str, str] | None:
@@ -38,6 +42,14 @@ def rewrite(path: str, query: str) -> tuple[str, str] | None:
         return None
     if CSW.match(path):
         return "/csw", query
+    found = ATTACHMENT.match(path)
+    if found:
+        return f"/api/v1/records/{found.group(1)}/files/{found.group(2)}", ""
+    if RESOURCE.match(path):
+        asked = dict(parse_qsl(query))
+        if asked.get("uuid") and asked.get("fname"):
+            return f"/api/v1/records/{quote(asked['uuid'], safe='')}/files/{quote(asked['fname'], safe='')}", ""
+        return None
     found = RECORD.match(path)
     if found:
         suffix = "/iso19139.xml" if found.group(2) else ""

@@ -1,4 +1,5 @@
-"""Migrating another spatial data infrastructure into a Kartenn site; today a GeoServer 2.x data directory.
+"""Migrating another spatial data infrastructure into a Kartenn site: a GeoServer 2.x data directory, then a
+GeoNetwork 3.x or 4.x catalogue (its export: MEF archives and the JSON answers of its API).
 
 >>> report = migrate_geoserver(site.seen_by(OPERATOR), Path("/var/lib/geoserver/data"))   # doctest: +SKIP
 >>> [e.target for e in report.created if e.kind == "dataset"]                             # doctest: +SKIP
@@ -20,6 +21,11 @@ What comes across, and how (each step in its module):
 - ``groups.py``: layer groups become saved maps.
 - Service rules (``services.properties``) and what has no equivalent are reported as warnings.
 
+From GeoNetwork (``migrate_geonetwork``): ``geonetwork.py`` reads the export; ``geonetwork_people.py`` makes
+groups organisations and users accounts (one account for a name GeoServer had too); ``geonetwork_records.py``
+imports the records with their categories, files and sharing, a record describing a migrated layer becoming its
+dataset's record.
+
 Running it again updates what changed at the source and adds what is new: every object made is remembered with a
 fingerprint of its source (stores/migration_sources.py). What was changed in Kartenn since is reported and kept,
 unless ``overwrite``. ``dry_run`` reads and compares but writes nothing.
@@ -35,7 +41,7 @@ from kartenn.services.migration.geoserver import read_data_directory
 from kartenn.services.migration.run import Report, Run
 from kartenn.services.migration.security import read_security
 
-__all__ = ["migrate_geoserver", "Report"]
+__all__ = ["migrate_geoserver", "migrate_geonetwork", "Report"]
 
 
 def migrate_geoserver(site: Any, root: Path, *, dry_run: bool = False, overwrite: bool = False) -> Report:
@@ -60,5 +66,25 @@ def migrate_geoserver(site: Any, root: Path, *, dry_run: bool = False, overwrite
                         "its 401 asks anonymous callers to log in for what they may not do")
     if not dry_run:
         site.accounts.log(site.identity.name, "migrate", f"geoserver:{root}", created=len(run.report.created),
+                          updated=len(run.report.updated), warnings=len(run.report.warnings))
+    return run.report
+
+
+def migrate_geonetwork(site: Any, root: Path, *, dry_run: bool = False, overwrite: bool = False) -> Report:
+    """Migrate the GeoNetwork export ``root`` (scripts/export-geonetwork.sh) into ``site`` (a platform
+    administrator's view of it); run it after ``migrate_geoserver`` so records find their layers' datasets."""
+    from kartenn.services.migration import geonetwork_people, geonetwork_records
+    from kartenn.services.migration.geonetwork import read_export
+
+    require_admin(site)
+    export = read_export(root, site.settings)
+    run = Run(site, root, export, None, system="geonetwork", dry_run=dry_run, overwrite=overwrite)
+    for note in export.notes:
+        run.report.warn(note.source, note.message)
+    geonetwork_people.organisations(run)
+    geonetwork_people.users(run)
+    geonetwork_records.records(run)
+    if not dry_run:
+        site.accounts.log(site.identity.name, "migrate", f"geonetwork:{root}", created=len(run.report.created),
                           updated=len(run.report.updated), warnings=len(run.report.warnings))
     return run.report

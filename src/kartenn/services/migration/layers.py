@@ -61,8 +61,9 @@ def _layer(run: Run, layer: Layer) -> None:
         assert known is not None  # a dataset is found through what an earlier run made
         run.dataset_ids[layer.qualified] = dataset.id
         record = run.site.catalog.get_record(dataset.record_id)
+        # a record imported since (a catalogue's, keeping its document) is kept whole by a new publication
         local = bool(known.fingerprint) and (changed_since(dataset.updated, known.migrated_at) or
-                                             changed_since(record.updated, known.migrated_at))
+                                             (changed_since(record.updated, known.migrated_at) and not record.xml))
         if known.fingerprint == source_print:
             run.done("skipped", layer.qualified, "dataset", dataset.id, "unchanged")
         elif local and not run.overwrite:
@@ -120,7 +121,7 @@ def _publish(run: Run, layer: Layer, old, dataset_id: str):  # type: ignore[no-u
     site.accounts.log(site.identity.name, "publish", f"dataset:{dataset.id}", source=f"geoserver {layer.qualified}",
                       org=org, public=public)
     fields = {k: v for k, v in (("abstract", layer.abstract), ("keywords", layer.keywords)) if v}
-    if fields:
+    if fields and not site.catalog.get_record(dataset.record_id).xml:  # an imported record says it all
         workflow.edit(site, dataset.record_id, fields=fields, comment="from GeoServer")
     return site.catalog.get_dataset(dataset.id)
 

@@ -12,11 +12,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kartenn.errors import KartennError
 from kartenn.services import accounts
 from kartenn.services.identity import GEOSERVER_DIGEST, HASHER
 from kartenn.services.migration.run import Run, digest
 from kartenn.services.migration.security import ADMIN_ROLES, GROUP_ADMIN_ROLES, org_id
+from kartenn.stores import migration_sources
 
 
 def organisations(run: Run) -> None:
@@ -59,6 +62,8 @@ def _organisation(run: Run, source: str, ident: str, name: str) -> bool:
 
 def users(run: Run) -> None:
     sec = run.security
+    with run.site.catalog.begin() as conn:
+        from_geonetwork = migration_sources.of_system(conn, "geonetwork")
     for name, account in sorted(sec.users.items()):
         source = f"user {name}"
         held = sec.roles_of(name)
@@ -77,10 +82,16 @@ def users(run: Run) -> None:
             existing = run.site.accounts.get_user(name)
         except KartennError:
             existing = None
-        if existing is not None and known is None:
+        merged = existing is not None and known is None and (("user", source) in from_geonetwork)
+        if existing is not None and known is None and not merged:
             run.done("skipped", source, "user", name, "a Kartenn account has this name: kept as it is")
             run.report.warn(source, "a Kartenn account with this name existed before the migration: not changed")
             continue
+        if merged:  # the GeoNetwork migration made it: one account, what it has where GeoServer says nothing
+            account = replace(account, enabled=account.enabled and bool(existing["active"]),
+                              full_name=account.full_name or existing["name"], email=account.email or existing["email"])
+            admin = admin or bool(existing["admin"])
+            detail = "merged with the account from GeoNetwork: " + detail
         run.managed_users.add(name)
         if existing is not None and known is not None and known.fingerprint == fingerprint:
             run.done("skipped", source, "user", name, "unchanged")

@@ -13,17 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kartenn.services.migration.geoserver import DataDirectory
-from kartenn.services.migration.security import Security
 from kartenn.stores import migration_sources
-
-SYSTEM = "geoserver"
 
 
 @dataclass
 class Entry:
-    source: str  # the object's name in GeoServer: ne:countries, style countries, user jdupont
-    kind: str  # dataset | style | map | user | org | grants
+    source: str  # the object's name at the source: ne:countries, style countries, user jdupont, a record's uuid
+    kind: str  # dataset | style | map | user | org | grants | record | files
     target: str  # what it became here
     detail: str = ""
 
@@ -54,8 +50,9 @@ class Report:
 class Run:
     site: Any  # the site as the operator sees it
     root: Path
-    data: DataDirectory
-    security: Security
+    data: Any  # what was read: a GeoServer DataDirectory, a GeoNetwork Export
+    security: Any  # GeoServer's Security (None for GeoNetwork)
+    system: str = "geoserver"
     dry_run: bool = False
     overwrite: bool = False
     report: Report = field(default_factory=Report)
@@ -67,7 +64,7 @@ class Run:
     def __post_init__(self) -> None:
         self.report.dry_run = self.dry_run
         with self.site.catalog.begin() as conn:
-            self.rows = migration_sources.of_system(conn, SYSTEM)
+            self.rows = migration_sources.of_system(conn, self.system)
 
     def row(self, kind: str, source: str, kartenn_id: str | None = None) -> migration_sources.Source | None:
         """What an earlier run made of ``source`` (as ``kartenn_id``, when given)."""
@@ -78,11 +75,11 @@ class Run:
         """Note (unless dry) that ``source`` is now ``kartenn_id`` as of ``fingerprint``."""
         if self.dry_run:
             return
-        row = migration_sources.Source(SYSTEM, kind, source, kartenn_id, fingerprint)
+        row = migration_sources.Source(self.system, kind, source, kartenn_id, fingerprint)
         single = kind != "style"  # a style may become one of each dataset using it; anything else one thing
         with self.site.catalog.begin() as conn:
             if single:
-                migration_sources.forget(conn, SYSTEM, kind, source)
+                migration_sources.forget(conn, self.system, kind, source)
             migration_sources.put(conn, row)
         found = self.rows.setdefault((kind, source), [])
         found[:] = [r for r in found if r.kartenn_id != kartenn_id and not single] + [row]

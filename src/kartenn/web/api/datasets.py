@@ -53,6 +53,9 @@ def get_dataset(dataset_id: str, request: Request, site: Annotated[Site, Depends
             data["time"]["start"], data["time"]["end"] = values.split("/")[:2]
         else:
             data["time"]["values"] = values.split(",")
+    series = site.catalog.series_of([dataset.id]).get(dataset.id)
+    if series is not None:  # a station dataset: what it measures, and where a chart reads one station's series
+        data["series"] = {**series, "locations": f"{base_url(request)}/ogc/collections/{dataset.id}/locations"}
     return data
 
 

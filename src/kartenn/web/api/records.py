@@ -198,6 +198,15 @@ def validation(record_id: str, request: Request, site: Annotated[Site, Depends(g
     return validate(with_service_links(site, working_copies.current(site, rec), base_url(request)))
 
 
+@router.get("/records/{record_id}/files/{name}")
+def record_file(record_id: str, name: str, site: Annotated[Site, Depends(get_site)]) -> Response:
+    """A file kept with the record (a thumbnail, an attachment): public ones to whoever may view the record,
+    private ones to whoever may download its data."""
+    found = service.record_file(site, record_id, name)
+    return Response(found.data, media_type=found.media_type,
+                    headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"})
+
+
 @router.get("/records/{record_id}/{schema}.xml")
 def export(record_id: str, schema: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
     """ISO 19139, ISO 19115-3 or Dublin Core; a dataset's record lists its services as online resources."""

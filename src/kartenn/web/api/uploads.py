@@ -22,6 +22,7 @@ from kartenn.errors import Conflict, InvalidInput, KartennError, NotFound, TooLa
 from kartenn.services import uploads
 from kartenn.services.jobs import JobRunner
 from kartenn.services.limits import IngestLimits, check_file
+from kartenn.services.series_publish import parse_naming
 from kartenn.site import Site
 from kartenn.web.api.jobs import job_json
 from kartenn.web.deps import base_url, get_jobs, get_site
@@ -56,7 +57,8 @@ def _start_job(jobs: JobRunner, path: Path, filename: str, options: dict[str, st
 @router.post("/uploads", status_code=202)
 async def upload(request: Request, site: Annotated[Site, Depends(get_site)],
                  jobs: Annotated[JobRunner, Depends(get_jobs)]) -> Response:
-    """Publish one file sent as multipart/form-data (field ``file``; optional ``title``, ``crs``, ``replace``)."""
+    """Publish one file sent as multipart/form-data (field ``file``; optional ``title``, ``crs``, ``replace``,
+    ``series``: the file holds measurements, its columns named as for ``kartenn ingest --series``)."""
     owner = site.publishing(None, False)  # who may publish is known before reading the body
     cap = site.settings.upload_max_bytes
     length = request.headers.get("content-length")
@@ -66,6 +68,8 @@ async def upload(request: Request, site: Annotated[Site, Depends(get_site)],
     file = form.get("file")
     if not isinstance(file, UploadFile):
         raise InvalidInput("send the file as multipart/form-data in a field named 'file'")
+    if _text(form.get("series")):
+        parse_naming(_text(form.get("series")))  # a wrong option is refused before the file is kept
     filename = _safe_name(file.filename)
     folder = site.settings.uploads_dir / secrets.token_hex(8)
     folder.mkdir(parents=True)
@@ -79,7 +83,7 @@ async def upload(request: Request, site: Annotated[Site, Depends(get_site)],
                 shutil.rmtree(folder, ignore_errors=True)
                 raise TooLarge(f"upload is over the {cap} bytes allowed")
             out.write(chunk)
-    options = {k: _text(form.get(k)) for k in ("title", "crs", "replace", "variable")}
+    options = {k: _text(form.get(k)) for k in ("title", "crs", "replace", "variable", "series")}
     try:
         options.update(_owner(site, _text(form.get("org")), _text(form.get("public")), options.get("replace"), owner))
     except Exception:
@@ -164,7 +168,9 @@ def tus_create(request: Request, site: Annotated[Site, Depends(get_site)]) -> Re
     if int(length) > site.settings.upload_max_bytes:
         raise TooLarge(f"upload of {length} bytes is over the {site.settings.upload_max_bytes} bytes allowed")
     meta = _metadata(request.headers.get("upload-metadata"))
-    options = {k: meta.get(k) for k in ("title", "crs", "replace", "variable")}
+    options = {k: meta.get(k) for k in ("title", "crs", "replace", "variable", "series")}
+    if options.get("series"):
+        parse_naming(options["series"])
     options.update(_owner(site, meta.get("org"), meta.get("public"), options.get("replace"), owner))  # nothing kept
     upload_id = uploads.start_resumable(site, int(length), _safe_name(meta.get("filename") or meta.get("name")),
                                         options)

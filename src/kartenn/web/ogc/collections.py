@@ -10,6 +10,7 @@ from kartenn.domain import Dataset
 from kartenn.services.exports import FORMATS
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
+from kartenn.web.ogc.edr import collection_extra
 from kartenn.web.ogc.html import render, wants_html
 from kartenn.web.ogc.params import common_crs, crs_list, storage_crs
 from kartenn.web.ogc.records import catalog_json
@@ -19,7 +20,8 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 
 
-def collection_json(d: Dataset, base: str) -> dict[str, Any]:
+def collection_json(d: Dataset, base: str, edr_metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A collection; ``edr_metadata`` adds the EDR queries and parameters of a station dataset."""
     href = f"{base}/ogc/collections/{d.id}"
     data: dict[str, Any] = {
         "id": d.id,
@@ -56,6 +58,11 @@ def collection_json(d: Dataset, base: str) -> dict[str, Any]:
         # GDAL (3.6 and later) types every field, 64-bit integers included, from an XML Schema under this rel.
         data["links"].append({"rel": "describedBy", "href": f"{href}/schema?f=xml", "type": "text/xml",
                               "title": f"{d.title}: XML schema"})
+    if edr_metadata:
+        extra = dict(edr_metadata)
+        data["links"] += extra.pop("links")
+        data.setdefault("extent", {})["temporal"] = extra.pop("temporal")
+        data.update(extra)
     return data
 
 
@@ -102,7 +109,8 @@ def collections(request: Request, site: Annotated[Site, Depends(get_site)]) -> A
     if wants_html(request):
         return render(request, "collections", heading_key="ogc.collections", datasets=datasets)
     base = base_url(request)
-    items = [collection_json(d, base) for d in datasets] + [catalog_json(site, base)]
+    extra = collection_extra(site, [d.id for d in datasets], base)
+    items = [collection_json(d, base, extra.get(d.id)) for d in datasets] + [catalog_json(site, base)]
     return {"collections": items, "crs": common_crs(),
             "links": [{"rel": "self", "href": f"{base}/ogc/collections", "type": "application/json"},
                       {"rel": "alternate", "href": f"{base}/ogc/collections?f=html", "type": "text/html"}]}
@@ -113,4 +121,5 @@ def collection(collection_id: str, request: Request, site: Annotated[Site, Depen
     dataset = site.catalog.get_dataset(collection_id)
     if wants_html(request):
         return render(request, "collection", collection=dataset, formats=list(FORMATS), heading=dataset.title)
-    return collection_json(dataset, base_url(request))
+    base = base_url(request)
+    return collection_json(dataset, base, collection_extra(site, [dataset.id], base).get(dataset.id))

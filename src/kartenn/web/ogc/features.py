@@ -14,6 +14,7 @@ from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.filter_check import FilterLimits
 from kartenn.formats import gml
+from kartenn.formats.edr import CONFORMANCE as EDR_CONFORMANCE
 from kartenn.services import features
 from kartenn.services.exports import geojson_features
 from kartenn.services.features import ItemQuery
@@ -54,8 +55,8 @@ CONFORMANCE = [
 def conformance(request: Request) -> Any:
     if wants_html(request):
         return render(request, "conformance", heading_key="ogc.conformance",
-                      conforms=CONFORMANCE + TILES_CONFORMANCE + RECORDS_CONFORMANCE)
-    return {"conformsTo": CONFORMANCE + TILES_CONFORMANCE + RECORDS_CONFORMANCE}
+                      conforms=CONFORMANCE + TILES_CONFORMANCE + RECORDS_CONFORMANCE + EDR_CONFORMANCE)
+    return {"conformsTo": CONFORMANCE + TILES_CONFORMANCE + RECORDS_CONFORMANCE + EDR_CONFORMANCE}
 
 
 def _feature_dataset(site: Site, collection_id: str) -> Dataset:

@@ -83,6 +83,39 @@ def _collection_paths(d: Dataset, max_limit: int) -> dict[str, Any]:
     }
 
 
+def _edr_paths(d: Dataset, info: dict[str, Any]) -> dict[str, Any]:
+    """OGC API – EDR queries of a station dataset."""
+    path = f"/ogc/collections/{d.id}"
+    names = [p["name"] for p in info["parameters"]]
+    common = [_param("parameter-name", "Parameters, comma-separated (default: all)",
+                     {"type": "array", "items": {"type": "string", "enum": names}}),
+              COMMON["datetime"],
+              _param("f", "Output format", {"type": "string", "enum": ["covjson", "csv", "geojson"]})]
+    coords = {"name": "coords", "in": "query", "required": True, "schema": {"type": "string"},
+              "description": "WKT in longitude/latitude (CRS84)"}
+    content = {"application/prs.coverage+json": {"schema": {"type": "object"}},
+               "text/csv": {"schema": {"type": "string"}}, "application/geo+json": {"schema": {"type": "object"}}}
+    responses = {"200": {"description": "Series (CoverageJSON, CSV or GeoJSON)", "content": content},
+                 "400": {"description": "Bad request"}, "404": {"description": "Not found"}}
+
+    def query(name: str, summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"get": {"summary": f"{d.title}: {summary}", "operationId": f"edr-{name}-{d.id}", "tags": [d.id],
+                        "parameters": [*params, *common], "responses": responses}}
+
+    radius = [coords, {"name": "within", "in": "query", "required": True, "schema": {"type": "number"}},
+              {"name": "within-units", "in": "query", "required": True,
+               "schema": {"type": "string", "enum": ["km", "m", "mi"]}}]
+    location = {"name": "locId", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        f"{path}/position": query("position", "nearest station (within 1 km)", [coords]),
+        f"{path}/area": query("area", "stations in an area", [coords]),
+        f"{path}/radius": query("radius", "stations within a distance", radius),
+        f"{path}/locations/{{locId}}": query("location", "one station's series", [location]),
+        f"{path}/locations": {"get": {"summary": f"{d.title}: stations", "operationId": f"edr-locations-{d.id}",
+                                      "tags": [d.id], "responses": {"200": {"description": "GeoJSON stations"}}}},
+    }
+
+
 @router.get("/api")
 def openapi(request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONResponse:
     ok = {"description": "OK"}
@@ -93,14 +126,18 @@ def openapi(request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONR
         "/ogc/collections": {"get": {"summary": "Collections", "operationId": "collections",
                                      "responses": {"200": ok}}},
     }
-    for dataset in site.catalog.list_datasets():
+    datasets = site.catalog.list_datasets()
+    series = site.catalog.series_of([d.id for d in datasets])
+    for dataset in datasets:
         if dataset.kind == "vector":
             paths.update(_collection_paths(dataset, site.settings.items_max_limit))
+        if dataset.id in series:
+            paths.update(_edr_paths(dataset, series[dataset.id]))
     paths.update(records_paths())
     document = {
         "openapi": "3.0.3",
         "info": {"title": site.settings.title, "version": "1.0.0",
-                 "description": "OGC API – Features (Parts 1, 2, 3) and Records (Part 1) of this site"},
+                 "description": "OGC API – Features (Parts 1, 2, 3), Records (Part 1) and EDR of this site"},
         "servers": [{"url": base_url(request)}],
         "paths": paths,
     }

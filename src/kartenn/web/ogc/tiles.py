@@ -128,11 +128,30 @@ def tilejson(collection_id: str, tms_id: str, request: Request,
     return data
 
 
-@router.get("/collections/{collection_id}/tiles/{tms_id}/{z}/{row}/{col}")
-async def tile(collection_id: str, tms_id: str, z: int, row: int, col: int, request: Request,
-               site: Annotated[Site, Depends(site_for)],
-               f: Annotated[str | None, Query(pattern="^(mvt|pbf|png|webp)$")] = None,
-               datetime: Annotated[str | None, Query()] = None, nearest: str | None = None) -> Response:
+# The two tile routes are plain Starlette routes, not FastAPI ones: they answer most requests, and FastAPI's
+# parameter machinery would cost more than making a small tile. They read their parameters with _tile_address.
+TILE_FORMATS = ("mvt", "pbf", "png", "webp")
+
+
+def _tile_address(request: Request) -> tuple[str, int, int, int]:
+    """The tile matrix set and the zoom, row and column of a tile route."""
+    p = request.path_params
+    try:
+        return p["tms_id"], int(p["z"]), int(p["row"]), int(p["col"])
+    except ValueError:
+        raise InvalidInput("the zoom, row and column of a tile are whole numbers") from None
+
+
+async def tile(request: Request) -> Response:
+    """GET /ogc/collections/{collection_id}/tiles/{tms_id}/{z}/{row}/{col}[?f=mvt|pbf|png|webp][&datetime=…]"""
+    collection_id = request.path_params["collection_id"]
+    tms_id, z, row, col = _tile_address(request)
+    f, datetime = request.query_params.get("f"), request.query_params.get("datetime")
+    nearest = request.query_params.get("nearest")
+    if f is not None and f not in TILE_FORMATS:
+        raise InvalidInput(f"f: one of {', '.join(TILE_FORMATS)}", locator="f")
+    site = await site_for(request)
+
     def work() -> Response:
         ds = site.catalog.get_dataset(collection_id)
         step = stacks.step_at(ds, datetime, nearest=stacks.nearest_wanted(site.settings, nearest))
@@ -237,11 +256,13 @@ def dataset_tilejson(tms_id: str, request: Request, site: Annotated[Site, Depend
     return data
 
 
-@router.get("/tiles/{tms_id}/{z}/{row}/{col}")
-async def dataset_tile(tms_id: str, z: int, row: int, col: int, request: Request,
-                       site: Annotated[Site, Depends(site_for)],
-                       collections: Annotated[str | None, Query()] = None) -> Response:
-    """One MVT with a layer per collection the caller may view (Mapbox Vector Tiles concatenate as layers)."""
+async def dataset_tile(request: Request) -> Response:
+    """GET /ogc/tiles/{tms_id}/{z}/{row}/{col}[?collections=…]: one MVT with a layer per collection the caller may
+    view (Mapbox Vector Tiles concatenate as layers)."""
+    tms_id, z, row, col = _tile_address(request)
+    collections = request.query_params.get("collections")
+    site = await site_for(request)
+
     def work() -> Response:
         datasets = _vector_collections(site, collections)
         tiles.check_tile(tiles.tile_matrix_set(tms_id), z, row, col)
@@ -259,6 +280,10 @@ async def dataset_tile(tms_id: str, z: int, row: int, col: int, request: Request
                                                                                         headers=headers)
 
     return await run_in_threadpool(work)
+
+
+router.add_route("/ogc/collections/{collection_id}/tiles/{tms_id}/{z}/{row}/{col}", tile, methods=["GET"])
+router.add_route("/ogc/tiles/{tms_id}/{z}/{row}/{col}", dataset_tile, methods=["GET"])
 
 
 @router.get("/collections/{collection_id}/map")
