@@ -429,6 +429,8 @@ def _publish_stack(site: Site, source: Source, dataset_id: str, storage: str, ti
         info["times"] = [step.time for step in source.steps]
         info["steps"] = names
         info.update({key: value for key, value in about.items() if value})
+        if source.layer:  # NETCDF:"file.nc":SST — the variable, as EDR names the stack's parameter
+            info["variable"] = source.layer.rsplit(":", 1)[-1]
         srid = source.crs.to_epsg(min_confidence=70)
         try:
             with site.catalog.begin() as conn:
@@ -477,6 +479,8 @@ def _copy_band(src: rasterio.DatasetReader, band: int | None, path: Path, crs: r
         for k, b in enumerate(bands, start=1):
             if src.descriptions[b - 1]:
                 dst.set_band_description(k, src.descriptions[b - 1])
+            if src.units[b - 1]:
+                dst.set_band_unit(k, src.units[b - 1])  # a NetCDF variable's units: what EDR says of its values
         if band is None:
             dst.colorinterp = src.colorinterp
 

@@ -109,7 +109,7 @@ def collections(request: Request, site: Annotated[Site, Depends(get_site)]) -> A
     if wants_html(request):
         return render(request, "collections", heading_key="ogc.collections", datasets=datasets)
     base = base_url(request)
-    extra = collection_extra(site, [d.id for d in datasets], base)
+    extra = collection_extra(site, datasets, base)
     items = [collection_json(d, base, extra.get(d.id)) for d in datasets] + [catalog_json(site, base)]
     return {"collections": items, "crs": common_crs(),
             "links": [{"rel": "self", "href": f"{base}/ogc/collections", "type": "application/json"},
@@ -122,4 +122,4 @@ def collection(collection_id: str, request: Request, site: Annotated[Site, Depen
     if wants_html(request):
         return render(request, "collection", collection=dataset, formats=list(FORMATS), heading=dataset.title)
     base = base_url(request)
-    return collection_json(dataset, base, collection_extra(site, [dataset.id], base).get(dataset.id))
+    return collection_json(dataset, base, collection_extra(site, [dataset], base).get(dataset.id))

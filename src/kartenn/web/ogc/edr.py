@@ -1,12 +1,15 @@
-"""OGC API – Environmental Data Retrieval 1.1 on station datasets: /position, /area, /radius, /locations.
+"""OGC API – Environmental Data Retrieval 1.1 on station datasets (/position, /area, /radius, /locations) and on
+raster time stacks (/position, /area, /radius).
 
-``items`` is the collection's OGC API Features /items. A position query answers with the station nearest to the
-point when it lies within 1 km of it (stations are not a continuous field: there is nothing to interpolate), and
-with an empty collection otherwise.
+``items`` is a station collection's OGC API Features /items. On stations a position query answers with the
+station nearest to the point when it lies within 1 km of it (stations are not a continuous field: there is nothing
+to interpolate), and with an empty collection otherwise; on a raster, with the cell holding the point
+(services/grids.py).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -17,11 +20,14 @@ from starlette.responses import Response
 
 from kartenn.errors import InvalidInput
 from kartenn.formats import edr
+from kartenn.services import grids
+from kartenn.services.grids import Grid
 from kartenn.services.series import Station, Stations
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
+GRID_QUERIES = ("position", "area", "radius")
 UNITS = {"km": 1000.0, "m": 1.0, "mi": 1609.344}
 COMMON = {"datetime", "parameter-name", "f", "crs", "lang"}
 ACCEPTED = [(edr.COVJSON, "covjson"), ("application/vnd.cov+json", "covjson"), ("text/csv", "csv"),
@@ -114,20 +120,65 @@ async def _stations(site: Site, collection_id: str) -> Stations:
     return await run_in_threadpool(Stations.of, site, collection_id)
 
 
+async def _collection(site: Site, collection_id: str) -> Stations | Grid:
+    """A station dataset or a raster time stack; NotFound for anything else (or what the caller may not view)."""
+    def find() -> Stations | Grid:
+        dataset = site.catalog.get_dataset(collection_id)
+        return Grid(site, dataset) if grids.is_grid(dataset) else Stations.of(site, collection_id)
+
+    return await run_in_threadpool(find)
+
+
+async def _grid_point(request: Request, grid: Grid, lon: float, lat: float) -> Response:
+    params = request.query_params
+    fmt = read_format(request)
+    names = grid.parameter_names(params.get("parameter-name"))
+    start, end = read_interval(params.get("datetime"))
+    found = await run_in_threadpool(grid.position, lon, lat, names, start, end)
+    series = [found] if found is not None else []
+    if fmt == "csv":
+        body = edr.csv(series, grid.units)
+    elif fmt == "geojson":
+        body = edr.geojson(series, grid.units)
+    else:
+        body = edr.covjson(series, [p for p in grid.parameters if p["name"] in names])
+    return Response(body, media_type=edr.FORMATS[fmt])
+
+
+async def _grid_cells(request: Request, grid: Grid, area_: Any, radius_: tuple[float, float, float] | None = None
+                      ) -> Response:
+    params = request.query_params
+    fmt = read_format(request)
+    names = grid.parameter_names(params.get("parameter-name"))
+    start, end = read_interval(params.get("datetime"))
+    found = await run_in_threadpool(grid.area, area_, names, start, end, radius_)
+    if fmt == "csv":
+        body = edr.grid_csv(found, grid.units)
+    elif fmt == "geojson":
+        body = edr.grid_geojson(found, grid.units)
+    else:
+        body = edr.grid_covjson(found, grid.parameters)
+    return Response(body, media_type=edr.FORMATS[fmt])
+
+
 @router.get("/collections/{collection_id}/position")
 async def position(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
     _check_params(request, {"coords", "z"})
     point = read_coords(request.query_params.get("coords"), ("POINT",))
-    stations = await _stations(site, collection_id)
-    return await _answer(request, stations, stations.nearest(point.x, point.y))
+    found = await _collection(site, collection_id)
+    if isinstance(found, Grid):
+        return await _grid_point(request, found, point.x, point.y)
+    return await _answer(request, found, found.nearest(point.x, point.y))
 
 
 @router.get("/collections/{collection_id}/area")
 async def area(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
     _check_params(request, {"coords", "z"})
     polygon = read_coords(request.query_params.get("coords"), ("POLYGON", "MULTIPOLYGON"))
-    stations = await _stations(site, collection_id)
-    return await _answer(request, stations, stations.within(polygon))
+    found = await _collection(site, collection_id)
+    if isinstance(found, Grid):
+        return await _grid_cells(request, found, polygon)
+    return await _answer(request, found, found.within(polygon))
 
 
 @router.get("/collections/{collection_id}/radius")
@@ -135,8 +186,15 @@ async def radius(collection_id: str, request: Request, site: Annotated[Site, Dep
     _check_params(request, {"coords", "z", "within", "within-units"})
     point = read_coords(request.query_params.get("coords"), ("POINT",))
     metres = _distance(request.query_params.get("within"), request.query_params.get("within-units"))
-    stations = await _stations(site, collection_id)
-    return await _answer(request, stations, stations.within_radius(point.x, point.y, metres))
+    found = await _collection(site, collection_id)
+    if isinstance(found, Grid):
+        # the box around the circle, in degrees (wider near the poles), then the cells within the distance
+        dy = metres / 111_000
+        dx = min(180.0, dy / max(math.cos(math.radians(min(abs(point.y) + dy, 89.9))), 1e-6))
+        box = shapely.box(max(point.x - dx, -180), max(point.y - dy, -90), min(point.x + dx, 180),
+                          min(point.y + dy, 90))
+        return await _grid_cells(request, found, box, (point.x, point.y, metres))
+    return await _answer(request, found, found.within_radius(point.x, point.y, metres))
 
 
 def _distance(within: str | None, units: str | None) -> float:
@@ -193,7 +251,13 @@ async def location(collection_id: str, location_id: str, request: Request,
     return await _answer(request, stations, [stations.station(location_id)])
 
 
-def collection_extra(site: Site, dataset_ids: list[str], base: str) -> dict[str, dict[str, Any]]:
-    """EDR metadata of the station datasets among ``dataset_ids``, by id."""
-    return {dataset_id: edr.collection_metadata(info, f"{base}/ogc/collections/{dataset_id}")
-            for dataset_id, info in site.catalog.series_of(dataset_ids).items()}
+def collection_extra(site: Site, datasets: list[Any], base: str) -> dict[str, dict[str, Any]]:
+    """EDR metadata of the station datasets and raster time stacks among ``datasets``, by id."""
+    found = {dataset_id: edr.collection_metadata(info, f"{base}/ogc/collections/{dataset_id}")
+             for dataset_id, info in site.catalog.series_of([d.id for d in datasets]).items()}
+    for d in datasets:
+        if grids.is_grid(d):
+            parameters = grids.parameters(d)
+            info = {"parameters": parameters, "begin": parameters[0]["begin"], "end": parameters[0]["end"]}
+            found[d.id] = edr.collection_metadata(info, f"{base}/ogc/collections/{d.id}", GRID_QUERIES)
+    return found
