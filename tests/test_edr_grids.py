@@ -147,3 +147,14 @@ def test_a_raster_without_time_has_no_edr(http, module_site) -> None:
     (plain,) = publish_file(module_site, shared("rasters/opengeos-dtm.tif"))
     r = http.get(f"/ogc/collections/{plain.dataset.id}/position", params={"coords": "POINT(-75 40)"})
     assert r.status_code == 404
+
+
+def test_openapi_describes_the_grid_queries(http, sst) -> None:
+    from openapi_spec_validator import validate
+
+    dataset_id, _ = sst
+    api = http.get("/ogc/api").json()
+    validate(api)
+    paths = api["paths"]
+    assert {f"/ogc/collections/{dataset_id}/{q}" for q in ("position", "area", "radius")} <= set(paths)
+    assert f"/ogc/collections/{dataset_id}/locations" not in paths

@@ -21,7 +21,8 @@ OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 
 
 def collection_json(d: Dataset, base: str, edr_metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A collection; ``edr_metadata`` adds the EDR queries and parameters of a station dataset."""
+    """A collection; ``edr_metadata`` adds the EDR queries and parameters of a station dataset or a raster time
+    stack."""
     href = f"{base}/ogc/collections/{d.id}"
     data: dict[str, Any] = {
         "id": d.id,
@@ -61,7 +62,8 @@ def collection_json(d: Dataset, base: str, edr_metadata: dict[str, Any] | None =
     if edr_metadata:
         extra = dict(edr_metadata)
         data["links"] += extra.pop("links")
-        data.setdefault("extent", {})["temporal"] = extra.pop("temporal")
+        temporal = extra.pop("temporal")
+        data.setdefault("extent", {}).setdefault("temporal", temporal)  # a stack's own lists its times too
         data.update(extra)
     return data
 
