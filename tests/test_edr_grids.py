@@ -49,7 +49,7 @@ def sst(module_site) -> tuple[str, str]:
 def test_collection_lists_the_grid_queries_and_its_parameter(http, sst) -> None:
     dataset_id, _ = sst
     doc = http.get(f"/ogc/collections/{dataset_id}").json()
-    assert set(doc["data_queries"]) == {"position", "area", "radius"}
+    assert set(doc["data_queries"]) == {"position", "area", "radius", "cube"}
     assert doc["parameter_names"]["SST"]["unit"]["symbol"] == "Deg C"
     assert doc["extent"]["temporal"]["interval"][0][0].startswith("2000-01-16")
 
@@ -156,5 +156,14 @@ def test_openapi_describes_the_grid_queries(http, sst) -> None:
     api = http.get("/ogc/api").json()
     validate(api)
     paths = api["paths"]
-    assert {f"/ogc/collections/{dataset_id}/{q}" for q in ("position", "area", "radius")} <= set(paths)
+    assert {f"/ogc/collections/{dataset_id}/{q}" for q in ("position", "area", "radius", "cube")} <= set(paths)
     assert f"/ogc/collections/{dataset_id}/locations" not in paths
+
+
+def test_cube_equals_the_area_of_the_same_box(http, sst) -> None:
+    dataset_id, _ = sst
+    cube = http.get(f"/ogc/collections/{dataset_id}/cube", params={"bbox": "-10,40,0,50", "parameter-name": "SST"})
+    area = http.get(f"/ogc/collections/{dataset_id}/area",
+                    params={"coords": "POLYGON((-10 40, 0 40, 0 50, -10 50, -10 40))"})
+    assert cube.status_code == 200 and cube.json() == area.json()
+    assert http.get(f"/ogc/collections/{dataset_id}/cube", params={"bbox": "0,50,-10"}).status_code == 400

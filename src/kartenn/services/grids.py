@@ -13,6 +13,8 @@ array([12.1, 11.6, 11.4])
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,11 +26,30 @@ from pyproj import CRS, Geod, Transformer
 from kartenn.domain import Dataset
 from kartenn.errors import InvalidInput, NotFound
 from kartenn.formats.edr import GridValues, StationSeries
-from kartenn.services import stacks
+from kartenn.services import boxes, stacks
 from kartenn.services.coverages import native_crs
 
 MAX_VALUES = 20_000_000  # as for station series: about 160 MB of float64 before encoding
+OPEN_PER_THREAD = 64  # time steps kept open by each worker thread (with GDAL's cache of their blocks)
 _GEOD = Geod(ellps="WGS84")
+_open = threading.local()
+
+
+def _step(site: Any, name: str) -> Any:
+    """The time step file ``name`` open for reading, kept open for this thread: a step's file never changes (a
+    replaced stack writes new ones), and a query reads every step, so opening them is most of its work."""
+    import rasterio
+
+    kept: OrderedDict[str, Any] = getattr(_open, "steps", None) or OrderedDict()
+    _open.steps = kept
+    path = str(site.files.path(name))
+    src = kept.pop(path, None)
+    if src is None or src.closed:
+        src = rasterio.open(path)
+        if len(kept) >= OPEN_PER_THREAD:
+            kept.popitem(last=False)[1].close()
+    kept[path] = src
+    return src
 
 
 @dataclass
@@ -80,7 +101,6 @@ class Grid:
                  end: datetime | None) -> StationSeries | None:
         """The values of ``names`` in the cell holding (lon, lat) at each step between ``start`` and ``end``; None
         where the raster does not cover the point."""
-        import rasterio
         from rasterio.windows import Window
 
         when, files = self._steps(start, end)
@@ -88,12 +108,12 @@ class Grid:
         bands = self._bands(names)
         rows: list[np.ndarray] = []
         for name in files:
-            with rasterio.open(self.site.files.path(name)) as src:
-                row, col = src.index(x, y)
-                if not (0 <= row < src.height and 0 <= col < src.width) or not math.isfinite(x + y):
-                    return None
-                data = src.read(bands, window=Window(col, row, 1, 1), masked=True)
-                rows.append(np.ma.filled(data.astype(np.float64), np.nan).reshape(len(bands)))
+            src = _step(self.site, name)
+            row, col = src.index(x, y)
+            if not (0 <= row < src.height and 0 <= col < src.width) or not math.isfinite(x + y):
+                return None
+            data = src.read(bands, window=Window(col, row, 1, 1), masked=True)
+            rows.append(np.ma.filled(data.astype(np.float64), np.nan).reshape(len(bands)))
         values = np.array(rows, dtype=np.float64).reshape(len(files), len(bands))
         return StationSeries(f"{lon:g},{lat:g}", None, lon, lat,
                              {n: (when, values[:, k]) for k, n in enumerate(names)})
@@ -103,7 +123,6 @@ class Grid:
         """The cells whose centres fall in ``area`` (longitude/latitude), at each step between ``start`` and
         ``end``; cells of the box around it but outside it are NaN. With ``radius`` (lon, lat, metres), the cells
         within that geodesic distance instead."""
-        import rasterio
         from rasterio.windows import Window, from_bounds
         from rasterio.windows import transform as window_transform
 
@@ -114,28 +133,26 @@ class Grid:
         if not all(math.isfinite(v) for v in (left, bottom, right, top)):
             raise InvalidInput("coords cannot be brought into the raster's coordinate system", locator="coords")
         cube: list[np.ndarray] = []
-        xs = ys = np.array([])
-        inside = np.zeros((0, 0), bool)
-        for k, name in enumerate(files):
-            with rasterio.open(self.site.files.path(name)) as src:
-                if k == 0:
-                    win = from_bounds(left, bottom, right, top, transform=src.transform)
-                    col0, row0 = max(math.floor(win.col_off), 0), max(math.floor(win.row_off), 0)
-                    col1 = min(math.ceil(win.col_off + win.width), src.width)
-                    row1 = min(math.ceil(win.row_off + win.height), src.height)
-                    window = Window(col0, row0, max(col1 - col0, 0), max(row1 - row0, 0))
-                    size = int(window.width * window.height) * len(bands) * len(files)
-                    if size > MAX_VALUES:
-                        raise InvalidInput(f"this query would return {size:,} values, more than the {MAX_VALUES:,} "
-                                           "allowed; ask for a smaller area, fewer parameters or a shorter "
-                                           "datetime", locator="coords")
-                    t = window_transform(window, src.transform)
-                    xs = t.c + t.a * (np.arange(int(window.width)) + 0.5)
-                    ys = t.f + t.e * (np.arange(int(window.height)) + 0.5)
-                    inside = _cells_in(area, radius, xs, ys, native)
-                if window.width == 0 or window.height == 0:
-                    break
-                data = src.read(bands, window=window, masked=True).astype(np.float64)
+        first = _step(self.site, files[0]) if files else None
+        if first is None:
+            return GridValues(np.array([]), np.array([]), when, {n: np.empty((0, 0, 0)) for n in names},
+                              crs_uri(native))
+        win = from_bounds(left, bottom, right, top, transform=first.transform)
+        col0, row0 = max(math.floor(win.col_off), 0), max(math.floor(win.row_off), 0)
+        col1 = min(math.ceil(win.col_off + win.width), first.width)
+        row1 = min(math.ceil(win.row_off + win.height), first.height)
+        window = Window(col0, row0, max(col1 - col0, 0), max(row1 - row0, 0))
+        size = int(window.width * window.height) * len(bands) * len(files)
+        if size > MAX_VALUES:
+            raise InvalidInput(f"this query would return {size:,} values, more than the {MAX_VALUES:,} allowed; ask "
+                               "for a smaller area, fewer parameters or a shorter datetime", locator="coords")
+        t = window_transform(window, first.transform)
+        xs = t.c + t.a * (np.arange(int(window.width)) + 0.5)
+        ys = t.f + t.e * (np.arange(int(window.height)) + 0.5)
+        inside = _cells_in(area, radius, xs, ys, native)
+        if inside.any():  # the steps share the first one's grid (a stack is published so)
+            for name in files:
+                data = _step(self.site, name).read(bands, window=window, masked=True).astype(np.float64)
                 cube.append(np.ma.filled(data, np.nan))
         if not cube or not inside.any():
             return GridValues(xs[:0], ys[:0], when[:0], {n: np.empty((0, 0, 0)) for n in names}, crs_uri(native))
@@ -144,7 +161,7 @@ class Grid:
         return GridValues(xs, ys, when, {n: values[:, k] for k, n in enumerate(names)}, crs_uri(native))
 
     def _to_native(self) -> Transformer:
-        return Transformer.from_crs(CRS.from_epsg(4326), native_crs(self.dataset), always_xy=True)
+        return boxes.transformer("EPSG:4326", _crs_text(self.dataset))
 
 
 def is_grid(dataset: Dataset) -> bool:
@@ -163,6 +180,10 @@ def parameters(dataset: Dataset) -> list[dict[str, Any]]:
              "begin": times[0], "end": times[-1], "count": len(times)} for k in range(1, count + 1)]
 
 
+def _crs_text(dataset: Dataset) -> str:
+    return f"EPSG:{dataset.srid}" if dataset.srid else dataset.crs
+
+
 def crs_uri(crs: CRS) -> str:
     """The CRS of a grid's x and y as CoverageJSON names it."""
     code = crs.to_epsg()
@@ -175,7 +196,7 @@ def _cells_in(area: shapely.Geometry, radius: tuple[float, float, float] | None,
               native: CRS) -> np.ndarray:
     """Which cell centres (a grid of xs × ys in ``native``) lie in ``area``, or within ``radius``."""
     gx, gy = np.meshgrid(xs, ys)
-    lon, lat = Transformer.from_crs(native, CRS.from_epsg(4326), always_xy=True).transform(gx, gy)
+    lon, lat = boxes.transformer(native.to_wkt(), "EPSG:4326").transform(gx, gy)
     if radius is not None:
         cx, cy, metres = radius
         _, _, distance = _GEOD.inv(np.full(lon.shape, cx), np.full(lat.shape, cy), lon, lat)

@@ -27,7 +27,7 @@ from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
-GRID_QUERIES = ("position", "area", "radius")
+GRID_QUERIES = ("position", "area", "radius", "cube")
 UNITS = {"km": 1000.0, "m": 1.0, "mi": 1609.344}
 COMMON = {"datetime", "parameter-name", "f", "crs", "lang"}
 ACCEPTED = [(edr.COVJSON, "covjson"), ("application/vnd.cov+json", "covjson"), ("text/csv", "csv"),
@@ -211,6 +211,20 @@ def _distance(within: str | None, units: str | None) -> float:
     if not 0 <= distance <= 20_100_000 / UNITS[units.lower()]:
         raise InvalidInput(f"within {within!r} is out of range", locator="within")
     return distance * UNITS[units.lower()]
+
+
+@router.get("/collections/{collection_id}/cube")
+async def cube(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    """The cells of a raster time stack in ``bbox`` (minlon,minlat,maxlon,maxlat), each time."""
+    _check_params(request, {"bbox", "z"})
+    value = request.query_params.get("bbox")
+    if not value:
+        raise InvalidInput("bbox is required: minlon,minlat,maxlon,maxlat", locator="bbox")
+    box = _bbox(value)
+    found = await _collection(site, collection_id)
+    if not isinstance(found, Grid):
+        raise InvalidInput(f"collection {collection_id!r} has stations: ask for an area, not a cube", locator="bbox")
+    return await _grid_cells(request, found, box)
 
 
 @router.get("/collections/{collection_id}/locations")

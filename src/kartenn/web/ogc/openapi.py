@@ -110,7 +110,12 @@ def _edr_paths(d: Dataset, info: dict[str, Any], grid: bool = False) -> dict[str
     if grid:
         return {f"{path}/position": query("position", "values at a point, each time", [coords]),
                 f"{path}/area": query("area", "the cells in an area, each time", [coords]),
-                f"{path}/radius": query("radius", "the cells within a distance, each time", radius)}
+                f"{path}/radius": query("radius", "the cells within a distance, each time", radius),
+                f"{path}/cube": query("cube", "the cells in a box, each time",
+                                      [{"name": "bbox", "in": "query", "required": True, "style": "form",
+                                        "explode": False, "schema": {"type": "array", "minItems": 4, "maxItems": 4,
+                                                                     "items": {"type": "number"}},
+                                        "description": "minlon,minlat,maxlon,maxlat (CRS84)"}])}
     return {
         f"{path}/position": query("position", "nearest station (within 1 km)", [coords]),
         f"{path}/area": query("area", "stations in an area", [coords]),
