@@ -28,6 +28,7 @@ from kartenn.errors import InvalidInput, NotFound
 from kartenn.formats.edr import GridValues, StationSeries
 from kartenn.services import boxes, stacks
 from kartenn.services.coverages import native_crs
+from kartenn.services.series import asked_parameters
 
 MAX_VALUES = 20_000_000  # as for station series: about 160 MB of float64 before encoding
 OPEN_PER_THREAD = 64  # time steps kept open by each worker thread (with GDAL's cache of their blocks)
@@ -75,16 +76,7 @@ class Grid:
         return {p["name"]: p.get("unit") for p in self.parameters}
 
     def parameter_names(self, value: str | None) -> list[str]:
-        """The parameters ``parameter-name`` asks for (all when None); an unknown one is an error."""
-        known = [p["name"] for p in self.parameters]
-        if value is None or not value.strip():
-            return known
-        asked = [v.strip() for v in value.split(",") if v.strip()]
-        unknown = [v for v in asked if v not in known]
-        if unknown:
-            raise InvalidInput(f"unknown parameter-name {', '.join(unknown)}; this collection has "
-                               f"{', '.join(known)}", locator="parameter-name")
-        return asked
+        return asked_parameters(self.parameters, value)
 
     def _steps(self, start: datetime | None, end: datetime | None) -> tuple[np.ndarray, list[str]]:
         found = stacks.steps_between(self.dataset, start, end)

@@ -62,16 +62,7 @@ class Stations:
         return {p["name"]: p.get("unit") for p in self.parameters}
 
     def parameter_names(self, value: str | None) -> list[str]:
-        """The parameters ``parameter-name`` asks for (all when None); an unknown one is an error."""
-        known = [p["name"] for p in self.parameters]
-        if value is None or not value.strip():
-            return known
-        asked = [v.strip() for v in value.split(",") if v.strip()]
-        unknown = [v for v in asked if v not in known]
-        if unknown:
-            raise InvalidInput(f"unknown parameter-name {', '.join(unknown)}; this collection has "
-                               f"{', '.join(known)}", locator="parameter-name")
-        return asked
+        return asked_parameters(self.parameters, value)
 
     def station(self, station_id: str) -> Station:
         found = next((s for s in self.all if s.id == station_id), None)
@@ -136,6 +127,19 @@ class Stations:
             share = 1.0 if span <= 0 else max(0.0, (high - low).total_seconds()) / span
             total += p["count"] * share * stations / max(len(self.all), 1)
         return round(total)
+
+
+def asked_parameters(parameters: list[dict[str, Any]], value: str | None) -> list[str]:
+    """The parameters ``parameter-name`` asks for (all when None); an unknown one is an error."""
+    known = [p["name"] for p in parameters]
+    if value is None or not value.strip():
+        return known
+    asked = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in asked if v not in known]
+    if unknown:
+        raise InvalidInput(f"unknown parameter-name {', '.join(unknown)}; this collection has {', '.join(known)}",
+                           locator="parameter-name")
+    return asked
 
 
 def _stations(site: Any, dataset: Dataset, info: dict[str, Any]) -> list[Station]:

@@ -10,7 +10,9 @@ to interpolate), and with an empty collection otherwise; on a raster, with the c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 import shapely
@@ -101,19 +103,28 @@ def _check_params(request: Request, allowed: set[str]) -> None:
         raise InvalidInput(f"crs {crs!r} is not offered; use CRS84", locator="crs")
 
 
-async def _answer(request: Request, stations: Stations, chosen: list[Station]) -> Response:
+async def _answer(request: Request, source: Stations | Grid, read: Callable[..., Any]) -> Response:
+    """Read what a query selects (``read(parameters, start, end)``: station series, a grid cell's series or grid
+    cells) with the request's ``parameter-name`` and ``datetime``, and encode it in the asked format."""
     params = request.query_params
     fmt = read_format(request)
-    names = stations.parameter_names(params.get("parameter-name"))
+    names = source.parameter_names(params.get("parameter-name"))
     start, end = read_interval(params.get("datetime"))
-    found = await run_in_threadpool(stations.read, chosen, names, start, end)
-    if fmt == "csv":
-        body = edr.csv(found, stations.units)
-    elif fmt == "geojson":
-        body = edr.geojson(found, stations.units)
+    found = await run_in_threadpool(read, names, start, end)
+    described = [p for p in source.parameters if p["name"] in names]
+    if isinstance(found, edr.GridValues):
+        encode = {"csv": lambda: edr.grid_csv(found, source.units),
+                  "geojson": lambda: edr.grid_geojson(found, source.units)}
+        body = encode.get(fmt, lambda: edr.grid_covjson(found, described))()
     else:
-        body = edr.covjson(found, [p for p in stations.parameters if p["name"] in names])
+        series = [s for s in found if s is not None]
+        encode = {"csv": lambda: edr.csv(series, source.units), "geojson": lambda: edr.geojson(series, source.units)}
+        body = encode.get(fmt, lambda: edr.covjson(series, described))()
     return Response(body, media_type=edr.FORMATS[fmt])
+
+
+def _stations_read(stations: Stations, chosen: list[Station]) -> Callable[..., Any]:
+    return lambda names, start, end: stations.read(chosen, names, start, end)
 
 
 async def _stations(site: Site, collection_id: str) -> Stations:
@@ -129,46 +140,16 @@ async def _collection(site: Site, collection_id: str) -> Stations | Grid:
     return await run_in_threadpool(find)
 
 
-async def _grid_point(request: Request, grid: Grid, lon: float, lat: float) -> Response:
-    params = request.query_params
-    fmt = read_format(request)
-    names = grid.parameter_names(params.get("parameter-name"))
-    start, end = read_interval(params.get("datetime"))
-    found = await run_in_threadpool(grid.position, lon, lat, names, start, end)
-    series = [found] if found is not None else []
-    if fmt == "csv":
-        body = edr.csv(series, grid.units)
-    elif fmt == "geojson":
-        body = edr.geojson(series, grid.units)
-    else:
-        body = edr.covjson(series, [p for p in grid.parameters if p["name"] in names])
-    return Response(body, media_type=edr.FORMATS[fmt])
-
-
-async def _grid_cells(request: Request, grid: Grid, area_: Any, radius_: tuple[float, float, float] | None = None
-                      ) -> Response:
-    params = request.query_params
-    fmt = read_format(request)
-    names = grid.parameter_names(params.get("parameter-name"))
-    start, end = read_interval(params.get("datetime"))
-    found = await run_in_threadpool(grid.area, area_, names, start, end, radius_)
-    if fmt == "csv":
-        body = edr.grid_csv(found, grid.units)
-    elif fmt == "geojson":
-        body = edr.grid_geojson(found, grid.units)
-    else:
-        body = edr.grid_covjson(found, grid.parameters)
-    return Response(body, media_type=edr.FORMATS[fmt])
-
-
 @router.get("/collections/{collection_id}/position")
 async def position(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
     _check_params(request, {"coords", "z"})
     point = read_coords(request.query_params.get("coords"), ("POINT",))
     found = await _collection(site, collection_id)
     if isinstance(found, Grid):
-        return await _grid_point(request, found, point.x, point.y)
-    return await _answer(request, found, found.nearest(point.x, point.y))
+        grid = found
+        return await _answer(request, grid, lambda names, start, end: [grid.position(point.x, point.y, names, start,
+                                                                                     end)])
+    return await _answer(request, found, _stations_read(found, found.nearest(point.x, point.y)))
 
 
 @router.get("/collections/{collection_id}/area")
@@ -177,8 +158,8 @@ async def area(collection_id: str, request: Request, site: Annotated[Site, Depen
     polygon = read_coords(request.query_params.get("coords"), ("POLYGON", "MULTIPOLYGON"))
     found = await _collection(site, collection_id)
     if isinstance(found, Grid):
-        return await _grid_cells(request, found, polygon)
-    return await _answer(request, found, found.within(polygon))
+        return await _answer(request, found, partial(found.area, polygon))
+    return await _answer(request, found, _stations_read(found, found.within(polygon)))
 
 
 @router.get("/collections/{collection_id}/radius")
@@ -193,8 +174,9 @@ async def radius(collection_id: str, request: Request, site: Annotated[Site, Dep
         dx = min(180.0, dy / max(math.cos(math.radians(min(abs(point.y) + dy, 89.9))), 1e-6))
         box = shapely.box(max(point.x - dx, -180), max(point.y - dy, -90), min(point.x + dx, 180),
                           min(point.y + dy, 90))
-        return await _grid_cells(request, found, box, (point.x, point.y, metres))
-    return await _answer(request, found, found.within_radius(point.x, point.y, metres))
+        return await _answer(request, found, lambda names, start, end: found.area(box, names, start, end,
+                                                                                  (point.x, point.y, metres)))
+    return await _answer(request, found, _stations_read(found, found.within_radius(point.x, point.y, metres)))
 
 
 def _distance(within: str | None, units: str | None) -> float:
@@ -224,7 +206,7 @@ async def cube(collection_id: str, request: Request, site: Annotated[Site, Depen
     found = await _collection(site, collection_id)
     if not isinstance(found, Grid):
         raise InvalidInput(f"collection {collection_id!r} has stations: ask for an area, not a cube", locator="bbox")
-    return await _grid_cells(request, found, box)
+    return await _answer(request, found, partial(found.area, box))
 
 
 @router.get("/collections/{collection_id}/locations")
@@ -262,7 +244,7 @@ async def location(collection_id: str, location_id: str, request: Request,
     """The series of one station (CoverageJSON by default): what a chart reads."""
     _check_params(request, set())
     stations = await _stations(site, collection_id)
-    return await _answer(request, stations, [stations.station(location_id)])
+    return await _answer(request, stations, _stations_read(stations, [stations.station(location_id)]))
 
 
 def collection_extra(site: Site, datasets: list[Any], base: str) -> dict[str, dict[str, Any]]:
