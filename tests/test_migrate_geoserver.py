@@ -91,13 +91,23 @@ def test_styles_default_and_alternates(module_site, migrated):
         ds = view.catalog.get_dataset(dataset_id)
         return styles.default_name(ds), sorted(styles.styles_of(view, ds))
 
-    assert styles_of("countries") == ("countries", ["countries"])  # pophatch names attributes countries lacks
+    assert styles_of("countries") == ("countries", ["countries", "pophatch"])
     assert styles_of("populated_places") == ("populated_places", ["point", "populated_places"])
-    assert styles_of("departements") == ("restricted", ["restricted"])
+    assert styles_of("departements") == ("restricted", ["pophatch", "restricted"])
+    assert styles_of("regions") == ("pophatch", ["pophatch"])
     assert styles_of("dtm") == ("dem", ["dem"])
     places = styles.style_for(view, view.catalog.get_dataset("populated_places"), "populated_places")
     assert len(places.rules) == 5 and sum(1 for r in places.rules if r.min_scale or r.max_scale) == 5
-    assert any("not used for departements" in m for m in _warnings(migrated, "style pophatch"))
+    # pophatch names attributes these layers lack (PERSONS, STATE_ABBR): as GeoServer, only its lines are drawn
+    pophatch = styles.style_for(view, view.catalog.get_dataset("regions"), "pophatch")
+    assert [(r.title, [s.kind for s in r.symbolizers]) for r in pophatch.rules] == [("Boundary", ["line"])]
+    assert "a label of rule 'Boundary' left out: the data has no attribute STATE_ABBR (departements)" in \
+           _warnings(migrated, "style pophatch")
+    # countries.sld's label rules name attributes the fixture's data lacks (its columns are in lower case)
+    assert {m for m in _warnings(migrated, "style ne:countries") if "left out: the data" in m} == {
+        "rule 'rule' left out: the data has no attribute MIN_ZOOM, NAME_LEN (countries)",
+        "rule 'rule' left out: the data has no attribute MIN_ZOOM (countries)",
+        "a label of rule 'rule' left out: the data has no attribute NAME (countries)"}
 
 
 def test_layer_group_is_a_saved_map(module_site, migrated):

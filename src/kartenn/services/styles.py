@@ -184,16 +184,17 @@ def delete_style(site: Any, dataset: Dataset, name: str) -> None:
 
 
 def read_style(dataset: Dataset, name: str, data: bytes, media_type: str,
-               limits: StyleLimits | None = None) -> tuple[Style, list[str]]:
+               limits: StyleLimits | None = None, lenient: bool = False) -> tuple[Style, list[str]]:
     """(style named ``name``, warnings) from a JSON model or an SLD document (its first UserStyle), checked
-    against the dataset's attributes and ``limits``."""
+    against the dataset's attributes and ``limits``; with ``lenient``, an SLD's rules and labels naming attributes
+    the dataset lacks are left out with warnings (see from_sld)."""
     media = media_type.split(";")[0].strip().lower()
     fields = {f.name: f.type for f in dataset.fields}
     limits = limits or StyleLimits()
     limits.check_size(len(data))
     if media in SLD_BODIES:
         imported = from_sld(data, fields, name=name, raster_default=dataset.style if dataset.kind != "vector" else None,
-                            limits=limits)
+                            limits=limits, lenient=lenient)
         warnings = list(imported.warnings)
         if len(imported.styles) > 1:
             warnings.append(f"the document has {len(imported.styles)} styles: the first was kept")

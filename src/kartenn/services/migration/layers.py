@@ -186,7 +186,7 @@ def _styles(run: Run, layer: Layer, dataset_id: str, *, fresh: bool) -> None:
         dataset = site.catalog.get_dataset(dataset_id)
         try:
             imported, warnings = styles.read_style(dataset, style.name, sld, styles.SLD_TYPE,
-                                                   StyleLimits.of(site.settings))
+                                                   StyleLimits.of(site.settings), lenient=True)
             styles.put_style(site, dataset, imported, make_default=default)
         except KartennError as exc:
             run.report.warn(style.label, f"not used for {dataset_id}: {exc.message}")
