@@ -376,3 +376,30 @@ def test_former_paths_answer_when_the_site_says_so(module_site, module_settings,
                 == 404
     finally:
         plain.stop()
+
+
+def test_a_dry_run_reports_what_the_real_run_does(site, tmp_path):
+    """The same styles made, refused and warned about: a dry run reads each SLD against the attributes the
+    layer's data has, as the real run does."""
+    root = _copy(tmp_path, "ne", "topp", "sf")
+    layer = root / "workspaces" / "topp" / "admin_express" / "regions" / "layer.xml"
+    layer.write_text(layer.read_text().replace(  # a raster style as an alternate of a vector layer: refused
+        "  <resource ", '  <styles class="linked-hash-set"><style><id>StyleInfoImpl--d1cb3e0:1565b545728:-7fca</id>'
+        "</style></styles>\n  <resource "))
+    operator = site.seen_by(OPERATOR)
+    dry = migrate_geoserver(operator, root, dry_run=True).as_dict()
+    assert site.catalog.list_datasets() == []
+    real = migrate_geoserver(operator, root).as_dict()
+
+    def styles_made(report):
+        return sorted((e["source"], e["target"], e["detail"]) for e in report["created"] if e["kind"] == "style")
+
+    def warnings(report):
+        return sorted((w["source"], w["message"]) for w in report["warnings"])
+
+    assert styles_made(dry) == styles_made(real)
+    assert warnings(dry) == warnings(real)
+    refused = [w for w in warnings(real) if "not used for" in w[1]]
+    assert refused == [("style dem", "not used for regions: regions is vector data: give it a vector style (rules)")]
+    assert len(styles_made(real)) == 8
+    assert [(e["source"], e["kind"]) for e in dry["created"]] == [(e["source"], e["kind"]) for e in real["created"]]

@@ -135,15 +135,20 @@ def default_name(dataset: Dataset) -> str:
     return str((dataset.style or {}).get("name") or "default")
 
 
-def put_style(site: Any, dataset: Dataset, style: Style, *, make_default: bool = False) -> bool:
-    """Create or replace a named style (the default one too); True when it is new. Needs the edit right."""
-    site.require("edit", "dataset", dataset.id)
+def check_style(site: Any, dataset: Dataset, style: Style) -> None:
+    """InvalidInput unless ``style`` fits the dataset (its kind, its attributes) and the site's limits."""
     if dataset.kind == "vector" and style.kind != "vector":
         raise InvalidInput(f"{dataset.id} is vector data: give it a vector style (rules)")
     if dataset.kind != "vector" and style.kind == "vector":
         raise InvalidInput(f"{dataset.id} is raster data: give it a raster style (rgb or ramp)")
     parse_style(style.model_dump(), [f.name for f in dataset.fields])  # the attributes it names exist
     StyleLimits.of(site.settings).check(style)
+
+
+def put_style(site: Any, dataset: Dataset, style: Style, *, make_default: bool = False) -> bool:
+    """Create or replace a named style (the default one too); True when it is new. Needs the edit right."""
+    site.require("edit", "dataset", dataset.id)
+    check_style(site, dataset, style)
     existing = styles_of(site, dataset)
     created = style.name not in existing
     data = style.model_dump(mode="json")
