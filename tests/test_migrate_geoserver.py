@@ -267,7 +267,7 @@ def test_bad_input_is_reported_and_the_rest_goes_on(site, settings, tmp_path):
     messages = " | ".join(f"{w['source']}: {w['message']}" for w in report["warnings"])
     assert "topp:regions: workspaces/topp/admin_express/regions/featuretype.xml: malformed XML" in messages
     assert "sf:dtm: not migrated: its data file" in messages and "is missing" in messages
-    assert "roles: roles.xml: XML with a DOCTYPE declaring entities is refused" in messages
+    assert "roles: security/role/default/roles.xml: XML with a DOCTYPE declaring entities is refused" in messages
     # a plain password is hashed (short as it is: not a new one); an encrypted one cannot come across
     assert authenticate_password(site, "stagiaire", "court").user == "stagiaire"
     assert site.accounts.get_user("invite")["password"] is None
