@@ -105,9 +105,10 @@ def test_styles_default_and_alternates(module_site, migrated):
            _warnings(migrated, "style pophatch")
     # countries.sld's label rules name attributes the fixture's data lacks (its columns are in lower case)
     assert {m for m in _warnings(migrated, "style ne:countries") if "left out: the data" in m} == {
-        "rule 'rule' left out: the data has no attribute MIN_ZOOM, NAME_LEN (countries)",
-        "rule 'rule' left out: the data has no attribute MIN_ZOOM (countries)",
-        "a label of rule 'rule' left out: the data has no attribute NAME (countries)"}
+        "rule #3 left out: the data has no attribute MIN_ZOOM, NAME_LEN (countries)",
+        "rule #4 left out: the data has no attribute MIN_ZOOM (countries)",
+        "rule #5 left out: the data has no attribute MIN_ZOOM (countries)",
+        "a label of rule #6 left out: the data has no attribute NAME (countries)"}
 
 
 def test_layer_group_is_a_saved_map(module_site, migrated):

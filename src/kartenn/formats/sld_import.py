@@ -167,43 +167,46 @@ class _Reader:
         title = _text(user, "Title") or _text(_one(user, "Description"), "Title") or ""
         data: dict[str, Any] = {"name": name, "title": title, "rules": []}
         feature_styles = _all(user, "FeatureTypeStyle") + _all(user, "CoverageStyle")
-        for fts in feature_styles:
-            if _one(fts, "Transformation") is not None:
-                self.warn("rendering transformations are not supported: the data is drawn as it is")
-            for rule in _all(fts, "Rule"):
-                raster = next((s for s in rule if _local(s) == "RasterSymbolizer"), None)
-                if raster is not None:
-                    data.update(self.raster(raster))
-                    continue
-                data["rules"] += self.rule(rule)
-        if data.get("kind", "vector") != "vector" and data["rules"]:
+        named: list[tuple[str, dict[str, Any]]] = []  # each rule with how warnings name it
+        rules = [rule for fts in feature_styles for rule in _all(fts, "Rule")]
+        if any(_one(fts, "Transformation") is not None for fts in feature_styles):
+            self.warn("rendering transformations are not supported: the data is drawn as it is")
+        for number, rule in enumerate(rules, start=1):
+            raster = next((s for s in rule if _local(s) == "RasterSymbolizer"), None)
+            if raster is not None:
+                data.update(self.raster(raster))
+                continue
+            name = _text(rule, "Name") or _text(rule, "Title")
+            label = repr(name) if name else f"#{number}"  # an unnamed rule: its place in the style
+            named += [(label, r) for r in self.rule(rule, label)]
+        if data.get("kind", "vector") != "vector" and named:
             self.warn("vector rules beside a RasterSymbolizer are left out")
-            data["rules"] = []
+            named = []
         if fields is not None and self.lenient:
-            data["rules"] = self.known_only(data["rules"], set(fields))
+            named = self.known_only(named, set(fields))
+        data["rules"] = [r for _, r in named]
         return parse_style(data, list(fields) if fields is not None else None)
 
-    def known_only(self, rules: list[dict[str, Any]], fields: set[str]) -> list[dict[str, Any]]:
+    def known_only(self, rules: list[tuple[str, dict[str, Any]]], fields: set[str]
+                   ) -> list[tuple[str, dict[str, Any]]]:
         """The rules and labels naming only attributes in ``fields``; when none is left, all (to be refused)."""
         kept = []
-        for rule in rules:
-            label = rule["name"] or rule["title"] or "rule"
+        for label, rule in rules:
             missing = Style(rules=[{**rule, "symbolizers": []}]).fields() - fields if rule.get("filter") else set()
             if missing:
-                self.warn(f"rule {label!r} left out: the data has no attribute {', '.join(sorted(missing))}")
+                self.warn(f"rule {label} left out: the data has no attribute {', '.join(sorted(missing))}")
                 continue
             symbolizers = [s for s in rule["symbolizers"] if s["kind"] != "label" or s["field"] in fields]
             for s in rule["symbolizers"]:
                 if s not in symbolizers:
-                    self.warn(f"a label of rule {label!r} left out: the data has no attribute {s['field']}")
+                    self.warn(f"a label of rule {label} left out: the data has no attribute {s['field']}")
             if symbolizers:
-                kept.append({**rule, "symbolizers": symbolizers})
+                kept.append((label, {**rule, "symbolizers": symbolizers}))
         return kept or rules
 
-    def rule(self, rule: etree._Element) -> list[dict[str, Any]]:
-        """The rule; a label computed by if_then_else adds one rule per branch (the rule's filter and the
-        branch's condition)."""
-        label = _text(rule, "Name") or "rule"
+    def rule(self, rule: etree._Element, label: str) -> list[dict[str, Any]]:
+        """The rule (``label`` names it in warnings); a label computed by if_then_else adds one rule per branch
+        (the rule's filter and the branch's condition)."""
         out: dict[str, Any] = {"name": _text(rule, "Name") or "",
                                "title": _text(rule, "Title") or _text(_one(rule, "Description"), "Title") or ""}
         for key, tag in (("min_scale", "MinScaleDenominator"), ("max_scale", "MaxScaleDenominator")):
@@ -216,7 +219,7 @@ class _Reader:
             try:
                 out["filter"] = self.filter(element)
             except _Unsupported as exc:
-                self.warn(f"rule {label!r} left out: {exc}")
+                self.warn(f"rule {label} left out: {exc}")
                 return []
         symbolizers = []
         for child in rule:
@@ -235,14 +238,14 @@ class _Reader:
             elif kind.endswith("Symbolizer"):
                 self.warn(f"{kind} is not supported and was left out")
         if not symbolizers:
-            self.warn(f"rule {label!r} has nothing the model can draw and was left out")
+            self.warn(f"rule {label} has nothing the model can draw and was left out")
             return []
         plain = [s for s in symbolizers if WHEN not in s]
         branches = [s for s in symbolizers if WHEN in s]
         if not branches:
             return [{**out, "symbolizers": plain}]
         if out.get("else_filter"):
-            self.warn(f"rule {label!r}: an ElseFilter rule labels with its first branch only")
+            self.warn(f"rule {label}: an ElseFilter rule labels with its first branch only")
             return [{**out, "symbolizers": plain + [{k: v for k, v in branches[0].items() if k != WHEN}]}]
         rules = [{**out, "symbolizers": plain}] if plain else []
         for branch in branches:
