@@ -708,7 +708,10 @@ def test_a_map_made_from_a_geoserver_layer_group_opens_with_its_styles(site, set
         mine = [parse_qs(urlparse(url).query) for url in asked
                 if parse_qs(urlparse(url).query).get("LAYERS") == [dataset_id]]
         assert mine and all(q.get("STYLES", [""]) == [style] for q in mine), (dataset_id, asked)
-    legend = page.locator(f"li.layer[data-layer='{countries}'] details img")
-    assert "style=countries" in legend.get_attribute("src")
+    legend = page.locator(f"li.layer[data-layer='{countries}'] details img").get_attribute("src")
+    assert "style=countries" in legend
+    with server.client() as http:  # the legend of that style
+        drawn = http.get(legend)
+        assert drawn.status_code == 200 and drawn.headers["content-type"] == "image/png"
     assert f"{countries}~wms~~countries" in unquote(page.url)  # the state in the address keeps the style
     browser.shot(page, "saved-map-styles")
