@@ -21,8 +21,9 @@ function vectorStyle(index) {
     stroke: new Stroke({ color: "#fff", width: 1 }) }) });
 }
 
-/** An OpenLayers layer showing ``dataset`` (the JSON of /api/v1/datasets/{id}) in ``mode`` wms or mvt. */
-export function datasetLayer(dataset, mode, index = 0) {
+/** An OpenLayers layer showing ``dataset`` (the JSON of /api/v1/datasets/{id}) in ``mode`` wms or mvt; a WMS
+ * image drawn with the named ``style`` (default: the dataset's default style). */
+export function datasetLayer(dataset, mode, index = 0, style = "") {
   if (mode === "mvt" && dataset.kind === "vector") {
     return new VectorTileLayer({
       source: new VectorTileSource({ format: new MVT(),
@@ -30,11 +31,11 @@ export function datasetLayer(dataset, mode, index = 0) {
       style: vectorStyle(index), declutter: false,
     });
   }
-  return new ImageLayer({ source: wmsSource(dataset.id) });
+  return new ImageLayer({ source: wmsSource(dataset.id, { STYLES: style || "" }) });
 }
 
-export function legendUrl(id) {
+export function legendUrl(id, style = "") {
   const q = new URLSearchParams({ service: "WMS", version: "1.3.0", request: "GetLegendGraphic", format: "image/png",
-    layer: id, sld_version: "1.1.0" });
+    layer: id, sld_version: "1.1.0", ...(style ? { style } : {}) });
   return `/wms?${q}`;
 }

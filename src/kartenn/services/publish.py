@@ -264,6 +264,19 @@ def _wkb(batch: pa.RecordBatch) -> np.ndarray:
     return batch.column(GEOMETRY_COLUMN).to_numpy(zero_copy_only=False)
 
 
+def planned_fields(source: Source) -> list[Field]:
+    """The attributes publishing a vector ``source`` gives its dataset (named as publication names them), from its
+    first feature; nothing is written."""
+    if source.read is None:
+        return []
+    batches = source.read(1)
+    first = next(batches, None)
+    getattr(batches, "close", lambda: None)()  # the reader's file, at once
+    if first is None:
+        return []
+    return _fields(first.schema, [n for n in first.schema.names if n != GEOMETRY_COLUMN])[0]
+
+
 def _fields(schema: pa.Schema, columns: list[str]) -> tuple[list[Field], dict[str, str]]:
     fields, renames, seen = [], {}, set()
     for name in columns:
