@@ -369,3 +369,28 @@ def test_a_source_that_is_not_kartenn_or_does_not_answer_is_one_error():
         web.shutdown()
         web.server_close()
         silent.close()
+
+
+def test_time_stacks_and_station_series_are_reported_not_copied_in_part(site, settings, tmp_path):
+    """Their download holds one time step, or the stations without their measurements: copying it would lose the
+    rest, so they are skipped with the reason (a later version may copy them whole)."""
+    other = Settings.load(tmp_path / "other")
+    origin = Site.open(other, create=True)
+    view = origin.seen_by(OPERATOR)
+    origin.accounts.add_user("editor")
+    token = create_token(origin, "editor", name="tests")
+    (stack,) = publish_file(view, shared("rasters/coads_sst.nc"), variable="SST")
+    (gauge,) = publish_file(view, shared("timeseries/portland-8418150-msl-long.csv"), series="auto")
+    assert stack.error is None and gauge.error is None
+    server = LiveServer(other).start()
+    try:
+        result = kartenn("sync", "--from", server.url, "--token", token, "--data-dir", str(settings.data_dir),
+                         "--json", settings=settings)
+    finally:
+        server.stop()
+        origin.close()
+    report = report_of(result)
+    assert report["created"] == [] and site.catalog.list_datasets() == []
+    reasons = {e["id"]: e["reason"] for e in report["skipped"]}
+    assert "raster time stack of 12 times" in reasons[stack.dataset.id]
+    assert "stations with measurements" in reasons[gauge.dataset.id]

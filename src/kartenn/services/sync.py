@@ -133,6 +133,10 @@ def _sync_one(site: Any, source: SourceSite, dataset_id: str, report: SyncReport
     detail = source.dataset(dataset_id)
     if len(dataset_id) > 80 or not DATASET_ID.fullmatch(dataset_id):
         raise InvalidInput(f"{dataset_id!r} is not a dataset id Kartenn makes")
+    partial = _not_whole(detail)
+    if partial:
+        report.skipped.append({"id": dataset_id, "reason": f"{partial}: not copied, its download would lose them"})
+        return
     plan = _plan(site, source, detail)
     last = _last_sync(site, dataset_id)
     if plan.local is not None:
@@ -171,6 +175,16 @@ def _sync_one(site: Any, source: SourceSite, dataset_id: str, report: SyncReport
                                         "created here; the dataset was not"})
             raise
     (report.updated if plan.local else report.created).append(entry)
+
+
+def _not_whole(detail: dict[str, Any]) -> str:
+    """What a dataset holds that its download leaves out ("" when nothing): the steps of a raster time stack (the
+    download is its latest step) or a station dataset's measurements (the download is its stations)."""
+    if detail.get("kind") == "raster" and len((detail.get("time") or {}).get("values") or []) > 1:
+        return f"a raster time stack of {len(detail['time']['values'])} times"
+    if detail.get("series"):
+        return "stations with measurements"
+    return ""
 
 
 def _plan(site: Any, source: SourceSite, detail: dict[str, Any]) -> _Plan:
