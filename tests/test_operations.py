@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import AppServer, LiveServer, cli_env
+from kartenn import metrics
 from kartenn.config import CONFIG_FILE, Settings
 from kartenn.domain import Job, JobState
 from kartenn.services.identity import create_token
@@ -35,6 +36,20 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def requests_of(found: dict, family: str, status: str) -> float:
     return found.get(("kartenn_http_requests_total", (("family", family), ("status", status))), 0.0)
+
+
+@pytest.mark.parametrize(("path", "query", "expected"), [
+    ("/ows", b"service=WMS&request=GetMap", "wms"), ("/ows", b"SERVICE=wfs", "wfs"), ("/ows", b"", "ows"),
+    ("/ows", b"SERVICE=nonsense", "ows"), ("/wmts", b"", "wmts"), ("/csw", b"", "csw"), ("/wcs", b"", "wcs"),
+    ("/ogc/collections/roads/items/12", b"", "ogc-features"),
+    ("/ogc/collections/roads/queryables", b"", "ogc-features"),
+    ("/ogc/collections/roads/tiles/WebMercatorQuad/3/4/2", b"", "ogc-tiles"), ("/ogc/tileMatrixSets", b"", "ogc-tiles"),
+    ("/ogc/collections/roads/map", b"", "ogc-maps"), ("/ogc/collections/catalog/items", b"", "ogc-records"),
+    ("/ogc/collections/gauges/position", b"", "ogc-edr"), ("/ogc/conformance", b"", "ogc"),
+    ("/api/v1/datasets", b"", "api"), ("/auth/login", b"", "auth"), ("/static/app.js", b"", "static"),
+    ("/metrics", b"", "ops"), ("/", b"", "portal"), ("/datasets/roads", b"", "portal")])
+def test_service_family_of_a_request(path, query, expected):
+    assert metrics.family(path, query) == expected
 
 
 def test_metrics_count_requests_by_family_and_jobs_by_state(server, site):
