@@ -188,7 +188,7 @@ def serve(
         raise _fail(exc.message) from None
     os.environ["KARTENN_DATA_DIR"] = str(settings.data_dir)
     os.environ["KARTENN_WORKERS"] = str(workers)  # each process draws maps on its share of the cores
-    options = uvicorn_options(settings.forwarded_allow_ips)
+    options = uvicorn_options(settings.forwarded_allow_ips, settings.log_format, settings.shutdown_timeout)
     console.print(f"Serving {settings.data_dir} on http://{host}:{port}", highlight=False, soft_wrap=True)
     if workers > 1:  # a listening socket per process: the kernel spreads connections across them
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     basemap_url: str | None = None  # XYZ tiles (OSM, IGN…) under the viewer's layers; offline Natural Earth if unset
     basemap_attribution: str = ""  # shown on the map with basemap_url, e.g. "© OpenStreetMap contributors"
     glyphs_url: str | None = None  # MapLibre styles' fonts ({fontstack}/{range}.pbf); MapLibre's demo server if unset
+    # Who may read /metrics without logging in as an administrator: addresses or networks, comma-separated
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line (time, level, logger, message…)
+    shutdown_timeout: int = 30  # seconds requests in flight may take to finish after SIGTERM
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
