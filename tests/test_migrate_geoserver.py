@@ -5,19 +5,22 @@ what, through the services and HTTP as clients see them; the report; dry runs; r
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pyogrio
 import pytest
 
-from conftest import AppServer, kartenn, kartenn_here, shared
+from conftest import AppServer, LiveServer, kartenn, kartenn_here, shared
 from kartenn.domain.security import ANONYMOUS, OPERATOR
 from kartenn.errors import Unauthorized
 from kartenn.services import features, maps, styles, workflow
 from kartenn.services.identity import authenticate_password, geoserver_digest_matches
 from kartenn.services.migration import migrate_geoserver
 from kartenn.services.migration.data import code_page
+from test_wfs_qgis import QGIS_PYTHON, qgis_available
 
 DATADIR = shared("migration/geoserver-datadir")
 PASSWORDS = {"admin": "geoserver", "jdupont": "Brest2018!", "mlefevre": "Quimper#29", "rtanguy": "Morlaix-2019",
@@ -404,3 +407,36 @@ def test_a_dry_run_reports_what_the_real_run_does(site, tmp_path):
     assert refused == [("style dem", "not used for regions: regions is vector data: give it a vector style (rules)")]
     assert len(styles_made(real)) == 8
     assert [(e["source"], e["kind"]) for e in dry["created"]] == [(e["source"], e["kind"]) for e in real["created"]]
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not qgis_available(), reason="QGIS (Debian's python3-qgis) is NOT INSTALLED: run "
+                    "scripts/install-test-deps.sh; old GeoServer addresses in QGIS are untested")
+def test_qgis_opens_the_old_geoserver_addresses(module_site, module_settings, migrated, tmp_path):
+    """A QGIS project made against GeoServer names /geoserver/ows (or a workspace's /geoserver/ne/wms) and the
+    layers' old names: QGIS finds them in the capabilities there, draws them, and a restricted layer stays unknown
+    to it."""
+    toml = module_settings.data_dir / "kartenn.toml"
+    before = toml.read_text() if toml.exists() else None
+    toml.write_text((before or "") + "\nformer_paths = true\n")
+    server = LiveServer(module_settings).start()
+    try:
+        runtime = tmp_path / "runtime"
+        runtime.mkdir(mode=0o700)
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
+        env.pop("PYTHONPATH", None)
+        done = subprocess.run([QGIS_PYTHON, str(Path(__file__).parent / "qgis" / "former_paths.py"),
+                               json.dumps({"url": server.url})], capture_output=True, text=True, env=env,
+                              timeout=300)
+    finally:
+        server.stop()
+        if before is None:
+            toml.unlink()
+        else:
+            toml.write_text(before)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in ("wms ows ne:countries", "wms workspace countries"):
+        assert seen[key]["valid"] and seen[key]["drawn"], seen
+        assert seen[key]["extent"] == [-180.0, -90.0, 180.0, 83.65], seen
+    assert not seen["wms ows topp:departements"]["valid"], seen  # restricted: anonymous QGIS does not see it

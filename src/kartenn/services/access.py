@@ -27,6 +27,7 @@ CATALOG_SHARED = frozenset({
     "put_record", "put_records", "delete_record", "record_origins",
     "add_job", "save_job", "get_job", "list_jobs",
     "named_styles", "named_styles_of", "put_named_style", "delete_named_style", "former_dataset_name",
+    "former_names",
     "put_series", "series_of",
 })
 # What a site offers a caller as is: settings, and the stores the services read and write after their checks.

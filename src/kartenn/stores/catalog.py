@@ -314,6 +314,13 @@ class Catalog:
         with self.engine.connect() as conn:
             return migration_sources.dataset_of(conn, name)
 
+    def former_names(self) -> dict[str, str]:
+        """The names migrated datasets had before (``ne:countries``), by dataset id."""
+        from kartenn.stores import migration_sources
+
+        with self.engine.connect() as conn:
+            return migration_sources.dataset_names(conn)
+
     def _read_dataset(self, dataset_id: str) -> dict[str, Any] | None:
         """The row of one dataset, as committed now: on PostgreSQL from the rows this process keeps while the
         database reports no change to the table (stores/dataset_rows.py), else in one query on the driver."""

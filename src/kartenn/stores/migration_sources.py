@@ -73,6 +73,13 @@ def dataset_of(conn: Connection, name: str) -> str | None:
     return row.kartenn_id if row else None
 
 
+def dataset_names(conn: Connection) -> dict[str, str]:
+    """The name each migrated dataset had before (``ne:countries``), by its id here."""
+    rows = conn.execute(select(migration_sources.c.kartenn_id, migration_sources.c.source).where(
+        migration_sources.c.kind == "dataset").order_by(migration_sources.c.source))
+    return {row.kartenn_id: row.source for row in rows}
+
+
 def forget(conn: Connection, system: str, kind: str, source: str) -> None:
     """The rows of a source whose result is gone (deleted here since)."""
     conn.execute(delete(migration_sources).where(and_(

@@ -10,7 +10,10 @@ servers go on working after a migration.
   ``/geonetwork/srv/<lang>/resources.get?uuid=…&fname=…``) → the file kept with it (a thumbnail in a record's
   document keeps its address).
 
-A pure ASGI layer: the request is passed on with the new path, nothing else changes.
+A pure ASGI layer: the request is passed on with the new path and, for GeoServer's service paths, the request
+state ``former_names``: "" for the global services, the workspace for a virtual one. WMS capabilities then name
+the migrated layers as GeoServer did (``ne:countries``; ``countries`` in the workspace's own, which lists only its
+layers), so that clients matching a project's layer names against the capabilities (QGIS) find them.
 """
 
 from __future__ import annotations
@@ -28,32 +31,34 @@ ATTACHMENT = re.compile(r"^/geonetwork/srv/api/(?:0\.1/)?records/([^/]+)/attachm
 RESOURCE = re.compile(r"^/geonetwork/srv/[a-z]{2,3}/resources\.get$")
 
 
-def rewrite(path: str, query: str) -> tuple[str, str] | None:
-    """(new path, new query) for a former address, or None."""
+def rewrite(path: str, query: str) -> tuple[str, str, str | None] | None:
+    """(new path, new query, the workspace whose names apply — "" for GeoServer's global services, None for the
+    others) for a former address, or None."""
     if path.startswith("/geoserver/"):
         name = path.removeprefix("/geoserver/")
         if name in SERVICES:
-            return SERVICES[name], query
+            return SERVICES[name], query, ""
         if name == "gwc/service/wmts":
-            return "/wmts", query
+            return "/wmts", query, ""
         found = WORKSPACE.match(path)
         if found:
-            return SERVICES[found.group(2)], _in_workspace(query, found.group(1))
+            return SERVICES[found.group(2)], _in_workspace(query, found.group(1)), found.group(1)
         return None
     if CSW.match(path):
-        return "/csw", query
+        return "/csw", query, None
     found = ATTACHMENT.match(path)
     if found:
-        return f"/api/v1/records/{found.group(1)}/files/{found.group(2)}", ""
+        return f"/api/v1/records/{found.group(1)}/files/{found.group(2)}", "", None
     if RESOURCE.match(path):
         asked = dict(parse_qsl(query))
         if asked.get("uuid") and asked.get("fname"):
-            return f"/api/v1/records/{quote(asked['uuid'], safe='')}/files/{quote(asked['fname'], safe='')}", ""
+            return (f"/api/v1/records/{quote(asked['uuid'], safe='')}/files/{quote(asked['fname'], safe='')}", "",
+                    None)
         return None
     found = RECORD.match(path)
     if found:
         suffix = "/iso19139.xml" if found.group(2) else ""
-        return f"/api/v1/records/{found.group(1)}{suffix}", query
+        return f"/api/v1/records/{found.group(1)}{suffix}", query, None
     return None
 
 
@@ -74,6 +79,8 @@ class FormerPaths:
         if scope["type"] == "http" and scope["path"].startswith(("/geoserver/", "/geonetwork/")):
             found = rewrite(scope["path"], scope.get("query_string", b"").decode("latin-1"))
             if found is not None:
-                path, query = found
+                path, query, workspace = found
                 scope = {**scope, "path": path, "raw_path": path.encode(), "query_string": query.encode()}
+                if workspace is not None:
+                    scope["state"] = {**scope.get("state", {}), "former_names": workspace}
         await self.app(scope, receive, send)

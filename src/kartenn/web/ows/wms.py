@@ -45,7 +45,8 @@ async def handle(request: Request) -> Response:
         return exception_response(OWSError(exc.code, exc.message, status=exc.status), version, challenge(exc))
     try:
         return await run_in_threadpool(dispatch, site, params, version, online,
-                                       request.headers.get("if-none-match", ""))
+                                       request.headers.get("if-none-match", ""),
+                                       getattr(request.state, "former_names", None))
     except OWSError as exc:
         return error_response(exc, params, version)
     except Exception:
@@ -57,11 +58,14 @@ async def handle(request: Request) -> Response:
 register("WMS", handle)
 
 
-def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_none_match: str = "") -> Response:
+def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_none_match: str = "",
+             former_names: str | None = None) -> Response:
+    """One WMS request. ``former_names``: asked at a GeoServer address the site took over ("" for its global
+    services, the workspace for a virtual one; web/former_paths.py)."""
     operation = params.get("request", "")
     try:
         if operation.lower() == "getcapabilities":
-            return Response(capabilities(site, version, online), media_type=(
+            return Response(capabilities(site, version, online, former_names), media_type=(
                 "text/xml" if version == "1.3.0" else "application/vnd.ogc.wms_xml"))
         if operation.lower() in ("getmap", "map"):
             req = map_request(site, params, version)

@@ -26,9 +26,20 @@ SLD = "http://www.opengis.net/sld"
 CRS_LIST = ["EPSG:4326", "EPSG:3857", "EPSG:2154", "EPSG:4258", "EPSG:3035", "CRS:84"]
 
 
-def capabilities(site: Site, version: str, online: str) -> bytes:
+def capabilities(site: Site, version: str, online: str, former_names: str | None = None) -> bytes:
+    """WMS capabilities; with ``former_names`` (asked at a GeoServer address: "" for its global services, else a
+    workspace) the migrated layers are named as GeoServer named them, and a workspace lists only its own."""
     datasets = site.catalog.list_datasets()
     v130 = version == "1.3.0"
+    names = {d.id: d.id for d in datasets}
+    if former_names is not None:
+        before = site.catalog.former_names()
+        if former_names:
+            prefix = f"{former_names}:"
+            datasets = [d for d in datasets if before.get(d.id, "").startswith(prefix)]
+            names = {d.id: before[d.id].removeprefix(prefix) for d in datasets}
+        else:
+            names = {d.id: before.get(d.id, d.id) for d in datasets}
 
     def q(tag: str) -> str:
         return f"{{{WMS}}}{tag}" if v130 else tag
@@ -101,7 +112,7 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
                 pass
     for ds in datasets:
         layer = sub(top, "Layer", queryable="1")
-        sub(layer, "Name", ds.id)
+        sub(layer, "Name", names[ds.id])
         sub(layer, "Title", ds.title)
         codes = _layer_crs(ds)
         for code in codes:
