@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     basemap_url: str | None = None  # XYZ tiles (OSM, IGN…) under the viewer's layers; offline Natural Earth if unset
     basemap_attribution: str = ""  # shown on the map with basemap_url, e.g. "© OpenStreetMap contributors"
     glyphs_url: str | None = None  # MapLibre styles' fonts ({fontstack}/{range}.pbf); MapLibre's demo server if unset
+    # Harvesting: addresses a source may resolve to although they are loopback, private or link-local
+    # (networks "10.1.0.0/16" or host names "csw.intranet"); none by default
+    harvest_allow: list[str] = Field(default_factory=list)
+    harvest_timeout: float = 60.0  # seconds one request to a source may take
+    harvest_max_bytes: int = 50 * 1024**2  # one answer of a source
+    harvest_max_records: int = 100_000  # records of one source
+    harvest_scheduler: bool = True  # the server runs due harvests itself
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

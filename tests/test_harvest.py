@@ -1,0 +1,330 @@
+"""Harvesting real servers: pycsw 2.6 (CSW 2.0.2 and OAI-PMH) loaded with real ISO records, another Kartenn;
+each source is changed (a record added, edited, deleted) and the next run must follow. Safety: addresses of our
+own network refused unless allowed, redirects checked at each hop, answers capped, garbage changes nothing."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import AppServer, LiveServer, kartenn_here, shared
+from pycsw_server import Pycsw
+
+from kartenn.config import Settings
+from kartenn.domain.security import OPERATOR
+from kartenn.errors import Conflict
+from kartenn.services import harvest
+from kartenn.services.harvest.scheduler import run_due
+from kartenn.services.records import import_paths
+from kartenn.site import Site
+from kartenn.stores import harvests
+
+RECORDS = "iso-metadata-records/pycsw-apiso"
+COUNT = 18  # ISO records in that folder, each with its own identifier
+EDITED = "3e9a8c05"  # 3e9a8c05.xml, whose title the tests change at the source
+DELETED = "366f6257-19eb-4f20-ba78-0698ac4aae77"
+NEW = "955c3e47-411e-4969-b61b-3556d1b9f879"  # GeoBretagne's cadastre, added at the source
+
+
+@pytest.fixture
+def pycsw(tmp_path: Path) -> Iterator[Pycsw]:
+    server = Pycsw(tmp_path / "pycsw", shared(RECORDS)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def operator(site: Site):  # type: ignore[no-untyped-def]
+    site.settings.harvest_allow = ["127.0.0.1"]
+    if not site.accounts.has_organisation("iuem"):
+        site.accounts.add_organisation("iuem", "IUEM")
+    return site.seen_by(OPERATOR)
+
+
+def change_source(pycsw: Pycsw) -> None:
+    """One record added, one edited, one deleted, as a publisher of the source would."""
+    pycsw.insert(shared("iso-metadata-records/owslib-real-records/csw_geobretagne_mdmetadata.xml").read_bytes())
+    edited = (shared(RECORDS) / "3e9a8c05.xml").read_bytes().replace(b"test Title", b"test Title, revised")
+    pycsw.update(edited.replace(b"2011-04-18", b"2026-12-01"))
+    pycsw.delete(DELETED)
+
+
+def test_csw_harvest_follows_the_source(pycsw: Pycsw, operator) -> None:  # type: ignore[no-untyped-def]
+    harvest.add_source(operator, harvest.HarvestSource("pycsw", "csw", pycsw.url, org="iuem"))
+    first = harvest.run(operator, "pycsw")
+    assert (first.status, first.added, first.updated, first.removed, first.failed) == ("succeeded", COUNT, 0, 0, 0)
+    rec = operator.catalog.get_record(EDITED)
+    assert rec.title == "test Title" and rec.xml and b"test Title" in rec.xml  # the original document is kept
+    assert operator.accounts.owner_of("record", EDITED)["org_id"] == "iuem"
+    assert harvest.origin(operator, EDITED)["source"] == "pycsw"
+
+    change_source(pycsw)
+    second = harvest.run(operator, "pycsw")
+    assert (second.status, second.added, second.updated, second.removed) == ("succeeded", 1, 1, 1), second.details
+    assert operator.catalog.get_record(EDITED).title == "test Title, revised"
+    assert operator.catalog.get_record(NEW).title == "Cadastre 2018 en Bretagne"
+    with pytest.raises(Exception, match="no record"):
+        operator.catalog.get_record(DELETED)
+
+    third = harvest.run(operator, "pycsw")
+    assert (third.added, third.updated, third.removed) == (0, 0, 0)
+    assert [r.added for r in harvest.history(operator, "pycsw")] == [0, 1, COUNT]
+
+
+def test_csw_query_harvests_what_matches(pycsw: Pycsw, operator) -> None:  # type: ignore[no-untyped-def]
+    harvest.add_source(operator, harvest.HarvestSource("ortho", "csw", pycsw.url, query="dc:title like '%ortho%'"))
+    result = harvest.run(operator, "ortho")
+    assert result.status == "succeeded" and result.added == 5
+    assert all("ortho" in operator.catalog.get_record(i).title.lower()
+               for i in harvests.of_source(operator.catalog.engine.connect(), "ortho"))
+
+
+def test_oai_pmh_harvest_follows_the_source(pycsw: Pycsw, operator) -> None:  # type: ignore[no-untyped-def]
+    harvest.add_source(operator, harvest.HarvestSource("oai", "oai-pmh", f"{pycsw.url}?mode=oaipmh", public=False,
+                                                       org="iuem"))
+    first = harvest.run(operator, "oai")
+    assert (first.status, first.added) == ("succeeded", COUNT), first.message
+    change_source(pycsw)
+    second = harvest.run(operator, "oai")
+    assert (second.added, second.updated, second.removed) == (1, 1, 1), second.message
+    assert operator.catalog.get_record(EDITED).title == "test Title, revised"
+
+
+def test_private_source_records_are_hidden_from_anonymous(pycsw: Pycsw, operator, site: Site) -> None:  # type: ignore[no-untyped-def]
+    from kartenn.domain.security import Identity
+    from kartenn.services.records import RecordQuery, search_records
+
+    harvest.add_source(operator, harvest.HarvestSource("oai", "oai-pmh", f"{pycsw.url}?mode=oaipmh", public=False,
+                                                       org="iuem"))
+    assert harvest.run(operator, "oai").added == COUNT
+    assert search_records(site.seen_by(Identity()), RecordQuery(limit=100)).matched == 0
+    member = Identity(user="anne", roles={"iuem": "member"})
+    assert search_records(site.seen_by(member), RecordQuery(limit=100)).matched == COUNT
+
+
+def test_one_identifier_from_two_sources_is_kept_once(pycsw: Pycsw, operator) -> None:  # type: ignore[no-untyped-def]
+    harvest.add_source(operator, harvest.HarvestSource("first", "csw", pycsw.url))
+    harvest.add_source(operator, harvest.HarvestSource("second", "oai-pmh", f"{pycsw.url}?mode=oaipmh"))
+    assert harvest.run(operator, "first").added == COUNT
+    second = harvest.run(operator, "second")
+    assert (second.status, second.added) == ("succeeded", 0)
+    assert len(second.details["duplicates"]) == COUNT
+    assert second.details["duplicates"][0]["reason"] == "already harvested from first"
+    assert harvest.origin(operator, EDITED)["source"] == "first"
+    # the first source drops it: the second does not take it over in the same run, and keeps reporting it
+    assert harvest.remove_source(operator, "first") == COUNT
+    assert harvest.run(operator, "second").added == COUNT
+
+
+def test_harvested_records_are_read_only(pycsw: Pycsw, operator, server: AppServer, site: Site) -> None:  # type: ignore[no-untyped-def]
+    from kartenn.services.identity import create_token
+
+    site.accounts.add_user("root", admin=True)
+    token = create_token(site, "root", name="tests")
+    harvest.add_source(operator, harvest.HarvestSource("pycsw", "csw", pycsw.url))
+    harvest.run(operator, "pycsw")
+    with server.client(token) as http:
+        body = http.get(f"/api/v1/records/{EDITED}").json()
+        assert body["harvest"]["source"] == "pycsw" and body["harvest"]["harvested"]
+        edit = http.put(f"/api/v1/records/{EDITED}", json={"title": "changed here"})
+        assert edit.status_code == 409 and "harvested from 'pycsw'" in edit.json()["detail"]
+        delete = http.post("/csw", content=(
+            '<csw:Transaction xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" xmlns:ogc="http://www.opengis.net/ogc"'
+            ' service="CSW" version="2.0.2"><csw:Delete><csw:Constraint version="1.1.0"><ogc:Filter>'
+            "<ogc:PropertyIsEqualTo><ogc:PropertyName>dc:identifier</ogc:PropertyName>"
+            f"<ogc:Literal>{EDITED}</ogc:Literal></ogc:PropertyIsEqualTo></ogc:Filter></csw:Constraint></csw:Delete>"
+            "</csw:Transaction>").encode(), headers={"Content-Type": "application/xml"})
+        assert 400 <= delete.status_code < 500 and "read-only" in delete.text
+        again = http.post("/api/v1/records", content=(shared(RECORDS) / "3e9a8c05.xml").read_bytes(),
+                          headers={"Content-Type": "application/xml"})
+        assert again.status_code == 409
+    assert operator.catalog.get_record(EDITED).title == "test Title"
+
+
+def test_json_api_is_for_administrators(pycsw: Pycsw, operator, server: AppServer, site: Site,  # type: ignore[no-untyped-def]
+                                        editor_token: str) -> None:
+    from kartenn.services.identity import create_token
+
+    site.accounts.add_user("root", admin=True)
+    token = create_token(site, "root", name="tests")
+    with server.client(editor_token) as http:
+        assert http.get("/api/v1/harvests").status_code == 403
+        assert http.post("/api/v1/harvests", json={"name": "x", "type": "csw", "url": pycsw.url}).status_code == 403
+    with server.client() as http:
+        assert http.get("/api/v1/harvests").status_code == 401
+    with server.client(token) as http:
+        assert http.post("/api/v1/harvests", json={"name": "p", "type": "ftp", "url": pycsw.url}).status_code == 400
+        assert http.post("/api/v1/harvests", json={"name": "p", "type": "csw", "url": "file:///etc"}).status_code == 400
+        added = http.post("/api/v1/harvests", json={"name": "p", "type": "csw", "url": pycsw.url, "every": "6h"})
+        assert added.status_code == 201 and added.json()["every_seconds"] == 21600
+        assert http.post("/api/v1/harvests", json={"name": "p", "type": "csw", "url": pycsw.url}).status_code == 409
+        assert [s["name"] for s in http.get("/api/v1/harvests").json()["harvests"]] == ["p"]
+        run = http.post("/api/v1/harvests/p/run").json()
+        # the server reads kartenn.toml, which does not allow 127.0.0.1: the run fails and says why
+        assert run["status"] == "failed" and "harvest_allow" in run["message"] and run["added"] == 0
+        assert http.get("/api/v1/harvests/p/history").json()["runs"][0]["status"] == "failed"
+        assert http.delete("/api/v1/harvests/p").status_code == 200
+        assert http.get("/api/v1/harvests/p").status_code == 404
+
+
+def test_cli(pycsw: Pycsw, settings: Settings, site: Site) -> None:
+    config = settings.data_dir / "kartenn.toml"
+    config.write_text(config.read_text() + 'harvest_allow = ["127.0.0.1"]\n')
+    data = ["--data-dir", str(settings.data_dir)]
+    kartenn_here("harvest", "add", "pycsw", "--type", "csw", "--url", pycsw.url, "--every", "1d", *data,
+                 settings=settings)
+    assert "pycsw\tcsw" in kartenn_here("harvest", "list", *data, settings=settings)
+    assert f"{COUNT} added, 0 updated, 0 removed" in kartenn_here("harvest", "run", "pycsw", *data, settings=settings)
+    assert "succeeded" in kartenn_here("harvest", "history", "pycsw", *data, settings=settings)
+    assert f"its {COUNT} records" in kartenn_here("harvest", "remove", "pycsw", *data, settings=settings)
+    assert site.catalog.count_records() == 0
+
+
+def test_scheduled_harvests_run_once(pycsw: Pycsw, operator, site: Site) -> None:  # type: ignore[no-untyped-def]
+    harvest.add_source(operator, harvest.HarvestSource("daily", "csw", pycsw.url, every_seconds=86400))
+    harvest.add_source(operator, harvest.HarvestSource("by-hand", "csw", pycsw.url))
+    with site.catalog.begin() as conn:  # another process holds the source: the scheduler leaves it
+        assert harvests.claim(conn, "daily", "elsewhere", timedelta(hours=1))
+        assert not harvests.claim(conn, "daily", "here", timedelta(hours=1))
+    assert run_due(site) == []
+    with pytest.raises(Conflict):
+        harvest.run(operator, "daily")
+    with site.catalog.begin() as conn:
+        harvests.release(conn, "daily", "elsewhere", None)
+    done = run_due(site)
+    assert [(r.source, r.status, r.added) for r in done] == [("daily", "succeeded", COUNT)]
+    assert run_due(site) == []  # its next run is a day later
+    assert harvest.get_source(operator, "daily").next_run is not None
+    assert harvest.history(operator, "by-hand") == []
+
+
+def test_another_kartenn(pycsw: Pycsw, operator, tmp_path: Path, store: str) -> None:  # type: ignore[no-untyped-def]
+    if store != "embedded":
+        pytest.skip("the source Kartenn runs on the embedded store; the harvesting one on both")
+    other = Settings.load(tmp_path / "other")
+    source = Site.open(other, create=True)
+    try:
+        import_paths(source.seen_by(OPERATOR), [shared(RECORDS)])
+    finally:
+        source.close()
+    live = LiveServer(other).start()
+    try:
+        harvest.add_source(operator, harvest.HarvestSource("other", "kartenn", live.url))
+        first = harvest.run(operator, "other")
+        assert (first.status, first.added) == ("succeeded", COUNT), first.message
+        with live.client() as http:  # a record edited at the source
+            token = _admin_token(other)
+            xml = (shared(RECORDS) / "3e9a8c05.xml").read_bytes().replace(b"test Title", b"test Title, revised")
+            answer = http.put(f"/api/v1/records/{EDITED}", content=xml, headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/xml"})
+            assert answer.status_code == 200, answer.text
+        second = harvest.run(operator, "other")
+        assert (second.added, second.updated, second.removed) == (0, 1, 0), second.message
+        assert operator.catalog.get_record(EDITED).title == "test Title, revised"
+    finally:
+        live.stop()
+
+
+def _admin_token(settings: Settings) -> str:
+    from kartenn.services.identity import create_token
+
+    s = Site.open(settings)
+    try:
+        s.accounts.add_user("root", admin=True)
+        return create_token(s, "root", name="tests")
+    finally:
+        s.close()
+
+
+# safety ------------------------------------------------------------------------------------------------------
+
+class Canned(ThreadingHTTPServer):
+    """A small HTTP server on ``host`` answering what ``answer(path)`` says: (status, headers, body)."""
+
+    def __init__(self, host: str, answer) -> None:  # type: ignore[no-untyped-def]
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                status, headers, body = answer(self.path)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__((host, 0), Handler)
+        self.url = f"http://{host}:{self.server_address[1]}/"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> Canned:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def test_loopback_is_refused_unless_allowed(pycsw: Pycsw, operator, site: Site) -> None:  # type: ignore[no-untyped-def]
+    operator.settings.harvest_allow = []
+    harvest.add_source(operator, harvest.HarvestSource("pycsw", "csw", pycsw.url))
+    result = harvest.run(operator, "pycsw")
+    assert result.status == "failed" and "127.0.0.1" in result.message and "harvest_allow" in result.message
+    assert site.catalog.count_records() == 0
+    operator.settings.harvest_allow = ["127.0.0.0/8"]
+    assert harvest.run(operator, "pycsw").added == COUNT
+
+
+def test_a_redirect_to_a_private_address_is_refused(pycsw: Pycsw, operator, site: Site) -> None:  # type: ignore[no-untyped-def]
+    operator.settings.harvest_allow = ["127.0.0.2"]  # the redirecting server only, not pycsw on 127.0.0.1
+    with Canned("127.0.0.2", lambda path: (302, {"Location": pycsw.url.rstrip("/") + path}, b"")) as redirecting:
+        harvest.add_source(operator, harvest.HarvestSource("redirected", "csw", redirecting.url))
+        result = harvest.run(operator, "redirected")
+        assert result.status == "failed" and "127.0.0.1" in result.message, result.message
+        assert site.catalog.count_records() == 0
+        operator.settings.harvest_allow = ["127.0.0.2", "127.0.0.1"]  # allowed, the redirect is followed
+        assert harvest.run(operator, "redirected").added == COUNT
+
+
+def test_an_oversized_answer_is_refused(pycsw: Pycsw, operator, site: Site) -> None:  # type: ignore[no-untyped-def]
+    operator.settings.harvest_max_bytes = 2000
+    harvest.add_source(operator, harvest.HarvestSource("pycsw", "csw", pycsw.url))
+    result = harvest.run(operator, "pycsw")
+    assert result.status == "failed" and "harvest_max_bytes" in result.message
+    assert site.catalog.count_records() == 0
+    operator.settings.harvest_max_bytes = 50 * 1024**2
+    operator.settings.harvest_max_records = 10
+    result = harvest.run(operator, "pycsw")
+    assert result.status == "failed" and "harvest_max_records" in result.message
+
+
+def test_garbage_fails_the_run_and_changes_nothing(pycsw: Pycsw, operator, site: Site) -> None:  # type: ignore[no-untyped-def]
+    mode = {"now": "proxy"}
+
+    def answer(path: str) -> tuple[int, dict[str, str], bytes]:
+        if mode["now"] == "garbage" or (mode["now"] == "garbage-after-first-page" and "startPosition=1&" not in path):
+            return 200, {"Content-Type": "text/html"}, b"<html><body>Service unavailable</body></html>"
+        if mode["now"] == "not-xml":
+            return 200, {"Content-Type": "application/xml"}, b"\x00\x01 not xml at all"
+        got = httpx.get(pycsw.url.rstrip("/") + path)
+        return got.status_code, {"Content-Type": "application/xml"}, got.content
+
+    operator.settings.harvest_allow = ["127.0.0.1"]
+    with Canned("127.0.0.1", answer) as source:
+        harvest.add_source(operator, harvest.HarvestSource("flaky", "csw", source.url))
+        assert harvest.run(operator, "flaky").added == COUNT
+        for now, reason in (("garbage", "not a CSW 2.0.2 catalogue"), ("not-xml", "did not answer XML"),
+                            ("garbage-after-first-page", "not a CSW 2.0.2 catalogue")):
+            mode["now"] = now
+            result = harvest.run(operator, "flaky")
+            assert result.status == "failed" and reason in result.message, (now, result.message)
+            assert (result.added, result.updated, result.removed) == (0, 0, 0)
+            assert site.catalog.count_records() == COUNT  # a failed listing removes nothing
+        assert [r.status for r in harvest.history(operator, "flaky")] == ["failed"] * 3 + ["succeeded"]
