@@ -12,9 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import AppServer, LiveServer, kartenn_here, shared
-from pycsw_server import Pycsw
 
+from conftest import AppServer, LiveServer, kartenn_here, shared
 from kartenn.config import Settings
 from kartenn.domain.security import OPERATOR
 from kartenn.errors import Conflict
@@ -23,6 +22,7 @@ from kartenn.services.harvest.scheduler import run_due
 from kartenn.services.records import import_paths
 from kartenn.site import Site
 from kartenn.stores import harvests
+from pycsw_server import Pycsw
 
 RECORDS = "iso-metadata-records/pycsw-apiso"
 COUNT = 18  # ISO records in that folder, each with its own identifier
@@ -80,8 +80,7 @@ def test_csw_query_harvests_what_matches(pycsw: Pycsw, operator) -> None:  # typ
     harvest.add_source(operator, harvest.HarvestSource("ortho", "csw", pycsw.url, query="dc:title like '%ortho%'"))
     result = harvest.run(operator, "ortho")
     assert result.status == "succeeded" and result.added == 5
-    assert all("ortho" in operator.catalog.get_record(i).title.lower()
-               for i in harvests.of_source(operator.catalog.engine.connect(), "ortho"))
+    assert all("ortho" in operator.catalog.get_record(i).title.lower() for i in source_ids(operator, "ortho"))
 
 
 def test_oai_pmh_harvest_follows_the_source(pycsw: Pycsw, operator) -> None:  # type: ignore[no-untyped-def]
@@ -328,3 +327,109 @@ def test_garbage_fails_the_run_and_changes_nothing(pycsw: Pycsw, operator, site:
             assert (result.added, result.updated, result.removed) == (0, 0, 0)
             assert site.catalog.count_records() == COUNT  # a failed listing removes nothing
         assert [r.status for r in harvest.history(operator, "flaky")] == ["failed"] * 3 + ["succeeded"]
+
+
+# OGC web services: MapServer ---------------------------------------------------------------------------------
+
+MAPFILE = """MAP
+  NAME "test"
+  EXTENT -180 -90 180 90
+  PROJECTION "init=epsg:4326" END
+  WEB
+    METADATA
+      "ows_title" "Natural Earth test service"
+      "ows_abstract" "Lakes and places"
+      "ows_enable_request" "*"
+      "ows_srs" "EPSG:4326"
+      "ows_onlineresource" "http://127.0.0.1/"
+    END
+  END
+{layers}
+END
+"""
+LAYER = """  LAYER
+    NAME "{name}"
+    TYPE {kind}
+    CONNECTIONTYPE OGR
+    CONNECTION "{path}"
+    METADATA "ows_title" "{title}" "gml_include_items" "all" END
+    PROJECTION "init=epsg:4326" END
+  END
+"""
+
+
+class MapServer:
+    """MapServer's WMS and WFS over ``mapfile`` (read again at every request: rewrite it to change the service)."""
+
+    def __init__(self, folder: Path) -> None:
+        from kartenn.testing.postgres import free_port
+
+        self.mapfile = folder / "test.map"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def layers(self, **titles: str) -> None:
+        files = {"lakes": ("POLYGON", "natural-earth/ne_110m_lakes.geojson"),
+                 "places": ("POINT", "natural-earth/ne_110m_populated_places_simple.geojson")}
+        self.mapfile.write_text(MAPFILE.format(layers="".join(
+            LAYER.format(name=name, kind=files[name][0], path=shared(files[name][1]), title=title)
+            for name, title in titles.items())))
+
+    def start(self) -> MapServer:
+        import subprocess
+        import time
+
+        script = Path(__file__).with_name("mapserver_wsgi.py")
+        self.proc = subprocess.Popen(["/usr/bin/python3", str(script), str(self.port)],
+                                     env={"MAPFILE": str(self.mapfile), "PATH": "/usr/bin:/bin"})
+        for _ in range(300):
+            try:
+                httpx.get(self.url, params={"service": "WMS", "request": "GetCapabilities"}, timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("MapServer did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=15)
+
+
+@pytest.fixture
+def mapserver(tmp_path: Path) -> Iterator[MapServer]:
+    server = MapServer(tmp_path)
+    server.layers(lakes="Lakes")
+    server.start()
+    yield server
+    server.stop()
+
+
+def source_ids(operator, source: str) -> list[str]:  # type: ignore[no-untyped-def]
+    with operator.catalog.engine.connect() as conn:
+        return list(harvests.of_source(conn, source))
+
+
+def titles(operator, source: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    ids = source_ids(operator, source)
+    return {operator.catalog.get_record(i).links[0]["name"]: operator.catalog.get_record(i).title for i in ids}
+
+
+def test_wms_and_wfs_capabilities(mapserver: MapServer, operator) -> None:  # type: ignore[no-untyped-def]
+    harvest.add_source(operator, harvest.HarvestSource("wms", "wms", mapserver.url, org="iuem"))
+    harvest.add_source(operator, harvest.HarvestSource("wfs", "wfs", mapserver.url))
+    assert harvest.run(operator, "wms").added == 3  # the service, its root layer, the lakes
+    assert titles(operator, "wms") == {"": "Natural Earth test service", "test": "Natural Earth test service",
+                                       "lakes": "Lakes"}
+    assert harvest.run(operator, "wfs").added == 2
+    assert titles(operator, "wfs") == {"": "Natural Earth test service", "ms:lakes": "Lakes"}
+
+    mapserver.layers(lakes="Lakes of the world", places="Populated places")
+    second = harvest.run(operator, "wms")
+    assert (second.added, second.updated, second.removed) == (1, 1, 0), second.message
+    assert titles(operator, "wms")["lakes"] == "Lakes of the world"
+    mapserver.layers(places="Populated places")
+    third = harvest.run(operator, "wms")
+    assert (third.added, third.updated, third.removed) == (0, 0, 1), third.message
+    assert "lakes" not in titles(operator, "wms")
+    service = next(r for r in map(operator.catalog.get_record, source_ids(operator, "wms")) if r.type == "service")
+    assert service.links[0]["protocol"] == "OGC:WMS" and service.links[0]["url"] == mapserver.url

@@ -36,7 +36,8 @@ from kartenn.stores.catalog import _now
 from kartenn.stores.harvests import HarvestRun, HarvestSource
 from kartenn.xml import parse_xml
 
-__all__ = ["require_admin", "HarvestSource", "HarvestRun", "TYPES", "add_source", "list_sources", "get_source", "remove_source",
+__all__ = ["require_admin", "HarvestSource", "HarvestRun", "TYPES", "add_source", "list_sources", "get_source",
+           "remove_source",
            "run", "history", "origin", "parse_interval", "source_json", "run_json"]
 
 Reader = Callable[[Fetcher, str, str | None, int], Listing]

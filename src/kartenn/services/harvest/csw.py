@@ -47,7 +47,8 @@ def _read(fetch: Fetcher, url: str, query: str | None, max_records: int, schema:
             raise SourceError(f"{url} refused GetRecords: {text[:300] or 'an exception report'}")
         results = root.find(f"{{{CSW}}}SearchResults")
         if etree.QName(root) != etree.QName(CSW, "GetRecordsResponse") or results is None:
-            raise SourceError(f"{url} is not a CSW 2.0.2 catalogue: GetRecords answered <{etree.QName(root).localname}>")
+            raise SourceError(f"{url} is not a CSW 2.0.2 catalogue: GetRecords answered "
+                              f"<{etree.QName(root).localname}>")
         try:
             matched = int(results.get("numberOfRecordsMatched", ""))
             following = int(results.get("nextRecord") or 0)

@@ -78,7 +78,9 @@ def _read(fetch: Fetcher, url: str, query: str | None, max_records: int, prefix:
         if token in tokens:
             raise SourceError(f"{url}: ListRecords gave the same resumption token twice")
         tokens.add(token)
-        params = {"verb": "ListRecords", "resumptionToken": token, **({"metadataPrefix": prefix} if with_prefix else {})}
+        params = {"verb": "ListRecords", "resumptionToken": token}
+        if with_prefix:
+            params["metadataPrefix"] = prefix
     raise SourceError(f"{url}: more than {MAX_PAGES} pages of ListRecords")
 
 

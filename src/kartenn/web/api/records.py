@@ -13,8 +13,8 @@ from starlette.datastructures import UploadFile
 from kartenn.domain import Record
 from kartenn.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from kartenn.formats.exportable import each_record
-from kartenn.services import records as service
 from kartenn.services import harvest, workflow, working_copies
+from kartenn.services import records as service
 from kartenn.services.record_exports import catalogue_dcat, record_document
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
