@@ -18,6 +18,7 @@ from kartenn.config import Settings
 from kartenn.domain.security import OPERATOR
 from kartenn.errors import Conflict
 from kartenn.services import harvest
+from kartenn.services.harvest import ogcapi
 from kartenn.services.harvest.scheduler import run_due
 from kartenn.services.records import import_paths
 from kartenn.site import Site
@@ -202,7 +203,9 @@ def test_scheduled_harvests_run_once(pycsw: Pycsw, operator, site: Site) -> None
     assert harvest.history(operator, "by-hand") == []
 
 
-def test_another_kartenn(pycsw: Pycsw, operator, tmp_path: Path, store: str) -> None:  # type: ignore[no-untyped-def]
+def test_another_kartenn(pycsw: Pycsw, operator, tmp_path: Path, store: str,  # type: ignore[no-untyped-def]
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ogcapi, "PAGE", 5)  # 4 pages of items
     if store != "embedded":
         pytest.skip("the source Kartenn runs on the embedded store; the harvesting one on both")
     other = Settings.load(tmp_path / "other")
@@ -225,6 +228,22 @@ def test_another_kartenn(pycsw: Pycsw, operator, tmp_path: Path, store: str) -> 
         second = harvest.run(operator, "other")
         assert (second.added, second.updated, second.removed) == (0, 1, 0), second.message
         assert operator.catalog.get_record(EDITED).title == "test Title, revised"
+
+        # the same site through OGC API Records, paged by next links
+        harvest.remove_source(operator, "other")
+        harvest.add_source(operator, harvest.HarvestSource("records", "ogcapi-records",
+                                                           f"{live.url}/ogc/collections/catalog"))
+        first = harvest.run(operator, "records")
+        assert (first.status, first.added) == ("succeeded", COUNT), first.message
+        rec = operator.catalog.get_record(EDITED)
+        assert rec.title == "test Title, revised" and rec.extent_wgs84 is not None
+        with live.client() as http:
+            answer = http.put(f"/api/v1/records/{EDITED}", content=xml.replace(b"revised", b"revised twice"),
+                              headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"})
+            assert answer.status_code == 200, answer.text
+        second = harvest.run(operator, "records")
+        assert (second.added, second.updated, second.removed) == (0, 1, 0), second.message
+        assert operator.catalog.get_record(EDITED).title == "test Title, revised twice"
     finally:
         live.stop()
 
