@@ -5,6 +5,7 @@ own network refused unless allowed, redirects checked at each hop, answers cappe
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -203,7 +204,29 @@ def test_scheduled_harvests_run_once(pycsw: Pycsw, operator, site: Site) -> None
     assert harvest.history(operator, "by-hand") == []
 
 
-def test_another_kartenn(pycsw: Pycsw, operator, tmp_path: Path, store: str,  # type: ignore[no-untyped-def]
+@pytest.mark.live
+def test_the_server_runs_due_harvests(pycsw: Pycsw, settings: Settings, site: Site) -> None:
+    config = settings.data_dir / "kartenn.toml"
+    config.write_text(config.read_text() + 'harvest_allow = ["127.0.0.1"]\nharvest_check_seconds = 0.5\n')
+    operator = Site.open(Settings.load(settings.data_dir, database_url=settings.database_url)).seen_by(OPERATOR)
+    try:
+        harvest.add_source(operator, harvest.HarvestSource("hourly", "csw", pycsw.url, every_seconds=3600))
+        server = LiveServer(settings).start()
+        try:
+            for _ in range(600):  # nobody runs it: the server's scheduler does, once
+                if harvest.history(operator, "hourly"):
+                    break
+                time.sleep(0.1)
+            runs = harvest.history(operator, "hourly")
+            assert [(r.status, r.added) for r in runs] == [("succeeded", COUNT)]
+        finally:
+            server.stop()
+        assert harvest.get_source(operator, "hourly").next_run > runs[0].ended
+    finally:
+        operator.close()
+
+
+def test_another_kartenn(operator, tmp_path: Path, store: str,  # type: ignore[no-untyped-def]
                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ogcapi, "PAGE", 5)  # 4 pages of items
     if store != "embedded":

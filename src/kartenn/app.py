@@ -35,7 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
         jobs = JobRunner(site, workers=settings.job_workers)
         jobs.recover()
         app.state.site, app.state.jobs = site, jobs
-        harvests = Scheduler(site).start() if settings.harvest_scheduler else None
+        harvests = Scheduler(site, settings.harvest_check_seconds).start() if settings.harvest_scheduler else None
         app.state.ready = True
         start_imports()  # what requests import on first use, in one thread; requests wait for it
         yield

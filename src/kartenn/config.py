@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     harvest_max_bytes: int = 50 * 1024**2  # one answer of a source
     harvest_max_records: int = 100_000  # records of one source
     harvest_scheduler: bool = True  # the server runs due harvests itself
+    harvest_check_seconds: float = 30.0  # ... looking for them this often
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
