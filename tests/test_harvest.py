@@ -267,6 +267,19 @@ def test_another_kartenn(operator, tmp_path: Path, store: str,  # type: ignore[n
         second = harvest.run(operator, "records")
         assert (second.added, second.updated, second.removed) == (0, 1, 0), second.message
         assert operator.catalog.get_record(EDITED).title == "test Title, revised twice"
+
+        # and through its DCAT-AP catalogue, in RDF/XML and JSON-LD, paged by Hydra links
+        for name, form in (("dcat-rdf", "rdf"), ("dcat-jsonld", "jsonld")):
+            harvest.add_source(operator, harvest.HarvestSource(name, "dcat", f"{live.url}/api/v1/catalog/dcat.{form}"
+                                                                             "?limit=5"))
+            result = harvest.run(operator, name)
+            assert (result.status, result.added) == ("succeeded", 0), result.message  # kept from "records"
+            assert len(result.details["duplicates"]) == COUNT
+        harvest.remove_source(operator, "records")
+        result = harvest.run(operator, "dcat-rdf")
+        assert (result.status, result.added) == ("succeeded", COUNT), result.message
+        rec = operator.catalog.get_record(EDITED)
+        assert rec.title == "test Title, revised twice" and rec.extent_wgs84 is not None
     finally:
         live.stop()
 
@@ -475,3 +488,21 @@ def test_wms_and_wfs_capabilities(mapserver: MapServer, operator) -> None:  # ty
     assert "lakes" not in titles(operator, "wms")
     service = next(r for r in map(operator.catalog.get_record, source_ids(operator, "wms")) if r.type == "service")
     assert service.links[0]["protocol"] == "OGC:WMS" and service.links[0]["url"] == mapserver.url
+
+
+def test_dcat_json_ld_with_a_remote_context_is_refused(operator, site: Site) -> None:  # type: ignore[no-untyped-def]
+    asked = []
+
+    def answer(path: str) -> tuple[int, dict[str, str], bytes]:
+        asked.append(path)
+        if path.startswith("/context"):
+            return 200, {"Content-Type": "application/ld+json"}, b'{"@context": {"dcat": "http://www.w3.org/ns/dcat#"}}'
+        return 200, {"Content-Type": "application/ld+json"}, (
+            b'{"@context": "http://127.0.0.1:%d/context", "@id": "c", "@type": "dcat:Catalog"}' % source.server_port)
+
+    with Canned("127.0.0.1", answer) as source:
+        harvest.add_source(operator, harvest.HarvestSource("jsonld", "dcat", source.url))
+        result = harvest.run(operator, "jsonld")
+    assert result.status == "failed" and "remote @context" in result.message
+    assert asked == ["/"]  # the context was not fetched
+    assert site.catalog.count_records() == 0

@@ -10,8 +10,8 @@ import typer
 
 from kartenn.cli_options import AsJson, DataDir
 
-harvest_app = typer.Typer(help="Harvest other catalogues and services (CSW, OAI-PMH, WMS/WFS/WMTS, Kartenn, "
-                               "GeoNetwork) into this catalogue.", no_args_is_help=True)
+harvest_app = typer.Typer(help="Harvest other catalogues and services (CSW, OAI-PMH, OGC API Records, DCAT, "
+                               "WMS/WFS/WMTS, Kartenn, GeoNetwork) into this catalogue.", no_args_is_help=True)
 
 
 def _call(data_dir: Path, work):  # type: ignore[no-untyped-def]
@@ -36,8 +36,8 @@ def _print(value: object) -> None:
 @harvest_app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="The source's name here (lower-case letters, digits, - and _).")],
-    type_: Annotated[str, typer.Option("--type", help="csw, oai-pmh, wms, wfs, wmts, kartenn or geonetwork.",
-                                       show_default=False)],
+    type_: Annotated[str, typer.Option("--type", help="csw, oai-pmh, ogcapi-records, dcat, wms, wfs, wmts, "
+                                                      "kartenn or geonetwork.", show_default=False)],
     url: Annotated[str, typer.Option(help="The source's address (its CSW endpoint, OAI-PMH base URL, ...).",
                                      show_default=False)],
     org: Annotated[str | None, typer.Option(help="The organisation that owns the harvested records.")] = None,

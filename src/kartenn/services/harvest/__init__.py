@@ -28,7 +28,7 @@ from lxml import etree
 from kartenn.domain import Record
 from kartenn.errors import Conflict, InvalidInput, KartennError, NotFound
 from kartenn.services.accounts import require_admin
-from kartenn.services.harvest import csw, oai, ogcapi, ows
+from kartenn.services.harvest import csw, dcat, oai, ogcapi, ows
 from kartenn.services.harvest.fetch import Fetcher, SourceError, check_url
 from kartenn.services.harvest.listing import Listing
 from kartenn.stores import harvests, record_versions
@@ -56,7 +56,7 @@ def _geonetwork(fetch: Fetcher, url: str, query: str | None, max_records: int) -
 
 TYPES: dict[str, Reader] = {
     "csw": csw.read, "oai-pmh": oai.read, "ogcapi-records": ogcapi.read, "kartenn": _kartenn,
-    "geonetwork": _geonetwork,
+    "geonetwork": _geonetwork, "dcat": dcat.read,
     "wms": ows.reader("wms"), "wfs": ows.reader("wfs"), "wmts": ows.reader("wmts"),
 }
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
