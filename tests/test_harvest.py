@@ -132,6 +132,10 @@ def test_harvested_records_are_read_only(pycsw: Pycsw, operator, server: AppServ
     with server.client(token) as http:
         body = http.get(f"/api/v1/records/{EDITED}").json()
         assert body["harvest"]["source"] == "pycsw" and body["harvest"]["harvested"]
+        page = http.get(f"/ogc/collections/catalog/items/{EDITED}?f=html&lang=en").text
+        assert f"Harvested from pycsw ({pycsw.url})" in page and "read-only here" in page
+        assert http.get(f"/api/v1/records/{EDITED}/iso19139.xml").content == \
+            operator.catalog.get_record(EDITED).xml  # the source's document, served back as is
         edit = http.put(f"/api/v1/records/{EDITED}", json={"title": "changed here"})
         assert edit.status_code == 409 and "harvested from 'pycsw'" in edit.json()["detail"]
         delete = http.post("/csw", content=(
