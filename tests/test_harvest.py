@@ -173,6 +173,9 @@ def test_json_api_is_for_administrators(pycsw: Pycsw, operator, server: AppServe
         # the server reads kartenn.toml, which does not allow 127.0.0.1: the run fails and says why
         assert run["status"] == "failed" and "harvest_allow" in run["message"] and run["added"] == 0
         assert http.get("/api/v1/harvests/p/history").json()["runs"][0]["status"] == "failed"
+        admin_page = http.get("/admin?lang=en").text
+        assert "Harvest sources" in admin_page and f"<td>p</td><td>csw</td><td>{pycsw.url}</td>" in admin_page
+        assert "failed" in admin_page
         assert http.delete("/api/v1/harvests/p").status_code == 200
         assert http.get("/api/v1/harvests/p").status_code == 404
 

@@ -38,7 +38,7 @@ from kartenn.xml import parse_xml
 
 __all__ = ["require_admin", "HarvestSource", "HarvestRun", "TYPES", "add_source", "list_sources", "get_source",
            "remove_source",
-           "run", "history", "origin", "parse_interval", "source_json", "run_json"]
+           "run", "history", "overview", "origin", "parse_interval", "source_json", "run_json"]
 
 Reader = Callable[[Fetcher, str, str | None, int], Listing]
 
@@ -125,6 +125,14 @@ def remove_source(site: Any, name: str) -> int:
         harvests.remove_source(conn, name)
         site.accounts.log_many(conn, site.identity.name, [("harvest.remove", f"harvest:{name}", {"records": len(ids)})])
     return len(ids)
+
+
+def overview(site: Any) -> list[dict[str, Any]]:
+    """Every source with its last run (None before the first), for the administration page."""
+    sources = list_sources(site)
+    with site.catalog.engine.connect() as conn:
+        return [{**source_json(s), "last_run": next((run_json(r) for r in harvests.runs(conn, s.name, 1)), None)}
+                for s in sources]
 
 
 def history(site: Any, name: str, limit: int = 50) -> list[HarvestRun]:
