@@ -364,6 +364,11 @@ def test_an_oversized_answer_is_refused(pycsw: Pycsw, operator, site: Site) -> N
     operator.settings.harvest_max_records = 10
     result = harvest.run(operator, "pycsw")
     assert result.status == "failed" and "harvest_max_records" in result.message
+    operator.settings.harvest_max_records = 100
+    operator.settings.harvest_max_seconds = -1  # a run over its time before it starts
+    result = harvest.run(operator, "pycsw")
+    assert result.status == "failed" and "harvest_max_seconds" in result.message
+    assert site.catalog.count_records() == 0
 
 
 def test_garbage_fails_the_run_and_changes_nothing(pycsw: Pycsw, operator, site: Site) -> None:  # type: ignore[no-untyped-def]

@@ -162,7 +162,7 @@ def run(site: Any, name: str) -> HarvestRun:
     """Run a harvest now (an administrator's request, or the scheduler's). Conflict when another process runs it."""
     src = get_source(site, name)
     me = holder()
-    hold = timedelta(seconds=site.settings.job_max_seconds)
+    hold = timedelta(seconds=site.settings.harvest_max_seconds + 600)  # a process that died lets it go then
     with site.catalog.begin() as conn:
         if not harvests.claim(conn, name, me, hold):
             raise Conflict(f"harvest {name!r} is running in another process")
@@ -178,7 +178,8 @@ def _run(site: Any, src: HarvestSource) -> HarvestRun:
     s = site.settings
     started = _now()
     try:
-        with Fetcher(s.harvest_allow, timeout=s.harvest_timeout, max_bytes=s.harvest_max_bytes) as fetch:
+        with Fetcher(s.harvest_allow, timeout=s.harvest_timeout, max_bytes=s.harvest_max_bytes,
+                     max_seconds=s.harvest_max_seconds) as fetch:
             listing = TYPES[src.type](fetch, src.url, src.query, s.harvest_max_records)
     except KartennError as exc:
         result = HarvestRun(src.name, started, _now(), "failed", message=exc.message)

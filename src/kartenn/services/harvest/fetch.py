@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from urllib.parse import urlencode
 
 import httpx
@@ -34,7 +35,7 @@ class SourceError(KartennError):
 
 
 class Fetcher:
-    def __init__(self, allow: list[str], *, timeout: float, max_bytes: int) -> None:
+    def __init__(self, allow: list[str], *, timeout: float, max_bytes: int, max_seconds: float | None = None) -> None:
         self.networks: list[Network] = []
         self.hosts: set[str] = set()
         for entry in allow:
@@ -43,6 +44,8 @@ class Fetcher:
             except ValueError:
                 self.hosts.add(entry.strip().lower().rstrip("."))
         self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+        self.deadline = time.monotonic() + max_seconds if max_seconds is not None else None
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                                   follow_redirects=False, trust_env=False)
 
@@ -64,6 +67,7 @@ class Fetcher:
 
     def _send(self, method: str, url: str, body: tuple[bytes, str] | None, accept: str) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
+            self._in_time()
             target = _url(url)
             address = self.checked_address(target)
             headers = {"Host": target.netloc.decode("ascii"), "Accept": accept,
@@ -101,6 +105,7 @@ class Fetcher:
         size, chunks = 0, []
         try:
             for chunk in response.iter_bytes():
+                self._in_time()
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise SourceError(too_large)
@@ -110,6 +115,10 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise SourceError(f"cannot read {_shown(target)}: {exc}") from None
         return b"".join(chunks)
+
+    def _in_time(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise SourceError(f"the harvest took longer than the {self.max_seconds} s allowed (harvest_max_seconds)")
 
     def checked_address(self, url: httpx.URL) -> Address:
         """The address to connect to for ``url``: every address its host resolves to must be allowed."""
