@@ -242,13 +242,25 @@ def test_another_kartenn(operator, tmp_path: Path, store: str,  # type: ignore[n
     source = Site.open(other, create=True)
     try:
         import_paths(source.seen_by(OPERATOR), [shared(RECORDS)])
+        from kartenn.services.publish import publish_file
+
+        [lakes] = publish_file(source, shared("natural-earth/ne_110m_lakes.geojson"), title="Lakes")
+        assert lakes.dataset is not None, lakes.error
     finally:
         source.close()
     live = LiveServer(other).start()
     try:
         harvest.add_source(operator, harvest.HarvestSource("other", "kartenn", live.url))
         first = harvest.run(operator, "other")
-        assert (first.status, first.added) == ("succeeded", COUNT), first.message
+        assert (first.status, first.added) == ("succeeded", COUNT + 1), first.message  # and the lakes' record
+
+        # its WMTS: the service and its one layer
+        harvest.add_source(operator, harvest.HarvestSource("tiles", "wmts", f"{live.url}/wmts"))
+        tiles = harvest.run(operator, "tiles")
+        assert (tiles.status, tiles.added) == ("succeeded", 2), tiles.message
+        assert sorted(titles(operator, "tiles").values())[-1] == "Lakes"
+        assert {r["protocol"] for i in source_ids(operator, "tiles")
+                for r in operator.catalog.get_record(i).links} == {"OGC:WMTS"}
         with live.client() as http:  # a record edited at the source
             token = _admin_token(other)
             xml = (shared(RECORDS) / "3e9a8c05.xml").read_bytes().replace(b"test Title", b"test Title, revised")
@@ -264,7 +276,7 @@ def test_another_kartenn(operator, tmp_path: Path, store: str,  # type: ignore[n
         harvest.add_source(operator, harvest.HarvestSource("records", "ogcapi-records",
                                                            f"{live.url}/ogc/collections/catalog"))
         first = harvest.run(operator, "records")
-        assert (first.status, first.added) == ("succeeded", COUNT), first.message
+        assert (first.status, first.added) == ("succeeded", COUNT + 1), first.message
         rec = operator.catalog.get_record(EDITED)
         assert rec.title == "test Title, revised" and rec.extent_wgs84 is not None
         with live.client() as http:
@@ -281,10 +293,10 @@ def test_another_kartenn(operator, tmp_path: Path, store: str,  # type: ignore[n
                                                                              "?limit=5"))
             result = harvest.run(operator, name)
             assert (result.status, result.added) == ("succeeded", 0), result.message  # kept from "records"
-            assert len(result.details["duplicates"]) == COUNT
+            assert len(result.details["duplicates"]) == COUNT + 1
         harvest.remove_source(operator, "records")
         result = harvest.run(operator, "dcat-rdf")
-        assert (result.status, result.added) == ("succeeded", COUNT), result.message
+        assert (result.status, result.added) == ("succeeded", COUNT + 1), result.message
         rec = operator.catalog.get_record(EDITED)
         assert rec.title == "test Title, revised twice" and rec.extent_wgs84 is not None
     finally:

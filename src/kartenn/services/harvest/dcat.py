@@ -1,9 +1,9 @@
 """DCAT-AP sources: a catalogue in RDF/XML, Turtle or JSON-LD (read by rdflib), paged by Hydra links.
 
-Each dcat:Dataset (and dcat:DataService) becomes a record: identifier (dct:identifier, else its URI), title,
-description, keywords, themes, modified date, extent (dcat:bbox or locn:geometry, WKT or GeoJSON) and its
-distributions' addresses as links. RDF/XML is checked by the safe parser first; JSON-LD may not name a remote
-@context (rdflib would fetch it).
+Each dcat:Dataset (and dcat:DataService a catalogue lists) becomes a record: identifier (dct:identifier, else
+its URI), title, description, keywords, themes, modified date, extent (dcat:bbox or locn:geometry, WKT or
+GeoJSON) and its distributions' addresses as links. RDF/XML is checked by the safe parser first; JSON-LD may
+not name a remote @context (rdflib would fetch it).
 
 >>> len(read(fetcher, "https://example.org/api/v1/catalog/dcat.rdf", None, 10_000).records)   # doctest: +SKIP
 120
@@ -35,8 +35,9 @@ def read(fetch: Fetcher, url: str, query: str | None, max_records: int) -> Listi
     page_url, seen, total = url, {url}, None
     for _ in range(MAX_PAGES):
         graph = _graph(fetch.get(page_url, accept=ACCEPT), page_url)
-        kinds = [DCAT.Dataset, DCAT.DataService]
-        nodes = list(dict.fromkeys(node for kind in kinds for node in graph.subjects(RDF.type, kind)))
+        # datasets, and the services the catalogue lists (not those only named as a distribution's access service)
+        services = [s for s in graph.objects(None, DCAT.service) if (s, RDF.type, DCAT.DataService) in graph]
+        nodes = list(dict.fromkeys([*graph.subjects(RDF.type, DCAT.Dataset), *services]))
         if not nodes and not list(graph.subjects(RDF.type, DCAT.Catalog)):
             raise SourceError(f"{url.split('?')[0]} is not a DCAT catalogue: it describes no dcat:Catalog or "
                               "dcat:Dataset")
