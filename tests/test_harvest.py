@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import AppServer, LiveServer, kartenn_here, shared
+from conftest import AppServer, LiveServer, kartenn_here, shared, wait_job
 from kartenn.config import Settings
 from kartenn.domain.security import OPERATOR
 from kartenn.errors import Conflict
@@ -169,10 +169,14 @@ def test_json_api_is_for_administrators(pycsw: Pycsw, operator, server: AppServe
         assert added.status_code == 201 and added.json()["every_seconds"] == 21600
         assert http.post("/api/v1/harvests", json={"name": "p", "type": "csw", "url": pycsw.url}).status_code == 409
         assert [s["name"] for s in http.get("/api/v1/harvests").json()["harvests"]] == ["p"]
-        run = http.post("/api/v1/harvests/p/run").json()
+        started = http.post("/api/v1/harvests/p/run")
+        assert started.status_code == 202
+        job = wait_job(http, started.json()["links"][0]["href"])
         # the server reads kartenn.toml, which does not allow 127.0.0.1: the run fails and says why
+        assert job["state"] == "failed" and "harvest_allow" in job["message"]
+        [run] = http.get("/api/v1/harvests/p/history").json()["runs"]
         assert run["status"] == "failed" and "harvest_allow" in run["message"] and run["added"] == 0
-        assert http.get("/api/v1/harvests/p/history").json()["runs"][0]["status"] == "failed"
+        assert http.post("/api/v1/harvests/nothing/run").status_code == 404
         admin_page = http.get("/admin?lang=en").text
         assert "Harvest sources" in admin_page and f"<td>p</td><td>csw</td><td>{pycsw.url}</td>" in admin_page
         assert "failed" in admin_page
@@ -209,6 +213,27 @@ def test_scheduled_harvests_run_once(pycsw: Pycsw, operator, site: Site) -> None
     assert run_due(site) == []  # its next run is a day later
     assert harvest.get_source(operator, "daily").next_run is not None
     assert harvest.history(operator, "by-hand") == []
+
+
+@pytest.mark.live
+def test_a_run_through_the_api_is_a_job(pycsw: Pycsw, settings: Settings, site: Site) -> None:
+    from kartenn.services.identity import create_token
+
+    config = settings.data_dir / "kartenn.toml"
+    config.write_text(config.read_text() + 'harvest_allow = ["127.0.0.1"]\n')
+    site.accounts.add_user("root", admin=True)
+    token = create_token(site, "root", name="tests")
+    server = LiveServer(settings).start()
+    try:
+        with server.client(token) as http:
+            added = http.post("/api/v1/harvests", json={"name": "p", "type": "csw", "url": pycsw.url})
+            assert added.status_code == 201, added.text
+            job = wait_job(http, http.post("/api/v1/harvests/p/run").json()["links"][0]["href"])
+            assert job["state"] == "succeeded" and job["result"]["added"] == COUNT, job
+            found = http.get("/api/v1/records", params={"q": "test"}).json()
+            assert EDITED in {r["id"] for r in found["records"]}
+    finally:
+        server.stop()
 
 
 @pytest.mark.live

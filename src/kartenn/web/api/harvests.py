@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Request
 
 from kartenn.errors import InvalidInput
 from kartenn.services import harvest
 from kartenn.services.access import SiteView
-from kartenn.web.deps import get_site
+from kartenn.services.jobs import JobRunner
+from kartenn.web.api.jobs import job_json
+from kartenn.web.deps import base_url, get_jobs, get_site
 
 router = APIRouter(tags=["harvests"])
 Site = Annotated[SiteView, Depends(get_site)]
@@ -53,10 +55,13 @@ def remove_source(name: str, site: Site) -> dict[str, Any]:
     return {"removed": name, "records": harvest.remove_source(site, name)}
 
 
-@router.post("/harvests/{name}/run")
-def run(name: str, site: Site) -> dict[str, Any]:
-    """Harvest now; the run as its history keeps it (``status`` failed with its ``message`` when it failed)."""
-    return harvest.run_json(harvest.run(site, name))
+@router.post("/harvests/{name}/run", status_code=202)
+def run(name: str, request: Request, site: Site, jobs: Annotated[JobRunner, Depends(get_jobs)]) -> dict[str, Any]:
+    """Harvest now, as a job (its own process, with the jobs' limits): the job, whose result is the run as the
+    history keeps it; a run that fails fails the job with its reason."""
+    harvest.get_source(site, name)  # administrators only, and a source that exists
+    job = jobs.submit("harvest", {"source": name, "created_by": site.identity.user or ""})
+    return job_json(job, base_url(request))
 
 
 @router.get("/harvests/{name}/history")
