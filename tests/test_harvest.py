@@ -258,11 +258,8 @@ def test_the_server_runs_due_harvests(pycsw: Pycsw, settings: Settings, site: Si
         operator.close()
 
 
-def test_another_kartenn(operator, tmp_path: Path, store: str,  # type: ignore[no-untyped-def]
-                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_kartenn(operator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(ogcapi, "PAGE", 5)  # 4 pages of items
-    if store != "embedded":
-        pytest.skip("the source Kartenn runs on the embedded store; the harvesting one on both")
     other = Settings.load(tmp_path / "other")
     source = Site.open(other, create=True)
     try:
@@ -555,3 +552,16 @@ def test_dcat_json_ld_with_a_remote_context_is_refused(operator, site: Site) -> 
     assert result.status == "failed" and "remote @context" in result.message
     assert asked == ["/"]  # the context was not fetched
     assert site.catalog.count_records() == 0
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://[::1]/", "http://169.254.169.254/latest/meta-data",
+                                 "http://10.1.2.3/", "http://192.168.0.1/", "http://[::ffff:127.0.0.1]/",
+                                 "http://0.0.0.0/", "http://[fd00:ec2::254]/", "http://100.64.0.1/"])
+def test_inner_addresses_are_refused(url: str) -> None:
+    from kartenn.services.harvest.fetch import Fetcher, SourceError
+
+    with Fetcher([], timeout=5, max_bytes=1000) as fetch:
+        with pytest.raises(SourceError, match="harvest_allow"):
+            fetch.get(url)  # refused before any connection
+    with Fetcher(["0.0.0.0/0", "::/0"], timeout=5, max_bytes=1000) as fetch:
+        assert fetch.checked_address(httpx.URL(url)) is not None  # listed: allowed
