@@ -18,6 +18,8 @@ command -v chromium >/dev/null || need+=(chromium)
 /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || need+=(python3-qgis)
 # MapServer's WMS/WFS (python3-mapscript, run by /usr/bin/python3), a harvest source in tests/test_harvest.py.
 /usr/bin/python3 -c "import mapscript" >/dev/null 2>&1 || need+=(python3-mapscript)
+# venv for pycsw's own virtualenv (below).
+python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -q

@@ -565,3 +565,20 @@ def test_inner_addresses_are_refused(url: str) -> None:
             fetch.get(url)  # refused before any connection
     with Fetcher(["0.0.0.0/0", "::/0"], timeout=5, max_bytes=1000) as fetch:
         assert fetch.checked_address(httpx.URL(url)) is not None  # listed: allowed
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("geoserver21-wmts-cap.xml", "wmts"), ("mapserver-wfs-cap.xml", "wfs"),
+    ("wfs_CUZK_GetCapabilities_2_0_0.xml", "wfs"),
+    ("wfs_dov_getcapabilities_200.xml", "wfs"), ("wfs_koeln_arcgis_getcapabilities_200.xml", "wfs"),
+    ("wms_datageo_caps_130.xml", "wms"), ("wms_dov_getcapabilities_130.xml", "wms"), ("wms_geoserver-cap.xml", "wms")])
+def test_capabilities_of_real_servers(name: str, kind: str, operator) -> None:  # type: ignore[no-untyped-def]
+    """Capabilities documents that GeoServer, MapServer, ArcGIS and national services answered, served as they were."""
+    document = shared(f"real-server-capabilities/{name}").read_bytes()
+    with Canned("127.0.0.1", lambda path: (200, {"Content-Type": "application/xml"}, document)) as source:
+        harvest.add_source(operator, harvest.HarvestSource("caps", kind, source.url))
+        result = harvest.run(operator, "caps")
+    assert result.status == "succeeded" and result.added >= 2 and result.failed == 0, result.message
+    records = [operator.catalog.get_record(i) for i in source_ids(operator, "caps")]
+    assert [r.type for r in records].count("service") == 1
+    assert all(r.title and r.links[0]["protocol"] == f"OGC:{kind.upper()}" for r in records)

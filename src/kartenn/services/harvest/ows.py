@@ -29,11 +29,12 @@ def reader(kind: str) -> Callable[[Fetcher, str, str | None, int], Listing]:
         data = fetch.get(base, {"service": kind.upper(), "request": "GetCapabilities", "version": VERSIONS[kind]},
                          accept="application/xml")
         try:
-            parse_xml(data)  # entities, DTDs and malformed documents are refused before OWSLib sees them
+            root = parse_xml(data)  # entities, DTDs and malformed documents are refused before OWSLib sees them
         except InvalidInput as exc:
             raise SourceError(f"{base} did not answer XML capabilities: {exc.message}") from None
+        version = root.get("version") or VERSIONS[kind]  # a server answers the version it has (WMS 1.1.1, WFS 1.0.0)
         try:
-            service = _service(kind, base, data)
+            service = _service(kind, base, data, version)
         except Exception as exc:  # OWSLib raises anything on documents it does not expect
             raise SourceError(f"{base} did not answer {kind.upper()} capabilities: {exc}") from None
         listing = Listing(max_records=max_records)
@@ -63,15 +64,15 @@ def reader(kind: str) -> Callable[[Fetcher, str, str | None, int], Listing]:
     return read
 
 
-def _service(kind: str, url: str, data: bytes) -> Any:
+def _service(kind: str, url: str, data: bytes, version: str) -> Any:
     if kind == "wms":
         from owslib.wms import WebMapService
 
-        return WebMapService(url, version=VERSIONS[kind], xml=data)
+        return WebMapService(url, version=version, xml=data)
     if kind == "wfs":
         from owslib.wfs import WebFeatureService
 
-        return WebFeatureService(url, version=VERSIONS[kind], xml=data)
+        return WebFeatureService(url, version=version, xml=data)
     from owslib.wmts import WebMapTileService
 
-    return WebMapTileService(url, version=VERSIONS[kind], xml=data)
+    return WebMapTileService(url, version=version, xml=data)
