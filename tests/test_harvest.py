@@ -251,6 +251,8 @@ def test_the_server_runs_due_harvests(pycsw: Pycsw, settings: Settings, site: Si
                 time.sleep(0.1)
             runs = harvest.history(operator, "hourly")
             assert [(r.status, r.added) for r in runs] == [("succeeded", COUNT)]
+            jobs = [j for j in operator.catalog.list_jobs() if j.kind == "harvest"]  # run as a job, once
+            assert [j.params["source"] for j in jobs] == ["hourly"]
         finally:
             server.stop()
         assert harvest.get_source(operator, "hourly").next_run > runs[0].ended

@@ -35,7 +35,9 @@ def create_app(settings: Settings) -> FastAPI:
         jobs = JobRunner(site, workers=settings.job_workers)
         jobs.recover()
         app.state.site, app.state.jobs = site, jobs
-        harvests = Scheduler(site, settings.harvest_check_seconds).start() if settings.harvest_scheduler else None
+        harvests = None
+        if settings.harvest_scheduler:  # due harvests become jobs
+            harvests = Scheduler(site, jobs.submit, settings.harvest_check_seconds).start()
         app.state.ready = True
         start_imports()  # what requests import on first use, in one thread; requests wait for it
         yield

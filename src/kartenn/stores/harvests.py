@@ -153,15 +153,25 @@ def due(conn: Connection, now: datetime) -> list[str]:
     return [row.name for row in conn.execute(query)]
 
 
-def claim(conn: Connection, name: str, holder: str, hold: timedelta) -> bool:
-    """Take the source for ``hold`` unless another holder has it: True when taken. One conditional UPDATE: of
-    processes claiming at once, the database lets one change the row, the others find it held."""
+def claim(conn: Connection, name: str, holder: str, hold: timedelta, *, due: bool = False) -> bool:
+    """Take the source for ``hold`` unless another holder has it (and, with ``due``, only if its next run is due):
+    True when taken. One conditional UPDATE: of processes claiming at once, the database lets one change the row,
+    the others find it held."""
     now = _now()
     c = harvest_sources.c
-    done = conn.execute(update(harvest_sources).where(
-        c.name == name, or_(c.claimed_until.is_(None), c.claimed_until < now)).values(
-        claimed_by=holder, claimed_until=now + hold))
+    condition = [c.name == name, or_(c.claimed_until.is_(None), c.claimed_until < now)]
+    if due:
+        condition += [c.every_seconds.is_not(None), or_(c.next_run.is_(None), c.next_run <= now)]
+    done = conn.execute(update(harvest_sources).where(*condition).values(claimed_by=holder,
+                                                                           claimed_until=now + hold))
     return done.rowcount == 1
+
+
+def holds(conn: Connection, name: str, holder: str) -> bool:
+    """Whether ``holder`` has the source now."""
+    c = harvest_sources.c
+    return conn.execute(select(c.name).where(c.name == name, c.claimed_by == holder,
+                                             c.claimed_until >= _now())).first() is not None
 
 
 def release(conn: Connection, name: str, holder: str, next_run: datetime | None) -> None:

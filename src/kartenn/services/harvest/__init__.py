@@ -158,13 +158,18 @@ def holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def run(site: Any, name: str) -> HarvestRun:
-    """Run a harvest now (an administrator's request, or the scheduler's). Conflict when another process runs it."""
+def hold(site: Any) -> timedelta:
+    """How long a claim lasts: a process that died with a source lets it go then."""
+    return timedelta(seconds=site.settings.harvest_max_seconds + 600)
+
+
+def run(site: Any, name: str, claimed_by: str | None = None) -> HarvestRun:
+    """Run a harvest now (an administrator's request, or the scheduler's job, which claimed it as
+    ``claimed_by``). Conflict when another process runs it."""
     src = get_source(site, name)
-    me = holder()
-    hold = timedelta(seconds=site.settings.harvest_max_seconds + 600)  # a process that died lets it go then
+    me = claimed_by or holder()
     with site.catalog.begin() as conn:
-        if not harvests.claim(conn, name, me, hold):
+        if not (harvests.holds(conn, name, me) if claimed_by else harvests.claim(conn, name, me, hold(site))):
             raise Conflict(f"harvest {name!r} is running in another process")
     try:
         return _run(site, src)
