@@ -215,6 +215,21 @@ def test_scheduled_harvests_run_once(pycsw: Pycsw, operator, site: Site) -> None
     assert harvest.history(operator, "by-hand") == []
 
 
+def test_of_processes_claiming_at_once_one_wins(operator, site: Site) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    harvest.add_source(operator, harvest.HarvestSource("daily", "csw", "https://example.org/csw", every_seconds=86400))
+    start = threading.Barrier(6)
+
+    def claim(i: int) -> bool:
+        start.wait()
+        with site.catalog.begin() as conn:  # each on its own connection, in its own transaction
+            return harvests.claim(conn, "daily", f"process-{i}", timedelta(hours=1), due=True)
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sorted(pool.map(claim, range(6))) == [False] * 5 + [True]
+
+
 @pytest.mark.live
 def test_a_run_through_the_api_is_a_job(pycsw: Pycsw, settings: Settings, site: Site) -> None:
     from kartenn.services.identity import create_token
