@@ -113,6 +113,12 @@ class Harvested:
     harvested_at: datetime
 
 
+def _when(value: datetime) -> datetime:
+    found = _aware(value)
+    assert found is not None  # noqa: S101 - NOT NULL columns
+    return found
+
+
 def _source(row: Any) -> HarvestSource:
     return HarvestSource(row.name, row.type, row.url, row.org, bool(row.public), row.every_seconds, row.query,
                          _aware(row.created), _aware(row.next_run))
@@ -191,14 +197,14 @@ def add_run(conn: Connection, run: HarvestRun) -> None:
 def runs(conn: Connection, source: str, limit: int = 50) -> list[HarvestRun]:
     c = harvest_runs.c
     query = select(harvest_runs).where(c.source == source).order_by(c.started.desc(), c.id.desc()).limit(limit)
-    return [HarvestRun(row.source, _aware(row.started), _aware(row.ended), row.status, row.added, row.updated,
+    return [HarvestRun(row.source, _when(row.started), _when(row.ended), row.status, row.added, row.updated,
                        row.removed, row.failed, row.message, row.details or {}, row.id) for row in conn.execute(query)]
 
 
 def of_source(conn: Connection, source: str) -> dict[str, Harvested]:
     """The records ``source`` brought, by id."""
     query = select(harvested_records).where(harvested_records.c.source == source)
-    return {row.record_id: Harvested(row.record_id, row.source, row.stamp, row.hash, _aware(row.harvested_at))
+    return {row.record_id: Harvested(row.record_id, row.source, row.stamp, row.hash, _when(row.harvested_at))
             for row in conn.execute(query)}
 
 
@@ -209,7 +215,7 @@ def origins(conn: Connection, ids: list[str]) -> dict[str, Harvested]:
     for i in range(0, len(unique), 500):
         query = select(harvested_records).where(harvested_records.c.record_id.in_(unique[i:i + 500]))
         found.update({row.record_id: Harvested(row.record_id, row.source, row.stamp, row.hash,
-                                               _aware(row.harvested_at)) for row in conn.execute(query)})
+                                               _when(row.harvested_at)) for row in conn.execute(query)})
     return found
 
 

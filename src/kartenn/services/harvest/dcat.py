@@ -49,11 +49,11 @@ def read(fetch: Fetcher, url: str, query: str | None, max_records: int) -> Listi
         for view in graph.subjects(RDF.type, HYDRA.PartialCollectionView):
             paging.update({str(p): o for p, o in graph.predicate_objects(view)})
         if total is None and str(HYDRA.totalItems) in paging:
-            total = int(paging[str(HYDRA.totalItems)])
-        following = paging.get(str(HYDRA.nextPage)) or paging.get(str(HYDRA.next))
-        if following is None or not nodes:
+            total = int(str(paging[str(HYDRA.totalItems)]))
+        link = paging.get(str(HYDRA.nextPage)) or paging.get(str(HYDRA.next))
+        if link is None or not nodes:
             break
-        following = urljoin(page_url, str(following))
+        following = urljoin(page_url, str(link))
         if following in seen:
             raise SourceError(f"{url.split('?')[0]}: the Hydra pages come back to a page already read")
         seen.add(following)

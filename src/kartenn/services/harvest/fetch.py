@@ -128,7 +128,7 @@ class Fetcher:
                                        type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError):
             raise SourceError(f"{_shown(url)}: the host name {host!r} does not resolve") from None
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
         if not addresses:
             raise SourceError(f"{_shown(url)}: the host name {host!r} does not resolve")
         for address in addresses:

@@ -76,7 +76,7 @@ def _texts(values: Any) -> list[str]:
 def _record(feature: Any) -> Record | None:
     if not isinstance(feature, dict) or not isinstance(feature.get("id"), str | int) or not str(feature["id"]):
         return None
-    props = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
+    props: dict[str, Any] = feature["properties"] if isinstance(feature.get("properties"), dict) else {}
     keywords = _texts(props.get("keywords"))
     for theme in props.get("themes") or []:
         if isinstance(theme, dict):

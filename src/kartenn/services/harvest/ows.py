@@ -55,7 +55,7 @@ def reader(kind: str) -> Callable[[Fetcher, str, str | None, int], Listing]:
                 title=getattr(layer, "title", None) or name, abstract=getattr(layer, "abstract", None) or "",
                 type="dataset", schema="", keywords=[k for k in (getattr(layer, "keywords", None) or [])
                                                       if isinstance(k, str)],
-                extent_wgs84=tuple(float(v) for v in box[:4]) if box else None,
+                extent_wgs84=(float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box else None,
                 contacts=contacts, parent_id=f"{kind}-{digest}",
                 links=[{"url": base, "protocol": PROTOCOLS[kind], "name": name,
                         "description": getattr(layer, "title", None) or name}]))
