@@ -599,3 +599,17 @@ def test_capabilities_of_real_servers(name: str, kind: str, operator) -> None:  
     records = [operator.catalog.get_record(i) for i in source_ids(operator, "caps")]
     assert [r.type for r in records].count("service") == 1
     assert all(r.title and r.links[0]["protocol"] == f"OGC:{kind.upper()}" for r in records)
+
+
+def test_geonetwork_is_read_through_its_csw(pycsw: Pycsw, operator) -> None:  # type: ignore[no-untyped-def]
+    """A GeoNetwork's address stands for its CSW at /srv/eng/csw (here pycsw answers there, behind a proxy)."""
+    def answer(path: str) -> tuple[int, dict[str, str], bytes]:
+        if not path.startswith("/geonetwork/srv/eng/csw?"):
+            return 404, {}, b""
+        got = httpx.get(pycsw.url + path.split("csw", 1)[1])
+        return got.status_code, {"Content-Type": "application/xml"}, got.content
+
+    with Canned("127.0.0.1", answer) as source:
+        harvest.add_source(operator, harvest.HarvestSource("gn", "geonetwork", f"{source.url}geonetwork"))
+        result = harvest.run(operator, "gn")
+    assert (result.status, result.added) == ("succeeded", COUNT), result.message
