@@ -358,7 +358,7 @@ def _admin_token(settings: Settings) -> str:
 class Canned(ThreadingHTTPServer):
     """A small HTTP server on ``host`` answering what ``answer(path)`` says: (status, headers, body)."""
 
-    def __init__(self, host: str, answer) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, host: str, answer, tls=None) -> None:  # type: ignore[no-untyped-def]
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 status, headers, body = answer(self.path)
@@ -373,7 +373,9 @@ class Canned(ThreadingHTTPServer):
                 pass
 
         super().__init__((host, 0), Handler)
-        self.url = f"http://{host}:{self.server_address[1]}/"
+        if tls is not None:  # an ssl.SSLContext with the server's certificate
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.server_address[1]}/"
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     def __enter__(self) -> Canned:
@@ -613,3 +615,66 @@ def test_geonetwork_is_read_through_its_csw(pycsw: Pycsw, operator) -> None:  # 
         harvest.add_source(operator, harvest.HarvestSource("gn", "geonetwork", f"{source.url}geonetwork"))
         result = harvest.run(operator, "gn")
     assert (result.status, result.added) == ("succeeded", COUNT), result.message
+
+
+def certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A certificate authority, and a certificate it signed for the host name localhost: (CA, cert, key) PEM files."""
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Kartenn tests CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+def test_https_goes_to_the_checked_address_with_the_host_name(pycsw: Pycsw, operator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The connection goes to the address that was checked, and TLS still checks the certificate against the host
+    name of the URL (sent as the server name)."""
+    import ssl
+
+    ca, cert, key = certificates(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+
+    def answer(path: str) -> tuple[int, dict[str, str], bytes]:
+        got = httpx.get(pycsw.url.rstrip("/") + path)
+        return got.status_code, {"Content-Type": "application/xml"}, got.content
+
+    operator.settings.harvest_allow = ["localhost"]
+    with Canned("127.0.0.1", answer, tls) as source:
+        url = source.url.replace("127.0.0.1", "localhost")
+        harvest.add_source(operator, harvest.HarvestSource("tls", "csw", url))
+        refused = harvest.run(operator, "tls")  # an authority nobody trusts
+        assert refused.status == "failed" and "CERTIFICATE_VERIFY_FAILED" in refused.message, refused.message
+        operator.settings.harvest_ca_file = str(ca)
+        result = harvest.run(operator, "tls")
+        assert (result.status, result.added) == ("succeeded", COUNT), result.message
+        harvest.add_source(operator, harvest.HarvestSource("by-address", "csw", source.url))
+        operator.settings.harvest_allow = ["localhost", "127.0.0.1"]
+        mismatch = harvest.run(operator, "by-address")  # the certificate names localhost, not 127.0.0.1
+        assert mismatch.status == "failed" and "CERTIFICATE_VERIFY_FAILED" in mismatch.message, mismatch.message

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     harvest_allow: list[str] = Field(default_factory=list)
     harvest_timeout: float = 60.0  # seconds one request to a source may take
     harvest_max_seconds: int = 3600  # ... and a whole run
+    harvest_ca_file: str | None = None  # certificates of authorities trusted besides the usual ones (PEM)
     harvest_max_bytes: int = 50 * 1024**2  # one answer of a source
     harvest_max_records: int = 100_000  # records of one source
     harvest_scheduler: bool = True  # the server runs due harvests itself

@@ -184,7 +184,7 @@ def _run(site: Any, src: HarvestSource) -> HarvestRun:
     started = _now()
     try:
         with Fetcher(s.harvest_allow, timeout=s.harvest_timeout, max_bytes=s.harvest_max_bytes,
-                     max_seconds=s.harvest_max_seconds) as fetch:
+                     max_seconds=s.harvest_max_seconds, ca_file=s.harvest_ca_file) as fetch:
             listing = TYPES[src.type](fetch, src.url, src.query, s.harvest_max_records)
     except KartennError as exc:
         result = HarvestRun(src.name, started, _now(), "failed", message=exc.message)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from urllib.parse import urlencode
 
+import certifi
 import httpx
 
 from kartenn.errors import KartennError
@@ -35,7 +37,8 @@ class SourceError(KartennError):
 
 
 class Fetcher:
-    def __init__(self, allow: list[str], *, timeout: float, max_bytes: int, max_seconds: float | None = None) -> None:
+    def __init__(self, allow: list[str], *, timeout: float, max_bytes: int, max_seconds: float | None = None,
+                 ca_file: str | None = None) -> None:
         self.networks: list[Network] = []
         self.hosts: set[str] = set()
         for entry in allow:
@@ -46,8 +49,11 @@ class Fetcher:
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
         self.deadline = time.monotonic() + max_seconds if max_seconds is not None else None
+        verify = ssl.create_default_context(cafile=certifi.where())
+        if ca_file:
+            verify.load_verify_locations(cafile=ca_file)
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                                  follow_redirects=False, trust_env=False)
+                                  follow_redirects=False, trust_env=False, verify=verify)
 
     def __enter__(self) -> Fetcher:
         return self
