@@ -18,6 +18,10 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v kubectl >/dev/null || need+=(kubernetes-client)
 # QGIS (Python bindings, run headless by /usr/bin/python3), which edits layers through WFS-T in tests/test_wfs_qgis.py.
 /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || need+=(python3-qgis)
+# MapServer's WMS/WFS (python3-mapscript, run by /usr/bin/python3), a harvest source in tests/test_harvest.py.
+/usr/bin/python3 -c "import mapscript" >/dev/null 2>&1 || need+=(python3-mapscript)
+# venv for pycsw's own virtualenv (below).
+python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -q
@@ -31,3 +35,11 @@ here=$(cd "$(dirname "$0")/.." && pwd)
   npm ci --prefix "$here/tests/maplibre" --no-audit --no-fund
 # axe-core, the accessibility checker the portal's browser tests run in each page, at the version the lock pins.
 [ -f "$here/tests/axe/node_modules/axe-core/axe.min.js" ] || npm ci --prefix "$here/tests/axe" --no-audit --no-fund
+# pycsw 2.6 (CSW 2.0.2 and OAI-PMH), a harvest source in tests/test_harvest.py: it needs SQLAlchemy < 2, so it has a
+# virtualenv of its own, tests/work/venv-pycsw (tests/pycsw_server.py makes the same one when it is missing).
+if [ "$(cat "$here/tests/work/venv-pycsw/.installed" 2>/dev/null)" != "pycsw==2.6.2 sqlalchemy<2" ]; then
+  rm -rf "$here/tests/work/venv-pycsw"
+  python3 -m venv "$here/tests/work/venv-pycsw"
+  "$here/tests/work/venv-pycsw/bin/pip" install -q "pycsw==2.6.2" "sqlalchemy<2"
+  printf '%s' "pycsw==2.6.2 sqlalchemy<2" > "$here/tests/work/venv-pycsw/.installed"
+fi

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from kartenn import __version__
 from kartenn.config import Settings
+from kartenn.services.harvest.scheduler import Scheduler
 from kartenn.services.jobs import JobRunner
 from kartenn.site import Site
 from kartenn.web import api, auth, errors, ogc, operations, ows, portal
@@ -34,9 +35,14 @@ def create_app(settings: Settings) -> FastAPI:
         jobs = JobRunner(site, workers=settings.job_workers)
         jobs.recover()
         app.state.site, app.state.jobs = site, jobs
+        harvests = None
+        if settings.harvest_scheduler:  # due harvests become jobs
+            harvests = Scheduler(site, jobs.submit, settings.harvest_check_seconds).start()
         app.state.ready = True
         start_imports()  # what requests import on first use, in one thread; requests wait for it
         yield
+        if harvests is not None:
+            harvests.stop()
         jobs.shutdown()
         site.close()
 

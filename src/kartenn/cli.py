@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kartenn.cli_harvest import harvest_app
 from kartenn.cli_migrate import migrate_app
 from kartenn.cli_options import DataDir
 from kartenn.cli_sync import sync as sync_command
@@ -607,6 +608,7 @@ def style_delete(dataset: Annotated[str, typer.Argument(help="Dataset id.")],
 
 
 app.command("sync")(sync_command)
+app.add_typer(harvest_app, name="harvest")
 
 
 app.add_typer(migrate_app, name="migrate")

@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     metrics_allow: str = "127.0.0.1/32,::1/128"
     log_format: Literal["text", "json"] = "text"  # json: one object per line (time, level, logger, message…)
     shutdown_timeout: int = 30  # seconds requests in flight may take to finish after SIGTERM
+    # Harvesting: addresses a source may resolve to although they are loopback, private or link-local
+    # (networks "10.1.0.0/16" or host names "csw.intranet"); none by default
+    harvest_allow: list[str] = Field(default_factory=list)
+    harvest_timeout: float = 60.0  # seconds one request to a source may take
+    harvest_max_seconds: int = 3600  # ... and a whole run
+    harvest_ca_file: str | None = None  # certificates of authorities trusted besides the usual ones (PEM)
+    harvest_max_bytes: int = 50 * 1024**2  # one answer of a source
+    harvest_max_records: int = 100_000  # records of one source
+    harvest_scheduler: bool = True  # the server runs due harvests itself
+    harvest_check_seconds: float = 30.0  # ... looking for them this often
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

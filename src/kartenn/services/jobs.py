@@ -80,7 +80,20 @@ def clean_ingest(site: Site, job: Job) -> None:
     shutil.rmtree(Path(job.params["path"]).parent, ignore_errors=True)
 
 
-HANDLERS: dict[str, Handler] = {"ingest": run_ingest}
+def run_harvest(site: Site, job: Job, report: Reporter) -> dict[str, Any]:
+    """A harvest asked for through the API (the caller's right was checked when the job was made), or one the
+    scheduler claimed (``claimed_by``: services/harvest/scheduler.py)."""
+    from kartenn.domain.security import OPERATOR
+    from kartenn.services import harvest
+
+    result = harvest.run(site.seen_by(OPERATOR), job.params["source"], job.params.get("claimed_by"))
+    report.write(f"{job.params['source']}: {result.message}")
+    if result.status != "succeeded":
+        raise InvalidInput(result.message)
+    return harvest.run_json(result)
+
+
+HANDLERS: dict[str, Handler] = {"ingest": run_ingest, "harvest": run_harvest}
 CLEANERS: dict[str, Callable[[Site, Job], None]] = {"ingest": clean_ingest}
 
 

@@ -19,6 +19,7 @@ from kartenn.domain import Record
 from kartenn.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from kartenn.formats.records import record_from_element
 from kartenn.services import working_copies
+from kartenn.services.harvest.readonly import refuse_harvested
 from kartenn.services.records import search_records
 from kartenn.stores import record_ids, record_versions
 from kartenn.stores.record_filter import queryable
@@ -75,6 +76,7 @@ def require_editor(site: Any) -> None:
 
 def _require_edit(site: Any, rec: Record) -> None:
     site.require("edit", *working_copies.owner(rec))
+    refuse_harvested(site, [rec.id])
 
 
 def _matching(site: Any, where: Any) -> list[Record]:

@@ -26,6 +26,7 @@ from kartenn.formats.iso19139 import render_iso19139
 from kartenn.formats.records import read_records
 from kartenn.services.access import SiteView
 from kartenn.services.archives import check_zip
+from kartenn.services.harvest.readonly import refuse_harvested
 from kartenn.services.working_copies import owner, save_edits
 from kartenn.site import Site
 from kartenn.stores import record_files, record_index, record_versions
@@ -110,6 +111,7 @@ def _replaced(site: SiteView, found: list[Record]) -> dict[str, Record]:
             site.accounts.log(site.identity.name, "access.denied", f"record:{record_id}", action="import")
             raise Forbidden(f"you may not import a record with identifier {record_id!r}")
         stored[record_id] = rec
+    refuse_harvested(site, list(stored))
     return stored
 
 

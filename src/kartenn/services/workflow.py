@@ -27,6 +27,7 @@ from kartenn.domain import Record
 from kartenn.errors import Conflict, Forbidden, InvalidInput, PreconditionFailed, Unauthorized
 from kartenn.formats.records import read_records
 from kartenn.services import policy, working_copies
+from kartenn.services.harvest.readonly import refuse_harvested
 from kartenn.services.record_edits import set_properties
 from kartenn.stores import record_versions
 from kartenn.stores import working_copies as working_copy_store
@@ -75,6 +76,7 @@ def _require_edit(site: Any, rec: Record) -> None:
     if site.identity.user is None:
         raise Unauthorized(f"log in to edit record {rec.id!r}")
     site.require("edit", *working_copies.owner(rec))
+    refuse_harvested(site, [rec.id])
 
 
 Write = Callable[[Any, Any], Record]  # (connection, when what was read was last changed) → the record written

@@ -242,6 +242,7 @@ class Catalog:
         with self.engine.begin() as conn:
             self.dialect.create_schema(conn, lock=SCHEMA_LOCK)
             from kartenn.stores import (  # noqa: F401  (their tables join the metadata)
+                harvests,
                 migration_sources,
                 record_files,
                 record_versions,

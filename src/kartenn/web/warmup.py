@@ -24,6 +24,7 @@ LATER = (
     "pyogrio", "rasterio", "rasterio.errors", "rasterio.io", "rasterio.shutil", "rasterio.windows",
     "rio_tiler.colormap", "rio_tiler.errors", "rio_tiler.io", "rio_tiler.models",
     "authlib.integrations.httpx_client", "pygeofilter.parsers.ecql", "kartenn.cql2", "h5py", "affine", "cftime",
+    "owslib.wms", "owslib.wfs", "owslib.wmts",  # harvesting capabilities (services/harvest/ows.py)
 )
 _started = threading.Event()
 _done = threading.Event()

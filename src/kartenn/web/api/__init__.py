@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from kartenn.web.api import admin, datasets, jobs, maps, records, styles, thesauri, uploads
+from kartenn.web.api import admin, datasets, harvests, jobs, maps, records, styles, thesauri, uploads
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(datasets.router)
@@ -13,3 +13,4 @@ router.include_router(admin.router)
 router.include_router(maps.router)
 router.include_router(styles.router)
 router.include_router(thesauri.router)
+router.include_router(harvests.router)

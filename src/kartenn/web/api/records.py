@@ -13,8 +13,8 @@ from starlette.datastructures import UploadFile
 from kartenn.domain import Record
 from kartenn.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from kartenn.formats.exportable import each_record
+from kartenn.services import harvest, workflow, working_copies
 from kartenn.services import records as service
-from kartenn.services import workflow, working_copies
 from kartenn.services.record_exports import catalogue_dcat, record_document
 from kartenn.services.service_links import with_service_links
 from kartenn.site import Site
@@ -118,7 +118,8 @@ def get_record(record_id: str, request: Request, response: Response,
     """The record; to those who may edit or review it, its working copy if it has one (``"working_copy": true``)."""
     base = base_url(request)
     rec = working_copies.seen(site, service.get_record(site, record_id))
-    return record_json(with_service_links(site, _versioned(rec, response), base), base)
+    return {**record_json(with_service_links(site, _versioned(rec, response), base), base),
+            "harvest": harvest.origin(site, rec.id)}
 
 
 def _state(value: str) -> str:

@@ -25,6 +25,7 @@ from kartenn.errors import InvalidInput, NotFound
 from kartenn.filter_check import FilterLimits
 from kartenn.formats.exportable import each_record, exportable
 from kartenn.formats.ogc_record import record_feature
+from kartenn.services import harvest
 from kartenn.services import records as service
 from kartenn.services.record_exports import record_document
 from kartenn.services.record_search import FACETS, RecordQuery
@@ -273,7 +274,7 @@ def item(record_id: str, request: Request, site: Annotated[Site, Depends(get_sit
     if wants_html(request):
         linked, _ = record_document(site, rec, base, "schemaorg.jsonld")
         return render_records(request, "record", record=exportable(rec).record, feature=record_feature(rec, base),
-                              schema_org=orjson.loads(linked))
+                              schema_org=orjson.loads(linked), harvest=harvest.origin(site, rec.id))
     return JSONResponse(record_feature(rec, base), media_type=GEOJSON)
 
 

@@ -19,7 +19,7 @@ from pygeofilter import ast
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
 from kartenn.formats.exportable import each_record, exportable
-from kartenn.services import portal
+from kartenn.services import harvest, portal
 from kartenn.services.access import SiteView
 from kartenn.services.exports import FORMATS
 from kartenn.services.records import RecordQuery, search_records
@@ -257,4 +257,5 @@ def upload(request: Request, site: Site) -> HTMLResponse:
 
 @router.get("/admin", response_class=HTMLResponse)
 def admin(request: Request, site: Site) -> HTMLResponse:
-    return page(request, site, "admin.html", status_code=200 if site.identity.admin else 403)
+    sources = harvest.overview(site) if site.identity.admin else []
+    return page(request, site, "admin.html", status_code=200 if site.identity.admin else 403, harvests=sources)
