@@ -243,7 +243,9 @@ export async function seriesChart(node, id, state, { onChange = () => {}, compac
         if (u.select.width < 5) return;
         const from = u.posToVal(u.select.left, "x"), to = u.posToVal(u.select.left + u.select.width, "x");
         u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
-        state.from = isoTime(from); state.to = isoTime(to);
+        const day = to - from > 5 * 86400 ? 86400 : 3600; // whole days for a long period, else hours
+        state.from = isoTime(Math.floor(from / day) * day);
+        state.to = day === 86400 ? isoTime(Math.floor(to / day) * day) : isoTime(Math.ceil(to / day) * day);
         update();
       }] },
     }, data, plotBox);

@@ -40,7 +40,7 @@ export function viewer(node) {
   const hasView = viewParam.length === 3 && viewParam.every(Number.isFinite);
   if (hasView) map.getView().setCenter(fromLonLat(viewParam.slice(0, 2))), map.getView().setZoom(viewParam[2]);
   // ?time=id~start~end,…: the time each layer shows
-  const times = new Map((params.get("time") || "").split(",").filter(Boolean).map((part) => {
+  const times = Object.fromEntries((params.get("time") || "").split(",").filter(Boolean).map((part) => {
     const [id, start, end] = part.split("~");
     return [id, { start, end: end || start }];
   }));
@@ -187,7 +187,7 @@ export function viewer(node) {
     const entry = { dataset, mode: mode || (dataset.kind === "vector" ? "mvt" : "wms"), opacity, query: wmsSource(id) };
     if (entry.mode === "mvt" && dataset.kind !== "vector") entry.mode = "wms";
     const known = dataset.time?.values || [];
-    const restored = times.get(id);
+    const restored = times[id];
     if (restored && known.includes(restored.start) && known.includes(restored.end)) entry.time = restored;
     if (entry.time) entry.query.updateParams({ TIME: datetimeOf(entry) });
     entry.layer = datasetLayer(dataset, entry.mode, entries.length, datetimeOf(entry));
