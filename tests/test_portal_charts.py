@@ -11,12 +11,12 @@ from __future__ import annotations
 import csv
 import re
 import threading
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections import defaultdict
 from statistics import mean
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -24,11 +24,13 @@ import mapbox_vector_tile
 import pytest
 from playwright import sync_api
 
+import test_portal_browser
 from conftest import shared
 from kartenn.domain.security import Sharing
 from kartenn.services.publish import publish_file
-from test_portal_browser import Browser, browser, playwright  # noqa: F401  (fixtures)
 
+playwright = test_portal_browser.playwright  # the fixtures of the portal's other browser tests
+browser = test_portal_browser.browser
 WEATHER = "timeseries/seattle-newyork-weather.csv"  # daily, 2012-2015, Seattle and New York
 CHART = "#series-chart"
 
@@ -191,8 +193,9 @@ def other_site(frames: dict[str, str]) -> Iterator[str]:
             if self.path not in frames:
                 self.send_error(404)
                 return
-            body = (f'<!doctype html><html lang="en"><title>Another site</title><iframe src="{escape(frames[self.path])}"'
-                    ' width="800" height="600" title="chart"></iframe></html>').encode()
+            body = ('<!doctype html><html lang="en"><title>Another site</title>'
+                    f'<iframe src="{escape(frames[self.path])}" width="800" height="600" title="chart"></iframe>'
+                    '</html>').encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
