@@ -8,6 +8,7 @@ hold only the features of that time. Data: tests/data/timeseries (README there: 
 
 from __future__ import annotations
 
+import base64
 import csv
 import re
 import threading
@@ -148,6 +149,32 @@ def test_station_chart_range_aggregation_exports_and_address(weather, server, br
     zoomed = chart_ready(page)
     assert 200 < zoomed["points"] < 500
     browser.shot(page, "chart")
+
+
+def test_chart_page_has_the_rights_of_edr(weather, site, server):
+    """The embeddable page of a private station dataset: found by its organisation's member, as its EDR is; not
+    found by anyone else. Only that page may be framed by other sites."""
+    from kartenn.services.identity import hash_password
+
+    site.accounts.add_organisation("iuem", "IUEM")
+    site.accounts.add_user("anne", password_hash=hash_password("a long member password"))
+    site.accounts.set_membership("anne", "iuem", "member")
+    (outcome,) = publish_file(site, shared(WEATHER), series="station=location,time=date", dataset_id="secret",
+                              sharing=Sharing(org="iuem", public=False))
+    assert outcome.error is None
+    member = {"Authorization": "Basic " + base64.b64encode(b"anne:a long member password").decode()}
+    with server.client() as http:
+        for headers, status in (({}, 404), (member, 200)):
+            page = http.get("/datasets/secret/chart", headers=headers)
+            data = http.get("/ogc/collections/secret/locations/Seattle", headers=headers)
+            assert page.status_code == data.status_code == status
+            assert "frame-ancestors *" in page.headers["content-security-policy"]
+            assert "x-frame-options" not in page.headers
+        assert 'id="series-chart"' in http.get("/datasets/secret/chart", headers=member).text
+        for path in ("/datasets/weather", "/map", "/"):
+            other = http.get(path)
+            assert other.headers["x-frame-options"] == "SAMEORIGIN", path
+            assert "frame-ancestors 'self'" in other.headers["content-security-policy"], path
 
 
 @pytest.mark.live
