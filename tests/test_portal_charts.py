@@ -322,3 +322,31 @@ def test_time_slider_filters_vector_tiles_and_is_kept_in_the_address(site, serve
     start, end = parse_qs(urlparse(state).query)["time"][0].split("~")[1:]
     assert sorted(drawn(f"{start}/{end}")) == [t for t in times if start <= t <= end]
     browser.check_accessibility(page, "viewer with a time slider")
+
+
+@pytest.mark.live
+def test_time_slider_steps_through_a_long_range(site, server, browser):
+    """Daily weather as plain points: 1,461 dates, more than the API lists, so the slider steps through their range;
+    the tiles of a period hold the features of its days, at both stations."""
+    (outcome,) = publish_file(site, shared(WEATHER), dataset_id="daily")
+    assert not outcome.error
+    with server.client() as http:
+        time = http.get("/api/v1/datasets/daily").json()["time"]
+    assert "values" not in time and (time["start"], time["end"]) == ("2012-01-01", "2015-12-31")
+    page = browser.page()
+    page.goto(f"{server.url}/map?lang=en&layers=daily~mvt")
+    sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
+    sync_api.expect(page.locator("#time-daily")).to_have_attribute("max", "100")
+    first, last = datetime(2012, 1, 1), datetime(2015, 12, 31)
+    end = (first + (last - first) * 2 / 100).date().isoformat()  # two steps of 1,460 / 100 days
+    with page.expect_response(lambda r: "/tiles/" in r.url and r.status == 200 and
+                              unquote(r.url).endswith(f"datetime=2012-01-01/{end}")) as answer:
+        page.locator("#time-daily").fill("0")
+        page.locator("#time-range-daily").check()
+        page.locator("#time-end-daily").fill("2")
+    sync_api.expect(page.locator("#time-out-daily")).to_have_text(f"2012-01-01 – {end}")
+    days = {r["date"] for r in source("Seattle") if "2012-01-01" <= r["date"] <= end}
+    found = mapbox_vector_tile.decode(answer.value.body())
+    dates = [f["properties"]["date"] for layer in found.values() for f in layer["features"]]
+    assert dates and set(dates) <= days and len(dates) <= 2 * len(days)
+    assert f"time=daily~2012-01-01~{end}" in unquote(page.url)

@@ -17,6 +17,24 @@ import { basemapLayers, OCEAN } from "./basemap.js";
 import { datasetLayer, legendUrl, tileUrl, wmsSource } from "./layers.js";
 import { seriesChart } from "./chart.js";
 
+const STEPS = 100; // a layer with more distinct times than the server lists: that many steps over its range
+
+/** The dates a layer's slider steps through: its times, or even steps over their range (dates for a date field). */
+function timeSteps(time) {
+  if (!time) return [];
+  if (time.values) return time.values;
+  if (!time.start || !time.end) return [];
+  const low = Date.parse(time.start), high = Date.parse(time.end);
+  const dateOnly = !time.start.includes("T");
+  const steps = [];
+  for (let i = 0; i <= STEPS; i++) {
+    const text = new Date(low + (high - low) * i / STEPS).toISOString().replace(".000Z", "Z");
+    const step = dateOnly ? text.slice(0, 10) : text;
+    if (steps[steps.length - 1] !== step) steps.push(step);
+  }
+  return steps;
+}
+
 /** An entry's time as TIME/datetime: an instant, or start/end; null when every time is shown. */
 function datetimeOf(entry) {
   if (!entry.time) return null;
@@ -93,7 +111,7 @@ export function viewer(node) {
 
   // The time slider: one date, or a period (two handles); play steps through the dates, a period keeping its length.
   function timeControl(entry) {
-    const values = entry.dataset.time?.values || [];
+    const values = timeSteps(entry.dataset.time);
     if (!values.length) return null;
     const id = entry.dataset.id;
     const last = values.length - 1;
@@ -186,7 +204,7 @@ export function viewer(node) {
     const dataset = await api(`/api/v1/datasets/${encodeURIComponent(id)}`);
     const entry = { dataset, mode: mode || (dataset.kind === "vector" ? "mvt" : "wms"), opacity, query: wmsSource(id) };
     if (entry.mode === "mvt" && dataset.kind !== "vector") entry.mode = "wms";
-    const known = dataset.time?.values || [];
+    const known = timeSteps(dataset.time);
     const restored = times[id];
     if (restored && known.includes(restored.start) && known.includes(restored.end)) entry.time = restored;
     if (entry.time) entry.query.updateParams({ TIME: datetimeOf(entry) });
