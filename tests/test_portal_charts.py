@@ -208,7 +208,10 @@ def test_embedded_chart_in_another_site_and_private_datasets_hidden(weather, sit
         frame = page.frame_locator("iframe")
         sync_api.expect(frame.locator("h1")).to_have_text("Not found")
         sync_api.expect(frame.locator(CHART)).to_have_count(0)
-        page.goto("about:blank")
+    page.goto(src)  # the embeddable page on its own, in French
+    sync_api.expect(page.locator(f"{CHART}[data-ready=true]")).to_be_visible()
+    sync_api.expect(page.get_by_role("button", name="Exporter en CSV")).to_be_visible()
+    browser.check_accessibility(page, "embeddable chart")
 
 
 @contextmanager
