@@ -114,17 +114,17 @@ export async function seriesChart(node, id, state, { onChange = () => {}, compac
     el("label", { for: embed.id }, t("chart.embed")), el("div", { class: "row" }, embed,
       el("button", { type: "button", class: "copy", "data-copy": embed.id }, t("chart.copy"))));
   copyButtons(share);
+  const addBox = el("div", { class: "chart-add-box" }, el("label", { for: addSelect.id }, t("chart.add_station")),
+    el("div", { class: "row" }, addSelect, el("button", { type: "button", class: "chart-add", onclick: () => {
+      if (addSelect.value && !state.stations.includes(addSelect.value)) {
+        state.stations = [...state.stations, addSelect.value];
+        update();
+      }
+    } }, t("add"))));
 
   node.replaceChildren(
     el("div", { class: "chart-controls" },
-      el("div", {}, el("span", { class: "label" }, t("chart.stations")), stationList,
-        el("label", { for: addSelect.id }, t("chart.add_station")),
-        el("div", { class: "row" }, addSelect, el("button", { type: "button", class: "chart-add", onclick: () => {
-          if (addSelect.value && !state.stations.includes(addSelect.value)) {
-            state.stations = [...state.stations, addSelect.value];
-            update();
-          }
-        } }, t("add")))),
+      el("div", {}, el("span", { class: "label" }, t("chart.stations")), stationList, addBox),
       variables,
       el("div", { class: "chart-time" },
         el("label", { for: fromInput.id }, t("chart.from")), fromInput,
@@ -153,6 +153,7 @@ export async function seriesChart(node, id, state, { onChange = () => {}, compac
     }));
     addSelect.replaceChildren(...stations.filter((s) => !state.stations.includes(s.id))
       .map((s) => el("option", { value: s.id }, s.name)));
+    addBox.hidden = !addSelect.options.length;
     fromInput.value = state.from.slice(0, 10);
     toInput.value = state.to.slice(0, 10);
     aggSelect.value = state.agg;
