@@ -17,13 +17,13 @@ from starlette.responses import Response
 
 from kartenn.errors import InvalidInput
 from kartenn.formats import edr
-from kartenn.services.series import Station, Stations
+from kartenn.services.series import Station, Stations, aggregate, read_period
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 UNITS = {"km": 1000.0, "m": 1.0, "mi": 1609.344}
-COMMON = {"datetime", "parameter-name", "f", "crs", "lang"}
+COMMON = {"datetime", "parameter-name", "f", "crs", "lang", "aggregate"}
 ACCEPTED = [(edr.COVJSON, "covjson"), ("application/vnd.cov+json", "covjson"), ("text/csv", "csv"),
             (edr.GEOJSON, "geojson")]
 
@@ -100,13 +100,18 @@ async def _answer(request: Request, stations: Stations, chosen: list[Station]) -
     fmt = read_format(request)
     names = stations.parameter_names(params.get("parameter-name"))
     start, end = read_interval(params.get("datetime"))
+    period = read_period(params.get("aggregate"))
     found = await run_in_threadpool(stations.read, chosen, names, start, end)
+    if period is not None:
+        found = await run_in_threadpool(aggregate, found, period)
+    described = stations.described(names, period)
+    units = {p["name"]: p.get("unit") for p in described}
     if fmt == "csv":
-        body = edr.csv(found, stations.units)
+        body = edr.csv(found, units)
     elif fmt == "geojson":
-        body = edr.geojson(found, stations.units)
+        body = edr.geojson(found, units)
     else:
-        body = edr.covjson(found, [p for p in stations.parameters if p["name"] in names])
+        body = edr.covjson(found, described)
     return Response(body, media_type=edr.FORMATS[fmt])
 
 
