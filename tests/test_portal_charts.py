@@ -92,7 +92,8 @@ def test_station_chart_range_aggregation_exports_and_address(weather, server, br
     browser.check_accessibility(page, "dataset page with a chart")
 
     # Monthly: 12 points, each the mean of its month, with the month's minimum and maximum.
-    page.get_by_label("Aggregation").select_option("month")
+    with page.expect_request(lambda r: "/locations/Seattle?" in r.url and "aggregate=month" in r.url):
+        page.get_by_label("Aggregation").select_option("month")  # computed by the server
     sync_api.expect(page.locator(".chart-status")).to_have_text("12 points shown")
     drawn = chart_ready(page)
     assert drawn["series"] == 6  # mean, min and max of each variable

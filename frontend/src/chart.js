@@ -1,6 +1,6 @@
 // Charts of a station dataset's series (uPlot), read from OGC API – EDR as CoverageJSON: stations to compare,
 // variables (one axis per unit), a time range (zoom by dragging, earlier/later), daily or monthly means with
-// their minimum and maximum, CSV and PNG export, and a state that lives in the address (share, embed).
+// their minimum and maximum (EDR's aggregate=), CSV and PNG export, and a state that lives in the address.
 import uPlot from "uplot";
 import { api, el, t } from "./api.js";
 import { copyButtons } from "./copy.js";
@@ -37,35 +37,6 @@ function seconds(text, end = false) {
   if (!text) return null;
   const value = Date.parse(text.length === 10 ? `${text}T00:00:00Z` : text) / 1000;
   return end && text.length === 10 ? value + 86400 - 0.001 : value;
-}
-
-function bucketOf(time, agg) {
-  if (agg === "day") return Math.floor(time / 86400) * 86400;
-  const d = new Date(time * 1000);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000;
-}
-
-/** Daily or monthly mean, minimum and maximum of each variable: {times, values: {name: {mean, min, max}}}. */
-export function aggregate(times, values, agg) {
-  const buckets = [];
-  const index = new Map();
-  times.forEach((time, i) => {
-    const key = bucketOf(time, agg);
-    if (!index.has(key)) { index.set(key, buckets.length); buckets.push({ key, rows: [] }); }
-    buckets[index.get(key)].rows.push(i);
-  });
-  const out = {};
-  for (const [name, column] of Object.entries(values)) {
-    const mean = [], min = [], max = [];
-    for (const { rows } of buckets) {
-      const seen = rows.map((i) => column[i]).filter((v) => v !== null && v !== undefined);
-      mean.push(seen.length ? seen.reduce((a, b) => a + b, 0) / seen.length : null);
-      min.push(seen.length ? Math.min(...seen) : null);
-      max.push(seen.length ? Math.max(...seen) : null);
-    }
-    out[name] = { mean, min, max };
-  }
-  return { times: buckets.map((b) => b.key), values: out };
 }
 
 /** A chart in ``node`` of station dataset ``id``; ``onChange(state)`` after every change of its state. */
@@ -166,11 +137,13 @@ export async function seriesChart(node, id, state, { onChange = () => {}, compac
   async function read(stationId) {
     const q = new URLSearchParams({ "parameter-name": state.vars.join(","), f: "covjson" });
     if (state.from || state.to) q.set("datetime", `${state.from || ".."}/${state.to || ".."}`);
+    if (state.agg !== "raw") q.set("aggregate", state.agg); // means, minima (name.min), maxima (name.max)
     const found = await api(`/ogc/collections/${enc(id)}/locations/${enc(stationId)}?${q}`);
     const coverage = found.type === "Coverage" ? found : found.coverages[0];
     if (!coverage) return { times: [], values: {} };
     const times = coverage.domain.axes.t.values.map((v) => Date.parse(v) / 1000);
-    const values = Object.fromEntries(state.vars.map((v) => [v, coverage.ranges[v]?.values || times.map(() => null)]));
+    const names = Object.keys(coverage.ranges);
+    const values = Object.fromEntries(names.map((name) => [name, coverage.ranges[name].values]));
     return { times, values };
   }
 
@@ -202,18 +175,17 @@ export async function seriesChart(node, id, state, { onChange = () => {}, compac
       const name = stations.find((x) => x.id === state.stations[s])?.name || state.stations[s];
       if (!found.times.length) return;
       const table = [found.times];
-      const summary = state.agg === "raw" ? null : aggregate(found.times, found.values, state.agg);
-      if (summary) table[0] = summary.times;
+      const missing = found.times.map(() => null);
       for (const v of state.vars) {
         const stroke = COLOURS[colour++ % COLOURS.length];
         const base = { scale: units[v] || "-", stroke, width: 1.5, spanGaps: true };
         const label = `${name} · ${v}`;
-        if (!summary) {
-          table.push(found.values[v]); series.push({ ...base, label }); labels.push(label);
+        if (state.agg === "raw") {
+          table.push(found.values[v] || missing); series.push({ ...base, label }); labels.push(label);
           continue;
         }
         for (const part of ["mean", "min", "max"]) {
-          table.push(summary.values[v][part]);
+          table.push(found.values[part === "mean" ? v : `${v}.${part}`] || missing);
           const named = `${label} (${t(`chart.${part}`)})`;
           series.push(part === "mean" ? { ...base, label: named } : { ...base, label: named, width: 1, dash: [4, 4] });
           labels.push(named);
