@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DIR ?= demo-site
 
-.PHONY: install assets demo serve test test-deps bench bench-all bench-features bench-catalog bench-maps lint clean
+.PHONY: install assets demo serve test test-deps bench bench-all bench-features bench-catalog bench-maps bench-edr lint clean
 
 $(BIN)/kartenn: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-catalog: install test-deps
 bench-maps: install test-deps
 	$(BIN)/python bench/maps.py $(BENCH_ARGS)
 
+# OGC API – EDR on a raster time stack against pygeoapi's xarray provider (own virtualenv under bench/work).
+bench-edr: install test-deps
+	$(BIN)/python bench/edr.py $(BENCH_ARGS)
+
 # Every benchmark, then the table of targets (bench/results/summary.{md,json}); shorter timed runs than each
 # benchmark's own defaults so the whole fits in 40 minutes on 2 cores. MapServer comes from bench/setup.sh.
 BENCH_ALL_SECONDS ?= 6
@@ -65,6 +69,7 @@ bench-all: install test-deps
 	$(BIN)/python bench/features.py --seconds $(BENCH_ALL_SECONDS) --warmup 1
 	$(BIN)/python bench/maps.py --seconds $(BENCH_ALL_SECONDS) --warmup 1 --cold-seconds $(BENCH_ALL_SECONDS)
 	$(BIN)/python bench/catalog.py --seconds $(BENCH_ALL_SECONDS) --warmup 1
+	$(BIN)/python bench/edr.py --seconds $(BENCH_ALL_SECONDS) --warmup 1
 	$(BIN)/python bench/summary.py
 
 lint: install

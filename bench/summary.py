@@ -1,6 +1,7 @@
 """The targets of every benchmark in one table: bench/results/summary.md and summary.json.
 
-Reads the figures the benchmarks wrote (features.json, maps.json, catalog.json, ingest.json in bench/results);
+Reads the figures the benchmarks wrote (features.json, maps.json, catalog.json, edr.json, ingest.json in
+bench/results);
 each target compares Kartenn with one peer on the same store, case by case, at every concurrency measured.
 ``ratio`` is Kartenn's req/s over the peer's (for ingest: the peer's time over Kartenn's, so above 1 is faster
 too, and the goal is 1/1.5); ``met`` is None where a figure is missing (the peer could not answer the case).
@@ -27,6 +28,7 @@ TARGETS = [
      [("kartenn-postgis", "pygeoapi-postgis"), ("kartenn-gpkg", "pygeoapi-gpkg")], 3.0),
     ("CSW and records search ≥ 2× pycsw on PostgreSQL", "catalog", ["csw", "q"],
      [("kartenn-postgis", "pycsw-postgis")], 2.0),
+    ("EDR on a raster time stack ≥ 2× pygeoapi", "edr", ["position", "cube"], [("kartenn", "pygeoapi")], 2.0),
 ]
 
 
@@ -69,7 +71,7 @@ def write(rows: list[dict]) -> None:
     met = sum(1 for r in rows if r["met"])
     missed = [r for r in rows if r["met"] is False]
     dates = {name: json.loads((RESULTS / f"{name}.json").read_text()).get("date", "?")
-             for name in ("features", "maps", "catalog", "ingest") if (RESULTS / f"{name}.json").exists()}
+             for name in ("features", "maps", "catalog", "edr", "ingest") if (RESULTS / f"{name}.json").exists()}
     lines = ["# Benchmark targets", "",
              "Ratios of Kartenn to each peer on the same store, from one run of each benchmark (`make bench-all`); "
              "each benchmark's own file gives the figures, the peers' configuration and the fairness choices.", "",
@@ -80,6 +82,9 @@ def write(rows: list[dict]) -> None:
         shown = "n/a" if r["met"] is None else ("yes" if r["met"] else "**no**")
         lines.append(f"| {r['target']} | {r['peer']} | {r['case']} | {r['ratio'] if r['ratio'] is not None else 'n/a'}"
                      f" | {r['goal']} | {shown} |")
+    if missed:
+        lines += ["", "Where a target is missed, `bench/profiles.md` says where the time goes (profiled) and "
+                  "what would close it."]
     (RESULTS / "summary.md").write_text("\n".join(lines) + "\n")
 
 

@@ -14,6 +14,8 @@ command -v npm >/dev/null || need+=(npm)
 ls /usr/lib/*/mod_spatialite.so >/dev/null 2>&1 || need+=(libsqlite3-mod-spatialite)
 # Chromium, driven headless by Playwright in the portal's browser tests.
 command -v chromium >/dev/null || need+=(chromium)
+# kubectl, whose kustomize renders the Kubernetes manifests in tests/test_deploy.py.
+command -v kubectl >/dev/null || need+=(kubernetes-client)
 # QGIS (Python bindings, run headless by /usr/bin/python3), which edits layers through WFS-T in tests/test_wfs_qgis.py.
 /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || need+=(python3-qgis)
 if [ ${#need[@]} -gt 0 ]; then

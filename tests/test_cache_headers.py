@@ -131,7 +131,7 @@ def path_values(world, style: str) -> dict[str, str]:
             "tms_id": TMS, "z": "0", "row": "0", "col": "0", "tile": "0.png", "j": "1", "point": "1.json",
             "style_id": style, "style": style, "name": style, "fid": "1", "schema": "iso19139", "fmt": "rdf",
             "org_id": "iuem", "thesaurus_id": "inspire-theme", "job_id": "none", "map_id": "none",
-            "upload_id": "none"}
+            "upload_id": "none", "time": "2000-01-01", "location_id": "none"}
 
 
 def get_routes(app) -> list[str]:

@@ -91,13 +91,24 @@ def test_styles_default_and_alternates(module_site, migrated):
         ds = view.catalog.get_dataset(dataset_id)
         return styles.default_name(ds), sorted(styles.styles_of(view, ds))
 
-    assert styles_of("countries") == ("countries", ["countries"])  # pophatch names attributes countries lacks
+    assert styles_of("countries") == ("countries", ["countries", "pophatch"])
     assert styles_of("populated_places") == ("populated_places", ["point", "populated_places"])
-    assert styles_of("departements") == ("restricted", ["restricted"])
+    assert styles_of("departements") == ("restricted", ["pophatch", "restricted"])
+    assert styles_of("regions") == ("pophatch", ["pophatch"])
     assert styles_of("dtm") == ("dem", ["dem"])
     places = styles.style_for(view, view.catalog.get_dataset("populated_places"), "populated_places")
     assert len(places.rules) == 5 and sum(1 for r in places.rules if r.min_scale or r.max_scale) == 5
-    assert any("not used for departements" in m for m in _warnings(migrated, "style pophatch"))
+    # pophatch names attributes these layers lack (PERSONS, STATE_ABBR): as GeoServer, only its lines are drawn
+    pophatch = styles.style_for(view, view.catalog.get_dataset("regions"), "pophatch")
+    assert [(r.title, [s.kind for s in r.symbolizers]) for r in pophatch.rules] == [("Boundary", ["line"])]
+    assert "a label of rule 'Boundary' left out: the data has no attribute STATE_ABBR (departements)" in \
+           _warnings(migrated, "style pophatch")
+    # countries.sld's label rules name attributes the fixture's data lacks (its columns are in lower case)
+    assert {m for m in _warnings(migrated, "style ne:countries") if "left out: the data" in m} == {
+        "rule #3 left out: the data has no attribute MIN_ZOOM, NAME_LEN (countries)",
+        "rule #4 left out: the data has no attribute MIN_ZOOM (countries)",
+        "rule #5 left out: the data has no attribute MIN_ZOOM (countries)",
+        "a label of rule #6 left out: the data has no attribute NAME (countries)"}
 
 
 def test_layer_group_is_a_saved_map(module_site, migrated):
@@ -257,7 +268,7 @@ def test_bad_input_is_reported_and_the_rest_goes_on(site, settings, tmp_path):
     messages = " | ".join(f"{w['source']}: {w['message']}" for w in report["warnings"])
     assert "topp:regions: workspaces/topp/admin_express/regions/featuretype.xml: malformed XML" in messages
     assert "sf:dtm: not migrated: its data file" in messages and "is missing" in messages
-    assert "roles: roles.xml: XML with a DOCTYPE declaring entities is refused" in messages
+    assert "roles: security/role/default/roles.xml: XML with a DOCTYPE declaring entities is refused" in messages
     # a plain password is hashed (short as it is: not a new one); an encrypted one cannot come across
     assert authenticate_password(site, "stagiaire", "court").user == "stagiaire"
     assert site.accounts.get_user("invite")["password"] is None
@@ -366,3 +377,30 @@ def test_former_paths_answer_when_the_site_says_so(module_site, module_settings,
                 == 404
     finally:
         plain.stop()
+
+
+def test_a_dry_run_reports_what_the_real_run_does(site, tmp_path):
+    """The same styles made, refused and warned about: a dry run reads each SLD against the attributes the
+    layer's data has, as the real run does."""
+    root = _copy(tmp_path, "ne", "topp", "sf")
+    layer = root / "workspaces" / "topp" / "admin_express" / "regions" / "layer.xml"
+    layer.write_text(layer.read_text().replace(  # a raster style as an alternate of a vector layer: refused
+        "  <resource ", '  <styles class="linked-hash-set"><style><id>StyleInfoImpl--d1cb3e0:1565b545728:-7fca</id>'
+        "</style></styles>\n  <resource "))
+    operator = site.seen_by(OPERATOR)
+    dry = migrate_geoserver(operator, root, dry_run=True).as_dict()
+    assert site.catalog.list_datasets() == []
+    real = migrate_geoserver(operator, root).as_dict()
+
+    def styles_made(report):
+        return sorted((e["source"], e["target"], e["detail"]) for e in report["created"] if e["kind"] == "style")
+
+    def warnings(report):
+        return sorted((w["source"], w["message"]) for w in report["warnings"])
+
+    assert styles_made(dry) == styles_made(real)
+    assert warnings(dry) == warnings(real)
+    refused = [w for w in warnings(real) if "not used for" in w[1]]
+    assert refused == [("style dem", "not used for regions: regions is vector data: give it a vector style (rules)")]
+    assert len(styles_made(real)) == 8
+    assert [(e["source"], e["kind"]) for e in dry["created"]] == [(e["source"], e["kind"]) for e in real["created"]]

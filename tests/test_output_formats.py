@@ -47,3 +47,20 @@ def test_downloads_and_wfs_answer_each_way_of_asking(site, settings) -> None:
                                                   "typeNames": ds, "count": "1", "outputFormat": name})
             assert response.status_code == 200 and response.headers["content-type"] == "application/geo+json"
             assert len(response.json()["features"]) == 1
+
+
+def test_a_raster_downloads_as_its_cloud_optimized_geotiff(site, settings) -> None:
+    from kartenn.domain.security import Sharing
+
+    dem = publish_file(site, shared("rasters/opengeos-dtm.tif"))[0].dataset
+    hidden = publish_file(site, shared("rasters/opengeos-dtm.tif"), sharing=Sharing(public=False))[0].dataset
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        url = f"/ogc/collections/{dem.id}/download"
+        for params in ({}, {"f": "tiff"}):
+            response = client.get(url, params=params)
+            assert response.status_code == 200 and response.headers["content-type"].startswith("image/tiff")
+            assert response.content == site.files.path(dem.storage).read_bytes()
+            assert f'filename="{dem.id}.tif"' in response.headers["content-disposition"]
+        refused = client.get(url, params={"f": "gpkg"})
+        assert refused.status_code == 400 and "f=tiff" in refused.text
+        assert client.get(f"/ogc/collections/{hidden.id}/download").status_code == 404

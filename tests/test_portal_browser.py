@@ -12,7 +12,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 from playwright import sync_api  # noqa: E402  (the test extra; make install)
@@ -684,3 +684,34 @@ def _fresh_artifacts() -> None:
         for old in ARTIFACTS.glob("*-embedded.png"):
             old.unlink()
     shutil.os.makedirs(ARTIFACTS, exist_ok=True)
+
+
+def test_a_map_made_from_a_geoserver_layer_group_opens_with_its_styles(site, settings, server, browser):
+    """ne:world (countries with the group's style "countries", populated places with their default) migrated into
+    a saved map: the viewer asks the server for each layer with the style the map saved."""
+    kartenn("migrate", "geoserver", str(shared("migration/geoserver-datadir")), "--data-dir", str(settings.data_dir),
+            settings=settings, check=True)
+    with server.client() as http:
+        (world,) = http.get("/api/v1/maps").json()["maps"]  # public: GeoServer's rules let everyone read it
+        layers = http.get(f"/api/v1/maps/{world['id']}").json()["map"]["layers"]
+    styled = {layer["dataset"]: layer["style"] or "" for layer in layers}
+    assert sorted(styled.values()) == ["", "countries"], layers
+    countries = next(d for d, s in styled.items() if s)
+    page = browser.page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "GetMap" in r.url else None)
+    page.goto(f"{server.url}/map?lang=en&saved={world['id']}")
+    sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
+    sync_api.expect(page.locator("li.layer")).to_have_count(2)
+    page.wait_for_timeout(1500)  # the WMS images asked for
+    for dataset_id, style in styled.items():
+        mine = [parse_qs(urlparse(url).query) for url in asked
+                if parse_qs(urlparse(url).query).get("LAYERS") == [dataset_id]]
+        assert mine and all(q.get("STYLES", [""]) == [style] for q in mine), (dataset_id, asked)
+    legend = page.locator(f"li.layer[data-layer='{countries}'] details img").get_attribute("src")
+    assert "style=countries" in legend
+    with server.client() as http:  # the legend of that style
+        drawn = http.get(legend)
+        assert drawn.status_code == 200 and drawn.headers["content-type"] == "image/png"
+    assert f"{countries}~wms~~countries" in unquote(page.url)  # the state in the address keeps the style
+    browser.shot(page, "saved-map-styles")

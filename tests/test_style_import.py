@@ -235,7 +235,7 @@ def test_older_layouts_as_geoserver_keeps_them():
     fill, label = idf.symbolizers
     assert (fill.color, fill.opacity, label.field, label.size, label.halo_color) == ("#ffaa00", 1, "nom", 10, None)
     assert (outline.symbolizers[0].color, outline.symbolizers[0].width) == ("#000000", 1)  # an empty Stroke
-    assert imported.warnings == []
+    assert imported.warnings == ["label options the model does not have were left out: VendorOption maxDisplacement"]
 
 
 def test_styles_from_the_command_line(site, settings):
@@ -300,3 +300,74 @@ def test_bold_and_italic_labels():
     assert symbolizers(label)[0].get("face-name") == "DejaVu Sans Bold Oblique"
     assert from_sld(to_sld("l", from_sld(doc).styles[0])).styles[0].rules[1].symbolizers[1] == label
     assert not from_sld(sld("point.sld")).styles[0].rules[1].symbolizers[1].bold
+
+
+GEOSERVER_STYLES = "migration/geoserver-datadir"
+
+
+def test_geoserver_label_rules_keep_their_conditions_and_scales():
+    imported = from_sld(shared(f"{GEOSERVER_STYLES}/workspaces/ne/styles/countries.sld").read_bytes())
+    (style,) = imported.styles
+    labels = [(r.filter.model_dump(exclude_defaults=True) if r.filter else None, r.min_scale, r.max_scale,
+               r.symbolizers[0].field, r.symbolizers[0].size, r.symbolizers[0].bold)
+              for r in style.rules if r.symbolizers[0].kind == "label"]
+    short, first = {"op": "<", "property": "NAME_LEN", "value": 8}, {"op": "<", "property": "MIN_ZOOM", "value": 2}
+    assert labels == [  # if_then_else(NAME_LEN < 8, the name, ABBREV): one rule per branch
+        ({"op": "and", "args": [first, short]}, 14e7, None, "NAME", 10, False),
+        ({"op": "and", "args": [first, {"op": "not", "args": [short]}]}, 14e7, None, "ABBREV", 10, False),
+        ({"op": "<", "property": "MIN_ZOOM", "value": 3}, 7e7, 14e7, "NAME", 12, False),
+        ({"op": "<", "property": "MIN_ZOOM", "value": 50}, 3.5e7, 7e7, "NAME", 14, True),
+        (None, None, 3.5e7, "NAME", 16, True)]
+    assert {s.color for r in style.rules for s in r.symbolizers if s.kind == "label"} == {"#777777"}
+    assert imported.warnings == [
+        "a PolygonSymbolizer drawn only in GeoServer's legend (inclusion legendOnly) was left out",
+        "rule 'Countries' has nothing the model can draw and was left out",
+        "the computed value of 'fill' was left out",
+        "labels in the language of the request are drawn in one: NAME, the default",
+        "label options the model does not have were left out: Priority, VendorOption maxDisplacement, VendorOption "
+        "spaceAround, VendorOption charSpacing, VendorOption autoWrap, VendorOption goodnessOfFit"]
+    # pophatch: its label keeps its white halo (GeoServer's 0xRRGGBB colours)
+    (pophatch,) = from_sld(shared(f"{GEOSERVER_STYLES}/styles/pophatch.sld").read_bytes()).styles
+    line, label = pophatch.rules[-1].symbolizers
+    assert (label.field, label.size, label.halo_color, label.halo_radius) == ("STATE_ABBR", 14, "#ffffff", 2)
+
+
+def test_a_lenient_import_leaves_out_the_rules_on_attributes_the_data_lacks():
+    doc = shared(f"{GEOSERVER_STYLES}/styles/pophatch.sld").read_bytes()
+    with pytest.raises(InvalidInput, match="unknown attributes: PERSONS, STATE_ABBR"):
+        from_sld(doc, {"nom": "string"})
+    imported = from_sld(doc, {"nom": "string"}, lenient=True)  # what GeoServer draws on such data: the lines
+    assert [(r.title, [s.kind for s in r.symbolizers]) for r in imported.styles[0].rules] == [("Boundary", ["line"])]
+    assert imported.warnings[-4:] == ["rule '< 2M' left out: the data has no attribute PERSONS",
+                                      "rule '2M - 4M' left out: the data has no attribute PERSONS",
+                                      "rule '> 4M' left out: the data has no attribute PERSONS",
+                                      "a label of rule 'Boundary' left out: the data has no attribute STATE_ABBR"]
+    imported = from_sld(doc, {"PERSONS": "number"}, lenient=True)
+    assert [r.title for r in imported.styles[0].rules] == ["< 2M", "2M - 4M", "> 4M", "Boundary"]
+    assert [s.kind for s in imported.styles[0].rules[-1].symbolizers] == ["line"]
+    assert "a label of rule 'Boundary' left out: the data has no attribute STATE_ABBR" in imported.warnings
+    imported = from_sld(doc, {"STATE_ABBR": "string"}, lenient=True)
+    assert [r.title for r in imported.styles[0].rules] == ["Boundary"]
+    assert "rule '< 2M' left out: the data has no attribute PERSONS" in imported.warnings
+
+
+def test_label_rules_render_at_their_scales_only(site, tmp_path):
+    """A feature of MIN_ZOOM 2.5: labelled between 1:35M and 1:140M (the rules of MIN_ZOOM < 3 and < 50 and the
+    last one), not above (MIN_ZOOM < 2)."""
+    data = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
+        "NAME": "Atlantis", "NAME_LEN": 8, "ABBREV": "Atl.", "MIN_ZOOM": 2.5},
+        "geometry": {"type": "Polygon", "coordinates": [[[-30, -20], [30, -20], [30, 20], [-30, 20], [-30, -20]]]}}]}
+    path = tmp_path / "atlantis.geojson"
+    path.write_text(json.dumps(data))
+    dataset = publish_file(site, path)[0].dataset
+    fields = {f.name: f.type for f in dataset.fields}
+    (style,) = from_sld(shared(f"{GEOSERVER_STYLES}/workspaces/ne/styles/countries.sld").read_bytes(), fields).styles
+    unlabelled = style.model_copy(update={"rules": [r for r in style.rules if r.symbolizers[0].kind != "label"]})
+
+    def drawn(scale: float, with_labels: bool) -> bytes:
+        half = scale * 0.00028 * 256 / 2  # Mapnik's scale denominator: metres per pixel / 0.28 mm
+        return render.render_map(site, [render.MapLayer(dataset, style if with_labels else unlabelled)],
+                                 "EPSG:3857", (-half, -half, half, half), 256, 256)
+
+    for scale, labelled in ((2e8, False), (1e8, True), (5e7, True), (2e7, True)):
+        assert (drawn(scale, True) != drawn(scale, False)) is labelled, scale

@@ -28,20 +28,20 @@ export function tileUrl(id, datetime = null) {
   return `/ogc/collections/${encodeURIComponent(id)}/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt${when}`;
 }
 
-/** An OpenLayers layer showing ``dataset`` (the JSON of /api/v1/datasets/{id}) in ``mode`` wms or mvt, at the time
- * ``datetime`` when given. */
-export function datasetLayer(dataset, mode, index = 0, datetime = null) {
+/** An OpenLayers layer showing ``dataset`` (the JSON of /api/v1/datasets/{id}) in ``mode`` wms or mvt; a WMS
+ * image drawn with the named ``style`` (default: the dataset's default style); at the time ``datetime`` when given. */
+export function datasetLayer(dataset, mode, index = 0, style = "", datetime = null) {
   if (mode === "mvt" && dataset.kind === "vector") {
     return new VectorTileLayer({
       source: new VectorTileSource({ format: new MVT(), url: tileUrl(dataset.id, datetime) }),
       style: vectorStyle(index), declutter: false,
     });
   }
-  return new ImageLayer({ source: wmsSource(dataset.id, datetime ? { TIME: datetime } : {}) });
+  return new ImageLayer({ source: wmsSource(dataset.id, { STYLES: style || "", ...(datetime ? { TIME: datetime } : {}) }) });
 }
 
-export function legendUrl(id) {
+export function legendUrl(id, style = "") {
   const q = new URLSearchParams({ service: "WMS", version: "1.3.0", request: "GetLegendGraphic", format: "image/png",
-    layer: id, sld_version: "1.1.0" });
+    layer: id, sld_version: "1.1.0", ...(style ? { style } : {}) });
   return `/wms?${q}`;
 }

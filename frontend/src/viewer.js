@@ -49,7 +49,7 @@ export function viewer(node) {
   const map = new Map({ target: node, layers: [...basemap, measureLayer], keyboardEventTarget: node,
     controls: defaultControls({ rotate: false }).extend([new ScaleLine()]),
     view: new View({ center: fromLonLat([2.5, 46.5]), zoom: 5 }) });
-  const entries = []; // {dataset, mode, opacity, layer, query, item}, bottom first
+  const entries = []; // {dataset, mode, opacity, style, layer, query, item}, bottom first
   const list = document.getElementById("layers");
   const empty = document.getElementById("no-layers");
 
@@ -66,8 +66,8 @@ export function viewer(node) {
   function saveState() {
     const q = new URLSearchParams(location.search);
     q.delete("lang");
-    const layers = entries.map((e) => [e.dataset.id, e.mode, e.opacity === 1 ? "" : e.opacity.toFixed(2)]
-      .filter(Boolean).join("~"));
+    const layers = entries.map((e) => [e.dataset.id, e.mode, e.opacity === 1 ? "" : e.opacity.toFixed(2), e.style]
+      .join("~").replace(/~+$/, ""));
     if (layers.length) q.set("layers", layers.join(",")); else q.delete("layers");
     const timed = entries.filter((e) => e.time).map((e) => [e.dataset.id, e.time.start, e.time.end].join("~"));
     if (timed.length) q.set("time", timed.join(",")); else q.delete("time");
@@ -106,7 +106,7 @@ export function viewer(node) {
           el("button", { type: "button", title: t("remove"), "aria-label": `${t("remove")}: ${entry.dataset.title}`, onclick: () => removeLayer(entry) }, "✕"))),
       el("label", { for: `opacity-${id}` }, t("opacity")), opacity,
       modeSelect ? el("label", { for: `mode-${id}` }, t("mode")) : null, modeSelect, time,
-      el("details", {}, el("summary", {}, t("legend")), el("img", { src: legendUrl(id), alt: `${t("legend")}: ${entry.dataset.title}`, loading: "lazy" })));
+      el("details", {}, el("summary", {}, t("legend")), el("img", { src: legendUrl(id, entry.style), alt: `${t("legend")}: ${entry.dataset.title}`, loading: "lazy" })));
   }
 
   // The time slider: one date, or a period (two handles); play steps through the dates, a period keeping its length.
@@ -186,7 +186,7 @@ export function viewer(node) {
 
   function replaceLayer(entry) {
     map.removeLayer(entry.layer);
-    entry.layer = datasetLayer(entry.dataset, entry.mode, entries.indexOf(entry), datetimeOf(entry));
+    entry.layer = datasetLayer(entry.dataset, entry.mode, entries.indexOf(entry), entry.style, datetimeOf(entry));
     entry.layer.setOpacity(entry.opacity);
     map.addLayer(entry.layer);
     redraw();
@@ -199,16 +199,18 @@ export function viewer(node) {
     redraw();
   }
 
-  async function addLayer(id, mode, opacity = 1, fitTo = false) {
+  // A named style (a saved map's, e.g. a GeoServer layer group's) is drawn by the server: the layer is a WMS image.
+  async function addLayer(id, mode, opacity = 1, fitTo = false, style = "") {
     if (entries.some((e) => e.dataset.id === id)) return;
     const dataset = await api(`/api/v1/datasets/${encodeURIComponent(id)}`);
-    const entry = { dataset, mode: mode || (dataset.kind === "vector" ? "mvt" : "wms"), opacity, query: wmsSource(id) };
+    const entry = { dataset, mode: mode || (dataset.kind === "vector" && !style ? "mvt" : "wms"), opacity,
+      style: style || "", query: wmsSource(id, { STYLES: style || "" }) };
     if (entry.mode === "mvt" && dataset.kind !== "vector") entry.mode = "wms";
     const known = timeSteps(dataset.time);
     const restored = times[id];
     if (restored && known.includes(restored.start) && known.includes(restored.end)) entry.time = restored;
     if (entry.time) entry.query.updateParams({ TIME: datetimeOf(entry) });
-    entry.layer = datasetLayer(dataset, entry.mode, entries.length, datetimeOf(entry));
+    entry.layer = datasetLayer(dataset, entry.mode, entries.length, entry.style, datetimeOf(entry));
     entry.layer.setOpacity(opacity);
     entry.item = layerItem(entry);
     entries.push(entry);
@@ -219,7 +221,7 @@ export function viewer(node) {
     }
   }
 
-  // Layers from the URL (?layers=id~mode~opacity,…) or from a saved map (?saved=ID); one at a time, so the
+  // Layers from the URL (?layers=id~mode~opacity~style,…) or from a saved map (?saved=ID); one at a time, so the
   // order is kept.
   async function restore() {
     const saved = params.get("saved");
@@ -227,7 +229,8 @@ export function viewer(node) {
       const found = await api(`/api/v1/maps/${encodeURIComponent(saved)}`).catch(() => null);
       if (found) {
         for (const layer of found.map.layers) {
-          await addLayer(layer.dataset, layer.kind === "vector" ? "mvt" : "wms", layer.opacity).catch(() => null);
+          await addLayer(layer.dataset, layer.kind === "vector" ? "mvt" : "wms", layer.opacity ?? 1, false,
+            layer.style || "").catch(() => null);
         }
         if (!hasView && found.map.extent) {
           map.getView().fit(transformExtent(found.map.extent, "EPSG:4326", "EPSG:3857"), { padding: [10, 10, 10, 10] });
@@ -236,8 +239,8 @@ export function viewer(node) {
       }
     }
     const initial = (params.get("layers") || "").split(",").filter(Boolean).map((part) => part.split("~"));
-    for (const [id, mode, opacity] of initial) {
-      await addLayer(id, mode, opacity ? Number(opacity) : 1, !hasView && initial.length === 1).catch(() => null);
+    for (const [id, mode, opacity, style] of initial) {
+      await addLayer(id, mode, opacity ? Number(opacity) : 1, !hasView && initial.length === 1, style).catch(() => null);
     }
   }
   restore().then(() => node.setAttribute("data-ready", "true"));
@@ -255,7 +258,7 @@ export function viewer(node) {
         org: org && org.value ? org.value : null,
         public: document.getElementById("save-public").checked,
         map: { layers: entries.map((e) => ({ dataset: e.dataset.id, kind: e.mode === "mvt" ? "vector" : "wms",
-          opacity: e.opacity })), extent },
+          opacity: e.opacity, style: e.style || null })), extent },
       };
       try {
         const saved = await api("/api/v1/maps", { method: "POST", body: JSON.stringify(body),

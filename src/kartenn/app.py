@@ -15,7 +15,7 @@ from kartenn import __version__
 from kartenn.config import Settings
 from kartenn.services.jobs import JobRunner
 from kartenn.site import Site
-from kartenn.web import api, auth, errors, ogc, ows, portal
+from kartenn.web import api, auth, errors, ogc, operations, ows, portal
 from kartenn.web.caching import CachePolicy
 from kartenn.web.former_paths import FormerPaths
 from kartenn.web.ogc import tiles as ogc_tiles
@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(WarmUp)
     if settings.former_paths:
         app.add_middleware(FormerPaths)
+    app.add_middleware(operations.RequestMetrics)  # the outermost: it sees every answer as sent
     errors.install(app)
     # Tiles and the OGC web services first: the router tries routes in order, and these answer most requests
     # (no path of theirs is one of the others').
@@ -59,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(portal.router)
     app.include_router(auth.router)
+    app.include_router(operations.router)  # /readyz, /metrics
     app.mount("/static", static_files(), name="static")  # the portal's built front end
 
     @app.get("/healthz", include_in_schema=False)

@@ -75,12 +75,14 @@ def ingest(
     replace: Annotated[str | None, typer.Option(help="Update this dataset in place, keeping its id.")] = None,
     org: Annotated[str | None, typer.Option(help="Organisation that owns the new datasets.")] = None,
     private: Annotated[bool, typer.Option("--private", help="Only the owning organisation sees them.")] = False,
+    variable: Annotated[str | None, typer.Option(help="Publish only this variable of a NetCDF file.")] = None,
     series: Annotated[str | None, typer.Option(
         help="Read the files as measurements at stations: station=COL,time=COL[,variable=COL,value=COL,unit=COL] "
              "(long form) or station=COL,time=COL (wide form: every numeric column is a variable); 'auto' finds "
              "the columns by their usual names.")] = None,
 ) -> None:
-    """Publish each file as one or more datasets, each with a catalogue record."""
+    """Publish each file as one or more datasets, each with a catalogue record. A NetCDF variable with a time
+    axis, or a folder (or zip) of GeoTIFFs named by date, becomes one raster time stack."""
     from kartenn.domain.security import Sharing
     from kartenn.services.publish import publish_file
 
@@ -107,7 +109,7 @@ def ingest(
 
             try:
                 outcomes = publish_file(site, path, title=title, crs=crs, replace=replace, progress=progress,
-                                        sharing=sharing, series=series)
+                                        sharing=sharing, variable=variable, series=series)
             except KartennError as exc:
                 _error(exc.message)
                 failures += 1
@@ -186,7 +188,7 @@ def serve(
         raise _fail(exc.message) from None
     os.environ["KARTENN_DATA_DIR"] = str(settings.data_dir)
     os.environ["KARTENN_WORKERS"] = str(workers)  # each process draws maps on its share of the cores
-    options = uvicorn_options(settings.forwarded_allow_ips)
+    options = uvicorn_options(settings.forwarded_allow_ips, settings.log_format, settings.shutdown_timeout)
     console.print(f"Serving {settings.data_dir} on http://{host}:{port}", highlight=False, soft_wrap=True)
     if workers > 1:  # a listening socket per process: the kernel spreads connections across them
         try:

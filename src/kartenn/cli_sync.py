@@ -24,9 +24,13 @@ def sync(
     as_json: AsJson = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Also replace datasets changed here since the "
                                                                 "last sync, or not copied by it.")] = False,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove here the datasets copied before that the source "
+                                                          "no longer has (not those changed here since, unless "
+                                                          "--overwrite).")] = False,
 ) -> None:
     """Copy datasets, with their records, styles and sharing, from another Kartenn site (a test platform to
-    production). Run again, it copies what changed at the source and keeps what changed here (see --overwrite)."""
+    production). Run again, it copies what changed at the source and keeps what changed here (see --overwrite);
+    it reports the datasets the source no longer has (see --delete)."""
     import orjson
 
     from kartenn.cli import _error, _fail, _operator, console, out
@@ -38,7 +42,8 @@ def sync(
         site = _operator(data_dir)
         try:
             with SourceSite(source, token) as remote:
-                report = copy(site, remote, datasets or None, dry_run=dry_run, overwrite=overwrite)
+                report = copy(site, remote, datasets or None, dry_run=dry_run, overwrite=overwrite,
+                              delete=delete)
         finally:
             site.close()
     except KartennError as exc:
@@ -50,6 +55,9 @@ def sync(
             for entry in entries:
                 done = f"would {verb}" if dry_run else f"{verb}d"
                 out.print(f"{done:<14} {entry['id']}  ({_details(entry)})", highlight=False, soft_wrap=True)
+        for entry in report.deleted:
+            done = "would delete" if dry_run else "deleted"
+            out.print(f"{done:<14} {entry['id']}  ({entry['reason']})", highlight=False, soft_wrap=True)
         for entry in report.skipped:
             if "reason" in entry:
                 out.print(f"{'skipped':<14} {entry['id']}: {entry['reason']}", highlight=False, soft_wrap=True)
@@ -59,7 +67,8 @@ def sync(
         if "error" in entry:
             _error(f"{entry['id']}: {entry['error']}")
     if not as_json:
-        out.print(f"{len(report.created)} created, {len(report.updated)} updated, {len(report.skipped)} skipped"
+        out.print(f"{len(report.created)} created, {len(report.updated)} updated, {len(report.deleted)} deleted, "
+                  f"{len(report.skipped)} skipped"
                   + (" (dry run: nothing was changed)" if dry_run else ""), highlight=False)
     if report.failed:
         raise typer.Exit(code=1)

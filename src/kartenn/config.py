@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     style_max_filter_nodes: int = 2000  # operators, listed values and LIKE wildcards of all its filters
     style_max_filter_depth: int = 16  # how deep its filters nest
     map_pixel_tolerance: int = 4  # how near a click must be to a feature for GetFeatureInfo, in pixels
+    wcs_max_bytes: int = 512 * 1024 * 1024  # uncompressed bytes one WCS GetCoverage may cut out
+    time_nearest: bool = False  # a TIME between the steps of a raster time stack draws the nearest step
     tile_cache: bool = True  # keep rendered and vector tiles under data_dir/cache/tiles
     former_paths: bool = False  # also answer a migrated GeoServer's and GeoNetwork's paths (web/former_paths.py)
     tile_cache_max_mb: int = 2048  # the cache's size cap; the oldest tiles go first
@@ -73,6 +75,10 @@ class Settings(BaseSettings):
     basemap_url: str | None = None  # XYZ tiles (OSM, IGN…) under the viewer's layers; offline Natural Earth if unset
     basemap_attribution: str = ""  # shown on the map with basemap_url, e.g. "© OpenStreetMap contributors"
     glyphs_url: str | None = None  # MapLibre styles' fonts ({fontstack}/{range}.pbf); MapLibre's demo server if unset
+    # Who may read /metrics without logging in as an administrator: addresses or networks, comma-separated
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line (time, level, logger, message…)
+    shutdown_timeout: int = 30  # seconds requests in flight may take to finish after SIGTERM
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

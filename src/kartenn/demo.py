@@ -48,6 +48,13 @@ DESCRIPTIONS: dict[str, dict] = {
         "keywords": ["imagery", "Landsat", "satellite"], "topics": ["imageryBaseMapsEarthCover"],
         "licence": "CC0", "language": "eng", "lineage": "Landsat 7 ETM+ subset, from the rasterio test data.",
     },
+    "coads_sst.nc": {
+        "title": "Sea surface temperature, monthly climatology (COADS)",
+        "abstract": "Monthly mean sea-surface temperature of the world on a 2° grid: a raster over twelve times.",
+        "keywords": ["sea surface temperature", "ocean", "climatology"], "topics": ["oceans"],
+        "licence": "NOAA PSL terms of use (ICOADS, NOAA PSL)", "language": "eng",
+        "lineage": "ICOADS monthly climatology (NOAA PSL), from the pygeoapi test data.", "variable": "SST",
+    },
     "wmo-stations.csv": {
         "title": "WMO weather stations",
         "abstract": "78 WMO weather observing stations with their WIGOS identifiers.",
@@ -112,7 +119,7 @@ def load_demo(site: Site, console: Console) -> None:
         if name in done:
             continue
         for outcome in publish_file(site, DEMO_DATA / name, title=text["title"], sharing=Sharing(org=DEMO_ORG[0]),
-                                    series=text.get("series")):
+                                    variable=text.get("variable"), series=text.get("series")):
             if outcome.error:
                 console.print(f"[red]error:[/red] {outcome.source}: {outcome.error}")
             else:

@@ -79,3 +79,9 @@ class TooManyRequests(KartennError):
     def __init__(self, message: str, *, retry_after: int = 60) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class InvalidDimensionValue(InvalidInput):
+    """A TIME (or other dimension) value the layer does not have."""
+
+    code = "InvalidDimensionValue"

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from typing import Any
 
 import uvicorn
+
+from kartenn.logs import log_config
+from kartenn.metrics import MULTIPROCESS_DIR
 
 APP = "kartenn.app:app_from_env"
 UVICORN_OPTIONS: dict[str, Any] = {"factory": True, "log_level": "info"}
@@ -26,11 +32,19 @@ STARTUP_GRACE = 10.0  # a first worker that dies sooner than this after its star
 PR_SET_PDEATHSIG = 1
 
 
-def uvicorn_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+def uvicorn_options(forwarded_allow_ips: str | None, log_format: str = "text",
+                    shutdown_timeout: int | None = None) -> dict[str, Any]:
     """uvicorn's options: X-Forwarded-For and X-Forwarded-Proto are believed from the configured proxies only
-    (uvicorn alone would believe any client on 127.0.0.1, and so anyone behind a local proxy or tunnel)."""
+    (uvicorn alone would believe any client on 127.0.0.1, and so anyone behind a local proxy or tunnel). On
+    SIGTERM uvicorn stops accepting connections and lets the requests in flight finish, for ``shutdown_timeout``
+    seconds at most (None: as long as they take)."""
     proxies = (forwarded_allow_ips or "").strip()
-    return {**UVICORN_OPTIONS, "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
+    options = {**UVICORN_OPTIONS, "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None,
+               "timeout_graceful_shutdown": shutdown_timeout}
+    config = log_config(log_format)
+    if config is not None:
+        options.update(log_config=config, access_log=False)
+    return options
 
 
 def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -64,6 +78,7 @@ def serve_workers(workers: int, host: str, port: int, options: dict[str, Any] | 
     # Bound once here first, without SO_REUSEPORT: a port in use, even by another server's workers, is reported
     # before any worker starts.
     listening_socket(host, port, reuse_port=False).close()
+    metrics_dir = _metrics_dir()
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,12 +99,37 @@ def serve_workers(workers: int, host: str, port: int, options: dict[str, Any] | 
                 status = 1
                 stop.set()
                 break
+            _forget(process)
             running[i] = start()  # a worker that died while serving (killed, out of memory) is replaced
     for process in running:
         if process.is_alive():
             process.terminate()
+    wait = (options or {}).get("timeout_graceful_shutdown") or 30
     for process in running:
-        process.join(timeout=30)
+        process.join(timeout=wait + 10)  # its requests in flight finish first
         if process.is_alive():
             process.kill()
+    if metrics_dir:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return status
+
+
+def _metrics_dir() -> str | None:
+    """Where the workers keep their metrics, which /metrics adds up (prometheus_client's multiprocess mode): a
+    directory of PROMETHEUS_MULTIPROC_DIR, emptied, or a new one; the path made here is removed at the end."""
+    given = os.environ.get(MULTIPROCESS_DIR)
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(given, name))
+        return None
+    os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="kartenn-metrics-")
+    return os.environ[MULTIPROCESS_DIR]
+
+
+def _forget(process: Any) -> None:
+    """A dead worker's gauges (render slots) no longer count; its counters still do."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(process.pid)

@@ -122,12 +122,12 @@ class Site:
         Returns (removed, kept)."""
         datasets = self.catalog.list_datasets()
         vectors = {d.storage for d in datasets if d.kind == "vector"}
-        rasters = {d.storage for d in datasets if d.kind == "raster"}
+        rasters = {n for d in datasets if d.kind == "raster" for n in (d.storage, *d.raster.get("steps", []))}
         removed, kept = [], []
         for unreferenced, remove in ((self.features.unreferenced(vectors), self.features.drop),
                                      (self.files.unreferenced(rasters), self.files.delete)):
             for name in unreferenced:
-                if (unless_empty and datasets) or name in abandoned or Path(name).stem in abandoned:
+                if (unless_empty and datasets) or name in abandoned or Path(name).name.split(".")[0] in abandoned:
                     remove(name)
                     removed.append(name)
                 else:

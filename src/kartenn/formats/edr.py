@@ -48,12 +48,25 @@ class StationSeries:
     series: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-def collection_metadata(info: dict[str, Any], href: str) -> dict[str, Any]:
+@dataclass
+class GridValues:
+    """Values of a grid: cell centres ``xs`` and ``ys`` in ``crs`` (a URI), ``times``, and per parameter an array
+    (time, y, x) with NaN where there is no value."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    times: np.ndarray
+    values: dict[str, np.ndarray]
+    crs: str = CRS84
+
+
+def collection_metadata(info: dict[str, Any], href: str, queries_offered: tuple[str, ...] = QUERIES
+                        ) -> dict[str, Any]:
     """What an EDR collection adds to an OGC API collection: its queries, parameters and time extent."""
     variables = {"output_formats": OUTPUT_FORMATS, "default_output_format": "CoverageJSON",
                  "crs_details": [{"crs": "CRS84", "wkt": CRS84_WKT}]}
     queries = {}
-    for query in QUERIES:
+    for query in queries_offered:
         extra: dict[str, Any] = {"query_type": query}
         if query == "radius":
             extra["within_units"] = ["km", "m", "mi"]
@@ -66,7 +79,7 @@ def collection_metadata(info: dict[str, Any], href: str) -> dict[str, Any]:
         "output_formats": OUTPUT_FORMATS,
         "temporal": {"interval": [[info["begin"], info["end"]]], "trs": GREGORIAN},
         "links": [{"rel": "data", "href": f"{href}/{q}", "type": GEOJSON if q in ("locations", "items") else COVJSON,
-                   "title": q} for q in QUERIES],
+                   "title": q} for q in queries_offered],
     }
 
 
@@ -124,8 +137,9 @@ def coverage(station: StationSeries) -> dict[str, Any]:
     }
 
 
-def _referencing() -> list[dict[str, Any]]:
-    return [{"coordinates": ["x", "y"], "system": {"type": "GeographicCRS", "id": CRS84}},
+def _referencing(crs: str = CRS84) -> list[dict[str, Any]]:
+    kind = "GeographicCRS" if crs in (CRS84, "http://www.opengis.net/def/crs/EPSG/0/4326") else "ProjectedCRS"
+    return [{"coordinates": ["x", "y"], "system": {"type": kind, "id": crs}},
             {"coordinates": ["t"], "system": {"type": "TemporalRS", "calendar": "Gregorian"}}]
 
 
@@ -186,3 +200,66 @@ def locations(stations: list[dict[str, Any]], href: str) -> bytes:
                 for s in stations]
     return orjson.dumps({"type": "FeatureCollection", "features": features,
                          "links": [{"rel": "self", "href": f"{href}/locations", "type": GEOJSON}]})
+
+
+# grids ---------------------------------------------------------------------------------------------------
+
+
+def grid_covjson(grid: GridValues, parameters: list[dict[str, Any]]) -> bytes:
+    """A CoverageJSON Coverage with a Grid domain (x, y, t); ranges are (t, y, x) arrays, null where no value."""
+    described = {p["name"]: parameter(p) for p in parameters if p["name"] in grid.values}
+    shape = [len(grid.times), len(grid.ys), len(grid.xs)]
+    doc = {
+        "type": "Coverage",
+        "domain": {"type": "Domain", "domainType": "Grid",
+                   "axes": {"x": {"values": grid.xs}, "y": {"values": grid.ys},
+                            "t": {"values": grid.times.astype("datetime64[s]")}},
+                   "referencing": _referencing(grid.crs)},
+        "parameters": described,
+        "ranges": {name: {"type": "NdArray", "dataType": "float", "axisNames": ["t", "y", "x"], "shape": shape,
+                          "values": np.ascontiguousarray(cube, dtype=np.float64).reshape(-1)}
+                   for name, cube in grid.values.items()},
+    }
+    return orjson.dumps(doc, option=JSON_OPTIONS)
+
+
+def _grid_cells(grid: GridValues) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Each (time, y, x) cell with a value of some parameter: its time, x, y and every parameter's value."""
+    t, y, x = np.meshgrid(np.arange(len(grid.times)), np.arange(len(grid.ys)), np.arange(len(grid.xs)),
+                          indexing="ij")
+    keep = np.zeros(t.shape, bool)
+    for cube in grid.values.values():
+        keep |= ~np.isnan(cube)
+    return (grid.times[t[keep]], grid.xs[x[keep]], grid.ys[y[keep]],
+            {name: cube[keep] for name, cube in grid.values.items()})
+
+
+def grid_csv(grid: GridValues, units: dict[str, str | None]) -> bytes:
+    """One row per cell, time and parameter with a value: x, y, parameter, unit, time, value."""
+    times, xs, ys, values = _grid_cells(grid)
+    parts = []
+    for name, column in values.items():
+        has = ~np.isnan(column)
+        n = int(has.sum())
+        parts.append(pa.table({"x": pa.array(xs[has], pa.float64()), "y": pa.array(ys[has], pa.float64()),
+                               "parameter": pa.repeat(pa.scalar(name, pa.string()), n),
+                               "unit": pa.repeat(pa.scalar(units.get(name), pa.string()), n),
+                               "time": _iso_column(times[has]), "value": pa.array(column[has], pa.float64())}))
+    columns = ("x", "y", "parameter", "unit", "time", "value")
+    table = pa.concat_tables(parts) if parts else pa.table({k: pa.array([], pa.string()) for k in columns})
+    out = io.BytesIO()
+    pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="needed"))
+    return out.getvalue()
+
+
+def grid_geojson(grid: GridValues, units: dict[str, str | None]) -> bytes:
+    """One Point feature per cell and time with a value, its parameters' values as properties."""
+    times, xs, ys, values = _grid_cells(grid)
+    names = list(values)
+    stamps = _iso(times)
+    columns = [values[n].tolist() for n in names]
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+                 "properties": {"datetime": when, **{n: col[i] for n, col in zip(names, columns, strict=True)}}}
+                for i, (when, x, y) in enumerate(zip(stamps, xs.tolist(), ys.tolist(), strict=True))]
+    return orjson.dumps({"type": "FeatureCollection", "features": features,
+                         "parameters": {n: {"unit": units.get(n)} for n in names}})

@@ -1,4 +1,5 @@
-"""Online resources of a published dataset: its OGC API, WMS layer, WFS type and downloads, as record links.
+"""Online resources of a published dataset: its OGC API, WMS layer, WFS type or WCS coverage and downloads, as
+record links.
 
 >>> [link["protocol"] for link in dataset_links(dataset, "https://geo.example.org")]  # doctest: +SKIP
 ['OGC:API-Features', 'OGC:WMS', 'OGC:WFS', 'WWW:DOWNLOAD-1.0-http--download', …]
@@ -16,6 +17,7 @@ API_FEATURES = "OGC:API-Features"
 API_TILES = "OGC:API-Tiles"
 WMS = "OGC:WMS"
 WFS = "OGC:WFS"
+WCS = "OGC:WCS"
 DOWNLOAD = "WWW:DOWNLOAD-1.0-http--download"
 # f= of /download → (media type, format name for dct:format and gmd:distributionFormat)
 DOWNLOADS = {n: (FORMATS[n].media_type.split(";")[0], FORMATS[n].label)
@@ -40,6 +42,9 @@ def dataset_links(dataset: Dataset, base: str) -> list[dict[str, Any]]:
                       "function": "information", "service": True})
     links.append({"url": f"{base}/wms", "protocol": WMS, "name": dataset.id, "type": "text/xml",
                   "description": f"{title} (WMS)", "function": "browsing", "service": True})
+    if dataset.kind == "raster" and dataset.srid:  # a coverage (web/ows/wcs_capabilities.served)
+        links.append({"url": f"{base}/wcs", "protocol": WCS, "name": dataset.id, "type": "application/xml",
+                      "description": f"{title} (WCS)", "function": "download", "service": True})
     if dataset.kind == "vector":
         links.append({"url": f"{base}/wfs", "protocol": WFS, "name": f"{PREFIX}:{xml_name(dataset.id)}",
                       "type": "text/xml", "description": f"{title} (WFS)", "function": "download", "service": True})

@@ -1,7 +1,9 @@
 """SLD 1.0 and SLD 1.1 / SE 1.1 → the neutral style model (pure: bytes in, styles and warnings out).
 
 What the model cannot draw (graphic fills, font icons, dynamic sizes…) is left out with a warning; what
-would make the server fetch something (a DOCTYPE, ExternalGraphic, any xlink:href) is refused.
+would make the server fetch something (a DOCTYPE, ExternalGraphic, any xlink:href) is refused. A label computed
+by GeoServer's functions keeps what the model can say: ``if_then_else`` on a comparison becomes one rule per
+branch, a ``Recode`` on ``language()`` its default attribute.
 
 >>> doc = b'''<StyledLayerDescriptor xmlns="http://www.opengis.net/sld" version="1.0.0"><NamedLayer>
 ... <Name>lakes</Name><UserStyle><Name>blue</Name><FeatureTypeStyle><Rule><PolygonSymbolizer><Fill>
@@ -36,6 +38,10 @@ SYMBOLIZERS = {"PolygonSymbolizer", "LineSymbolizer", "PointSymbolizer", "TextSy
 COMPARISONS = {ast.Equal: "=", ast.NotEqual: "!=", ast.LessThan: "<", ast.LessEqual: "<=", ast.GreaterThan: ">",
                ast.GreaterEqual: ">="}
 NUMERIC = {"integer", "number"}
+# GeoServer's comparison functions (as in a label's if_then_else), as the model's operators
+FUNCTIONS = {"lessthan": "<", "lessequalthan": "<=", "greaterthan": ">", "greaterequalthan": ">=", "equalto": "=",
+             "notequalto": "!="}
+WHEN = "_when"  # a label's condition, between TextSymbolizer and its rule
 
 
 @dataclass
@@ -48,12 +54,13 @@ class Imported:
 
 def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str | None = None,
              raster_default: dict[str, Any] | None = None, layer: str | None = None,
-             limits: StyleLimits | None = None) -> Imported:
+             limits: StyleLimits | None = None, lenient: bool = False) -> Imported:
     """Read every UserStyle of an SLD document. ``fields`` (name → type) types the filters' literals and checks
-    the attributes the styles name; ``name`` renames the first style; ``raster_default`` (a raster style) is
-    what a RasterSymbolizer without ColorMap or ChannelSelection draws with (a grey ramp without it);
-    ``layer`` reads only the layer of that name (and UserStyles outside any layer). A document or a style over
-    ``limits`` is refused (InvalidInput)."""
+    the attributes the styles name: a style naming others is refused, or with ``lenient`` keeps what does not
+    (as GeoServer draws nothing for a missing attribute), with warnings; ``name`` renames the first style;
+    ``raster_default`` (a raster style) is what a RasterSymbolizer without ColorMap or ChannelSelection draws
+    with (a grey ramp without it); ``layer`` reads only the layer of that name (and UserStyles outside any
+    layer). A document or a style over ``limits`` is refused (InvalidInput)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     limits = limits or StyleLimits()
     limits.check_size(len(raw), "the SLD document")
@@ -63,7 +70,7 @@ def from_sld(data: bytes | str, fields: dict[str, str] | None = None, name: str 
     if _local(root) != "StyledLayerDescriptor" or etree.QName(root).namespace != SLD:
         raise InvalidInput("not an SLD document: the root must be sld:StyledLayerDescriptor")
     _refuse_remote(root)
-    reader = _Reader(fields or {}, raster_default or {}, limits)
+    reader = _Reader(fields or {}, raster_default or {}, limits, lenient)
     styles: list[Style] = []
     # UserStyles in layers, or (as some GeoServer documents have them) right under the root
     for element in _all(root, "NamedLayer") + _all(root, "UserLayer") + [root]:
@@ -145,8 +152,9 @@ def _name(text: str) -> str:
 
 
 class _Reader:
-    def __init__(self, fields: dict[str, str], raster_default: dict[str, Any], limits: StyleLimits) -> None:
-        self.fields, self.raster_default, self.limits = fields, raster_default, limits
+    def __init__(self, fields: dict[str, str], raster_default: dict[str, Any], limits: StyleLimits,
+                 lenient: bool = False) -> None:
+        self.fields, self.raster_default, self.limits, self.lenient = fields, raster_default, limits, lenient
         self.warnings: list[str] = []
 
     def warn(self, message: str) -> None:
@@ -159,24 +167,46 @@ class _Reader:
         title = _text(user, "Title") or _text(_one(user, "Description"), "Title") or ""
         data: dict[str, Any] = {"name": name, "title": title, "rules": []}
         feature_styles = _all(user, "FeatureTypeStyle") + _all(user, "CoverageStyle")
-        for fts in feature_styles:
-            if _one(fts, "Transformation") is not None:
-                self.warn("rendering transformations are not supported: the data is drawn as it is")
-            for rule in _all(fts, "Rule"):
-                raster = next((s for s in rule if _local(s) == "RasterSymbolizer"), None)
-                if raster is not None:
-                    data.update(self.raster(raster))
-                    continue
-                converted = self.rule(rule)
-                if converted is not None:
-                    data["rules"].append(converted)
-        if data.get("kind", "vector") != "vector" and data["rules"]:
+        named: list[tuple[str, dict[str, Any]]] = []  # each rule with how warnings name it
+        rules = [rule for fts in feature_styles for rule in _all(fts, "Rule")]
+        if any(_one(fts, "Transformation") is not None for fts in feature_styles):
+            self.warn("rendering transformations are not supported: the data is drawn as it is")
+        for number, rule in enumerate(rules, start=1):
+            raster = next((s for s in rule if _local(s) == "RasterSymbolizer"), None)
+            if raster is not None:
+                data.update(self.raster(raster))
+                continue
+            name = _text(rule, "Name") or _text(rule, "Title")
+            label = repr(name) if name else f"#{number}"  # an unnamed rule: its place in the style
+            named += [(label, r) for r in self.rule(rule, label)]
+        if data.get("kind", "vector") != "vector" and named:
             self.warn("vector rules beside a RasterSymbolizer are left out")
-            data["rules"] = []
+            named = []
+        if fields is not None and self.lenient:
+            named = self.known_only(named, set(fields))
+        data["rules"] = [r for _, r in named]
         return parse_style(data, list(fields) if fields is not None else None)
 
-    def rule(self, rule: etree._Element) -> dict[str, Any] | None:
-        label = _text(rule, "Name") or "rule"
+    def known_only(self, rules: list[tuple[str, dict[str, Any]]], fields: set[str]
+                   ) -> list[tuple[str, dict[str, Any]]]:
+        """The rules and labels naming only attributes in ``fields``; when none is left, all (to be refused)."""
+        kept = []
+        for label, rule in rules:
+            missing = Style(rules=[{**rule, "symbolizers": []}]).fields() - fields if rule.get("filter") else set()
+            if missing:
+                self.warn(f"rule {label} left out: the data has no attribute {', '.join(sorted(missing))}")
+                continue
+            symbolizers = [s for s in rule["symbolizers"] if s["kind"] != "label" or s["field"] in fields]
+            for s in rule["symbolizers"]:
+                if s not in symbolizers:
+                    self.warn(f"a label of rule {label} left out: the data has no attribute {s['field']}")
+            if symbolizers:
+                kept.append((label, {**rule, "symbolizers": symbolizers}))
+        return kept or rules
+
+    def rule(self, rule: etree._Element, label: str) -> list[dict[str, Any]]:
+        """The rule (``label`` names it in warnings); a label computed by if_then_else adds one rule per branch
+        (the rule's filter and the branch's condition)."""
         out: dict[str, Any] = {"name": _text(rule, "Name") or "",
                                "title": _text(rule, "Title") or _text(_one(rule, "Description"), "Title") or ""}
         for key, tag in (("min_scale", "MinScaleDenominator"), ("max_scale", "MaxScaleDenominator")):
@@ -189,11 +219,14 @@ class _Reader:
             try:
                 out["filter"] = self.filter(element)
             except _Unsupported as exc:
-                self.warn(f"rule {label!r} left out: {exc}")
-                return None
+                self.warn(f"rule {label} left out: {exc}")
+                return []
         symbolizers = []
         for child in rule:
             kind = _local(child)
+            if kind.endswith("Symbolizer") and self.legend_only(child):
+                self.warn(f"a {kind} drawn only in GeoServer's legend (inclusion legendOnly) was left out")
+                continue
             if kind == "PolygonSymbolizer":
                 symbolizers += self.polygon(child)
             elif kind == "LineSymbolizer":
@@ -205,10 +238,25 @@ class _Reader:
             elif kind.endswith("Symbolizer"):
                 self.warn(f"{kind} is not supported and was left out")
         if not symbolizers:
-            self.warn(f"rule {label!r} has nothing the model can draw and was left out")
-            return None
-        out["symbolizers"] = symbolizers
-        return out
+            self.warn(f"rule {label} has nothing the model can draw and was left out")
+            return []
+        plain = [s for s in symbolizers if WHEN not in s]
+        branches = [s for s in symbolizers if WHEN in s]
+        if not branches:
+            return [{**out, "symbolizers": plain}]
+        if out.get("else_filter"):
+            self.warn(f"rule {label}: an ElseFilter rule labels with its first branch only")
+            return [{**out, "symbolizers": plain + [{k: v for k, v in branches[0].items() if k != WHEN}]}]
+        rules = [{**out, "symbolizers": plain}] if plain else []
+        for branch in branches:
+            when = branch.pop(WHEN)
+            rules.append({**out, "filter": _and(out.get("filter"), when), "symbolizers": [branch]})
+        return rules
+
+    @staticmethod
+    def legend_only(symbolizer: etree._Element) -> bool:
+        return any(_local(c) == "VendorOption" and c.get("name") == "inclusion" and (c.text or "").strip() ==
+                   "legendOnly" for c in symbolizer)
 
     # filters ----------------------------------------------------------------------------------------------
 
@@ -303,6 +351,8 @@ class _Reader:
         if value is None:
             return default
         text = value.strip()
+        if re.fullmatch(r"0x[0-9a-fA-F]{6}", text):  # GeoServer's other way of writing #rrggbb
+            text = "#" + text[2:]
         if re.fullmatch(r"#[0-9a-fA-F]{3}", text):
             text = "#" + "".join(c * 2 for c in text[1:])
         if not COLOR.match(text):
@@ -354,7 +404,7 @@ class _Reader:
             self.warn("graphic fills are not supported: drawn as plain fills")
         p = self.params(element)
         opacity = min(max(self.number(p.get("fill-opacity", "1"), "fill-opacity"), 0), 1)
-        return self.color(p.get("fill"), "#808080"), opacity
+        return self.color(p.get("fill"), default or "#808080"), opacity
 
     def polygon(self, el: etree._Element) -> list[dict[str, Any]]:
         color, opacity = self.fill(el, default=None)
@@ -400,16 +450,18 @@ class _Reader:
         return [out]
 
     def text(self, el: etree._Element) -> list[dict[str, Any]]:
-        label = _one(el, "Label")
-        names = [c.text.strip() for c in (label if label is not None else []) if _local(c) == "PropertyName" and c.text]
-        if not names:
-            self.warn("a TextSymbolizer without a PropertyName label was left out")
+        choices = self.label(_one(el, "Label"))
+        if not choices:
+            self.warn("a TextSymbolizer without an attribute to label with was left out")
             return []
-        if len(names) > 1 or (label is not None and (label.text or "").strip()):
-            self.warn("labels mixing text and attributes are drawn with the first attribute only")
-        font = self.params(_one(el, "Font"))
+        font = self.params(_one(el, "Font"))  # its family is not: labels are drawn in DejaVu Sans
+        left = [_local(c) for c in el if _local(c) in ("Priority", "Geometry")]
+        left += [f"{_local(c)} {c.get('name')}" for c in el if _local(c) == "VendorOption"
+                 and c.get("name") != "inclusion"]
+        if left:
+            self.warn(f"label options the model does not have were left out: {', '.join(left)}")
         color, _ = self.fill(el, default="#000000")
-        out: dict[str, Any] = {"kind": "label", "field": names[0].rsplit("/", 1)[-1].split(":")[-1],
+        out: dict[str, Any] = {"kind": "label", "field": choices[0][1],
                                "size": self.number(font.get("font-size", "10"), "font-size"), "color": color,
                                "halo_color": None, "halo_radius": 0,
                                "bold": font.get("font-weight", "normal").lower() in ("bold", "bolder", "600", "700",
@@ -422,7 +474,60 @@ class _Reader:
         placement = _one(el, "LabelPlacement")
         if placement is not None and _one(placement, "LinePlacement") is not None:
             out["placement"] = "line"
-        return [out]
+        if choices[0][0] is None:
+            return [out]
+        return [{**out, "field": field, WHEN: when} for when, field in choices]
+
+    def label(self, label: etree._Element | None) -> list[tuple[dict[str, Any] | None, str]]:
+        """(condition or None, attribute) of each way a Label draws; none when it names no attribute."""
+        if label is None:
+            return []
+        names = [c.text.strip() for c in label if _local(c) == "PropertyName" and c.text]
+        functions = [c for c in label if _local(c) == "Function"]
+        if names:
+            if len(names) > 1 or functions or (label.text or "").strip():
+                self.warn("labels mixing text and attributes are drawn with the first attribute only")
+            return [(None, _attribute(names[0]))]
+        if len(functions) == 1:
+            return self.expression(functions[0])
+        return []
+
+    def expression(self, el: etree._Element) -> list[tuple[dict[str, Any] | None, str]]:
+        """A label's value as (condition, attribute) choices: an attribute, if_then_else, a Recode on language()."""
+        kind = _local(el)
+        if kind == "PropertyName" and (el.text or "").strip():
+            return [(None, _attribute(el.text.strip()))]
+        function = (el.get("name") or "").lower() if kind == "Function" else ""
+        args = [c for c in el if _local(c)]
+        if function == "if_then_else" and len(args) == 3:
+            try:
+                condition = self.condition(args[0])
+            except _Unsupported as exc:
+                self.warn(f"a label's if_then_else was left out: {exc}")
+                return []
+            negated = {"op": "not", "args": [condition]}
+            return ([(_and(condition, c), f) for c, f in self.expression(args[1])]
+                    + [(_and(negated, c), f) for c, f in self.expression(args[2])])
+        if function in ("recode", "categorize") and args and (args[0].get("name") or "").lower() == "language":
+            pairs = list(zip(args[1::2], args[2::2], strict=False))
+            chosen = next((value for key, value in pairs if not (_value(key) or "")), pairs[0][1] if pairs else None)
+            found = self.expression(chosen) if chosen is not None else []
+            if found:
+                self.warn(f"labels in the language of the request are drawn in one: {found[0][1]}, the default")
+            return found
+        self.warn(f"a label computed by {el.get('name') or kind} was left out")
+        return []
+
+    def condition(self, el: etree._Element) -> dict[str, Any]:
+        """A comparison function (lessThan(NAME_LEN, 8)…) as a model filter."""
+        function = (el.get("name") or "").lower() if _local(el) == "Function" else ""
+        args = [c for c in el if _local(c)]
+        if function not in FUNCTIONS or len(args) != 2 or _local(args[0]) != "PropertyName" \
+                or _local(args[1]) != "Literal":
+            raise _Unsupported(f"its condition {el.get('name') or _local(el)} is not an attribute compared with a "
+                               "value")
+        prop, op = _attribute(args[0].text or ""), FUNCTIONS[function]
+        return {"op": op, "property": prop, "value": self.literal(prop, _value(args[1]) or "", op not in ("=", "!="))}
 
     def raster(self, el: etree._Element) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -465,6 +570,17 @@ class _Reader:
 
 class _Unsupported(Exception):
     """Something a rule uses that the model cannot express: the rule is left out with a warning."""
+
+
+def _attribute(name: str) -> str:
+    return name.strip().rsplit("/", 1)[-1].split(":")[-1]
+
+
+def _and(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict[str, Any] | None:
+    parts = [p for p in (first, second) if p is not None]
+    if len(parts) < 2:
+        return parts[0] if parts else None
+    return {"op": "and", "args": [a for p in parts for a in (p["args"] if p["op"] == "and" else [p])]}
 
 
 def _with_alpha(color: str, opacity: float) -> str:

@@ -57,7 +57,8 @@ def run_ingest(site: Site, job: Job, report: Reporter) -> dict[str, Any]:
         sharing = Sharing(org=params.get("org"), user=params.get("created_by"), public=params.get("public") == "true")
         outcomes = publish_file(site, path, title=params.get("title"), crs=params.get("crs"),
                                 replace=params.get("replace"), label=params.get("filename"),
-                                progress=report.progress, sharing=sharing, series=params.get("series"))
+                                progress=report.progress, sharing=sharing, variable=params.get("variable"),
+                                series=params.get("series"))
     finally:
         clean_ingest(site, job)
     datasets, errors = [], []

@@ -56,7 +56,9 @@ def check_sources(sources: list[Source], limits: IngestLimits) -> None:
     total = 0
     for source in sources:
         if source.kind == "raster":
-            total += check_raster(source.layer or str(source.path), source.label, limits)
+            rasters = {step.raster for step in source.steps if not step.raster.lower().startswith("netcdf:")}
+            for raster in rasters or [source.layer or str(source.path)]:
+                total += check_raster(raster, source.label, limits)
         elif source.count_hint and source.count_hint > limits.max_features:
             raise TooLarge(f"{source.label}: {source.name!r} declares {source.count_hint} features, "
                            f"more than the {limits.max_features} allowed")

@@ -63,11 +63,12 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
                  replace: str | None = None, label: str | None = None,
                  progress: Progress | None = None, sharing: Sharing | None = None,
                  dataset_id: str | None = None, record_id: str | None = None,
-                 series: str | None = None) -> list[Outcome]:
+                 variable: str | None = None, series: str | None = None) -> list[Outcome]:
     """Publish every dataset found in ``path``; each is atomic on its own, with its audit line. Raises for an
     unreadable file. ``dataset_id`` and ``record_id`` name a new dataset and its record (a single input only;
-    default: from the layer's name, a new UUID). ``series`` reads ``path`` as measurements: one station dataset,
-    its columns named as ``series_publish.parse_naming`` reads them."""
+    default: from the layer's name, a new UUID). ``variable`` publishes only that variable of a NetCDF file.
+    ``series`` reads ``path`` as measurements: one station dataset, its columns named as
+    ``series_publish.parse_naming`` reads them."""
     if replace:
         site.catalog.get_dataset(replace)  # an unknown id is an error before any work
     if dataset_id and dataset_id in site.catalog.dataset_ids() | RESERVED_IDS:
@@ -87,7 +88,8 @@ def publish_file(site: Site, path: Path, *, title: str | None = None, crs: str |
             sources = [stations.source]
             also = partial(_store_series, site, stations)
         else:
-            sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits.archive)
+            sources = discover(path, workdir=work, label=label or path.name, crs=crs, limits=limits.archive,
+                               variable=variable)
         check_sources(sources, limits)
         if (replace or dataset_id) and len(sources) != 1:
             raise InvalidInput(f"{label or path.name}: holds {len(sources)} datasets; --replace (or an id) takes one")
@@ -262,6 +264,19 @@ def _wkb(batch: pa.RecordBatch) -> np.ndarray:
     return batch.column(GEOMETRY_COLUMN).to_numpy(zero_copy_only=False)
 
 
+def planned_fields(source: Source) -> list[Field]:
+    """The attributes publishing a vector ``source`` gives its dataset (named as publication names them), from its
+    first feature; nothing is written."""
+    if source.read is None:
+        return []
+    batches = source.read(1)
+    first = next(batches, None)
+    getattr(batches, "close", lambda: None)()  # the reader's file, at once
+    if first is None:
+        return []
+    return _fields(first.schema, [n for n in first.schema.names if n != GEOMETRY_COLUMN])[0]
+
+
 def _fields(schema: pa.Schema, columns: list[str]) -> tuple[list[Field], dict[str, str]]:
     fields, renames, seen = [], {}, set()
     for name in columns:
@@ -331,6 +346,8 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
     import rasterio.shutil
 
     assert source.crs is not None
+    if source.steps:
+        return _publish_stack(site, source, dataset_id, storage, title, old, progress, log, record_id)
     name = f"{storage}.tif"
     src_path = source.layer or str(source.path)
     with site.staging.area(storage) as work:
@@ -383,6 +400,104 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
     return dataset
 
 
+def _publish_stack(site: Site, source: Source, dataset_id: str, storage: str, title: str | None,
+                   old: Dataset | None, progress: Progress | None, log: list[str], record_id: str) -> Dataset:
+    """A raster time stack: one COG per step, all put in the file store before the catalogue entry that lists
+    them commits (then none is left behind if it fails)."""
+    import rasterio
+    import rasterio.shutil
+
+    assert source.crs is not None
+    names = [f"{storage}.t{k:04d}.tif" for k in range(len(source.steps))]
+    crs = rasterio.crs.CRS.from_wkt(source.crs.to_wkt())
+    with site.staging.area(storage) as work:
+        cogs = []
+        for k, step in enumerate(source.steps):
+            if progress:
+                progress(k, len(source.steps), f"{source.name}: {step.time} to Cloud Optimized GeoTIFF")
+            plain, cog = work / f"plain{k}.tif", work / f"cog{k}.tif"
+            with raster_env(GDAL_NUM_THREADS="ALL_CPUS"):
+                with open_raster(step.raster) as src:
+                    block = "512" if max(src.width, src.height) >= 2048 else "256"
+                    _copy_band(src, step.band, plain, crs)
+                    if k == 0:  # what the values are, as the source says (a NetCDF variable's units, long_name)
+                        first = (step.band or 1) - 1
+                        about = {"units": src.units[first] or None,
+                                 "long_name": src.tags(first + 1).get("long_name") or src.descriptions[first]}
+                with open_raster(plain) as src:
+                    rasterio.shutil.copy(src, cog, driver="COG", COMPRESS="DEFLATE", OVERVIEWS="AUTO",
+                                         BLOCKSIZE=block, BIGTIFF="IF_SAFER")
+            plain.unlink()
+            cogs.append(cog)
+        infos = []
+        for cog in cogs:
+            with rasterio.open(cog) as r:
+                infos.append(_raster_info(r))
+                extent = tuple(float(v) for v in r.bounds)
+        info = infos[-1]
+        # One colour ramp for every step: the stack's range, so that colours compare across time.
+        lows = [i["stats"][0][0] for i in infos if i["stats"]]
+        highs = [i["stats"][0][1] for i in infos if i["stats"]]
+        info["stats"] = [(min(lows), max(highs))] if lows else []
+        info["times"] = [step.time for step in source.steps]
+        info["steps"] = names
+        info.update({key: value for key, value in about.items() if value})
+        if source.layer:  # NETCDF:"file.nc":SST — the variable, as EDR names the stack's parameter
+            info["variable"] = source.layer.rsplit(":", 1)[-1]
+        srid = source.crs.to_epsg(min_confidence=70)
+        try:
+            with site.catalog.begin() as conn:
+                for cog, name in zip(cogs, names, strict=True):
+                    site.files.put(cog, name)
+                now = datetime.now(UTC)
+                dataset = Dataset(
+                    id=dataset_id,
+                    title=title or (old.title if old else _title(source.name)),
+                    kind="raster",
+                    crs=f"EPSG:{srid}" if srid else source.crs.to_wkt(),
+                    srid=srid,
+                    extent=extent,  # type: ignore[arg-type]
+                    extent_wgs84=_wgs84(extent, source.crs),  # type: ignore[arg-type]
+                    storage=names[-1],  # the latest step: what a request without time shows
+                    source=source.label,
+                    style=old.style if old else default_raster_style(info["bands"], info["dtype"], info["stats"]),
+                    raster=info,
+                    record_id=record_id,
+                    created=old.created if old else None,
+                )
+                _save(site, conn, dataset, old, now)
+        except BaseException:
+            for name in names:
+                site.files.delete(name)
+            raise
+    if old:
+        _drop(site, old)
+    log.append(f"raster time stack of {len(names)} steps ({info['times'][0]} to {info['times'][-1]}), "
+               f"{info['width']}×{info['height']}, published as {dataset.id}")
+    return dataset
+
+
+def _copy_band(src: rasterio.DatasetReader, band: int | None, path: Path, crs: rasterio.crs.CRS) -> None:
+    """One band of ``src`` (every band when None) as a tiled GeoTIFF in ``crs``, block by block."""
+    import rasterio
+
+    bands = [band] if band else list(range(1, src.count + 1))
+    profile = {"driver": "GTiff", "width": src.width, "height": src.height, "count": len(bands),
+               "dtype": src.dtypes[bands[0] - 1], "crs": crs, "transform": src.transform,
+               "nodata": src.nodatavals[bands[0] - 1], "tiled": True, "blockxsize": 256, "blockysize": 256,
+               "BIGTIFF": "IF_SAFER"}
+    with rasterio.open(path, "w", **profile) as dst:
+        for _, window in dst.block_windows(1):
+            dst.write(src.read(bands, window=window), window=window)
+        for k, b in enumerate(bands, start=1):
+            if src.descriptions[b - 1]:
+                dst.set_band_description(k, src.descriptions[b - 1])
+            if src.units[b - 1]:
+                dst.set_band_unit(k, src.units[b - 1])  # a NetCDF variable's units: what EDR says of its values
+        if band is None:
+            dst.colorinterp = src.colorinterp
+
+
 def _raster_info(r: rasterio.DatasetReader) -> dict:
     stats = []
     # Statistics from the smallest overview: cheap, and enough for a default colour ramp.
@@ -427,6 +542,8 @@ def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime
         contacts=owner_contacts(site, conn, dataset.id),
         dates={"creation": today, "revision": today},
         modified=today,
+        time_begin=(dataset.raster.get("times") or [None])[0],  # a raster time stack's span
+        time_end=(dataset.raster.get("times") or [None])[-1],
         # stored, so the format facet counts dataset records (the links themselves are made when read)
         formats=[link["format"] for link in dataset_links(dataset, "") if link.get("format")],
     )
@@ -451,7 +568,8 @@ def _save(site: Site, conn, dataset: Dataset, old: Dataset | None, now: datetime
 def _drop(site: Site, old: Dataset) -> None:
     """Remove the data a replaced dataset pointed to, from the store of its kind (a replace may change it)."""
     if old.kind == "raster":
-        site.files.delete(old.storage)
+        for name in {old.storage, *old.raster.get("steps", [])}:
+            site.files.delete(name)
     else:
         site.features.drop(old.storage)
 

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,10 @@ from kartenn.services.safe_open import (
     open_raster,
     raster_env,
 )
+from kartenn.services.stacks import date_in_name, decode_cf_times, iso, name_without_date
+
+if TYPE_CHECKING:
+    from rasterio.io import DatasetReader
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".nc", ".jp2", ".img", ".asc", ".hdf", ".h5", ".grib", ".grb", ".grb2"}
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -64,15 +69,29 @@ class Source:
     count_hint: int | None = None
     read: Callable[[int], Iterator[pa.RecordBatch]] | None = None  # batch size → batches, WKB in "geom"
     notes: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)  # a raster time stack: its times, oldest first
+
+
+@dataclass(frozen=True)
+class Step:
+    """One time step of a raster stack: when, the raster to read (a file or a subdataset) and its band."""
+
+    time: str  # ISO 8601, UTC
+    raster: str
+    band: int | None = None  # None: every band
 
 
 def discover(path: Path, *, workdir: Path, label: str | None = None, crs: str | None = None,
-             limits: dict[str, int] | None = None) -> list[Source]:
-    """Every dataset in ``path`` (a data file or a zip of them). Raises a clear InvalidInput otherwise."""
+             limits: dict[str, int] | None = None, variable: str | None = None) -> list[Source]:
+    """Every dataset in ``path`` (a data file, a folder or a zip of them). Raises a clear InvalidInput otherwise.
+    ``variable`` keeps only that variable of a NetCDF file."""
     label = label or path.name
     override = parse_crs(crs) if crs else None
     if not path.exists():
         raise InvalidInput(f"{label}: no such file")
+    if path.is_dir():
+        check_folder(path, label)
+        return _only(_discover_folder(path, label, override), variable, label)
     if path.stat().st_size == 0:
         raise InvalidInput(f"{label}: the file is empty")
     suffix = path.suffix.lower()
@@ -80,10 +99,21 @@ def discover(path: Path, *, workdir: Path, label: str | None = None, crs: str | 
         limits = limits or {}
         folder = extract_zip(path, workdir / "unzipped", **limits)
         check_folder(folder, label)
-        return _discover_folder(folder, label, override)
+        return _only(_discover_folder(folder, label, override), variable, label)
     if suffix in {".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz"}:
         raise UnsupportedFormat(f"{label}: {suffix} archives are not supported; send a .zip")
-    return _discover_file(path, label, override)
+    return _only(_discover_file(path, label, override), variable, label)
+
+
+def _only(sources: list[Source], variable: str | None, label: str) -> list[Source]:
+    """The source of one NetCDF variable, when one is named."""
+    if not variable:
+        return sources
+    found = [s for s in sources if s.layer and s.layer.rsplit(":", 1)[-1] == variable]
+    if not found:
+        named = [s.layer.rsplit(":", 1)[-1] for s in sources if s.layer]
+        raise InvalidInput(f"{label}: no variable {variable!r}" + (f"; it has {', '.join(named)}" if named else ""))
+    return found
 
 
 def _discover_folder(folder: Path, label: str, override: CRS | None) -> list[Source]:
@@ -101,6 +131,10 @@ def _discover_folder(folder: Path, label: str, override: CRS | None) -> list[Sou
                 "a Shapefile needs its .shp, .shx and .dbf (and .prj for its CRS)"
             )
     sources: list[Source] = []
+    dated = _dated_rasters(files)
+    if dated:
+        sources.append(_dated_stack(dated, label, override))
+        files = [p for p in files if p not in dated]
     for p in files:
         low = p.name.lower()
         suffix = p.suffix.lower()
@@ -412,6 +446,7 @@ def _raster_sources(path: Path, label: str, override: CRS | None) -> list[Source
         name = path.stem if len(paths) == 1 else f"{path.stem}-{sub.rsplit(':', 1)[-1]}"
         with raster_env(), open_raster(sub) as src:
             crs = src.crs
+            steps = _cf_steps(src, sub, label) if driver == "netCDF" else []
         chosen = override or (CRS.from_user_input(crs.to_wkt()) if crs else None)
         if chosen is not None:
             check_crs_text(chosen.to_wkt(), label)
@@ -422,8 +457,65 @@ def _raster_sources(path: Path, label: str, override: CRS | None) -> list[Source
                 f"{label}: the raster has no coordinate reference system; give one with --crs EPSG:XXXX"
             )
         sources.append(Source(name=name, kind="raster", path=Path(sub) if not subdatasets else path,
-                              label=label, crs=chosen, layer=sub if subdatasets else None))
+                              label=label, crs=chosen, layer=sub if subdatasets else None, steps=steps))
     return sources
+
+
+def _cf_steps(src: DatasetReader, raster: str, label: str) -> list[Step]:
+    """The time steps of a NetCDF variable with a CF time axis (one band per time); [] when it has none."""
+    tags = src.tags()
+    extra = [d for d in tags.get("NETCDF_DIM_EXTRA", "").strip("{}").split(",") if d]
+    axes = [d for d in extra if " since " in tags.get(f"{d}#units", "")]
+    if not axes:
+        return []
+    if len(extra) > 1:
+        others = ", ".join(d for d in extra if d not in axes[:1])
+        raise UnsupportedFormat(f"{label}: {raster.rsplit(':', 1)[-1]} has dimensions besides time and space "
+                                f"({others}); publish a variable with time only")
+    axis = axes[0]
+    values = []
+    for band in range(1, src.count + 1):
+        try:
+            values.append(float(src.tags(band)[f"NETCDF_DIM_{axis}"]))
+        except (KeyError, ValueError):
+            raise InvalidInput(f"{label}: band {band} has no {axis} value") from None
+    when = decode_cf_times(values, tags[f"{axis}#units"], tags.get(f"{axis}#calendar"), label)
+    if len(set(when)) != len(when):
+        raise InvalidInput(f"{label}: {raster.rsplit(':', 1)[-1]} has the same time twice")
+    return sorted((Step(iso(t), raster, band) for band, t in enumerate(when, start=1)), key=lambda s: s.time)
+
+
+def _dated_rasters(files: list[Path]) -> list[Path]:
+    """GeoTIFFs of a folder named by date (``sst_2020-01.tif``, ``20200115.tif``): a time stack when there are
+    two or more and every GeoTIFF there has a date; [] otherwise."""
+    tiffs = [p for p in files if p.suffix.lower() in (".tif", ".tiff")]
+    if len(tiffs) < 2 or any(date_in_name(p.stem) is None for p in tiffs):
+        return []
+    return tiffs
+
+
+def _dated_stack(files: list[Path], label: str, override: CRS | None) -> Source:
+    """One time-stacked source of dated GeoTIFFs; they must share their grid, bands and CRS."""
+    dated = sorted(((date_in_name(p.stem), p) for p in files), key=lambda pair: pair[0])  # type: ignore[arg-type, return-value]
+    seen = [d for d, _ in dated]
+    if len(set(seen)) != len(seen):
+        twice = sorted({iso(d) for d in seen if seen.count(d) > 1})  # type: ignore[arg-type]
+        raise InvalidInput(f"{label}: two GeoTIFFs are named by the same date ({', '.join(twice)})")
+    first = None
+    for _, p in dated:
+        source = _raster_sources(p, f"{label}/{p.name}", override)[0]
+        with raster_env(), open_raster(p) as src:
+            grid = (src.width, src.height, src.count, src.dtypes[0], tuple(src.transform)[:6], source.crs)
+        if first is None:
+            first, crs = grid, source.crs
+        elif grid != first:
+            raise InvalidInput(f"{label}: {p.name} differs from {dated[0][1].name} in size, bands, type, "
+                               "grid or CRS; the GeoTIFFs of a time stack share them")
+    stems = {name_without_date(p.stem) for _, p in dated}
+    name = stems.pop() if len(stems) == 1 and "" not in stems else Path(label).stem
+    steps = [Step(iso(d), str(p)) for d, p in dated]  # type: ignore[arg-type]
+    return Source(name=name or "stack", kind="raster", path=dated[-1][1], label=label, crs=crs, steps=steps,
+                  notes=[f"{len(steps)} GeoTIFFs named by date, from {steps[0].time} to {steps[-1].time}"])
 
 
 # shared -------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from kartenn.domain import Dataset
 from kartenn.domain.style import Style
 from kartenn.errors import InvalidInput, KartennError
 from kartenn.formats.mapnik_style import LayerXml, map_xml
+from kartenn.metrics import RENDER_BUSY, RENDER_SLOTS
 from kartenn.services import render_worker
 from kartenn.services.boxes import native_boxes
 from kartenn.services.render_worker import import_mapnik
@@ -208,12 +209,14 @@ class Renderers:
 
     def __init__(self, size: int) -> None:
         self._slots = threading.BoundedSemaphore(size)
+        RENDER_SLOTS.set(size)
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
 
     def draw(self, job: tuple, timeout: float) -> bytes:
         if not self._slots.acquire(timeout=timeout):
             raise RenderTimeout(f"no map slot was free within {timeout:g} s: try again later")
+        RENDER_BUSY.inc()
         try:
             with self._lock:
                 worker = self._idle.pop() if self._idle else None
@@ -226,6 +229,7 @@ class Renderers:
             with self._lock:
                 self._idle.append(worker)
         finally:
+            RENDER_BUSY.dec()
             self._slots.release()
         if status != "ok":
             raise RuntimeError(f"map drawing failed: {value}")

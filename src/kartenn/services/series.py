@@ -63,16 +63,7 @@ class Stations:
         return {p["name"]: p.get("unit") for p in self.parameters}
 
     def parameter_names(self, value: str | None) -> list[str]:
-        """The parameters ``parameter-name`` asks for (all when None); an unknown one is an error."""
-        known = [p["name"] for p in self.parameters]
-        if value is None or not value.strip():
-            return known
-        asked = [v.strip() for v in value.split(",") if v.strip()]
-        unknown = [v for v in asked if v not in known]
-        if unknown:
-            raise InvalidInput(f"unknown parameter-name {', '.join(unknown)}; this collection has "
-                               f"{', '.join(known)}", locator="parameter-name")
-        return asked
+        return asked_parameters(self.parameters, value)
 
     def station(self, station_id: str) -> Station:
         found = next((s for s in self.all if s.id == station_id), None)
@@ -124,13 +115,6 @@ class Stations:
         return [StationSeries(s.id, s.name, s.lon, s.lat, by_station[s.id]) for s in stations if s.id in by_station]
 
 
-    def described(self, names: list[str], period: str | None) -> list[dict[str, Any]]:
-        """The parameters of an answer: ``names``, and with ``period`` their ``.min`` and ``.max`` beside them."""
-        chosen = [p for p in self.parameters if p["name"] in names]
-        if period is None:
-            return chosen
-        return [{**p, "name": p["name"] + suffix} for p in chosen for suffix in ("", ".min", ".max")]
-
     def expected_values(self, stations: int, parameters: list[str], start: datetime | None,
                         end: datetime | None) -> int:
         """How many values a read would give, the measurements spread evenly over stations and time."""
@@ -144,6 +128,19 @@ class Stations:
             share = 1.0 if span <= 0 else max(0.0, (high - low).total_seconds()) / span
             total += p["count"] * share * stations / max(len(self.all), 1)
         return round(total)
+
+
+def asked_parameters(parameters: list[dict[str, Any]], value: str | None) -> list[str]:
+    """The parameters ``parameter-name`` asks for (all when None); an unknown one is an error."""
+    known = [p["name"] for p in parameters]
+    if value is None or not value.strip():
+        return known
+    asked = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in asked if v not in known]
+    if unknown:
+        raise InvalidInput(f"unknown parameter-name {', '.join(unknown)}; this collection has {', '.join(known)}",
+                           locator="parameter-name")
+    return asked
 
 
 def _stations(site: Any, dataset: Dataset, info: dict[str, Any]) -> list[Station]:
@@ -170,6 +167,11 @@ def read_period(value: str | None) -> str | None:
     if value not in PERIODS:
         raise InvalidInput(f"aggregate must be one of {', '.join(PERIODS)}, not {value!r}", locator="aggregate")
     return value
+
+
+def with_extremes(parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parameters of an aggregated answer: each one, then its ``.min`` and ``.max``."""
+    return [{**p, "name": p["name"] + suffix} for p in parameters for suffix in ("", ".min", ".max")]
 
 
 def aggregate(found: list[StationSeries], period: str) -> list[StationSeries]:

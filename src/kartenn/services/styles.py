@@ -135,15 +135,20 @@ def default_name(dataset: Dataset) -> str:
     return str((dataset.style or {}).get("name") or "default")
 
 
-def put_style(site: Any, dataset: Dataset, style: Style, *, make_default: bool = False) -> bool:
-    """Create or replace a named style (the default one too); True when it is new. Needs the edit right."""
-    site.require("edit", "dataset", dataset.id)
+def check_style(site: Any, dataset: Dataset, style: Style) -> None:
+    """InvalidInput unless ``style`` fits the dataset (its kind, its attributes) and the site's limits."""
     if dataset.kind == "vector" and style.kind != "vector":
         raise InvalidInput(f"{dataset.id} is vector data: give it a vector style (rules)")
     if dataset.kind != "vector" and style.kind == "vector":
         raise InvalidInput(f"{dataset.id} is raster data: give it a raster style (rgb or ramp)")
     parse_style(style.model_dump(), [f.name for f in dataset.fields])  # the attributes it names exist
     StyleLimits.of(site.settings).check(style)
+
+
+def put_style(site: Any, dataset: Dataset, style: Style, *, make_default: bool = False) -> bool:
+    """Create or replace a named style (the default one too); True when it is new. Needs the edit right."""
+    site.require("edit", "dataset", dataset.id)
+    check_style(site, dataset, style)
     existing = styles_of(site, dataset)
     created = style.name not in existing
     data = style.model_dump(mode="json")
@@ -184,16 +189,17 @@ def delete_style(site: Any, dataset: Dataset, name: str) -> None:
 
 
 def read_style(dataset: Dataset, name: str, data: bytes, media_type: str,
-               limits: StyleLimits | None = None) -> tuple[Style, list[str]]:
+               limits: StyleLimits | None = None, lenient: bool = False) -> tuple[Style, list[str]]:
     """(style named ``name``, warnings) from a JSON model or an SLD document (its first UserStyle), checked
-    against the dataset's attributes and ``limits``."""
+    against the dataset's attributes and ``limits``; with ``lenient``, an SLD's rules and labels naming attributes
+    the dataset lacks are left out with warnings (see from_sld)."""
     media = media_type.split(";")[0].strip().lower()
     fields = {f.name: f.type for f in dataset.fields}
     limits = limits or StyleLimits()
     limits.check_size(len(data))
     if media in SLD_BODIES:
         imported = from_sld(data, fields, name=name, raster_default=dataset.style if dataset.kind != "vector" else None,
-                            limits=limits)
+                            limits=limits, lenient=lenient)
         warnings = list(imported.warnings)
         if len(imported.styles) > 1:
             warnings.append(f"the document has {len(imported.styles)} styles: the first was kept")

@@ -2,9 +2,11 @@
 through the source's public APIs: ``kartenn sync``.
 
 Each dataset keeps its id and its record's identifier; its data comes as a GeoPackage of every feature in its own
-CRS and is published here as any upload is (atomic, with its limits). Running again copies what changed at the
-source since the last run, and leaves alone, reported, a dataset changed here since (unless ``overwrite``): the
-catalogue keeps both sides' revisions of the last copy (stores/sync_state.py).
+CRS (a raster: its Cloud Optimized GeoTIFF) and is published here as any upload is (atomic, with its limits). Its
+grants come with it where the same organisations and users (by id) exist here. Running again copies what changed
+at the source since the last run, and leaves alone, reported, a dataset changed here since (unless ``overwrite``):
+the catalogue keeps both sides' revisions of the last copy (stores/sync_state.py). A dataset gone from the source
+is reported, and removed here only with ``delete`` (and, if changed here since, ``overwrite``).
 
 >>> with SourceSite("https://test.example.org", token) as source:      # doctest: +SKIP
 ...     report = sync(site.seen_by(OPERATOR), source, ["regions"])
@@ -36,8 +38,7 @@ from kartenn.stores import sync_state
 from kartenn.xml import parse_xml, to_bytes
 
 DATASET_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # what publish.slugify makes, with its -2, -3…
-RASTER = ("raster data is not copied: the source's APIs serve no lossless copy of it (no GeoTIFF download); "
-          "publish the original file here")
+GONE = "deleted at the source (or no longer visible to the token) since the last sync"
 
 
 @dataclass
@@ -47,6 +48,7 @@ class SyncReport:
     created: list[dict[str, Any]] = field(default_factory=list)
     updated: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)  # {"id", "reason"}, or {"id", "error"} if it failed
+    deleted: list[dict[str, Any]] = field(default_factory=list)  # {"id", "record"}: gone from the source
     warnings: list[dict[str, Any]] = field(default_factory=list)  # {"id", "message"}
 
     @property
@@ -54,7 +56,8 @@ class SyncReport:
         return any("error" in entry for entry in self.skipped)
 
     def as_dict(self) -> dict[str, list[dict[str, Any]]]:
-        return {"created": self.created, "updated": self.updated, "skipped": self.skipped, "warnings": self.warnings}
+        return {"created": self.created, "updated": self.updated, "deleted": self.deleted, "skipped": self.skipped,
+                "warnings": self.warnings}
 
 
 @dataclass
@@ -77,31 +80,63 @@ class _Plan:
 
 
 def sync(site: Any, source: SourceSite, dataset_ids: list[str] | None = None, *, dry_run: bool = False,
-         overwrite: bool = False) -> SyncReport:
+         overwrite: bool = False, delete: bool = False) -> SyncReport:
     """Copy ``dataset_ids`` (default: every dataset the source's token may see) from ``source`` into ``site`` (a
-    platform administrator's view). SourceError when the source cannot be listed; a dataset that fails is reported,
-    leaves nothing behind, and the others go on."""
+    platform administrator's view), and report those copied before that the source no longer has (removed here
+    with ``delete``). SourceError when the source cannot be listed; a dataset that fails is reported, leaves nothing
+    behind, and the others go on."""
     accounts.require_admin(site)  # it may create organisations and set any dataset's sharing
     listed = [str(d["id"]) for d in source.datasets()]  # first: a bad token or a wrong address stops here
+    with site.catalog.engine.connect() as conn:
+        copied = sync_state.of_source(conn, source.url)
     report = SyncReport()
-    for dataset_id in dict.fromkeys(dataset_ids or listed):
+    for dataset_id in dict.fromkeys(dataset_ids or listed + copied):
         try:
-            if dataset_id not in listed:
+            if dataset_id in listed:
+                _sync_one(site, source, dataset_id, report, dry_run=dry_run, overwrite=overwrite)
+            elif dataset_id in copied:
+                _gone(site, dataset_id, report, dry_run=dry_run, overwrite=overwrite, delete=delete)
+            else:
                 raise NotFound(f"no dataset {dataset_id!r} at {source.url} (or not visible to the token)")
-            _sync_one(site, source, dataset_id, report, dry_run=dry_run, overwrite=overwrite)
         except KartennError as exc:
             report.skipped.append({"id": dataset_id, "error": exc.message})
     return report
 
 
+def _gone(site: Any, dataset_id: str, report: SyncReport, *, dry_run: bool, overwrite: bool, delete: bool) -> None:
+    """A dataset copied before that the source no longer lists."""
+    try:
+        local = site.catalog.get_dataset(dataset_id)
+    except NotFound:  # deleted here too: nothing to report
+        if not dry_run:
+            with site.catalog.begin() as conn:
+                sync_state.forget(conn, dataset_id)
+        return
+    last = _last_sync(site, dataset_id) or {}
+    if not delete:
+        report.skipped.append({"id": dataset_id, "reason": f"{GONE}: kept (--delete removes it)"})
+        return
+    if _local_revision(site, local) != last.get("local_revision") and not overwrite:
+        report.skipped.append({"id": dataset_id, "reason": f"{GONE}, and changed here since: kept (--overwrite "
+                                                           "with --delete removes it)"})
+        return
+    if not dry_run:
+        delete_dataset(site, dataset_id)
+        with site.catalog.begin() as conn:
+            sync_state.forget(conn, dataset_id)
+        site.accounts.log(site.identity.name, "sync.delete", f"dataset:{dataset_id}", record=local.record_id)
+    report.deleted.append({"id": dataset_id, "record": local.record_id, "reason": GONE})
+
+
 def _sync_one(site: Any, source: SourceSite, dataset_id: str, report: SyncReport, *, dry_run: bool,
               overwrite: bool) -> None:
     detail = source.dataset(dataset_id)
-    if detail["kind"] != "vector":
-        report.skipped.append({"id": dataset_id, "reason": RASTER})
-        return
     if len(dataset_id) > 80 or not DATASET_ID.fullmatch(dataset_id):
         raise InvalidInput(f"{dataset_id!r} is not a dataset id Kartenn makes")
+    partial = _not_whole(detail)
+    if partial:
+        report.skipped.append({"id": dataset_id, "reason": f"{partial}: not copied, its download would lose them"})
+        return
     plan = _plan(site, source, detail)
     last = _last_sync(site, dataset_id)
     if plan.local is not None:
@@ -125,6 +160,12 @@ def _sync_one(site: Any, source: SourceSite, dataset_id: str, report: SyncReport
     if not plan.sharing.known:
         report.warnings.append({"id": dataset_id, "message": "the token may not read the dataset's grants: copied "
                                 f"{'public' if plan.sharing.public else 'private'}, without an organisation"})
+    unmapped = [g for g in plan.sharing.grants if g not in _grants_here(site, plan.sharing)]
+    if unmapped:
+        names = {"org": "organisation", "user": "user"}
+        report.warnings.append({"id": dataset_id, "message": "grants not copied, no such organisation or user "
+                                "here: " + ", ".join(f"{action} to {names[principal]} {who}"
+                                                     for principal, who, action in unmapped)})
     if not dry_run:
         try:
             _copy(site, source, plan, new_org="organisation_created" in entry)
@@ -136,10 +177,20 @@ def _sync_one(site: Any, source: SourceSite, dataset_id: str, report: SyncReport
     (report.updated if plan.local else report.created).append(entry)
 
 
+def _not_whole(detail: dict[str, Any]) -> str:
+    """What a dataset holds that its download leaves out ("" when nothing): the steps of a raster time stack (the
+    download is its latest step) or a station dataset's measurements (the download is its stations)."""
+    if detail.get("kind") == "raster" and len((detail.get("time") or {}).get("values") or []) > 1:
+        return f"a raster time stack of {len(detail['time']['values'])} times"
+    if detail.get("series"):
+        return "stations with measurements"
+    return ""
+
+
 def _plan(site: Any, source: SourceSite, detail: dict[str, Any]) -> _Plan:
     record, record_tag = source.record(str(detail["record"]["id"]))
     sharing = source.sharing(str(detail["id"]))
-    revision = _digest(detail.get("updated"), record_tag, sharing.org, sharing.public)
+    revision = _digest(detail.get("updated"), record_tag, sharing.org, sharing.public, sharing.grants)
     try:
         local = site.catalog.get_dataset(str(detail["id"]))
     except NotFound:
@@ -170,7 +221,7 @@ def _copy(site: Any, source: SourceSite, plan: _Plan, *, new_org: bool) -> None:
     default, named = source.styles(plan.id, site.settings.style_max_bytes)
     org = plan.sharing.org
     with site.staging.area(f"sync-{secrets.token_hex(6)}") as work:
-        path = source.download(plan.id, work, site.settings.upload_max_bytes)
+        path = source.download(plan.id, str(plan.detail["kind"]), work, site.settings.upload_max_bytes)
         if new_org and org:  # the one change a failed publication leaves: said in the report
             accounts.add_organisation(site, org, source.organisation_name(org))
         outcome = publish_file(site, path, title=str(plan.detail.get("title") or plan.id),
@@ -184,8 +235,7 @@ def _copy(site: Any, source: SourceSite, plan: _Plan, *, new_org: bool) -> None:
     try:
         import_bytes(site, xml, source=source.url)
         _copy_styles(site, outcome.dataset, default, named)
-        if plan.local is not None:
-            _share(site, plan.id, plan.sharing)
+        _share(site, plan.id, plan.sharing, new=plan.local is None)
     except BaseException:
         if plan.local is None:
             delete_dataset(site, plan.id)
@@ -213,17 +263,46 @@ def _copy_styles(site: Any, dataset: Dataset, default: str, named: dict[str, byt
             styles.delete_style(site, dataset, name)
 
 
-def _share(site: Any, dataset_id: str, sharing: SourceSharing) -> None:
-    """The owning organisation and public access of an updated dataset, as at the source."""
+def _share(site: Any, dataset_id: str, sharing: SourceSharing, *, new: bool) -> None:
+    """The owning organisation and grants of the dataset as at the source (those to organisations and users this
+    site has); when the token may not read them, its public access only."""
     owner = site.accounts.owner_of("dataset", dataset_id) or {}
-    if sharing.known and owner.get("org_id") != sharing.org:
+    if sharing.known and not new and owner.get("org_id") != sharing.org:
         with site.catalog.begin() as conn:
             site.accounts.set_owner(conn, "dataset", dataset_id, sharing.org, None)
             sync_owner(site, conn, dataset_id)
-    public = dataset_id in site.accounts.owners_and_public("dataset", [dataset_id])[1]
-    if public != sharing.public:
-        for action in ("view", "download"):
-            grants.change_grant(site, dataset_id, "public", "", action, revoke=not sharing.public)
+    if not sharing.known:
+        public = dataset_id in site.accounts.owners_and_public("dataset", [dataset_id])[1]
+        if public != sharing.public:
+            for action in ("view", "download"):
+                grants.change_grant(site, dataset_id, "public", "", action, revoke=not sharing.public)
+        return
+    here = set(_grants_of(site, dataset_id))
+    wanted = _grants_here(site, sharing)
+    for principal, who, action in sorted(here - wanted):
+        grants.change_grant(site, dataset_id, principal, who, action, revoke=True)
+    for principal, who, action in sorted(wanted - here):
+        grants.change_grant(site, dataset_id, principal, who, action)
+
+
+def _grants_here(site: Any, sharing: SourceSharing) -> set[tuple[str, str, str]]:
+    """The source's grants whose organisation or user exists here (the owning organisation is created first)."""
+    def exists(principal: str, who: str) -> bool:
+        if principal == "org":
+            return who == sharing.org or site.accounts.has_organisation(who)
+        if principal == "user":
+            try:
+                site.accounts.get_user(who)
+            except NotFound:
+                return False
+        return True
+
+    return {g for g in sharing.grants if exists(g[0], g[1])}
+
+
+def _grants_of(site: Any, dataset_id: str) -> list[tuple[str, str, str]]:
+    return sorted((g["principal"], g["principal_id"], g["action"])
+                  for g in site.accounts.grants_of("dataset", dataset_id))
 
 
 def _source_bases(source: SourceSite, plan: _Plan) -> list[str]:
@@ -262,11 +341,10 @@ def _remember(site: Any, source: SourceSite, dataset_id: str, revision: str) -> 
 
 
 def _local_revision(site: Any, dataset: Dataset) -> str:
-    """Changes with the dataset here: its data and styles, its record, its owner and public access."""
+    """Changes with the dataset here: its data and styles, its record, its owner and grants."""
     record = site.catalog.get_record(dataset.record_id)
     owner = site.accounts.owner_of("dataset", dataset.id) or {}
-    public = dataset.id in site.accounts.owners_and_public("dataset", [dataset.id])[1]
-    return _digest(dataset.updated, record.updated, owner.get("org_id"), public)
+    return _digest(dataset.updated, record.updated, owner.get("org_id"), _grants_of(site, dataset.id))
 
 
 def _digest(*parts: Any) -> str:

@@ -39,12 +39,14 @@ class SourceForbids(SourceError):
 
 @dataclass(frozen=True)
 class SourceSharing:
-    """Who owns a dataset at the source and whether everyone may see it. ``known`` is False when the token may
-    not read the dataset's grants: ``public`` was then probed without the token, and the organisation is unknown."""
+    """Who owns a dataset at the source, whether everyone may see it, and its grants as (principal, id, action),
+    sorted. ``known`` is False when the token may not read the dataset's grants: ``public`` was then probed
+    without the token, and the organisation and grants are unknown."""
 
     org: str | None
     public: bool
     known: bool = True
+    grants: tuple[tuple[str, str, str], ...] = ()
 
 
 class SourceSite:
@@ -135,9 +137,12 @@ class SourceSite:
         grants = data.get("grants") if isinstance(data, dict) else None
         if not isinstance(grants, list):
             raise SourceError(f"{self.url} is not a Kartenn site: the grants of {dataset_id!r} came back malformed")
-        public = any(isinstance(g, dict) and g.get("principal") == "public" and g.get("action") == "view"
-                     for g in grants)
-        return SourceSharing(org=owner.get("org_id") if isinstance(owner, dict) else None, public=public)
+        if not all(isinstance(g, dict) and g.get("principal") in ("public", "org", "user")
+                   and isinstance(g.get("id", ""), str) and isinstance(g.get("action"), str) for g in grants):
+            raise SourceError(f"{self.url} is not a Kartenn site: the grants of {dataset_id!r} came back malformed")
+        found = tuple(sorted({(g["principal"], g.get("id") or "", g["action"]) for g in grants}))
+        return SourceSharing(org=owner.get("org_id") if isinstance(owner, dict) else None,
+                             public=("public", "", "view") in found, grants=found)
 
     def organisation_name(self, org_id: str) -> str | None:
         """The organisation's full name, for tokens of administrators (None for others)."""
@@ -150,10 +155,12 @@ class SourceSite:
                 return str(org.get("name") or org_id)
         return None
 
-    def download(self, dataset_id: str, folder: Path, max_bytes: int) -> Path:
-        """Every feature of a vector dataset as a GeoPackage in its own CRS, written in ``folder``."""
-        target = folder / f"{dataset_id}.gpkg"
-        path = f"/ogc/collections/{quote(dataset_id, safe='')}/download?f=gpkg"
+    def download(self, dataset_id: str, kind: str, folder: Path, max_bytes: int) -> Path:
+        """Every feature of a vector dataset as a GeoPackage in its own CRS, or a raster's Cloud Optimized
+        GeoTIFF as published, written in ``folder``."""
+        fmt = "tiff" if kind == "raster" else "gpkg"
+        target = folder / f"{dataset_id}.{'tif' if kind == 'raster' else 'gpkg'}"
+        path = f"/ogc/collections/{quote(dataset_id, safe='')}/download?f={fmt}"
         with target.open("wb") as out:
             self._get(path, max_bytes, what=f"data of {dataset_id!r}", into=out)
         return target

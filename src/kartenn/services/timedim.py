@@ -115,8 +115,12 @@ def time_extent(site: Any, dataset: Dataset) -> tuple[str, str] | None:
 
     A list of the times when there are few, else a continuous range ``start/end/0``. The default is the whole
     range ``start/end``: a map asked without TIME shows every feature, as it does for layers without time.
+    A raster time stack lists each of its times; its default is the latest.
     Read once per (dataset, update time).
     """
+    stack = dataset.raster.get("times") if dataset.kind == "raster" else None
+    if stack:  # a raster time stack: its steps, the latest by default
+        return ",".join(stack), stack[-1]
     field = time_field(dataset)
     if field is None or dataset.kind != "vector":
         return None

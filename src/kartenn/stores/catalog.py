@@ -39,6 +39,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from kartenn.domain import Dataset, Field, Job, JobState, Record
 from kartenn.errors import NotFound, PreconditionFailed
@@ -579,6 +580,22 @@ class Catalog:
             query = query.where(jobs.c.state == state.value)
         with self.engine.connect() as conn:
             return [self._job(row) for row in conn.execute(query)]
+
+    def count_jobs(self) -> dict[JobState, int]:
+        """How many jobs are in each state (every state listed, with 0 when none)."""
+        query = select(jobs.c.state, func.count()).group_by(jobs.c.state)
+        with self.engine.connect() as conn:
+            found = {JobState(state): int(n) for state, n in conn.execute(query)}
+        return {state: found.get(state, 0) for state in JobState}
+
+    def answers(self) -> bool:
+        """Whether the catalogue can be read now: one row of a small table (a readiness check)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(jobs.c.id).limit(1)).all()
+        except (SQLAlchemyError, OSError):
+            return False
+        return True
 
     @staticmethod
     def _job_row(job: Job) -> dict[str, Any]:

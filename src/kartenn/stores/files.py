@@ -114,4 +114,5 @@ class FileStore:
     def unreferenced(self, known: set[str]) -> list[str]:
         """The files no catalogue entry names and no live process is publishing (``Site.reconcile`` decides)."""
         names = (str(path.relative_to(self.root)) for path in sorted(self.root.rglob("*")) if path.is_file())
-        return [name for name in names if name not in known and not self.staging.is_busy(Path(name).stem)]
+        # A time step's file (``storage.t0003.tif``) is busy while its storage is.
+        return [name for name in names if name not in known and not self.staging.is_busy(Path(name).name.split(".")[0])]

@@ -37,3 +37,13 @@ def save(conn: Connection, dataset_id: str, source: str, *, source_revision: str
     conn.execute(delete(sync_state).where(sync_state.c.dataset_id == dataset_id))
     conn.execute(insert(sync_state).values(dataset_id=dataset_id, source=source, source_revision=source_revision,
                                            local_revision=local_revision, synced=datetime.now(UTC)))
+
+
+def of_source(conn: Connection, source: str) -> list[str]:
+    """The datasets last copied from ``source``."""
+    return list(conn.execute(select(sync_state.c.dataset_id).where(sync_state.c.source == source)
+                             .order_by(sync_state.c.dataset_id)).scalars())
+
+
+def forget(conn: Connection, dataset_id: str) -> None:
+    conn.execute(delete(sync_state).where(sync_state.c.dataset_id == dataset_id))

@@ -23,7 +23,7 @@ log = logging.getLogger("kartenn")
 LATER = (
     "pyogrio", "rasterio", "rasterio.errors", "rasterio.io", "rasterio.shutil", "rasterio.windows",
     "rio_tiler.colormap", "rio_tiler.errors", "rio_tiler.io", "rio_tiler.models",
-    "authlib.integrations.httpx_client", "pygeofilter.parsers.ecql", "kartenn.cql2", "h5py",
+    "authlib.integrations.httpx_client", "pygeofilter.parsers.ecql", "kartenn.cql2", "h5py", "affine", "cftime",
 )
 _started = threading.Event()
 _done = threading.Event()

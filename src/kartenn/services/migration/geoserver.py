@@ -142,17 +142,27 @@ def read_data_directory(root: Path) -> DataDirectory:
 
 
 def _xml(data: DataDirectory, path: Path, source: str, *, quiet: bool = False) -> Any:
-    """The root element of ``path``, or None with a note (none when ``quiet`` and the file is absent)."""
-    relative = path.relative_to(data.root) if path.is_relative_to(data.root) else path
+    return read_xml(data.root, path, source, data.notes, quiet=quiet)
+
+
+def read_xml(root: Path, path: Path, source: str, notes: list[Note], *, quiet: bool = False) -> Any:
+    """The root element of ``path`` (a file of the data directory ``root``), or None with a note naming the file
+    by its path in the data directory (none when ``quiet`` and the file is absent).
+
+    >>> read_xml(root, root / "security/role/default/roles.xml", "roles", notes)   # doctest: +SKIP
+    >>> notes[-1].message                                                         # doctest: +SKIP
+    'security/role/default/roles.xml: malformed XML: …'
+    """
+    relative = path.relative_to(root) if path.is_relative_to(root) else path
     try:
         return parse_xml(path.read_bytes())
     except FileNotFoundError:
         if not quiet:
-            data.notes.append(Note(source, f"{relative} is missing"))
+            notes.append(Note(source, f"{relative} is missing"))
     except OSError as exc:
-        data.notes.append(Note(source, f"{relative} cannot be read ({exc.strerror})"))
+        notes.append(Note(source, f"{relative} cannot be read ({exc.strerror})"))
     except KartennError as exc:
-        data.notes.append(Note(source, f"{relative}: {exc.message}"))
+        notes.append(Note(source, f"{relative}: {exc.message}"))
     return None
 
 

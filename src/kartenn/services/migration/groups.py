@@ -94,15 +94,26 @@ def _layers(run: Run, group: LayerGroup, seen: set[str]) -> list[dict[str, Any]]
                             "left out of the map")
             continue
         style = run.data.styles[style_id].name if style_id and style_id in run.data.styles else None
-        if style and not run.dry_run:
-            dataset = run.site.catalog.get_dataset(dataset_id)
-            if style not in styles.styles_of(run.site, dataset):
-                run.report.warn(group.qualified, f"style {style} of {layer.qualified} was not migrated: the map "
-                                "uses its default style")
-                style = None
+        if style and not _has_style(run, dataset_id, style):
+            run.report.warn(group.qualified, f"style {style} of {layer.qualified} was not migrated: the map "
+                            "uses its default style")
+            style = None
         found.append({"dataset": dataset_id, "kind": "wms", "style": style, "opacity": 1.0, "visible": True,
                       "time": None})
     return found
+
+
+def _has_style(run: Run, dataset_id: str, style: str) -> bool:
+    """The dataset has the style (in a dry run: the run reported it made, or it had it already)."""
+    if run.dry_run:
+        target = f"{dataset_id}/{style}"
+        entries = run.report.created + run.report.updated + run.report.skipped
+        if any(e.kind == "style" and e.target == target for e in entries):
+            return True
+    try:
+        return style in styles.styles_of(run.site, run.site.catalog.get_dataset(dataset_id))
+    except NotFound:  # a dataset a dry run would make
+        return False
 
 
 def _extent(group: LayerGroup) -> list[float] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from kartenn.domain import Dataset
 from kartenn.domain.security import Sharing
 from kartenn.domain.style import StyleLimits
 from kartenn.errors import KartennError, NotFound
@@ -20,7 +21,7 @@ from kartenn.services.migration.data import NotMigrated, fingerprint, layer_sour
 from kartenn.services.migration.geoserver import Layer
 from kartenn.services.migration.run import Run, changed_since, digest
 from kartenn.services.migration.security import layer_grants, org_id
-from kartenn.services.publish import RESERVED_IDS, publish_source
+from kartenn.services.publish import RESERVED_IDS, planned_fields, publish_source
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
 
@@ -52,10 +53,9 @@ def _layer(run: Run, layer: Layer) -> None:
     dataset = _existing(run, known.kartenn_id) if known else None
     if dataset is None:
         dataset_id = _new_id(run, layer)
-        if not run.dry_run:
-            dataset = _publish(run, layer, None, dataset_id)
+        dataset = _planned(run, layer, dataset_id) if run.dry_run else _publish(run, layer, None, dataset_id)
         run.dataset_ids[layer.qualified] = dataset_id
-        run.done("created", layer.qualified, "dataset", dataset_id, _summary(layer, dataset))
+        run.done("created", layer.qualified, "dataset", dataset_id, _summary(layer, None if run.dry_run else dataset))
         created = True
     else:
         assert known is not None  # a dataset is found through what an earlier run made
@@ -78,10 +78,7 @@ def _layer(run: Run, layer: Layer) -> None:
             run.done("updated", layer.qualified, "dataset", dataset.id, _summary(layer, dataset))
         created = False
     dataset_id = run.dataset_ids[layer.qualified]
-    if run.dry_run and dataset is None:
-        _styles_planned(run, layer, dataset_id)
-    elif dataset is not None:
-        _styles(run, layer, dataset_id, fresh=created)
+    _styles(run, layer, dataset, fresh=created)
     _rights(run, layer, dataset_id, created=created)
     run.remember("dataset", layer.qualified, dataset_id, source_print)  # after the styles: they change the dataset
 
@@ -103,6 +100,16 @@ def _new_id(run: Run, layer: Layer) -> str:
     while f"{base}-{n}" in taken:
         n += 1
     return f"{base}-{n}"
+
+
+def _planned(run: Run, layer: Layer, dataset_id: str) -> Dataset:
+    """For a dry run: the dataset publication would make, as far as its styles need it (kind, attributes); its
+    data is read as publication reads it (so what cannot be read is reported alike), nothing is written."""
+    with run.site.staging.area(f"migrate-{secrets.token_hex(6)}") as work:
+        source = layer_source(layer, run.root, work)
+        fields = planned_fields(source) if source.kind == "vector" else []
+    return Dataset(id=dataset_id, title=layer.title or layer.name, kind=source.kind, crs="", srid=None, extent=None,
+                   extent_wgs84=None, fields=fields, style={} if source.kind == "vector" else {"kind": "ramp"})
 
 
 def _publish(run: Run, layer: Layer, old, dataset_id: str):  # type: ignore[no-untyped-def]
@@ -157,14 +164,11 @@ def _style_list(run: Run, layer: Layer) -> list[tuple[str, bool]]:
     return found
 
 
-def _styles_planned(run: Run, layer: Layer, dataset_id: str) -> None:
-    for style_id, default in _style_list(run, layer):
-        style = run.data.styles[style_id]
-        run.done("created", style.label, "style", f"{dataset_id}/{style.name}", "default" if default else "alternate")
-
-
-def _styles(run: Run, layer: Layer, dataset_id: str, *, fresh: bool) -> None:
+def _styles(run: Run, layer: Layer, dataset: Dataset, *, fresh: bool) -> None:
+    """The layer's styles read and checked against ``dataset``'s attributes, and put on it (a dry run reads and
+    checks them the same way, against the dataset publication would make, and reports alike)."""
     site = run.site
+    dataset_id = dataset.id
     for style_id, default in _style_list(run, layer):
         style = run.data.styles[style_id]
         target = f"{dataset_id}/{style.name}"
@@ -180,14 +184,15 @@ def _styles(run: Run, layer: Layer, dataset_id: str, *, fresh: bool) -> None:
         if sld is None:
             run.report.warn(style.label, f"its SLD file {style.sld} is missing ({layer.qualified})")
             continue
-        if run.dry_run:
-            run.done("updated" if known else "created", style.label, "style", target, "default" if default else "")
-            continue
-        dataset = site.catalog.get_dataset(dataset_id)
+        if not run.dry_run:
+            dataset = site.catalog.get_dataset(dataset_id)
         try:
             imported, warnings = styles.read_style(dataset, style.name, sld, styles.SLD_TYPE,
-                                                   StyleLimits.of(site.settings))
-            styles.put_style(site, dataset, imported, make_default=default)
+                                                   StyleLimits.of(site.settings), lenient=True)
+            if run.dry_run:
+                styles.check_style(site, dataset, imported)
+            else:
+                styles.put_style(site, dataset, imported, make_default=default)
         except KartennError as exc:
             run.report.warn(style.label, f"not used for {dataset_id}: {exc.message}")
             continue

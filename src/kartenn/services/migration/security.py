@@ -20,8 +20,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kartenn.services.migration.geoserver import Note
-from kartenn.xml import parse_xml
+from kartenn.services.migration.geoserver import Note, read_xml
 
 ADMIN_ROLES = {"ADMIN", "ROLE_ADMINISTRATOR"}  # GeoServer's administrators: Kartenn platform administrators
 GROUP_ADMIN_ROLES = {"GROUP_ADMIN", "ROLE_GROUP_ADMIN"}
@@ -98,7 +97,7 @@ def org_id(role: str) -> str:
 def read_security(root: Path) -> Security:
     security = Security()
     base = root / "security"
-    users = _xml(security, base / "usergroup" / "default" / "users.xml", "users")
+    users = read_xml(root, base / "usergroup" / "default" / "users.xml", "users", security.notes)
     if users is not None:
         for user in users.iterfind("{*}users/{*}user"):
             props = {p.get("name"): (p.text or "").strip() for p in user.iterfind("{*}property")}
@@ -110,7 +109,7 @@ def read_security(root: Path) -> Security:
             security.groups[group.get("name") or ""] = (
                 group.get("enabled", "true") != "false",
                 [m.get("username") or "" for m in group.iterfind("{*}member")])
-    roles = _xml(security, base / "role" / "default" / "roles.xml", "roles")
+    roles = read_xml(root, base / "role" / "default" / "roles.xml", "roles", security.notes)
     if roles is not None:
         for role in roles.iterfind("{*}roleList/{*}role"):
             props = {p.get("name"): (p.text or "").strip() for p in role.iterfind("{*}property")}
@@ -130,18 +129,6 @@ def read_security(root: Path) -> Security:
         security.rules[(parts[0], parts[1], parts[2])] = [r.strip() for r in value.split(",") if r.strip()]
     security.service_rules = _properties(security, base / "services.properties")
     return security
-
-
-def _xml(security: Security, path: Path, label: str):  # type: ignore[no-untyped-def]
-    from kartenn.errors import KartennError
-
-    try:
-        return parse_xml(path.read_bytes())
-    except FileNotFoundError:
-        security.notes.append(Note(label, f"security/{path.relative_to(path.parents[2])} is missing"))
-    except (OSError, KartennError) as exc:
-        security.notes.append(Note(label, f"{path.name}: {getattr(exc, 'message', None) or exc}"))
-    return None
 
 
 def _properties(security: Security, path: Path) -> list[tuple[str, str]]:

@@ -83,7 +83,7 @@ async def upload(request: Request, site: Annotated[Site, Depends(get_site)],
                 shutil.rmtree(folder, ignore_errors=True)
                 raise TooLarge(f"upload is over the {cap} bytes allowed")
             out.write(chunk)
-    options = {k: _text(form.get(k)) for k in ("title", "crs", "replace", "series")}
+    options = {k: _text(form.get(k)) for k in ("title", "crs", "replace", "variable", "series")}
     try:
         options.update(_owner(site, _text(form.get("org")), _text(form.get("public")), options.get("replace"), owner))
     except Exception:
@@ -168,7 +168,7 @@ def tus_create(request: Request, site: Annotated[Site, Depends(get_site)]) -> Re
     if int(length) > site.settings.upload_max_bytes:
         raise TooLarge(f"upload of {length} bytes is over the {site.settings.upload_max_bytes} bytes allowed")
     meta = _metadata(request.headers.get("upload-metadata"))
-    options = {k: meta.get(k) for k in ("title", "crs", "replace", "series")}
+    options = {k: meta.get(k) for k in ("title", "crs", "replace", "variable", "series")}
     if options.get("series"):
         parse_naming(options["series"])
     options.update(_owner(site, meta.get("org"), meta.get("public"), options.get("replace"), owner))  # nothing kept

@@ -21,7 +21,8 @@ OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 
 
 def collection_json(d: Dataset, base: str, edr_metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A collection; ``edr_metadata`` adds the EDR queries and parameters of a station dataset."""
+    """A collection; ``edr_metadata`` adds the EDR queries and parameters of a station dataset or a raster time
+    stack."""
     href = f"{base}/ogc/collections/{d.id}"
     data: dict[str, Any] = {
         "id": d.id,
@@ -36,6 +37,10 @@ def collection_json(d: Dataset, base: str, edr_metadata: dict[str, Any] | None =
     data["links"] += _map_links(d, href)
     if d.kind == "raster":
         data["layerDataType"] = "Raster"  # GDAL's OGC API Features client leaves it out (no /items)
+        if d.raster.get("times"):  # a raster time stack: its times, for ?datetime= of its map and tiles
+            times = d.raster["times"]
+            data.setdefault("extent", {})["temporal"] = {"interval": [[times[0], times[-1]]], "values": times,
+                                                         "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
     if d.kind == "vector":
         data["itemType"] = "feature"
         data["layerDataType"] = "Vector"
@@ -57,7 +62,8 @@ def collection_json(d: Dataset, base: str, edr_metadata: dict[str, Any] | None =
     if edr_metadata:
         extra = dict(edr_metadata)
         data["links"] += extra.pop("links")
-        data.setdefault("extent", {})["temporal"] = extra.pop("temporal")
+        temporal = extra.pop("temporal")
+        data.setdefault("extent", {}).setdefault("temporal", temporal)  # a stack's own lists its times too
         data.update(extra)
     return data
 
@@ -105,7 +111,7 @@ def collections(request: Request, site: Annotated[Site, Depends(get_site)]) -> A
     if wants_html(request):
         return render(request, "collections", heading_key="ogc.collections", datasets=datasets)
     base = base_url(request)
-    extra = collection_extra(site, [d.id for d in datasets], base)
+    extra = collection_extra(site, datasets, base)
     items = [collection_json(d, base, extra.get(d.id)) for d in datasets] + [catalog_json(site, base)]
     return {"collections": items, "crs": common_crs(),
             "links": [{"rel": "self", "href": f"{base}/ogc/collections", "type": "application/json"},
@@ -118,4 +124,4 @@ def collection(collection_id: str, request: Request, site: Annotated[Site, Depen
     if wants_html(request):
         return render(request, "collection", collection=dataset, formats=list(FORMATS), heading=dataset.title)
     base = base_url(request)
-    return collection_json(dataset, base, collection_extra(site, [dataset.id], base).get(dataset.id))
+    return collection_json(dataset, base, collection_extra(site, [dataset], base).get(dataset.id))

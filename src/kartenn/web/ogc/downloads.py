@@ -3,7 +3,8 @@
 Every /items filter applies (bbox, CQL2, datetime, properties, crs…); without ``limit`` the whole
 selection comes. GeoJSON and CSV are streamed as they are read; GeoPackage, Shapefile (zipped) and
 FlatGeobuf are written batch by batch to a temporary file, then streamed. Files default to the
-dataset's own CRS, in east/north order; GeoJSON to CRS84 (RFC 7946).
+dataset's own CRS, in east/north order; GeoJSON to CRS84 (RFC 7946). A raster's download is its published Cloud
+Optimized GeoTIFF as it is (``f=tiff``, the only format): the lossless copy ``kartenn sync`` takes.
 """
 
 from __future__ import annotations
@@ -47,9 +48,19 @@ def download_format(request: Request) -> str:
 @router.get("/collections/{collection_id}/download")
 async def download(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
     dataset = site.catalog.get_dataset(collection_id)
+    if dataset.kind == "raster":
+        return raster_download(site, dataset, request.query_params.get("f"))
     if dataset.kind != "vector":
         raise NotFound(f"collection {collection_id!r} has no features to download")
     return await download_response(site, dataset, request, download_format(request))
+
+
+def raster_download(site: Site, dataset: Dataset, fmt: str | None) -> Response:
+    site.require("download", "dataset", dataset.id)  # type: ignore[attr-defined]
+    if fmt not in (None, "tiff", "geotiff"):
+        raise InvalidInput(f"a raster downloads as f=tiff (its Cloud Optimized GeoTIFF), not f={fmt!r}", locator="f")
+    return FileResponse(site.files.path(dataset.storage), media_type="image/tiff; application=geotiff",
+                        filename=f"{dataset.id}.tif")
 
 
 async def download_response(site: Site, dataset: Dataset, request: Request, fmt: str) -> Response:

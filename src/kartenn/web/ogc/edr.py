@@ -1,13 +1,18 @@
-"""OGC API – Environmental Data Retrieval 1.1 on station datasets: /position, /area, /radius, /locations.
+"""OGC API – Environmental Data Retrieval 1.1 on station datasets (/position, /area, /radius, /locations) and on
+raster time stacks (/position, /area, /radius).
 
-``items`` is the collection's OGC API Features /items. A position query answers with the station nearest to the
-point when it lies within 1 km of it (stations are not a continuous field: there is nothing to interpolate), and
-with an empty collection otherwise.
+``items`` is a station collection's OGC API Features /items. On stations a position query answers with the
+station nearest to the point when it lies within 1 km of it (stations are not a continuous field: there is nothing
+to interpolate), and with an empty collection otherwise; on a raster, with the cell holding the point
+(services/grids.py).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 import shapely
@@ -17,11 +22,14 @@ from starlette.responses import Response
 
 from kartenn.errors import InvalidInput
 from kartenn.formats import edr
-from kartenn.services.series import Station, Stations, aggregate, read_period
+from kartenn.services import grids
+from kartenn.services.grids import Grid
+from kartenn.services.series import Station, Stations, aggregate, read_period, with_extremes
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
+GRID_QUERIES = ("position", "area", "radius", "cube")
 UNITS = {"km": 1000.0, "m": 1.0, "mi": 1609.344}
 COMMON = {"datetime", "parameter-name", "f", "crs", "lang", "aggregate"}
 ACCEPTED = [(edr.COVJSON, "covjson"), ("application/vnd.cov+json", "covjson"), ("text/csv", "csv"),
@@ -95,44 +103,71 @@ def _check_params(request: Request, allowed: set[str]) -> None:
         raise InvalidInput(f"crs {crs!r} is not offered; use CRS84", locator="crs")
 
 
-async def _answer(request: Request, stations: Stations, chosen: list[Station]) -> Response:
+async def _answer(request: Request, source: Stations | Grid, read: Callable[..., Any]) -> Response:
+    """Read what a query selects (``read(parameters, start, end)``: station series, a grid cell's series or grid
+    cells) with the request's ``parameter-name`` and ``datetime``, and encode it in the asked format."""
     params = request.query_params
     fmt = read_format(request)
-    names = stations.parameter_names(params.get("parameter-name"))
+    names = source.parameter_names(params.get("parameter-name"))
     start, end = read_interval(params.get("datetime"))
     period = read_period(params.get("aggregate"))
-    found = await run_in_threadpool(stations.read, chosen, names, start, end)
-    if period is not None:
-        found = await run_in_threadpool(aggregate, found, period)
-    described = stations.described(names, period)
-    units = {p["name"]: p.get("unit") for p in described}
-    if fmt == "csv":
-        body = edr.csv(found, units)
-    elif fmt == "geojson":
-        body = edr.geojson(found, units)
+    found = await run_in_threadpool(read, names, start, end)
+    described = [p for p in source.parameters if p["name"] in names]
+    if isinstance(found, edr.GridValues):
+        if period is not None:
+            raise InvalidInput("aggregate applies to series (stations, a position), not to an area of grid cells",
+                               locator="aggregate")
+        encode = {"csv": lambda: edr.grid_csv(found, source.units),
+                  "geojson": lambda: edr.grid_geojson(found, source.units)}
+        body = encode.get(fmt, lambda: edr.grid_covjson(found, described))()
     else:
-        body = edr.covjson(found, described)
+        series, units = [s for s in found if s is not None], source.units
+        if period is not None:
+            series = await run_in_threadpool(aggregate, series, period)
+            described = with_extremes(described)
+            units = {p["name"]: p.get("unit") for p in described}
+        encode = {"csv": lambda: edr.csv(series, units), "geojson": lambda: edr.geojson(series, units)}
+        body = encode.get(fmt, lambda: edr.covjson(series, described))()
     return Response(body, media_type=edr.FORMATS[fmt])
+
+
+def _stations_read(stations: Stations, chosen: list[Station]) -> Callable[..., Any]:
+    return lambda names, start, end: stations.read(chosen, names, start, end)
 
 
 async def _stations(site: Site, collection_id: str) -> Stations:
     return await run_in_threadpool(Stations.of, site, collection_id)
 
 
+async def _collection(site: Site, collection_id: str) -> Stations | Grid:
+    """A station dataset or a raster time stack; NotFound for anything else (or what the caller may not view)."""
+    def find() -> Stations | Grid:
+        dataset = site.catalog.get_dataset(collection_id)
+        return Grid(site, dataset) if grids.is_grid(dataset) else Stations.of(site, collection_id)
+
+    return await run_in_threadpool(find)
+
+
 @router.get("/collections/{collection_id}/position")
 async def position(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
     _check_params(request, {"coords", "z"})
     point = read_coords(request.query_params.get("coords"), ("POINT",))
-    stations = await _stations(site, collection_id)
-    return await _answer(request, stations, stations.nearest(point.x, point.y))
+    found = await _collection(site, collection_id)
+    if isinstance(found, Grid):
+        grid = found
+        return await _answer(request, grid, lambda names, start, end: [grid.position(point.x, point.y, names, start,
+                                                                                     end)])
+    return await _answer(request, found, _stations_read(found, found.nearest(point.x, point.y)))
 
 
 @router.get("/collections/{collection_id}/area")
 async def area(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
     _check_params(request, {"coords", "z"})
     polygon = read_coords(request.query_params.get("coords"), ("POLYGON", "MULTIPOLYGON"))
-    stations = await _stations(site, collection_id)
-    return await _answer(request, stations, stations.within(polygon))
+    found = await _collection(site, collection_id)
+    if isinstance(found, Grid):
+        return await _answer(request, found, partial(found.area, polygon))
+    return await _answer(request, found, _stations_read(found, found.within(polygon)))
 
 
 @router.get("/collections/{collection_id}/radius")
@@ -140,8 +175,16 @@ async def radius(collection_id: str, request: Request, site: Annotated[Site, Dep
     _check_params(request, {"coords", "z", "within", "within-units"})
     point = read_coords(request.query_params.get("coords"), ("POINT",))
     metres = _distance(request.query_params.get("within"), request.query_params.get("within-units"))
-    stations = await _stations(site, collection_id)
-    return await _answer(request, stations, stations.within_radius(point.x, point.y, metres))
+    found = await _collection(site, collection_id)
+    if isinstance(found, Grid):
+        # the box around the circle, in degrees (wider near the poles), then the cells within the distance
+        dy = metres / 111_000
+        dx = min(180.0, dy / max(math.cos(math.radians(min(abs(point.y) + dy, 89.9))), 1e-6))
+        box = shapely.box(max(point.x - dx, -180), max(point.y - dy, -90), min(point.x + dx, 180),
+                          min(point.y + dy, 90))
+        return await _answer(request, found, lambda names, start, end: found.area(box, names, start, end,
+                                                                                  (point.x, point.y, metres)))
+    return await _answer(request, found, _stations_read(found, found.within_radius(point.x, point.y, metres)))
 
 
 def _distance(within: str | None, units: str | None) -> float:
@@ -158,6 +201,20 @@ def _distance(within: str | None, units: str | None) -> float:
     if not 0 <= distance <= 20_100_000 / UNITS[units.lower()]:
         raise InvalidInput(f"within {within!r} is out of range", locator="within")
     return distance * UNITS[units.lower()]
+
+
+@router.get("/collections/{collection_id}/cube")
+async def cube(collection_id: str, request: Request, site: Annotated[Site, Depends(get_site)]) -> Response:
+    """The cells of a raster time stack in ``bbox`` (minlon,minlat,maxlon,maxlat), each time."""
+    _check_params(request, {"bbox", "z"})
+    value = request.query_params.get("bbox")
+    if not value:
+        raise InvalidInput("bbox is required: minlon,minlat,maxlon,maxlat", locator="bbox")
+    box = _bbox(value)
+    found = await _collection(site, collection_id)
+    if not isinstance(found, Grid):
+        raise InvalidInput(f"collection {collection_id!r} has stations: ask for an area, not a cube", locator="bbox")
+    return await _answer(request, found, partial(found.area, box))
 
 
 @router.get("/collections/{collection_id}/locations")
@@ -195,10 +252,16 @@ async def location(collection_id: str, location_id: str, request: Request,
     """The series of one station (CoverageJSON by default): what a chart reads."""
     _check_params(request, set())
     stations = await _stations(site, collection_id)
-    return await _answer(request, stations, [stations.station(location_id)])
+    return await _answer(request, stations, _stations_read(stations, [stations.station(location_id)]))
 
 
-def collection_extra(site: Site, dataset_ids: list[str], base: str) -> dict[str, dict[str, Any]]:
-    """EDR metadata of the station datasets among ``dataset_ids``, by id."""
-    return {dataset_id: edr.collection_metadata(info, f"{base}/ogc/collections/{dataset_id}")
-            for dataset_id, info in site.catalog.series_of(dataset_ids).items()}
+def collection_extra(site: Site, datasets: list[Any], base: str) -> dict[str, dict[str, Any]]:
+    """EDR metadata of the station datasets and raster time stacks among ``datasets``, by id."""
+    found = {dataset_id: edr.collection_metadata(info, f"{base}/ogc/collections/{dataset_id}")
+             for dataset_id, info in site.catalog.series_of([d.id for d in datasets]).items()}
+    for d in datasets:
+        if grids.is_grid(d):
+            parameters = grids.parameters(d)
+            info = {"parameters": parameters, "begin": parameters[0]["begin"], "end": parameters[0]["end"]}
+            found[d.id] = edr.collection_metadata(info, f"{base}/ogc/collections/{d.id}", GRID_QUERIES)
+    return found

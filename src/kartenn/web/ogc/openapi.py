@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from kartenn.domain import Dataset
+from kartenn.services import grids
 from kartenn.services.exports import FORMATS
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
@@ -83,8 +84,8 @@ def _collection_paths(d: Dataset, max_limit: int) -> dict[str, Any]:
     }
 
 
-def _edr_paths(d: Dataset, info: dict[str, Any]) -> dict[str, Any]:
-    """OGC API – EDR queries of a station dataset."""
+def _edr_paths(d: Dataset, info: dict[str, Any], grid: bool = False) -> dict[str, Any]:
+    """OGC API – EDR queries of a station dataset, or of a raster time stack (``grid``: no locations)."""
     path = f"/ogc/collections/{d.id}"
     names = [p["name"] for p in info["parameters"]]
     common = [_param("parameter-name", "Parameters, comma-separated (default: all)",
@@ -108,6 +109,15 @@ def _edr_paths(d: Dataset, info: dict[str, Any]) -> dict[str, Any]:
               {"name": "within-units", "in": "query", "required": True,
                "schema": {"type": "string", "enum": ["km", "m", "mi"]}}]
     location = {"name": "locId", "in": "path", "required": True, "schema": {"type": "string"}}
+    if grid:
+        return {f"{path}/position": query("position", "values at a point, each time", [coords]),
+                f"{path}/area": query("area", "the cells in an area, each time", [coords]),
+                f"{path}/radius": query("radius", "the cells within a distance, each time", radius),
+                f"{path}/cube": query("cube", "the cells in a box, each time",
+                                      [{"name": "bbox", "in": "query", "required": True, "style": "form",
+                                        "explode": False, "schema": {"type": "array", "minItems": 4, "maxItems": 4,
+                                                                     "items": {"type": "number"}},
+                                        "description": "minlon,minlat,maxlon,maxlat (CRS84)"}])}
     return {
         f"{path}/position": query("position", "nearest station (within 1 km)", [coords]),
         f"{path}/area": query("area", "stations in an area", [coords]),
@@ -135,6 +145,8 @@ def openapi(request: Request, site: Annotated[Site, Depends(get_site)]) -> JSONR
             paths.update(_collection_paths(dataset, site.settings.items_max_limit))
         if dataset.id in series:
             paths.update(_edr_paths(dataset, series[dataset.id]))
+        elif grids.is_grid(dataset):
+            paths.update(_edr_paths(dataset, {"parameters": grids.parameters(dataset)}, grid=True))
     paths.update(records_paths())
     document = {
         "openapi": "3.0.3",

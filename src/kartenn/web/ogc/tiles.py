@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.errors import InvalidInput, NotFound
-from kartenn.services import render, styles, tiles, timedim
+from kartenn.services import render, stacks, styles, tiles, timedim
 from kartenn.site import Site
 from kartenn.web.caching import tile_headers
 from kartenn.web.deps import base_url, get_site, site_for
@@ -147,12 +147,15 @@ async def tile(request: Request) -> Response:
     collection_id = request.path_params["collection_id"]
     tms_id, z, row, col = _tile_address(request)
     f, datetime = request.query_params.get("f"), request.query_params.get("datetime")
+    nearest = request.query_params.get("nearest")
     if f is not None and f not in TILE_FORMATS:
         raise InvalidInput(f"f: one of {', '.join(TILE_FORMATS)}", locator="f")
     site = await site_for(request)
 
     def work() -> Response:
         ds = site.catalog.get_dataset(collection_id)
+        step = stacks.step_at(ds, datetime, nearest=stacks.nearest_wanted(site.settings, nearest))
+        ds = step.dataset if step else ds  # a raster time stack at that time (the latest by default)
         when = timedim.time_filter(ds, datetime) if datetime and ds.kind == "vector" else None
         fmt = f or ("mvt" if ds.kind == "vector" else "png")
         if (fmt in ("mvt", "pbf")) != (ds.kind == "vector"):
@@ -290,12 +293,16 @@ async def collection_map(collection_id: str, site: Annotated[Site, Depends(site_
                          crs: Annotated[str, Query()] = "CRS:84",
                          f: Annotated[str, Query(pattern="^(png|jpeg|webp)$")] = "png",
                          transparent: bool = True, style: str | None = None,
-                         datetime: Annotated[str | None, Query()] = None) -> Response:
+                         datetime: Annotated[str | None, Query()] = None, nearest: str | None = None) -> Response:
     """OGC API – Maps: ``bbox`` in ``crs`` (x/y order; CRS84 by default), the whole extent when absent;
     ``style`` names one of the collection's styles (the default one when absent); ``datetime`` filters a
-    time-enabled collection."""
+    time-enabled collection, or picks a time of a raster time stack (its latest by default; the nearest one
+    with ``nearest=true``)."""
     def work() -> Response:
         ds = site.catalog.get_dataset(collection_id)
+        step = stacks.step_at(ds, datetime, nearest=stacks.nearest_wanted(site.settings, nearest))
+        headers = {"Warning": warning} if (warning := stacks.warning([step] if step else [])) else {}
+        ds = step.dataset if step else ds
         cap = site.settings.map_max_size
         if width > cap or height > cap:
             raise InvalidInput(f"width and height are at most {cap}")
@@ -314,9 +321,9 @@ async def collection_map(collection_id: str, site: Annotated[Site, Depends(site_
             box = ds.extent_wgs84
         else:
             raise InvalidInput("give a bbox")
-        when = timedim.time_filter(ds, datetime) if datetime else None
+        when = timedim.time_filter(ds, datetime) if datetime and step is None else None
         image = render.render_map(site, [render.MapLayer(ds, styles.style_for(site, ds, style), when)], code,
                                   box, width, height, f, transparent=transparent)  # type: ignore[arg-type]
-        return Response(image, media_type=render.MEDIA_TYPES[f])
+        return Response(image, media_type=render.MEDIA_TYPES[f], headers=headers)
 
     return await run_in_threadpool(work)

@@ -11,11 +11,11 @@ from lxml import etree
 from starlette.responses import Response
 
 from kartenn.errors import KartennError
-from kartenn.web.ows import csw, registry, wfs, wms, wmts
+from kartenn.web.ows import csw, registry, wcs, wfs, wms, wmts
 from kartenn.web.ows.common import kvp
 from kartenn.xml import parse_xml
 
-SERVICES = [wms, wfs, csw, wmts]
+SERVICES = [wms, wfs, csw, wmts, wcs]
 
 router = APIRouter(tags=["ows"])
 for _module in SERVICES:

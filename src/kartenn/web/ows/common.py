@@ -2,7 +2,7 @@
 
 KVP names are case-insensitive (``kvp`` lowers them); an error is an ``OWSError`` (its exceptionCode, a
 message for people, the parameter at fault, the HTTP status), written in the form each service's
-clients expect (``WMS_130``, ``WMS_111``, ``WMTS``, ``WFS_20``, ``WFS_11``, ``CSW``, ``OWS``).
+clients expect (``WMS_130``, ``WMS_111``, ``WMTS``, ``WFS_20``, ``WFS_11``, ``CSW``, ``WCS_20``, ``OWS``).
 
 >>> p = kvp([("REQUEST", "GetMap"), ("Width", "256")])
 >>> required(p, "request"), integer(p, "width", low=1)
@@ -24,6 +24,7 @@ from kartenn.xml import to_bytes, xml_text
 OGC = "http://www.opengis.net/ogc"
 OWS10 = "http://www.opengis.net/ows"
 OWS11 = "http://www.opengis.net/ows/1.1"
+OWS20 = "http://www.opengis.net/ows/2.0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
@@ -115,6 +116,7 @@ WMS_111 = ReportForm(None, "1.1.1", "application/vnd.ogc.se_xml", wms=True)
 WMTS = ReportForm(OWS11, "1.0.0", nsmap={"ows": OWS11}, attributes=((XML_LANG, "en"),))
 WFS_20 = ReportForm(OWS11, "2.0.0", nsmap={"ows": OWS11})
 WFS_11 = ReportForm(OWS10, "1.0.0", nsmap={"ows": OWS10})
+WCS_20 = ReportForm(OWS20, "2.0.0", nsmap={"ows": OWS20}, attributes=((XML_LANG, "en"),))
 OWS = WFS_20  # for requests no service could take
 CSW = ReportForm(OWS10, "1.2.0", "application/xml; charset=UTF-8", attributes=(("language", "en"),),
                  schema_location=f"{OWS10} http://schemas.opengis.net/ows/1.0.0/owsExceptionReport.xsd", pretty=True)

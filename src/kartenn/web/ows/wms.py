@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kartenn.errors import KartennError, NotFound
-from kartenn.services import render
+from kartenn.services import render, stacks
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 from kartenn.web.errors import challenge
@@ -70,7 +70,10 @@ def dispatch(site: Site, params: dict[str, str], version: str, online: str, if_n
                 return Response(status_code=304, headers={"ETag": tag})
             image = render.render_map(site, req.layers, req.crs, req.bbox, req.width, req.height, req.fmt,
                                       transparent=req.transparent, bgcolor=req.bgcolor)
-            return Response(image, media_type=render.MEDIA_TYPES[req.fmt], headers={"ETag": tag})
+            headers = {"ETag": tag}
+            if warning := stacks.warning(req.steps):
+                headers["Warning"] = warning
+            return Response(image, media_type=render.MEDIA_TYPES[req.fmt], headers=headers)
         if operation.lower() == "getfeatureinfo":
             return get_feature_info(site, params, version)
         if operation.lower() == "getlegendgraphic":

@@ -121,11 +121,12 @@ def capabilities(site: Site, version: str, online: str) -> bytes:
         extent = time_extent(site, ds)
         if extent is not None:
             values, default = extent
+            nearest = {"nearestValue": "1"} if ds.kind == "raster" and site.settings.time_nearest else {}
             if v130:
-                sub(layer, "Dimension", values, name="time", units="ISO8601", default=default)
+                sub(layer, "Dimension", values, name="time", units="ISO8601", default=default, **nearest)
             else:
                 sub(layer, "Dimension", name="time", units="ISO8601")
-                sub(layer, "Extent", values, name="time", default=default)
+                sub(layer, "Extent", values, name="time", default=default, **nearest)
         named = all_styles.get(ds.id)
         if named is None:
             continue

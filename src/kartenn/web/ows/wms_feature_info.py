@@ -36,10 +36,15 @@ def get_feature_info(site: Site, params: dict[str, str], version: str) -> Respon
         raise OWSError("InvalidFormat", f"unsupported INFO_FORMAT {info_format!r}", "info_format")
     features = []
     times = {layer.dataset.id: layer.time for layer in req.layers}
+    at_time = {layer.dataset.id: layer.dataset for layer in req.layers}  # a stack's step as drawn
     for ds in queried:
+        ds = at_time.get(ds.id, ds)
         found = feature_info(site, ds, req.crs, req.bbox, req.width, req.height, i, j,
                              count=count if times.get(ds.id) is None else 1000,
                              tolerance=site.settings.map_pixel_tolerance)
+        step = next((s for s in req.steps if s.dataset.id == ds.id), None)
+        if step is not None:  # the value at the time drawn
+            found = [{**f, "properties": {**f["properties"], "time": step.time}} for f in found]
         when = times.get(ds.id)
         if when is not None:
             found = [f for f in found if when.contains(f["properties"].get(when.field))][:count]

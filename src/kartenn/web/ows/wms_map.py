@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kartenn.crs import parse_bbox, swap
 from kartenn.domain import Dataset
 from kartenn.domain.style import Style, StyleLimits
 from kartenn.errors import InvalidInput, KartennError, NotFound
 from kartenn.formats.sld_import import from_sld, named_styles
-from kartenn.services import datasets, render, styles
+from kartenn.services import datasets, render, stacks, styles
 from kartenn.services.timedim import time_field, time_filter
 from kartenn.site import Site
 from kartenn.web.ows.common import OWSError, integer, required
@@ -33,6 +33,7 @@ class MapRequest:
     fmt: str
     transparent: bool
     bgcolor: str | None
+    steps: list[stacks.Step] = field(default_factory=list)  # the time steps drawn of raster time stacks
 
 
 def _bbox(params: dict[str, str], crs: str, version: str) -> tuple[float, float, float, float]:
@@ -70,7 +71,8 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
         raise OWSError("InvalidParameterValue", "SLD by reference is not fetched: send the document in SLD_BODY",
                        "sld")
     inline = _inline_styles(site, datasets, params["sld_body"]) if params.get("sld_body") else {}
-    layers = []
+    layers, steps = [], []
+    nearest = stacks.nearest_wanted(site.settings, params.get("nearest"))
     for ds, style_name in zip(datasets, names, strict=True):
         try:
             style = inline.get(ds.id) or styles.style_for(site, ds, style_name.strip())
@@ -83,6 +85,13 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
                 when = time_filter(ds, params["time"])
             except KartennError as exc:
                 raise OWSError("InvalidDimensionValue", exc.message, "time") from None
+        try:
+            step = stacks.step_at(ds, params.get("time"), nearest=nearest)
+        except KartennError as exc:
+            raise OWSError("InvalidDimensionValue", exc.message, "time") from None
+        if step is not None:  # a raster time stack: the file of that time
+            steps.append(step)
+            ds = step.dataset
         layers.append(render.MapLayer(ds, style, when))
     crs_key = "crs" if version == "1.3.0" else "srs"
     crs = required(params, crs_key).strip().upper()
@@ -105,7 +114,7 @@ def map_request(site: Site, params: dict[str, str], version: str, *, image: bool
         if not re.fullmatch(r"(0x|#)?[0-9a-fA-F]{6}", bgcolor):
             raise OWSError("InvalidParameterValue", f"BGCOLOR must be 0xRRGGBB, not {bgcolor!r}", "bgcolor")
         bgcolor = "#" + bgcolor[-6:]
-    return MapRequest(version, layers, crs, bbox, width, height, fmt, transparent, bgcolor)
+    return MapRequest(version, layers, crs, bbox, width, height, fmt, transparent, bgcolor, steps)
 
 
 def _inline_styles(site: Site, datasets: list[Dataset], body: str) -> dict[str, Style]:
@@ -140,6 +149,7 @@ def _inline_styles(site: Site, datasets: list[Dataset], body: str) -> dict[str, 
 def map_etag(req: MapRequest, params: dict[str, str]) -> str:
     """Changes with the request, the data and the content of every style drawn."""
     parts = [f"{k}={v}" for k, v in sorted(params.items())]
-    parts += [f"{layer.dataset.id}|{layer.dataset.updated}|{styles.style_revision(layer.dataset, layer.style)}"
+    parts += [f"{layer.dataset.id}|{layer.dataset.storage}|{layer.dataset.updated}|"
+              f"{styles.style_revision(layer.dataset, layer.style)}"
               for layer in req.layers]
     return '"' + hashlib.sha1("\n".join(parts).encode(), usedforsecurity=False).hexdigest()[:24] + '"'

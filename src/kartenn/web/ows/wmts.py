@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
-from kartenn.services import boxes, datasets, render, styles, tiles
+from kartenn.services import boxes, datasets, render, stacks, styles, tiles
 from kartenn.services.featureinfo import feature_info
 from kartenn.services.timedim import TimeFilter, time_extent, time_filter
 from kartenn.site import Site
@@ -73,7 +73,18 @@ async def rest_tile(layer: str, style: str, tms_id: str, z: str, row: str, tile:
     col, _, ext = tile.partition(".")
     params = {"layer": layer, "style": style, "tilematrixset": tms_id, "tilematrix": z, "tilerow": row,
               "tilecol": col, "format": EXTENSIONS.get(ext.lower(), ext)}
-    params.update({k: v for k, v in kvp(request.query_params.items()).items() if k == "time"})
+    params.update({k: v for k, v in kvp(request.query_params.items()).items() if k in ("time", "nearest")})
+    return await _answer(request, lambda site, base: get_tile(site, params, request.headers))
+
+
+@router.get("/wmts/1.0.0/{layer}/{style}/{time}/{tms_id}/{z}/{row}/{tile}", include_in_schema=False)
+async def rest_tile_at(layer: str, style: str, time: str, tms_id: str, z: str, row: str, tile: str,
+                       request: Request) -> Response:
+    """A tile of a raster time stack at one of its times (the ``{Time}`` of its ResourceURL template)."""
+    col, _, ext = tile.partition(".")
+    params = {"layer": layer, "style": style, "tilematrixset": tms_id, "tilematrix": z, "tilerow": row,
+              "tilecol": col, "format": EXTENSIONS.get(ext.lower(), ext), "time": time}
+    params.update({k: v for k, v in kvp(request.query_params.items()).items() if k == "nearest"})
     return await _answer(request, lambda site, base: get_tile(site, params, request.headers))
 
 
@@ -83,7 +94,18 @@ async def rest_feature_info(layer: str, style: str, tms_id: str, z: str, row: st
     i, _, ext = point.partition(".")
     params = {"layer": layer, "style": style, "tilematrixset": tms_id, "tilematrix": z, "tilerow": row,
               "tilecol": col, "i": i, "j": j, "infoformat": INFO_EXTENSIONS.get(ext.lower(), ext)}
-    params.update({k: v for k, v in kvp(request.query_params.items()).items() if k == "time"})
+    params.update({k: v for k, v in kvp(request.query_params.items()).items() if k in ("time", "nearest")})
+    return await _answer(request, lambda site, base: get_feature_info(site, params))
+
+
+@router.get("/wmts/1.0.0/{layer}/{style}/{time}/{tms_id}/{z}/{row}/{col}/{j}/{point}", include_in_schema=False)
+async def rest_feature_info_at(layer: str, style: str, time: str, tms_id: str, z: str, row: str, col: str, j: str,
+                               point: str, request: Request) -> Response:
+    """Feature info of a raster time stack at one of its times."""
+    i, _, ext = point.partition(".")
+    params = {"layer": layer, "style": style, "tilematrixset": tms_id, "tilematrix": z, "tilerow": row,
+              "tilecol": col, "i": i, "j": j, "infoformat": INFO_EXTENSIONS.get(ext.lower(), ext), "time": time}
+    params.update({k: v for k, v in kvp(request.query_params.items()).items() if k == "nearest"})
     return await _answer(request, lambda site, base: get_feature_info(site, params))
 
 
@@ -173,6 +195,16 @@ def _format(ds: Dataset, params: dict[str, str]) -> str:
     return fmt
 
 
+def _step(site: Site, ds: Dataset, params: dict[str, str]) -> tuple[Dataset, stacks.Step | None]:
+    """A raster time stack as it was at the TIME asked (the latest by default); other layers as they are."""
+    try:
+        step = stacks.step_at(ds, params.get("time"), nearest=stacks.nearest_wanted(site.settings,
+                                                                                     params.get("nearest")))
+    except KartennError as exc:
+        raise OWSError("InvalidDimensionValue", exc.message, "time") from None
+    return (step.dataset, step) if step else (ds, None)
+
+
 def _time(ds: Dataset, params: dict[str, str]) -> TimeFilter | None:
     try:
         return time_filter(ds, params.get("time"))
@@ -188,7 +220,8 @@ def get_tile(site: Site, params: dict[str, str], headers: Any) -> Response:
     style = _style(site, ds, params)
     fmt = _format(ds, params)
     tms, z, row, col = _tile_address(params)
-    when = _time(ds, params)
+    ds, step = _step(site, ds, params)
+    when = _time(ds, params) if step is None else None
     extra = ("mvt" if fmt == "mvt" else style.digest(), when.key if when else "")
     tag = tiles.etag(ds, None if fmt == "mvt" else style, tms.id, z, row, col, fmt, *extra)
     head = {"ETag": tag, **tile_headers(headers)}
@@ -202,6 +235,8 @@ def get_tile(site: Site, params: dict[str, str], headers: Any) -> Response:
 
     body, hit = tiles.cached(site, [ds], tms.id, z, row, col, fmt, extra, make)
     head["X-Cache"] = "hit" if hit else "miss"
+    if warning := stacks.warning([step] if step else []):
+        head["Warning"] = warning
     media = MVT if fmt == "mvt" else render.MEDIA_TYPES[fmt]
     return Response(body, media_type=media, headers=head)
 
@@ -221,13 +256,16 @@ def get_feature_info(site: Site, params: dict[str, str]) -> Response:
     if info_format not in INFO_FORMATS:
         raise OWSError("InvalidParameterValue", f"INFOFORMAT must be one of {', '.join(INFO_FORMATS)}",
                         "infoformat")
-    when = _time(ds, params)
+    ds, step = _step(site, ds, params)
+    when = _time(ds, params) if step is None else None
     b = tms.xy_bounds(morecantile.Tile(col, row, z))
     features = feature_info(site, ds, tiles.tms_crs_code(tms), (b.left, b.bottom, b.right, b.top),
                             matrix.tileWidth, matrix.tileHeight, i, j, count=10,
                             tolerance=site.settings.map_pixel_tolerance)
     if when:
         features = [f for f in features if when.contains(f["properties"].get(when.field))]
+    if step:
+        features = [{**f, "properties": {**f["properties"], "time": step.time}} for f in features]
     if info_format == "text/plain":
         lines = [f"{f['layer']} {f['id']}: " + ", ".join(f"{k}={v}" for k, v in f["properties"].items())
                  for f in features]
@@ -365,14 +403,15 @@ def capabilities(site: Site, base: str) -> bytes:
                 sub(lim, "TileMatrix", str(z))
                 for tag, value in (("MinTileRow", r0), ("MaxTileRow", r1), ("MinTileCol", c0), ("MaxTileCol", c1)):
                     sub(lim, tag, str(value))
+        at = "{Time}/" if stacks.times(ds) else ""  # a raster time stack's tiles are addressed by time
         for media in _formats(ds):
             ext = FORMATS[media]
             sub(layer, "ResourceURL", format=media, resourceType="tile",
-                template=f"{online}/1.0.0/{ds.id}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/"
+                template=f"{online}/1.0.0/{ds.id}/{{Style}}/{at}{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/"
                          f"{{TileCol}}.{ext}")
         for ext, media in INFO_EXTENSIONS.items():
             sub(layer, "ResourceURL", format=media, resourceType="FeatureInfo",
-                template=f"{online}/1.0.0/{ds.id}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/"
+                template=f"{online}/1.0.0/{ds.id}/{{Style}}/{at}{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/"
                          f"{{TileCol}}/{{J}}/{{I}}.{ext}")
     for tms_id in tiles.TILE_MATRIX_SETS:
         if tms_id in used:

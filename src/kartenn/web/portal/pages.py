@@ -10,10 +10,10 @@ import logging
 import math
 from dataclasses import replace
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pygeofilter import ast
 
 from kartenn.domain import Dataset
@@ -129,8 +129,9 @@ def _services(dataset: Dataset, base: str) -> list[tuple[str, str]]:
     found = [("OGC API", f"{base}/ogc/collections/{dataset.id}")]
     if dataset.kind == "vector":
         found.append(("TileJSON", f"{base}/ogc/collections/{dataset.id}/tiles/WebMercatorQuad/tilejson"))
-    for name in ("WMS", "WFS", "WMTS"):
-        if name in HANDLERS and (name != "WFS" or dataset.kind == "vector"):
+    for name in ("WMS", "WFS", "WMTS", "WCS"):
+        if name in HANDLERS and (name != "WFS" or dataset.kind == "vector") and (
+                name != "WCS" or (dataset.kind == "raster" and dataset.srid)):
             found.append((name, f"{base}/{name.lower()}?service={name}&request=GetCapabilities"))
     if "CSW" in HANDLERS and dataset.record_id:
         found.append(("CSW", f"{base}/csw?service=CSW&version=2.0.2&request=GetRecordById&elementSetName=full"
@@ -151,6 +152,33 @@ def _json_ld(record: Any, dataset: Dataset, base: str) -> Any:
         return None
 
 
+def _raster_downloads(dataset: Dataset) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """A raster's downloads through WCS GetCoverage (the whole raster; every time of a time stack as NetCDF) and
+    what the subset form offers."""
+    query = {"service": "WCS", "version": "2.0.1", "request": "GetCoverage", "coverageId": dataset.id}
+    url = f"/wcs?{urlencode(query)}"
+    times = dataset.raster.get("times") or []
+    downloads = [("GeoTIFF" + (f" ({times[-1]})" if times else ""), f"{url}&format=image/tiff"),
+                 ("NetCDF" + (f" ({times[-1]})" if times else ""), f"{url}&format=application/netcdf")]
+    if times:
+        downloads.append((f"NetCDF ({times[0]} … {times[-1]})",
+                          f"{url}&format=application/netcdf&subset={quote('time(*,*)')}"))
+    return downloads, {"extent": dataset.extent_wgs84, "times": times}
+
+
+@router.get("/datasets/{dataset_id}/subset", include_in_schema=False)
+def raster_subset(dataset_id: str, site: Site, west: float, south: float, east: float, north: float,
+                  time: str | None = None, format: str = "image/tiff") -> RedirectResponse:
+    """The subset form of a raster's page: to the WCS GetCoverage of that box (in longitude/latitude) and time."""
+    dataset = site.catalog.get_dataset(dataset_id)
+    query = [("service", "WCS"), ("version", "2.0.1"), ("request", "GetCoverage"), ("coverageId", dataset.id),
+             ("format", format), ("subsettingCrs", "http://www.opengis.net/def/crs/EPSG/0/4326"),
+             ("subset", f"x({west!r},{east!r})"), ("subset", f"y({south!r},{north!r})")]
+    if time:
+        query.append(("subset", f'time("{time}")'))
+    return RedirectResponse(f"/wcs?{urlencode(query)}", status_code=303)
+
+
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset_page(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
     try:
@@ -162,12 +190,14 @@ def dataset_page(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
     except KartennError:
         record = None
     base = base_url(request)
-    downloads = []
+    downloads, subset = [], None
     if dataset.kind == "vector" and site.may("download", "dataset", dataset.id):
         downloads = [(DOWNLOAD_LABELS.get(f, f), f"/ogc/collections/{dataset.id}/download?f={f}") for f in FORMATS]
+    elif dataset.kind == "raster" and dataset.srid and site.may("download", "dataset", dataset.id):
+        downloads, subset = _raster_downloads(dataset)
     return page(request, site, "dataset.html", dataset=dataset, record=record,
                 series=site.catalog.series_of([dataset.id]).get(dataset.id),
-                organisation=portal.owner_organisation(site, dataset.id), downloads=downloads,
+                organisation=portal.owner_organisation(site, dataset.id), downloads=downloads, subset=subset,
                 services=_services(dataset, base), json_ld=_json_ld(record, dataset, base),
                 thumbnail=thumbnail, editing=_editing(site, dataset, record, base))
 
