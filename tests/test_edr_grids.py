@@ -167,3 +167,18 @@ def test_cube_equals_the_area_of_the_same_box(http, sst) -> None:
                     params={"coords": "POLYGON((-10 40, 0 40, 0 50, -10 50, -10 40))"})
     assert cube.status_code == 200 and cube.json() == area.json()
     assert http.get(f"/ogc/collections/{dataset_id}/cube", params={"bbox": "0,50,-10"}).status_code == 400
+
+
+def test_aggregate_applies_to_a_cells_series_not_to_an_area(http, sst) -> None:
+    """aggregate=month on a position: monthly steps are their own means, minima and maxima; on an area, a 400."""
+    dataset_id, _ = sst
+    r = http.get(f"/ogc/collections/{dataset_id}/position",
+                 params={"coords": f"POINT({BREST[0]} {BREST[1]})", "aggregate": "month", "f": "csv"})
+    assert r.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) >= 3 and {row["parameter"] for row in rows} == {"SST", "SST.min", "SST.max"}
+    by = {(row["parameter"], row["time"]): float(row["value"]) for row in rows}
+    assert all(by[("SST", t)] == by[("SST.min", t)] == by[("SST.max", t)] for _, t in by)
+    area = http.get(f"/ogc/collections/{dataset_id}/area",
+                    params={"coords": "POLYGON((-6 47,-4 47,-4 49,-6 49,-6 47))", "aggregate": "month"})
+    assert area.status_code == 400 and "aggregate" in area.json()["detail"]

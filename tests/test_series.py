@@ -107,7 +107,7 @@ def test_collection_metadata_and_conformance(published, module_server):
 
     validate(api)
     position = api["paths"]["/ogc/collections/portland/position"]["get"]
-    assert {p["name"] for p in position["parameters"]} == {"coords", "parameter-name", "datetime", "f"}
+    assert {p["name"] for p in position["parameters"]} == {"coords", "parameter-name", "datetime", "f", "aggregate"}
     assert "/ogc/collections/portland/locations/{locId}" in api["paths"]
     assert set(meta["data_queries"]) == {"position", "area", "radius", "locations", "items"}
     assert meta["data_queries"]["radius"]["link"]["variables"]["within_units"] == ["km", "m", "mi"]
@@ -231,6 +231,7 @@ def test_locations(published, module_server):
     ("locations/8418150", {"datetime": "2020-01-01/2019-01-01"}, "datetime"),
     ("locations/8418150", {"parameter-name": "salinity"}, "parameter-name"),
     ("locations/8418150", {"f": "xml"}, "f"),
+    ("locations/8418150", {"aggregate": "week"}, "aggregate"),
     ("position", {"coords": "POINT(500 43)"}, "coords"),
 ])
 def test_bad_queries_are_400(published, module_server, path, params, locator):
@@ -239,6 +240,33 @@ def test_bad_queries_are_400(published, module_server, path, params, locator):
     assert r.status_code == 400, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert locator in r.json()["detail"]
+
+
+def test_daily_and_monthly_means_minima_and_maxima(published, module_server):
+    """aggregate=month: per station and month, the mean of each parameter under its name, and its minimum and maximum
+    as name.min and name.max, in every format; aggregate=day on daily values gives them back."""
+    rows = [r for r in source_rows(WEATHER) if r["location"] == "New York" and r["date"] < "2013"]
+    by_month: dict[str, list[float]] = {}
+    for r in rows:
+        by_month.setdefault(r["date"][:7] + "-01T00:00:00Z", []).append(float(r["temp_min"]))
+    query = {"parameter-name": "temp_min", "datetime": "2012-01-01/2012-12-31", "aggregate": "month"}
+    with module_server.client() as http:
+        got = list(csv.DictReader(io.StringIO(http.get("/ogc/collections/weather/locations/New York",
+                                                       params={**query, "f": "csv"}).text)))
+        answer = http.get("/ogc/collections/weather/locations/New York", params=query)
+        cov = Coverage.model_validate_json(answer.content)
+        daily = http.get("/ogc/collections/weather/locations/New York",
+                         params={**query, "aggregate": "day", "f": "csv"}).text
+    values = {(g["parameter"], g["time"]): float(g["value"]) for g in got}
+    assert len(got) == 36 and {g["parameter"] for g in got} == {"temp_min", "temp_min.min", "temp_min.max"}
+    assert {t: values[("temp_min", t)] for t in by_month} == pytest.approx({t: np.mean(v) for t, v in by_month.items()})
+    assert {t: values[("temp_min.min", t)] for t in by_month} == {t: min(v) for t, v in by_month.items()}
+    assert {t: values[("temp_min.max", t)] for t in by_month} == {t: max(v) for t, v in by_month.items()}
+    assert set(cov.ranges) == {"temp_min", "temp_min.min", "temp_min.max"} and len(cov.domain.axes.t.values) == 12
+    assert cov.ranges["temp_min.max"].values == [max(v) for v in by_month.values()]
+    means = {g["time"][:10]: float(g["value"]) for g in csv.DictReader(io.StringIO(daily))
+             if g["parameter"] == "temp_min"}
+    assert means == {r["date"]: float(r["temp_min"]) for r in rows}
 
 
 def test_too_many_values_is_400(published, module_server, monkeypatch):

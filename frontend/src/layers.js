@@ -21,17 +21,23 @@ function vectorStyle(index) {
     stroke: new Stroke({ color: "#fff", width: 1 }) }) });
 }
 
+/** The vector tiles' URL template; with ``datetime`` (an instant or start/end), the server keeps only the features
+ * of that time (OGC API Tiles' datetime). */
+export function tileUrl(id, datetime = null) {
+  const when = datetime ? `&datetime=${encodeURIComponent(datetime)}` : "";
+  return `/ogc/collections/${encodeURIComponent(id)}/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt${when}`;
+}
+
 /** An OpenLayers layer showing ``dataset`` (the JSON of /api/v1/datasets/{id}) in ``mode`` wms or mvt; a WMS
- * image drawn with the named ``style`` (default: the dataset's default style). */
-export function datasetLayer(dataset, mode, index = 0, style = "") {
+ * image drawn with the named ``style`` (default: the dataset's default style); at the time ``datetime`` when given. */
+export function datasetLayer(dataset, mode, index = 0, style = "", datetime = null) {
   if (mode === "mvt" && dataset.kind === "vector") {
     return new VectorTileLayer({
-      source: new VectorTileSource({ format: new MVT(),
-        url: `/ogc/collections/${encodeURIComponent(dataset.id)}/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt` }),
+      source: new VectorTileSource({ format: new MVT(), url: tileUrl(dataset.id, datetime) }),
       style: vectorStyle(index), declutter: false,
     });
   }
-  return new ImageLayer({ source: wmsSource(dataset.id, { STYLES: style || "" }) });
+  return new ImageLayer({ source: wmsSource(dataset.id, { STYLES: style || "", ...(datetime ? { TIME: datetime } : {}) }) });
 }
 
 export function legendUrl(id, style = "") {

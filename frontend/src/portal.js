@@ -6,6 +6,7 @@ import { viewer } from "./viewer.js";
 import { uploadWizard } from "./upload.js";
 import { adminPage } from "./admin.js";
 import { editingPanel } from "./editing.js";
+import { chartPage } from "./chart.js";
 
 function start() {
   copyButtons();
@@ -23,6 +24,8 @@ function start() {
   if (admin) adminPage(admin);
   const editing = document.getElementById("editing");
   if (editing) editingPanel(editing);
+  const chart = document.getElementById("series-chart");
+  if (chart) chartPage(chart).catch((error) => { chart.textContent = error.message; });
   document.documentElement.dataset.ready = "true";
 }
 

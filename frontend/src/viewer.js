@@ -1,5 +1,7 @@
 // The map viewer (/map): catalogue layers over the offline basemap, order, opacity, legend, feature info,
-// measure, PNG export and a time slider; the map's state lives in the URL (?layers=…&view=…).
+// measure, PNG export, a time slider (an instant or a period, played step by step; it filters WMS images by TIME
+// and vector tiles by datetime, on the server) and charts of stations; the map's state lives in the URL
+// (?layers=…&view=…&time=…).
 import Map from "ol/Map.js";
 import View from "ol/View.js";
 import VectorLayer from "ol/layer/Vector.js";
@@ -12,7 +14,32 @@ import { getLength } from "ol/sphere.js";
 import { Stroke, Style } from "ol/style.js";
 import { api, el, t } from "./api.js";
 import { basemapLayers, OCEAN } from "./basemap.js";
-import { datasetLayer, legendUrl, wmsSource } from "./layers.js";
+import { datasetLayer, legendUrl, tileUrl, wmsSource } from "./layers.js";
+import { seriesChart } from "./chart.js";
+
+const STEPS = 100; // a layer with more distinct times than the server lists: that many steps over its range
+
+/** The dates a layer's slider steps through: its times, or even steps over their range (dates for a date field). */
+function timeSteps(time) {
+  if (!time) return [];
+  if (time.values) return time.values;
+  if (!time.start || !time.end) return [];
+  const low = Date.parse(time.start), high = Date.parse(time.end);
+  const dateOnly = !time.start.includes("T");
+  const steps = [];
+  for (let i = 0; i <= STEPS; i++) {
+    const text = new Date(low + (high - low) * i / STEPS).toISOString().replace(".000Z", "Z");
+    const step = dateOnly ? text.slice(0, 10) : text;
+    if (steps[steps.length - 1] !== step) steps.push(step);
+  }
+  return steps;
+}
+
+/** An entry's time as TIME/datetime: an instant, or start/end; null when every time is shown. */
+function datetimeOf(entry) {
+  if (!entry.time) return null;
+  return entry.time.start === entry.time.end ? entry.time.start : `${entry.time.start}/${entry.time.end}`;
+}
 
 export function viewer(node) {
   const basemap = basemapLayers(node.dataset.basemapUrl, node.dataset.basemapAttribution);
@@ -30,6 +57,11 @@ export function viewer(node) {
   const viewParam = (params.get("view") || "").split(",").map(Number);
   const hasView = viewParam.length === 3 && viewParam.every(Number.isFinite);
   if (hasView) map.getView().setCenter(fromLonLat(viewParam.slice(0, 2))), map.getView().setZoom(viewParam[2]);
+  // ?time=id~start~end,…: the time each layer shows
+  const times = Object.fromEntries((params.get("time") || "").split(",").filter(Boolean).map((part) => {
+    const [id, start, end] = part.split("~");
+    return [id, { start, end: end || start }];
+  }));
 
   function saveState() {
     const q = new URLSearchParams(location.search);
@@ -37,6 +69,8 @@ export function viewer(node) {
     const layers = entries.map((e) => [e.dataset.id, e.mode, e.opacity === 1 ? "" : e.opacity.toFixed(2), e.style]
       .join("~").replace(/~+$/, ""));
     if (layers.length) q.set("layers", layers.join(",")); else q.delete("layers");
+    const timed = entries.filter((e) => e.time).map((e) => [e.dataset.id, e.time.start, e.time.end].join("~"));
+    if (timed.length) q.set("time", timed.join(",")); else q.delete("time");
     const [lon, lat] = toLonLat(map.getView().getCenter());
     q.set("view", [lon.toFixed(5), lat.toFixed(5), (map.getView().getZoom() || 0).toFixed(2)].join(","));
     history.replaceState(null, "", `${location.pathname}?${q}`);
@@ -75,30 +109,91 @@ export function viewer(node) {
       el("details", {}, el("summary", {}, t("legend")), el("img", { src: legendUrl(id, entry.style), alt: `${t("legend")}: ${entry.dataset.title}`, loading: "lazy" })));
   }
 
+  // The time slider: one date, or a period (two handles); play steps through the dates, a period keeping its length.
   function timeControl(entry) {
-    const values = entry.dataset.time?.values || [];
+    const values = timeSteps(entry.dataset.time);
     if (!values.length) return null;
-    const label = el("output", { id: `time-out-${entry.dataset.id}` }, values[values.length - 1]);
-    const slider = el("input", { type: "range", min: "0", max: String(values.length - 1), step: "1",
-      value: String(values.length - 1), id: `time-${entry.dataset.id}`, oninput: (ev) => {
-        const value = values[Number(ev.target.value)];
-        label.textContent = value;
-        entry.query.updateParams({ TIME: value });
-        const source = entry.layer.getSource();
-        if (source.updateParams) source.updateParams({ TIME: value });
-      } });
-    return el("div", { class: "time" }, el("label", { for: slider.id }, t("time")), slider, label);
+    const id = entry.dataset.id;
+    const last = values.length - 1;
+    const at = (value, fallback) => (values.indexOf(value) >= 0 ? values.indexOf(value) : fallback);
+    const label = el("output", { id: `time-out-${id}` }, values[last]);
+    const start = el("input", { type: "range", min: "0", max: String(last), step: "1", id: `time-${id}`,
+      value: String(entry.time ? at(entry.time.start, last) : last), oninput: () => choose() });
+    const end = el("input", { type: "range", min: "0", max: String(last), step: "1", id: `time-end-${id}`,
+      value: String(entry.time ? at(entry.time.end, last) : last), oninput: () => choose(true) });
+    const period = el("input", { type: "checkbox", id: `time-range-${id}`,
+      checked: Boolean(entry.time && entry.time.start !== entry.time.end), onchange: () => choose() });
+    const endBox = el("div", { hidden: !period.checked }, el("label", { for: end.id }, t("time_end")), end);
+    let timer = null;
+    const play = el("button", { type: "button", id: `time-play-${id}`, "aria-pressed": "false", onclick: () => {
+      if (timer) { stop(); return; }
+      timer = setInterval(() => step(1, true), 1500);
+      play.setAttribute("aria-pressed", "true");
+      play.textContent = `⏸ ${t("pause")}`;
+      step(1, true);
+    } }, `▶ ${t("play")}`);
+    function stop() {
+      clearInterval(timer);
+      timer = null;
+      play.setAttribute("aria-pressed", "false");
+      play.textContent = `▶ ${t("play")}`;
+    }
+    entry.stopTime = stop;
+    function step(delta, loop = false) {
+      let a = Number(start.value) + delta;
+      let b = (period.checked ? Number(end.value) : Number(start.value)) + delta;
+      if (b > last || a < 0) {
+        if (!loop) return;
+        b -= a; a = 0; // back to the first date, the period keeping its length
+      }
+      start.value = String(a);
+      end.value = String(b);
+      choose();
+    }
+    function choose(endMoved = false) {
+      endBox.hidden = !period.checked;
+      let a = Number(start.value), b = period.checked ? Number(end.value) : a;
+      if (b < a) {
+        if (endMoved) a = b; else b = a;
+        start.value = String(a); end.value = String(b);
+      }
+      entry.time = { start: values[a], end: values[b] };
+      label.textContent = a === b ? values[a] : `${values[a]} – ${values[b]}`;
+      applyTime(entry);
+      saveState();
+    }
+    if (entry.time) label.textContent = entry.time.start === entry.time.end ? entry.time.start
+      : `${entry.time.start} – ${entry.time.end}`;
+    return el("div", { class: "time" }, el("label", { for: start.id }, t("time")), start, label,
+      el("label", { class: "check" }, period, ` ${t("time_range")}`), endBox,
+      el("div", { class: "time-buttons" },
+        el("button", { type: "button", id: `time-back-${id}`, "aria-label": t("step_back"), title: t("step_back"),
+          onclick: () => step(-1) }, "⏮"),
+        play,
+        el("button", { type: "button", id: `time-next-${id}`, "aria-label": t("step_forward"), title: t("step_forward"),
+          onclick: () => step(1) }, "⏭")));
+  }
+
+  // The chosen time on the layer: TIME on WMS images, datetime on vector tiles (filtered by the server, so that
+  // a tile holds only the features of that time).
+  function applyTime(entry) {
+    const when = datetimeOf(entry);
+    entry.query.updateParams({ TIME: when || undefined });
+    const source = entry.layer.getSource();
+    if (source.updateParams) source.updateParams({ TIME: when || undefined });
+    else if (source.setUrl) source.setUrl(tileUrl(entry.dataset.id, when));
   }
 
   function replaceLayer(entry) {
     map.removeLayer(entry.layer);
-    entry.layer = datasetLayer(entry.dataset, entry.mode, entries.indexOf(entry), entry.style);
+    entry.layer = datasetLayer(entry.dataset, entry.mode, entries.indexOf(entry), entry.style, datetimeOf(entry));
     entry.layer.setOpacity(entry.opacity);
     map.addLayer(entry.layer);
     redraw();
   }
 
   function removeLayer(entry) {
+    if (entry.stopTime) entry.stopTime();
     map.removeLayer(entry.layer);
     entries.splice(entries.indexOf(entry), 1);
     redraw();
@@ -111,7 +206,11 @@ export function viewer(node) {
     const entry = { dataset, mode: mode || (dataset.kind === "vector" && !style ? "mvt" : "wms"), opacity,
       style: style || "", query: wmsSource(id, { STYLES: style || "" }) };
     if (entry.mode === "mvt" && dataset.kind !== "vector") entry.mode = "wms";
-    entry.layer = datasetLayer(dataset, entry.mode, entries.length, entry.style);
+    const known = timeSteps(dataset.time);
+    const restored = times[id];
+    if (restored && known.includes(restored.start) && known.includes(restored.end)) entry.time = restored;
+    if (entry.time) entry.query.updateParams({ TIME: datetimeOf(entry) });
+    entry.layer = datasetLayer(dataset, entry.mode, entries.length, entry.style, datetimeOf(entry));
     entry.layer.setOpacity(opacity);
     entry.item = layerItem(entry);
     entries.push(entry);
@@ -211,13 +310,30 @@ export function viewer(node) {
         return { entry, features: [], error };
       }
     }));
-    const blocks = answers.filter((a) => a.features.length).flatMap(({ entry, features }) => features.map((f) =>
+    const blocks = answers.filter((a) => a.features.length).flatMap(({ entry, features }) => features.map((f) => [
       el("table", { class: "feature", "data-layer": entry.dataset.id },
         el("caption", {}, `${entry.dataset.title} — ${f.id ?? ""}`),
         el("tbody", {}, Object.entries(f.properties || {}).map(([k, v]) =>
-          el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, v === null ? "" : String(v))))))));
-    info.replaceChildren(...(blocks.length ? blocks : [el("p", {}, t("no_feature"))]));
+          el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, v === null ? "" : String(v)))))),
+      stationChart(entry, f)]));
+    info.replaceChildren(...(blocks.length ? blocks.flat().filter(Boolean) : [el("p", {}, t("no_feature"))]));
+    for (const chart of info.querySelectorAll(".series-chart")) {
+      seriesChart(chart, chart.dataset.dataset, { stations: [chart.dataset.station], vars: [], from: "", to: "",
+        agg: "raw" }, { compact: true }).catch((error) => { chart.textContent = t("error", { msg: error.message }); });
+    }
   });
+
+  // A station of a station dataset: its chart, and a link to the full chart on the dataset's page.
+  function stationChart(entry, feature) {
+    const key = entry.dataset.series?.station;
+    const station = key ? feature.properties?.[key] : undefined;
+    if (station === undefined || station === null) return null;
+    const id = entry.dataset.id;
+    const href = `/datasets/${encodeURIComponent(id)}?${new URLSearchParams({ station: String(station) })}#chart`;
+    return el("div", { class: "station-chart" },
+      el("div", { class: "series-chart", "data-dataset": id, "data-station": String(station) }),
+      el("p", {}, el("a", { href, class: "chart-open" }, t("chart.open"))));
+  }
 
   // Measure a distance.
   const measureButton = document.getElementById("measure");

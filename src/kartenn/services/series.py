@@ -26,6 +26,7 @@ POSITION_TOLERANCE_M = 1000.0  # a position query answers with the nearest stati
 MAX_STATIONS = 100_000
 MAX_VALUES = 20_000_000  # about 20 series of 10 years of hourly values in one answer
 _GEOD = Geod(ellps="WGS84")
+PERIODS = {"day": "D", "month": "M"}  # aggregate=: each parameter's mean, minimum and maximum per UTC day or month
 
 
 @dataclass
@@ -157,3 +158,51 @@ def _stations(site: Any, dataset: Dataset, info: dict[str, Any]) -> list[Station
     name = info.get("name")
     return [Station(str(r["properties"][info["station"]]), r["properties"].get(name) if name else None,
                     float(x), float(y)) for r, x, y in zip(rows, xs, ys, strict=True)]
+
+
+def read_period(value: str | None) -> str | None:
+    """``aggregate``: day or month; None for every value."""
+    if value is None or not value.strip():
+        return None
+    if value not in PERIODS:
+        raise InvalidInput(f"aggregate must be one of {', '.join(PERIODS)}, not {value!r}", locator="aggregate")
+    return value
+
+
+def with_extremes(parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parameters of an aggregated answer: each one, then its ``.min`` and ``.max``."""
+    return [{**p, "name": p["name"] + suffix} for p in parameters for suffix in ("", ".min", ".max")]
+
+
+def aggregate(found: list[StationSeries], period: str) -> list[StationSeries]:
+    """Each series as its mean per UTC day or month (named as the parameter), minimum (``name.min``) and maximum
+    (``name.max``); a period without values is left out.
+
+    >>> times = np.array(["2020-01-01T06", "2020-01-02", "2020-02-01"], "datetime64[ms]")
+    >>> (one,) = aggregate([StationSeries("a", None, 0, 0, {"t": (times, np.array([1.0, 3.0, 5.0]))})], "month")
+    >>> one.series["t"][1].tolist(), one.series["t.max"][1].tolist()
+    ([2.0, 5.0], [3.0, 5.0])
+    """
+    unit = PERIODS[period]
+    out = []
+    for station in found:
+        series = {}
+        for name, (times, values) in station.series.items():
+            at, mean, low, high = _per_period(times, values, unit)
+            series.update({name: (at, mean), f"{name}.min": (at, low), f"{name}.max": (at, high)})
+        out.append(StationSeries(station.id, station.name, station.lon, station.lat, series))
+    return out
+
+
+def _per_period(times: np.ndarray, values: np.ndarray,
+                unit: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(period starts, means, minima, maxima) of the values that are not NaN, by numpy datetime ``unit``."""
+    keep = ~np.isnan(values)
+    order = np.argsort(times[keep], kind="stable")
+    times, values = times[keep][order], values[keep][order]
+    if not len(values):
+        return times, values, values, values
+    buckets, starts = np.unique(times.astype(f"datetime64[{unit}]"), return_index=True)
+    counts = np.diff(np.append(starts, len(values)))
+    return (buckets.astype("datetime64[ms]"), np.add.reduceat(values, starts) / counts,
+            np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts))

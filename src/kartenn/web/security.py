@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
 OPEN_PATHS = ("/ogc", "/wms", "/wfs", "/wmts", "/ows", "/csw")  # read by web maps and catalogues from anywhere
+FRAMED = re.compile(r"/datasets/[^/]+/chart")  # the embeddable chart: any site may frame it
 PREFLIGHT = [(b"access-control-allow-origin", b"*"), (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
              (b"access-control-allow-headers", b"Accept, Accept-Language, Content-Type, Authorization"),
              (b"access-control-max-age", b"86400")]
@@ -51,7 +52,10 @@ class SecurityHeaders:
                 extra = [(b"x-content-type-options", b"nosniff"),
                          (b"referrer-policy", b"strict-origin-when-cross-origin")]
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                if content_type.startswith(b"text/html") and not path.startswith("/api/v1/docs"):
+                if content_type.startswith(b"text/html") and FRAMED.fullmatch(path):
+                    csp = page_csp(scope).replace(b"frame-ancestors 'self'", b"frame-ancestors *")
+                    extra.append((b"content-security-policy", csp))
+                elif content_type.startswith(b"text/html") and not path.startswith("/api/v1/docs"):
                     extra += [(b"content-security-policy", page_csp(scope)), (b"x-frame-options", b"SAMEORIGIN")]
                 if cors:
                     extra.append((b"access-control-allow-origin", b"*"))

@@ -24,14 +24,14 @@ from kartenn.errors import InvalidInput
 from kartenn.formats import edr
 from kartenn.services import grids
 from kartenn.services.grids import Grid
-from kartenn.services.series import Station, Stations
+from kartenn.services.series import Station, Stations, aggregate, read_period, with_extremes
 from kartenn.site import Site
 from kartenn.web.deps import base_url, get_site
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 GRID_QUERIES = ("position", "area", "radius", "cube")
 UNITS = {"km": 1000.0, "m": 1.0, "mi": 1609.344}
-COMMON = {"datetime", "parameter-name", "f", "crs", "lang"}
+COMMON = {"datetime", "parameter-name", "f", "crs", "lang", "aggregate"}
 ACCEPTED = [(edr.COVJSON, "covjson"), ("application/vnd.cov+json", "covjson"), ("text/csv", "csv"),
             (edr.GEOJSON, "geojson")]
 
@@ -110,15 +110,23 @@ async def _answer(request: Request, source: Stations | Grid, read: Callable[...,
     fmt = read_format(request)
     names = source.parameter_names(params.get("parameter-name"))
     start, end = read_interval(params.get("datetime"))
+    period = read_period(params.get("aggregate"))
     found = await run_in_threadpool(read, names, start, end)
     described = [p for p in source.parameters if p["name"] in names]
     if isinstance(found, edr.GridValues):
+        if period is not None:
+            raise InvalidInput("aggregate applies to series (stations, a position), not to an area of grid cells",
+                               locator="aggregate")
         encode = {"csv": lambda: edr.grid_csv(found, source.units),
                   "geojson": lambda: edr.grid_geojson(found, source.units)}
         body = encode.get(fmt, lambda: edr.grid_covjson(found, described))()
     else:
-        series = [s for s in found if s is not None]
-        encode = {"csv": lambda: edr.csv(series, source.units), "geojson": lambda: edr.geojson(series, source.units)}
+        series, units = [s for s in found if s is not None], source.units
+        if period is not None:
+            series = await run_in_threadpool(aggregate, series, period)
+            described = with_extremes(described)
+            units = {p["name"]: p.get("unit") for p in described}
+        encode = {"csv": lambda: edr.csv(series, units), "geojson": lambda: edr.geojson(series, units)}
         body = encode.get(fmt, lambda: edr.covjson(series, described))()
     return Response(body, media_type=edr.FORMATS[fmt])
 

@@ -91,7 +91,9 @@ def _edr_paths(d: Dataset, info: dict[str, Any], grid: bool = False) -> dict[str
     common = [_param("parameter-name", "Parameters, comma-separated (default: all)",
                      {"type": "array", "items": {"type": "string", "enum": names}}),
               COMMON["datetime"],
-              _param("f", "Output format", {"type": "string", "enum": ["covjson", "csv", "geojson"]})]
+              _param("f", "Output format", {"type": "string", "enum": ["covjson", "csv", "geojson"]}),
+              _param("aggregate", "Mean, minimum (name.min) and maximum (name.max) per UTC day or month",
+                     {"type": "string", "enum": ["day", "month"]})]
     coords = {"name": "coords", "in": "query", "required": True, "schema": {"type": "string"},
               "description": "WKT in longitude/latitude (CRS84)"}
     content = {"application/prs.coverage+json": {"schema": {"type": "object"}},

@@ -196,9 +196,23 @@ def dataset_page(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
     elif dataset.kind == "raster" and dataset.srid and site.may("download", "dataset", dataset.id):
         downloads, subset = _raster_downloads(dataset)
     return page(request, site, "dataset.html", dataset=dataset, record=record,
+                series=site.catalog.series_of([dataset.id]).get(dataset.id),
                 organisation=portal.owner_organisation(site, dataset.id), downloads=downloads, subset=subset,
                 services=_services(dataset, base), json_ld=_json_ld(record, dataset, base),
                 thumbnail=thumbnail, editing=_editing(site, dataset, record, base))
+
+
+@router.get("/datasets/{dataset_id}/chart", response_class=HTMLResponse)
+def chart(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
+    """The chart of a station dataset alone, to embed in other sites' pages (web/security.py lets them frame it);
+    the state is in the query, as on the dataset's page. The dataset's rights are EDR's: hidden is not found."""
+    try:
+        dataset = site.catalog.get_dataset(dataset_id)
+    except NotFound:
+        return page(request, site, "not_found.html", status_code=404, what=dataset_id)
+    if site.catalog.series_of([dataset.id]).get(dataset.id) is None:
+        return page(request, site, "not_found.html", status_code=404, what=dataset_id)
+    return page(request, site, "chart.html", dataset=dataset)
 
 
 def _editing(site: Site, dataset: Any, record: Any, base: str) -> dict[str, Any] | None:
