@@ -162,6 +162,11 @@ WRITES: dict[tuple[str, str], Write] = {
     ("POST", "/api/v1/signups/{signup_id}/approve"): Write(
         lambda h, w: h.post("/api/v1/signups/sam/approve", json={"org": "own"}), **ADMIN),
     ("DELETE", "/api/v1/signups/{signup_id}"): Write(lambda h, w: h.delete("/api/v1/signups/sue"), **ADMIN),
+    # harvest sources (a loopback address, refused when a run fetches it: the run fails with its reason)
+    ("POST", "/api/v1/harvests"): Write(lambda h, w: h.post("/api/v1/harvests", json={
+        "name": "neuve", "type": "csw", "url": "http://127.0.0.1:9/csw"}), **ADMIN),
+    ("POST", "/api/v1/harvests/{name}/run"): Write(lambda h, w: h.post("/api/v1/harvests/kept/run"), **ADMIN),
+    ("DELETE", "/api/v1/harvests/{name}"): Write(lambda h, w: h.delete("/api/v1/harvests/doomed"), **ADMIN),
     # OGC web services: transactions by XML POST; key-value requests offer none (refused for everyone)
     ("POST", "/csw"): Write(
         lambda h, w: h.post("/csw", content=_csw_update(w.ids["record"], "Par CSW")), sees=OWNER, hidden=400,
@@ -186,6 +191,7 @@ EXEMPT = {
     ("GET", "/auth/callback"): "ends an OpenID Connect login (a session for whoever the provider vouches for)",
     ("POST", "/ogc/collections/catalog/items"): "a search sent as a body: reads only",
     ("POST", "/ogc/collections/{collection_id}/items"): "a search sent as a body: reads only",
+    ("POST", "/wcs"): "WCS requests sent as XML: reads only (WCS has no transaction)",
 }
 # GET routes with side effects: OGC web services (a key-value request could name Transaction), OpenID Connect logins
 WRITING_GETS = ("/csw", "/wfs", "/ows", "/auth/oidc", "/auth/callback")
@@ -219,7 +225,7 @@ def test_every_write_route_has_a_rights_test(settings):
 def world(site, settings):
     from kartenn.app import create_app
     from kartenn.domain.security import OPERATOR, Sharing
-    from kartenn.services import workflow
+    from kartenn.services import harvest, workflow
     from kartenn.services.identity import create_token, hash_password
     from kartenn.services.jobs import JobRunner
     from kartenn.services.publish import publish_file
@@ -256,6 +262,8 @@ def world(site, settings):
         import_bytes(operator, _iso(ids[key], f"Fiche {key}"), sharing=private, draft=draft)
     for key in ("to_approve", "to_reject"):
         workflow.submit(operator, ids[key])
+    for name in ("kept", "doomed"):
+        harvest.add_source(operator, harvest.HarvestSource(name, "csw", "http://127.0.0.1:9/csw"))
 
     app = create_app(settings)
     app.state.site, app.state.ready = site, True

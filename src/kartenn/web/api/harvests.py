@@ -61,6 +61,7 @@ def run(name: str, request: Request, site: Site, jobs: Annotated[JobRunner, Depe
     history keeps it; a run that fails fails the job with its reason."""
     harvest.get_source(site, name)  # administrators only, and a source that exists
     job = jobs.submit("harvest", {"source": name, "created_by": site.identity.user or ""})
+    site.accounts.log(site.identity.name, "harvest.run", f"harvest:{name}", job=job.id)
     return job_json(job, base_url(request))
 
 
