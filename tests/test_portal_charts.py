@@ -1,9 +1,11 @@
-"""Charts of station series and the viewer's time slider, in Chromium (Playwright) against a live server.
+"""Charts of station series and of a raster time stack's pixels, and the viewer's time slider, in Chromium
+(Playwright) against a live server.
 
-The chart's numbers are compared with the source file read by Python's csv module: points shown for a range and
-variables, monthly means, CSV export, the address that restores the chart, the embeddable page framed by another
-origin. The slider's tile requests carry datetime, and the tiles they get back (decoded by mapbox-vector-tile)
-hold only the features of that time. Data: tests/data/timeseries (README there: sources, licences).
+The chart's numbers are compared with the source file read by Python's csv module (or, for a pixel, by rasterio):
+points shown for a range and variables, monthly means, CSV export, the address that restores the chart, the
+embeddable page framed by another origin. The slider's tile requests carry datetime, and the tiles they get back
+(decoded by mapbox-vector-tile) hold only the features of that time. Data: tests/data/timeseries and
+tests/data/rasters/coads_sst.nc (README there: sources, licences).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import mapbox_vector_tile
 import pytest
+import rasterio
 from playwright import sync_api
 
 import test_portal_browser
@@ -34,6 +37,8 @@ playwright = test_portal_browser.playwright  # the fixtures of the portal's othe
 browser = test_portal_browser.browser
 WEATHER = "timeseries/seattle-newyork-weather.csv"  # daily, 2012-2015, Seattle and New York
 CHART = "#series-chart"
+SST = "rasters/coads_sst.nc"  # monthly sea-surface temperature of 2000, 2° cells, 12 bands
+BREST = (-5, 47)  # a cell of the Atlantic off Brittany
 
 
 @pytest.fixture
@@ -354,3 +359,90 @@ def test_time_slider_steps_through_a_long_range(site, server, browser):
     dates = [f["properties"]["date"] for layer in found.values() for f in layer["features"]]
     assert dates and set(dates) <= days and len(dates) <= 2 * len(days)
     assert f"time=daily~2012-01-01~{end}" in unquote(page.url)
+
+
+@pytest.fixture
+def sst(site):
+    (outcome,) = publish_file(site, shared(SST), variable="SST", dataset_id="sst", title="Sea surface temperature")
+    assert outcome.error is None, outcome.error
+    return outcome.dataset
+
+
+def cell(lon: float, lat: float) -> list[float]:
+    """SST of the cell holding (lon, lat), one value per band (month), as GDAL reads the NetCDF."""
+    with rasterio.open(f"NETCDF:{shared(SST)}:SST") as src:
+        row, col = src.index(lon, lat)
+        return [float(v) for v in src.read(window=((row, row + 1), (col, col + 1))).reshape(-1)]
+
+
+@pytest.mark.live
+def test_pixel_chart_of_a_raster_stack_from_the_viewer_and_its_page(sst, server, browser):
+    expected = cell(*BREST)
+    assert len(expected) == 12
+    page = browser.page()
+    page.goto(f"{server.url}/map?lang=en&layers=sst~wms&view={BREST[0]},{BREST[1]},6")
+    sync_api.expect(page.locator("#viewer-map")).to_have_attribute("data-ready", "true")
+    page.wait_for_load_state("networkidle")
+    with page.expect_request(lambda r: "/ogc/collections/sst/position?" in r.url):
+        page.locator("#viewer-map").click()  # the centre of the view: the cell off Brittany
+    chart = page.locator("#info-panel .series-chart[data-ready=true]")
+    sync_api.expect(chart).to_be_visible()
+    station = chart.get_attribute("data-station")
+    lon, lat = map(float, station.split(","))
+    assert cell(lon, lat) == expected  # the clicked point is in the same cell
+    values = page.evaluate("document.querySelector('#info-panel .series-chart').chart.data[1]")
+    assert values == pytest.approx(expected, rel=1e-6)
+    page.get_by_role("link", name="Open the chart of this pixel").click()
+    page.wait_for_url("**/datasets/sst?station=*")
+    drawn = chart_ready(page)
+    assert drawn["points"] == 12 and drawn["labels"] == [f"{station} · SST"]
+
+    # The dataset's page with a point in its address: 12 months, the values of the source's cell.
+    page.goto(f"{server.url}/datasets/sst?lang=en&station={BREST[0]},{BREST[1]}")
+    drawn = chart_ready(page)
+    assert drawn["points"] == 12 and drawn["series"] == 1
+    sync_api.expect(page.locator(".chart-stations li")).to_have_text("-5,47")
+    rows = list(csv.DictReader(downloaded(page, ".chart-csv").decode().splitlines()))
+    assert len(rows) == 12 and rows[0]["time"].startswith("2000-01-16")
+    assert [float(r["-5,47 · SST"]) for r in rows] == pytest.approx(expected, rel=1e-6)
+    browser.check_accessibility(page, "dataset page of a raster stack with a chart")
+
+    # Monthly: one value a month, so the mean, the minimum and the maximum are that value.
+    with page.expect_request(lambda r: "/position?" in r.url and "aggregate=month" in r.url):
+        page.get_by_label("Aggregation").select_option("month")
+    sync_api.expect(page.locator(".chart-status")).to_have_text("12 points shown")
+    assert chart_ready(page)["series"] == 3
+    rows = list(csv.DictReader(downloaded(page, ".chart-csv").decode().splitlines()))
+    assert [r["time"][:7] for r in rows] == [f"2000-{m:02d}" for m in range(1, 13)]
+    for part in ("mean", "min", "max"):
+        assert [float(r[f"-5,47 · SST ({part})"]) for r in rows] == pytest.approx(expected, rel=1e-6)
+    assert parse_qs(urlparse(page.url).query)["agg"] == ["month"]
+    page.locator(".chart-share summary").click()
+    assert "/datasets/sst/chart?station=-5%2C47&var=SST&agg=month" in page.locator(".chart-embed").input_value()
+
+    # The embeddable page of the pixel, in French.
+    page.goto(f"{server.url}/datasets/sst/chart?lang=fr&station=-5,47&agg=month")
+    drawn = chart_ready(page)
+    assert drawn["points"] == 12 and drawn["series"] == 3
+    sync_api.expect(page.locator(".chart-status")).to_have_text("12 points affichés")
+    sync_api.expect(page.get_by_text("Point (longitude, latitude)")).to_be_visible()
+
+
+def test_pixel_chart_page_has_the_rights_of_edr(sst, site, server):
+    (hidden,) = publish_file(site, shared(SST), variable="SST", dataset_id="secret-sst",
+                             sharing=Sharing(public=False))
+    (still,) = publish_file(site, shared("rasters/shade.tif"), dataset_id="shade")  # a raster with no time
+    assert hidden.error is None and still.error is None
+    with server.client() as http:
+        shown = http.get("/datasets/sst/chart?station=-5,47")
+        page = http.get("/datasets/secret-sst/chart?station=-5,47")
+        data = http.get("/ogc/collections/secret-sst/position", params={"coords": "POINT(-5 47)"})
+        raster = http.get("/datasets/sst")
+        timeless = (http.get("/datasets/shade/chart?station=-5,47"), http.get("/datasets/shade"))
+    assert shown.status_code == 200 and 'id="series-chart"' in shown.text
+    assert "frame-ancestors *" in shown.headers["content-security-policy"]
+    assert page.status_code == data.status_code == 404
+    assert 'id="series-chart"' not in page.text
+    assert 'id="series-chart"' in raster.text
+    assert timeless[0].status_code == 404 and timeless[1].status_code == 200
+    assert 'id="series-chart"' not in timeless[1].text

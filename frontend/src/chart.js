@@ -1,6 +1,7 @@
-// Charts of a station dataset's series (uPlot), read from OGC API – EDR as CoverageJSON: stations to compare,
-// variables (one axis per unit), a time range (zoom by dragging, earlier/later), daily or monthly means with
-// their minimum and maximum (EDR's aggregate=), CSV and PNG export, and a state that lives in the address.
+// Charts of a station dataset's series, or of a raster time stack's pixels (uPlot), read from OGC API – EDR as
+// CoverageJSON: stations (or points) to compare, variables (one axis per unit), a time range (zoom by dragging,
+// earlier/later), daily or monthly means with their minimum and maximum (EDR's aggregate=), CSV and PNG export,
+// and a state that lives in the address.
 import uPlot from "uplot";
 import { api, el, t } from "./api.js";
 import { copyButtons } from "./copy.js";
@@ -39,20 +40,53 @@ function seconds(text, end = false) {
   return end && text.length === 10 ? value + 86400 - 0.001 : value;
 }
 
-/** A chart in ``node`` of station dataset ``id``; ``onChange(state)`` after every change of its state. */
+const POINT = /^(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)$/; // a raster stack's pixel: "lon,lat"
+
+/** Where a station dataset's series come from: its stations, parameters and time range, one station's series. */
+async function stationSource(dataset) {
+  const located = await api(`/ogc/collections/${enc(dataset.id)}/locations`);
+  const places = located.features.map((f) => ({ id: String(f.id), name: f.properties.name || String(f.id) }));
+  const known = new Set(places.map((s) => s.id));
+  return {
+    places, parameters: dataset.series.parameters, begin: dataset.series.begin, end: dataset.series.end,
+    heading: t("chart.stations"), known: (s) => known.has(s), fallback: places[0]?.id,
+    url: (place, q) => `/ogc/collections/${enc(dataset.id)}/locations/${enc(place)}?${q}`,
+  };
+}
+
+/** Where a raster time stack's series come from: the pixel holding a point "lon,lat", read through /position. */
+async function pixelSource(dataset) {
+  const collection = await api(`/ogc/collections/${enc(dataset.id)}`);
+  const parameters = Object.entries(collection.parameter_names)
+    .map(([name, p]) => ({ name, unit: p.unit?.symbol || "" }));
+  const [begin, end] = collection.extent.temporal.interval[0];
+  const [west, south, east, north] = collection.extent.spatial?.bbox[0] || [0, 0, 0, 0];
+  const round = (v) => String(Math.round(v * 10000) / 10000);
+  return {
+    places: [], parameters, begin, end, heading: t("chart.point"), known: (s) => POINT.test(s),
+    fallback: `${round((west + east) / 2)},${round((south + north) / 2)}`,
+    url: (place, q) => {
+      const [, lon, lat] = POINT.exec(place);
+      q.set("coords", `POINT(${lon} ${lat})`);
+      return `/ogc/collections/${enc(dataset.id)}/position?${q}`;
+    },
+  };
+}
+
+/** A chart in ``node`` of the series of station dataset or raster time stack ``id``; ``onChange(state)`` after
+ * every change of its state. A stack's "stations" are points "lon,lat": the series of the pixels holding them. */
 export async function seriesChart(node, id, state, { onChange = () => {}, compact = false } = {}) {
   const dataset = await api(`/api/v1/datasets/${enc(id)}`);
-  const located = await api(`/ogc/collections/${enc(id)}/locations`);
-  const stations = located.features.map((f) => ({ id: String(f.id), name: f.properties.name || String(f.id) }));
-  const parameters = dataset.series.parameters;
+  const source = await (dataset.series ? stationSource(dataset) : pixelSource(dataset));
+  const stations = source.places;
+  const parameters = source.parameters;
   const units = Object.fromEntries(parameters.map((p) => [p.name, p.unit || ""]));
-  const known = new Set(stations.map((s) => s.id));
-  state.stations = state.stations.filter((s) => known.has(s));
+  state.stations = state.stations.filter(source.known);
   state.vars = state.vars.filter((v) => v in units);
-  if (!state.stations.length && stations.length) state.stations = [stations[0].id];
+  if (!state.stations.length && source.fallback) state.stations = [source.fallback];
   if (!state.vars.length && parameters.length) state.vars = [parameters[0].name];
-  const begin = Date.parse(dataset.series.begin) / 1000;
-  const end = Date.parse(dataset.series.end) / 1000;
+  const begin = Date.parse(source.begin) / 1000;
+  const end = Date.parse(source.end) / 1000;
   const uid = `chart-${id.replace(/[^A-Za-z0-9_-]/g, "_")}`;
   let plot = null;
   let shown = null; // {labels, data}: what the chart draws, for the CSV export
@@ -95,7 +129,7 @@ export async function seriesChart(node, id, state, { onChange = () => {}, compac
 
   node.replaceChildren(
     el("div", { class: "chart-controls" },
-      el("div", {}, el("span", { class: "label" }, t("chart.stations")), stationList, addBox),
+      el("div", {}, el("span", { class: "label" }, source.heading), stationList, addBox),
       variables,
       el("div", { class: "chart-time" },
         el("label", { for: fromInput.id }, t("chart.from")), fromInput,
@@ -138,7 +172,7 @@ export async function seriesChart(node, id, state, { onChange = () => {}, compac
     const q = new URLSearchParams({ "parameter-name": state.vars.join(","), f: "covjson" });
     if (state.from || state.to) q.set("datetime", `${state.from || ".."}/${state.to || ".."}`);
     if (state.agg !== "raw") q.set("aggregate", state.agg); // means, minima (name.min), maxima (name.max)
-    const found = await api(`/ogc/collections/${enc(id)}/locations/${enc(stationId)}?${q}`);
+    const found = await api(source.url(stationId, q));
     const coverage = found.type === "Coverage" ? found : found.coverages[0];
     if (!coverage) return { times: [], values: {} };
     const times = coverage.domain.axes.t.values.map((v) => Date.parse(v) / 1000);
@@ -264,7 +298,7 @@ export async function seriesChart(node, id, state, { onChange = () => {}, compac
   return plot;
 }
 
-/** The chart section of a station dataset's page, or the embeddable chart page: state in the address. */
+/** The chart section of a station dataset's or raster time stack's page, or the embeddable chart page: state in the address. */
 export function chartPage(node) {
   const state = chartState(new URLSearchParams(location.search));
   return seriesChart(node, node.dataset.dataset, state, { onChange: (s) => {

@@ -1,7 +1,7 @@
 // The map viewer (/map): catalogue layers over the offline basemap, order, opacity, legend, feature info,
 // measure, PNG export, a time slider (an instant or a period, played step by step; it filters WMS images by TIME
-// and vector tiles by datetime, on the server) and charts of stations; the map's state lives in the URL
-// (?layers=…&view=…&time=…).
+// and vector tiles by datetime, on the server) and charts of stations and of raster stacks' pixels; the map's state
+// lives in the URL (?layers=…&view=…&time=…).
 import Map from "ol/Map.js";
 import View from "ol/View.js";
 import VectorLayer from "ol/layer/Vector.js";
@@ -316,6 +316,8 @@ export function viewer(node) {
         el("tbody", {}, Object.entries(f.properties || {}).map(([k, v]) =>
           el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, v === null ? "" : String(v)))))),
       stationChart(entry, f)]));
+    const [lon, lat] = toLonLat(ev.coordinate);
+    blocks.push(...shown.map((entry) => pixelChart(entry, lon, lat)).filter(Boolean));
     info.replaceChildren(...(blocks.length ? blocks.flat().filter(Boolean) : [el("p", {}, t("no_feature"))]));
     for (const chart of info.querySelectorAll(".series-chart")) {
       seriesChart(chart, chart.dataset.dataset, { stations: [chart.dataset.station], vars: [], from: "", to: "",
@@ -328,11 +330,23 @@ export function viewer(node) {
     const key = entry.dataset.series?.station;
     const station = key ? feature.properties?.[key] : undefined;
     if (station === undefined || station === null) return null;
-    const id = entry.dataset.id;
-    const href = `/datasets/${encodeURIComponent(id)}?${new URLSearchParams({ station: String(station) })}#chart`;
+    return seriesLink(entry.dataset, String(station), t("chart.open"));
+  }
+
+  function seriesLink(dataset, station, label) {
+    const href = `/datasets/${encodeURIComponent(dataset.id)}?${new URLSearchParams({ station })}#chart`;
     return el("div", { class: "station-chart" },
-      el("div", { class: "series-chart", "data-dataset": id, "data-station": String(station) }),
-      el("p", {}, el("a", { href, class: "chart-open" }, t("chart.open"))));
+      el("div", { class: "series-chart", "data-dataset": dataset.id, "data-station": station }),
+      el("p", {}, el("a", { href, class: "chart-open" }, label)));
+  }
+
+  // A pixel of a raster time stack: the chart of its series (the cell holding the point), and a link to the full one.
+  function pixelChart(entry, lon, lat) {
+    const { kind, time, extent_wgs84: extent } = entry.dataset;
+    if (kind !== "raster" || !time?.values) return null;
+    if (extent && (lon < extent[0] || lon > extent[2] || lat < extent[1] || lat > extent[3])) return null;
+    const round = (v) => String(Math.round(v * 10000) / 10000);
+    return seriesLink(entry.dataset, `${round(lon)},${round(lat)}`, t("chart.open_point"));
   }
 
   // Measure a distance.

@@ -19,7 +19,7 @@ from pygeofilter import ast
 from kartenn.domain import Dataset
 from kartenn.errors import KartennError, NotFound
 from kartenn.formats.exportable import each_record, exportable
-from kartenn.services import harvest, portal
+from kartenn.services import grids, harvest, portal
 from kartenn.services.access import SiteView
 from kartenn.services.exports import FORMATS
 from kartenn.services.records import RecordQuery, search_records
@@ -196,7 +196,7 @@ def dataset_page(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
     elif dataset.kind == "raster" and dataset.srid and site.may("download", "dataset", dataset.id):
         downloads, subset = _raster_downloads(dataset)
     return page(request, site, "dataset.html", dataset=dataset, record=record,
-                series=site.catalog.series_of([dataset.id]).get(dataset.id),
+                chart=_has_chart(site, dataset),
                 organisation=portal.owner_organisation(site, dataset.id), downloads=downloads, subset=subset,
                 services=_services(dataset, base), json_ld=_json_ld(record, dataset, base),
                 thumbnail=thumbnail, editing=_editing(site, dataset, record, base))
@@ -204,15 +204,21 @@ def dataset_page(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
 
 @router.get("/datasets/{dataset_id}/chart", response_class=HTMLResponse)
 def chart(dataset_id: str, request: Request, site: Site) -> HTMLResponse:
-    """The chart of a station dataset alone, to embed in other sites' pages (web/security.py lets them frame it);
-    the state is in the query, as on the dataset's page. The dataset's rights are EDR's: hidden is not found."""
+    """The chart of a station dataset (or of a raster time stack's pixel) alone, to embed in other sites' pages
+    (web/security.py lets them frame it); the state is in the query, as on the dataset's page. The dataset's rights
+    are EDR's: hidden is not found."""
     try:
         dataset = site.catalog.get_dataset(dataset_id)
     except NotFound:
         return page(request, site, "not_found.html", status_code=404, what=dataset_id)
-    if site.catalog.series_of([dataset.id]).get(dataset.id) is None:
+    if not _has_chart(site, dataset):
         return page(request, site, "not_found.html", status_code=404, what=dataset_id)
     return page(request, site, "chart.html", dataset=dataset)
+
+
+def _has_chart(site: SiteView, dataset: Dataset) -> bool:
+    """Whether ``dataset`` has series to chart: a station dataset's, or a raster time stack's pixels'."""
+    return grids.is_grid(dataset) or site.catalog.series_of([dataset.id]).get(dataset.id) is not None
 
 
 def _editing(site: Site, dataset: Any, record: Any, base: str) -> dict[str, Any] | None:
