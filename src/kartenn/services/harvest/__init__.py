@@ -37,8 +37,8 @@ from kartenn.stores.harvests import HarvestRun, HarvestSource
 from kartenn.xml import parse_xml
 
 __all__ = ["require_admin", "HarvestSource", "HarvestRun", "TYPES", "add_source", "list_sources", "get_source",
-           "remove_source",
-           "run", "history", "overview", "origin", "parse_interval", "source_json", "run_json"]
+           "request_run", "remove_source", "run", "history", "overview", "origin", "parse_interval", "source_json",
+           "run_json"]
 
 Reader = Callable[[Fetcher, str, str | None, int], Listing]
 
@@ -113,6 +113,14 @@ def get_source(site: Any, name: str) -> HarvestSource:
     if found is None:
         raise NotFound(f"no harvest source {name!r}")
     return found
+
+
+def request_run(site: Any, name: str, submit: Any) -> Any:
+    """Queue a run of the source as a job (``submit(kind, params)``: the job runner's), with its audit line."""
+    get_source(site, name)  # administrators only, and a source that exists
+    job = submit("harvest", {"source": name, "created_by": site.identity.user or ""})
+    site.accounts.log(site.identity.name, "harvest.run", f"harvest:{name}", job=job.id)
+    return job
 
 
 def remove_source(site: Any, name: str) -> int:

@@ -59,9 +59,7 @@ def remove_source(name: str, site: Site) -> dict[str, Any]:
 def run(name: str, request: Request, site: Site, jobs: Annotated[JobRunner, Depends(get_jobs)]) -> dict[str, Any]:
     """Harvest now, as a job (its own process, with the jobs' limits): the job, whose result is the run as the
     history keeps it; a run that fails fails the job with its reason."""
-    harvest.get_source(site, name)  # administrators only, and a source that exists
-    job = jobs.submit("harvest", {"source": name, "created_by": site.identity.user or ""})
-    site.accounts.log(site.identity.name, "harvest.run", f"harvest:{name}", job=job.id)
+    job = harvest.request_run(site, name, jobs.submit)
     return job_json(job, base_url(request))
 
 
