@@ -370,26 +370,11 @@ def _publish_raster(site: Site, source: Source, dataset_id: str, storage: str, t
         with rasterio.open(cog) as r:
             info = _raster_info(r)
             extent = tuple(float(v) for v in r.bounds)
-        srid = source.crs.to_epsg(min_confidence=70)
         try:
             with site.catalog.begin() as conn:
                 site.files.put(cog, name)
                 now = datetime.now(UTC)
-                dataset = Dataset(
-                    id=dataset_id,
-                    title=title or (old.title if old else _title(source.name)),
-                    kind="raster",
-                    crs=f"EPSG:{srid}" if srid else source.crs.to_wkt(),
-                    srid=srid,
-                    extent=extent,  # type: ignore[arg-type]
-                    extent_wgs84=_wgs84(extent, source.crs),  # type: ignore[arg-type]
-                    storage=name,
-                    source=source.label,
-                    style=old.style if old else default_raster_style(info["bands"], info["dtype"], info["stats"]),
-                    raster=info,
-                    record_id=record_id,
-                    created=old.created if old else None,
-                )
+                dataset = _raster_dataset(source, dataset_id, title, old, extent, name, info, record_id)
                 _save(site, conn, dataset, old, now)
         except BaseException:
             site.files.delete(name)
@@ -444,27 +429,13 @@ def _publish_stack(site: Site, source: Source, dataset_id: str, storage: str, ti
         info.update({key: value for key, value in about.items() if value})
         if source.layer:  # NETCDF:"file.nc":SST — the variable, as EDR names the stack's parameter
             info["variable"] = source.layer.rsplit(":", 1)[-1]
-        srid = source.crs.to_epsg(min_confidence=70)
         try:
             with site.catalog.begin() as conn:
                 for cog, name in zip(cogs, names, strict=True):
                     site.files.put(cog, name)
                 now = datetime.now(UTC)
-                dataset = Dataset(
-                    id=dataset_id,
-                    title=title or (old.title if old else _title(source.name)),
-                    kind="raster",
-                    crs=f"EPSG:{srid}" if srid else source.crs.to_wkt(),
-                    srid=srid,
-                    extent=extent,  # type: ignore[arg-type]
-                    extent_wgs84=_wgs84(extent, source.crs),  # type: ignore[arg-type]
-                    storage=names[-1],  # the latest step: what a request without time shows
-                    source=source.label,
-                    style=old.style if old else default_raster_style(info["bands"], info["dtype"], info["stats"]),
-                    raster=info,
-                    record_id=record_id,
-                    created=old.created if old else None,
-                )
+                # the latest step as its storage: what a request without time shows
+                dataset = _raster_dataset(source, dataset_id, title, old, extent, names[-1], info, record_id)
                 _save(site, conn, dataset, old, now)
         except BaseException:
             for name in names:
@@ -475,6 +446,28 @@ def _publish_stack(site: Site, source: Source, dataset_id: str, storage: str, ti
     log.append(f"raster time stack of {len(names)} steps ({info['times'][0]} to {info['times'][-1]}), "
                f"{info['width']}×{info['height']}, published as {dataset.id}")
     return dataset
+
+
+def _raster_dataset(source: Source, dataset_id: str, title: str | None, old: Dataset | None, extent: tuple,
+                    storage: str, info: dict, record_id: str) -> Dataset:
+    """The catalogue entry of a raster (or time stack) published from ``source`` into ``storage``."""
+    assert source.crs is not None
+    srid = source.crs.to_epsg(min_confidence=70)
+    return Dataset(
+        id=dataset_id,
+        title=title or (old.title if old else _title(source.name)),
+        kind="raster",
+        crs=f"EPSG:{srid}" if srid else source.crs.to_wkt(),
+        srid=srid,
+        extent=extent,  # type: ignore[arg-type]
+        extent_wgs84=_wgs84(extent, source.crs),  # type: ignore[arg-type]
+        storage=storage,
+        source=source.label,
+        style=old.style if old else default_raster_style(info["bands"], info["dtype"], info["stats"]),
+        raster=info,
+        record_id=record_id,
+        created=old.created if old else None,
+    )
 
 
 def _copy_band(src: rasterio.DatasetReader, band: int | None, path: Path, crs: rasterio.crs.CRS) -> None:
