@@ -36,13 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from features import (  # noqa: E402 - the feature benchmark's peers and helpers, shared
     KARTENN,
     PYGEOAPI,
-    REUSEPORT,
+    PYGEOAPI_EXTENT,
     WORK,
     Server,
     clean_env,
     free_port,
     load,
-    start,
+    pygeoapi_document,
+    serve_pygeoapi,
     start_kartenn,
     stop,
     venv,
@@ -79,33 +80,12 @@ def publish(data_dir: Path, env: dict[str, str]) -> str:
 def start_pygeoapi(workers: int) -> Server:
     bin_ = venv("pygeoapi-edr", PYGEOAPI_EDR)
     port = free_port()
-    config, openapi, log = WORK / "pygeoapi-edr.yml", WORK / "pygeoapi-edr-openapi.yml", WORK / "pygeoapi-edr.log"
-    extent = {"spatial": {"bbox": [-180, -90, 180, 90], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
-    doc = {
-        "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": f"http://127.0.0.1:{port}",
-                   "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "language": "en-US",
-                   "pretty_print": False, "limits": {"default_items": 10, "max_items": 10000},
-                   "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "OSM"}},
-        "logging": {"level": "ERROR"},
-        "metadata": {"identification": {"title": "bench", "description": "bench", "keywords": ["bench"],
-                                        "keywords_type": "theme", "terms_of_service": "none",
-                                        "url": "http://127.0.0.1"},
-                     "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
-                     "provider": {"name": "bench", "url": "http://127.0.0.1"}, "contact": {"name": "bench"}},
-        "resources": {"coads": {
-            "type": "collection", "title": "COADS SST", "description": "COADS sea-surface temperature",
-            "keywords": ["sst"], "extents": extent,
-            "providers": [{"type": "edr", "name": "xarray-edr", "data": str(NC),
-                           "format": {"name": "NetCDF", "mimetype": "application/x-netcdf"}}]}},
-    }
-    config.write_text(json.dumps(doc, indent=1))  # JSON is YAML
-    env = clean_env(PYGEOAPI_CONFIG=str(config), PYGEOAPI_OPENAPI=str(openapi))
-    result = subprocess.run([str(bin_ / "pygeoapi"), "openapi", "generate", str(config), "--output-file",
-                             str(openapi)], env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"pygeoapi openapi generate failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    process = start([str(bin_ / "python"), str(REUSEPORT), "pygeoapi.starlette_app:APP", "--port", str(port),
-                     "--workers", str(workers)], env, log)
+    document = pygeoapi_document(port, {"coads": {
+        "type": "collection", "title": "COADS SST", "description": "COADS sea-surface temperature",
+        "keywords": ["sst"], "extents": PYGEOAPI_EXTENT,
+        "providers": [{"type": "edr", "name": "xarray-edr", "data": str(NC),
+                       "format": {"name": "NetCDF", "mimetype": "application/x-netcdf"}}]}})
+    process, log = serve_pygeoapi(bin_, "pygeoapi-edr", document, port, workers)
     server = Server("pygeoapi", f"http://127.0.0.1:{port}/collections/coads", process, "coads")
     wait_ready(server, server.base, log)
     return server

@@ -204,13 +204,11 @@ def start_tipg(db_url: str, storage: str, workers: int, max_features: int = 1000
     return server
 
 
-def pygeoapi_config(port: int, pg_port: int, storage: str, gpkg: Path) -> dict:
-    extent = {"spatial": {"bbox": [-180, -90, 180, 90], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
+PYGEOAPI_EXTENT = {"spatial": {"bbox": [-180, -90, 180, 90], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
 
-    def collection(title: str, provider: dict) -> dict:
-        return {"type": "collection", "title": title, "description": title, "keywords": ["cities"],
-                "extents": extent, "providers": [{"type": "feature", **provider}]}
 
+def pygeoapi_document(port: int, resources: dict) -> dict:
+    """A pygeoapi configuration serving ``resources`` on ``port``: no pretty printing, errors-only logging."""
     return {
         "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": f"http://127.0.0.1:{port}",
                    "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "language": "en-US",
@@ -224,24 +222,30 @@ def pygeoapi_config(port: int, pg_port: int, storage: str, gpkg: Path) -> dict:
             "provider": {"name": "bench", "url": "http://127.0.0.1"},
             "contact": {"name": "bench"},
         },
-        "resources": {
-            "cities_pg": collection("cities (PostGIS)", {
-                "name": "PostgreSQL", "id_field": "fid", "table": storage, "geom_field": "geom",
-                "data": {"host": "127.0.0.1", "port": pg_port, "dbname": "kartenn", "user": "postgres",
-                         "password": "", "search_path": ["kartenn_data", "public"]}}),
-            "cities_gpkg": collection("cities (GeoPackage)", {
-                "name": "SQLiteGPKG", "id_field": "fid", "table": "features", "data": str(gpkg)}),
-        },
+        "resources": resources,
     }
 
 
-def start_pygeoapi(pg_port: int, storage: str, gpkg: Path, workers: int) -> tuple[Server, Server]:
-    packages = [PYGEOAPI, "uvicorn[standard]", "starlette", "psycopg2-binary", "GeoAlchemy2"]  # its provider extras
-    bin_ = venv("pygeoapi", packages, python=SYSTEM_PYTHON)
-    port = free_port()
-    config, openapi, log = WORK / "pygeoapi.yml", WORK / "pygeoapi-openapi.yml", WORK / "pygeoapi.log"
-    # JSON is YAML: no YAML writer needed.
-    config.write_text(json.dumps(pygeoapi_config(port, pg_port, storage, gpkg), indent=1))
+def pygeoapi_config(port: int, pg_port: int, storage: str, gpkg: Path) -> dict:
+    def collection(title: str, provider: dict) -> dict:
+        return {"type": "collection", "title": title, "description": title, "keywords": ["cities"],
+                "extents": PYGEOAPI_EXTENT, "providers": [{"type": "feature", **provider}]}
+
+    return pygeoapi_document(port, {
+        "cities_pg": collection("cities (PostGIS)", {
+            "name": "PostgreSQL", "id_field": "fid", "table": storage, "geom_field": "geom",
+            "data": {"host": "127.0.0.1", "port": pg_port, "dbname": "kartenn", "user": "postgres",
+                     "password": "", "search_path": ["kartenn_data", "public"]}}),
+        "cities_gpkg": collection("cities (GeoPackage)", {
+            "name": "SQLiteGPKG", "id_field": "fid", "table": "features", "data": str(gpkg)}),
+    })
+
+
+def serve_pygeoapi(bin_: Path, name: str, document: dict, port: int, workers: int) -> tuple[subprocess.Popen, Path]:
+    """pygeoapi of virtualenv ``bin_`` serving ``document`` (its configuration) on ``port``, as its docs run it:
+    OpenAPI generated first, the Starlette app under N uvicorn processes; (the process, its log)."""
+    config, openapi, log = WORK / f"{name}.yml", WORK / f"{name}-openapi.yml", WORK / f"{name}.log"
+    config.write_text(json.dumps(document, indent=1))  # JSON is YAML: no YAML writer needed
     env = clean_env(PYGEOAPI_CONFIG=str(config), PYGEOAPI_OPENAPI=str(openapi))
     result = subprocess.run([str(bin_ / "pygeoapi"), "openapi", "generate", str(config), "--output-file",
                              str(openapi)], env=env, capture_output=True, text=True)
@@ -249,6 +253,14 @@ def start_pygeoapi(pg_port: int, storage: str, gpkg: Path, workers: int) -> tupl
         raise RuntimeError(f"pygeoapi openapi generate failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     process = start([str(bin_ / "python"), str(REUSEPORT), "pygeoapi.starlette_app:APP", "--port", str(port),
                      "--workers", str(workers)], env, log)
+    return process, log
+
+
+def start_pygeoapi(pg_port: int, storage: str, gpkg: Path, workers: int) -> tuple[Server, Server]:
+    packages = [PYGEOAPI, "uvicorn[standard]", "starlette", "psycopg2-binary", "GeoAlchemy2"]  # its provider extras
+    bin_ = venv("pygeoapi", packages, python=SYSTEM_PYTHON)
+    port = free_port()
+    process, log = serve_pygeoapi(bin_, "pygeoapi", pygeoapi_config(port, pg_port, storage, gpkg), port, workers)
     pg = Server("pygeoapi-postgis", f"http://127.0.0.1:{port}/collections/cities_pg", process, "cities_pg")
     gp = Server("pygeoapi-gpkg", f"http://127.0.0.1:{port}/collections/cities_gpkg", None, "cities_gpkg")
     wait_ready(pg, pg.base, log)
